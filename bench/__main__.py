@@ -1,0 +1,205 @@
+"""python -m bench: the shopevents benchmark harness.
+
+    python -m bench run [--scenario NAME[,NAME]] [--backend sqlite|postgres|both]
+                        [--runs N] [--duration S]
+    python -m bench report bench/results/FILE.json [--markdown]
+    python -m bench profile --scenario page-visit --backend sqlite [--duration S]
+    python -m bench setup
+
+Every server is started here on 127.0.0.1, pinned to core 0; every load generator is pinned
+to core 1; every load is bounded in time. See docs/performance.md.
+"""
+
+from __future__ import annotations
+
+import argparse
+import datetime as dt
+import json
+import sys
+import time
+from pathlib import Path
+
+from bench import table
+from bench.dbs import pg_available
+from bench.procs import ensure_debian_packages
+
+BENCH_DIR = Path(__file__).resolve().parent
+RESULTS = BENCH_DIR / "results"
+HTTP_NAMES = ["page-visit", "purchase", "batch20"]
+BULK_NAMES = ["abandonment", "reports"]
+ALL = HTTP_NAMES + BULK_NAMES
+
+
+def setup() -> None:
+    ensure_debian_packages({"wrk": "wrk", "nginx": "nginx-light"})
+
+
+def _backends(choice: str) -> list[str]:
+    wanted = ["sqlite", "postgres"] if choice == "both" else [choice]
+    if "postgres" in wanted:
+        why = pg_available()
+        if why is not None:
+            print(f"PostgreSQL is not reachable ({why}); running SQLite only", flush=True)
+            wanted.remove("postgres")
+    return wanted
+
+
+def cmd_run(a) -> int:
+    from bench.http_scenarios import HTTP_SCENARIOS, HttpOptions, run_scenario
+    from bench.sysinfo import collect, describe
+    from bench.targets import make_targets
+
+    if not 1 <= a.runs <= 15:
+        raise SystemExit("--runs must be 1..15")
+    if not 1 <= a.duration <= 120:
+        raise SystemExit("--duration must be 1..120 seconds")
+    names = ALL if a.scenario == "all" else a.scenario.split(",")
+    for n in names:
+        if n not in ALL:
+            raise SystemExit(f"unknown scenario {n!r}; known: {', '.join(ALL)}")
+    setup()
+    backends = _backends(a.backend)
+    stamp = dt.datetime.now().strftime("%Y%m%d-%H%M%S")
+    logdir = RESULTS / f"logs-{stamp}"
+    logdir.mkdir(parents=True, exist_ok=True)
+    out_path = Path(a.out) if a.out else RESULTS / f"run-{stamp}.json"
+    info = collect()
+    command = "python -m bench " + " ".join(sys.argv[1:])
+    doc = {
+        "command": command,
+        "started": dt.datetime.now().isoformat(timespec="seconds"),
+        "machine": info,
+        "blocks": [],
+    }
+    print(describe(info), flush=True)
+    print(f"results: {out_path}  logs: {logdir}", flush=True)
+    t_start = time.monotonic()
+
+    def save() -> None:
+        doc["elapsed_s"] = round(time.monotonic() - t_start, 1)
+        out_path.write_text(json.dumps(doc, indent=1, default=str))
+
+    opts = HttpOptions(
+        runs=a.runs,
+        duration=a.duration,
+        warmup=a.warmup,
+        connections=a.connections,
+        rate=a.rate,
+    )
+    for name in names:
+        print(f"\n== {name} ==", flush=True)
+        if name in HTTP_SCENARIOS:
+            targets = make_targets(backends, refs=not a.no_refs)
+            block = run_scenario(
+                HTTP_SCENARIOS[name], targets, opts, logdir, log=lambda s: print(s, flush=True)
+            )
+        else:
+            from bench import bulk
+
+            block = bulk.run(name, backends, a, logdir, log=lambda s: print(s, flush=True))
+        doc["blocks"].append(block)
+        save()
+        print("\n" + table.render(block), flush=True)
+    save()
+    print("\n\n" + render_doc(doc, markdown=False), flush=True)
+    if a.markdown:
+        Path(a.markdown).write_text(render_doc(doc, markdown=True))
+        print(f"\nMarkdown written to {a.markdown}")
+    return 0
+
+
+def render_doc(doc: dict, markdown: bool) -> str:
+    from bench.sysinfo import describe
+
+    parts = []
+    if markdown:
+        parts += [
+            "## Command",
+            "",
+            "```",
+            doc["command"],
+            "```",
+            "",
+            f"Started {doc['started']}, took {doc.get('elapsed_s', 0) / 60:.1f} min.",
+            "",
+            "## Machine and versions",
+            "",
+            describe(doc["machine"], markdown=True),
+            "",
+            "## Results",
+            "",
+        ]
+    else:
+        parts += [f"command: {doc['command']}", describe(doc["machine"]), ""]
+    for block in doc["blocks"]:
+        parts += [table.render(block, markdown=markdown), ""]
+    return "\n".join(parts)
+
+
+def cmd_report(a) -> int:
+    doc = json.loads(Path(a.file).read_text())
+    print(render_doc(doc, markdown=a.markdown))
+    return 0
+
+
+def cmd_profile(a) -> int:
+    from bench.profile import profile
+
+    setup()
+    return profile(a)
+
+
+def main(argv: list[str] | None = None) -> int:
+    ap = argparse.ArgumentParser(
+        prog="python -m bench",
+        description=__doc__,
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
+    sub = ap.add_subparsers(dest="cmd", required=True)
+    r = sub.add_parser("run", help="run scenarios and print the table of medians")
+    r.add_argument(
+        "--scenario",
+        default="all",
+        help=f"one or more of {', '.join(ALL)} (comma-separated), or all",
+    )
+    r.add_argument("--backend", default="both", choices=["sqlite", "postgres", "both"])
+    r.add_argument("--runs", type=int, default=3, help="runs per target; medians are printed")
+    r.add_argument(
+        "--duration", type=float, default=10.0, help="seconds per measured phase (≤ 120)"
+    )
+    r.add_argument("--warmup", type=float, default=2.0, help="seconds of warm-up load per run")
+    r.add_argument("--connections", type=int, default=64, help="wrk connections at saturation")
+    r.add_argument(
+        "--rate",
+        type=float,
+        default=None,
+        help="offered req/s for the fixed-rate phase (default per scenario)",
+    )
+    r.add_argument("--no-refs", action="store_true", help="skip the nginx and raw-ASGI references")
+    r.add_argument("--carts", type=int, default=1_000_000, help="abandonment: open carts")
+    r.add_argument("--purchases", type=int, default=1_000_000, help="reports: purchases")
+    r.add_argument("--events", type=int, default=10_000_000, help="reports: events")
+    r.add_argument(
+        "--out", help="where to save the JSON results (default bench/results/run-*.json)"
+    )
+    r.add_argument("--markdown", help="also write the Markdown report to this file")
+    r.set_defaults(fn=cmd_run)
+    p = sub.add_parser("report", help="re-render a saved JSON result")
+    p.add_argument("file")
+    p.add_argument("--markdown", action="store_true")
+    p.set_defaults(fn=cmd_report)
+    f = sub.add_parser("profile", help="py-spy profile of the shopevents server under saturation")
+    f.add_argument("--scenario", default="page-visit", choices=HTTP_NAMES)
+    f.add_argument("--backend", default="sqlite", choices=["sqlite", "postgres"])
+    f.add_argument("--duration", type=float, default=15.0)
+    f.add_argument("--connections", type=int, default=64)
+    f.add_argument("--rate", type=int, default=250, help="py-spy samples per second")
+    f.set_defaults(fn=cmd_profile)
+    s = sub.add_parser("setup", help="install wrk and nginx-light from Debian if missing")
+    s.set_defaults(fn=lambda a: setup() or 0)
+    a = ap.parse_args(argv)
+    return a.fn(a)
+
+
+if __name__ == "__main__":
+    sys.exit(main())
