@@ -35,6 +35,8 @@ def setup() -> None:
 
 
 def _backends(choice: str) -> list[str]:
+    if choice == "none":
+        return []
     wanted = ["sqlite", "postgres"] if choice == "both" else [choice]
     if "postgres" in wanted:
         why = pg_available()
@@ -162,7 +164,12 @@ def main(argv: list[str] | None = None) -> int:
         default="all",
         help=f"one or more of {', '.join(ALL)} (comma-separated), or all",
     )
-    r.add_argument("--backend", default="both", choices=["sqlite", "postgres", "both"])
+    r.add_argument(
+        "--backend",
+        default="both",
+        choices=["sqlite", "postgres", "both", "none"],
+        help="shopevents storage to measure (none: the references alone)",
+    )
     r.add_argument("--runs", type=int, default=3, help="runs per target; medians are printed")
     r.add_argument(
         "--duration", type=float, default=10.0, help="seconds per measured phase (≤ 120)"

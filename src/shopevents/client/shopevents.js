@@ -102,18 +102,16 @@
     return { host: host, hostname: host.replace(/:\d+$/, ''), path: (m[3] || '/') + (m[4] || '') };
   }
 
-  // allowedDomains entries are host names ("shop.example", which also covers its
-  // subdomains), host:port pairs, or URL prefixes ("https://shop.example/es/").
+  // allowedDomains entries are host names ("shop.example" also covers its subdomains); a
+  // port or a path in an entry is ignored, as the server does for the Origin check.
   function isAllowedDomain(href, allowed) {
     if (!allowed || !allowed.length) return true;
-    var u = splitUrl(href), lower = String(href).toLowerCase();
+    var host = splitUrl(href).hostname;
     return allowed.some(function (d) {
       d = String(d || '').trim().toLowerCase();
-      if (!d) return false;
-      if (d.indexOf('://') > 0) return lower.indexOf(d) === 0;
-      d = d.replace(/^\*?\./, '').split('/')[0];
-      var h = /:\d+$/.test(d) ? u.host : u.hostname;
-      return h === d || h.slice(-d.length - 1) === '.' + d;
+      d = (d.indexOf('//') >= 0 ? splitUrl(d).hostname : d.split('/')[0].replace(/:\d+$/, ''))
+        .replace(/^\*?\.+/, '');
+      return !!d && (host === d || host.slice(-d.length - 1) === '.' + d);
     });
   }
 

@@ -1,0 +1,25 @@
+#!/usr/bin/env bash
+# Create .venv and install shopevents into it. `scripts/setup.sh dev` adds the test tools,
+# Chromium (Debian package) for the browser tests, and Node.js for the client-script tests.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+PY=${PYTHON:-python3}
+if [ ! -x .venv/bin/python ]; then
+  "$PY" -m venv .venv
+fi
+if [ "${1:-}" = "dev" ]; then
+  .venv/bin/pip install -q --disable-pip-version-check -e '.[dev]'
+  need=()
+  command -v chromium >/dev/null 2>&1 || need+=(chromium)
+  command -v node >/dev/null 2>&1 || need+=(nodejs)
+  command -v nginx >/dev/null 2>&1 || true
+  if [ ${#need[@]} -gt 0 ]; then
+    if [ "$(id -u)" = "0" ]; then
+      apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq "${need[@]}" >/dev/null
+    else
+      sudo apt-get update -qq && sudo DEBIAN_FRONTEND=noninteractive apt-get install -y -qq "${need[@]}" >/dev/null
+    fi
+  fi
+else
+  .venv/bin/pip install -q --disable-pip-version-check -e .
+fi

@@ -1,0 +1,2 @@
+from shopevents.cli import main
+main()

@@ -1,0 +1,133 @@
+"""create_app(settings, db, clock): routes, middleware, lifespan. Only wiring lives here."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+from collections.abc import AsyncIterator
+from typing import Any
+
+from starlette.applications import Starlette
+from starlette.exceptions import HTTPException
+from starlette.requests import Request
+from starlette.responses import PlainTextResponse, Response
+from starlette.routing import Route
+
+from shopevents.clock import Clock, SystemClock
+from shopevents.config import Settings
+from shopevents.context import AppContext
+from shopevents.errors import ApiError, StorageUnavailable
+from shopevents.ingest import routes as ingest_routes
+from shopevents.responses import json_response
+from shopevents.storage.database import Database
+from shopevents.worker import loop as worker_loop
+
+log = logging.getLogger("shopevents")
+
+
+def create_app(settings: Settings, db: Database | None = None, clock: Clock | None = None, *, worker: bool | None = None) -> Starlette:
+    db = db or Database(settings.database_url, synchronous=settings.storage.sqlite_synchronous,
+                        busy_timeout_ms=settings.storage.busy_timeout_ms)
+    ctx = AppContext(settings, db, clock or SystemClock())
+    run_worker = settings.worker.enabled if worker is None else worker
+
+    async def healthz(request: Request) -> Response:
+        return json_response({"status": "ok"})
+
+    async def readyz(request: Request) -> Response:
+        try:
+            await ctx.read(lambda c: c.scalar("SELECT 1"))
+        except Exception as exc:
+            return json_response({"status": "unavailable", "error": str(exc)[:200]}, 503, {"Retry-After": "5"})
+        return json_response({"status": "ready"})
+
+    async def metrics(request: Request) -> Response:
+        lines = [
+            "# TYPE shopevents_ingest_requests_total counter",
+            "# TYPE shopevents_ingest_events_total counter",
+            "# TYPE shopevents_carts_abandoned_total counter",
+        ]
+        for (name, label), value in sorted(ctx.metrics.items()):
+            lab = ""
+            if label:
+                key = "status" if name == "ingest_requests" else "outcome"
+                lab = f'{{{key}="{label}"}}'
+            lines.append(f"shopevents_{name}_total{lab} {value}")
+        lines.append("# TYPE shopevents_group_commit_batches_total counter")
+        lines.append(f"shopevents_group_commit_batches_total {ctx.committer.batches}")
+        lines.append(f"shopevents_group_commit_writes_total {ctx.committer.writes}")
+        try:
+            depth = await ctx.read(lambda c: c.scalar("SELECT COUNT(*) FROM outbox WHERE dispatched_at IS NULL"))
+            due = await ctx.read(lambda c: c.one("SELECT COUNT(*), MIN(abandon_at) FROM carts WHERE state = 'active' AND abandon_at <= ?", (ctx.now_us(),)))
+            lines.append("# TYPE shopevents_outbox_pending gauge")
+            lines.append(f"shopevents_outbox_pending {depth}")
+            lines.append("# TYPE shopevents_carts_due gauge")
+            lines.append(f"shopevents_carts_due {due[0]}")
+            lag = (ctx.now_us() - due[1]) / 1e6 if due[1] is not None else 0
+            lines.append("# TYPE shopevents_abandonment_lag_seconds gauge")
+            lines.append(f"shopevents_abandonment_lag_seconds {lag:.3f}")
+        except StorageUnavailable:
+            pass
+        return PlainTextResponse("\n".join(lines) + "\n", media_type="text/plain; version=0.0.4")
+
+    routes: list[Any] = [
+        Route("/healthz", healthz),
+        Route("/readyz", readyz),
+        Route("/metrics", metrics),
+        *ingest_routes.routes(ctx),
+    ]
+    for module in ("shopevents.api.routes", "shopevents.client.routes", "shopevents.demoshop.routes", "shopevents.dashboard.routes", "shopevents.webhooks.routes"):
+        try:
+            mod = __import__(module, fromlist=["routes"])
+        except ModuleNotFoundError as exc:
+            if exc.name and module.startswith(exc.name):
+                continue
+            raise
+        routes.extend(mod.routes(ctx))
+
+    async def api_error(request: Request, exc: Exception) -> Response:
+        assert isinstance(exc, ApiError)
+        return json_response(exc.body(), exc.status, exc.headers)
+
+    async def storage_down(request: Request, exc: Exception) -> Response:
+        err = ApiError("storage_unavailable", headers={"Retry-After": str(settings.ingest.retry_after_seconds)})
+        return json_response(err.body(), err.status, err.headers)
+
+    async def internal(request: Request, exc: Exception) -> Response:
+        log.exception("unhandled error", exc_info=exc)
+        err = ApiError("internal_error")
+        return json_response(err.body(), 500)
+
+    async def http_error_async(request: Request, exc: Exception) -> Response:
+        assert isinstance(exc, HTTPException)
+        code = {404: "not_found", 405: "method_not_allowed", 401: "unauthorized", 403: "forbidden"}.get(exc.status_code)
+        if code is None:
+            return json_response({"status": exc.status_code, "code": "http_error", "message": str(exc.detail), "errors": []}, exc.status_code)
+        err = ApiError(code)
+        return json_response(err.body(), err.status, {**err.headers, **(exc.headers or {})})
+
+    @contextlib.asynccontextmanager
+    async def lifespan(app: Starlette) -> AsyncIterator[None]:
+        stop = asyncio.Event()
+        task = None
+        if run_worker:
+            steps = [("abandonment", worker_loop.abandonment_step(ctx, settings.worker.batch_size))]
+            extra = getattr(app.state, "worker_steps", [])
+            task = asyncio.create_task(worker_loop.run_steps(steps + extra, settings.worker.interval_seconds, stop))
+        try:
+            yield
+        finally:
+            stop.set()
+            if task is not None:
+                await task
+            ctx.close()
+
+    app = Starlette(
+        routes=routes,
+        exception_handlers={ApiError: api_error, HTTPException: http_error_async, StorageUnavailable: storage_down, Exception: internal},
+        lifespan=lifespan,
+    )
+    app.state.ctx = ctx
+    app.state.worker_steps = []
+    return app

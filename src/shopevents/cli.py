@@ -1,0 +1,381 @@
+"""The command line: thin commands that call the package."""
+
+from __future__ import annotations
+
+import json
+import re
+import sys
+from pathlib import Path
+from typing import Any
+
+import click
+import msgspec
+
+from shopevents.clock import SystemClock, from_micros, to_micros
+from shopevents.config import Settings, SettingsError, load_settings
+from shopevents.storage import stores
+from shopevents.storage.database import Conn, Database
+
+
+class Env:
+    def __init__(self, settings: Settings) -> None:
+        self.settings = settings
+        self.clock = SystemClock()
+        self._db: Database | None = None
+
+    @property
+    def db(self) -> Database:
+        if self._db is None:
+            s = self.settings
+            self._db = Database(s.database_url, synchronous=s.storage.sqlite_synchronous, busy_timeout_ms=s.storage.busy_timeout_ms)
+        return self._db
+
+    def now(self) -> int:
+        return to_micros(self.clock.now())
+
+    def write(self, fn: Any) -> Any:
+        conn = self.db.connect()
+        try:
+            with conn.transaction():
+                return fn(conn, self.now())
+        finally:
+            conn.close()
+
+    def read(self, fn: Any) -> Any:
+        conn = self.db.connect()
+        try:
+            return fn(conn)
+        finally:
+            conn.close()
+
+    def require_migrated(self) -> None:
+        pending = self.db.pending_migrations()
+        if pending:
+            raise click.ClickException(
+                f"the database needs migrating ({', '.join(pending)}): run `shopevents migrate`"
+            )
+
+
+pass_env = click.make_pass_decorator(Env)
+
+
+def out_json(value: Any) -> None:
+    click.echo(msgspec.json.encode(value).decode())
+
+
+@click.group()
+@click.option("--database", "database", envvar="SHOPEVENTS_DATABASE_URL", help="sqlite:///PATH or postgresql://... (env SHOPEVENTS_DATABASE_URL)")
+@click.option("--config", "config", envvar="SHOPEVENTS_CONFIG", type=click.Path(dir_okay=False), help="A TOML settings file (env SHOPEVENTS_CONFIG).")
+@click.pass_context
+def main(click_ctx: click.Context, database: str | None, config: str | None) -> None:
+    """shopevents: a self-hosted eCommerce event backend speaking Connectif's protocol."""
+    try:
+        settings = load_settings(config_file=config, overrides={"database_url": database})
+    except (SettingsError, OSError) as exc:
+        raise click.ClickException(str(exc)) from exc
+    click_ctx.obj = Env(settings)
+
+
+@main.command()
+@pass_env
+def migrate(env: Env) -> None:
+    """Apply the database migrations that are not applied yet."""
+    done = env.db.migrate()
+    click.echo("applied: " + ", ".join(done) if done else "the database is up to date")
+
+
+@main.command()
+@click.option("--host", default=None, help="Address to listen on (default 127.0.0.1).")
+@click.option("--port", default=None, type=int, help="Port to listen on (default 8000).")
+@click.option("--no-worker", is_flag=True, help="Do not run the worker loop inside the server.")
+@click.option("--demo", is_flag=True, help="Make sure the demo store exists and print how to use it.")
+@pass_env
+def serve(env: Env, host: str | None, port: int | None, no_worker: bool, demo: bool) -> None:
+    """Run the HTTP server (ingest, client script, REST API, dashboard) and the worker."""
+    import uvicorn
+
+    from shopevents.app import create_app
+
+    settings = msgspec.structs.replace(env.settings, host=host or env.settings.host, port=port or env.settings.port)
+    env.settings = settings
+    env.require_migrated()
+    if demo:
+        print_demo(env)
+    app = create_app(settings, env.db, env.clock, worker=False if no_worker else None)
+    uvicorn.run(app, host=settings.host, port=settings.port, log_level="warning", access_log=False,
+                loop="uvloop", http="httptools", lifespan="on", timeout_graceful_shutdown=5)
+
+
+def print_demo(env: Env) -> None:
+    from shopevents.context import DEMO_STORE_NAME
+
+    base = env.settings.base_url
+
+    def ensure(conn: Conn, now: int) -> tuple[stores.StoreRecord, tuple[str, str] | None]:
+        rec = stores.find_store_by_name(conn, DEMO_STORE_NAME)
+        if rec is not None:
+            return rec, None
+        rec = stores.create_store(conn, DEMO_STORE_NAME, now=now)
+        return rec, stores.create_api_key(conn, rec.id, now=now, name="demo")
+
+    rec, key = env.write(ensure)
+    ingest = f"{base}/integration-type/system/scrippet-notification/{rec.id}"
+    click.echo("")
+    click.echo(f"  shopevents is starting at {base}  (database: {env.settings.database_url})")
+    click.echo(f"  demo store id: {rec.id}")
+    if key:
+        click.echo(f"  demo API key:  {key[0]}:{key[1]}   (shown once; keep it for the REST API)")
+    click.echo(f"  ingest URL:    {ingest}")
+    click.echo(f"  demo shop:     {base}/demo/")
+    click.echo("")
+    click.echo("  Post the seed article's purchase (from the repository root):")
+    click.echo(f"    curl -s -H 'Content-Type: text/plain' --data-binary @docs/examples/seed-purchase.json {ingest}")
+    click.echo("")
+
+
+@main.command()
+@click.option("--once", is_flag=True, help="Run every step until nothing is due, then exit.")
+@pass_env
+def worker(env: Env, once: bool) -> None:
+    """Run the worker loop on its own (abandonment, webhook delivery)."""
+    import time
+
+    from shopevents.worker.steps import run_once
+
+    env.require_migrated()
+    conn = env.db.connect()
+    try:
+        while True:
+            done = run_once(conn, env.clock, env.settings)
+            if once and not done:
+                break
+            if not done:
+                time.sleep(env.settings.worker.interval_seconds)
+    except KeyboardInterrupt:
+        pass
+    finally:
+        conn.close()
+
+
+# --- stores ---------------------------------------------------------------------------
+
+
+@main.group("stores")
+def stores_group() -> None:
+    """Create, list and change stores."""
+
+
+_DELAY = re.compile(r"^\s*(\d+(?:\.\d+)?)\s*(s|sec|m|min|h|d)?\s*$")
+
+
+def parse_delay(text: str) -> int:
+    mt = _DELAY.match(text)
+    if not mt:
+        raise click.BadParameter(f"{text!r}: use a number with s, m, h or d (e.g. 30m, 5s)")
+    factor = {"s": 1, "sec": 1, None: 1, "m": 60, "min": 60, "h": 3600, "d": 86400}[mt.group(2)]
+    return int(float(mt.group(1)) * factor)
+
+
+def _check_timezone(tz: str) -> str:
+    from zoneinfo import ZoneInfo
+
+    try:
+        ZoneInfo(tz)
+    except Exception as exc:
+        raise click.BadParameter(f"unknown time zone {tz!r}") from exc
+    return tz
+
+
+def _check_currency(code: str) -> str:
+    from shopevents.schema.currencies import ISO_4217
+
+    if code.upper() not in ISO_4217:
+        raise click.BadParameter(f"{code!r} is not an ISO 4217 currency code")
+    return code.upper()
+
+
+@stores_group.command("create")
+@click.argument("name")
+@click.option("--domain", "domains", multiple=True, help="An authorised domain (repeatable). None: any origin.")
+@click.option("--currency", default="EUR", show_default=True)
+@click.option("--timezone", default="UTC", show_default=True)
+@click.option("--json", "as_json", is_flag=True, help="Print one JSON object with storeId, apiKeyId, apiKeySecret.")
+@pass_env
+def stores_create(env: Env, name: str, domains: tuple[str, ...], currency: str, timezone: str, as_json: bool) -> None:
+    """Create a store and its first API key."""
+    env.require_migrated()
+    currency = _check_currency(currency)
+    timezone = _check_timezone(timezone)
+
+    def write(conn: Conn, now: int) -> tuple[stores.StoreRecord, str, str]:
+        rec = stores.create_store(conn, name, now=now, currency=currency, timezone=timezone, domains=list(domains))
+        key_id, secret = stores.create_api_key(conn, rec.id, now=now)
+        return rec, key_id, secret
+
+    rec, key_id, secret = env.write(write)
+    if as_json:
+        out_json({"storeId": rec.id, "apiKeyId": key_id, "apiKeySecret": secret})
+        return
+    click.echo(f"store:      {rec.id}  ({rec.name})")
+    click.echo(f"api key:    {key_id}:{secret}")
+    click.echo("            (the secret is shown once; keep it)")
+    click.echo(f"ingest URL: {env.settings.base_url}/integration-type/system/scrippet-notification/{rec.id}")
+
+
+@stores_group.command("list")
+@click.option("--json", "as_json", is_flag=True)
+@pass_env
+def stores_list(env: Env, as_json: bool) -> None:
+    """List stores."""
+    rows = env.read(stores.list_stores)
+    if as_json:
+        out_json([msgspec.to_builtins(r) for r in rows])
+        return
+    for r in rows:
+        click.echo(f"{r.id}  {r.name}  {r.currency}  {r.timezone}  domains={','.join(r.domains) or '*'}")
+
+
+@stores_group.command("update")
+@click.argument("store_id")
+@click.option("--name")
+@click.option("--domain", "domains", multiple=True, help="Replace the authorised domains (repeatable).")
+@click.option("--clear-domains", is_flag=True, help="Allow any origin.")
+@click.option("--currency")
+@click.option("--timezone")
+@click.option("--abandon-after", help="Abandonment delay, e.g. 30m, 2h, 5s.")
+@click.option("--tag-mode", type=click.Choice(["on", "off"]), help="autoSendEventsOnInit: read the HTML tags on load.")
+@click.option("--tracking", type=click.Choice(["on", "off"]), help="Web tracking on or off.")
+@click.option("--exclude", "excluded", multiple=True, help="A URL regex of pages not to track (repeatable; replaces the list).")
+@click.option("--json", "as_json", is_flag=True)
+@pass_env
+def stores_update(env: Env, store_id: str, name: str | None, domains: tuple[str, ...], clear_domains: bool,
+                  currency: str | None, timezone: str | None, abandon_after: str | None, tag_mode: str | None,
+                  tracking: str | None, excluded: tuple[str, ...], as_json: bool) -> None:
+    """Change a store's settings."""
+    changes: dict[str, Any] = {}
+    if name:
+        changes["name"] = name
+    if domains:
+        changes["domains"] = list(domains)
+    if clear_domains:
+        changes["domains"] = []
+    if currency:
+        changes["currency"] = _check_currency(currency)
+    if timezone:
+        changes["timezone"] = _check_timezone(timezone)
+    if abandon_after:
+        changes["abandon_after_seconds"] = parse_delay(abandon_after)
+    if tag_mode:
+        changes["tag_mode"] = tag_mode == "on"
+    if tracking:
+        changes["tracking_enabled"] = tracking == "on"
+    if excluded:
+        for rx in excluded:
+            try:
+                re.compile(rx)
+            except re.error as exc:
+                raise click.BadParameter(f"{rx!r} is not a regular expression: {exc}") from exc
+        changes["excluded_paths"] = list(excluded)
+    rec = env.write(lambda conn, now: stores.update_store(conn, store_id, changes))
+    if rec is None:
+        raise click.ClickException(f"no store has the id {store_id!r}")
+    if as_json:
+        out_json(msgspec.to_builtins(rec))
+    else:
+        click.echo(f"updated {rec.id}: " + ", ".join(f"{k}={v}" for k, v in changes.items()))
+
+
+@stores_group.command("snippet")
+@click.argument("store_id")
+@click.option("--base-url", help="The URL shopevents is reached at (default: the configured public URL).")
+@pass_env
+def stores_snippet(env: Env, store_id: str, base_url: str | None) -> None:
+    """Print the loader snippet to paste into every page of the store."""
+    from shopevents.client.snippet import loader_snippet
+
+    rec = env.read(lambda c: stores.get_store(c, store_id))
+    if rec is None:
+        raise click.ClickException(f"no store has the id {store_id!r}")
+    click.echo(loader_snippet(store_id, (base_url or env.settings.base_url).rstrip("/")))
+
+
+@stores_group.command("keys")
+@click.argument("store_id")
+@click.option("--create", "create_name", help="Create a key with this name and print its secret once.")
+@click.option("--revoke", "revoke_id", help="Revoke this key id.")
+@pass_env
+def stores_keys(env: Env, store_id: str, create_name: str | None, revoke_id: str | None) -> None:
+    """List, create or revoke a store's API keys."""
+    if create_name:
+        key_id, secret = env.write(lambda c, now: stores.create_api_key(c, store_id, now=now, name=create_name))
+        out_json({"apiKeyId": key_id, "apiKeySecret": secret})
+        return
+    if revoke_id:
+        ok = env.write(lambda c, now: stores.revoke_api_key(c, store_id, revoke_id, now=now))
+        if not ok:
+            raise click.ClickException(f"no active key {revoke_id!r} in store {store_id!r}")
+        click.echo(f"revoked {revoke_id}")
+        return
+    for k in env.read(lambda c: stores.list_api_keys(c, store_id)):
+        state = "revoked" if k.revoked_at else "active"
+        click.echo(f"{k.id}  {k.name}  {state}  created {from_micros(k.created_at).isoformat()}")
+
+
+# --- send and schema ------------------------------------------------------------------
+
+
+@main.command()
+@click.argument("file", type=click.File("rb"))
+@click.option("--store", "store_id", required=True)
+@click.option("--url", "server", help="Post to a running server at this base URL instead of writing directly.")
+@pass_env
+def send(env: Env, file: Any, store_id: str, server: str | None) -> None:
+    """Post an ingest payload (a JSON file, or - for stdin) and print the response."""
+    body = file.read()
+    if server:
+        import httpx
+
+        r = httpx.post(f"{server.rstrip('/')}/integration-type/system/scrippet-notification/{store_id}",
+                       content=body, headers={"Content-Type": "text/plain"}, timeout=30)
+        click.echo(r.text)
+        if r.status_code != 200:
+            sys.exit(1)
+        return
+    from shopevents.errors import ApiError
+    from shopevents.ingest import intake
+    from shopevents.schema.verdicts import CheckContext, read_envelope
+
+    env.require_migrated()
+    store = env.read(lambda c: stores.get_store(c, store_id))
+    try:
+        if store is None:
+            raise ApiError("unknown_store", f"No store has the id {store_id!r}")
+        envelope = read_envelope(body)
+        if len(envelope.events) > env.settings.ingest.max_events:
+            raise ApiError("too_many_events")
+        prepared = intake.prepare(
+            store, envelope, body, ctx=CheckContext(now=env.clock.now(), currency=store.currency, domains=store.domains),
+            max_event_bytes=env.settings.ingest.max_event_bytes, channel="cli", received_at=0,
+        )
+    except ApiError as exc:
+        out_json(exc.body())
+        sys.exit(1)
+    out_json(env.write(lambda conn, now: intake.apply(conn, prepared, now)))
+
+
+@main.group("schema")
+def schema_group() -> None:
+    """The JSON Schema of every model."""
+
+
+@schema_group.command("export")
+@click.option("--output", "-o", type=click.Path(dir_okay=False), help="Write to a file instead of stdout.")
+def schema_export(output: str | None) -> None:
+    """Print the JSON Schema of every model, generated from the code."""
+    from shopevents.schema.jsonschema import export
+
+    text = json.dumps(export(), indent=2)
+    if output:
+        Path(output).write_text(text + "\n")
+    else:
+        click.echo(text)

@@ -1,0 +1,173 @@
+"""One typed, frozen settings object: defaults < TOML file < SHOPEVENTS_* environment < flags."""
+
+from __future__ import annotations
+
+import os
+import tomllib
+from collections.abc import Mapping
+from pathlib import Path
+from typing import Any
+
+import msgspec
+
+
+class IngestSettings(msgspec.Struct, frozen=True, kw_only=True):
+    max_body_bytes: int = 512 * 1024
+    """Largest request body accepted (after gzip decompression); larger gets 413."""
+    max_event_bytes: int = 32 * 1024
+    """Largest single event; a larger one is rejected with `too_large`."""
+    max_events: int = 500
+    """Most events in one request; more gets 413."""
+    group_commit_max_batch: int = 256
+    """Most requests that share one write transaction."""
+    group_commit_max_wait_ms: float = 0.0
+    """How long a request may wait for others to share its transaction (0: one loop turn)."""
+    rate_limit_per_store: int = 0
+    """Requests per second allowed per store; 0 turns the limit off."""
+    rate_limit_per_client: int = 0
+    """Requests per second allowed per client address; 0 turns the limit off."""
+    retry_after_seconds: int = 5
+    """The `Retry-After` sent with 429 and 503."""
+
+
+class StorageSettings(msgspec.Struct, frozen=True, kw_only=True):
+    sqlite_synchronous: str = "NORMAL"
+    """SQLite `synchronous` pragma: NORMAL survives a process crash, FULL also a power loss."""
+    busy_timeout_ms: int = 5000
+    """How long a SQLite connection waits for a lock."""
+    read_pool_size: int = 4
+    """Connections kept for reads (API, dashboard, reports)."""
+
+
+class WorkerSettings(msgspec.Struct, frozen=True, kw_only=True):
+    enabled: bool = True
+    """Run the worker loop (abandonment, webhooks, pruning) inside `serve`."""
+    interval_seconds: float = 1.0
+    """How often the worker looks for due work when idle."""
+    batch_size: int = 500
+    """Most carts one abandonment step decides."""
+
+
+class WebhookSettings(msgspec.Struct, frozen=True, kw_only=True):
+    allow_private_addresses: bool = False
+    """Allow deliveries to private, loopback and link-local addresses."""
+    timeout_seconds: float = 10.0
+    """Time allowed for one delivery attempt."""
+    concurrency: int = 16
+    """Deliveries in flight at once (at most one per endpoint)."""
+
+
+class DashboardSettings(msgspec.Struct, frozen=True, kw_only=True):
+    secret_key: str = ""
+    """Signs session cookies; set it in production (a random one is made per process otherwise)."""
+    session_max_age_seconds: int = 14 * 24 * 3600
+    """How long a dashboard login lasts."""
+
+
+class Settings(msgspec.Struct, frozen=True, kw_only=True):
+    database_url: str = "sqlite:///./shopevents.db"
+    """`sqlite:///path` or `postgresql://user@host:port/db`."""
+    host: str = "127.0.0.1"
+    """Address `serve` listens on."""
+    port: int = 8000
+    """Port `serve` listens on."""
+    public_url: str = ""
+    """Base URL the server is reached at, for snippets and links (default: http://host:port)."""
+    ingest: IngestSettings = IngestSettings()
+    storage: StorageSettings = StorageSettings()
+    worker: WorkerSettings = WorkerSettings()
+    webhooks: WebhookSettings = WebhookSettings()
+    dashboard: DashboardSettings = DashboardSettings()
+
+    @property
+    def base_url(self) -> str:
+        if self.public_url:
+            return self.public_url.rstrip("/")
+        host = "127.0.0.1" if self.host in ("0.0.0.0", "::") else self.host
+        return f"http://{host}:{self.port}"
+
+
+SECTIONS = ("ingest", "storage", "worker", "webhooks", "dashboard")
+ENV_PREFIX = "SHOPEVENTS_"
+
+
+def _env_overrides(env: Mapping[str, str]) -> dict[str, Any]:
+    out: dict[str, Any] = {}
+    for key, value in env.items():
+        if not key.startswith(ENV_PREFIX):
+            continue
+        name = key[len(ENV_PREFIX) :].lower()
+        if name.endswith("_file") and name != "config_file":
+            name = name[: -len("_file")]
+            value = Path(value).read_text().strip()
+        for section in SECTIONS:
+            if name.startswith(section + "_"):
+                out.setdefault(section, {})[name[len(section) + 1 :]] = value
+                break
+        else:
+            if name != "config":
+                out[name] = value
+    return out
+
+
+def _merge(base: dict[str, Any], extra: Mapping[str, Any]) -> dict[str, Any]:
+    merged = dict(base)
+    for key, value in extra.items():
+        if isinstance(value, Mapping) and isinstance(merged.get(key), Mapping):
+            merged[key] = _merge(merged[key], value)
+        else:
+            merged[key] = value
+    return merged
+
+
+class SettingsError(ValueError):
+    pass
+
+
+def load_settings(
+    *,
+    env: Mapping[str, str] | None = None,
+    config_file: str | Path | None = None,
+    overrides: Mapping[str, Any] | None = None,
+) -> Settings:
+    """Build the settings: defaults, then a TOML file, then SHOPEVENTS_* variables, then flags."""
+    env = os.environ if env is None else env
+    data: dict[str, Any] = {}
+    path = config_file or env.get("SHOPEVENTS_CONFIG")
+    if path:
+        with open(path, "rb") as fh:
+            data = _merge(data, tomllib.load(fh))
+    data = _merge(data, _env_overrides(env))
+    if overrides:
+        data = _merge(data, {k: v for k, v in overrides.items() if v is not None})
+    try:
+        return msgspec.convert(data, Settings, strict=False)
+    except msgspec.ValidationError as exc:
+        raise SettingsError(f"invalid setting: {exc}") from exc
+
+
+def documented_settings() -> list[tuple[str, str, Any]]:
+    """(name, doc, default) of every setting, for docs and the test that checks them."""
+    import inspect as pyinspect
+
+    out: list[tuple[str, str, Any]] = []
+
+    def walk(cls: type, prefix: str, default_obj: Any) -> None:
+        source = pyinspect.getsource(cls)
+        lines = source.splitlines()
+        for field in msgspec.structs.fields(cls):
+            value = getattr(default_obj, field.name)
+            if isinstance(value, msgspec.Struct):
+                walk(type(value), f"{prefix}{field.name}.", value)
+                continue
+            doc = ""
+            for i, line in enumerate(lines):
+                if line.strip().startswith(f"{field.name}:") and i + 1 < len(lines):
+                    nxt = lines[i + 1].strip()
+                    if nxt.startswith('"""'):
+                        doc = nxt.strip('"')
+                    break
+            out.append((prefix + field.name, doc, value))
+
+    walk(Settings, "", Settings())
+    return out

@@ -1,0 +1,1 @@
+"""The rules of what events do: identity, contacts, catalog, carts, purchases, timeline."""

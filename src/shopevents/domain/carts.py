@@ -1,0 +1,212 @@
+"""Carts: full snapshots diffed into added/removed activities; states and abandonment.
+
+States: active (has items) · empty · purchased · abandoned · recovered. A cart belongs to one
+contact: the same cart id from two contacts makes two carts. After a purchase, a snapshot
+with the same lines (or an empty one) is stale and changes nothing; different lines start a
+new cart for that contact. An active cart untouched for the store's delay becomes abandoned,
+once; the decision re-reads the cart in the transaction that records it.
+"""
+
+from __future__ import annotations
+
+from decimal import Decimal
+from typing import Any
+
+import msgspec
+
+from shopevents.domain import outbox, timeline
+from shopevents.schema import models as m
+from shopevents.storage.codec import dumps, loads, money_from_db, money_to_db
+from shopevents.storage.database import Conn
+
+CLOSED = ("purchased", "recovered")
+
+
+class CartRow(msgspec.Struct, kw_only=True):
+    id: int
+    contact_id: str
+    cart_id: str
+    state: str
+    lines: list[dict[str, Any]]
+    closed_lines: list[dict[str, Any]] | None
+
+
+def _line(item: m.BasketItem) -> dict[str, Any]:
+    return {
+        "productId": item.productId, "name": item.name, "quantity": item.quantity,
+        "price": str(item.price), "unitPrice": str(item.unitPrice), "url": item.productDetailUrl,
+    }
+
+
+def _key(lines: list[dict[str, Any]]) -> list[tuple[str, int, str]]:
+    return sorted((ln["productId"], int(ln["quantity"]), str(Decimal(str(ln["price"])).normalize())) for ln in lines)
+
+
+def _latest(conn: Conn, store_id: str, contact_id: str, cart_id: str) -> CartRow | None:
+    row = conn.one(
+        "SELECT id, contact_id, cart_id, state, lines, closed_lines FROM carts "
+        "WHERE store_id = ? AND contact_id = ? AND cart_id = ? ORDER BY id DESC LIMIT 1",
+        (store_id, contact_id, cart_id),
+    )
+    if row is None:
+        return None
+    return CartRow(id=row[0], contact_id=row[1], cart_id=row[2], state=row[3], lines=loads(row[4]),
+                   closed_lines=loads(row[5]))
+
+
+def _transition(conn: Conn, store_id: str, cart_row: int, at: int, old: str | None, new: str, reason: str, request_id: int | None) -> None:
+    conn.execute(
+        "INSERT INTO cart_transitions (cart_row, store_id, at, from_state, to_state, reason, request_id) VALUES (?, ?, ?, ?, ?, ?, ?)",
+        (cart_row, store_id, at, old, new, reason, request_id),
+    )
+
+
+def _diff(conn: Conn, store_id: str, contact_id: str, cart_id: str, old: list[dict[str, Any]], new: list[dict[str, Any]], now: int) -> None:
+    before = {ln["productId"]: ln for ln in old}
+    after = {ln["productId"]: ln for ln in new}
+    rows = []
+    for pid, ln in after.items():
+        prev = before.get(pid)
+        added = int(ln["quantity"]) - (int(prev["quantity"]) if prev else 0)
+        if added > 0:
+            rows.append((store_id, contact_id, now, "cart-product-added", None,
+                         dumps({"cartId": cart_id, "productId": pid, "name": ln["name"], "quantity": added})))
+        elif added < 0:
+            rows.append((store_id, contact_id, now, "cart-product-removed", None,
+                         dumps({"cartId": cart_id, "productId": pid, "name": ln["name"], "quantity": -added})))
+    for pid, ln in before.items():
+        if pid not in after:
+            rows.append((store_id, contact_id, now, "cart-product-removed", None,
+                         dumps({"cartId": cart_id, "productId": pid, "name": ln["name"], "quantity": int(ln["quantity"])})))
+    timeline.add_many(conn, rows)
+
+
+def apply_snapshot(
+    conn: Conn, store_id: str, contact_id: str, cart: m.Cart, now: int, delay_us: int,
+    currency: str, request_id: int | None,
+) -> str:
+    """Apply one snapshot; give what happened (for the cart's verdict)."""
+    lines = [_line(i) for i in cart.products]
+    has_items = bool(lines)
+    row = _latest(conn, store_id, contact_id, cart.cartId)
+    if row is not None and row.state in CLOSED:
+        if not has_items or _key(lines) == _key(row.closed_lines or row.lines):
+            return "stale"
+        row = None
+    if row is None:
+        if not has_items:
+            return "unchanged"
+        cart_row = conn.insert_id(
+            "INSERT INTO carts (store_id, contact_id, cart_id, state, lines, total_price, total_quantity, currency, "
+            "recovery_url, created_at, updated_at, abandon_at) VALUES (?, ?, ?, 'active', ?, ?, ?, ?, ?, ?, ?, ?)",
+            (store_id, contact_id, cart.cartId, dumps(lines), money_to_db(cart.totalPrice), cart.totalQuantity,
+             cart.currency or currency, cart.cartRecoveryUrl, now, now, now + delay_us),
+        )
+        _transition(conn, store_id, cart_row, now, None, "active", "first snapshot with items", request_id)
+        _diff(conn, store_id, contact_id, cart.cartId, [], lines, now)
+        return "created"
+    if _key(lines) == _key(row.lines):
+        return "unchanged"
+    _diff(conn, store_id, contact_id, cart.cartId, row.lines, lines, now)
+    new_state = "active" if has_items else "empty"
+    conn.execute(
+        "UPDATE carts SET state = ?, lines = ?, total_price = ?, total_quantity = ?, recovery_url = COALESCE(?, recovery_url), "
+        "updated_at = ?, abandon_at = ? WHERE id = ?",
+        (new_state, dumps(lines), money_to_db(cart.totalPrice), cart.totalQuantity, cart.cartRecoveryUrl, now,
+         now + delay_us if has_items else None, row.id),
+    )
+    if new_state != row.state:
+        reason = {
+            ("active", "empty"): "emptied",
+            ("empty", "active"): "items added",
+            ("abandoned", "active"): "changed after abandonment",
+            ("abandoned", "empty"): "emptied after abandonment",
+        }.get((row.state, new_state), "snapshot")
+        _transition(conn, store_id, row.id, now, row.state, new_state, reason, request_id)
+    return "updated"
+
+
+def close_for_purchase(
+    conn: Conn, store_id: str, contact_id: str | None, purchase: m.Purchase, total_price: int, now: int,
+    currency: str, request_id: int | None,
+) -> tuple[str, int | None]:
+    """Mark the purchase's cart purchased (or recovered); give (outcome, cart row)."""
+    if contact_id is None:
+        return "no-contact", None
+    lines = [_line(i) for i in purchase.products]
+    if purchase.cartId:
+        row = _latest(conn, store_id, contact_id, purchase.cartId)
+        link = "explicit"
+        if row is None:
+            cart_row = conn.insert_id(
+                "INSERT INTO carts (store_id, contact_id, cart_id, state, lines, total_price, total_quantity, currency, "
+                "created_at, updated_at, purchase_id, purchase_link, closed_lines) VALUES (?, ?, ?, 'purchased', ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+                (store_id, contact_id, purchase.cartId, dumps(lines), total_price, purchase.totalQuantity, currency,
+                 now, now, purchase.purchaseId, link, dumps(lines)),
+            )
+            _transition(conn, store_id, cart_row, now, None, "purchased", f"purchase {purchase.purchaseId} before any snapshot", request_id)
+            return "purchased", cart_row
+        if row.state in CLOSED:
+            return "already-closed", row.id
+    else:
+        link = "inferred"
+        bought = {i.productId for i in purchase.products}
+        row = None
+        for r in conn.all(
+            "SELECT id, contact_id, cart_id, state, lines, closed_lines FROM carts WHERE store_id = ? AND contact_id = ? "
+            "AND state IN ('active', 'abandoned') ORDER BY updated_at DESC, id DESC LIMIT 5",
+            (store_id, contact_id),
+        ):
+            held = {ln["productId"] for ln in loads(r[4])}
+            if held and held <= bought:
+                row = CartRow(id=r[0], contact_id=r[1], cart_id=r[2], state=r[3], lines=loads(r[4]), closed_lines=None)
+                break
+        if row is None:
+            return "no-cart", None
+    new_state = "recovered" if row.state == "abandoned" else "purchased"
+    closed = row.lines if row.lines else lines
+    conn.execute(
+        "UPDATE carts SET state = ?, abandon_at = NULL, updated_at = ?, purchase_id = ?, purchase_link = ?, closed_lines = ? WHERE id = ?",
+        (new_state, now, purchase.purchaseId, link, dumps(closed), row.id),
+    )
+    _transition(conn, store_id, row.id, now, row.state, new_state,
+                f"purchase {purchase.purchaseId} ({link} link)", request_id)
+    if new_state == "recovered":
+        timeline.add(conn, store_id, contact_id, now, "cart-recovered",
+                     {"cartId": row.cart_id, "purchaseId": purchase.purchaseId})
+        outbox.emit(conn, store_id, "cart.recovered", now, {
+            "cartKey": str(row.id), "cartId": row.cart_id, "contactId": contact_id,
+            "purchaseId": purchase.purchaseId, "totalPrice": money_from_db(total_price),
+        })
+    return new_state, row.id
+
+
+def mark_due_abandoned(conn: Conn, now: int, limit: int = 500) -> int:
+    """One worker step: abandon due active carts (claimed through the deadline index with a
+    compare-and-set). Give how many were abandoned. Call it inside a transaction."""
+    lock = " FOR UPDATE SKIP LOCKED" if conn.dialect == "postgres" else ""
+    due = conn.all(
+        "SELECT id FROM carts WHERE state = 'active' AND abandon_at <= ? ORDER BY abandon_at LIMIT ?" + lock,
+        (now, limit),
+    )
+    count = 0
+    for (cart_row,) in due:
+        got = conn.one(
+            "UPDATE carts SET state = 'abandoned', abandon_at = NULL, updated_at = ? "
+            "WHERE id = ? AND state = 'active' AND abandon_at <= ? "
+            "RETURNING store_id, contact_id, cart_id, total_price, lines, recovery_url, currency",
+            (now, cart_row, now),
+        )
+        if got is None:
+            continue
+        count += 1
+        store_id, contact_id, cart_id, total, lines, recovery, currency = got
+        _transition(conn, store_id, cart_row, now, "active", "abandoned", "no change within the store's abandonment delay", None)
+        timeline.add(conn, store_id, contact_id, now, "cart-abandoned", {"cartId": cart_id, "cartKey": str(cart_row)})
+        email = conn.scalar("SELECT email FROM contacts WHERE id = ?", (contact_id,))
+        outbox.emit(conn, store_id, "cart.abandoned", now, {
+            "cartKey": str(cart_row), "cartId": cart_id, "contactId": contact_id, "email": email,
+            "totalPrice": money_from_db(total), "currency": currency, "lines": loads(lines),
+            "cartRecoveryUrl": recovery,
+        })
+    return count

@@ -1,0 +1,213 @@
+"""Who is acting: trackers, contacts, and merges (reference §6).
+
+- No tracker and no e-mail: a new anonymous contact with a fresh tracker.
+- An e-mail finds the contact with that e-mail. If none has it, the tracker's anonymous
+  contact becomes identified; with no usable tracker contact, a new identified contact.
+- A tracker of an anonymous contact that logs in as an e-mail another contact already has:
+  the anonymous contact is merged into that contact (events, activities, carts, purchases
+  and trackers move); the merge is recorded and can be undone.
+- A tracker of a contact identified with another e-mail (a shared device) now points to
+  the contact of the new e-mail; nothing is merged.
+"""
+
+from __future__ import annotations
+
+import secrets
+from typing import Any
+
+import msgspec
+
+from shopevents.domain import outbox, timeline
+from shopevents.storage.codec import dumps, loads
+from shopevents.storage.database import Conn
+
+
+class Identity(msgspec.Struct, kw_only=True):
+    contact_id: str
+    tracker_id: str
+    email: str | None
+    created: bool = False
+    identified: bool = False
+    merged_from: str | None = None
+
+
+def new_id() -> str:
+    """24 hex characters, like Connectif's ids."""
+    return secrets.token_hex(12)
+
+
+def _contact_by_email(conn: Conn, store_id: str, email: str) -> str | None:
+    return conn.scalar("SELECT id FROM contacts WHERE store_id = ? AND email = ?", (store_id, email))
+
+
+def _tracker(conn: Conn, store_id: str, tracker_id: str) -> tuple[str, str | None] | None:
+    row = conn.one(
+        "SELECT c.id, c.email FROM trackers t JOIN contacts c ON c.id = t.contact_id "
+        "WHERE t.store_id = ? AND t.tracker_id = ?",
+        (store_id, tracker_id),
+    )
+    return (row[0], row[1]) if row else None
+
+
+def _new_contact(conn: Conn, store_id: str, email: str | None, now: int) -> str:
+    cid = new_id()
+    conn.execute(
+        "INSERT INTO contacts (id, store_id, email, created_at, updated_at) VALUES (?, ?, ?, ?, ?)",
+        (cid, store_id, email, now, now),
+    )
+    timeline.add(conn, store_id, cid, now, "entity-created", {"email": email} if email else {})
+    outbox.emit(conn, store_id, "contact.created", now, {"contactId": cid, "email": email})
+    return cid
+
+
+def _point_tracker(conn: Conn, store_id: str, tracker_id: str, contact_id: str, now: int, exists: bool) -> None:
+    if exists:
+        conn.execute(
+            "UPDATE trackers SET contact_id = ?, last_seen = ? WHERE store_id = ? AND tracker_id = ?",
+            (contact_id, now, store_id, tracker_id),
+        )
+    else:
+        conn.execute(
+            "INSERT INTO trackers (store_id, tracker_id, contact_id, first_seen, last_seen) VALUES (?, ?, ?, ?, ?)",
+            (store_id, tracker_id, contact_id, now, now),
+        )
+
+
+def resolve(
+    conn: Conn, store_id: str, tracker_id: str | None, email: str | None, now: int,
+    request_id: int | None = None,
+) -> Identity:
+    known = _tracker(conn, store_id, tracker_id) if tracker_id else None
+    tracker = tracker_id or new_id()
+    if email is None:
+        if known is not None:
+            return Identity(contact_id=known[0], tracker_id=tracker, email=known[1])
+        cid = _new_contact(conn, store_id, None, now)
+        _point_tracker(conn, store_id, tracker, cid, now, exists=False)
+        return Identity(contact_id=cid, tracker_id=tracker, email=None, created=True)
+
+    owner = _contact_by_email(conn, store_id, email)
+    if owner is not None:
+        if known is None:
+            _point_tracker(conn, store_id, tracker, owner, now, exists=False)
+            return Identity(contact_id=owner, tracker_id=tracker, email=email)
+        if known[0] == owner:
+            return Identity(contact_id=owner, tracker_id=tracker, email=email)
+        if known[1] is None:
+            merge(conn, store_id, known[0], owner, now, request_id)
+            return Identity(contact_id=owner, tracker_id=tracker, email=email, merged_from=known[0])
+        _point_tracker(conn, store_id, tracker, owner, now, exists=True)
+        return Identity(contact_id=owner, tracker_id=tracker, email=email)
+
+    if known is not None and known[1] is None:
+        conn.execute(
+            "UPDATE contacts SET email = ?, updated_at = ? WHERE id = ?", (email, now, known[0])
+        )
+        timeline.add(conn, store_id, known[0], now, "entity-identified", {"email": email})
+        outbox.emit(conn, store_id, "contact.identified", now, {"contactId": known[0], "email": email})
+        return Identity(contact_id=known[0], tracker_id=tracker, email=email, identified=True)
+    cid = _new_contact(conn, store_id, email, now)
+    _point_tracker(conn, store_id, tracker, cid, now, exists=known is not None)
+    return Identity(contact_id=cid, tracker_id=tracker, email=email, created=True)
+
+
+def contact_for_email(conn: Conn, store_id: str, email: str, now: int) -> tuple[str, bool]:
+    """The contact with this e-mail, created (identified, with no tracker) if missing."""
+    cid = _contact_by_email(conn, store_id, email)
+    if cid is not None:
+        return cid, False
+    return _new_contact(conn, store_id, email, now), True
+
+
+# --- merges -------------------------------------------------------------------------------
+
+_MOVED_TABLES = ("events", "activities", "carts", "purchases")
+
+
+def merge(conn: Conn, store_id: str, source: str, target: str, now: int, request_id: int | None) -> int:
+    """Move everything of `source` (anonymous) into `target`; record it; give the merge id."""
+    moved: dict[str, Any] = {}
+    for table in _MOVED_TABLES:
+        ids = [r[0] for r in conn.all(f"SELECT id FROM {table} WHERE contact_id = ?", (source,))]
+        moved[table] = ids
+        conn.execute(f"UPDATE {table} SET contact_id = ? WHERE contact_id = ?", (target, source))
+    moved["trackers"] = [
+        r[0] for r in conn.all("SELECT tracker_id FROM trackers WHERE contact_id = ?", (source,))
+    ]
+    conn.execute("UPDATE trackers SET contact_id = ? WHERE contact_id = ?", (target, source))
+    src_fields = loads(conn.scalar("SELECT fields FROM contacts WHERE id = ?", (source,))) or {}
+    tgt_fields = loads(conn.scalar("SELECT fields FROM contacts WHERE id = ?", (target,))) or {}
+    moved["target_fields"] = tgt_fields
+    merged_fields = {**src_fields, **tgt_fields}
+    conn.execute(
+        "UPDATE contacts SET fields = ?, updated_at = ? WHERE id = ?", (dumps(merged_fields), now, target)
+    )
+    conn.execute("UPDATE contacts SET merged_into = ?, updated_at = ? WHERE id = ?", (target, now, source))
+    merge_id = conn.insert_id(
+        "INSERT INTO merges (store_id, from_contact, into_contact, request_id, at, moved) VALUES (?, ?, ?, ?, ?, ?)",
+        (store_id, source, target, request_id, now, dumps(moved)),
+    )
+    recompute_aggregates(conn, target)
+    timeline.add(conn, store_id, target, now, "entity-merged", {"mergedContactId": source, "mergeId": merge_id})
+    outbox.emit(conn, store_id, "contact.merged", now, {"contactId": target, "mergedContactId": source, "mergeId": merge_id})
+    return merge_id
+
+
+def unmerge(conn: Conn, store_id: str, merge_id: int, now: int) -> bool:
+    """Undo a merge: what moved goes back, the anonymous contact lives again."""
+    row = conn.one(
+        "SELECT from_contact, into_contact, moved, undone_at FROM merges WHERE id = ? AND store_id = ?",
+        (merge_id, store_id),
+    )
+    if row is None or row[3] is not None:
+        return False
+    source, target, moved = row[0], row[1], loads(row[2])
+    for table in _MOVED_TABLES:
+        ids = moved.get(table) or []
+        for i in range(0, len(ids), 500):
+            chunk = ids[i : i + 500]
+            marks = ",".join("?" * len(chunk))
+            conn.execute(
+                f"UPDATE {table} SET contact_id = ? WHERE contact_id = ? AND id IN ({marks})",
+                (source, target, *chunk),
+            )
+    for tracker in moved.get("trackers") or []:
+        conn.execute(
+            "UPDATE trackers SET contact_id = ? WHERE store_id = ? AND tracker_id = ?", (source, store_id, tracker)
+        )
+    conn.execute(
+        "UPDATE contacts SET fields = ?, updated_at = ? WHERE id = ?",
+        (dumps(moved.get("target_fields") or {}), now, target),
+    )
+    conn.execute("UPDATE contacts SET merged_into = NULL, updated_at = ? WHERE id = ?", (now, source))
+    conn.execute("UPDATE merges SET undone_at = ? WHERE id = ?", (now, merge_id))
+    recompute_aggregates(conn, target)
+    recompute_aggregates(conn, source)
+    return True
+
+
+def recompute_aggregates(conn: Conn, contact_id: str) -> None:
+    """Purchase aggregates from counted purchases only (the ledger's first record of each)."""
+    row = conn.one(
+        "SELECT COUNT(*), COALESCE(SUM(total_price), 0), MIN(purchased_at), MAX(purchased_at) "
+        "FROM purchases WHERE contact_id = ?",
+        (contact_id,),
+    )
+    conn.execute(
+        "UPDATE contacts SET total_purchases = ?, total_amount = ?, first_purchase_at = ?, last_purchase_at = ? WHERE id = ?",
+        (int(row[0]), int(row[1]), row[2], row[3], contact_id),
+    )
+
+
+def update_fields(conn: Conn, contact_id: str, fields: dict[str, Any], now: int) -> bool:
+    """Merge given contact fields into the contact; True if something changed."""
+    if not fields:
+        return False
+    current = loads(conn.scalar("SELECT fields FROM contacts WHERE id = ?", (contact_id,))) or {}
+    updated = {**current, **fields}
+    if updated == current:
+        return False
+    conn.execute(
+        "UPDATE contacts SET fields = ?, updated_at = ? WHERE id = ?", (dumps(updated), now, contact_id)
+    )
+    return True

@@ -1,0 +1,21 @@
+"""Facts for the outside world, written in the transaction that produces them."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from shopevents.storage.codec import dumps
+from shopevents.storage.database import Conn
+
+TOPICS = (
+    "purchase.created", "purchase.conflict", "cart.abandoned", "cart.recovered",
+    "contact.created", "contact.identified", "contact.merged", "ping",
+)
+
+
+def emit(conn: Conn, store_id: str, topic: str, at: int, data: dict[str, Any]) -> None:
+    assert topic in TOPICS, topic
+    conn.execute(
+        "INSERT INTO outbox (store_id, topic, occurred_at, payload) VALUES (?, ?, ?, ?)",
+        (store_id, topic, at, dumps(data)),
+    )

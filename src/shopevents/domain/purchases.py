@@ -1,0 +1,95 @@
+"""The purchase ledger: one record per (store, purchaseId), forever.
+
+A resend with the same content (a reload, a retry, the browser and the REST API both) is a
+`duplicate`; the same purchaseId with a different content is a `conflict`, kept for review
+and never counted. Only the first record counts in revenue and contact aggregates.
+"""
+
+from __future__ import annotations
+
+import hashlib
+from decimal import Decimal
+from typing import Any
+
+from shopevents.domain import carts, outbox, timeline
+from shopevents.schema import models as m
+from shopevents.schema.dates import ParsedDate
+from shopevents.storage.codec import dumps, money_from_db, money_to_db, plain
+from shopevents.storage.database import Conn
+
+
+def fingerprint(p: m.Purchase, currency: str) -> str:
+    """What makes two records of a purchase the same: amounts, quantities, lines, currency."""
+    lines = sorted(
+        (i.productId, i.quantity, str(Decimal(i.price).normalize())) for i in p.products
+    )
+    text = dumps([str(Decimal(p.totalPrice).normalize()), p.totalQuantity, currency, lines])
+    return hashlib.sha256(text.encode()).hexdigest()[:32]
+
+
+def record(
+    conn: Conn, store_id: str, contact_id: str | None, p: m.Purchase, date: ParsedDate | None,
+    *, channel: str, request_id: int | None, now: int, store_currency: str, contact_email: str | None = None,
+) -> tuple[str, dict[str, Any]]:
+    """Record a purchase; give (status, details) with status accepted / duplicate / conflict."""
+    currency = p.currency or store_currency
+    fp = fingerprint(p, currency)
+    purchased_at = now
+    offset = None
+    if date is not None:
+        from shopevents.clock import to_micros
+
+        purchased_at = to_micros(date.utc)
+        offset = date.offset_minutes
+    total = money_to_db(p.totalPrice)
+    data = plain(p)
+    row = conn.one(
+        "INSERT INTO purchases (store_id, purchase_id, contact_id, cart_id, channel, request_id, purchased_at, date_offset, "
+        "received_at, total_price, total_quantity, currency, payment_method, source_type, source_name, fingerprint, data) "
+        "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?) ON CONFLICT (store_id, purchase_id) DO NOTHING RETURNING id",
+        (store_id, p.purchaseId, contact_id, p.cartId, channel, request_id, purchased_at, offset, now, total,
+         p.totalQuantity, currency, p.paymentMethod, p.source_type, p.source_name, fp, dumps(data)),
+    )
+    if row is None:
+        existing = conn.one(
+            "SELECT fingerprint, id FROM purchases WHERE store_id = ? AND purchase_id = ?", (store_id, p.purchaseId)
+        )
+        if existing is not None and existing[0] == fp:
+            return "duplicate", {"purchaseRow": existing[1]}
+        conn.execute(
+            "INSERT INTO purchase_conflicts (store_id, purchase_id, channel, request_id, received_at, fingerprint, data) "
+            "VALUES (?, ?, ?, ?, ?, ?, ?)",
+            (store_id, p.purchaseId, channel, request_id, now, fp, dumps(data)),
+        )
+        outbox.emit(conn, store_id, "purchase.conflict", now, {"purchaseId": p.purchaseId, "received": data})
+        return "conflict", {"purchaseRow": existing[1] if existing else None}
+    purchase_row = int(row[0])
+    conn.executemany(
+        "INSERT INTO purchase_lines (purchase_row, store_id, purchased_at, product_id, name, quantity, price) VALUES (?, ?, ?, ?, ?, ?, ?)",
+        [(purchase_row, store_id, purchased_at, i.productId, i.name, i.quantity, money_to_db(i.price)) for i in p.products],
+    )
+    outcome, cart_row = carts.close_for_purchase(conn, store_id, contact_id, p, total, now, currency, request_id)
+    if outcome == "recovered":
+        conn.execute("UPDATE purchases SET recovered = 1 WHERE id = ?", (purchase_row,))
+    if contact_id is not None:
+        conn.execute(
+            "UPDATE contacts SET total_purchases = total_purchases + 1, total_amount = total_amount + ?, "
+            "first_purchase_at = CASE WHEN first_purchase_at IS NULL OR first_purchase_at > ? THEN ? ELSE first_purchase_at END, "
+            "last_purchase_at = CASE WHEN last_purchase_at IS NULL OR last_purchase_at < ? THEN ? ELSE last_purchase_at END, "
+            "updated_at = ? WHERE id = ?",
+            (total, purchased_at, purchased_at, purchased_at, purchased_at, now, contact_id),
+        )
+        timeline.add(conn, store_id, contact_id, purchased_at, "purchase", {
+            "purchaseId": p.purchaseId, "totalPrice": p.totalPrice, "totalQuantity": p.totalQuantity,
+            "currency": currency, "cartId": p.cartId, "channel": channel,
+        })
+    outbox.emit(conn, store_id, "purchase.created", now, {
+        "purchaseId": p.purchaseId, "contactId": contact_id, "email": contact_email, "totalPrice": p.totalPrice,
+        "totalQuantity": p.totalQuantity, "currency": currency, "cartId": p.cartId, "channel": channel,
+        "recovered": outcome == "recovered",
+    })
+    return "accepted", {"purchaseRow": purchase_row, "cart": outcome, "cartRow": cart_row}
+
+
+def money(value: int) -> Decimal | None:
+    return money_from_db(value)

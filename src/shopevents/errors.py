@@ -1,0 +1,228 @@
+"""The one error catalog: stable machine codes, readable messages, and the only place that
+chooses HTTP statuses. Every code here is documented in docs/errors.md (a test checks it)."""
+
+from __future__ import annotations
+
+from typing import Any, Literal
+
+import msgspec
+
+Kind = Literal["request", "rejection", "warning"]
+
+
+class Code(msgspec.Struct, frozen=True):
+    code: str
+    kind: Kind
+    status: int
+    summary: str
+
+
+def _c(code: str, kind: Kind, status: int, summary: str) -> Code:
+    return Code(code, kind, status, summary)
+
+
+CATALOG: dict[str, Code] = {
+    c.code: c
+    for c in [
+        # Whole-request errors
+        _c(
+            "invalid_json",
+            "request",
+            400,
+            "The body is not JSON; the message gives line and column.",
+        ),
+        _c("invalid_envelope", "request", 400, "The body is JSON but not an ingest envelope."),
+        _c("unsupported_encoding", "request", 415, "Content-Encoding other than gzip or identity."),
+        _c("unknown_store", "request", 403, "No store has this id."),
+        _c(
+            "origin_not_allowed",
+            "request",
+            403,
+            "The Origin is not among the store's authorised domains.",
+        ),
+        _c("payload_too_large", "request", 413, "The body is over the size limit."),
+        _c("too_many_events", "request", 413, "The request holds more events than allowed."),
+        _c("rate_limited", "request", 429, "Too many requests; retry after Retry-After seconds."),
+        _c(
+            "storage_unavailable",
+            "request",
+            503,
+            "Storage cannot be reached; retry after Retry-After seconds.",
+        ),
+        _c("unauthorized", "request", 401, "Missing, malformed, unknown or revoked API key."),
+        _c("forbidden", "request", 403, "The credentials do not allow this."),
+        _c("not_found", "request", 404, "No such resource in this store."),
+        _c("method_not_allowed", "request", 405, "The path exists but not with this method."),
+        _c(
+            "validation_failed",
+            "request",
+            422,
+            "The body was read but a field is invalid; see validationErrors.",
+        ),
+        _c("csrf_failed", "request", 403, "The form's CSRF token is missing or wrong."),
+        _c("internal_error", "request", 500, "A server fault; nothing a client sent causes it."),
+        # Event rejections (the event is quarantined)
+        _c(
+            "unknown_type",
+            "rejection",
+            200,
+            "The event's `type` is missing or not a known event type.",
+        ),
+        _c(
+            "not_an_object",
+            "rejection",
+            200,
+            "The event, or a model inside it, is not a JSON object.",
+        ),
+        _c("missing_field", "rejection", 200, "A required field is missing."),
+        _c("invalid_type", "rejection", 200, "A required field cannot be read as its type."),
+        _c(
+            "invalid_value",
+            "rejection",
+            200,
+            "A required field has a value outside what it allows.",
+        ),
+        _c("negative_value", "rejection", 200, "A required amount or quantity is negative."),
+        _c("not_whole_number", "rejection", 200, "A quantity is not a whole number."),
+        _c("empty_value", "rejection", 200, "A required text is empty."),
+        _c("too_large", "rejection", 200, "The event is over the per-event size limit."),
+        # Warnings (the event is kept)
+        _c(
+            "coerced_number",
+            "warning",
+            200,
+            "A number arrived as a string and was read as a number.",
+        ),
+        _c(
+            "coerced_boolean",
+            "warning",
+            200,
+            "A boolean arrived as a string or number and was read as a boolean.",
+        ),
+        _c(
+            "coerced_text", "warning", 200, "A text field arrived as a number and was read as text."
+        ),
+        _c(
+            "normalized_value",
+            "warning",
+            200,
+            "A value was respelled to its canonical form (e.g. `InStock` to `instock`).",
+        ),
+        _c(
+            "renamed_field",
+            "warning",
+            200,
+            "A field arrived under another spelling (e.g. `sourceType`) and was read as the canonical one.",
+        ),
+        _c(
+            "invalid_enum",
+            "warning",
+            200,
+            "An optional field is not one of its allowed values; it was dropped.",
+        ),
+        _c(
+            "invalid_date",
+            "warning",
+            200,
+            "An optional date is not ISO 8601; it was dropped (the received time is used).",
+        ),
+        _c(
+            "invalid_field",
+            "warning",
+            200,
+            "An optional field cannot be read as its type; it was dropped.",
+        ),
+        _c(
+            "invalid_email",
+            "warning",
+            200,
+            "`primaryKey` is not an e-mail address; the visitor stays anonymous.",
+        ),
+        _c(
+            "invalid_currency",
+            "warning",
+            200,
+            "`currency` is not an ISO 4217 code; the store's currency is used.",
+        ),
+        _c(
+            "rounded_amount",
+            "warning",
+            200,
+            "An amount had more than 6 decimals and was rounded (half even).",
+        ),
+        _c(
+            "quantity_mismatch",
+            "warning",
+            200,
+            "`totalQuantity` differs from the sum of the lines' quantities.",
+        ),
+        _c(
+            "price_mismatch",
+            "warning",
+            200,
+            "A line's `price` differs from `quantity × unitPrice` by more than a cent.",
+        ),
+        _c("empty_products", "warning", 200, "A purchase has no product lines."),
+        _c("future_date", "warning", 200, "`purchaseDate` is more than a day in the future."),
+        _c(
+            "url_not_authorized",
+            "warning",
+            200,
+            "A product URL is outside the store's authorised domains.",
+        ),
+        _c(
+            "cart_ignored",
+            "warning",
+            200,
+            "The cart snapshot could not be used; see the cart's status.",
+        ),
+    ]
+}
+
+
+class ApiError(Exception):
+    """An error answered to a client, in the one shape:
+    `{"status", "code", "message", "errors": [...]}`."""
+
+    def __init__(
+        self,
+        code: str,
+        message: str | None = None,
+        *,
+        errors: list[dict[str, Any]] | None = None,
+        headers: dict[str, str] | None = None,
+        extra: dict[str, Any] | None = None,
+    ) -> None:
+        entry = CATALOG[code]
+        assert entry.kind == "request", code
+        self.code = code
+        self.status = entry.status
+        self.message = message or entry.summary
+        self.errors = errors or []
+        self.headers = headers or {}
+        self.extra = extra or {}
+        super().__init__(self.message)
+
+    def body(self) -> dict[str, Any]:
+        out: dict[str, Any] = {
+            "status": self.status,
+            "code": self.code,
+            "message": self.message,
+            "errors": self.errors,
+        }
+        out.update(self.extra)
+        return out
+
+
+class StorageUnavailable(Exception):
+    """The database cannot be reached or is locked beyond the busy timeout."""
+
+
+class NotFound(Exception):
+    """A record the caller asked for does not exist (in this store)."""
+
+
+def issue(code: str, path: str, message: str) -> dict[str, str]:
+    """A warning or rejection entry: `{code, path, message}`."""
+    assert code in CATALOG, code
+    return {"code": code, "path": path, "message": message}

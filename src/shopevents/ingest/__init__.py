@@ -1,0 +1,1 @@
+"""The collector: limits, store and origin checks, decoding, and the intake transaction."""

@@ -1,0 +1,120 @@
+"""Group commit on the event loop: writes waiting in the same loop turn share one
+transaction, then each is answered. One writer connection, used only from the loop thread.
+
+A write is a function `(conn, now) -> result`. If a batch fails, it is rolled back and each
+write is retried alone, so a fault in one costs only that one.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from collections.abc import Callable
+from typing import Any, TypeVar
+
+from shopevents.clock import Clock, to_micros
+from shopevents.errors import StorageUnavailable
+from shopevents.storage.database import Conn, Database
+
+log = logging.getLogger("shopevents.committer")
+
+T = TypeVar("T")
+Write = Callable[[Conn, int], Any]
+
+
+class GroupCommitter:
+    def __init__(self, db: Database, clock: Clock, *, max_batch: int = 256, max_wait_ms: float = 0.0) -> None:
+        self.db = db
+        self.clock = clock
+        self.max_batch = max_batch
+        self.max_wait = max_wait_ms / 1000
+        self._conn: Conn | None = None
+        self._pending: list[tuple[Write, asyncio.Future[Any]]] = []
+        self._scheduled = False
+        self.batches = 0
+        self.writes = 0
+
+    def _connection(self) -> Conn:
+        if self._conn is None:
+            self._conn = self.db.connect()
+        return self._conn
+
+    def _drop_connection(self) -> None:
+        if self._conn is not None:
+            self._conn.close()
+            self._conn = None
+
+    async def submit(self, write: Write) -> Any:
+        loop = asyncio.get_running_loop()
+        fut: asyncio.Future[Any] = loop.create_future()
+        self._pending.append((write, fut))
+        if len(self._pending) >= self.max_batch:
+            self._flush()
+        elif not self._scheduled:
+            self._scheduled = True
+            if self.max_wait > 0:
+                loop.call_later(self.max_wait, self._flush)
+            else:
+                loop.call_soon(self._flush)
+        return await fut
+
+    def run_now(self, write: Write) -> Any:
+        """Run one write in its own transaction, synchronously (CLI, worker, tests)."""
+        conn = self._connection()
+        try:
+            with conn.transaction():
+                return write(conn, to_micros(self.clock.now()))
+        except StorageUnavailable:
+            self._drop_connection()
+            raise
+
+    def _flush(self) -> None:
+        self._scheduled = False
+        batch, self._pending = self._pending, []
+        if not batch:
+            return
+        self.batches += 1
+        self.writes += len(batch)
+        now = to_micros(self.clock.now())
+        try:
+            conn = self._connection()
+            results: list[Any] = []
+            with conn.transaction():
+                for write, _ in batch:
+                    results.append(write(conn, now))
+        except StorageUnavailable as exc:
+            self._drop_connection()
+            for _, fut in batch:
+                if not fut.done():
+                    fut.set_exception(StorageUnavailable(str(exc)))
+            return
+        except Exception:
+            if len(batch) == 1:
+                _, fut = batch[0]
+                log.exception("write failed")
+                if not fut.done():
+                    fut.set_exception(RuntimeError("write failed"))
+                return
+            self._retry_alone(batch, now)
+            return
+        for (_, fut), result in zip(batch, results, strict=True):
+            if not fut.done():
+                fut.set_result(result)
+
+    def _retry_alone(self, batch: list[tuple[Write, asyncio.Future[Any]]], now: int) -> None:
+        for write, fut in batch:
+            try:
+                conn = self._connection()
+                with conn.transaction():
+                    result = write(conn, now)
+            except StorageUnavailable as exc:
+                self._drop_connection()
+                fut.set_exception(StorageUnavailable(str(exc)))
+            except Exception as exc:
+                log.exception("write failed")
+                fut.set_exception(exc)
+            else:
+                fut.set_result(result)
+
+    def close(self) -> None:
+        self._drop_connection()

@@ -1,0 +1,194 @@
+"""The intake transaction: everything one request changes, written before it is answered.
+
+`prepare` decodes outside the transaction (pure, per event); `apply` runs inside it:
+raw request, identity, contact, events, quarantine, catalog, purchase ledger, cart state
+and its abandonment deadline, timeline and outbox rows.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import msgspec
+
+from shopevents.domain import carts, catalog, identity, purchases, timeline
+from shopevents.schema import models as m
+from shopevents.schema.verdicts import CheckContext, EntityInfo, Verdict, decode_cart, decode_entity, decode_event
+from shopevents.storage.codec import dumps, loads, plain
+from shopevents.storage.database import Conn
+from shopevents.storage.stores import StoreRecord
+
+
+class Prepared(msgspec.Struct, kw_only=True):
+    """A request decoded and judged, ready for the transaction."""
+
+    store: StoreRecord
+    channel: str  # browser | api | replay
+    body: bytes
+    origin: str | None = None
+    request_key: str | None = None
+    events: list[Verdict] = []
+    cart: Verdict | None = None
+    entity: Verdict | None = None
+    url: str | None = None
+    title: str | None = None
+    received_at: int = 0
+
+
+def prepare(
+    store: StoreRecord, envelope: m.Envelope, body: bytes, *, ctx: CheckContext, max_event_bytes: int,
+    channel: str = "browser", origin: str | None = None, received_at: int,
+) -> Prepared:
+    events = [decode_event(bytes(raw), i, ctx, max_event_bytes) for i, raw in enumerate(envelope.events)]
+    cart = decode_cart(bytes(envelope.cart), ctx) if len(envelope.cart) else None
+    entity = decode_entity(bytes(envelope.entityInfo), ctx) if len(envelope.entityInfo) else None
+    url = title = None
+    if len(envelope.browserInfo) or len(envelope.pageInfo):
+        url, title = _page(envelope)
+    return Prepared(
+        store=store, channel=channel, body=body, origin=origin, request_key=envelope.requestId,
+        events=events, cart=cart, entity=entity, url=url, title=title, received_at=received_at,
+    )
+
+
+def _page(envelope: m.Envelope) -> tuple[str | None, str | None]:
+    from urllib.parse import unquote
+
+    url = title = None
+    try:
+        info = msgspec.json.decode(bytes(envelope.browserInfo)) if len(envelope.browserInfo) else None
+        if isinstance(info, dict) and isinstance(info.get("url"), str):
+            url = unquote(info["url"])[:2000]
+        page = msgspec.json.decode(bytes(envelope.pageInfo)) if len(envelope.pageInfo) else None
+        if isinstance(page, dict) and isinstance(page.get("title"), str):
+            title = page["title"][:200]
+    except msgspec.DecodeError:
+        pass
+    return url, title
+
+
+def _part_status(v: Verdict | None) -> dict[str, Any] | None:
+    if v is None or v.status == "absent":
+        return None
+    out: dict[str, Any] = {"status": v.status, "warnings": v.warnings}
+    if v.error:
+        out.update(v.error)
+    return out
+
+
+def _duplicate_of(stored: dict[str, Any], tracker_id: str) -> dict[str, Any]:
+    for r in stored.get("results", []):
+        if r.get("status") != "rejected":
+            r["status"] = "duplicate"
+    stored["trackerId"] = stored.get("trackerId") or tracker_id
+    stored["duplicateRequest"] = True
+    return stored
+
+
+def apply(conn: Conn, req: Prepared, now: int) -> dict[str, Any]:
+    """Run inside a write transaction. Give the response body."""
+    store = req.store
+    sid = store.id
+    if req.request_key:
+        prior = conn.scalar(
+            "SELECT response FROM requests WHERE store_id = ? AND request_key = ?", (sid, req.request_key)
+        )
+        if prior is not None:
+            return _duplicate_of(loads(prior), "")
+    entity: EntityInfo | None = req.entity.value if req.entity and req.entity.status == "accepted" else None
+    fields = entity.fields if entity else None
+    request_id = conn.insert_id(
+        "INSERT INTO requests (store_id, received_at, channel, request_key, tracker_id, origin, body) VALUES (?, ?, ?, ?, ?, ?, ?)",
+        (sid, now, req.channel, req.request_key, fields.trackerId if fields else None, req.origin, req.body),
+    )
+    ident = identity.resolve(conn, sid, fields.trackerId if fields else None, fields.primaryKey if fields else None, now, request_id)
+    cid = ident.contact_id
+    if entity is not None:
+        changes = {k: v for k, v in plain(entity.fields).items() if k not in ("primaryKey", "trackerId")}
+        changes.update(entity.custom)
+        identity.update_fields(conn, cid, changes, now)
+
+    results: list[dict[str, Any]] = []
+    accepted = rejected = 0
+    seen_products: list[m.Product] = []
+    activity_rows: list[tuple[str, str, int, str, int | None, str]] = []
+    for v in req.events:
+        if v.status == "rejected":
+            rejected += 1
+            conn.execute(
+                "INSERT INTO quarantine (store_id, request_id, idx, type, code, received_at, raw, errors) VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
+                (sid, request_id, v.index, v.type or "", v.error["code"] if v.error else "invalid_value", now, v.raw,
+                 dumps({"error": v.error, "warnings": v.warnings})),
+            )
+            results.append(v.result())
+            continue
+        ev, extra = v.value
+        status = "accepted"
+        data_extra: dict[str, Any] = {}
+        if isinstance(ev, m.PurchaseEvent):
+            status, _ = purchases.record(
+                conn, sid, cid, ev.purchase, extra, channel=req.channel, request_id=request_id, now=now,
+                store_currency=store.currency, contact_email=ident.email,
+            )
+            seen_products.extend(ev.purchase.products)
+        elif isinstance(ev, m.ProductVisited | m.ProductSearched):
+            seen_products.append(ev.product)
+            data_extra = {"productId": ev.product.productId, "name": ev.product.name, "url": ev.product.productDetailUrl}
+        elif isinstance(ev, m.PageVisit):
+            data_extra = {"url": req.url, "title": req.title}
+        elif isinstance(ev, m.Search):
+            data_extra = {"searchText": ev.searchText}
+        event_id = conn.insert_id(
+            "INSERT INTO events (store_id, request_id, idx, type, status, received_at, contact_id, warnings, data) "
+            "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
+            (sid, request_id, v.index, v.type, status, now, cid, dumps(v.warnings) if v.warnings else None, dumps(ev)),
+        )
+        activity = timeline.EVENT_ACTIVITY.get(v.type)
+        if activity and status == "accepted" and v.type != "purchase":
+            if isinstance(ev, m.Custom):
+                data_extra = {"eventId": ev.eventId, "payload": ev.payload}
+            elif isinstance(ev, m.FormSubmitted):
+                data_extra = {"formId": ev.formId, "payload": ev.payload}
+            activity_rows.append((sid, cid, now, activity, event_id, dumps(data_extra)))
+        accepted += status == "accepted"
+        r = v.result()
+        r["status"] = status
+        results.append(r)
+    if activity_rows:
+        timeline.add_many(conn, activity_rows)
+
+    cart_status = _part_status(req.cart)
+    if req.cart is not None and req.cart.status == "accepted":
+        cart: m.Cart = req.cart.value
+        seen_products.extend(cart.products)
+        outcome = carts.apply_snapshot(
+            conn, sid, cid, cart, now, store.abandon_after_seconds * 1_000_000, store.currency, request_id
+        )
+        assert cart_status is not None
+        cart_status["outcome"] = outcome
+    elif req.cart is not None and req.cart.status == "rejected":
+        conn.execute(
+            "INSERT INTO quarantine (store_id, request_id, idx, type, code, received_at, raw, errors) VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
+            (sid, request_id, -1, "cart", req.cart.error["code"] if req.cart.error else "invalid_value", now,
+             req.cart.raw, dumps({"error": req.cart.error, "warnings": req.cart.warnings})),
+        )
+    if seen_products:
+        catalog.upsert(conn, sid, seen_products, now)
+
+    response: dict[str, Any] = {
+        "trackerId": ident.tracker_id,
+        "banners": [],
+        "webContents": [],
+        "webModals": {},
+        "results": results,
+    }
+    if cart_status is not None:
+        response["cart"] = cart_status
+    ent_status = _part_status(req.entity)
+    if ent_status is not None:
+        response["entityInfo"] = ent_status
+    conn.execute(
+        "UPDATE requests SET response = ?, contact_id = ?, tracker_id = ?, accepted = ?, rejected = ? WHERE id = ?",
+        (dumps(response), cid, ident.tracker_id, accepted, rejected, request_id),
+    )
+    return response

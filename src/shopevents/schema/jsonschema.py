@@ -1,0 +1,28 @@
+"""JSON Schema of every model, generated from the msgspec Structs."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import msgspec
+
+from shopevents.schema import models as m
+
+
+def _money_schema(t: type) -> dict[str, Any]:
+    if t is m.Money:
+        return {"type": "number", "minimum": 0, "description": "An exact decimal amount"}
+    raise NotImplementedError
+
+
+def export() -> dict[str, Any]:
+    names = list(m.MODELS)
+    types = [m.MODELS[n] for n in names]
+    (schemas, components) = msgspec.json.schema_components(types, schema_hook=_money_schema, ref_template="#/$defs/{name}")
+    return {
+        "$schema": "https://json-schema.org/draft/2020-12/schema",
+        "title": "shopevents models",
+        "$defs": components,
+        "models": dict(zip(names, schemas, strict=True)),
+        "event": msgspec.json.schema(m.AnyEvent, schema_hook=_money_schema),
+    }

@@ -1,0 +1,699 @@
+"""Decoding with verdicts: every event is decoded on its own; a clean event takes the typed
+msgspec fast path, anything else goes through the lenient path, which coerces what it can
+(with a warning for each change), drops malformed optional fields (with a warning) and
+rejects only what cannot be used. msgspec errors become verdicts in `_rejection` only."""
+
+from __future__ import annotations
+
+import re
+from datetime import datetime, timedelta
+from decimal import Decimal, InvalidOperation
+from functools import cache
+from typing import Any
+from urllib.parse import urlsplit
+
+import msgspec
+from msgspec import inspect as mi
+
+from shopevents.errors import ApiError, issue
+from shopevents.schema import models as m
+from shopevents.schema.currencies import ISO_4217
+from shopevents.schema.dates import ParsedDate, parse_iso8601
+
+MAX_AMOUNT = Decimal(10) ** 12
+CENT = Decimal("0.01")
+
+
+def money_hook(t: type, obj: Any) -> Any:
+    if t is m.Money:
+        if isinstance(obj, bool) or not isinstance(obj, int | Decimal):
+            raise TypeError(f"Expected `number`, got `{type(obj).__name__}`")
+        if obj < 0:
+            raise ValueError("Expected a non-negative amount")
+        if obj >= MAX_AMOUNT:
+            raise ValueError("Expected an amount below 1e12")
+        return m.Money(obj)
+    raise NotImplementedError
+
+
+_event_decoder = msgspec.json.Decoder(m.AnyEvent, dec_hook=money_hook, float_hook=Decimal)
+_any_decoder = msgspec.json.Decoder(float_hook=Decimal)
+_envelope_decoder = msgspec.json.Decoder(m.Envelope)
+
+
+# --- verdict records -------------------------------------------------------------------
+
+
+class Verdict(msgspec.Struct, kw_only=True):
+    """What became of one decoded part (an event, the cart, entityInfo)."""
+
+    index: int = -1
+    type: str = ""
+    status: str = "accepted"  # accepted | rejected (ledger turns purchases into duplicate/conflict)
+    warnings: list[dict[str, str]] = []
+    value: Any = None
+    error: dict[str, str] | None = None
+    raw: bytes = b""
+
+    def result(self) -> dict[str, Any]:
+        out: dict[str, Any] = {"index": self.index, "type": self.type, "status": self.status}
+        if self.error:
+            out.update(self.error)
+        out["warnings"] = self.warnings
+        return out
+
+
+class CheckContext(msgspec.Struct, kw_only=True):
+    now: datetime
+    currency: str = "EUR"
+    domains: list[str] = []
+
+
+class EntityInfo(msgspec.Struct, kw_only=True):
+    fields: m.EntityFields
+    custom: dict[str, Any]
+    birthdate: ParsedDate | None = None
+
+
+# --- the envelope ----------------------------------------------------------------------
+
+
+def _line_col(body: bytes, offset: int) -> tuple[int, int]:
+    head = body[:offset]
+    line = head.count(b"\n") + 1
+    col = offset - (head.rfind(b"\n") + 1) + 1
+    return line, col
+
+
+def read_envelope(body: bytes) -> m.Envelope:
+    """The envelope, or ApiError `invalid_json` (with line and column) / `invalid_envelope`."""
+    try:
+        return _envelope_decoder.decode(body)
+    except msgspec.ValidationError as exc:
+        text, path = _split(str(exc))
+        pointer = _pointer(path)
+        raise ApiError(
+            "invalid_envelope",
+            f"The body is JSON but not an ingest envelope: {text} at {pointer or '/'}",
+            errors=[{"code": "invalid_envelope", "path": pointer, "message": text}],
+        ) from None
+    except msgspec.DecodeError as exc:
+        text = str(exc)
+        m_byte = re.search(r"\(byte (\d+)\)", text)
+        reason = re.sub(r"^JSON is malformed: ", "", text)
+        reason = re.sub(r"\s*\(byte \d+\)", "", reason)
+        if m_byte:
+            offset = int(m_byte.group(1))
+            line, col = _line_col(body, offset)
+            message = f"The body is not valid JSON: {reason} at line {line}, column {col}"
+            prev = len(body[:offset].rstrip())
+            if "','" in reason and prev > 0:
+                pline, pcol = _line_col(body, prev)
+                line_start = body.rfind(b"\n", 0, prev) + 1
+                tail = body[line_start:prev].decode("utf-8", "replace").strip()[-40:]
+                message += f" (a comma is probably missing at line {pline}, column {pcol}, after {tail})"
+            errors = [
+                {
+                    "code": "invalid_json",
+                    "path": "",
+                    "message": message,
+                    "line": line,
+                    "column": col,
+                }
+            ]
+        else:
+            message = f"The body is not valid JSON: {reason}"
+            errors = [{"code": "invalid_json", "path": "", "message": message}]
+        raise ApiError("invalid_json", message, errors=errors) from None
+
+
+# --- msgspec errors to verdicts ------------------------------------------------------
+
+_PATH = re.compile(r" - at `\$(.*)`$")
+_SEG = re.compile(r"\.([^.\[]+)|\[(\d+)\]")
+
+
+def _split(message: str) -> tuple[str, list[str | int]]:
+    mt = _PATH.search(message)
+    if not mt:
+        return message, []
+    segs: list[str | int] = [(a if a else int(b)) for a, b in _SEG.findall(mt.group(1))]
+    return message[: mt.start()], segs
+
+
+def _pointer(segs: list[str | int], base: str = "") -> str:
+    out = base
+    for s in segs:
+        out += "/" + str(s).replace("~", "~0").replace("/", "~1")
+    return out
+
+
+def _show(value: Any) -> str:
+    if isinstance(value, Decimal):
+        return str(value)
+    text = msgspec.json.encode(value).decode() if value is not None else "null"
+    return text if len(text) <= 60 else text[:57] + "..."
+
+
+def _rejection(text: str, value: Any, missing: bool) -> tuple[str, str]:
+    """(code, message) for a msgspec validation message about a required field."""
+    if missing:
+        return "missing_field", text.replace("Object missing", "Missing")
+    got = f"; received {_show(value)}"
+    if "non-negative" in text or ">= 0" in text:
+        return "negative_value", f"Expected a non-negative value{got}"
+    if text.startswith("Expected `int`") and isinstance(value, Decimal | float):
+        return "not_whole_number", f"Expected a whole number{got}"
+    if "length >= 1" in text:
+        return "empty_value", f"Expected a non-empty text{got}"
+    if text.startswith("Expected `object`"):
+        return "not_an_object", text + got
+    if text.startswith("Invalid") or "<=" in text or "below" in text:
+        return "invalid_value", text + got
+    return "invalid_type", text + got
+
+
+# --- type introspection -----------------------------------------------------------------
+
+
+@cache
+def _info(cls: type) -> mi.StructType:
+    info = mi.type_info(cls)
+    assert isinstance(info, mi.StructType)
+    return info
+
+
+def _unwrap(t: mi.Type) -> mi.Type:
+    if isinstance(t, mi.UnionType):
+        rest = [x for x in t.types if not isinstance(x, mi.NoneType)]
+        if len(rest) == 1:
+            return rest[0]
+    return t
+
+
+def _is_money(t: mi.Type) -> bool:
+    return isinstance(t, mi.CustomType) and t.cls is m.Money
+
+
+ALIASES = {
+    "sourceType": "source_type",
+    "sourceName": "source_name",
+    "CartRecoveryUrl": "cartRecoveryUrl",
+    "cart_id": "cartId",
+    "purchase_id": "purchaseId",
+}
+NEVER_DROP = {"products"}
+_INT = re.compile(r"^\s*[+-]?\d+\s*$")
+
+
+def _canon_literal(value: str, allowed: tuple[Any, ...]) -> str | None:
+    squashed = re.sub(r"[\s_\-.]", "", value).lower()
+    for a in allowed:
+        if isinstance(a, str) and re.sub(r"[\s_\-.]", "", a).lower() == squashed:
+            return a
+    return None
+
+
+def _normalize(obj: dict[str, Any], cls: type, ptr: str, warnings: list[dict[str, str]]) -> None:
+    info = _info(cls)
+    names = {f.encode_name for f in info.fields}
+    for alias, canon in ALIASES.items():
+        if alias in obj and canon in names and canon not in obj:
+            obj[canon] = obj.pop(alias)
+            warnings.append(
+                issue("renamed_field", f"{ptr}/{alias}", f"`{alias}` was read as `{canon}`")
+            )
+    for f in info.fields:
+        key = f.encode_name
+        if key not in obj or obj[key] is None:
+            continue
+        value = obj[key]
+        t = _unwrap(f.type)
+        here = f"{ptr}/{key}"
+        if _is_money(t) or isinstance(t, mi.DecimalType):
+            if isinstance(value, str):
+                try:
+                    dec = Decimal(value.strip())
+                except InvalidOperation:
+                    continue
+                if dec.is_finite():
+                    obj[key] = dec
+                    warnings.append(
+                        issue(
+                            "coerced_number",
+                            here,
+                            f"The text {_show(value)} was read as the number {dec}",
+                        )
+                    )
+        elif isinstance(t, mi.IntType):
+            if isinstance(value, str) and _INT.match(value):
+                obj[key] = int(value)
+                warnings.append(
+                    issue(
+                        "coerced_number",
+                        here,
+                        f"The text {_show(value)} was read as the number {int(value)}",
+                    )
+                )
+            elif (
+                isinstance(value, Decimal)
+                and value.is_finite()
+                and value == value.to_integral_value()
+                and "." in str(value)
+                and abs(value) < 10**15
+            ):
+                obj[key] = int(value)
+                warnings.append(
+                    issue(
+                        "coerced_number", here, f"{value} was read as the whole number {int(value)}"
+                    )
+                )
+        elif isinstance(t, mi.StrType):
+            if isinstance(value, int | Decimal) and not isinstance(value, bool):
+                obj[key] = str(value)
+                warnings.append(
+                    issue(
+                        "coerced_text", here, f'The number {value} was read as the text "{value}"'
+                    )
+                )
+        elif isinstance(t, mi.BoolType):
+            if isinstance(value, str) and value.strip().lower() in ("true", "false", "1", "0"):
+                obj[key] = value.strip().lower() in ("true", "1")
+                warnings.append(
+                    issue("coerced_boolean", here, f"{_show(value)} was read as {obj[key]}")
+                )
+        elif isinstance(t, mi.LiteralType):
+            if isinstance(value, str) and value not in t.values:
+                canon = _canon_literal(value, t.values)
+                if canon is not None:
+                    obj[key] = canon
+                    warnings.append(
+                        issue("normalized_value", here, f'{_show(value)} was read as "{canon}"')
+                    )
+        elif isinstance(t, mi.StructType):
+            if isinstance(value, dict):
+                _normalize(value, t.cls, here, warnings)
+        elif isinstance(t, mi.ListType):
+            item = _unwrap(t.item_type)
+            if isinstance(item, mi.StructType) and isinstance(value, list):
+                for i, v in enumerate(value):
+                    if isinstance(v, dict):
+                        _normalize(v, item.cls, f"{here}/{i}", warnings)
+            elif isinstance(item, mi.StrType) and isinstance(value, str):
+                obj[key] = [value]
+                warnings.append(
+                    issue(
+                        "coerced_text", here, f"The text {_show(value)} was read as a list of one"
+                    )
+                )
+
+
+def _locate(
+    obj: Any, cls: type, segs: list[str | int]
+) -> tuple[dict[str, Any] | None, str | None, bool, mi.Type | None]:
+    """The deepest struct field on the path: (container, key, required, type)."""
+    found: tuple[dict[str, Any] | None, str | None, bool, mi.Type | None] = (None, None, True, None)
+    t: mi.Type = _info(cls)
+    cur: Any = obj
+    for seg in segs:
+        t = _unwrap(t)
+        if isinstance(t, mi.StructType) and isinstance(seg, str) and isinstance(cur, dict):
+            fld = next((f for f in t.fields if f.encode_name == seg), None)
+            if fld is None:
+                break
+            found = (cur, seg, fld.required or seg in NEVER_DROP, fld.type)
+            t = fld.type
+            cur = cur.get(seg)
+        elif isinstance(t, mi.ListType) and isinstance(seg, int) and isinstance(cur, list):
+            t = t.item_type
+            cur = cur[seg] if seg < len(cur) else None
+        elif isinstance(t, mi.DictType):
+            t = t.value_type
+            cur = cur.get(seg) if isinstance(cur, dict) else None
+        else:
+            break
+    return found
+
+
+def _value_at(obj: Any, segs: list[str | int]) -> Any:
+    cur = obj
+    for s in segs:
+        try:
+            cur = cur[s]
+        except (KeyError, IndexError, TypeError):
+            return None
+    return cur
+
+
+def _lenient(
+    obj: Any, cls: type, base: str, warnings: list[dict[str, str]]
+) -> tuple[Any, dict[str, str] | None]:
+    """(value, None) or (None, rejection) for a decoded-but-untyped object."""
+    if not isinstance(obj, dict):
+        return None, issue("not_an_object", base, f"Expected an object, got {_show(obj)}")
+    _normalize(obj, cls, base, warnings)
+    for _ in range(100):
+        try:
+            return msgspec.convert(obj, cls, dec_hook=money_hook, strict=True), None
+        except msgspec.ValidationError as exc:
+            text, segs = _split(str(exc))
+            missing = text.startswith("Object missing required field")
+            if missing:
+                name = re.search(r"`([^`]+)`", text)
+                ptr = _pointer([*segs, name.group(1) if name else "?"], base)
+                return None, issue("missing_field", ptr, text.replace("Object missing", "Missing"))
+            container, key, required, ftype = _locate(obj, cls, segs)
+            value = _value_at(obj, segs)
+            ptr = _pointer(segs, base)
+            if container is None or key is None or required:
+                code, message = _rejection(text, value, False)
+                return None, issue(code, ptr, message)
+            bad = container.pop(key)
+            is_enum = isinstance(_unwrap(ftype), mi.LiteralType) if ftype is not None else False
+            field_ptr = _pointer(segs[: _depth_of(segs, key)], base)
+            if is_enum:
+                allowed = ", ".join(f'"{v}"' for v in _unwrap(ftype).values)  # type: ignore[union-attr]
+                warnings.append(
+                    issue(
+                        "invalid_enum",
+                        field_ptr,
+                        f"Expected one of {allowed}; received {_show(bad)}; the field was dropped",
+                    )
+                )
+            else:
+                warnings.append(
+                    issue(
+                        "invalid_field",
+                        field_ptr,
+                        f"{text}; received {_show(bad)}; the field was dropped",
+                    )
+                )
+    return None, issue("invalid_value", base, "Too many invalid fields")
+
+
+def _depth_of(segs: list[str | int], key: str) -> int:
+    for i in range(len(segs) - 1, -1, -1):
+        if segs[i] == key:
+            return i + 1
+    return len(segs)
+
+
+# --- checks after decoding --------------------------------------------------------------
+
+
+def domain_allowed(url: str, domains: list[str]) -> bool:
+    """True if the URL's host is one of the domains or under one (no domains: any)."""
+    if not domains:
+        return True
+    try:
+        host = (urlsplit(url).hostname or "").lower()
+    except ValueError:
+        return False
+    for d in domains:
+        dhost = (urlsplit(d).hostname if "//" in d else d.split("/")[0].split(":")[0]) or ""
+        dhost = dhost.lower().lstrip(".")
+        if host == dhost or host.endswith("." + dhost):
+            return True
+    return False
+
+
+def _check_product(p: m.Product, ptr: str, ctx: CheckContext, w: list[dict[str, str]]) -> None:
+    if not domain_allowed(p.productDetailUrl, ctx.domains):
+        w.append(
+            issue(
+                "url_not_authorized",
+                f"{ptr}/productDetailUrl",
+                f"{_show(p.productDetailUrl)} is outside the store's authorised domains",
+            )
+        )
+    if p.rating is not None and p.rating > 5:
+        w.append(
+            issue(
+                "invalid_field",
+                f"{ptr}/rating",
+                f"Expected a rating from 0 to 5; received {p.rating}; the field was dropped",
+            )
+        )
+        p.rating = None
+    if p.discountedPercentage is not None and p.discountedPercentage > 100:
+        w.append(
+            issue(
+                "invalid_field",
+                f"{ptr}/discountedPercentage",
+                f"Expected a percentage from 0 to 100; received {p.discountedPercentage}; the field was dropped",
+            )
+        )
+        p.discountedPercentage = None
+    if p.publishedAt is not None and parse_iso8601(p.publishedAt) is None:
+        w.append(
+            issue(
+                "invalid_date",
+                f"{ptr}/publishedAt",
+                f"Expected an ISO 8601 date; received {_show(p.publishedAt)}; the field was dropped",
+            )
+        )
+        p.publishedAt = None
+    for name in ("unitPrice", "unitPriceOriginal", "unitPriceWithoutVAT", "discountedAmount"):
+        _round(p, name, ptr, w)
+
+
+def _round(obj: Any, name: str, ptr: str, w: list[dict[str, str]]) -> None:
+    v = getattr(obj, name)
+    if v is not None and v.as_tuple().exponent < -6:
+        r = m.Money(v.quantize(Decimal("0.000001")))
+        setattr(obj, name, r)
+        w.append(issue("rounded_amount", f"{ptr}/{name}", f"{v} was rounded to {r}"))
+
+
+def _check_lines(
+    lines: list[m.BasketItem], total_q: int, ptr: str, ctx: CheckContext, w: list[dict[str, str]]
+) -> None:
+    total = 0
+    for i, line in enumerate(lines):
+        lp = f"{ptr}/products/{i}"
+        _check_product(line, lp, ctx, w)
+        _round(line, "price", lp, w)
+        total += line.quantity
+        expected = line.unitPrice * line.quantity
+        if abs(expected - line.price) > CENT:
+            w.append(
+                issue(
+                    "price_mismatch",
+                    f"{lp}/price",
+                    f"price {line.price} differs from quantity × unitPrice = {expected}",
+                )
+            )
+    if lines and total != total_q:
+        w.append(
+            issue(
+                "quantity_mismatch",
+                f"{ptr}/totalQuantity",
+                f"totalQuantity {total_q} differs from the sum of the lines' quantities, {total}",
+            )
+        )
+
+
+def check_currency(holder: Any, ptr: str, ctx: CheckContext, w: list[dict[str, str]]) -> None:
+    cur = holder.currency
+    if cur is None:
+        return
+    up = cur.strip().upper()
+    if up not in ISO_4217:
+        w.append(
+            issue(
+                "invalid_currency",
+                f"{ptr}/currency",
+                f"Expected an ISO 4217 code; received {_show(cur)}; the store's currency {ctx.currency} is used",
+            )
+        )
+        holder.currency = None
+    elif up != cur:
+        w.append(issue("normalized_value", f"{ptr}/currency", f'{_show(cur)} was read as "{up}"'))
+        holder.currency = up
+
+
+def check_purchase(
+    p: m.Purchase, ptr: str, ctx: CheckContext, w: list[dict[str, str]]
+) -> ParsedDate | None:
+    parsed = None
+    if p.purchaseDate is not None:
+        parsed = parse_iso8601(p.purchaseDate)
+        if parsed is None:
+            w.append(
+                issue(
+                    "invalid_date",
+                    f"{ptr}/purchaseDate",
+                    f"Expected an ISO 8601 date; received {_show(p.purchaseDate)}; the received time is used",
+                )
+            )
+            p.purchaseDate = None
+        elif parsed.utc > ctx.now + timedelta(days=1):
+            w.append(
+                issue(
+                    "future_date",
+                    f"{ptr}/purchaseDate",
+                    f"{p.purchaseDate} is more than a day in the future",
+                )
+            )
+    if not p.products:
+        w.append(issue("empty_products", f"{ptr}/products", "The purchase has no product lines"))
+    _round(p, "totalPrice", ptr, w)
+    _check_lines(p.products, p.totalQuantity, ptr, ctx, w)
+    check_currency(p, ptr, ctx, w)
+    return parsed
+
+
+def check_cart(c: m.Cart, ptr: str, ctx: CheckContext, w: list[dict[str, str]]) -> None:
+    _round(c, "totalPrice", ptr, w)
+    _check_lines(c.products, c.totalQuantity, ptr, ctx, w)
+    check_currency(c, ptr, ctx, w)
+
+
+def _post_check(ev: m.Event, ptr: str, ctx: CheckContext, w: list[dict[str, str]]) -> Any:
+    if isinstance(ev, m.PurchaseEvent):
+        return check_purchase(ev.purchase, f"{ptr}/purchase", ctx, w)
+    if isinstance(ev, m.ProductVisited | m.ProductSearched):
+        _check_product(ev.product, f"{ptr}/product", ctx, w)
+    return None
+
+
+# --- public entry points ------------------------------------------------------------------
+
+
+def decode_event(raw: bytes, index: int, ctx: CheckContext, max_bytes: int) -> Verdict:
+    ptr = f"/events/{index}"
+    if len(raw) > max_bytes:
+        return Verdict(
+            index=index,
+            type=_peek_type(raw),
+            status="rejected",
+            raw=raw,
+            error=issue(
+                "too_large", ptr, f"The event is {len(raw)} bytes; the limit is {max_bytes}"
+            ),
+        )
+    warnings: list[dict[str, str]] = []
+    try:
+        ev: Any = _event_decoder.decode(raw)
+    except msgspec.ValidationError:
+        obj = _any_decoder.decode(raw)
+        etype = obj.get("type") if isinstance(obj, dict) else None
+        if not isinstance(obj, dict):
+            return Verdict(
+                index=index,
+                type="",
+                status="rejected",
+                raw=raw,
+                error=issue(
+                    "not_an_object", ptr, f"Expected an event object; received {_show(obj)}"
+                ),
+            )
+        cls = m.EVENT_TYPES.get(etype) if isinstance(etype, str) else None
+        if cls is None:
+            allowed = ", ".join(m.EVENT_TYPES)
+            return Verdict(
+                index=index,
+                type=etype if isinstance(etype, str) else "",
+                status="rejected",
+                raw=raw,
+                error=issue(
+                    "unknown_type",
+                    f"{ptr}/type",
+                    f"Expected one of {allowed}; received {_show(etype)}",
+                ),
+            )
+        ev, err = _lenient(obj, cls, ptr, warnings)
+        if err is not None:
+            return Verdict(
+                index=index, type=etype, status="rejected", raw=raw, warnings=warnings, error=err
+            )
+    extra = _post_check(ev, ptr, ctx, warnings)
+    return Verdict(
+        index=index, type=ev.__struct_config__.tag, value=(ev, extra), raw=raw, warnings=warnings
+    )
+
+
+def _peek_type(raw: bytes) -> str:
+    mt = re.search(rb'"type"\s*:\s*"([^"]{1,40})"', raw[:4096])
+    return mt.group(1).decode("utf-8", "replace") if mt else ""
+
+
+def decode_cart(raw: bytes, ctx: CheckContext) -> Verdict:
+    warnings: list[dict[str, str]] = []
+    obj = _any_decoder.decode(raw)
+    if obj is None:
+        return Verdict(type="cart", status="absent")
+    cart, err = _lenient(obj, m.Cart, "/cart", warnings)
+    if err is not None:
+        return Verdict(type="cart", status="rejected", raw=raw, warnings=warnings, error=err)
+    check_cart(cart, "/cart", ctx, warnings)
+    return Verdict(type="cart", value=cart, raw=raw, warnings=warnings)
+
+
+_EMAIL = re.compile(r"^[^@\s]+@[^@\s]+\.[^@\s]+$")
+_KNOWN = {f.encode_name for f in _info(m.EntityFields).fields}
+
+
+def decode_entity(raw: bytes, ctx: CheckContext) -> Verdict:
+    warnings: list[dict[str, str]] = []
+    obj = _any_decoder.decode(raw)
+    if obj is None:
+        return Verdict(type="entityInfo", status="absent")
+    if not isinstance(obj, dict):
+        return Verdict(
+            type="entityInfo",
+            status="rejected",
+            raw=raw,
+            error=issue(
+                "not_an_object", "/entityInfo", f"Expected an object; received {_show(obj)}"
+            ),
+        )
+    custom = {k: v for k, v in obj.items() if k not in _KNOWN}
+    known = {k: v for k, v in obj.items() if k in _KNOWN}
+    fields, err = _lenient(known, m.EntityFields, "/entityInfo", warnings)
+    if err is not None:  # every known field is optional, so this cannot normally happen
+        return Verdict(type="entityInfo", status="rejected", raw=raw, warnings=warnings, error=err)
+    if fields.primaryKey is not None:
+        pk = fields.primaryKey.strip()
+        if not _EMAIL.match(pk) or len(pk) > 254:
+            warnings.append(
+                issue(
+                    "invalid_email",
+                    "/entityInfo/primaryKey",
+                    f"Expected an e-mail address; received {_show(fields.primaryKey)}",
+                )
+            )
+            fields.primaryKey = None
+        else:
+            fields.primaryKey = pk.lower()
+    if fields.trackerId is not None:
+        fields.trackerId = fields.trackerId.strip()[:64] or None
+    birth = None
+    if fields.birthdate is not None:
+        birth = parse_iso8601(fields.birthdate)
+        if birth is None:
+            warnings.append(
+                issue(
+                    "invalid_date",
+                    "/entityInfo/_birthdate",
+                    f"Expected an ISO 8601 date; received {_show(fields.birthdate)}; the field was dropped",
+                )
+            )
+            fields.birthdate = None
+    custom = msgspec.to_builtins(custom, builtin_types=(Decimal,))
+    return Verdict(
+        type="entityInfo",
+        value=EntityInfo(fields=fields, custom=custom, birthdate=birth),
+        raw=raw,
+        warnings=warnings,
+    )
+
+
+def decode_model(body: bytes | Any, cls: type, ctx: CheckContext, base: str = "") -> Verdict:
+    """For the REST API: one model, leniently, with warnings; rejected models carry the error."""
+    warnings: list[dict[str, str]] = []
+    obj = _any_decoder.decode(body) if isinstance(body, bytes | bytearray) else body
+    value, err = _lenient(obj, cls, base, warnings)
+    if err is not None:
+        return Verdict(type=cls.__name__, status="rejected", warnings=warnings, error=err)
+    return Verdict(type=cls.__name__, value=value, warnings=warnings)

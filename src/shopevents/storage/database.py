@@ -1,0 +1,240 @@
+"""Connections, transactions and migrations for SQLite and PostgreSQL.
+
+SQL in this package is written with `?` placeholders; `Conn` turns them into `%s` for
+PostgreSQL. Each backend owns its DDL (numbered migrations per backend) and its pragmas.
+"""
+
+from __future__ import annotations
+
+import queue
+import re
+import sqlite3
+import threading
+from collections.abc import Iterable, Iterator, Sequence
+from contextlib import contextmanager
+from importlib import resources
+from pathlib import Path
+from typing import Any, Literal
+
+from shopevents.errors import StorageUnavailable
+
+Dialect = Literal["sqlite", "postgres"]
+
+
+def parse_url(url: str) -> tuple[Dialect, str]:
+    if url.startswith(("postgresql://", "postgres://")):
+        return "postgres", url
+    if url.startswith("sqlite:///"):
+        return "sqlite", url[len("sqlite:///") :] or ":memory:"
+    if url.startswith("sqlite://"):
+        return "sqlite", url[len("sqlite://") :] or ":memory:"
+    raise ValueError(f"unsupported database URL {url!r}: use sqlite:///PATH or postgresql://...")
+
+
+_PG_CACHE: dict[str, str] = {}
+
+
+def _pg_sql(sql: str) -> str:
+    out = _PG_CACHE.get(sql)
+    if out is None:
+        out = sql.replace("%", "%%").replace("?", "%s")
+        _PG_CACHE[sql] = out
+    return out
+
+
+class Conn:
+    """One connection, either backend, with the few verbs the repository needs."""
+
+    def __init__(self, raw: Any, dialect: Dialect) -> None:
+        self.raw = raw
+        self.dialect = dialect
+        self.in_tx = False
+
+    def execute(self, sql: str, params: Sequence[Any] = ()) -> Any:
+        try:
+            if self.dialect == "postgres":
+                return self.raw.execute(_pg_sql(sql), params)
+            return self.raw.execute(sql, params)
+        except (sqlite3.OperationalError,) as exc:
+            if "locked" in str(exc) or "unable to open" in str(exc) or "disk" in str(exc):
+                raise StorageUnavailable(str(exc)) from exc
+            raise
+        except Exception as exc:
+            _raise_if_unavailable(exc)
+            raise
+
+    def executemany(self, sql: str, rows: Iterable[Sequence[Any]]) -> None:
+        rows = list(rows)
+        if not rows:
+            return
+        if self.dialect == "postgres":
+            with self.raw.cursor() as cur:
+                cur.executemany(_pg_sql(sql), rows)
+        else:
+            self.raw.executemany(sql, rows)
+
+    def one(self, sql: str, params: Sequence[Any] = ()) -> Any:
+        return self.execute(sql, params).fetchone()
+
+    def all(self, sql: str, params: Sequence[Any] = ()) -> list[Any]:
+        return self.execute(sql, params).fetchall()
+
+    def scalar(self, sql: str, params: Sequence[Any] = ()) -> Any:
+        row = self.one(sql, params)
+        return None if row is None else row[0]
+
+    def insert_id(self, sql: str, params: Sequence[Any] = ()) -> int:
+        """Run an INSERT ... RETURNING id and give the id."""
+        return int(self.execute(sql + " RETURNING id", params).fetchone()[0])
+
+    @contextmanager
+    def transaction(self) -> Iterator[Conn]:
+        """One write transaction (BEGIN IMMEDIATE on SQLite: the writer lock is taken first)."""
+        if self.in_tx:
+            yield self
+            return
+        self.execute("BEGIN IMMEDIATE" if self.dialect == "sqlite" else "BEGIN")
+        self.in_tx = True
+        try:
+            yield self
+        except BaseException:
+            self.in_tx = False
+            try:
+                self.execute("ROLLBACK")
+            except Exception:
+                pass
+            raise
+        self.in_tx = False
+        self.execute("COMMIT")
+
+    def close(self) -> None:
+        try:
+            self.raw.close()
+        except Exception:
+            pass
+
+
+def _raise_if_unavailable(exc: Exception) -> None:
+    try:
+        import psycopg
+    except ImportError:  # pragma: no cover
+        return
+    if isinstance(exc, psycopg.OperationalError | psycopg.InterfaceError):
+        raise StorageUnavailable(str(exc)) from exc
+
+
+class Database:
+    """Knows how to open connections to one database and migrate it."""
+
+    def __init__(self, url: str, *, synchronous: str = "NORMAL", busy_timeout_ms: int = 5000) -> None:
+        self.url = url
+        self.dialect, self.target = parse_url(url)
+        self.synchronous = synchronous.upper()
+        self.busy_timeout_ms = busy_timeout_ms
+        self._pool: queue.LifoQueue[Conn] = queue.LifoQueue()
+        self._lock = threading.Lock()
+
+    # -- connections --------------------------------------------------------------------
+
+    def connect(self) -> Conn:
+        if self.dialect == "postgres":
+            import psycopg
+
+            try:
+                raw = psycopg.connect(self.target, autocommit=True, connect_timeout=5)
+            except psycopg.OperationalError as exc:
+                raise StorageUnavailable(str(exc)) from exc
+            return Conn(raw, "postgres")
+        if self.target != ":memory:":
+            Path(self.target).parent.mkdir(parents=True, exist_ok=True)
+        try:
+            raw = sqlite3.connect(
+                self.target, isolation_level=None, check_same_thread=False,
+                timeout=self.busy_timeout_ms / 1000,
+            )
+            raw.execute("PRAGMA journal_mode=WAL")
+            raw.execute(f"PRAGMA synchronous={self.synchronous}")
+            raw.execute(f"PRAGMA busy_timeout={int(self.busy_timeout_ms)}")
+            raw.execute("PRAGMA foreign_keys=ON")
+        except sqlite3.Error as exc:
+            raise StorageUnavailable(str(exc)) from exc
+        return Conn(raw, "sqlite")
+
+    @contextmanager
+    def reader(self) -> Iterator[Conn]:
+        """A pooled connection for reads (API, dashboard, reports), any thread."""
+        try:
+            conn = self._pool.get_nowait()
+        except queue.Empty:
+            conn = self.connect()
+        ok = True
+        try:
+            yield conn
+        except StorageUnavailable:
+            ok = False
+            raise
+        finally:
+            if ok and self._pool.qsize() < 8:
+                self._pool.put(conn)
+            else:
+                conn.close()
+
+    def close(self) -> None:
+        while True:
+            try:
+                self._pool.get_nowait().close()
+            except queue.Empty:
+                break
+
+    # -- migrations ----------------------------------------------------------------------
+
+    def migrations(self) -> list[tuple[int, str, str]]:
+        folder = resources.files("shopevents.storage") / "migrations" / self.dialect
+        out = []
+        for entry in folder.iterdir():
+            mt = re.match(r"^(\d+)_.*\.sql$", entry.name)
+            if mt:
+                out.append((int(mt.group(1)), entry.name, entry.read_text()))
+        return sorted(out)
+
+    def applied(self, conn: Conn) -> set[int]:
+        conn.execute(
+            "CREATE TABLE IF NOT EXISTS schema_migrations (version BIGINT PRIMARY KEY, name TEXT NOT NULL, applied_at TEXT NOT NULL)"
+        )
+        return {int(r[0]) for r in conn.all("SELECT version FROM schema_migrations")}
+
+    def migrate(self) -> list[str]:
+        """Apply every migration not yet applied, each in its own transaction."""
+        conn = self.connect()
+        done: list[str] = []
+        try:
+            if self.dialect == "postgres":
+                conn.execute("SELECT pg_advisory_lock(7212001)")
+            applied = self.applied(conn)
+            for version, name, sql in self.migrations():
+                if version in applied:
+                    continue
+                with conn.transaction():
+                    for statement in _statements(sql):
+                        conn.execute(statement)
+                    conn.execute(
+                        "INSERT INTO schema_migrations (version, name, applied_at) VALUES (?, ?, CURRENT_TIMESTAMP)",
+                        (version, name),
+                    )
+                done.append(name)
+        finally:
+            conn.close()
+        return done
+
+    def pending_migrations(self) -> list[str]:
+        conn = self.connect()
+        try:
+            applied = self.applied(conn)
+        finally:
+            conn.close()
+        return [name for version, name, _ in self.migrations() if version not in applied]
+
+
+def _statements(sql: str) -> list[str]:
+    text = "\n".join(line for line in sql.splitlines() if not line.strip().startswith("--"))
+    return [s.strip() for s in text.split(";") if s.strip()]

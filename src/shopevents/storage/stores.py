@@ -1,0 +1,135 @@
+"""Stores and their API keys."""
+
+from __future__ import annotations
+
+import hashlib
+import hmac
+import secrets
+import uuid
+from typing import Any
+
+import msgspec
+
+from shopevents.storage.codec import dumps, loads
+from shopevents.storage.database import Conn
+
+
+class StoreRecord(msgspec.Struct, kw_only=True):
+    id: str
+    name: str
+    currency: str = "EUR"
+    timezone: str = "UTC"
+    domains: list[str] = []
+    abandon_after_seconds: int = 1800
+    tag_mode: bool = False
+    tracking_enabled: bool = True
+    excluded_paths: list[str] = []
+    created_at: int = 0
+
+
+class ApiKey(msgspec.Struct, kw_only=True):
+    id: str
+    store_id: str
+    name: str
+    created_at: int
+    revoked_at: int | None
+
+
+_COLS = "id, name, currency, timezone, domains, abandon_after_seconds, tag_mode, tracking_enabled, excluded_paths, created_at"
+
+
+def _store(row: Any) -> StoreRecord:
+    return StoreRecord(
+        id=row[0], name=row[1], currency=row[2], timezone=row[3], domains=loads(row[4]),
+        abandon_after_seconds=int(row[5]), tag_mode=bool(row[6]), tracking_enabled=bool(row[7]),
+        excluded_paths=loads(row[8]), created_at=int(row[9]),
+    )
+
+
+def create_store(
+    conn: Conn, name: str, *, now: int, currency: str = "EUR", timezone: str = "UTC",
+    domains: list[str] | None = None, store_id: str | None = None,
+) -> StoreRecord:
+    rec = StoreRecord(
+        id=store_id or str(uuid.uuid4()), name=name, currency=currency, timezone=timezone,
+        domains=list(domains or []), created_at=now,
+    )
+    conn.execute(
+        f"INSERT INTO stores ({_COLS}) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+        (rec.id, rec.name, rec.currency, rec.timezone, dumps(rec.domains), rec.abandon_after_seconds,
+         int(rec.tag_mode), int(rec.tracking_enabled), dumps(rec.excluded_paths), rec.created_at),
+    )
+    return rec
+
+
+def get_store(conn: Conn, store_id: str) -> StoreRecord | None:
+    row = conn.one(f"SELECT {_COLS} FROM stores WHERE id = ?", (store_id,))
+    return _store(row) if row else None
+
+
+def list_stores(conn: Conn) -> list[StoreRecord]:
+    return [_store(r) for r in conn.all(f"SELECT {_COLS} FROM stores ORDER BY created_at, id")]
+
+
+def find_store_by_name(conn: Conn, name: str) -> StoreRecord | None:
+    row = conn.one(f"SELECT {_COLS} FROM stores WHERE name = ? ORDER BY created_at LIMIT 1", (name,))
+    return _store(row) if row else None
+
+
+UPDATABLE = {
+    "name": str, "currency": str, "timezone": str, "domains": list, "abandon_after_seconds": int,
+    "tag_mode": bool, "tracking_enabled": bool, "excluded_paths": list,
+}
+
+
+def update_store(conn: Conn, store_id: str, changes: dict[str, Any]) -> StoreRecord | None:
+    for key, value in changes.items():
+        if key not in UPDATABLE:
+            raise KeyError(key)
+        if isinstance(value, list):
+            value = dumps(value)
+        elif isinstance(value, bool):
+            value = int(value)
+        conn.execute(f"UPDATE stores SET {key} = ? WHERE id = ?", (value, store_id))
+    return get_store(conn, store_id)
+
+
+# --- API keys: the secret is 32 random bytes, so a SHA-256 of it is a safe stored form ---
+
+
+def _hash(secret: str) -> str:
+    return hashlib.sha256(secret.encode()).hexdigest()
+
+
+def create_api_key(conn: Conn, store_id: str, *, now: int, name: str = "default") -> tuple[str, str]:
+    key_id = "key_" + secrets.token_hex(8)
+    secret = secrets.token_urlsafe(32)
+    conn.execute(
+        "INSERT INTO api_keys (id, store_id, name, secret_hash, created_at) VALUES (?, ?, ?, ?, ?)",
+        (key_id, store_id, name, _hash(secret), now),
+    )
+    return key_id, secret
+
+
+def check_api_key(conn: Conn, key_id: str, secret: str) -> str | None:
+    """The store id the key belongs to, or None."""
+    row = conn.one("SELECT store_id, secret_hash, revoked_at FROM api_keys WHERE id = ?", (key_id,))
+    if row is None or row[2] is not None:
+        return None
+    return row[0] if hmac.compare_digest(row[1], _hash(secret)) else None
+
+
+def list_api_keys(conn: Conn, store_id: str) -> list[ApiKey]:
+    rows = conn.all(
+        "SELECT id, store_id, name, created_at, revoked_at FROM api_keys WHERE store_id = ? ORDER BY created_at",
+        (store_id,),
+    )
+    return [ApiKey(id=r[0], store_id=r[1], name=r[2], created_at=int(r[3]), revoked_at=r[4]) for r in rows]
+
+
+def revoke_api_key(conn: Conn, store_id: str, key_id: str, *, now: int) -> bool:
+    cur = conn.execute(
+        "UPDATE api_keys SET revoked_at = ? WHERE id = ? AND store_id = ? AND revoked_at IS NULL",
+        (now, key_id, store_id),
+    )
+    return cur.rowcount > 0

@@ -1,0 +1,1 @@
+"""Worker loops and their steps: abandonment, webhook delivery."""
