@@ -1,2 +1,3 @@
 from shopevents.cli import main
+
 main()

@@ -26,9 +26,18 @@ from shopevents.worker import loop as worker_loop
 log = logging.getLogger("shopevents")
 
 
-def create_app(settings: Settings, db: Database | None = None, clock: Clock | None = None, *, worker: bool | None = None) -> Starlette:
-    db = db or Database(settings.database_url, synchronous=settings.storage.sqlite_synchronous,
-                        busy_timeout_ms=settings.storage.busy_timeout_ms)
+def create_app(
+    settings: Settings,
+    db: Database | None = None,
+    clock: Clock | None = None,
+    *,
+    worker: bool | None = None,
+) -> Starlette:
+    db = db or Database(
+        settings.database_url,
+        synchronous=settings.storage.sqlite_synchronous,
+        busy_timeout_ms=settings.storage.busy_timeout_ms,
+    )
     ctx = AppContext(settings, db, clock or SystemClock())
     run_worker = settings.worker.enabled if worker is None else worker
 
@@ -39,7 +48,9 @@ def create_app(settings: Settings, db: Database | None = None, clock: Clock | No
         try:
             await ctx.read(lambda c: c.scalar("SELECT 1"))
         except Exception as exc:
-            return json_response({"status": "unavailable", "error": str(exc)[:200]}, 503, {"Retry-After": "5"})
+            return json_response(
+                {"status": "unavailable", "error": str(exc)[:200]}, 503, {"Retry-After": "5"}
+            )
         return json_response({"status": "ready"})
 
     async def metrics(request: Request) -> Response:
@@ -58,8 +69,15 @@ def create_app(settings: Settings, db: Database | None = None, clock: Clock | No
         lines.append(f"shopevents_group_commit_batches_total {ctx.committer.batches}")
         lines.append(f"shopevents_group_commit_writes_total {ctx.committer.writes}")
         try:
-            depth = await ctx.read(lambda c: c.scalar("SELECT COUNT(*) FROM outbox WHERE dispatched_at IS NULL"))
-            due = await ctx.read(lambda c: c.one("SELECT COUNT(*), MIN(abandon_at) FROM carts WHERE state = 'active' AND abandon_at <= ?", (ctx.now_us(),)))
+            depth = await ctx.read(
+                lambda c: c.scalar("SELECT COUNT(*) FROM outbox WHERE dispatched_at IS NULL")
+            )
+            due = await ctx.read(
+                lambda c: c.one(
+                    "SELECT COUNT(*), MIN(abandon_at) FROM carts WHERE state = 'active' AND abandon_at <= ?",
+                    (ctx.now_us(),),
+                )
+            )
             lines.append("# TYPE shopevents_outbox_pending gauge")
             lines.append(f"shopevents_outbox_pending {depth}")
             lines.append("# TYPE shopevents_carts_due gauge")
@@ -77,7 +95,13 @@ def create_app(settings: Settings, db: Database | None = None, clock: Clock | No
         Route("/metrics", metrics),
         *ingest_routes.routes(ctx),
     ]
-    for module in ("shopevents.api.routes", "shopevents.client.routes", "shopevents.demoshop.routes", "shopevents.dashboard.routes", "shopevents.webhooks.routes"):
+    for module in (
+        "shopevents.api.routes",
+        "shopevents.client.routes",
+        "shopevents.demoshop.routes",
+        "shopevents.dashboard.routes",
+        "shopevents.webhooks.routes",
+    ):
         try:
             mod = __import__(module, fromlist=["routes"])
         except ModuleNotFoundError as exc:
@@ -91,7 +115,9 @@ def create_app(settings: Settings, db: Database | None = None, clock: Clock | No
         return json_response(exc.body(), exc.status, exc.headers)
 
     async def storage_down(request: Request, exc: Exception) -> Response:
-        err = ApiError("storage_unavailable", headers={"Retry-After": str(settings.ingest.retry_after_seconds)})
+        err = ApiError(
+            "storage_unavailable", headers={"Retry-After": str(settings.ingest.retry_after_seconds)}
+        )
         return json_response(err.body(), err.status, err.headers)
 
     async def internal(request: Request, exc: Exception) -> Response:
@@ -101,9 +127,22 @@ def create_app(settings: Settings, db: Database | None = None, clock: Clock | No
 
     async def http_error_async(request: Request, exc: Exception) -> Response:
         assert isinstance(exc, HTTPException)
-        code = {404: "not_found", 405: "method_not_allowed", 401: "unauthorized", 403: "forbidden"}.get(exc.status_code)
+        code = {
+            404: "not_found",
+            405: "method_not_allowed",
+            401: "unauthorized",
+            403: "forbidden",
+        }.get(exc.status_code)
         if code is None:
-            return json_response({"status": exc.status_code, "code": "http_error", "message": str(exc.detail), "errors": []}, exc.status_code)
+            return json_response(
+                {
+                    "status": exc.status_code,
+                    "code": "http_error",
+                    "message": str(exc.detail),
+                    "errors": [],
+                },
+                exc.status_code,
+            )
         err = ApiError(code)
         return json_response(err.body(), err.status, {**err.headers, **(exc.headers or {})})
 
@@ -114,7 +153,9 @@ def create_app(settings: Settings, db: Database | None = None, clock: Clock | No
         if run_worker:
             steps = [("abandonment", worker_loop.abandonment_step(ctx, settings.worker.batch_size))]
             extra = getattr(app.state, "worker_steps", [])
-            task = asyncio.create_task(worker_loop.run_steps(steps + extra, settings.worker.interval_seconds, stop))
+            task = asyncio.create_task(
+                worker_loop.run_steps(steps + extra, settings.worker.interval_seconds, stop)
+            )
         try:
             yield
         finally:
@@ -125,7 +166,12 @@ def create_app(settings: Settings, db: Database | None = None, clock: Clock | No
 
     app = Starlette(
         routes=routes,
-        exception_handlers={ApiError: api_error, HTTPException: http_error_async, StorageUnavailable: storage_down, Exception: internal},
+        exception_handlers={
+            ApiError: api_error,
+            HTTPException: http_error_async,
+            StorageUnavailable: storage_down,
+            Exception: internal,
+        },
         lifespan=lifespan,
     )
     app.state.ctx = ctx

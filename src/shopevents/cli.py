@@ -27,7 +27,11 @@ class Env:
     def db(self) -> Database:
         if self._db is None:
             s = self.settings
-            self._db = Database(s.database_url, synchronous=s.storage.sqlite_synchronous, busy_timeout_ms=s.storage.busy_timeout_ms)
+            self._db = Database(
+                s.database_url,
+                synchronous=s.storage.sqlite_synchronous,
+                busy_timeout_ms=s.storage.busy_timeout_ms,
+            )
         return self._db
 
     def now(self) -> int:
@@ -64,8 +68,19 @@ def out_json(value: Any) -> None:
 
 
 @click.group()
-@click.option("--database", "database", envvar="SHOPEVENTS_DATABASE_URL", help="sqlite:///PATH or postgresql://... (env SHOPEVENTS_DATABASE_URL)")
-@click.option("--config", "config", envvar="SHOPEVENTS_CONFIG", type=click.Path(dir_okay=False), help="A TOML settings file (env SHOPEVENTS_CONFIG).")
+@click.option(
+    "--database",
+    "database",
+    envvar="SHOPEVENTS_DATABASE_URL",
+    help="sqlite:///PATH or postgresql://... (env SHOPEVENTS_DATABASE_URL)",
+)
+@click.option(
+    "--config",
+    "config",
+    envvar="SHOPEVENTS_CONFIG",
+    type=click.Path(dir_okay=False),
+    help="A TOML settings file (env SHOPEVENTS_CONFIG).",
+)
 @click.pass_context
 def main(click_ctx: click.Context, database: str | None, config: str | None) -> None:
     """shopevents: a self-hosted eCommerce event backend speaking Connectif's protocol."""
@@ -88,7 +103,9 @@ def migrate(env: Env) -> None:
 @click.option("--host", default=None, help="Address to listen on (default 127.0.0.1).")
 @click.option("--port", default=None, type=int, help="Port to listen on (default 8000).")
 @click.option("--no-worker", is_flag=True, help="Do not run the worker loop inside the server.")
-@click.option("--demo", is_flag=True, help="Make sure the demo store exists and print how to use it.")
+@click.option(
+    "--demo", is_flag=True, help="Make sure the demo store exists and print how to use it."
+)
 @pass_env
 def serve(env: Env, host: str | None, port: int | None, no_worker: bool, demo: bool) -> None:
     """Run the HTTP server (ingest, client script, REST API, dashboard) and the worker."""
@@ -96,14 +113,25 @@ def serve(env: Env, host: str | None, port: int | None, no_worker: bool, demo: b
 
     from shopevents.app import create_app
 
-    settings = msgspec.structs.replace(env.settings, host=host or env.settings.host, port=port or env.settings.port)
+    settings = msgspec.structs.replace(
+        env.settings, host=host or env.settings.host, port=port or env.settings.port
+    )
     env.settings = settings
     env.require_migrated()
     if demo:
         print_demo(env)
     app = create_app(settings, env.db, env.clock, worker=False if no_worker else None)
-    uvicorn.run(app, host=settings.host, port=settings.port, log_level="warning", access_log=False,
-                loop="uvloop", http="httptools", lifespan="on", timeout_graceful_shutdown=5)
+    uvicorn.run(
+        app,
+        host=settings.host,
+        port=settings.port,
+        log_level="warning",
+        access_log=False,
+        loop="uvloop",
+        http="httptools",
+        lifespan="on",
+        timeout_graceful_shutdown=5,
+    )
 
 
 def print_demo(env: Env) -> None:
@@ -129,7 +157,9 @@ def print_demo(env: Env) -> None:
     click.echo(f"  demo shop:     {base}/demo/")
     click.echo("")
     click.echo("  Post the seed article's purchase (from the repository root):")
-    click.echo(f"    curl -s -H 'Content-Type: text/plain' --data-binary @docs/examples/seed-purchase.json {ingest}")
+    click.echo(
+        f"    curl -s -H 'Content-Type: text/plain' --data-binary @docs/examples/seed-purchase.json {ingest}"
+    )
     click.echo("")
 
 
@@ -196,19 +226,33 @@ def _check_currency(code: str) -> str:
 
 @stores_group.command("create")
 @click.argument("name")
-@click.option("--domain", "domains", multiple=True, help="An authorised domain (repeatable). None: any origin.")
+@click.option(
+    "--domain",
+    "domains",
+    multiple=True,
+    help="An authorised domain (repeatable). None: any origin.",
+)
 @click.option("--currency", default="EUR", show_default=True)
 @click.option("--timezone", default="UTC", show_default=True)
-@click.option("--json", "as_json", is_flag=True, help="Print one JSON object with storeId, apiKeyId, apiKeySecret.")
+@click.option(
+    "--json",
+    "as_json",
+    is_flag=True,
+    help="Print one JSON object with storeId, apiKeyId, apiKeySecret.",
+)
 @pass_env
-def stores_create(env: Env, name: str, domains: tuple[str, ...], currency: str, timezone: str, as_json: bool) -> None:
+def stores_create(
+    env: Env, name: str, domains: tuple[str, ...], currency: str, timezone: str, as_json: bool
+) -> None:
     """Create a store and its first API key."""
     env.require_migrated()
     currency = _check_currency(currency)
     timezone = _check_timezone(timezone)
 
     def write(conn: Conn, now: int) -> tuple[stores.StoreRecord, str, str]:
-        rec = stores.create_store(conn, name, now=now, currency=currency, timezone=timezone, domains=list(domains))
+        rec = stores.create_store(
+            conn, name, now=now, currency=currency, timezone=timezone, domains=list(domains)
+        )
         key_id, secret = stores.create_api_key(conn, rec.id, now=now)
         return rec, key_id, secret
 
@@ -219,7 +263,9 @@ def stores_create(env: Env, name: str, domains: tuple[str, ...], currency: str, 
     click.echo(f"store:      {rec.id}  ({rec.name})")
     click.echo(f"api key:    {key_id}:{secret}")
     click.echo("            (the secret is shown once; keep it)")
-    click.echo(f"ingest URL: {env.settings.base_url}/integration-type/system/scrippet-notification/{rec.id}")
+    click.echo(
+        f"ingest URL: {env.settings.base_url}/integration-type/system/scrippet-notification/{rec.id}"
+    )
 
 
 @stores_group.command("list")
@@ -232,25 +278,49 @@ def stores_list(env: Env, as_json: bool) -> None:
         out_json([msgspec.to_builtins(r) for r in rows])
         return
     for r in rows:
-        click.echo(f"{r.id}  {r.name}  {r.currency}  {r.timezone}  domains={','.join(r.domains) or '*'}")
+        click.echo(
+            f"{r.id}  {r.name}  {r.currency}  {r.timezone}  domains={','.join(r.domains) or '*'}"
+        )
 
 
 @stores_group.command("update")
 @click.argument("store_id")
 @click.option("--name")
-@click.option("--domain", "domains", multiple=True, help="Replace the authorised domains (repeatable).")
+@click.option(
+    "--domain", "domains", multiple=True, help="Replace the authorised domains (repeatable)."
+)
 @click.option("--clear-domains", is_flag=True, help="Allow any origin.")
 @click.option("--currency")
 @click.option("--timezone")
 @click.option("--abandon-after", help="Abandonment delay, e.g. 30m, 2h, 5s.")
-@click.option("--tag-mode", type=click.Choice(["on", "off"]), help="autoSendEventsOnInit: read the HTML tags on load.")
+@click.option(
+    "--tag-mode",
+    type=click.Choice(["on", "off"]),
+    help="autoSendEventsOnInit: read the HTML tags on load.",
+)
 @click.option("--tracking", type=click.Choice(["on", "off"]), help="Web tracking on or off.")
-@click.option("--exclude", "excluded", multiple=True, help="A URL regex of pages not to track (repeatable; replaces the list).")
+@click.option(
+    "--exclude",
+    "excluded",
+    multiple=True,
+    help="A URL regex of pages not to track (repeatable; replaces the list).",
+)
 @click.option("--json", "as_json", is_flag=True)
 @pass_env
-def stores_update(env: Env, store_id: str, name: str | None, domains: tuple[str, ...], clear_domains: bool,
-                  currency: str | None, timezone: str | None, abandon_after: str | None, tag_mode: str | None,
-                  tracking: str | None, excluded: tuple[str, ...], as_json: bool) -> None:
+def stores_update(
+    env: Env,
+    store_id: str,
+    name: str | None,
+    domains: tuple[str, ...],
+    clear_domains: bool,
+    currency: str | None,
+    timezone: str | None,
+    abandon_after: str | None,
+    tag_mode: str | None,
+    tracking: str | None,
+    excluded: tuple[str, ...],
+    as_json: bool,
+) -> None:
     """Change a store's settings."""
     changes: dict[str, Any] = {}
     if name:
@@ -287,7 +357,9 @@ def stores_update(env: Env, store_id: str, name: str | None, domains: tuple[str,
 
 @stores_group.command("snippet")
 @click.argument("store_id")
-@click.option("--base-url", help="The URL shopevents is reached at (default: the configured public URL).")
+@click.option(
+    "--base-url", help="The URL shopevents is reached at (default: the configured public URL)."
+)
 @pass_env
 def stores_snippet(env: Env, store_id: str, base_url: str | None) -> None:
     """Print the loader snippet to paste into every page of the store."""
@@ -301,13 +373,17 @@ def stores_snippet(env: Env, store_id: str, base_url: str | None) -> None:
 
 @stores_group.command("keys")
 @click.argument("store_id")
-@click.option("--create", "create_name", help="Create a key with this name and print its secret once.")
+@click.option(
+    "--create", "create_name", help="Create a key with this name and print its secret once."
+)
 @click.option("--revoke", "revoke_id", help="Revoke this key id.")
 @pass_env
 def stores_keys(env: Env, store_id: str, create_name: str | None, revoke_id: str | None) -> None:
     """List, create or revoke a store's API keys."""
     if create_name:
-        key_id, secret = env.write(lambda c, now: stores.create_api_key(c, store_id, now=now, name=create_name))
+        key_id, secret = env.write(
+            lambda c, now: stores.create_api_key(c, store_id, now=now, name=create_name)
+        )
         out_json({"apiKeyId": key_id, "apiKeySecret": secret})
         return
     if revoke_id:
@@ -327,7 +403,9 @@ def stores_keys(env: Env, store_id: str, create_name: str | None, revoke_id: str
 @main.command()
 @click.argument("file", type=click.File("rb"))
 @click.option("--store", "store_id", required=True)
-@click.option("--url", "server", help="Post to a running server at this base URL instead of writing directly.")
+@click.option(
+    "--url", "server", help="Post to a running server at this base URL instead of writing directly."
+)
 @pass_env
 def send(env: Env, file: Any, store_id: str, server: str | None) -> None:
     """Post an ingest payload (a JSON file, or - for stdin) and print the response."""
@@ -335,8 +413,12 @@ def send(env: Env, file: Any, store_id: str, server: str | None) -> None:
     if server:
         import httpx
 
-        r = httpx.post(f"{server.rstrip('/')}/integration-type/system/scrippet-notification/{store_id}",
-                       content=body, headers={"Content-Type": "text/plain"}, timeout=30)
+        r = httpx.post(
+            f"{server.rstrip('/')}/integration-type/system/scrippet-notification/{store_id}",
+            content=body,
+            headers={"Content-Type": "text/plain"},
+            timeout=30,
+        )
         click.echo(r.text)
         if r.status_code != 200:
             sys.exit(1)
@@ -354,8 +436,13 @@ def send(env: Env, file: Any, store_id: str, server: str | None) -> None:
         if len(envelope.events) > env.settings.ingest.max_events:
             raise ApiError("too_many_events")
         prepared = intake.prepare(
-            store, envelope, body, ctx=CheckContext(now=env.clock.now(), currency=store.currency, domains=store.domains),
-            max_event_bytes=env.settings.ingest.max_event_bytes, channel="cli", received_at=0,
+            store,
+            envelope,
+            body,
+            ctx=CheckContext(now=env.clock.now(), currency=store.currency, domains=store.domains),
+            max_event_bytes=env.settings.ingest.max_event_bytes,
+            channel="cli",
+            received_at=0,
         )
     except ApiError as exc:
         out_json(exc.body())
@@ -369,7 +456,9 @@ def schema_group() -> None:
 
 
 @schema_group.command("export")
-@click.option("--output", "-o", type=click.Path(dir_okay=False), help="Write to a file instead of stdout.")
+@click.option(
+    "--output", "-o", type=click.Path(dir_okay=False), help="Write to a file instead of stdout."
+)
 def schema_export(output: str | None) -> None:
     """Print the JSON Schema of every model, generated from the code."""
     from shopevents.schema.jsonschema import export

@@ -27,7 +27,9 @@ class AppContext:
         self.db = db
         self.clock = clock
         self.committer = GroupCommitter(
-            db, clock, max_batch=settings.ingest.group_commit_max_batch,
+            db,
+            clock,
+            max_batch=settings.ingest.group_commit_max_batch,
             max_wait_ms=settings.ingest.group_commit_max_wait_ms,
         )
         self._stores: dict[str, tuple[float, StoreRecord | None]] = {}

@@ -59,6 +59,12 @@ CATALOG: dict[str, Code] = {
             422,
             "The body was read but a field is invalid; see validationErrors.",
         ),
+        _c(
+            "purchase_conflict",
+            "request",
+            409,
+            "A purchase with this purchaseId and a different content is recorded; this one is kept for review, not counted.",
+        ),
         _c("csrf_failed", "request", 403, "The form's CSRF token is missing or wrong."),
         _c("internal_error", "request", 500, "A server fault; nothing a client sent causes it."),
         # Event rejections (the event is quarantined)

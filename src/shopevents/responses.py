@@ -10,4 +10,6 @@ from shopevents.storage.codec import dumpb as encode
 
 
 def json_response(value: Any, status: int = 200, headers: dict[str, str] | None = None) -> Response:
-    return Response(encode(value), status_code=status, headers=headers, media_type="application/json")
+    return Response(
+        encode(value), status_code=status, headers=headers, media_type="application/json"
+    )

@@ -33,13 +33,20 @@ class CartRow(msgspec.Struct, kw_only=True):
 
 def _line(item: m.BasketItem) -> dict[str, Any]:
     return {
-        "productId": item.productId, "name": item.name, "quantity": item.quantity,
-        "price": str(item.price), "unitPrice": str(item.unitPrice), "url": item.productDetailUrl,
+        "productId": item.productId,
+        "name": item.name,
+        "quantity": item.quantity,
+        "price": str(item.price),
+        "unitPrice": str(item.unitPrice),
+        "url": item.productDetailUrl,
     }
 
 
 def _key(lines: list[dict[str, Any]]) -> list[tuple[str, int, str]]:
-    return sorted((ln["productId"], int(ln["quantity"]), str(Decimal(str(ln["price"])).normalize())) for ln in lines)
+    return sorted(
+        (ln["productId"], int(ln["quantity"]), str(Decimal(str(ln["price"])).normalize()))
+        for ln in lines
+    )
 
 
 def _latest(conn: Conn, store_id: str, contact_id: str, cart_id: str) -> CartRow | None:
@@ -50,18 +57,41 @@ def _latest(conn: Conn, store_id: str, contact_id: str, cart_id: str) -> CartRow
     )
     if row is None:
         return None
-    return CartRow(id=row[0], contact_id=row[1], cart_id=row[2], state=row[3], lines=loads(row[4]),
-                   closed_lines=loads(row[5]))
+    return CartRow(
+        id=row[0],
+        contact_id=row[1],
+        cart_id=row[2],
+        state=row[3],
+        lines=loads(row[4]),
+        closed_lines=loads(row[5]),
+    )
 
 
-def _transition(conn: Conn, store_id: str, cart_row: int, at: int, old: str | None, new: str, reason: str, request_id: int | None) -> None:
+def _transition(
+    conn: Conn,
+    store_id: str,
+    cart_row: int,
+    at: int,
+    old: str | None,
+    new: str,
+    reason: str,
+    request_id: int | None,
+) -> None:
     conn.execute(
         "INSERT INTO cart_transitions (cart_row, store_id, at, from_state, to_state, reason, request_id) VALUES (?, ?, ?, ?, ?, ?, ?)",
         (cart_row, store_id, at, old, new, reason, request_id),
     )
 
 
-def _diff(conn: Conn, store_id: str, contact_id: str, cart_id: str, old: list[dict[str, Any]], new: list[dict[str, Any]], now: int) -> None:
+def _diff(
+    conn: Conn,
+    store_id: str,
+    contact_id: str,
+    cart_id: str,
+    old: list[dict[str, Any]],
+    new: list[dict[str, Any]],
+    now: int,
+) -> None:
     before = {ln["productId"]: ln for ln in old}
     after = {ln["productId"]: ln for ln in new}
     rows = []
@@ -69,21 +99,67 @@ def _diff(conn: Conn, store_id: str, contact_id: str, cart_id: str, old: list[di
         prev = before.get(pid)
         added = int(ln["quantity"]) - (int(prev["quantity"]) if prev else 0)
         if added > 0:
-            rows.append((store_id, contact_id, now, "cart-product-added", None,
-                         dumps({"cartId": cart_id, "productId": pid, "name": ln["name"], "quantity": added})))
+            rows.append(
+                (
+                    store_id,
+                    contact_id,
+                    now,
+                    "cart-product-added",
+                    None,
+                    dumps(
+                        {"cartId": cart_id, "productId": pid, "name": ln["name"], "quantity": added}
+                    ),
+                )
+            )
         elif added < 0:
-            rows.append((store_id, contact_id, now, "cart-product-removed", None,
-                         dumps({"cartId": cart_id, "productId": pid, "name": ln["name"], "quantity": -added})))
+            rows.append(
+                (
+                    store_id,
+                    contact_id,
+                    now,
+                    "cart-product-removed",
+                    None,
+                    dumps(
+                        {
+                            "cartId": cart_id,
+                            "productId": pid,
+                            "name": ln["name"],
+                            "quantity": -added,
+                        }
+                    ),
+                )
+            )
     for pid, ln in before.items():
         if pid not in after:
-            rows.append((store_id, contact_id, now, "cart-product-removed", None,
-                         dumps({"cartId": cart_id, "productId": pid, "name": ln["name"], "quantity": int(ln["quantity"])})))
+            rows.append(
+                (
+                    store_id,
+                    contact_id,
+                    now,
+                    "cart-product-removed",
+                    None,
+                    dumps(
+                        {
+                            "cartId": cart_id,
+                            "productId": pid,
+                            "name": ln["name"],
+                            "quantity": int(ln["quantity"]),
+                        }
+                    ),
+                )
+            )
     timeline.add_many(conn, rows)
 
 
 def apply_snapshot(
-    conn: Conn, store_id: str, contact_id: str, cart: m.Cart, now: int, delay_us: int,
-    currency: str, request_id: int | None,
+    conn: Conn,
+    store_id: str,
+    contact_id: str,
+    cart: m.Cart,
+    now: int,
+    delay_us: int,
+    currency: str,
+    request_id: int | None,
 ) -> str:
     """Apply one snapshot; give what happened (for the cart's verdict)."""
     lines = [_line(i) for i in cart.products]
@@ -99,10 +175,23 @@ def apply_snapshot(
         cart_row = conn.insert_id(
             "INSERT INTO carts (store_id, contact_id, cart_id, state, lines, total_price, total_quantity, currency, "
             "recovery_url, created_at, updated_at, abandon_at) VALUES (?, ?, ?, 'active', ?, ?, ?, ?, ?, ?, ?, ?)",
-            (store_id, contact_id, cart.cartId, dumps(lines), money_to_db(cart.totalPrice), cart.totalQuantity,
-             cart.currency or currency, cart.cartRecoveryUrl, now, now, now + delay_us),
+            (
+                store_id,
+                contact_id,
+                cart.cartId,
+                dumps(lines),
+                money_to_db(cart.totalPrice),
+                cart.totalQuantity,
+                cart.currency or currency,
+                cart.cartRecoveryUrl,
+                now,
+                now,
+                now + delay_us,
+            ),
         )
-        _transition(conn, store_id, cart_row, now, None, "active", "first snapshot with items", request_id)
+        _transition(
+            conn, store_id, cart_row, now, None, "active", "first snapshot with items", request_id
+        )
         _diff(conn, store_id, contact_id, cart.cartId, [], lines, now)
         return "created"
     if _key(lines) == _key(row.lines):
@@ -112,8 +201,16 @@ def apply_snapshot(
     conn.execute(
         "UPDATE carts SET state = ?, lines = ?, total_price = ?, total_quantity = ?, recovery_url = COALESCE(?, recovery_url), "
         "updated_at = ?, abandon_at = ? WHERE id = ?",
-        (new_state, dumps(lines), money_to_db(cart.totalPrice), cart.totalQuantity, cart.cartRecoveryUrl, now,
-         now + delay_us if has_items else None, row.id),
+        (
+            new_state,
+            dumps(lines),
+            money_to_db(cart.totalPrice),
+            cart.totalQuantity,
+            cart.cartRecoveryUrl,
+            now,
+            now + delay_us if has_items else None,
+            row.id,
+        ),
     )
     if new_state != row.state:
         reason = {
@@ -127,8 +224,14 @@ def apply_snapshot(
 
 
 def close_for_purchase(
-    conn: Conn, store_id: str, contact_id: str | None, purchase: m.Purchase, total_price: int, now: int,
-    currency: str, request_id: int | None,
+    conn: Conn,
+    store_id: str,
+    contact_id: str | None,
+    purchase: m.Purchase,
+    total_price: int,
+    now: int,
+    currency: str,
+    request_id: int | None,
 ) -> tuple[str, int | None]:
     """Mark the purchase's cart purchased (or recovered); give (outcome, cart row)."""
     if contact_id is None:
@@ -141,10 +244,31 @@ def close_for_purchase(
             cart_row = conn.insert_id(
                 "INSERT INTO carts (store_id, contact_id, cart_id, state, lines, total_price, total_quantity, currency, "
                 "created_at, updated_at, purchase_id, purchase_link, closed_lines) VALUES (?, ?, ?, 'purchased', ?, ?, ?, ?, ?, ?, ?, ?, ?)",
-                (store_id, contact_id, purchase.cartId, dumps(lines), total_price, purchase.totalQuantity, currency,
-                 now, now, purchase.purchaseId, link, dumps(lines)),
+                (
+                    store_id,
+                    contact_id,
+                    purchase.cartId,
+                    dumps(lines),
+                    total_price,
+                    purchase.totalQuantity,
+                    currency,
+                    now,
+                    now,
+                    purchase.purchaseId,
+                    link,
+                    dumps(lines),
+                ),
             )
-            _transition(conn, store_id, cart_row, now, None, "purchased", f"purchase {purchase.purchaseId} before any snapshot", request_id)
+            _transition(
+                conn,
+                store_id,
+                cart_row,
+                now,
+                None,
+                "purchased",
+                f"purchase {purchase.purchaseId} before any snapshot",
+                request_id,
+            )
             return "purchased", cart_row
         if row.state in CLOSED:
             return "already-closed", row.id
@@ -159,7 +283,14 @@ def close_for_purchase(
         ):
             held = {ln["productId"] for ln in loads(r[4])}
             if held and held <= bought:
-                row = CartRow(id=r[0], contact_id=r[1], cart_id=r[2], state=r[3], lines=loads(r[4]), closed_lines=None)
+                row = CartRow(
+                    id=r[0],
+                    contact_id=r[1],
+                    cart_id=r[2],
+                    state=r[3],
+                    lines=loads(r[4]),
+                    closed_lines=None,
+                )
                 break
         if row is None:
             return "no-cart", None
@@ -169,15 +300,38 @@ def close_for_purchase(
         "UPDATE carts SET state = ?, abandon_at = NULL, updated_at = ?, purchase_id = ?, purchase_link = ?, closed_lines = ? WHERE id = ?",
         (new_state, now, purchase.purchaseId, link, dumps(closed), row.id),
     )
-    _transition(conn, store_id, row.id, now, row.state, new_state,
-                f"purchase {purchase.purchaseId} ({link} link)", request_id)
+    _transition(
+        conn,
+        store_id,
+        row.id,
+        now,
+        row.state,
+        new_state,
+        f"purchase {purchase.purchaseId} ({link} link)",
+        request_id,
+    )
     if new_state == "recovered":
-        timeline.add(conn, store_id, contact_id, now, "cart-recovered",
-                     {"cartId": row.cart_id, "purchaseId": purchase.purchaseId})
-        outbox.emit(conn, store_id, "cart.recovered", now, {
-            "cartKey": str(row.id), "cartId": row.cart_id, "contactId": contact_id,
-            "purchaseId": purchase.purchaseId, "totalPrice": money_from_db(total_price),
-        })
+        timeline.add(
+            conn,
+            store_id,
+            contact_id,
+            now,
+            "cart-recovered",
+            {"cartId": row.cart_id, "purchaseId": purchase.purchaseId},
+        )
+        outbox.emit(
+            conn,
+            store_id,
+            "cart.recovered",
+            now,
+            {
+                "cartKey": str(row.id),
+                "cartId": row.cart_id,
+                "contactId": contact_id,
+                "purchaseId": purchase.purchaseId,
+                "totalPrice": money_from_db(total_price),
+            },
+        )
     return new_state, row.id
 
 
@@ -186,7 +340,8 @@ def mark_due_abandoned(conn: Conn, now: int, limit: int = 500) -> int:
     compare-and-set). Give how many were abandoned. Call it inside a transaction."""
     lock = " FOR UPDATE SKIP LOCKED" if conn.dialect == "postgres" else ""
     due = conn.all(
-        "SELECT id FROM carts WHERE state = 'active' AND abandon_at <= ? ORDER BY abandon_at LIMIT ?" + lock,
+        "SELECT id FROM carts WHERE state = 'active' AND abandon_at <= ? ORDER BY abandon_at LIMIT ?"
+        + lock,
         (now, limit),
     )
     count = 0
@@ -201,12 +356,39 @@ def mark_due_abandoned(conn: Conn, now: int, limit: int = 500) -> int:
             continue
         count += 1
         store_id, contact_id, cart_id, total, lines, recovery, currency = got
-        _transition(conn, store_id, cart_row, now, "active", "abandoned", "no change within the store's abandonment delay", None)
-        timeline.add(conn, store_id, contact_id, now, "cart-abandoned", {"cartId": cart_id, "cartKey": str(cart_row)})
+        _transition(
+            conn,
+            store_id,
+            cart_row,
+            now,
+            "active",
+            "abandoned",
+            "no change within the store's abandonment delay",
+            None,
+        )
+        timeline.add(
+            conn,
+            store_id,
+            contact_id,
+            now,
+            "cart-abandoned",
+            {"cartId": cart_id, "cartKey": str(cart_row)},
+        )
         email = conn.scalar("SELECT email FROM contacts WHERE id = ?", (contact_id,))
-        outbox.emit(conn, store_id, "cart.abandoned", now, {
-            "cartKey": str(cart_row), "cartId": cart_id, "contactId": contact_id, "email": email,
-            "totalPrice": money_from_db(total), "currency": currency, "lines": loads(lines),
-            "cartRecoveryUrl": recovery,
-        })
+        outbox.emit(
+            conn,
+            store_id,
+            "cart.abandoned",
+            now,
+            {
+                "cartKey": str(cart_row),
+                "cartId": cart_id,
+                "contactId": contact_id,
+                "email": email,
+                "totalPrice": money_from_db(total),
+                "currency": currency,
+                "lines": loads(lines),
+                "cartRecoveryUrl": recovery,
+            },
+        )
     return count

@@ -34,15 +34,35 @@ def upsert(conn: Conn, store_id: str, products: list[m.Product], now: int) -> No
             continue
         seen.add(p.productId)
         rows.append(
-            (store_id, p.productId, p.name, money_to_db(p.unitPrice), p.availability,
-             dumps(product_data(p)), now, now, now)
+            (
+                store_id,
+                p.productId,
+                p.name,
+                money_to_db(p.unitPrice),
+                p.availability,
+                dumps(product_data(p)),
+                now,
+                now,
+                now,
+            )
         )
     conn.executemany(_UPSERT, rows)
 
 
-def upsert_from_api(conn: Conn, store_id: str, product_id: str, data: dict[str, Any], now: int) -> None:
+def upsert_from_api(
+    conn: Conn, store_id: str, product_id: str, data: dict[str, Any], now: int
+) -> None:
     conn.execute(
         _UPSERT,
-        (store_id, product_id, data["name"], money_to_db(data["unitPrice"]), data.get("availability") or "instock",
-         dumps({"productId": product_id, **data}), now, now, now),
+        (
+            store_id,
+            product_id,
+            data["name"],
+            money_to_db(data["unitPrice"]),
+            data.get("availability") or "instock",
+            dumps({"productId": product_id, **data}),
+            now,
+            now,
+            now,
+        ),
     )

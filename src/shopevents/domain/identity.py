@@ -37,7 +37,9 @@ def new_id() -> str:
 
 
 def _contact_by_email(conn: Conn, store_id: str, email: str) -> str | None:
-    return conn.scalar("SELECT id FROM contacts WHERE store_id = ? AND email = ?", (store_id, email))
+    return conn.scalar(
+        "SELECT id FROM contacts WHERE store_id = ? AND email = ?", (store_id, email)
+    )
 
 
 def _tracker(conn: Conn, store_id: str, tracker_id: str) -> tuple[str, str | None] | None:
@@ -60,7 +62,9 @@ def _new_contact(conn: Conn, store_id: str, email: str | None, now: int) -> str:
     return cid
 
 
-def _point_tracker(conn: Conn, store_id: str, tracker_id: str, contact_id: str, now: int, exists: bool) -> None:
+def _point_tracker(
+    conn: Conn, store_id: str, tracker_id: str, contact_id: str, now: int, exists: bool
+) -> None:
     if exists:
         conn.execute(
             "UPDATE trackers SET contact_id = ?, last_seen = ? WHERE store_id = ? AND tracker_id = ?",
@@ -74,7 +78,11 @@ def _point_tracker(conn: Conn, store_id: str, tracker_id: str, contact_id: str, 
 
 
 def resolve(
-    conn: Conn, store_id: str, tracker_id: str | None, email: str | None, now: int,
+    conn: Conn,
+    store_id: str,
+    tracker_id: str | None,
+    email: str | None,
+    now: int,
     request_id: int | None = None,
 ) -> Identity:
     known = _tracker(conn, store_id, tracker_id) if tracker_id else None
@@ -104,7 +112,9 @@ def resolve(
             "UPDATE contacts SET email = ?, updated_at = ? WHERE id = ?", (email, now, known[0])
         )
         timeline.add(conn, store_id, known[0], now, "entity-identified", {"email": email})
-        outbox.emit(conn, store_id, "contact.identified", now, {"contactId": known[0], "email": email})
+        outbox.emit(
+            conn, store_id, "contact.identified", now, {"contactId": known[0], "email": email}
+        )
         return Identity(contact_id=known[0], tracker_id=tracker, email=email, identified=True)
     cid = _new_contact(conn, store_id, email, now)
     _point_tracker(conn, store_id, tracker, cid, now, exists=known is not None)
@@ -124,7 +134,9 @@ def contact_for_email(conn: Conn, store_id: str, email: str, now: int) -> tuple[
 _MOVED_TABLES = ("events", "activities", "carts", "purchases")
 
 
-def merge(conn: Conn, store_id: str, source: str, target: str, now: int, request_id: int | None) -> int:
+def merge(
+    conn: Conn, store_id: str, source: str, target: str, now: int, request_id: int | None
+) -> int:
     """Move everything of `source` (anonymous) into `target`; record it; give the merge id."""
     moved: dict[str, Any] = {}
     for table in _MOVED_TABLES:
@@ -140,16 +152,32 @@ def merge(conn: Conn, store_id: str, source: str, target: str, now: int, request
     moved["target_fields"] = tgt_fields
     merged_fields = {**src_fields, **tgt_fields}
     conn.execute(
-        "UPDATE contacts SET fields = ?, updated_at = ? WHERE id = ?", (dumps(merged_fields), now, target)
+        "UPDATE contacts SET fields = ?, updated_at = ? WHERE id = ?",
+        (dumps(merged_fields), now, target),
     )
-    conn.execute("UPDATE contacts SET merged_into = ?, updated_at = ? WHERE id = ?", (target, now, source))
+    conn.execute(
+        "UPDATE contacts SET merged_into = ?, updated_at = ? WHERE id = ?", (target, now, source)
+    )
     merge_id = conn.insert_id(
         "INSERT INTO merges (store_id, from_contact, into_contact, request_id, at, moved) VALUES (?, ?, ?, ?, ?, ?)",
         (store_id, source, target, request_id, now, dumps(moved)),
     )
     recompute_aggregates(conn, target)
-    timeline.add(conn, store_id, target, now, "entity-merged", {"mergedContactId": source, "mergeId": merge_id})
-    outbox.emit(conn, store_id, "contact.merged", now, {"contactId": target, "mergedContactId": source, "mergeId": merge_id})
+    timeline.add(
+        conn,
+        store_id,
+        target,
+        now,
+        "entity-merged",
+        {"mergedContactId": source, "mergeId": merge_id},
+    )
+    outbox.emit(
+        conn,
+        store_id,
+        "contact.merged",
+        now,
+        {"contactId": target, "mergedContactId": source, "mergeId": merge_id},
+    )
     return merge_id
 
 
@@ -173,13 +201,16 @@ def unmerge(conn: Conn, store_id: str, merge_id: int, now: int) -> bool:
             )
     for tracker in moved.get("trackers") or []:
         conn.execute(
-            "UPDATE trackers SET contact_id = ? WHERE store_id = ? AND tracker_id = ?", (source, store_id, tracker)
+            "UPDATE trackers SET contact_id = ? WHERE store_id = ? AND tracker_id = ?",
+            (source, store_id, tracker),
         )
     conn.execute(
         "UPDATE contacts SET fields = ?, updated_at = ? WHERE id = ?",
         (dumps(moved.get("target_fields") or {}), now, target),
     )
-    conn.execute("UPDATE contacts SET merged_into = NULL, updated_at = ? WHERE id = ?", (now, source))
+    conn.execute(
+        "UPDATE contacts SET merged_into = NULL, updated_at = ? WHERE id = ?", (now, source)
+    )
     conn.execute("UPDATE merges SET undone_at = ? WHERE id = ?", (now, merge_id))
     recompute_aggregates(conn, target)
     recompute_aggregates(conn, source)
@@ -208,6 +239,7 @@ def update_fields(conn: Conn, contact_id: str, fields: dict[str, Any], now: int)
     if updated == current:
         return False
     conn.execute(
-        "UPDATE contacts SET fields = ?, updated_at = ? WHERE id = ?", (dumps(updated), now, contact_id)
+        "UPDATE contacts SET fields = ?, updated_at = ? WHERE id = ?",
+        (dumps(updated), now, contact_id),
     )
     return True

@@ -8,8 +8,14 @@ from shopevents.storage.codec import dumps
 from shopevents.storage.database import Conn
 
 TOPICS = (
-    "purchase.created", "purchase.conflict", "cart.abandoned", "cart.recovered",
-    "contact.created", "contact.identified", "contact.merged", "ping",
+    "purchase.created",
+    "purchase.conflict",
+    "cart.abandoned",
+    "cart.recovered",
+    "contact.created",
+    "contact.identified",
+    "contact.merged",
+    "ping",
 )
 
 

@@ -20,16 +20,23 @@ from shopevents.storage.database import Conn
 
 def fingerprint(p: m.Purchase, currency: str) -> str:
     """What makes two records of a purchase the same: amounts, quantities, lines, currency."""
-    lines = sorted(
-        (i.productId, i.quantity, str(Decimal(i.price).normalize())) for i in p.products
-    )
+    lines = sorted((i.productId, i.quantity, str(Decimal(i.price).normalize())) for i in p.products)
     text = dumps([str(Decimal(p.totalPrice).normalize()), p.totalQuantity, currency, lines])
     return hashlib.sha256(text.encode()).hexdigest()[:32]
 
 
 def record(
-    conn: Conn, store_id: str, contact_id: str | None, p: m.Purchase, date: ParsedDate | None,
-    *, channel: str, request_id: int | None, now: int, store_currency: str, contact_email: str | None = None,
+    conn: Conn,
+    store_id: str,
+    contact_id: str | None,
+    p: m.Purchase,
+    date: ParsedDate | None,
+    *,
+    channel: str,
+    request_id: int | None,
+    now: int,
+    store_currency: str,
+    contact_email: str | None = None,
 ) -> tuple[str, dict[str, Any]]:
     """Record a purchase; give (status, details) with status accepted / duplicate / conflict."""
     currency = p.currency or store_currency
@@ -47,12 +54,30 @@ def record(
         "INSERT INTO purchases (store_id, purchase_id, contact_id, cart_id, channel, request_id, purchased_at, date_offset, "
         "received_at, total_price, total_quantity, currency, payment_method, source_type, source_name, fingerprint, data) "
         "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?) ON CONFLICT (store_id, purchase_id) DO NOTHING RETURNING id",
-        (store_id, p.purchaseId, contact_id, p.cartId, channel, request_id, purchased_at, offset, now, total,
-         p.totalQuantity, currency, p.paymentMethod, p.source_type, p.source_name, fp, dumps(data)),
+        (
+            store_id,
+            p.purchaseId,
+            contact_id,
+            p.cartId,
+            channel,
+            request_id,
+            purchased_at,
+            offset,
+            now,
+            total,
+            p.totalQuantity,
+            currency,
+            p.paymentMethod,
+            p.source_type,
+            p.source_name,
+            fp,
+            dumps(data),
+        ),
     )
     if row is None:
         existing = conn.one(
-            "SELECT fingerprint, id FROM purchases WHERE store_id = ? AND purchase_id = ?", (store_id, p.purchaseId)
+            "SELECT fingerprint, id FROM purchases WHERE store_id = ? AND purchase_id = ?",
+            (store_id, p.purchaseId),
         )
         if existing is not None and existing[0] == fp:
             return "duplicate", {"purchaseRow": existing[1]}
@@ -61,14 +86,29 @@ def record(
             "VALUES (?, ?, ?, ?, ?, ?, ?)",
             (store_id, p.purchaseId, channel, request_id, now, fp, dumps(data)),
         )
-        outbox.emit(conn, store_id, "purchase.conflict", now, {"purchaseId": p.purchaseId, "received": data})
+        outbox.emit(
+            conn, store_id, "purchase.conflict", now, {"purchaseId": p.purchaseId, "received": data}
+        )
         return "conflict", {"purchaseRow": existing[1] if existing else None}
     purchase_row = int(row[0])
     conn.executemany(
         "INSERT INTO purchase_lines (purchase_row, store_id, purchased_at, product_id, name, quantity, price) VALUES (?, ?, ?, ?, ?, ?, ?)",
-        [(purchase_row, store_id, purchased_at, i.productId, i.name, i.quantity, money_to_db(i.price)) for i in p.products],
+        [
+            (
+                purchase_row,
+                store_id,
+                purchased_at,
+                i.productId,
+                i.name,
+                i.quantity,
+                money_to_db(i.price),
+            )
+            for i in p.products
+        ],
     )
-    outcome, cart_row = carts.close_for_purchase(conn, store_id, contact_id, p, total, now, currency, request_id)
+    outcome, cart_row = carts.close_for_purchase(
+        conn, store_id, contact_id, p, total, now, currency, request_id
+    )
     if outcome == "recovered":
         conn.execute("UPDATE purchases SET recovered = 1 WHERE id = ?", (purchase_row,))
     if contact_id is not None:
@@ -79,15 +119,38 @@ def record(
             "updated_at = ? WHERE id = ?",
             (total, purchased_at, purchased_at, purchased_at, purchased_at, now, contact_id),
         )
-        timeline.add(conn, store_id, contact_id, purchased_at, "purchase", {
-            "purchaseId": p.purchaseId, "totalPrice": p.totalPrice, "totalQuantity": p.totalQuantity,
-            "currency": currency, "cartId": p.cartId, "channel": channel,
-        })
-    outbox.emit(conn, store_id, "purchase.created", now, {
-        "purchaseId": p.purchaseId, "contactId": contact_id, "email": contact_email, "totalPrice": p.totalPrice,
-        "totalQuantity": p.totalQuantity, "currency": currency, "cartId": p.cartId, "channel": channel,
-        "recovered": outcome == "recovered",
-    })
+        timeline.add(
+            conn,
+            store_id,
+            contact_id,
+            purchased_at,
+            "purchase",
+            {
+                "purchaseId": p.purchaseId,
+                "totalPrice": p.totalPrice,
+                "totalQuantity": p.totalQuantity,
+                "currency": currency,
+                "cartId": p.cartId,
+                "channel": channel,
+            },
+        )
+    outbox.emit(
+        conn,
+        store_id,
+        "purchase.created",
+        now,
+        {
+            "purchaseId": p.purchaseId,
+            "contactId": contact_id,
+            "email": contact_email,
+            "totalPrice": p.totalPrice,
+            "totalQuantity": p.totalQuantity,
+            "currency": currency,
+            "cartId": p.cartId,
+            "channel": channel,
+            "recovered": outcome == "recovered",
+        },
+    )
     return "accepted", {"purchaseRow": purchase_row, "cart": outcome, "cartRow": cart_row}
 
 

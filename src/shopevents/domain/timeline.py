@@ -8,10 +8,23 @@ from shopevents.storage.codec import dumps
 from shopevents.storage.database import Conn
 
 ACTIVITY_NAMES = (
-    "web-page-visited", "product-visited", "product-searched", "search", "login", "register",
-    "newsletter-subscribe", "cart-product-added", "cart-product-removed", "cart-abandoned",
-    "cart-recovered", "purchase", "custom-event", "web-form-submitted", "entity-created",
-    "entity-identified", "entity-merged",
+    "web-page-visited",
+    "product-visited",
+    "product-searched",
+    "search",
+    "login",
+    "register",
+    "newsletter-subscribe",
+    "cart-product-added",
+    "cart-product-removed",
+    "cart-abandoned",
+    "cart-recovered",
+    "purchase",
+    "custom-event",
+    "web-form-submitted",
+    "entity-created",
+    "entity-identified",
+    "entity-merged",
 )
 
 EVENT_ACTIVITY = {
@@ -28,7 +41,15 @@ EVENT_ACTIVITY = {
 }
 
 
-def add(conn: Conn, store_id: str, contact_id: str, at: int, kind: str, data: dict[str, Any], event_id: int | None = None) -> None:
+def add(
+    conn: Conn,
+    store_id: str,
+    contact_id: str,
+    at: int,
+    kind: str,
+    data: dict[str, Any],
+    event_id: int | None = None,
+) -> None:
     conn.execute(
         "INSERT INTO activities (store_id, contact_id, at, type, event_id, data) VALUES (?, ?, ?, ?, ?, ?)",
         (store_id, contact_id, at, kind, event_id, dumps(data)),

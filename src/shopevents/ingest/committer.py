@@ -23,7 +23,9 @@ Write = Callable[[Conn, int], Any]
 
 
 class GroupCommitter:
-    def __init__(self, db: Database, clock: Clock, *, max_batch: int = 256, max_wait_ms: float = 0.0) -> None:
+    def __init__(
+        self, db: Database, clock: Clock, *, max_batch: int = 256, max_wait_ms: float = 0.0
+    ) -> None:
         self.db = db
         self.clock = clock
         self.max_batch = max_batch

@@ -13,7 +13,14 @@ import msgspec
 
 from shopevents.domain import carts, catalog, identity, purchases, timeline
 from shopevents.schema import models as m
-from shopevents.schema.verdicts import CheckContext, EntityInfo, Verdict, decode_cart, decode_entity, decode_event
+from shopevents.schema.verdicts import (
+    CheckContext,
+    EntityInfo,
+    Verdict,
+    decode_cart,
+    decode_entity,
+    decode_event,
+)
 from shopevents.storage.codec import dumps, loads, plain
 from shopevents.storage.database import Conn
 from shopevents.storage.stores import StoreRecord
@@ -36,18 +43,36 @@ class Prepared(msgspec.Struct, kw_only=True):
 
 
 def prepare(
-    store: StoreRecord, envelope: m.Envelope, body: bytes, *, ctx: CheckContext, max_event_bytes: int,
-    channel: str = "browser", origin: str | None = None, received_at: int,
+    store: StoreRecord,
+    envelope: m.Envelope,
+    body: bytes,
+    *,
+    ctx: CheckContext,
+    max_event_bytes: int,
+    channel: str = "browser",
+    origin: str | None = None,
+    received_at: int,
 ) -> Prepared:
-    events = [decode_event(bytes(raw), i, ctx, max_event_bytes) for i, raw in enumerate(envelope.events)]
+    events = [
+        decode_event(bytes(raw), i, ctx, max_event_bytes) for i, raw in enumerate(envelope.events)
+    ]
     cart = decode_cart(bytes(envelope.cart), ctx) if len(envelope.cart) else None
     entity = decode_entity(bytes(envelope.entityInfo), ctx) if len(envelope.entityInfo) else None
     url = title = None
     if len(envelope.browserInfo) or len(envelope.pageInfo):
         url, title = _page(envelope)
     return Prepared(
-        store=store, channel=channel, body=body, origin=origin, request_key=envelope.requestId,
-        events=events, cart=cart, entity=entity, url=url, title=title, received_at=received_at,
+        store=store,
+        channel=channel,
+        body=body,
+        origin=origin,
+        request_key=envelope.requestId,
+        events=events,
+        cart=cart,
+        entity=entity,
+        url=url,
+        title=title,
+        received_at=received_at,
     )
 
 
@@ -56,7 +81,9 @@ def _page(envelope: m.Envelope) -> tuple[str | None, str | None]:
 
     url = title = None
     try:
-        info = msgspec.json.decode(bytes(envelope.browserInfo)) if len(envelope.browserInfo) else None
+        info = (
+            msgspec.json.decode(bytes(envelope.browserInfo)) if len(envelope.browserInfo) else None
+        )
         if isinstance(info, dict) and isinstance(info.get("url"), str):
             url = unquote(info["url"])[:2000]
         page = msgspec.json.decode(bytes(envelope.pageInfo)) if len(envelope.pageInfo) else None
@@ -91,20 +118,40 @@ def apply(conn: Conn, req: Prepared, now: int) -> dict[str, Any]:
     sid = store.id
     if req.request_key:
         prior = conn.scalar(
-            "SELECT response FROM requests WHERE store_id = ? AND request_key = ?", (sid, req.request_key)
+            "SELECT response FROM requests WHERE store_id = ? AND request_key = ?",
+            (sid, req.request_key),
         )
         if prior is not None:
             return _duplicate_of(loads(prior), "")
-    entity: EntityInfo | None = req.entity.value if req.entity and req.entity.status == "accepted" else None
+    entity: EntityInfo | None = (
+        req.entity.value if req.entity and req.entity.status == "accepted" else None
+    )
     fields = entity.fields if entity else None
     request_id = conn.insert_id(
         "INSERT INTO requests (store_id, received_at, channel, request_key, tracker_id, origin, body) VALUES (?, ?, ?, ?, ?, ?, ?)",
-        (sid, now, req.channel, req.request_key, fields.trackerId if fields else None, req.origin, req.body),
+        (
+            sid,
+            now,
+            req.channel,
+            req.request_key,
+            fields.trackerId if fields else None,
+            req.origin,
+            req.body,
+        ),
     )
-    ident = identity.resolve(conn, sid, fields.trackerId if fields else None, fields.primaryKey if fields else None, now, request_id)
+    ident = identity.resolve(
+        conn,
+        sid,
+        fields.trackerId if fields else None,
+        fields.primaryKey if fields else None,
+        now,
+        request_id,
+    )
     cid = ident.contact_id
     if entity is not None:
-        changes = {k: v for k, v in plain(entity.fields).items() if k not in ("primaryKey", "trackerId")}
+        changes = {
+            k: v for k, v in plain(entity.fields).items() if k not in ("primaryKey", "trackerId")
+        }
         changes.update(entity.custom)
         identity.update_fields(conn, cid, changes, now)
 
@@ -117,8 +164,16 @@ def apply(conn: Conn, req: Prepared, now: int) -> dict[str, Any]:
             rejected += 1
             conn.execute(
                 "INSERT INTO quarantine (store_id, request_id, idx, type, code, received_at, raw, errors) VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
-                (sid, request_id, v.index, v.type or "", v.error["code"] if v.error else "invalid_value", now, v.raw,
-                 dumps({"error": v.error, "warnings": v.warnings})),
+                (
+                    sid,
+                    request_id,
+                    v.index,
+                    v.type or "",
+                    v.error["code"] if v.error else "invalid_value",
+                    now,
+                    v.raw,
+                    dumps({"error": v.error, "warnings": v.warnings}),
+                ),
             )
             results.append(v.result())
             continue
@@ -127,13 +182,25 @@ def apply(conn: Conn, req: Prepared, now: int) -> dict[str, Any]:
         data_extra: dict[str, Any] = {}
         if isinstance(ev, m.PurchaseEvent):
             status, _ = purchases.record(
-                conn, sid, cid, ev.purchase, extra, channel=req.channel, request_id=request_id, now=now,
-                store_currency=store.currency, contact_email=ident.email,
+                conn,
+                sid,
+                cid,
+                ev.purchase,
+                extra,
+                channel=req.channel,
+                request_id=request_id,
+                now=now,
+                store_currency=store.currency,
+                contact_email=ident.email,
             )
             seen_products.extend(ev.purchase.products)
         elif isinstance(ev, m.ProductVisited | m.ProductSearched):
             seen_products.append(ev.product)
-            data_extra = {"productId": ev.product.productId, "name": ev.product.name, "url": ev.product.productDetailUrl}
+            data_extra = {
+                "productId": ev.product.productId,
+                "name": ev.product.name,
+                "url": ev.product.productDetailUrl,
+            }
         elif isinstance(ev, m.PageVisit):
             data_extra = {"url": req.url, "title": req.title}
         elif isinstance(ev, m.Search):
@@ -141,7 +208,17 @@ def apply(conn: Conn, req: Prepared, now: int) -> dict[str, Any]:
         event_id = conn.insert_id(
             "INSERT INTO events (store_id, request_id, idx, type, status, received_at, contact_id, warnings, data) "
             "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
-            (sid, request_id, v.index, v.type, status, now, cid, dumps(v.warnings) if v.warnings else None, dumps(ev)),
+            (
+                sid,
+                request_id,
+                v.index,
+                v.type,
+                status,
+                now,
+                cid,
+                dumps(v.warnings) if v.warnings else None,
+                dumps(ev),
+            ),
         )
         activity = timeline.EVENT_ACTIVITY.get(v.type)
         if activity and status == "accepted" and v.type != "purchase":
@@ -162,15 +239,30 @@ def apply(conn: Conn, req: Prepared, now: int) -> dict[str, Any]:
         cart: m.Cart = req.cart.value
         seen_products.extend(cart.products)
         outcome = carts.apply_snapshot(
-            conn, sid, cid, cart, now, store.abandon_after_seconds * 1_000_000, store.currency, request_id
+            conn,
+            sid,
+            cid,
+            cart,
+            now,
+            store.abandon_after_seconds * 1_000_000,
+            store.currency,
+            request_id,
         )
         assert cart_status is not None
         cart_status["outcome"] = outcome
     elif req.cart is not None and req.cart.status == "rejected":
         conn.execute(
             "INSERT INTO quarantine (store_id, request_id, idx, type, code, received_at, raw, errors) VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
-            (sid, request_id, -1, "cart", req.cart.error["code"] if req.cart.error else "invalid_value", now,
-             req.cart.raw, dumps({"error": req.cart.error, "warnings": req.cart.warnings})),
+            (
+                sid,
+                request_id,
+                -1,
+                "cart",
+                req.cart.error["code"] if req.cart.error else "invalid_value",
+                now,
+                req.cart.raw,
+                dumps({"error": req.cart.error, "warnings": req.cart.warnings}),
+            ),
         )
     if seen_products:
         catalog.upsert(conn, sid, seen_products, now)

@@ -52,14 +52,19 @@ async def read_body(request: Request, limit: int) -> bytes:
     if encoding in ("", "identity"):
         return body
     if encoding not in ("gzip", "x-gzip"):
-        raise ApiError("unsupported_encoding", f"Content-Encoding {encoding!r} is not supported; use gzip or none")
+        raise ApiError(
+            "unsupported_encoding",
+            f"Content-Encoding {encoding!r} is not supported; use gzip or none",
+        )
     d = zlib.decompressobj(16 + zlib.MAX_WBITS)
     try:
         out = d.decompress(body, limit + 1)
     except zlib.error as exc:
         raise ApiError("invalid_json", f"The gzip body cannot be read: {exc}") from None
     if len(out) > limit or d.unconsumed_tail:
-        raise ApiError("payload_too_large", f"The decompressed body is over the limit of {limit} bytes")
+        raise ApiError(
+            "payload_too_large", f"The decompressed body is over the limit of {limit} bytes"
+        )
     return out
 
 
@@ -77,13 +82,20 @@ def routes(ctx: AppContext) -> list[Route]:
         store = known_store(request.path_params["store_id"])
         origin = request.headers.get("origin")
         if not origin_allowed(origin, store):
-            raise ApiError("origin_not_allowed", f"The origin {origin} is not among the store's authorised domains")
+            raise ApiError(
+                "origin_not_allowed",
+                f"The origin {origin} is not among the store's authorised domains",
+            )
         headers = cors_headers(origin)
-        headers.update({
-            "Access-Control-Allow-Methods": "POST, OPTIONS",
-            "Access-Control-Allow-Headers": request.headers.get("access-control-request-headers", "Content-Type"),
-            "Access-Control-Max-Age": "86400",
-        })
+        headers.update(
+            {
+                "Access-Control-Allow-Methods": "POST, OPTIONS",
+                "Access-Control-Allow-Headers": request.headers.get(
+                    "access-control-request-headers", "Content-Type"
+                ),
+                "Access-Control-Max-Age": "86400",
+            }
+        )
         return Response(status_code=204, headers=headers)
 
     async def ingest(request: Request) -> Response:
@@ -91,23 +103,41 @@ def routes(ctx: AppContext) -> list[Route]:
         try:
             store = known_store(request.path_params["store_id"])
             if not origin_allowed(origin, store):
-                raise ApiError("origin_not_allowed", f"The origin {origin} is not among the store's authorised domains")
+                raise ApiError(
+                    "origin_not_allowed",
+                    f"The origin {origin} is not among the store's authorised domains",
+                )
             client = request.client.host if request.client else ""
             if not limiter.allow(store.id, client):
-                raise ApiError("rate_limited", headers={"Retry-After": str(settings.retry_after_seconds)})
+                raise ApiError(
+                    "rate_limited", headers={"Retry-After": str(settings.retry_after_seconds)}
+                )
             body = await read_body(request, settings.max_body_bytes)
             envelope = read_envelope(body)
             if len(envelope.events) > settings.max_events:
-                raise ApiError("too_many_events", f"The request holds {len(envelope.events)} events; the limit is {settings.max_events}")
+                raise ApiError(
+                    "too_many_events",
+                    f"The request holds {len(envelope.events)} events; the limit is {settings.max_events}",
+                )
             now = ctx.clock.now()
             prepared = intake.prepare(
-                store, envelope, body, ctx=CheckContext(now=now, currency=store.currency, domains=store.domains),
-                max_event_bytes=settings.max_event_bytes, origin=origin, received_at=0,
+                store,
+                envelope,
+                body,
+                ctx=CheckContext(now=now, currency=store.currency, domains=store.domains),
+                max_event_bytes=settings.max_event_bytes,
+                origin=origin,
+                received_at=0,
             )
             try:
-                result: dict[str, Any] = await ctx.write(lambda conn, t: intake.apply(conn, prepared, t))
+                result: dict[str, Any] = await ctx.write(
+                    lambda conn, t: intake.apply(conn, prepared, t)
+                )
             except StorageUnavailable:
-                raise ApiError("storage_unavailable", headers={"Retry-After": str(settings.retry_after_seconds)}) from None
+                raise ApiError(
+                    "storage_unavailable",
+                    headers={"Retry-After": str(settings.retry_after_seconds)},
+                ) from None
         except ApiError as exc:
             ctx.count("ingest_requests", str(exc.status))
             headers = {**cors_headers(origin), **exc.headers}

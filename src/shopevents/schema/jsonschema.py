@@ -18,7 +18,9 @@ def _money_schema(t: type) -> dict[str, Any]:
 def export() -> dict[str, Any]:
     names = list(m.MODELS)
     types = [m.MODELS[n] for n in names]
-    (schemas, components) = msgspec.json.schema_components(types, schema_hook=_money_schema, ref_template="#/$defs/{name}")
+    (schemas, components) = msgspec.json.schema_components(
+        types, schema_hook=_money_schema, ref_template="#/$defs/{name}"
+    )
     return {
         "$schema": "https://json-schema.org/draft/2020-12/schema",
         "title": "shopevents models",

@@ -111,7 +111,9 @@ def read_envelope(body: bytes) -> m.Envelope:
                 pline, pcol = _line_col(body, prev)
                 line_start = body.rfind(b"\n", 0, prev) + 1
                 tail = body[line_start:prev].decode("utf-8", "replace").strip()[-40:]
-                message += f" (a comma is probably missing at line {pline}, column {pcol}, after {tail})"
+                message += (
+                    f" (a comma is probably missing at line {pline}, column {pcol}, after {tail})"
+                )
             errors = [
                 {
                     "code": "invalid_json",

@@ -10,6 +10,7 @@ import msgspec
 SCALE = Decimal(1_000_000)
 _STEP = Decimal("0.000001")
 
+
 def _enc_hook(obj: Any) -> Any:
     if isinstance(obj, Decimal):  # Money and other Decimal subclasses
         return Decimal(obj)

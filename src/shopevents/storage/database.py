@@ -55,7 +55,7 @@ class Conn:
             if self.dialect == "postgres":
                 return self.raw.execute(_pg_sql(sql), params)
             return self.raw.execute(sql, params)
-        except (sqlite3.OperationalError,) as exc:
+        except sqlite3.OperationalError as exc:
             if "locked" in str(exc) or "unable to open" in str(exc) or "disk" in str(exc):
                 raise StorageUnavailable(str(exc)) from exc
             raise
@@ -126,7 +126,9 @@ def _raise_if_unavailable(exc: Exception) -> None:
 class Database:
     """Knows how to open connections to one database and migrate it."""
 
-    def __init__(self, url: str, *, synchronous: str = "NORMAL", busy_timeout_ms: int = 5000) -> None:
+    def __init__(
+        self, url: str, *, synchronous: str = "NORMAL", busy_timeout_ms: int = 5000
+    ) -> None:
         self.url = url
         self.dialect, self.target = parse_url(url)
         self.synchronous = synchronous.upper()
@@ -149,7 +151,9 @@ class Database:
             Path(self.target).parent.mkdir(parents=True, exist_ok=True)
         try:
             raw = sqlite3.connect(
-                self.target, isolation_level=None, check_same_thread=False,
+                self.target,
+                isolation_level=None,
+                check_same_thread=False,
                 timeout=self.busy_timeout_ms / 1000,
             )
             raw.execute("PRAGMA journal_mode=WAL")

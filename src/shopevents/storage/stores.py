@@ -40,24 +40,51 @@ _COLS = "id, name, currency, timezone, domains, abandon_after_seconds, tag_mode,
 
 def _store(row: Any) -> StoreRecord:
     return StoreRecord(
-        id=row[0], name=row[1], currency=row[2], timezone=row[3], domains=loads(row[4]),
-        abandon_after_seconds=int(row[5]), tag_mode=bool(row[6]), tracking_enabled=bool(row[7]),
-        excluded_paths=loads(row[8]), created_at=int(row[9]),
+        id=row[0],
+        name=row[1],
+        currency=row[2],
+        timezone=row[3],
+        domains=loads(row[4]),
+        abandon_after_seconds=int(row[5]),
+        tag_mode=bool(row[6]),
+        tracking_enabled=bool(row[7]),
+        excluded_paths=loads(row[8]),
+        created_at=int(row[9]),
     )
 
 
 def create_store(
-    conn: Conn, name: str, *, now: int, currency: str = "EUR", timezone: str = "UTC",
-    domains: list[str] | None = None, store_id: str | None = None,
+    conn: Conn,
+    name: str,
+    *,
+    now: int,
+    currency: str = "EUR",
+    timezone: str = "UTC",
+    domains: list[str] | None = None,
+    store_id: str | None = None,
 ) -> StoreRecord:
     rec = StoreRecord(
-        id=store_id or str(uuid.uuid4()), name=name, currency=currency, timezone=timezone,
-        domains=list(domains or []), created_at=now,
+        id=store_id or str(uuid.uuid4()),
+        name=name,
+        currency=currency,
+        timezone=timezone,
+        domains=list(domains or []),
+        created_at=now,
     )
     conn.execute(
         f"INSERT INTO stores ({_COLS}) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
-        (rec.id, rec.name, rec.currency, rec.timezone, dumps(rec.domains), rec.abandon_after_seconds,
-         int(rec.tag_mode), int(rec.tracking_enabled), dumps(rec.excluded_paths), rec.created_at),
+        (
+            rec.id,
+            rec.name,
+            rec.currency,
+            rec.timezone,
+            dumps(rec.domains),
+            rec.abandon_after_seconds,
+            int(rec.tag_mode),
+            int(rec.tracking_enabled),
+            dumps(rec.excluded_paths),
+            rec.created_at,
+        ),
     )
     return rec
 
@@ -72,13 +99,21 @@ def list_stores(conn: Conn) -> list[StoreRecord]:
 
 
 def find_store_by_name(conn: Conn, name: str) -> StoreRecord | None:
-    row = conn.one(f"SELECT {_COLS} FROM stores WHERE name = ? ORDER BY created_at LIMIT 1", (name,))
+    row = conn.one(
+        f"SELECT {_COLS} FROM stores WHERE name = ? ORDER BY created_at LIMIT 1", (name,)
+    )
     return _store(row) if row else None
 
 
 UPDATABLE = {
-    "name": str, "currency": str, "timezone": str, "domains": list, "abandon_after_seconds": int,
-    "tag_mode": bool, "tracking_enabled": bool, "excluded_paths": list,
+    "name": str,
+    "currency": str,
+    "timezone": str,
+    "domains": list,
+    "abandon_after_seconds": int,
+    "tag_mode": bool,
+    "tracking_enabled": bool,
+    "excluded_paths": list,
 }
 
 
@@ -101,7 +136,9 @@ def _hash(secret: str) -> str:
     return hashlib.sha256(secret.encode()).hexdigest()
 
 
-def create_api_key(conn: Conn, store_id: str, *, now: int, name: str = "default") -> tuple[str, str]:
+def create_api_key(
+    conn: Conn, store_id: str, *, now: int, name: str = "default"
+) -> tuple[str, str]:
     key_id = "key_" + secrets.token_hex(8)
     secret = secrets.token_urlsafe(32)
     conn.execute(
@@ -124,7 +161,10 @@ def list_api_keys(conn: Conn, store_id: str) -> list[ApiKey]:
         "SELECT id, store_id, name, created_at, revoked_at FROM api_keys WHERE store_id = ? ORDER BY created_at",
         (store_id,),
     )
-    return [ApiKey(id=r[0], store_id=r[1], name=r[2], created_at=int(r[3]), revoked_at=r[4]) for r in rows]
+    return [
+        ApiKey(id=r[0], store_id=r[1], name=r[2], created_at=int(r[3]), revoked_at=r[4])
+        for r in rows
+    ]
 
 
 def revoke_api_key(conn: Conn, store_id: str, key_id: str, *, now: int) -> bool:

@@ -1,0 +1,1 @@
+"""The REST API (Connectif-shaped), authenticated with `Authorization: apiKey {keyId}:{keySecret}`."""

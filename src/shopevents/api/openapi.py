@@ -1,0 +1,413 @@
+"""The OpenAPI 3.1 document of the REST API, request bodies generated from the Structs."""
+
+from __future__ import annotations
+
+from functools import cache
+from typing import Any
+
+import msgspec
+
+from shopevents.schema import models as m
+from shopevents.schema.jsonschema import _money_schema
+
+ERROR = {
+    "type": "object",
+    "required": ["status", "code", "message", "errors"],
+    "properties": {
+        "status": {"type": "integer"},
+        "code": {"type": "string"},
+        "message": {"type": "string"},
+        "errors": {"type": "array", "items": {"type": "object"}},
+        "validationErrors": {
+            "type": "array",
+            "items": {
+                "type": "object",
+                "required": ["path", "reason"],
+                "properties": {"path": {"type": "string"}, "reason": {"type": "string"}},
+            },
+        },
+    },
+}
+OBJ = {"type": "object"}
+NULLABLE_STR = {"type": ["string", "null"]}
+
+
+def _resp(description: str, schema: dict[str, Any]) -> dict[str, Any]:
+    return {"description": description, "content": {"application/json": {"schema": schema}}}
+
+
+def _err(description: str) -> dict[str, Any]:
+    return _resp(description, {"$ref": "#/components/schemas/Error"})
+
+
+COMMON = {
+    "401": _err("Missing, malformed, unknown or revoked API key"),
+    "422": _err("A field is invalid; see validationErrors"),
+    "503": _err("Storage unavailable; retry after Retry-After"),
+}
+
+CONTACT = {
+    "type": "object",
+    "required": ["id", "_isAnonymous", "_totalPurchases", "_totalPurchasesAmount"],
+    "properties": {
+        "id": {"type": "string"},
+        "_email": NULLABLE_STR,
+        "_isAnonymous": {"type": "boolean"},
+        "_totalPurchases": {"type": "integer"},
+        "_totalPurchasesAmount": {"type": "number"},
+        "_averagePurchasesAmount": {"type": "number"},
+        "_firstPurchaseDate": NULLABLE_STR,
+        "_lastPurchaseDate": NULLABLE_STR,
+    },
+}
+PURCHASE = {
+    "type": "object",
+    "required": ["purchaseId", "totalPrice", "totalQuantity", "products"],
+    "properties": {
+        "id": {"type": "string"},
+        "purchaseId": {"type": "string"},
+        "contactEmail": NULLABLE_STR,
+        "totalPrice": {"type": "number"},
+        "totalQuantity": {"type": "integer"},
+        "products": {"type": "array"},
+        "conflicts": {"type": "array"},
+    },
+}
+PRODUCT = {
+    "type": "object",
+    "required": ["productId", "name", "unitPrice"],
+    "properties": {
+        "productId": {"type": "string"},
+        "name": {"type": "string"},
+        "unitPrice": {"type": "number"},
+    },
+}
+CART = {
+    "type": "object",
+    "required": ["cartKey", "cartId", "status", "products"],
+    "properties": {
+        "cartKey": {"type": "string"},
+        "cartId": {"type": "string"},
+        "status": {
+            "type": "string",
+            "enum": ["active", "empty", "purchased", "abandoned", "recovered"],
+        },
+        "products": {"type": "array"},
+        "history": {"type": "array"},
+    },
+}
+STORE = {
+    "type": "object",
+    "required": ["id", "name", "currency", "timezone", "abandonAfterSeconds"],
+    "properties": {
+        "id": {"type": "string"},
+        "name": {"type": "string"},
+        "currency": {"type": "string"},
+        "timezone": {"type": "string"},
+        "domains": {"type": "array", "items": {"type": "string"}},
+        "abandonAfterSeconds": {"type": "integer"},
+        "tagMode": {"type": "boolean"},
+        "trackingEnabled": {"type": "boolean"},
+        "excludedPaths": {"type": "array", "items": {"type": "string"}},
+    },
+}
+CONTACT_PATCH = {
+    "type": "object",
+    "description": "Known contact fields (below) and any custom field id with its value.",
+    "properties": {
+        "_name": {"type": "string"},
+        "_surname": {"type": "string"},
+        "_birthdate": {"type": "string"},
+        "_mobilePhone": {"type": "string"},
+        "_newsletterSubscriptionStatus": {"enum": ["subscribed", "unsubscribed", "none"]},
+        "_smsSubscriptionStatus": {"enum": ["subscribed", "unsubscribed", "none"]},
+        "_emailStatus": {"enum": ["active", "bounced", "paused", "banned"]},
+        "_mobilePhoneStatus": {"enum": ["active", "bounced", "paused"]},
+        "_points": {"type": "integer"},
+    },
+}
+STORE_PATCH = {
+    "type": "object",
+    "additionalProperties": False,
+    "properties": {
+        "name": {"type": "string", "minLength": 1},
+        "currency": {"type": "string"},
+        "timezone": {"type": "string"},
+        "domains": {"type": "array", "items": {"type": "string", "minLength": 1}},
+        "abandonAfterSeconds": {"type": "integer", "minimum": 1, "maximum": 7776000},
+        "tagMode": {"type": "boolean"},
+        "trackingEnabled": {"type": "boolean"},
+        "excludedPaths": {"type": "array", "items": {"type": "string"}},
+    },
+}
+
+
+def _path_param(name: str, description: str) -> dict[str, Any]:
+    return {
+        "name": name,
+        "in": "path",
+        "required": True,
+        "schema": {"type": "string", "minLength": 1},
+        "description": description,
+    }
+
+
+@cache
+def _components() -> dict[str, Any]:
+    (_schemas, comps) = msgspec.json.schema_components(
+        [m.PurchaseCreation, m.ProductCreation],
+        schema_hook=_money_schema,
+        ref_template="#/components/schemas/{name}",
+    )
+    comps["Error"] = ERROR
+    comps["Contact"] = CONTACT
+    comps["Purchase"] = PURCHASE
+    comps["Product"] = PRODUCT
+    comps["Cart"] = CART
+    comps["Store"] = STORE
+    return comps
+
+
+def openapi_document(base_url: str) -> dict[str, Any]:
+    json_body = lambda ref: {"required": True, "content": {"application/json": {"schema": ref}}}  # noqa: E731
+    email = _path_param("email", "The contact's e-mail")
+    return {
+        "openapi": "3.1.0",
+        "info": {
+            "title": "shopevents REST API",
+            "version": "1",
+            "description": "Connectif-shaped server API. Authenticate with `Authorization: apiKey {keyId}:{keySecret}`.",
+        },
+        "servers": [{"url": base_url}],
+        "security": [{"apiKey": []}],
+        "components": {
+            "securitySchemes": {
+                "apiKey": {
+                    "type": "apiKey",
+                    "in": "header",
+                    "name": "Authorization",
+                    "description": "`apiKey {keyId}:{keySecret}`",
+                }
+            },
+            "schemas": _components(),
+        },
+        "paths": {
+            "/api/purchases/": {
+                "post": {
+                    "summary": "Record a purchase (same ledger as the browser: a resend is a duplicate)",
+                    "operationId": "createPurchase",
+                    "requestBody": json_body({"$ref": "#/components/schemas/PurchaseCreation"}),
+                    "responses": {
+                        "201": _resp(
+                            "Accepted: recorded and counted",
+                            {
+                                "type": "object",
+                                "required": ["status", "purchase"],
+                                "properties": {
+                                    "status": {"const": "accepted"},
+                                    "purchase": {"$ref": "#/components/schemas/Purchase"},
+                                    "warnings": {"type": "array"},
+                                },
+                            },
+                        ),
+                        "200": _resp(
+                            "Duplicate: already recorded with the same content; nothing counted twice",
+                            {
+                                "type": "object",
+                                "required": ["status"],
+                                "properties": {"status": {"const": "duplicate"}},
+                            },
+                        ),
+                        "400": _err("The body is not JSON"),
+                        "409": _err(
+                            "Conflict: the purchaseId is recorded with a different content; kept for review, not counted"
+                        ),
+                        "413": _err("The body is over the limit"),
+                        **COMMON,
+                    },
+                }
+            },
+            "/api/purchases/purchase-id/{purchaseId}": {
+                "get": {
+                    "summary": "A purchase by the store's purchaseId, with any conflicting versions",
+                    "operationId": "getPurchase",
+                    "parameters": [_path_param("purchaseId", "The store's purchase id")],
+                    "responses": {
+                        "200": _resp("The purchase", {"$ref": "#/components/schemas/Purchase"}),
+                        "404": _err("No such purchase in this store"),
+                        **COMMON,
+                    },
+                }
+            },
+            "/api/contacts/{email}": {
+                "get": {
+                    "summary": "A contact by e-mail, with purchase aggregates, trackers and merges",
+                    "operationId": "getContact",
+                    "parameters": [email],
+                    "responses": {
+                        "200": _resp("The contact", {"$ref": "#/components/schemas/Contact"}),
+                        "404": _err("No such contact"),
+                        **COMMON,
+                    },
+                },
+                "patch": {
+                    "summary": "Update a contact's fields; creates the contact if missing",
+                    "operationId": "patchContact",
+                    "parameters": [email],
+                    "requestBody": json_body(CONTACT_PATCH),
+                    "responses": {
+                        "200": _resp("Updated", {"$ref": "#/components/schemas/Contact"}),
+                        "201": _resp("Created", {"$ref": "#/components/schemas/Contact"}),
+                        "400": _err("The body is not JSON"),
+                        "413": _err("The body is over the limit"),
+                        **COMMON,
+                    },
+                },
+            },
+            "/api/contacts/{email}/activity": {
+                "get": {
+                    "summary": "The contact's activity timeline, newest first, paginated",
+                    "operationId": "getContactActivity",
+                    "parameters": [
+                        email,
+                        {
+                            "name": "limit",
+                            "in": "query",
+                            "schema": {"type": "integer", "minimum": 1, "maximum": 500},
+                        },
+                        {"name": "cursor", "in": "query", "schema": {"type": "string"}},
+                    ],
+                    "responses": {
+                        "200": _resp(
+                            "A page of activities",
+                            {
+                                "type": "object",
+                                "required": ["items"],
+                                "properties": {
+                                    "items": {"type": "array"},
+                                    "nextCursor": NULLABLE_STR,
+                                },
+                            },
+                        ),
+                        "404": _err("No such contact"),
+                        **COMMON,
+                    },
+                }
+            },
+            "/api/products/product-id/{productId}": {
+                "get": {
+                    "summary": "A catalog product by the store's product id",
+                    "operationId": "getProduct",
+                    "parameters": [_path_param("productId", "The store's product id")],
+                    "responses": {
+                        "200": _resp("The product", {"$ref": "#/components/schemas/Product"}),
+                        "404": _err("No such product"),
+                        **COMMON,
+                    },
+                },
+                "patch": {
+                    "summary": "Create or update a product (fields given replace the stored ones)",
+                    "operationId": "patchProduct",
+                    "parameters": [_path_param("productId", "The store's product id")],
+                    "requestBody": json_body({"$ref": "#/components/schemas/ProductCreation"}),
+                    "responses": {
+                        "200": _resp("Updated", {"$ref": "#/components/schemas/Product"}),
+                        "201": _resp("Created", {"$ref": "#/components/schemas/Product"}),
+                        "400": _err("The body is not JSON"),
+                        "413": _err("The body is over the limit"),
+                        **COMMON,
+                    },
+                },
+            },
+            "/api/carts": {
+                "get": {
+                    "summary": "Carts, newest first, filtered by state and contact",
+                    "operationId": "listCarts",
+                    "parameters": [
+                        {
+                            "name": "status",
+                            "in": "query",
+                            "schema": {
+                                "enum": ["active", "empty", "purchased", "abandoned", "recovered"]
+                            },
+                        },
+                        {"name": "contact", "in": "query", "schema": {"type": "string"}},
+                        {
+                            "name": "limit",
+                            "in": "query",
+                            "schema": {"type": "integer", "minimum": 1, "maximum": 500},
+                        },
+                        {
+                            "name": "offset",
+                            "in": "query",
+                            "schema": {"type": "integer", "minimum": 0},
+                        },
+                    ],
+                    "responses": {
+                        "200": _resp(
+                            "A page of carts",
+                            {
+                                "type": "object",
+                                "required": ["items"],
+                                "properties": {
+                                    "items": {
+                                        "type": "array",
+                                        "items": {"$ref": "#/components/schemas/Cart"},
+                                    }
+                                },
+                            },
+                        ),
+                        **COMMON,
+                    },
+                }
+            },
+            "/api/carts/{cartKey}": {
+                "get": {
+                    "summary": "One cart with its lines, totals and history of transitions",
+                    "operationId": "getCart",
+                    "parameters": [
+                        _path_param("cartKey", "The cart's key (from a list or a webhook)")
+                    ],
+                    "responses": {
+                        "200": _resp("The cart", {"$ref": "#/components/schemas/Cart"}),
+                        "404": _err("No such cart"),
+                        **COMMON,
+                    },
+                }
+            },
+            "/api/merges/{mergeId}/undo": {
+                "post": {
+                    "summary": "Undo a contact merge",
+                    "operationId": "undoMerge",
+                    "parameters": [_path_param("mergeId", "The merge id")],
+                    "responses": {
+                        "200": _resp(
+                            "Undone", {"type": "object", "required": ["mergeId", "status"]}
+                        ),
+                        "404": _err("No such merge, or already undone"),
+                        **COMMON,
+                    },
+                }
+            },
+            "/api/store": {
+                "get": {
+                    "summary": "The store's settings",
+                    "operationId": "getStore",
+                    "responses": {
+                        "200": _resp("The store", {"$ref": "#/components/schemas/Store"}),
+                        **COMMON,
+                    },
+                },
+                "patch": {
+                    "summary": "Change the store's settings (e.g. abandonAfterSeconds)",
+                    "operationId": "patchStore",
+                    "requestBody": json_body(STORE_PATCH),
+                    "responses": {
+                        "200": _resp("The store", {"$ref": "#/components/schemas/Store"}),
+                        "400": _err("The body is not JSON"),
+                        **COMMON,
+                    },
+                },
+            },
+        },
+    }

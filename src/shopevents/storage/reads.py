@@ -1,0 +1,396 @@
+"""Named read queries shared by the REST API, the dashboard and the CLI."""
+
+from __future__ import annotations
+
+from decimal import Decimal
+from typing import Any
+
+from shopevents.clock import from_micros
+from shopevents.storage.codec import loads, money_from_db
+from shopevents.storage.database import Conn
+
+
+def iso(us: int | None) -> str | None:
+    if us is None:
+        return None
+    return from_micros(int(us)).isoformat(timespec="milliseconds").replace("+00:00", "Z")
+
+
+# --- contacts ---------------------------------------------------------------------------
+
+_CONTACT_COLS = (
+    "id, email, fields, created_at, updated_at, merged_into, total_purchases, total_amount, "
+    "first_purchase_at, last_purchase_at"
+)
+
+
+def _contact(conn: Conn, row: Any) -> dict[str, Any]:
+    fields = loads(row[2]) or {}
+    total = int(row[6])
+    amount = money_from_db(int(row[7])) or Decimal(0)
+    out: dict[str, Any] = {
+        "id": row[0],
+        "_email": row[1],
+        **fields,
+        "_createdAt": iso(row[3]),
+        "_updatedAt": iso(row[4]),
+        "_isAnonymous": row[1] is None,
+        "_totalPurchases": total,
+        "_totalPurchasesAmount": amount,
+        "_averagePurchasesAmount": (amount / total).quantize(Decimal("0.01"))
+        if total
+        else Decimal(0),
+        "_firstPurchaseDate": iso(row[8]),
+        "_lastPurchaseDate": iso(row[9]),
+    }
+    if row[5]:
+        out["_mergedInto"] = row[5]
+    return out
+
+
+def contact_by_email(conn: Conn, store_id: str, email: str) -> dict[str, Any] | None:
+    row = conn.one(
+        f"SELECT {_CONTACT_COLS} FROM contacts WHERE store_id = ? AND email = ?",
+        (store_id, email.strip().lower()),
+    )
+    return _contact(conn, row) if row else None
+
+
+def contact_by_id(conn: Conn, store_id: str, contact_id: str) -> dict[str, Any] | None:
+    row = conn.one(
+        f"SELECT {_CONTACT_COLS} FROM contacts WHERE store_id = ? AND id = ?",
+        (store_id, contact_id),
+    )
+    return _contact(conn, row) if row else None
+
+
+def contact_details(conn: Conn, store_id: str, contact_id: str) -> dict[str, Any]:
+    """Trackers and merges of a contact (for the contact sheet and the CLI)."""
+    trackers = [
+        {"trackerId": r[0], "firstSeen": iso(r[1]), "lastSeen": iso(r[2])}
+        for r in conn.all(
+            "SELECT tracker_id, first_seen, last_seen FROM trackers WHERE store_id = ? AND contact_id = ? ORDER BY first_seen",
+            (store_id, contact_id),
+        )
+    ]
+    merges = [
+        {
+            "mergeId": int(r[0]),
+            "fromContact": r[1],
+            "intoContact": r[2],
+            "requestId": r[3],
+            "at": iso(r[4]),
+            "undoneAt": iso(r[5]),
+        }
+        for r in conn.all(
+            "SELECT id, from_contact, into_contact, request_id, at, undone_at FROM merges "
+            "WHERE store_id = ? AND (into_contact = ? OR from_contact = ?) ORDER BY at DESC",
+            (store_id, contact_id, contact_id),
+        )
+    ]
+    return {"trackers": trackers, "merges": merges}
+
+
+def search_contacts(conn: Conn, store_id: str, text: str, limit: int = 50) -> list[dict[str, Any]]:
+    like = f"%{text.strip().lower()}%"
+    rows = conn.all(
+        f"SELECT {_CONTACT_COLS} FROM contacts WHERE store_id = ? AND merged_into IS NULL AND "
+        "(LOWER(COALESCE(email, '')) LIKE ? OR LOWER(fields) LIKE ?) ORDER BY updated_at DESC LIMIT ?",
+        (store_id, like, like, limit),
+    )
+    return [_contact(conn, r) for r in rows]
+
+
+def activity(
+    conn: Conn,
+    store_id: str,
+    contact_id: str,
+    limit: int = 50,
+    before: tuple[int, int] | None = None,
+) -> list[dict[str, Any]]:
+    """The contact's timeline, newest first; `before` = (at, id) of the last item seen."""
+    sql = (
+        "SELECT id, at, type, event_id, data FROM activities WHERE store_id = ? AND contact_id = ?"
+    )
+    params: list[Any] = [store_id, contact_id]
+    if before is not None:
+        sql += " AND (at < ? OR (at = ? AND id < ?))"
+        params += [before[0], before[0], before[1]]
+    sql += " ORDER BY at DESC, id DESC LIMIT ?"
+    params.append(limit)
+    return [
+        {
+            "id": int(r[0]),
+            "type": r[2],
+            "date": iso(r[1]),
+            "_at": int(r[1]),
+            "eventId": r[3],
+            "data": loads(r[4]),
+        }
+        for r in conn.all(sql, params)
+    ]
+
+
+# --- purchases -------------------------------------------------------------------------
+
+_PURCHASE_COLS = (
+    "p.id, p.purchase_id, p.contact_id, p.cart_id, p.channel, p.purchased_at, p.received_at, p.total_price, "
+    "p.total_quantity, p.currency, p.payment_method, p.source_type, p.source_name, p.recovered, p.data, c.email, p.date_offset"
+)
+
+
+def _purchase(row: Any) -> dict[str, Any]:
+    data = loads(row[14]) or {}
+    return {
+        "id": str(row[0]),
+        "purchaseId": row[1],
+        "contactId": row[2],
+        "contactEmail": row[15],
+        "cartId": row[3],
+        "channel": row[4],
+        "purchaseDate": iso(row[5]),
+        "purchaseDateAsSent": data.get("purchaseDate"),
+        "totalPrice": money_from_db(int(row[7])),
+        "totalQuantity": int(row[8]),
+        "currency": row[9],
+        "paymentMethod": row[10],
+        "source_type": row[11],
+        "source_name": row[12],
+        "recovered": bool(row[13]),
+        "products": data.get("products", []),
+        "createdAt": iso(row[6]),
+        "updatedAt": iso(row[6]),
+    }
+
+
+def purchase_by_id(conn: Conn, store_id: str, purchase_id: str) -> dict[str, Any] | None:
+    row = conn.one(
+        f"SELECT {_PURCHASE_COLS} FROM purchases p LEFT JOIN contacts c ON c.id = p.contact_id "
+        "WHERE p.store_id = ? AND p.purchase_id = ?",
+        (store_id, purchase_id),
+    )
+    if row is None:
+        return None
+    out = _purchase(row)
+    out["conflicts"] = [
+        {"receivedAt": iso(r[0]), "channel": r[1], "data": loads(r[2])}
+        for r in conn.all(
+            "SELECT received_at, channel, data FROM purchase_conflicts WHERE store_id = ? AND purchase_id = ? ORDER BY id",
+            (store_id, purchase_id),
+        )
+    ]
+    return out
+
+
+def list_purchases(
+    conn: Conn,
+    store_id: str,
+    *,
+    search: str | None = None,
+    limit: int = 50,
+    offset: int = 0,
+    contact_id: str | None = None,
+) -> list[dict[str, Any]]:
+    sql = f"SELECT {_PURCHASE_COLS} FROM purchases p LEFT JOIN contacts c ON c.id = p.contact_id WHERE p.store_id = ?"
+    params: list[Any] = [store_id]
+    if search:
+        sql += " AND p.purchase_id LIKE ?"
+        params.append(f"%{search}%")
+    if contact_id:
+        sql += " AND p.contact_id = ?"
+        params.append(contact_id)
+    sql += " ORDER BY p.purchased_at DESC, p.id DESC LIMIT ? OFFSET ?"
+    params += [limit, offset]
+    return [_purchase(r) for r in conn.all(sql, params)]
+
+
+def purchases_with_conflicts(conn: Conn, store_id: str, limit: int = 50) -> list[dict[str, Any]]:
+    ids = [
+        r[0]
+        for r in conn.all(
+            "SELECT purchase_id, MAX(id) AS last FROM purchase_conflicts WHERE store_id = ? GROUP BY purchase_id ORDER BY last DESC LIMIT ?",
+            (store_id, limit),
+        )
+    ]
+    return [p for p in (purchase_by_id(conn, store_id, i) for i in ids) if p is not None]
+
+
+# --- products --------------------------------------------------------------------------
+
+
+def _product(row: Any) -> dict[str, Any]:
+    data = loads(row[5]) or {}
+    return {
+        **data,
+        "productId": row[0],
+        "name": row[1],
+        "unitPrice": money_from_db(int(row[2])),
+        "availability": row[3] or data.get("availability") or "unverified",
+        "firstSeen": iso(row[6]),
+        "lastSeen": iso(row[7]),
+        "createdAt": iso(row[6]),
+        "updatedAt": iso(row[4]),
+    }
+
+
+_PRODUCT_COLS = (
+    "product_id, name, unit_price, availability, updated_at, data, first_seen, last_seen"
+)
+
+
+def product_by_id(conn: Conn, store_id: str, product_id: str) -> dict[str, Any] | None:
+    row = conn.one(
+        f"SELECT {_PRODUCT_COLS} FROM products WHERE store_id = ? AND product_id = ?",
+        (store_id, product_id),
+    )
+    return _product(row) if row else None
+
+
+def search_products(
+    conn: Conn, store_id: str, text: str = "", limit: int = 50, offset: int = 0
+) -> list[dict[str, Any]]:
+    like = f"%{text.strip().lower()}%"
+    rows = conn.all(
+        f"SELECT {_PRODUCT_COLS} FROM products WHERE store_id = ? AND (LOWER(name) LIKE ? OR LOWER(product_id) LIKE ?) "
+        "ORDER BY last_seen DESC LIMIT ? OFFSET ?",
+        (store_id, like, like, limit, offset),
+    )
+    return [_product(r) for r in rows]
+
+
+# --- carts -----------------------------------------------------------------------------
+
+_CART_COLS = (
+    "k.id, k.contact_id, k.cart_id, k.state, k.lines, k.total_price, k.total_quantity, k.currency, k.recovery_url, "
+    "k.created_at, k.updated_at, k.abandon_at, k.purchase_id, k.purchase_link, c.email"
+)
+
+CART_STATES = ("active", "empty", "purchased", "abandoned", "recovered")
+
+
+def _cart(row: Any) -> dict[str, Any]:
+    return {
+        "cartKey": str(row[0]),
+        "contactId": row[1],
+        "contactEmail": row[14],
+        "cartId": row[2],
+        "status": row[3],
+        "products": loads(row[4]),
+        "totalPrice": money_from_db(int(row[5])),
+        "totalQuantity": int(row[6]),
+        "currency": row[7],
+        "cartRecoveryUrl": row[8],
+        "createdAt": iso(row[9]),
+        "updatedAt": iso(row[10]),
+        "abandonAt": iso(row[11]),
+        "purchaseId": row[12],
+        "purchaseLink": row[13],
+    }
+
+
+def list_carts(
+    conn: Conn,
+    store_id: str,
+    *,
+    status: str | None = None,
+    contact_id: str | None = None,
+    limit: int = 50,
+    offset: int = 0,
+) -> list[dict[str, Any]]:
+    sql = f"SELECT {_CART_COLS} FROM carts k LEFT JOIN contacts c ON c.id = k.contact_id WHERE k.store_id = ?"
+    params: list[Any] = [store_id]
+    if status:
+        sql += " AND k.state = ?"
+        params.append(status)
+    if contact_id:
+        sql += " AND k.contact_id = ?"
+        params.append(contact_id)
+    sql += " ORDER BY k.updated_at DESC, k.id DESC LIMIT ? OFFSET ?"
+    params += [limit, offset]
+    return [_cart(r) for r in conn.all(sql, params)]
+
+
+def cart_by_key(conn: Conn, store_id: str, cart_key: str) -> dict[str, Any] | None:
+    if not cart_key.isdigit() or len(cart_key) > 18:
+        return None
+    row = conn.one(
+        f"SELECT {_CART_COLS} FROM carts k LEFT JOIN contacts c ON c.id = k.contact_id WHERE k.store_id = ? AND k.id = ?",
+        (store_id, int(cart_key)),
+    )
+    if row is None:
+        return None
+    out = _cart(row)
+    out["history"] = [
+        {"at": iso(r[0]), "from": r[1], "to": r[2], "reason": r[3], "requestId": r[4]}
+        for r in conn.all(
+            "SELECT at, from_state, to_state, reason, request_id FROM cart_transitions WHERE cart_row = ? ORDER BY id",
+            (int(cart_key),),
+        )
+    ]
+    return out
+
+
+# --- requests and quarantine ------------------------------------------------------------
+
+
+def recent_requests(
+    conn: Conn, store_id: str, *, after_id: int = 0, limit: int = 50
+) -> list[dict[str, Any]]:
+    rows = conn.all(
+        "SELECT id, received_at, channel, origin, tracker_id, contact_id, response, body, accepted, rejected FROM requests "
+        "WHERE store_id = ? AND id > ? ORDER BY id DESC LIMIT ?",
+        (store_id, after_id, limit),
+    )
+    return [
+        {
+            "id": int(r[0]),
+            "receivedAt": iso(r[1]),
+            "channel": r[2],
+            "origin": r[3],
+            "trackerId": r[4],
+            "contactId": r[5],
+            "response": loads(r[6]),
+            "body": bytes(r[7]).decode("utf-8", "replace"),
+            "accepted": int(r[8]),
+            "rejected": int(r[9]),
+        }
+        for r in rows
+    ]
+
+
+def quarantine(
+    conn: Conn,
+    store_id: str,
+    *,
+    code: str | None = None,
+    pending_only: bool = False,
+    limit: int = 100,
+    offset: int = 0,
+) -> list[dict[str, Any]]:
+    sql = (
+        "SELECT id, request_id, idx, type, code, received_at, raw, errors, replayed_at, replay_status FROM quarantine "
+        "WHERE store_id = ?"
+    )
+    params: list[Any] = [store_id]
+    if code:
+        sql += " AND code = ?"
+        params.append(code)
+    if pending_only:
+        sql += " AND (replay_status IS NULL OR replay_status = 'rejected')"
+    sql += " ORDER BY id DESC LIMIT ? OFFSET ?"
+    params += [limit, offset]
+    return [
+        {
+            "id": int(r[0]),
+            "requestId": int(r[1]),
+            "index": int(r[2]),
+            "type": r[3],
+            "code": r[4],
+            "receivedAt": iso(r[5]),
+            "raw": bytes(r[6]).decode("utf-8", "replace"),
+            "errors": loads(r[7]),
+            "replayedAt": iso(r[8]),
+            "replayStatus": r[9],
+        }
+        for r in conn.all(sql, params)
+    ]
