@@ -169,7 +169,7 @@ def _components() -> dict[str, Any]:
 
 
 def openapi_document(base_url: str) -> dict[str, Any]:
-    json_body = lambda ref: {"required": True, "content": {"application/json": {"schema": ref}}}  # noqa: E731
+    json_body = lambda ref: {"required": True, "content": {"application/json": {"schema": ref}}}
     email = _path_param("email", "The contact's e-mail")
     return {
         "openapi": "3.1.0",
