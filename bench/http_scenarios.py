@@ -14,6 +14,8 @@ from bench.loadgen import Load, PhaseResult, run_fixed, run_wrk
 from bench.targets import Target
 
 PAYLOADS = Path(__file__).resolve().parent / "payloads"
+HALF_LOAD = 0.5
+"""The second fixed-rate phase offers this share of the target's own saturation rate."""
 
 
 @dataclass(frozen=True)
@@ -134,11 +136,13 @@ def run_once(scn: HttpScenario, target: Target, opts: HttpOptions, logdir: Path)
         c1, d1 = server.cpu_seconds()
         fixed = run_fixed(server.port, load, rate, opts.duration, opts.fixed_connections)
         c2, d2 = server.cpu_seconds()
+        half_rate = max(50.0, round(sat.rps * HALF_LOAD, -1))
+        half = run_fixed(server.port, load, half_rate, opts.duration, opts.fixed_connections)
         server.snapshot()
         peak_kb = server.peak_kb
     finally:
         server.stop()
-    phases = [warm, sat, fixed]
+    phases = [warm, sat, fixed, half]
     counts = None
     if target.stores_events and target.db is not None:
         counts = target.db.counts()
@@ -167,6 +171,10 @@ def run_once(scn: HttpScenario, target: Target, opts: HttpOptions, logdir: Path)
             "fixed_p99_ms": _ms(fixed.latency_us["p99"]),
             "fixed_p999_ms": _ms(fixed.latency_us["p999"]),
             "fixed_unsent": fixed.extra["unsent"] + fixed.extra["dropped"],
+            "half_rate": half_rate,
+            "half_rps": half.extra["achieved_rps"],
+            "half_p50_ms": _ms(half.latency_us["p50"]),
+            "half_p99_ms": _ms(half.latency_us["p99"]),
             "cpu_us_per_event": (cpu_server + cpu_db) / sat_events * 1e6 if sat_events else None,
             "db_cpu_us_per_event": cpu_db / sat_events * 1e6 if sat_events and cpu_db else None,
             "server_cpu_util": cpu_server / wall if wall else None,
@@ -184,6 +192,7 @@ def run_once(scn: HttpScenario, target: Target, opts: HttpOptions, logdir: Path)
                 "warmup": warm.__dict__,
                 "saturation": sat.__dict__,
                 "fixed": fixed.__dict__,
+                "half": half.__dict__,
             },
         }
     )
@@ -203,6 +212,10 @@ METRICS = [
     "fixed_p50_ms",
     "fixed_p99_ms",
     "fixed_p999_ms",
+    "half_rate",
+    "half_rps",
+    "half_p50_ms",
+    "half_p99_ms",
     "cpu_us_per_event",
     "db_cpu_us_per_event",
     "server_cpu_util",

@@ -14,6 +14,9 @@ HTTP_ROWS = [
     ("p50 ack at fixed rate (ms)", "fixed_p50_ms", "{:.2f}", True),
     ("p99 ack at fixed rate (ms)", "fixed_p99_ms", "{:.2f}", True),
     ("p99.9 ack at fixed rate (ms)", "fixed_p999_ms", "{:.2f}", True),
+    ("offered at 50% of own saturation (req/s)", "half_rate", "{:,.0f}", False),
+    ("p50 ack at 50% of own saturation (ms)", "half_p50_ms", "{:.2f}", False),
+    ("p99 ack at 50% of own saturation (ms)", "half_p99_ms", "{:.2f}", False),
     ("CPU per event (µs), server + db", "cpu_us_per_event", "{:.1f}", True),
     ("  of which PostgreSQL backends (µs)", "db_cpu_us_per_event", "{:.1f}", False),
     ("server core busy at saturation", "server_cpu_util", "{:.0%}", False),
@@ -31,6 +34,16 @@ def _fmt(fmt: str, value) -> str:
         return str(value)
 
 
+LG_BOUND = 0.9
+
+
+def _cell(result: dict, key: str, fmt: str) -> str:
+    text = _fmt(fmt, result.get(key))
+    if key in ("sat_rps", "sat_eps") and (result.get("loadgen_cpu_util") or 0) >= LG_BOUND:
+        text += "*"
+    return text
+
+
 def _ratio(a, b) -> str:
     if a is None or b in (None, 0):
         return "–"
@@ -45,7 +58,7 @@ def grid(headers: list[str], rows: list[list[str]], markdown: bool) -> str:
         out += ["| " + " | ".join(r) + " |" for r in rows]
         return "\n".join(out)
     widths = [max(len(h), *(len(r[i]) for r in rows)) for i, h in enumerate(headers)]
-    line = lambda cells: "  ".join(  # noqa: E731
+    line = lambda cells: "  ".join(
         c.ljust(w) if i == 0 else c.rjust(w)
         for i, (c, w) in enumerate(zip(cells, widths, strict=True))
     )
@@ -68,8 +81,8 @@ def http_table(block: dict, markdown: bool = False) -> str:
         if all(res[n].get(key) is None for n in res):
             continue
         row = [label]
-        row += [_fmt(fmt, res[n].get(key)) for n in ours]
-        row += [_fmt(fmt, res[k].get(key)) for k, _ in refs]
+        row += [_cell(res[n], key, fmt) for n in ours]
+        row += [_cell(res[k], key, fmt) for k, _ in refs]
         for n in ours:
             for k, _ in refs:
                 row.append(_ratio(res[n].get(key), res[k].get(key)) if ratios else "")
@@ -96,6 +109,11 @@ def http_table(block: dict, markdown: bool = False) -> str:
     for name, err in block.get("errors", {}).items():
         extra.append(f"{name} failed: {err[:400]}")
     goals = goal_lines(block)
+    if any((r.get("loadgen_cpu_util") or 0) >= LG_BOUND for r in res.values()):
+        goals.append(
+            f"* the load generator's core was ≥ {LG_BOUND:.0%} busy: that figure is bounded by "
+            "wrk, not by the server"
+        )
     if markdown:
         parts = [f"### {block['scenario']}", "", title, "", text]
         if goals:
