@@ -104,8 +104,15 @@ class LiveServer:
         self.port = free_port()
         settings = msgspec.structs.replace(settings, host="127.0.0.1", port=self.port)
         self.app = create_app(settings, db, clock)
-        self.config = uvicorn.Config(self.app, host="127.0.0.1", port=self.port, log_level="warning",
-                                     access_log=False, loop="asyncio", lifespan="on")
+        self.config = uvicorn.Config(
+            self.app,
+            host="127.0.0.1",
+            port=self.port,
+            log_level="warning",
+            access_log=False,
+            loop="asyncio",
+            lifespan="on",
+        )
         self.server = uvicorn.Server(self.config)
         self.thread = threading.Thread(target=self._run, daemon=True)
         self.url = f"http://127.0.0.1:{self.port}"

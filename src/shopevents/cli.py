@@ -468,3 +468,160 @@ def schema_export(output: str | None) -> None:
         Path(output).write_text(text + "\n")
     else:
         click.echo(text)
+
+
+# --- contacts and carts ----------------------------------------------------------------
+
+
+def _store_or_fail(env: Env, store_id: str) -> stores.StoreRecord:
+    rec = env.read(lambda c: stores.get_store(c, store_id))
+    if rec is None:
+        raise click.ClickException(f"no store has the id {store_id!r}")
+    return rec
+
+
+@main.group("contacts")
+def contacts_group() -> None:
+    """Look at contacts; undo merges."""
+
+
+@contacts_group.command("show")
+@click.argument("email")
+@click.option("--store", "store_id", required=True)
+@click.option(
+    "--activity",
+    "activity_limit",
+    default=20,
+    show_default=True,
+    help="How many activities to show.",
+)
+@click.option("--json", "as_json", is_flag=True)
+@pass_env
+def contacts_show(env: Env, email: str, store_id: str, activity_limit: int, as_json: bool) -> None:
+    """A contact: fields, purchase aggregates, trackers, merges and latest activity."""
+    from shopevents.storage import reads
+
+    _store_or_fail(env, store_id)
+
+    def load(c: Conn) -> dict[str, Any] | None:
+        contact = reads.contact_by_email(c, store_id, email)
+        if contact is None:
+            return None
+        contact.update(reads.contact_details(c, store_id, contact["id"]))
+        contact["activity"] = [
+            {k: v for k, v in a.items() if k != "_at"}
+            for a in reads.activity(c, store_id, contact["id"], activity_limit)
+        ]
+        return contact
+
+    contact = env.read(load)
+    if contact is None:
+        raise click.ClickException(f"no contact {email!r} in store {store_id}")
+    if as_json:
+        out_json(contact)
+        return
+    from rich.console import Console
+    from rich.table import Table
+
+    console = Console()
+    fields = Table(title=f"Contact {contact['_email']} ({contact['id']})", show_header=False)
+    for key, value in contact.items():
+        if key not in ("trackers", "merges", "activity"):
+            fields.add_row(key, str(value))
+    console.print(fields)
+    if contact["trackers"]:
+        console.print("trackers: " + ", ".join(t["trackerId"] for t in contact["trackers"]))
+    for mg in contact["merges"]:
+        state = f"undone {mg['undoneAt']}" if mg["undoneAt"] else "active"
+        console.print(
+            f"merge {mg['mergeId']}: {mg['fromContact']} -> {mg['intoContact']} at {mg['at']} ({state})"
+        )
+    acts = Table(title="Latest activity")
+    for col in ("date", "type", "data"):
+        acts.add_column(col)
+    for a in contact["activity"]:
+        acts.add_row(a["date"], a["type"], msgspec.json.encode(a["data"]).decode()[:80])
+    console.print(acts)
+
+
+@contacts_group.command("unmerge")
+@click.argument("merge_id", type=int)
+@click.option("--store", "store_id", required=True)
+@pass_env
+def contacts_unmerge(env: Env, merge_id: int, store_id: str) -> None:
+    """Undo a merge: the merged contact and what moved with it come back."""
+    from shopevents.domain import identity
+
+    ok = env.write(lambda c, now: identity.unmerge(c, store_id, merge_id, now))
+    if not ok:
+        raise click.ClickException(f"no merge {merge_id} in store {store_id} that can be undone")
+    click.echo(f"merge {merge_id} undone")
+
+
+@main.group("carts")
+def carts_group() -> None:
+    """Look at carts."""
+
+
+@carts_group.command("list")
+@click.option("--store", "store_id", required=True)
+@click.option(
+    "--status", type=click.Choice(["active", "empty", "purchased", "abandoned", "recovered"])
+)
+@click.option("--contact", "email", help="Only this contact's carts.")
+@click.option("--limit", default=50, show_default=True)
+@click.option("--json", "as_json", is_flag=True)
+@pass_env
+def carts_list(
+    env: Env, store_id: str, status: str | None, email: str | None, limit: int, as_json: bool
+) -> None:
+    """Carts, newest first."""
+    from shopevents.storage import reads
+
+    _store_or_fail(env, store_id)
+
+    def load(c: Conn) -> list[dict[str, Any]]:
+        contact_id = None
+        if email:
+            contact = reads.contact_by_email(c, store_id, email)
+            if contact is None:
+                return []
+            contact_id = contact["id"]
+        return reads.list_carts(c, store_id, status=status, contact_id=contact_id, limit=limit)
+
+    rows = env.read(load)
+    if as_json:
+        out_json(rows)
+        return
+    from rich.console import Console
+    from rich.table import Table
+
+    table = Table(title=f"Carts of {store_id}" + (f" ({status})" if status else ""))
+    for col in ("cartKey", "cartId", "status", "contact", "items", "total", "updated", "abandonAt"):
+        table.add_column(col)
+    for r in rows:
+        table.add_row(
+            r["cartKey"],
+            r["cartId"],
+            r["status"],
+            r["contactEmail"] or r["contactId"],
+            str(r["totalQuantity"]),
+            f"{r['totalPrice']} {r['currency'] or ''}",
+            r["updatedAt"] or "",
+            r["abandonAt"] or "",
+        )
+    Console().print(table)
+
+
+@carts_group.command("show")
+@click.argument("cart_key")
+@click.option("--store", "store_id", required=True)
+@pass_env
+def carts_show(env: Env, cart_key: str, store_id: str) -> None:
+    """One cart with its lines and history (JSON)."""
+    from shopevents.storage import reads
+
+    cart = env.read(lambda c: reads.cart_by_key(c, store_id, cart_key))
+    if cart is None:
+        raise click.ClickException(f"no cart {cart_key!r} in store {store_id}")
+    out_json(cart)

@@ -1,9 +1,10 @@
 """Carts: full snapshots diffed into added/removed activities; states and abandonment.
 
 States: active (has items) · empty · purchased · abandoned · recovered. A cart belongs to one
-contact: the same cart id from two contacts makes two carts. After a purchase, a snapshot
-with the same lines (or an empty one) is stale and changes nothing; different lines start a
-new cart for that contact. An active cart untouched for the store's delay becomes abandoned,
+contact: the same cart id from two contacts makes two carts. After a purchase, a snapshot with
+the lines the cart had or the purchase bought (or an empty one) is stale and changes nothing;
+different lines start a new cart for that contact. An active cart untouched for the store's delay
+becomes abandoned,
 once; the decision re-reads the cart in the transaction that records it.
 """
 
@@ -166,7 +167,7 @@ def apply_snapshot(
     has_items = bool(lines)
     row = _latest(conn, store_id, contact_id, cart.cartId)
     if row is not None and row.state in CLOSED:
-        if not has_items or _key(lines) == _key(row.closed_lines or row.lines):
+        if not has_items or _key(lines) in (_key(row.lines), _key(row.closed_lines or row.lines)):
             return "stale"
         row = None
     if row is None:
@@ -295,7 +296,7 @@ def close_for_purchase(
         if row is None:
             return "no-cart", None
     new_state = "recovered" if row.state == "abandoned" else "purchased"
-    closed = row.lines if row.lines else lines
+    closed = lines or row.lines
     conn.execute(
         "UPDATE carts SET state = ?, abandon_at = NULL, updated_at = ?, purchase_id = ?, purchase_link = ?, closed_lines = ? WHERE id = ?",
         (new_state, now, purchase.purchaseId, link, dumps(closed), row.id),

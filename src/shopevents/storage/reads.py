@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from decimal import Decimal
+from decimal import ROUND_HALF_UP, Decimal
 from typing import Any
 
 from shopevents.clock import from_micros
@@ -37,7 +37,7 @@ def _contact(conn: Conn, row: Any) -> dict[str, Any]:
         "_isAnonymous": row[1] is None,
         "_totalPurchases": total,
         "_totalPurchasesAmount": amount,
-        "_averagePurchasesAmount": (amount / total).quantize(Decimal("0.01"))
+        "_averagePurchasesAmount": (amount / total).quantize(Decimal("0.01"), ROUND_HALF_UP)
         if total
         else Decimal(0),
         "_firstPurchaseDate": iso(row[8]),

@@ -1,0 +1,165 @@
+"""Identity: trackers, identification, merges and their undo (reference §6)."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+
+import pytest
+
+from shopevents.clock import FixedClock
+from shopevents.domain import identity
+from shopevents.storage import reads
+from shopevents.storage.database import Database
+from tests.shop import Shop, cart, line, purchase
+
+
+@pytest.fixture
+def shop(db: Database, clock: FixedClock) -> Iterator[Shop]:
+    s = Shop(db, clock)
+    yield s
+    s.close()
+
+
+def contact_of(shop: Shop, tracker: str) -> str:
+    return shop.one(
+        "SELECT contact_id FROM trackers WHERE store_id = ? AND tracker_id = ?",
+        (shop.store.id, tracker),
+    )
+
+
+def test_new_visitor_gets_a_tracker_and_keeps_it(shop: Shop) -> None:
+    first = shop.send([{"type": "page-visit"}])
+    tracker = first["trackerId"]
+    assert len(tracker) == 24
+    contact = contact_of(shop, tracker)
+    again = shop.send([{"type": "page-visit"}], tracker=tracker)
+    assert again["trackerId"] == tracker
+    assert contact_of(shop, tracker) == contact
+    assert shop.one("SELECT COUNT(*) FROM contacts") == 1
+    kinds = [
+        r[0]
+        for r in shop.q("SELECT type FROM activities WHERE contact_id = ? ORDER BY id", (contact,))
+    ]
+    assert kinds == ["entity-created", "web-page-visited", "web-page-visited"]
+
+
+def test_anonymous_tracker_becomes_identified(shop: Shop) -> None:
+    tracker = shop.send([{"type": "page-visit"}])["trackerId"]
+    anon = contact_of(shop, tracker)
+    shop.send(
+        [{"type": "login"}], tracker=tracker, email="Ana@Example.com", entity={"_name": "Ana"}
+    )
+    assert contact_of(shop, tracker) == anon
+    row = shop.q("SELECT email, fields FROM contacts WHERE id = ?", (anon,))[0]
+    assert row[0] == "ana@example.com"
+    assert '"_name":"Ana"' in row[1]
+    kinds = [
+        r[0]
+        for r in shop.q("SELECT type FROM activities WHERE contact_id = ? ORDER BY id", (anon,))
+    ]
+    assert "entity-identified" in kinds and "login" in kinds
+
+
+def test_anonymous_tracker_logging_in_as_known_email_is_merged_and_can_be_undone(
+    shop: Shop,
+) -> None:
+    known_tracker = shop.send([{"type": "page-visit"}], email="ana@example.com")["trackerId"]
+    known = contact_of(shop, known_tracker)
+    shop.send([purchase("P-1", line("A"))], tracker=known_tracker)
+
+    anon_tracker = shop.send([{"type": "page-visit"}])["trackerId"]
+    anon = contact_of(shop, anon_tracker)
+    shop.send(
+        [{"type": "product-visited", "product": line("B")}],
+        tracker=anon_tracker,
+        cart=cart("c-9", line("B")),
+    )
+    events_before = shop.one("SELECT COUNT(*) FROM events")
+    anon_events = shop.one("SELECT COUNT(*) FROM events WHERE contact_id = ?", (anon,))
+    assert anon_events == 2
+
+    shop.send([{"type": "login"}], tracker=anon_tracker, email="ana@example.com")
+    assert contact_of(shop, anon_tracker) == known
+    assert shop.one("SELECT COUNT(*) FROM events WHERE contact_id = ?", (anon,)) == 0
+    assert (
+        shop.one("SELECT COUNT(*) FROM events WHERE contact_id = ?", (known,)) == events_before + 1
+    )
+    assert shop.one("SELECT contact_id FROM carts WHERE cart_id = 'c-9'") == known
+    assert shop.one("SELECT merged_into FROM contacts WHERE id = ?", (anon,)) == known
+    merge = shop.q("SELECT id, from_contact, into_contact, request_id, at FROM merges")
+    assert (
+        len(merge) == 1 and merge[0][1] == anon and merge[0][2] == known and merge[0][3] is not None
+    )
+    assert (
+        shop.one(
+            "SELECT COUNT(*) FROM activities WHERE contact_id = ? AND type = 'entity-merged'",
+            (known,),
+        )
+        == 1
+    )
+    assert shop.one("SELECT COUNT(*) FROM outbox WHERE topic = 'contact.merged'") == 1
+
+    with shop.conn.transaction():
+        assert identity.unmerge(shop.conn, shop.store.id, int(merge[0][0]), 1)
+    assert contact_of(shop, anon_tracker) == anon
+    assert shop.one("SELECT COUNT(*) FROM events WHERE contact_id = ?", (anon,)) == anon_events
+    assert shop.one("SELECT contact_id FROM carts WHERE cart_id = 'c-9'") == anon
+    assert shop.one("SELECT merged_into FROM contacts WHERE id = ?", (anon,)) is None
+    details = reads.contact_details(shop.conn, shop.store.id, known)
+    assert details["merges"][0]["undoneAt"] is not None
+    with shop.conn.transaction():
+        assert not identity.unmerge(shop.conn, shop.store.id, int(merge[0][0]), 2)
+    # aggregates came back with the purchase that stayed with the known contact
+    assert shop.one("SELECT total_purchases FROM contacts WHERE id = ?", (known,)) == 1
+
+
+def test_shared_device_switches_contact_without_merging(shop: Shop) -> None:
+    tracker = shop.send([{"type": "page-visit"}], email="ana@example.com")["trackerId"]
+    ana = contact_of(shop, tracker)
+    shop.send([{"type": "page-visit"}], tracker=tracker, email="bob@example.com")
+    bob = contact_of(shop, tracker)
+    assert bob != ana
+    assert shop.one("SELECT email FROM contacts WHERE id = ?", (bob,)) == "bob@example.com"
+    assert shop.one("SELECT COUNT(*) FROM merges") == 0
+    shop.send([{"type": "page-visit"}], tracker=tracker, email="ana@example.com")
+    assert contact_of(shop, tracker) == ana
+
+
+def test_entity_info_updates_fields_with_coercion_warnings(shop: Shop) -> None:
+    out = shop.send(
+        [{"type": "page-visit"}],
+        email="c@example.com",
+        entity={
+            "_points": "12",
+            "_newsletterSubscriptionStatus": "SUBSCRIBED",
+            "loyalty_tier": "gold",
+            "_birthdate": "1980-05-01T00:00:00+0000",
+        },
+    )
+    codes = sorted(w["code"] for w in out["entityInfo"]["warnings"])
+    assert codes == ["coerced_number", "normalized_value"]
+    contact = reads.contact_by_email(shop.conn, shop.store.id, "c@example.com")
+    assert contact is not None
+    assert contact["_points"] == 12
+    assert contact["_newsletterSubscriptionStatus"] == "subscribed"
+    assert contact["loyalty_tier"] == "gold"
+    assert contact["_birthdate"] == "1980-05-01T00:00:00+0000"
+
+
+def test_invalid_primary_key_stays_anonymous_with_warning(shop: Shop) -> None:
+    out = shop.send([{"type": "page-visit"}], email="not-an-email")
+    assert out["entityInfo"]["warnings"][0]["code"] == "invalid_email"
+    assert shop.one("SELECT email FROM contacts") is None
+
+
+def test_aggregates_count_only_counted_purchases(shop: Shop) -> None:
+    t = shop.send([purchase("P-1", line("A", 2, "10.10"))], email="d@example.com")["trackerId"]
+    shop.send([purchase("P-1", line("A", 2, "10.10"))], tracker=t)  # duplicate
+    shop.send([purchase("P-1", line("A", 3, "10.10"))], tracker=t)  # conflict
+    shop.send([purchase("P-2", line("B", 1, "5.05"))], tracker=t)
+    contact = reads.contact_by_email(shop.conn, shop.store.id, "d@example.com")
+    assert contact is not None
+    assert contact["_totalPurchases"] == 2
+    assert str(contact["_totalPurchasesAmount"]) == "25.25"
+    assert str(contact["_averagePurchasesAmount"]) == "12.63"
+    assert contact["_firstPurchaseDate"] is not None and contact["_lastPurchaseDate"] is not None

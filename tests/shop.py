@@ -1,0 +1,124 @@
+"""A store driven through the real intake transaction with a fixed clock, for domain tests."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import msgspec
+
+from shopevents.clock import FixedClock, to_micros
+from shopevents.ingest import intake
+from shopevents.schema.verdicts import CheckContext, read_envelope
+from shopevents.storage import stores
+from shopevents.storage.database import Conn, Database
+from shopevents.worker.abandonment import mark_due_abandoned
+
+
+def product(pid: str, price: str = "10", **kw: Any) -> dict[str, Any]:
+    return {
+        "productId": pid,
+        "name": f"Product {pid}",
+        "productDetailUrl": f"https://shop.example/p/{pid}",
+        "unitPrice": float(price),
+        **kw,
+    }
+
+
+def line(pid: str, qty: int = 1, price: str = "10") -> dict[str, Any]:
+    return {**product(pid, price), "quantity": qty, "price": float(price) * qty}
+
+
+def cart(cart_id: str, *lines: dict[str, Any]) -> dict[str, Any]:
+    return {
+        "cartId": cart_id,
+        "totalQuantity": sum(ln["quantity"] for ln in lines),
+        "totalPrice": round(sum(ln["price"] for ln in lines), 2),
+        "products": list(lines),
+    }
+
+
+def purchase(
+    pid: str, *lines: dict[str, Any], cart_id: str | None = None, total: float | None = None
+) -> dict[str, Any]:
+    p: dict[str, Any] = {
+        "purchaseId": pid,
+        "totalQuantity": sum(ln["quantity"] for ln in lines),
+        "totalPrice": total if total is not None else round(sum(ln["price"] for ln in lines), 2),
+        "products": list(lines),
+    }
+    if cart_id is not None:
+        p["cartId"] = cart_id
+    return {"type": "purchase", "purchase": p}
+
+
+class Shop:
+    def __init__(self, db: Database, clock: FixedClock, *, abandon_after: int = 1800) -> None:
+        self.db = db
+        self.clock = clock
+        self.conn: Conn = db.connect()
+        with self.conn.transaction():
+            self.store = stores.create_store(self.conn, "Shop", now=to_micros(clock.now()))
+            stores.update_store(self.conn, self.store.id, {"abandon_after_seconds": abandon_after})
+        self.store = stores.get_store(self.conn, self.store.id)  # type: ignore[assignment]
+
+    def send(
+        self,
+        events: list[dict[str, Any]] | None = None,
+        *,
+        tracker: str | None = None,
+        email: str | None = None,
+        cart: dict[str, Any] | None = None,
+        entity: dict[str, Any] | None = None,
+        request_id: str | None = None,
+    ) -> dict[str, Any]:
+        body: dict[str, Any] = {"events": events or []}
+        info = dict(entity or {})
+        if tracker:
+            info["trackerId"] = tracker
+        if email:
+            info["primaryKey"] = email
+        if info:
+            body["entityInfo"] = info
+        if cart is not None:
+            body["cart"] = cart
+        if request_id:
+            body["requestId"] = request_id
+        raw = msgspec.json.encode(body)
+        env = read_envelope(raw)
+        now = self.clock.now()
+        prepared = intake.prepare(
+            self.store,
+            env,
+            raw,
+            ctx=CheckContext(now=now, currency=self.store.currency),
+            max_event_bytes=32768,
+            received_at=0,
+        )
+        with self.conn.transaction():
+            return intake.apply(self.conn, prepared, to_micros(now))
+
+    def abandon(self) -> int:
+        total = 0
+        while True:
+            n = mark_due_abandoned(self.conn, self.clock, 500)
+            total += n
+            if n < 500:
+                return total
+
+    def q(self, sql: str, params: tuple[Any, ...] = ()) -> list[Any]:
+        return self.conn.all(sql, params)
+
+    def one(self, sql: str, params: tuple[Any, ...] = ()) -> Any:
+        return self.conn.scalar(sql, params)
+
+    def carts(self) -> list[tuple[Any, ...]]:
+        return [
+            tuple(r)
+            for r in self.q(
+                "SELECT id, contact_id, cart_id, state FROM carts WHERE store_id = ? ORDER BY id",
+                (self.store.id,),
+            )
+        ]
+
+    def close(self) -> None:
+        self.conn.close()
