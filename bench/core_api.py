@@ -42,6 +42,22 @@ def _overview_fn():
     raise RuntimeError("shopevents.reports.overview is not available in this tree")
 
 
+def overview_available() -> bool:
+    try:
+        _overview_fn()
+        return True
+    except RuntimeError:
+        return False
+
+
+def overview_missing() -> str:
+    try:
+        _overview_fn()
+        return ""
+    except RuntimeError as exc:
+        return str(exc)
+
+
 def overview(url: str, store_id: str, start_us: int, end_us: int) -> Any:
     """Call the overview report for [start, end) by matching its parameter names."""
     from datetime import UTC, datetime

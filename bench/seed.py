@@ -49,7 +49,7 @@ def insert_rows(db: Database, table: str, columns: Sequence[str], rows: Iterable
                 for row in chunk:
                     cp.write_row(row)
             n += len(chunk)
-        if "id" in columns:
+        if "id" in columns and table != "contacts":
             conn.execute(
                 f"SELECT setval(pg_get_serial_sequence('{table}', 'id'), "
                 f"(SELECT coalesce(max(id), 1) FROM {table}))"
