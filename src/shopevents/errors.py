@@ -92,6 +92,7 @@ CATALOG: dict[str, Code] = {
         _c("not_whole_number", "rejection", 200, "A quantity is not a whole number."),
         _c("empty_value", "rejection", 200, "A required text is empty."),
         _c("too_large", "rejection", 200, "The event is over the per-event size limit."),
+        _c("too_deep", "rejection", 200, "The event is nested too deeply to be read."),
         # Warnings (the event is kept)
         _c(
             "coerced_number",

@@ -47,6 +47,7 @@ def parse_iso8601(text: str) -> ParsedDate | None:
         local = datetime(
             int(year), int(month), int(day), int(hh or 0), int(mm or 0), int(ss or 0), micro, tz
         )
-    except ValueError:
+        utc = local.astimezone(UTC)
+    except (ValueError, OverflowError):  # no such day, or out of range once moved to UTC
         return None
-    return ParsedDate(local.astimezone(UTC), offset_minutes)
+    return ParsedDate(utc, offset_minutes)

@@ -18,7 +18,9 @@ class Money(Decimal):
     """An exact, non-negative amount read from a JSON number (never from a float)."""
 
 
-Quantity = Annotated[int, Meta(ge=0)]
+MAX_QUANTITY = 10**9
+"""Largest quantity read (a whole number of units); larger is outside what storage holds."""
+Quantity = Annotated[int, Meta(ge=0, le=MAX_QUANTITY)]
 NonEmpty = Annotated[str, Meta(min_length=1)]
 
 Availability = Literal["instock", "outofstock", "unverified", "discontinued"]
@@ -211,7 +213,7 @@ class Envelope(msgspec.Struct, kw_only=True):
     browserInfo: msgspec.Raw = msgspec.Raw()
     pushSubscription: msgspec.Raw = msgspec.Raw()
     bannerPlaceholders: msgspec.Raw = msgspec.Raw()
-    requestId: Annotated[str, Meta(max_length=128)] | None = None
+    requestId: Annotated[str, Meta(max_length=128, pattern=r"^[^\x00]*$")] | None = None
 
 
 # --- REST API bodies -----------------------------------------------------------------

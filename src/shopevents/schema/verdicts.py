@@ -89,8 +89,17 @@ def read_envelope(body: bytes) -> m.Envelope:
     """The envelope, or ApiError `invalid_json` (with line and column) / `invalid_envelope`."""
     try:
         return _envelope_decoder.decode(body)
+    except RecursionError:
+        message = "The body is not valid JSON: it is nested too deeply"
+        raise ApiError(
+            "invalid_json",
+            message,
+            errors=[{"code": "invalid_json", "path": "", "message": message}],
+        ) from None
     except msgspec.ValidationError as exc:
         text, path = _split(str(exc))
+        if "matching regex" in text:  # requestId's pattern
+            text = "Expected a text without NUL (U+0000) characters"
         pointer = _pointer(path)
         raise ApiError(
             "invalid_envelope",
@@ -205,6 +214,9 @@ ALIASES = {
     "purchase_id": "purchaseId",
 }
 NEVER_DROP = {"products"}
+# Raw markers that send an event to the lenient path even when it decodes cleanly: the
+# typed decoder would silently ignore an alias (`sourceType`) and keep a NUL in a text.
+_LENIENT_MARKERS = (*(f'"{a}"'.encode() for a in ALIASES), b"\\u0000")
 _INT = re.compile(r"^\s*[+-]?\d+\s*$")
 
 
@@ -257,6 +269,24 @@ def _normalize(obj: dict[str, Any], cls: type, ptr: str, warnings: list[dict[str
                         f"The text {_show(value)} was read as the number {int(value)}",
                     )
                 )
+            elif isinstance(value, str):
+                try:
+                    dec = Decimal(value.strip())
+                except InvalidOperation:
+                    continue
+                if not dec.is_finite():
+                    continue
+                if dec == dec.to_integral_value() and abs(dec) < 10**15:
+                    obj[key] = int(dec)
+                    warnings.append(
+                        issue(
+                            "coerced_number",
+                            here,
+                            f"The text {_show(value)} was read as the number {int(dec)}",
+                        )
+                    )
+                else:  # "1.5": judged as the number it spells (not a whole number)
+                    obj[key] = dec
             elif (
                 isinstance(value, Decimal)
                 and value.is_finite()
@@ -276,6 +306,15 @@ def _normalize(obj: dict[str, Any], cls: type, ptr: str, warnings: list[dict[str
                 warnings.append(
                     issue(
                         "coerced_text", here, f'The number {value} was read as the text "{value}"'
+                    )
+                )
+            elif isinstance(value, str) and "\x00" in value:
+                obj[key] = value.replace("\x00", "")
+                warnings.append(
+                    issue(
+                        "normalized_value",
+                        here,
+                        f"NUL characters (U+0000) were removed from {_show(value)}",
                     )
                 )
         elif isinstance(t, mi.BoolType):
@@ -576,8 +615,29 @@ def decode_event(raw: bytes, index: int, ctx: CheckContext, max_bytes: int) -> V
         )
     warnings: list[dict[str, str]] = []
     try:
+        return _decode_event(raw, index, ptr, ctx, warnings)
+    except RecursionError:
+        return Verdict(
+            index=index,
+            type=_peek_type(raw),
+            status="rejected",
+            raw=raw,
+            error=issue("too_deep", ptr, "The event is nested too deeply to be read"),
+        )
+
+
+class _Lenient(Exception):
+    pass
+
+
+def _decode_event(
+    raw: bytes, index: int, ptr: str, ctx: CheckContext, warnings: list[dict[str, str]]
+) -> Verdict:
+    try:
+        if any(marker in raw for marker in _LENIENT_MARKERS):
+            raise _Lenient
         ev: Any = _event_decoder.decode(raw)
-    except msgspec.ValidationError:
+    except (msgspec.ValidationError, _Lenient):
         obj = _any_decoder.decode(raw)
         etype = obj.get("type") if isinstance(obj, dict) else None
         if not isinstance(obj, dict):
@@ -595,7 +655,7 @@ def decode_event(raw: bytes, index: int, ctx: CheckContext, max_bytes: int) -> V
             allowed = ", ".join(m.EVENT_TYPES)
             return Verdict(
                 index=index,
-                type=etype if isinstance(etype, str) else "",
+                type=etype.replace("\x00", "\ufffd") if isinstance(etype, str) else "",
                 status="rejected",
                 raw=raw,
                 error=issue(
@@ -622,7 +682,10 @@ def _peek_type(raw: bytes) -> str:
 
 def decode_cart(raw: bytes, ctx: CheckContext) -> Verdict:
     warnings: list[dict[str, str]] = []
-    obj = _any_decoder.decode(raw)
+    try:
+        obj = _any_decoder.decode(raw)
+    except RecursionError:
+        return _too_deep("cart", "/cart", raw)
     if obj is None:
         return Verdict(type="cart", status="absent")
     cart, err = _lenient(obj, m.Cart, "/cart", warnings)
@@ -632,13 +695,25 @@ def decode_cart(raw: bytes, ctx: CheckContext) -> Verdict:
     return Verdict(type="cart", value=cart, raw=raw, warnings=warnings)
 
 
-_EMAIL = re.compile(r"^[^@\s]+@[^@\s]+\.[^@\s]+$")
+_EMAIL = re.compile(r"^[^@\s\x00]+@[^@\s\x00]+\.[^@\s\x00]+$")
 _KNOWN = {f.encode_name for f in _info(m.EntityFields).fields}
+
+
+def _too_deep(kind: str, ptr: str, raw: bytes) -> Verdict:
+    return Verdict(
+        type=kind,
+        status="rejected",
+        raw=raw,
+        error=issue("too_deep", ptr, "The value is nested too deeply to be read"),
+    )
 
 
 def decode_entity(raw: bytes, ctx: CheckContext) -> Verdict:
     warnings: list[dict[str, str]] = []
-    obj = _any_decoder.decode(raw)
+    try:
+        obj = _any_decoder.decode(raw)
+    except RecursionError:
+        return _too_deep("entityInfo", "/entityInfo", raw)
     if obj is None:
         return Verdict(type="entityInfo", status="absent")
     if not isinstance(obj, dict):
