@@ -163,6 +163,7 @@ def merge(
         (store_id, source, target, request_id, now, dumps(moved)),
     )
     recompute_aggregates(conn, target)
+    recompute_aggregates(conn, source)
     timeline.add(
         conn,
         store_id,
