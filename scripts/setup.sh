@@ -7,12 +7,18 @@ PY=${PYTHON:-python3}
 if [ ! -x .venv/bin/python ]; then
   "$PY" -m venv .venv
 fi
+pip_install() {
+  if ! .venv/bin/pip install -q --disable-pip-version-check "$@" > .venv/pip.log 2>&1; then
+    tail -n 30 .venv/pip.log >&2
+    echo "pip install failed; the whole log is in .venv/pip.log" >&2
+    exit 1
+  fi
+}
 if [ "${1:-}" = "dev" ]; then
-  .venv/bin/pip install -q --disable-pip-version-check -e '.[dev]'
+  pip_install -e '.[dev]'
   need=()
   command -v chromium >/dev/null 2>&1 || need+=(chromium)
   command -v node >/dev/null 2>&1 || need+=(nodejs)
-  command -v nginx >/dev/null 2>&1 || true
   if [ ${#need[@]} -gt 0 ]; then
     if [ "$(id -u)" = "0" ]; then
       apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq "${need[@]}" >/dev/null
@@ -21,5 +27,5 @@ if [ "${1:-}" = "dev" ]; then
     fi
   fi
 else
-  .venv/bin/pip install -q --disable-pip-version-check -e .
+  pip_install -e .
 fi
