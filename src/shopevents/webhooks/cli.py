@@ -1,0 +1,251 @@
+"""`shopevents webhooks …`: register endpoints, watch deliveries, replay the dead letters.
+
+The commands receive the CLI's environment object (`env.db`, `env.clock`, `env.settings`,
+`env.write(fn(conn, now))`, `env.read(fn(conn))`) through `click.pass_obj`.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import click
+import msgspec
+
+from shopevents.clock import to_micros
+from shopevents.domain.outbox import TOPICS
+from shopevents.webhooks import deliveries, endpoints
+
+
+def _json(value: Any) -> None:
+    click.echo(msgspec.json.encode(value).decode())
+
+
+def _store_exists(env: Any, store_id: str) -> None:
+    found = env.read(lambda c: c.scalar("SELECT 1 FROM stores WHERE id = ?", (store_id,)))
+    if found is None:
+        raise click.ClickException(f"no store {store_id!r}")
+
+
+@click.group("webhooks")
+def webhooks_group() -> None:
+    """Webhook endpoints, their deliveries, and replay of failed or dead ones."""
+
+
+@webhooks_group.command("add")
+@click.argument("url")
+@click.option("--store", "store_id", required=True, help="The store's id.")
+@click.option(
+    "--topic",
+    "topics",
+    multiple=True,
+    required=True,
+    type=click.Choice(TOPICS),
+    help="A topic to deliver (repeatable).",
+)
+@click.option("--description", default="", help="A note shown next to the endpoint.")
+@click.option(
+    "--json", "as_json", is_flag=True, help="Print one JSON object with the id and the secret."
+)
+@click.pass_obj
+def add(
+    env: Any, url: str, store_id: str, topics: tuple[str, ...], description: str, as_json: bool
+) -> None:
+    """Register an endpoint URL for a store; prints its id and signing secret (shown once)."""
+    _store_exists(env, store_id)
+    try:
+        url, clean_topics, description = endpoints.validate(
+            url,
+            list(topics),
+            description,
+            allow_private=env.settings.webhooks.allow_private_addresses,
+        )
+    except endpoints.ValidationErrors as exc:
+        raise click.ClickException(str(exc)) from None
+    endpoint, secret = env.write(
+        lambda conn, now: endpoints.create_endpoint(
+            conn, store_id, url, clean_topics, now, description=description
+        )
+    )
+    if as_json:
+        _json({**endpoints.endpoint_view(endpoint), "secret": secret})
+        return
+    click.echo(f"endpoint: {endpoint.id}")
+    click.echo(f"url:      {endpoint.url}")
+    click.echo(f"topics:   {', '.join(endpoint.topics)}")
+    click.echo(f"secret:   {secret}   (shown once; the receiver verifies signatures with it)")
+
+
+@webhooks_group.command("list")
+@click.option("--store", "store_id", required=True, help="The store's id.")
+@click.option("--json", "as_json", is_flag=True, help="Print a JSON array.")
+@click.pass_obj
+def list_(env: Any, store_id: str, as_json: bool) -> None:
+    """The store's endpoints with their delivery counts and success rate."""
+    now = to_micros(env.clock.now())
+    items = env.read(lambda c: endpoints.list_endpoints(c, store_id, now))
+    if as_json:
+        _json(items)
+        return
+    if not items:
+        click.echo("no webhook endpoints")
+        return
+    for it in items:
+        s = it["stats"]
+        rate = "-" if s["successRate"] is None else f"{s['successRate'] * 100:.1f}%"
+        state = "" if it["enabled"] else "  (paused)"
+        click.echo(f"{it['id']}  {it['url']}{state}")
+        click.echo(
+            f"    topics: {', '.join(it['topics'])}\n"
+            f"    pending {s['pending']}  delivered {s['delivered']}  failed {s['failed']}  "
+            f"dead {s['dead']}  success {rate}"
+        )
+
+
+@webhooks_group.command("remove")
+@click.argument("endpoint_id")
+@click.pass_obj
+def remove(env: Any, endpoint_id: str) -> None:
+    """Delete an endpoint with its deliveries and their log."""
+    if not env.write(lambda conn, now: endpoints.remove_endpoint(conn, endpoint_id)):
+        raise click.ClickException(f"no webhook endpoint {endpoint_id!r}")
+    click.echo(f"removed {endpoint_id}")
+
+
+@webhooks_group.command("ping")
+@click.argument("endpoint_id")
+@click.option("--queue-only", is_flag=True, help="Queue it for the worker instead of sending now.")
+@click.option("--json", "as_json", is_flag=True, help="Print one JSON object.")
+@click.pass_obj
+def ping(env: Any, endpoint_id: str, queue_only: bool, as_json: bool) -> None:
+    """Send a `ping` delivery to an endpoint now and show what it answered."""
+    endpoint = env.read(lambda c: endpoints.get_endpoint(c, endpoint_id))
+    if endpoint is None:
+        raise click.ClickException(f"no webhook endpoint {endpoint_id!r}")
+    did = env.write(
+        lambda conn, now: deliveries.enqueue_ping(conn, endpoint.id, endpoint.store_id, now)
+    )
+    status: str | None = "pending"
+    if not queue_only:
+        from shopevents.webhooks.worker import deliver_now
+
+        conn = env.db.connect()
+        try:
+            status = deliver_now(conn, env.clock, env.settings, did) or "pending"
+        finally:
+            conn.close()
+    log = env.read(lambda c: deliveries.delivery_attempts(c, did))
+    last = log[-1] if log else None
+    if as_json:
+        _json({"deliveryId": did, "status": status, "attempt": last})
+        return
+    click.echo(f"delivery {did}: {status}")
+    if last is not None:
+        code = last["statusCode"] if last["statusCode"] is not None else "-"
+        click.echo(f"    HTTP {code} in {last['latencyMs']} ms" + _error_suffix(last["error"]))
+    elif status == "pending":
+        click.echo("    queued: the worker sends it")
+
+
+def _error_suffix(error: str | None) -> str:
+    return f"  ({error})" if error else ""
+
+
+@webhooks_group.command("deliveries")
+@click.option("--store", "store_id", required=True, help="The store's id.")
+@click.option("--endpoint", "endpoint_id", default=None, help="Only this endpoint's.")
+@click.option("--status", type=click.Choice(deliveries.STATUSES), default=None)
+@click.option("--limit", type=click.IntRange(1, 10_000), default=50, show_default=True)
+@click.option("--json", "as_json", is_flag=True, help="Print a JSON array.")
+@click.pass_obj
+def deliveries_(
+    env: Any,
+    store_id: str,
+    endpoint_id: str | None,
+    status: str | None,
+    limit: int,
+    as_json: bool,
+) -> None:
+    """The store's deliveries, newest first (pending, delivered, failed, dead)."""
+    now = to_micros(env.clock.now())
+    items = env.read(
+        lambda c: deliveries.list_deliveries(c, store_id, endpoint_id, status, limit=limit, now=now)
+    )
+    if as_json:
+        _json(items)
+        return
+    if not items:
+        click.echo("no deliveries")
+        return
+    for d in items:
+        code = d["lastStatusCode"] if d["lastStatusCode"] is not None else "-"
+        when = d["nextAttemptAt"] if d["status"] == "pending" else d["finishedAt"]
+        click.echo(
+            f"{d['id']}  {d['status']:<9}  {d['topic']:<18}  attempts {d['attempts']}  "
+            f"last HTTP {code}  {when or ''}{_error_suffix(d['lastError'])}"
+        )
+
+
+@webhooks_group.command("attempts")
+@click.argument("delivery_id")
+@click.option("--json", "as_json", is_flag=True, help="Print the delivery and its attempts.")
+@click.pass_obj
+def attempts(env: Any, delivery_id: str, as_json: bool) -> None:
+    """One delivery's attempts: time, HTTP status, latency, error, trimmed response."""
+    now = to_micros(env.clock.now())
+    found = env.read(lambda c: deliveries.get_delivery(c, delivery_id, now=now))
+    if found is None:
+        raise click.ClickException(f"no webhook delivery {delivery_id!r}")
+    if as_json:
+        _json(found)
+        return
+    click.echo(f"{found['id']}  {found['status']}  {found['topic']}  to {found['endpointId']}")
+    for a in found["attemptLog"]:
+        code = a["statusCode"] if a["statusCode"] is not None else "-"
+        click.echo(
+            f"  #{a['attempt']}  {a['at']}  HTTP {code}  {a['latencyMs']} ms  {a['outcome']}"
+            + _error_suffix(a["error"])
+        )
+        if a["response"]:
+            click.echo(f"      {a['response'][:200]!r}")
+
+
+@webhooks_group.command("replay")
+@click.argument("delivery_id", required=False)
+@click.option("--dead", is_flag=True, help="Replay every dead delivery of --store.")
+@click.option("--failed", is_flag=True, help="Replay every failed delivery of --store.")
+@click.option("--store", "store_id", default=None, help="The store (with --dead/--failed).")
+@click.option("--endpoint", "endpoint_id", default=None, help="Only this endpoint's.")
+@click.pass_obj
+def replay(
+    env: Any,
+    delivery_id: str | None,
+    dead: bool,
+    failed: bool,
+    store_id: str | None,
+    endpoint_id: str | None,
+) -> None:
+    """Re-queue a failed or dead delivery (or all dead/failed ones of a store) with a fresh
+    attempt count and the same delivery id."""
+    if delivery_id is not None:
+        if dead or failed:
+            raise click.UsageError("give a DELIVERY_ID or --dead/--failed, not both")
+        before = env.write(lambda conn, now: deliveries.replay(conn, delivery_id, now))
+        if before is None:
+            raise click.ClickException(f"no webhook delivery {delivery_id!r}")
+        if before not in ("failed", "dead"):
+            raise click.ClickException(
+                f"delivery {delivery_id} is {before}; only failed or dead ones are replayed"
+            )
+        click.echo(f"re-queued {delivery_id} (was {before})")
+        return
+    if not (dead or failed):
+        raise click.UsageError("give a DELIVERY_ID, or --dead and/or --failed with --store")
+    if store_id is None:
+        raise click.UsageError("--dead and --failed need --store")
+    statuses = tuple(s for s, on in (("dead", dead), ("failed", failed)) if on)
+    count = env.write(
+        lambda conn, now: deliveries.replay_all(
+            conn, store_id, now, statuses=statuses, endpoint_id=endpoint_id
+        )
+    )
+    click.echo(f"re-queued {count} deliver{'y' if count == 1 else 'ies'}")

@@ -1,0 +1,476 @@
+"""Deliveries: the dispatcher (outbox rows to deliveries), claims, results, the log, replay.
+
+States: `pending` (waiting for its first or next attempt), `delivered` (a 2xx came back),
+`failed` (a permanent failure: a 4xx other than 408/429, a redirect, an invalid URL or a
+blocked address; no retry), `dead` (the last attempt of the schedule failed). `failed` and
+`dead` deliveries can be replayed: back to `pending` with a fresh attempt count, same id.
+
+Claims are compare-and-set updates with a lease (`claimed_until`) and a token that the
+result must present, so several workers are safe and a worker that died mid-delivery only
+delays that delivery until its lease runs out. An endpoint has a lease too: at most one
+delivery per endpoint is in flight at once, across every worker. Deliveries that carry a
+contact (`order_key`) go out in outbox order per endpoint and contact: a later one waits
+while an earlier one for the same contact is pending.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import random
+import secrets
+from typing import Any
+
+import msgspec
+
+from shopevents.storage.codec import dumpb, loads
+from shopevents.storage.database import Conn
+from shopevents.storage.reads import iso
+from shopevents.webhooks import backoff
+
+STATUSES = ("pending", "delivered", "failed", "dead")
+RESPONSE_LIMIT = 1000
+ERROR_LIMIT = 500
+
+
+class Claimed(msgspec.Struct, kw_only=True):
+    """A delivery claimed for one attempt."""
+
+    id: str
+    endpoint_id: str
+    store_id: str
+    url: str
+    secret: str
+    topic: str
+    body: bytes
+    attempts: int
+    token: str
+
+
+class Outcome(msgspec.Struct, kw_only=True):
+    """What one attempt gave. `kind`: delivered, retry (transient) or failed (permanent)."""
+
+    kind: str
+    at: int
+    status_code: int | None = None
+    latency_ms: int | None = None
+    error: str | None = None
+    response: str | None = None
+    retry_after: float | None = None
+
+
+def delivery_id_for(outbox_id: int, endpoint_id: str) -> str:
+    """The stable id of the delivery of outbox row `outbox_id` to `endpoint_id`."""
+    digest = hashlib.sha256(f"{outbox_id}/{endpoint_id}".encode()).hexdigest()
+    return "whd_" + digest[:24]
+
+
+def build_body(
+    delivery_id: str, topic: str, occurred_at: int, store_id: str, data_json: str | bytes
+) -> bytes:
+    """`{"id", "topic", "occurredAt", "storeId", "data"}`, with `data` kept byte for byte."""
+    head = dumpb(
+        {"id": delivery_id, "topic": topic, "occurredAt": iso(occurred_at), "storeId": store_id}
+    )
+    data = data_json.encode() if isinstance(data_json, str) else bytes(data_json)
+    return head[:-1] + b',"data":' + data + b"}"
+
+
+def _order_key(payload: Any) -> str | None:
+    if isinstance(payload, dict):
+        contact = payload.get("contactId")
+        if isinstance(contact, str) and contact:
+            return contact
+    return None
+
+
+_INSERT = (
+    "INSERT INTO webhook_deliveries (id, endpoint_id, store_id, topic, body, status, attempts, "
+    "next_attempt_at, created_at, updated_at, outbox_id, occurred_at, order_key) "
+    "VALUES (?, ?, ?, ?, ?, 'pending', 0, ?, ?, ?, ?, ?, ?) ON CONFLICT (id) DO NOTHING"
+)
+
+
+def dispatch_outbox(conn: Conn, now: int, limit: int = 200) -> int:
+    """Fan up to `limit` undispatched outbox rows out into one delivery per subscribed
+    endpoint and mark them dispatched. Run it inside a transaction; give the rows handled."""
+    lock = " FOR UPDATE SKIP LOCKED" if conn.dialect == "postgres" else ""
+    rows = conn.all(
+        "SELECT id, store_id, topic, occurred_at, payload FROM outbox "
+        "WHERE dispatched_at IS NULL ORDER BY id LIMIT ?" + lock,
+        (limit,),
+    )
+    if not rows:
+        return 0
+    subscribers: dict[str, list[tuple[str, list[str]]]] = {}
+    inserts: list[tuple[Any, ...]] = []
+    for outbox_id, store_id, topic, occurred_at, payload in rows:
+        if store_id not in subscribers:
+            subscribers[store_id] = [
+                (r[0], loads(r[1]) or [])
+                for r in conn.all(
+                    "SELECT id, topics FROM webhook_endpoints WHERE store_id = ? AND enabled = 1",
+                    (store_id,),
+                )
+            ]
+        targets = [eid for eid, topics in subscribers[store_id] if topic in topics]
+        if not targets:
+            continue
+        key = _order_key(loads(payload))
+        for endpoint_id in targets:
+            did = delivery_id_for(int(outbox_id), endpoint_id)
+            body = build_body(did, topic, int(occurred_at), store_id, payload)
+            inserts.append(
+                (
+                    did,
+                    endpoint_id,
+                    store_id,
+                    topic,
+                    body,
+                    now,
+                    now,
+                    now,
+                    int(outbox_id),
+                    int(occurred_at),
+                    key,
+                )
+            )
+    conn.executemany(_INSERT, inserts)
+    conn.executemany(
+        "UPDATE outbox SET dispatched_at = ? WHERE id = ?", [(now, int(r[0])) for r in rows]
+    )
+    return len(rows)
+
+
+def enqueue_ping(conn: Conn, endpoint_id: str, store_id: str, now: int) -> str:
+    """A `ping` delivery to one endpoint (whatever its topics), due now; give its id."""
+    did = "whd_" + secrets.token_hex(12)
+    data = dumpb({"endpointId": endpoint_id, "message": "ping from shopevents"})
+    body = build_body(did, "ping", now, store_id, data)
+    conn.execute(
+        _INSERT,
+        (did, endpoint_id, store_id, "ping", body, now, now, now, None, now, None),
+    )
+    return did
+
+
+# --- claims -------------------------------------------------------------------------------
+
+_DUE = (
+    "d.status = 'pending' AND d.next_attempt_at <= ? "
+    "AND (d.claimed_until IS NULL OR d.claimed_until < ?) "
+    "AND NOT EXISTS (SELECT 1 FROM webhook_deliveries e WHERE e.endpoint_id = d.endpoint_id "
+    "AND e.order_key = d.order_key AND e.status = 'pending' AND e.outbox_id < d.outbox_id)"
+)
+
+
+def due_endpoints(conn: Conn, now: int, limit: int) -> list[str]:
+    """Enabled, unleased endpoints that have a delivery ready to send, most overdue first."""
+    rows = conn.all(
+        "SELECT d.endpoint_id, MIN(d.next_attempt_at) AS due FROM webhook_deliveries d "
+        "JOIN webhook_endpoints w ON w.id = d.endpoint_id "
+        "WHERE w.enabled = 1 AND (w.claimed_until IS NULL OR w.claimed_until < ?) AND "
+        + _DUE
+        + " GROUP BY d.endpoint_id ORDER BY due LIMIT ?",
+        (now, now, now, limit),
+    )
+    return [r[0] for r in rows]
+
+
+def _lease_endpoint(conn: Conn, endpoint_id: str, token: str, now: int, until: int) -> Any:
+    return conn.one(
+        "UPDATE webhook_endpoints SET claimed_until = ?, claim_token = ? "
+        "WHERE id = ? AND enabled = 1 AND (claimed_until IS NULL OR claimed_until < ? OR claim_token = ?) "
+        "RETURNING url, secret",
+        (until, token, endpoint_id, now, token),
+    )
+
+
+def release_endpoint(conn: Conn, endpoint_id: str, token: str) -> None:
+    conn.execute(
+        "UPDATE webhook_endpoints SET claimed_until = NULL, claim_token = NULL "
+        "WHERE id = ? AND claim_token = ?",
+        (endpoint_id, token),
+    )
+
+
+def _claim_row(conn: Conn, delivery_id: str, token: str, now: int, until: int) -> Any:
+    return conn.one(
+        "UPDATE webhook_deliveries SET claimed_until = ?, claim_token = ?, updated_at = ? "
+        "WHERE id = ? AND status = 'pending' AND (claimed_until IS NULL OR claimed_until < ?) "
+        "RETURNING id, endpoint_id, store_id, topic, body, attempts",
+        (until, token, now, delivery_id, now),
+    )
+
+
+def _claimed(row: Any, url: str, secret: str, token: str) -> Claimed:
+    body = row[4]
+    return Claimed(
+        id=row[0],
+        endpoint_id=row[1],
+        store_id=row[2],
+        url=url,
+        secret=secret,
+        topic=row[3],
+        body=bytes(body),
+        attempts=int(row[5]),
+        token=token,
+    )
+
+
+def claim_next(conn: Conn, endpoint_id: str, token: str, now: int, lease_us: int) -> Claimed | None:
+    """Claim the next due delivery of one endpoint, taking (or renewing) the endpoint's lease
+    under `token`. None, with the endpoint's lease given back, when nothing is due."""
+    with conn.transaction():
+        until = now + lease_us
+        ep = _lease_endpoint(conn, endpoint_id, token, now, until)
+        if ep is None:
+            return None
+        lock = " FOR UPDATE SKIP LOCKED" if conn.dialect == "postgres" else ""
+        candidates = conn.all(
+            "SELECT d.id FROM webhook_deliveries d WHERE d.endpoint_id = ? AND "
+            + _DUE
+            + " ORDER BY d.next_attempt_at, d.outbox_id, d.created_at, d.id LIMIT 5"
+            + lock,
+            (endpoint_id, now, now),
+        )
+        for (delivery_id,) in candidates:
+            row = _claim_row(conn, delivery_id, token, now, until)
+            if row is not None:
+                return _claimed(row, ep[0], ep[1], token)
+        release_endpoint(conn, endpoint_id, token)
+        return None
+
+
+def claim_delivery(
+    conn: Conn, delivery_id: str, token: str, now: int, lease_us: int
+) -> Claimed | None:
+    """Claim one given delivery if it is pending and its endpoint is free (for `ping`)."""
+    with conn.transaction():
+        endpoint_id = conn.scalar(
+            "SELECT endpoint_id FROM webhook_deliveries WHERE id = ?", (delivery_id,)
+        )
+        if endpoint_id is None:
+            return None
+        until = now + lease_us
+        ep = _lease_endpoint(conn, endpoint_id, token, now, until)
+        if ep is None:
+            return None
+        row = _claim_row(conn, delivery_id, token, now, until)
+        if row is None:
+            release_endpoint(conn, endpoint_id, token)
+            return None
+        return _claimed(row, ep[0], ep[1], token)
+
+
+def record(
+    conn: Conn,
+    claimed: Claimed,
+    outcome: Outcome,
+    now: int,
+    rng: random.Random | None = None,
+) -> str | None:
+    """Record one attempt's result; give the delivery's new status, or None when the claim
+    was lost (its lease ran out and another worker took it: the attempt is still logged)."""
+    with conn.transaction():
+        attempt = claimed.attempts + 1
+        next_at: int | None = None
+        finished: int | None = now
+        if outcome.kind == "delivered":
+            status = "delivered"
+        elif outcome.kind == "failed":
+            status = "failed"
+        elif attempt >= backoff.MAX_ATTEMPTS:
+            status = "dead"
+        else:
+            status = "pending"
+            finished = None
+            delay = outcome.retry_after
+            if delay is None:
+                delay = backoff.retry_delay(attempt, rng) or float(backoff.SCHEDULE[-1])
+            next_at = now + int(delay * 1_000_000)
+        error = outcome.error[:ERROR_LIMIT] if outcome.error else None
+        got = conn.one(
+            "UPDATE webhook_deliveries SET status = ?, attempts = ?, next_attempt_at = ?, "
+            "claimed_until = NULL, claim_token = NULL, last_status = ?, last_error = ?, "
+            "updated_at = ?, finished_at = ? "
+            "WHERE id = ? AND claim_token = ? AND status = 'pending' RETURNING id",
+            (
+                status,
+                attempt,
+                next_at,
+                outcome.status_code,
+                error,
+                now,
+                finished,
+                claimed.id,
+                claimed.token,
+            ),
+        )
+        exists = got is not None or (
+            conn.scalar("SELECT 1 FROM webhook_deliveries WHERE id = ?", (claimed.id,)) is not None
+        )
+        if exists:
+            response = outcome.response[:RESPONSE_LIMIT] if outcome.response else None
+            conn.execute(
+                "INSERT INTO webhook_attempts (delivery_id, endpoint_id, at, status_code, latency_ms, "
+                "error, response, attempt, outcome) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
+                (
+                    claimed.id,
+                    claimed.endpoint_id,
+                    outcome.at,
+                    outcome.status_code,
+                    outcome.latency_ms,
+                    error,
+                    response,
+                    attempt,
+                    status if got is not None else "superseded",
+                ),
+            )
+        return status if got is not None else None
+
+
+# --- the log ------------------------------------------------------------------------------
+
+_DCOLS = (
+    "id, endpoint_id, topic, status, attempts, next_attempt_at, created_at, finished_at, "
+    "last_status, last_error, replays, occurred_at, claimed_until"
+)
+
+
+def _delivery(row: Any, now: int | None = None) -> dict[str, Any]:
+    return {
+        "id": row[0],
+        "endpointId": row[1],
+        "topic": row[2],
+        "status": row[3],
+        "attempts": int(row[4]),
+        "nextAttemptAt": iso(row[5]) if row[3] == "pending" else None,
+        "createdAt": iso(row[6]),
+        "finishedAt": iso(row[7]),
+        "lastStatusCode": row[8],
+        "lastError": row[9],
+        "replays": int(row[10] or 0),
+        "occurredAt": iso(row[11]),
+        "inFlight": bool(
+            row[3] == "pending" and row[12] is not None and now is not None and row[12] >= now
+        ),
+    }
+
+
+def list_deliveries(
+    conn: Conn,
+    store_id: str,
+    endpoint_id: str | None = None,
+    status: str | None = None,
+    *,
+    limit: int = 50,
+    offset: int = 0,
+    now: int | None = None,
+) -> list[dict[str, Any]]:
+    """The store's deliveries, newest first, optionally of one endpoint and one status."""
+    sql = f"SELECT {_DCOLS} FROM webhook_deliveries WHERE store_id = ?"
+    params: list[Any] = [store_id]
+    if endpoint_id is not None:
+        sql += " AND endpoint_id = ?"
+        params.append(endpoint_id)
+    if status is not None:
+        sql += " AND status = ?"
+        params.append(status)
+    sql += " ORDER BY created_at DESC, id DESC LIMIT ? OFFSET ?"
+    params += [limit, offset]
+    return [_delivery(r, now) for r in conn.all(sql, params)]
+
+
+def delivery_attempts(conn: Conn, delivery_id: str) -> list[dict[str, Any]]:
+    """Every attempt of a delivery, oldest first: status code, latency, error, trimmed response."""
+    rows = conn.all(
+        "SELECT attempt, at, status_code, latency_ms, error, response, outcome "
+        "FROM webhook_attempts WHERE delivery_id = ? ORDER BY at, id",
+        (delivery_id,),
+    )
+    return [
+        {
+            "attempt": r[0],
+            "at": iso(r[1]),
+            "statusCode": r[2],
+            "latencyMs": r[3],
+            "error": r[4],
+            "response": r[5],
+            "outcome": r[6],
+        }
+        for r in rows
+    ]
+
+
+def get_delivery(
+    conn: Conn, delivery_id: str, store_id: str | None = None, now: int | None = None
+) -> dict[str, Any] | None:
+    """One delivery with its body and its attempts."""
+    sql = f"SELECT {_DCOLS}, body FROM webhook_deliveries WHERE id = ?"
+    params: list[Any] = [delivery_id]
+    if store_id is not None:
+        sql += " AND store_id = ?"
+        params.append(store_id)
+    row = conn.one(sql, params)
+    if row is None:
+        return None
+    out = _delivery(row, now)
+    out["body"] = loads(bytes(row[13]))
+    out["attemptLog"] = delivery_attempts(conn, delivery_id)
+    return out
+
+
+def replay(conn: Conn, delivery_id: str, now: int, store_id: str | None = None) -> str | None:
+    """Put a `failed` or `dead` delivery back to `pending`, due now, with a fresh attempt
+    count and the same id. Give its status before (None if there is no such delivery); only
+    `failed` and `dead` ones change."""
+    sql = "SELECT status FROM webhook_deliveries WHERE id = ?"
+    params: list[Any] = [delivery_id]
+    if store_id is not None:
+        sql += " AND store_id = ?"
+        params.append(store_id)
+    before = conn.scalar(sql, params)
+    if before in ("failed", "dead"):
+        conn.execute(
+            "UPDATE webhook_deliveries SET status = 'pending', attempts = 0, next_attempt_at = ?, "
+            "claimed_until = NULL, claim_token = NULL, finished_at = NULL, "
+            "replays = replays + 1, updated_at = ? WHERE id = ? AND status IN ('failed', 'dead')",
+            (now, now, delivery_id),
+        )
+    return before
+
+
+def replay_all(
+    conn: Conn,
+    store_id: str,
+    now: int,
+    *,
+    statuses: tuple[str, ...] = ("dead",),
+    endpoint_id: str | None = None,
+) -> int:
+    """Replay every delivery of the store in `statuses` (`dead` and/or `failed`); give how many."""
+    statuses = tuple(s for s in statuses if s in ("dead", "failed"))
+    if not statuses:
+        return 0
+    marks = ", ".join("?" for _ in statuses)
+    sql = (
+        "UPDATE webhook_deliveries SET status = 'pending', attempts = 0, next_attempt_at = ?, "
+        "claimed_until = NULL, claim_token = NULL, finished_at = NULL, "
+        f"replays = replays + 1, updated_at = ? WHERE store_id = ? AND status IN ({marks})"
+    )
+    params: list[Any] = [now, now, store_id, *statuses]
+    if endpoint_id is not None:
+        sql += " AND endpoint_id = ?"
+        params.append(endpoint_id)
+    return len(conn.all(sql + " RETURNING id", params))
+
+
+def counts(conn: Conn, store_id: str) -> dict[str, int]:
+    """Deliveries of the store by status (for the dashboard's badges)."""
+    out = dict.fromkeys(STATUSES, 0)
+    for status, n in conn.all(
+        "SELECT status, COUNT(*) FROM webhook_deliveries WHERE store_id = ? GROUP BY status",
+        (store_id,),
+    ):
+        out[status] = int(n)
+    return out

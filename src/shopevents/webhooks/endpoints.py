@@ -1,0 +1,296 @@
+"""Webhook endpoints per store: register, list (with delivery statistics), remove.
+
+These are the functions the dashboard, the REST API and the CLI call. Each takes an open
+connection; the ones that write expect to run inside a transaction.
+"""
+
+from __future__ import annotations
+
+import secrets
+from collections.abc import Iterable
+from typing import Any
+
+import msgspec
+
+from shopevents.domain.outbox import TOPICS
+from shopevents.storage.codec import dumps, loads
+from shopevents.storage.database import Conn
+from shopevents.storage.reads import iso
+from shopevents.webhooks import guard
+from shopevents.webhooks.signing import new_secret
+
+MAX_DESCRIPTION = 200
+DAY_US = 86_400 * 1_000_000
+
+
+class EndpointError(ValueError):
+    """A field of a new endpoint is invalid: `path` is a JSON pointer, `message` says why."""
+
+    def __init__(self, code: str, path: str, message: str) -> None:
+        super().__init__(message)
+        self.code = code
+        self.path = path
+        self.message = message
+
+    def as_issue(self) -> dict[str, str]:
+        return {"code": self.code, "path": self.path, "message": self.message}
+
+
+class ValidationErrors(ValueError):
+    def __init__(self, errors: list[EndpointError]) -> None:
+        super().__init__("; ".join(f"{e.path}: {e.message}" for e in errors))
+        self.errors = errors
+
+    def issues(self) -> list[dict[str, str]]:
+        return [e.as_issue() for e in self.errors]
+
+
+class Endpoint(msgspec.Struct, kw_only=True):
+    id: str
+    store_id: str
+    url: str
+    topics: list[str]
+    enabled: bool
+    description: str
+    created_at: int
+
+
+def new_endpoint_id() -> str:
+    return "whe_" + secrets.token_hex(10)
+
+
+def validate(
+    url: Any, topics: Any, description: Any = "", *, allow_private: bool = True
+) -> tuple[str, list[str], str]:
+    """Check a new endpoint's fields; give them cleaned, or raise ValidationErrors listing
+    every wrong field."""
+    errors: list[EndpointError] = []
+    clean_url = ""
+    if not isinstance(url, str) or not url.strip():
+        errors.append(EndpointError("missing_field", "/url", "An http or https URL is required"))
+    else:
+        clean_url = url.strip()
+        try:
+            guard.check_url(clean_url)
+        except guard.InvalidURL as exc:
+            errors.append(EndpointError("invalid_value", "/url", f"Invalid URL: {exc}"))
+        else:
+            if not allow_private and guard.obviously_private(clean_url):
+                errors.append(
+                    EndpointError(
+                        "invalid_value",
+                        "/url",
+                        "The URL points to a private, loopback or link-local address; the "
+                        "server refuses those unless webhooks.allow_private_addresses is set",
+                    )
+                )
+    clean_topics: list[str] = []
+    if not isinstance(topics, list | tuple) or not topics:
+        errors.append(
+            EndpointError(
+                "missing_field",
+                "/topics",
+                "At least one topic is required: " + ", ".join(TOPICS),
+            )
+        )
+    else:
+        for i, topic in enumerate(topics):
+            if not isinstance(topic, str) or topic not in TOPICS:
+                errors.append(
+                    EndpointError(
+                        "invalid_value",
+                        f"/topics/{i}",
+                        f"Unknown topic {topic!r}; expected one of: " + ", ".join(TOPICS),
+                    )
+                )
+            elif topic not in clean_topics:
+                clean_topics.append(topic)
+    if description is None:
+        description = ""
+    if not isinstance(description, str):
+        errors.append(EndpointError("invalid_type", "/description", "Expected a text"))
+        description = ""
+    elif len(description) > MAX_DESCRIPTION:
+        errors.append(
+            EndpointError(
+                "invalid_value",
+                "/description",
+                f"At most {MAX_DESCRIPTION} characters are allowed",
+            )
+        )
+    if errors:
+        raise ValidationErrors(errors)
+    return clean_url, clean_topics, description.strip()
+
+
+def create_endpoint(
+    conn: Conn,
+    store_id: str,
+    url: str,
+    topics: Iterable[str],
+    now: int,
+    *,
+    description: str = "",
+    allow_private: bool = True,
+) -> tuple[Endpoint, str]:
+    """Register an endpoint; give it and its signing secret (shown once)."""
+    clean_url, clean_topics, desc = validate(
+        url, list(topics), description, allow_private=allow_private
+    )
+    endpoint_id = new_endpoint_id()
+    secret = new_secret()
+    conn.execute(
+        "INSERT INTO webhook_endpoints (id, store_id, url, secret, topics, enabled, created_at, description, updated_at) "
+        "VALUES (?, ?, ?, ?, ?, 1, ?, ?, ?)",
+        (endpoint_id, store_id, clean_url, secret, dumps(clean_topics), now, desc, now),
+    )
+    return (
+        Endpoint(
+            id=endpoint_id,
+            store_id=store_id,
+            url=clean_url,
+            topics=clean_topics,
+            enabled=True,
+            description=desc,
+            created_at=now,
+        ),
+        secret,
+    )
+
+
+_COLS = "id, store_id, url, topics, enabled, description, created_at"
+
+
+def _endpoint(row: Any) -> Endpoint:
+    return Endpoint(
+        id=row[0],
+        store_id=row[1],
+        url=row[2],
+        topics=loads(row[3]) or [],
+        enabled=bool(row[4]),
+        description=row[5] or "",
+        created_at=int(row[6]),
+    )
+
+
+def get_endpoint(conn: Conn, endpoint_id: str, store_id: str | None = None) -> Endpoint | None:
+    """One endpoint (only if it belongs to `store_id`, when given)."""
+    if store_id is None:
+        row = conn.one(f"SELECT {_COLS} FROM webhook_endpoints WHERE id = ?", (endpoint_id,))
+    else:
+        row = conn.one(
+            f"SELECT {_COLS} FROM webhook_endpoints WHERE id = ? AND store_id = ?",
+            (endpoint_id, store_id),
+        )
+    return _endpoint(row) if row else None
+
+
+def endpoint_secret(conn: Conn, endpoint_id: str) -> str | None:
+    return conn.scalar("SELECT secret FROM webhook_endpoints WHERE id = ?", (endpoint_id,))
+
+
+def remove_endpoint(conn: Conn, endpoint_id: str, store_id: str | None = None) -> bool:
+    """Delete an endpoint with its deliveries and their log; False if there is none."""
+    found = get_endpoint(conn, endpoint_id, store_id)
+    if found is None:
+        return False
+    conn.execute("DELETE FROM webhook_attempts WHERE endpoint_id = ?", (endpoint_id,))
+    conn.execute("DELETE FROM webhook_deliveries WHERE endpoint_id = ?", (endpoint_id,))
+    conn.execute("DELETE FROM webhook_endpoints WHERE id = ?", (endpoint_id,))
+    return True
+
+
+def set_enabled(
+    conn: Conn, endpoint_id: str, enabled: bool, now: int, store_id: str | None = None
+) -> bool:
+    """Pause or resume an endpoint. A paused one gets no new deliveries and its pending ones
+    wait; give False if there is no such endpoint."""
+    sql = "UPDATE webhook_endpoints SET enabled = ?, updated_at = ? WHERE id = ?"
+    params: list[Any] = [1 if enabled else 0, now, endpoint_id]
+    if store_id is not None:
+        sql += " AND store_id = ?"
+        params.append(store_id)
+    return conn.one(sql + " RETURNING id", params) is not None
+
+
+def endpoint_stats(conn: Conn, endpoint_ids: list[str], now: int) -> dict[str, dict[str, Any]]:
+    """Per endpoint: deliveries by status, success rate of finished deliveries, and the last
+    24 hours of attempts (count, failures, mean latency), plus the last attempt."""
+    out: dict[str, dict[str, Any]] = {}
+    if not endpoint_ids:
+        return out
+    marks = ", ".join("?" for _ in endpoint_ids)
+    for eid in endpoint_ids:
+        out[eid] = {
+            "pending": 0,
+            "delivered": 0,
+            "failed": 0,
+            "dead": 0,
+            "successRate": None,
+            "attempts24h": 0,
+            "failedAttempts24h": 0,
+            "meanLatencyMs24h": None,
+            "lastAttemptAt": None,
+            "lastStatusCode": None,
+            "lastError": None,
+        }
+    for eid, status, count in conn.all(
+        f"SELECT endpoint_id, status, COUNT(*) FROM webhook_deliveries WHERE endpoint_id IN ({marks}) "
+        "GROUP BY endpoint_id, status",
+        endpoint_ids,
+    ):
+        if status in out[eid]:
+            out[eid][status] = int(count)
+    since = now - DAY_US
+    for eid, total, failed, latency in conn.all(
+        "SELECT endpoint_id, COUNT(*), SUM(CASE WHEN outcome = 'delivered' THEN 0 ELSE 1 END), AVG(latency_ms) "
+        f"FROM webhook_attempts WHERE endpoint_id IN ({marks}) AND at >= ? GROUP BY endpoint_id",
+        [*endpoint_ids, since],
+    ):
+        out[eid]["attempts24h"] = int(total)
+        out[eid]["failedAttempts24h"] = int(failed or 0)
+        out[eid]["meanLatencyMs24h"] = None if latency is None else round(float(latency), 1)
+    for eid in endpoint_ids:
+        last = conn.one(
+            "SELECT at, status_code, error FROM webhook_attempts WHERE endpoint_id = ? "
+            "ORDER BY at DESC, id DESC LIMIT 1",
+            (eid,),
+        )
+        if last is not None:
+            out[eid]["lastAttemptAt"] = iso(last[0])
+            out[eid]["lastStatusCode"] = last[1]
+            out[eid]["lastError"] = last[2]
+        s = out[eid]
+        finished = s["delivered"] + s["failed"] + s["dead"]
+        s["successRate"] = round(s["delivered"] / finished, 4) if finished else None
+    return out
+
+
+def endpoint_view(endpoint: Endpoint, stats: dict[str, Any] | None = None) -> dict[str, Any]:
+    """An endpoint as the API, the CLI and the dashboard show it (never the secret)."""
+    view: dict[str, Any] = {
+        "id": endpoint.id,
+        "url": endpoint.url,
+        "topics": endpoint.topics,
+        "enabled": endpoint.enabled,
+        "description": endpoint.description,
+        "createdAt": iso(endpoint.created_at),
+    }
+    if stats is not None:
+        view["stats"] = stats
+    return view
+
+
+def list_endpoints(conn: Conn, store_id: str, now: int | None = None) -> list[dict[str, Any]]:
+    """The store's endpoints, oldest first, each with `stats` (see `endpoint_stats`)."""
+    rows = conn.all(
+        f"SELECT {_COLS} FROM webhook_endpoints WHERE store_id = ? ORDER BY created_at, id",
+        (store_id,),
+    )
+    found = [_endpoint(r) for r in rows]
+    if now is None:
+        from shopevents.clock import SystemClock, to_micros
+
+        now = to_micros(SystemClock().now())
+    stats = endpoint_stats(conn, [e.id for e in found], now)
+    return [endpoint_view(e, stats[e.id]) for e in found]

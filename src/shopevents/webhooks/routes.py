@@ -1,0 +1,207 @@
+"""REST API for webhooks (apiKey auth, scoped to the key's store):
+
+- `GET  /api/webhooks`: the store's endpoints with delivery statistics
+- `POST /api/webhooks`: register `{"url", "topics": [...], "description"?}`; the answer
+  carries the signing `secret`, shown this once
+- `GET  /api/webhooks/{id}`, `DELETE /api/webhooks/{id}`
+- `POST /api/webhooks/{id}/ping`: queue a `ping` delivery to that endpoint
+- `GET  /api/webhooks/{id}/deliveries?status=&limit=&offset=`: the endpoint's delivery log
+- `GET  /api/webhooks/deliveries/{deliveryId}`: one delivery, its body and every attempt
+- `POST /api/webhooks/deliveries/{deliveryId}/replay`: re-queue a failed or dead delivery
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import msgspec
+from starlette.requests import Request
+from starlette.responses import Response
+from starlette.routing import Route
+
+from shopevents.api.auth import KeyCache, authenticate
+from shopevents.context import AppContext
+from shopevents.errors import ApiError, StorageUnavailable
+from shopevents.ingest.routes import read_body
+from shopevents.responses import json_response
+from shopevents.webhooks import deliveries, endpoints
+
+BODY_LIMIT = 64 * 1024
+
+
+def validation_error(errors: list[dict[str, str]]) -> ApiError:
+    return ApiError(
+        "validation_failed",
+        "; ".join(f"{e['path'] or '/'}: {e['message']}" for e in errors[:5]),
+        errors=errors,
+        extra={"validationErrors": [{"path": e["path"], "reason": e["message"]} for e in errors]},
+    )
+
+
+def _int_param(request: Request, name: str, default: int, low: int, high: int) -> int:
+    raw = request.query_params.get(name)
+    if raw is None or raw == "":
+        return default
+    try:
+        value = int(raw)
+    except ValueError:
+        raise validation_error(
+            [{"code": "invalid_type", "path": f"/{name}", "message": "Expected a whole number"}]
+        ) from None
+    return min(max(value, low), high)
+
+
+def routes(ctx: AppContext) -> list[Route]:
+    cache = KeyCache()
+
+    async def store_id_of(request: Request) -> str:
+        return await authenticate(ctx, cache, request)
+
+    async def write(fn: Any) -> Any:
+        try:
+            return await ctx.write(fn)
+        except StorageUnavailable:
+            raise ApiError(
+                "storage_unavailable",
+                headers={"Retry-After": str(ctx.settings.ingest.retry_after_seconds)},
+            ) from None
+
+    async def endpoint_of(request: Request, store_id: str) -> endpoints.Endpoint:
+        eid = request.path_params["endpoint_id"]
+        found = await ctx.read(lambda c: endpoints.get_endpoint(c, eid, store_id))
+        if found is None:
+            raise ApiError("not_found", f"No webhook endpoint {eid!r} in this store")
+        return found
+
+    async def list_webhooks(request: Request) -> Response:
+        store_id = await store_id_of(request)
+        now = ctx.now_us()
+        items = await ctx.read(lambda c: endpoints.list_endpoints(c, store_id, now))
+        return json_response({"items": items, "topics": list(endpoints.TOPICS)})
+
+    async def create_webhook(request: Request) -> Response:
+        store_id = await store_id_of(request)
+        body = await read_body(request, BODY_LIMIT)
+        try:
+            obj = msgspec.json.decode(body) if body.strip() else None
+        except msgspec.DecodeError as exc:
+            raise ApiError("invalid_json", f"The body is not valid JSON: {exc}") from None
+        if not isinstance(obj, dict):
+            raise validation_error(
+                [
+                    {
+                        "code": "not_an_object",
+                        "path": "",
+                        "message": 'Expected a JSON object: {"url": ..., "topics": [...]}',
+                    }
+                ]
+            )
+        allow_private = ctx.settings.webhooks.allow_private_addresses
+        try:
+            url, topics, description = endpoints.validate(
+                obj.get("url"),
+                obj.get("topics"),
+                obj.get("description", ""),
+                allow_private=allow_private,
+            )
+        except endpoints.ValidationErrors as exc:
+            raise validation_error(exc.issues()) from None
+        endpoint, secret = await write(
+            lambda conn, now: endpoints.create_endpoint(
+                conn, store_id, url, topics, now, description=description
+            )
+        )
+        return json_response(
+            {**endpoints.endpoint_view(endpoint), "secret": secret},
+            201,
+            {"Location": f"/api/webhooks/{endpoint.id}"},
+        )
+
+    async def get_webhook(request: Request) -> Response:
+        store_id = await store_id_of(request)
+        endpoint = await endpoint_of(request, store_id)
+        now = ctx.now_us()
+        stats = await ctx.read(lambda c: endpoints.endpoint_stats(c, [endpoint.id], now))
+        return json_response(endpoints.endpoint_view(endpoint, stats[endpoint.id]))
+
+    async def delete_webhook(request: Request) -> Response:
+        store_id = await store_id_of(request)
+        eid = request.path_params["endpoint_id"]
+        removed = await write(lambda conn, now: endpoints.remove_endpoint(conn, eid, store_id))
+        if not removed:
+            raise ApiError("not_found", f"No webhook endpoint {eid!r} in this store")
+        return Response(status_code=204)
+
+    async def ping_webhook(request: Request) -> Response:
+        store_id = await store_id_of(request)
+        endpoint = await endpoint_of(request, store_id)
+        did = await write(
+            lambda conn, now: deliveries.enqueue_ping(conn, endpoint.id, store_id, now)
+        )
+        return json_response(
+            {"deliveryId": did, "endpointId": endpoint.id, "status": "pending"}, 202
+        )
+
+    async def endpoint_deliveries(request: Request) -> Response:
+        store_id = await store_id_of(request)
+        endpoint = await endpoint_of(request, store_id)
+        status = request.query_params.get("status") or None
+        if status is not None and status not in deliveries.STATUSES:
+            raise validation_error(
+                [
+                    {
+                        "code": "invalid_value",
+                        "path": "/status",
+                        "message": "Expected one of: " + ", ".join(deliveries.STATUSES),
+                    }
+                ]
+            )
+        limit = _int_param(request, "limit", 50, 1, 500)
+        offset = _int_param(request, "offset", 0, 0, 10_000_000)
+        now = ctx.now_us()
+        items = await ctx.read(
+            lambda c: deliveries.list_deliveries(
+                c, store_id, endpoint.id, status, limit=limit, offset=offset, now=now
+            )
+        )
+        return json_response({"items": items})
+
+    async def get_delivery(request: Request) -> Response:
+        store_id = await store_id_of(request)
+        did = request.path_params["delivery_id"]
+        now = ctx.now_us()
+        found = await ctx.read(lambda c: deliveries.get_delivery(c, did, store_id, now))
+        if found is None:
+            raise ApiError("not_found", f"No webhook delivery {did!r} in this store")
+        return json_response(found)
+
+    async def replay_delivery(request: Request) -> Response:
+        store_id = await store_id_of(request)
+        did = request.path_params["delivery_id"]
+        before = await write(lambda conn, now: deliveries.replay(conn, did, now, store_id))
+        if before is None:
+            raise ApiError("not_found", f"No webhook delivery {did!r} in this store")
+        if before not in ("failed", "dead"):
+            raise validation_error(
+                [
+                    {
+                        "code": "invalid_value",
+                        "path": "/deliveryId",
+                        "message": f"Only failed or dead deliveries can be replayed; this one is {before}",
+                    }
+                ]
+            )
+        now = ctx.now_us()
+        found = await ctx.read(lambda c: deliveries.get_delivery(c, did, store_id, now))
+        return json_response(found, 202)
+
+    return [
+        Route("/api/webhooks", list_webhooks, methods=["GET"]),
+        Route("/api/webhooks", create_webhook, methods=["POST"]),
+        Route("/api/webhooks/deliveries/{delivery_id}", get_delivery, methods=["GET"]),
+        Route("/api/webhooks/deliveries/{delivery_id}/replay", replay_delivery, methods=["POST"]),
+        Route("/api/webhooks/{endpoint_id}", get_webhook, methods=["GET"]),
+        Route("/api/webhooks/{endpoint_id}", delete_webhook, methods=["DELETE"]),
+        Route("/api/webhooks/{endpoint_id}/ping", ping_webhook, methods=["POST"]),
+        Route("/api/webhooks/{endpoint_id}/deliveries", endpoint_deliveries, methods=["GET"]),
+    ]
