@@ -56,7 +56,7 @@ CATALOG: dict[str, Product] = {
             "lamp-02",
             "Desk lamp",
             Decimal("24.90"),
-            "/Home/Lighting",
+            "/Lighting/Desk lamps",
             "Lumio",
             "An adjustable lamp with a warm LED.",
             "#d9a441",

@@ -99,7 +99,6 @@ def routes(ctx: DemoContext) -> list[BaseRoute]:
         events: list[dict[str, Any]] | None = None,
         categories: list[str] | None = None,
         status: int = 200,
-        send_cart: bool = True,
         **extra: Any,
     ) -> Response:
         variant = variant_of(request) or "js"
@@ -113,8 +112,9 @@ def routes(ctx: DemoContext) -> list[BaseRoute]:
                 evs.append({"type": flash})
         evs = ordered(evs)
         entity = entity_js(state.customer)
-        cart = cart_js(state.cart, base, variant) if state.cart and send_cart else None
-        data = {"events": [*evs, {"type": "page-visit"}], "entityInfo": entity, "cart": cart}
+        cart = cart_js(state.cart, base, variant) if state.cart else None
+        sent = [*evs, {"type": "page-visit"}]
+        data = {"events": sent, "entityInfo": entity, "cart": cart}
         html = env.get_template(template).render(
             request=request,
             variant=variant,
@@ -128,7 +128,7 @@ def routes(ctx: DemoContext) -> list[BaseRoute]:
             entity=entity,
             cart=cart,
             data=data,
-            code=js_call(data["events"], entity, cart),
+            code=js_call(sent, entity, cart),
             page_categories=categories or [],
             categories=CATEGORIES,
             catalog=CATALOG,
