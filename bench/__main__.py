@@ -15,6 +15,7 @@ from __future__ import annotations
 import argparse
 import datetime as dt
 import json
+import signal
 import sys
 import time
 from pathlib import Path
@@ -46,6 +47,15 @@ def _backends(choice: str) -> list[str]:
     return wanted
 
 
+def _interrupt_on_sigterm() -> None:
+    """SIGTERM stops the run like Ctrl-C: servers are stopped and databases dropped."""
+
+    def handler(signum, frame):
+        raise KeyboardInterrupt
+
+    signal.signal(signal.SIGTERM, handler)
+
+
 def cmd_run(a) -> int:
     from bench.http_scenarios import HTTP_SCENARIOS, HttpOptions, run_scenario
     from bench.sysinfo import collect, describe
@@ -59,6 +69,7 @@ def cmd_run(a) -> int:
     for n in names:
         if n not in ALL:
             raise SystemExit(f"unknown scenario {n!r}; known: {', '.join(ALL)}")
+    _interrupt_on_sigterm()
     setup()
     backends = _backends(a.backend)
     stamp = dt.datetime.now().strftime("%Y%m%d-%H%M%S")

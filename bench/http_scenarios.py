@@ -11,6 +11,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from bench.loadgen import Load, PhaseResult, run_fixed, run_wrk
+from bench.procs import system_busy_seconds
 from bench.targets import Target
 
 PAYLOADS = Path(__file__).resolve().parent / "payloads"
@@ -131,7 +132,9 @@ def run_once(scn: HttpScenario, target: Target, opts: HttpOptions, logdir: Path)
         warm = run_wrk(server.port, load, opts.warmup, opts.connections)
         c0, d0 = server.cpu_seconds()
         t0 = time.monotonic()
+        b0 = system_busy_seconds()
         sat = run_wrk(server.port, load, opts.duration, opts.connections)
+        b1 = system_busy_seconds()
         t1 = time.monotonic()
         c1, d1 = server.cpu_seconds()
         fixed = run_fixed(server.port, load, rate, opts.duration, opts.fixed_connections)
@@ -185,6 +188,12 @@ def run_once(scn: HttpScenario, target: Target, opts: HttpOptions, logdir: Path)
                 else None
             ),
             "loadgen_cpu_util": sat.loadgen_cpu_s / sat.duration_s if sat.duration_s else None,
+            # CPU used by everything else on the machine during saturation, in cores
+            "other_cpu_cores": (
+                max(0.0, (b1 - b0) - cpu_server - cpu_db - sat.loadgen_cpu_s) / wall
+                if wall
+                else None
+            ),
             "peak_rss_mb": peak_kb / 1024,
             "non200": sum(p.other_status for p in phases),
             "socket_errors": sum(p.errors for p in phases),
@@ -221,6 +230,7 @@ METRICS = [
     "server_cpu_util",
     "db_cpu_util",
     "loadgen_cpu_util",
+    "other_cpu_cores",
     "peak_rss_mb",
 ]
 

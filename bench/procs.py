@@ -67,6 +67,13 @@ def session_pids(sid: int) -> list[int]:
     return out
 
 
+def system_busy_seconds() -> float:
+    """CPU seconds all cores spent on anything but idle and I/O wait since boot."""
+    fields = Path("/proc/stat").read_text().splitlines()[0].split()[1:]
+    user, nice, system, _idle, _iowait, irq, softirq, steal = (int(x) for x in fields[:8])
+    return (user + nice + system + irq + softirq + steal) / CLK_TCK
+
+
 def vm_hwm_kb(pid: int) -> int:
     try:
         for line in Path(f"/proc/{pid}/status").read_text().splitlines():

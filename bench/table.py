@@ -21,6 +21,7 @@ HTTP_ROWS = [
     ("  of which PostgreSQL backends (µs)", "db_cpu_us_per_event", "{:.1f}", False),
     ("server core busy at saturation", "server_cpu_util", "{:.0%}", False),
     ("load generator core busy", "loadgen_cpu_util", "{:.0%}", False),
+    ("other processes' CPU at saturation (cores)", "other_cpu_cores", "{:.2f}", False),
     ("peak RSS of the server (MiB)", "peak_rss_mb", "{:.0f}", True),
 ]
 
