@@ -20,7 +20,7 @@ from shopevents.context import AppContext
 from shopevents.errors import ApiError, StorageUnavailable
 from shopevents.ingest import routes as ingest_routes
 from shopevents.responses import json_response
-from shopevents.storage.database import Database
+from shopevents.storage.database import Checkpointer, Database
 from shopevents.worker import loop as worker_loop
 
 log = logging.getLogger("shopevents")
@@ -150,6 +150,10 @@ def create_app(
     async def lifespan(app: Starlette) -> AsyncIterator[None]:
         stop = asyncio.Event()
         task = None
+        checkpointer = None
+        if db.dialect == "sqlite":
+            checkpointer = Checkpointer(db).start()
+            ctx.committer.background_checkpoints = True
         if run_worker:
             steps = [("abandonment", worker_loop.abandonment_step(ctx, settings.worker.batch_size))]
             extra = getattr(app.state, "worker_steps", [])
@@ -163,6 +167,8 @@ def create_app(
             if task is not None:
                 await task
             ctx.close()
+            if checkpointer is not None:
+                checkpointer.stop()
 
     app = Starlette(
         routes=routes,

@@ -4,8 +4,7 @@ States: active (has items) · empty · purchased · abandoned · recovered. A ca
 contact: the same cart id from two contacts makes two carts. After a purchase, a snapshot with
 the lines the cart had or the purchase bought (or an empty one) is stale and changes nothing;
 different lines start a new cart for that contact. An active cart untouched for the store's delay
-becomes abandoned,
-once; the decision re-reads the cart in the transaction that records it.
+becomes abandoned, once; the decision re-reads the cart in the transaction that records it.
 """
 
 from __future__ import annotations

@@ -13,6 +13,7 @@
 from __future__ import annotations
 
 import secrets
+import time
 from typing import Any
 
 import msgspec
@@ -31,9 +32,11 @@ class Identity(msgspec.Struct, kw_only=True):
     merged_from: str | None = None
 
 
-def new_id() -> str:
-    """24 hex characters, like Connectif's ids."""
-    return secrets.token_hex(12)
+def new_id(now_us: int | None = None) -> str:
+    """24 hex characters like Connectif's (ObjectId-shaped): 4 bytes of seconds, then 8 random
+    bytes. Ids made later sort later, so new rows append to their indexes."""
+    seconds = (now_us if now_us is not None else time.time_ns() // 1000) // 1_000_000
+    return f"{seconds & 0xFFFFFFFF:08x}{secrets.token_hex(8)}"
 
 
 def _contact_by_email(conn: Conn, store_id: str, email: str) -> str | None:
@@ -51,11 +54,13 @@ def _tracker(conn: Conn, store_id: str, tracker_id: str) -> tuple[str, str | Non
     return (row[0], row[1]) if row else None
 
 
-def _new_contact(conn: Conn, store_id: str, email: str | None, now: int) -> str:
-    cid = new_id()
+def _new_contact(
+    conn: Conn, store_id: str, email: str | None, now: int, fields: dict[str, Any] | None = None
+) -> str:
+    cid = new_id(now)
     conn.execute(
-        "INSERT INTO contacts (id, store_id, email, created_at, updated_at) VALUES (?, ?, ?, ?, ?)",
-        (cid, store_id, email, now, now),
+        "INSERT INTO contacts (id, store_id, email, fields, created_at, updated_at) VALUES (?, ?, ?, ?, ?, ?)",
+        (cid, store_id, email, dumps(fields or {}), now, now),
     )
     timeline.add(conn, store_id, cid, now, "entity-created", {"email": email} if email else {})
     outbox.emit(conn, store_id, "contact.created", now, {"contactId": cid, "email": email})
@@ -84,13 +89,16 @@ def resolve(
     email: str | None,
     now: int,
     request_id: int | None = None,
+    fields: dict[str, Any] | None = None,
 ) -> Identity:
+    """Who is acting. A contact created here gets `fields` at once (`created` is then True and
+    the caller need not update them)."""
     known = _tracker(conn, store_id, tracker_id) if tracker_id else None
-    tracker = tracker_id or new_id()
+    tracker = tracker_id or new_id(now)
     if email is None:
         if known is not None:
             return Identity(contact_id=known[0], tracker_id=tracker, email=known[1])
-        cid = _new_contact(conn, store_id, None, now)
+        cid = _new_contact(conn, store_id, None, now, fields)
         _point_tracker(conn, store_id, tracker, cid, now, exists=False)
         return Identity(contact_id=cid, tracker_id=tracker, email=None, created=True)
 
@@ -116,7 +124,7 @@ def resolve(
             conn, store_id, "contact.identified", now, {"contactId": known[0], "email": email}
         )
         return Identity(contact_id=known[0], tracker_id=tracker, email=email, identified=True)
-    cid = _new_contact(conn, store_id, email, now)
+    cid = _new_contact(conn, store_id, email, now, fields)
     _point_tracker(conn, store_id, tracker, cid, now, exists=known is not None)
     return Identity(contact_id=cid, tracker_id=tracker, email=email, created=True)
 

@@ -24,9 +24,16 @@ Write = Callable[[Conn, int], Any]
 
 class GroupCommitter:
     def __init__(
-        self, db: Database, clock: Clock, *, max_batch: int = 256, max_wait_ms: float = 0.0
+        self,
+        db: Database,
+        clock: Clock,
+        *,
+        max_batch: int = 256,
+        max_wait_ms: float = 0.0,
+        background_checkpoints: bool = False,
     ) -> None:
         self.db = db
+        self.background_checkpoints = background_checkpoints
         self.clock = clock
         self.max_batch = max_batch
         self.max_wait = max_wait_ms / 1000
@@ -39,6 +46,8 @@ class GroupCommitter:
     def _connection(self) -> Conn:
         if self._conn is None:
             self._conn = self.db.connect()
+            if self.background_checkpoints and self._conn.dialect == "sqlite":
+                self._conn.execute("PRAGMA wal_autocheckpoint=0")
         return self._conn
 
     def _drop_connection(self) -> None:

@@ -139,6 +139,12 @@ def apply(conn: Conn, req: Prepared, now: int) -> dict[str, Any]:
             req.body,
         ),
     )
+    changes: dict[str, Any] = {}
+    if entity is not None:
+        changes = {
+            k: v for k, v in plain(entity.fields).items() if k not in ("primaryKey", "trackerId")
+        }
+        changes.update(entity.custom)
     ident = identity.resolve(
         conn,
         sid,
@@ -146,13 +152,10 @@ def apply(conn: Conn, req: Prepared, now: int) -> dict[str, Any]:
         fields.primaryKey if fields else None,
         now,
         request_id,
+        changes,
     )
     cid = ident.contact_id
-    if entity is not None:
-        changes = {
-            k: v for k, v in plain(entity.fields).items() if k not in ("primaryKey", "trackerId")
-        }
-        changes.update(entity.custom)
+    if changes and not ident.created:
         identity.update_fields(conn, cid, changes, now)
 
     results: list[dict[str, Any]] = []

@@ -160,6 +160,7 @@ class Database:
             raw.execute(f"PRAGMA synchronous={self.synchronous}")
             raw.execute(f"PRAGMA busy_timeout={int(self.busy_timeout_ms)}")
             raw.execute("PRAGMA foreign_keys=ON")
+            raw.execute("PRAGMA cache_size=-16384")
         except sqlite3.Error as exc:
             raise StorageUnavailable(str(exc)) from exc
         return Conn(raw, "sqlite")
@@ -237,6 +238,45 @@ class Database:
         finally:
             conn.close()
         return [name for version, name, _ in self.migrations() if version not in applied]
+
+
+class Checkpointer:
+    """Moves SQLite's WAL checkpoints (and their fsyncs) off the writer: the writer connection
+    turns automatic checkpoints off and this thread runs a PASSIVE checkpoint every
+    `interval` seconds on its own connection (a TRUNCATE one when it stops)."""
+
+    def __init__(self, db: Database, interval: float = 0.5) -> None:
+        self.db = db
+        self.interval = interval
+        self._stop = threading.Event()
+        self._thread = threading.Thread(target=self._run, name="sqlite-checkpoint", daemon=True)
+
+    def start(self) -> Checkpointer:
+        self._thread.start()
+        return self
+
+    def _run(self) -> None:
+        conn: Conn | None = None
+        while not self._stop.wait(self.interval):
+            try:
+                conn = conn or self.db.connect()
+                conn.execute("PRAGMA wal_checkpoint(PASSIVE)")
+            except Exception:
+                if conn is not None:
+                    conn.close()
+                conn = None
+        try:
+            conn = conn or self.db.connect()
+            conn.execute("PRAGMA wal_checkpoint(TRUNCATE)")
+        except Exception:
+            pass
+        finally:
+            if conn is not None:
+                conn.close()
+
+    def stop(self) -> None:
+        self._stop.set()
+        self._thread.join(timeout=30)
 
 
 def _statements(sql: str) -> list[str]:
