@@ -219,7 +219,7 @@ def _new_server(workdir: Path) -> ShopeventsServer:
 
 
 @pytest.fixture(scope="session")
-def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[ShopeventsServer]:
+def e2e_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[ShopeventsServer]:
     """A shared running server, with the demo store created."""
     srv = _new_server(tmp_path_factory.mktemp("shopevents"))
     srv.demo_store = srv.create_store(DEMO_STORE)  # type: ignore[attr-defined]
@@ -229,7 +229,7 @@ def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[ShopeventsServe
 
 
 @pytest.fixture
-def own_server(tmp_path: Path) -> Iterator[ShopeventsServer]:
+def private_server(tmp_path: Path) -> Iterator[ShopeventsServer]:
     """A server of the test's own, which the test may stop and start again."""
     srv = _new_server(tmp_path)
     srv.start()
@@ -238,8 +238,9 @@ def own_server(tmp_path: Path) -> Iterator[ShopeventsServer]:
 
 
 @pytest.fixture
-def store(server: ShopeventsServer) -> Store:
-    return server.create_store()
+def e2e_store(e2e_server: ShopeventsServer) -> Store:
+    """A new store of its own for the test, on the shared server."""
+    return e2e_server.create_store()
 
 
 # --- the store's own site: static pages on another origin --------------------------------

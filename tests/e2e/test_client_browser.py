@@ -49,23 +49,23 @@ window.__sent = connectif.managed.sendEvents([
 
 
 def test_seed_example_pasted_into_a_page_records_the_purchase_and_the_visit(
-    server: Any, site: Any, page: Any, ingest: Any, kit: Any
+    e2e_server: Any, site: Any, page: Any, ingest: Any, kit: Any
 ) -> None:
-    store = server.create_store(domain=[kit.shop_host])
+    store = e2e_server.create_store(domain=[kit.shop_host])
     body = f"<h1>Order confirmed</h1><script>{SEED_EXAMPLE}</script>"
-    url = site.add(f"/{store.id}/seed.html", kit.html_page(server.snippet(store.id), body))
+    url = site.add(f"/{store.id}/seed.html", kit.html_page(e2e_server.snippet(store.id), body))
     page.goto(url)
 
     purchase = kit.wait_for(
-        lambda: server.purchase(store, SEED_PURCHASE_ID), what="the seed purchase"
+        lambda: e2e_server.purchase(store, SEED_PURCHASE_ID), what="the seed purchase"
     )
     assert purchase["totalPrice"] == 51.88
     assert purchase["totalQuantity"] == 1
-    contact = server.contact(store, "jane@example.com")
+    contact = e2e_server.contact(store, "jane@example.com")
     assert contact["_name"] == "Jane"
     assert contact["_surname"] == "Doe"
     assert contact["_totalPurchases"] == 1
-    types = server.activity_types(store, "jane@example.com")
+    types = e2e_server.activity_types(store, "jane@example.com")
     assert "purchase" in types
     assert "web-page-visited" in types
 
@@ -83,9 +83,9 @@ def test_seed_example_pasted_into_a_page_records_the_purchase_and_the_visit(
 
 
 def test_api_surface_lifecycle_events_promise_onresponded(
-    server: Any, site: Any, page: Any, ingest: Any, kit: Any
+    e2e_server: Any, site: Any, page: Any, ingest: Any, kit: Any
 ) -> None:
-    store = server.create_store()
+    store = e2e_server.create_store()
     body = """<script>
       function go() {
         window.__order = [];
@@ -99,7 +99,7 @@ def test_api_surface_lifecycle_events_promise_onresponded(
       if (window.connectif && connectif.managed && connectif.managed.isInitialized && connectif.managed.isInitialized()) go();
       else document.addEventListener('connectif.managed.initialized', go);
     </script>"""
-    page.goto(site.add(f"/{store.id}/api.html", kit.html_page(server.snippet(store.id), body)))
+    page.goto(site.add(f"/{store.id}/api.html", kit.html_page(e2e_server.snippet(store.id), body)))
     kit.wait_for(lambda: page.evaluate("window.__answer"), what="onResponded")
     assert page.evaluate("connectif.managed.isInitialized()") is True
     assert page.evaluate("window.__lifecycle") == [
@@ -118,7 +118,7 @@ def test_api_surface_lifecycle_events_promise_onresponded(
     assert page.evaluate("connectif.shopevents.pending()") == 0
 
     # The next page carries the tracker the server gave.
-    page.goto(site.add(f"/{store.id}/api2.html", kit.html_page(server.snippet(store.id), body)))
+    page.goto(site.add(f"/{store.id}/api2.html", kit.html_page(e2e_server.snippet(store.id), body)))
     kit.wait_for(lambda: page.evaluate("window.__answer"), what="second answer")
     assert ingest.requests[-1]["entityInfo"]["trackerId"] == tracker
     assert page.errors == []
@@ -165,11 +165,13 @@ TAG_PAGE = """
 
 
 def test_tag_mode_reads_every_tag_and_sends_them_once(
-    server: Any, site: Any, page: Any, ingest: Any, kit: Any
+    e2e_server: Any, site: Any, page: Any, ingest: Any, kit: Any
 ) -> None:
-    store = server.create_store(tag_mode="on")
-    page.goto(site.add(f"/{store.id}/tags.html", kit.html_page(server.snippet(store.id), TAG_PAGE)))
-    kit.wait_for(lambda: server.purchase(store, "ORD-TAGS-1"), what="the tag purchase")
+    store = e2e_server.create_store(tag_mode="on")
+    page.goto(
+        site.add(f"/{store.id}/tags.html", kit.html_page(e2e_server.snippet(store.id), TAG_PAGE))
+    )
+    kit.wait_for(lambda: e2e_server.purchase(store, "ORD-TAGS-1"), what="the tag purchase")
     kit.wait_for(lambda: len(ingest.answers) == 1, what="the answer")
     page.wait_for_timeout(300)
     assert len(ingest.requests) == 1, "sent once"
@@ -216,7 +218,7 @@ def test_tag_mode_reads_every_tag_and_sends_them_once(
     assert sent["bannerPlaceholders"] == ["home-banner-1"]
     assert {s for a in ingest.answers for s in [r["status"] for r in a["results"]]} == {"accepted"}
 
-    types = set(server.activity_types(store, "tags@example.com"))
+    types = set(e2e_server.activity_types(store, "tags@example.com"))
     for expected in (
         "product-visited",
         "search",
@@ -250,15 +252,15 @@ def test_tag_mode_reads_every_tag_and_sends_them_once(
 
 
 def test_unchanged_entity_and_cart_are_not_resent_across_pages(
-    server: Any, site: Any, page: Any, ingest: Any, kit: Any
+    e2e_server: Any, site: Any, page: Any, ingest: Any, kit: Any
 ) -> None:
-    store = server.create_store()
+    store = e2e_server.create_store()
     tags = TAG_PAGE.split('<div class="cn_product_visited"')[0]
     body = (
         tags
         + "<script>connectif.managed.sendEvents([], {onResponded: function (i) { window.__done = i; }});</script>"
     )
-    url = site.add(f"/{store.id}/sync.html", kit.html_page(server.snippet(store.id), body))
+    url = site.add(f"/{store.id}/sync.html", kit.html_page(e2e_server.snippet(store.id), body))
     page.goto(url)
     kit.wait_for(lambda: page.evaluate("window.__done"), what="first sync")
     assert len(ingest.requests) == 1
@@ -274,11 +276,11 @@ def test_unchanged_entity_and_cart_are_not_resent_across_pages(
 
 
 def test_tracker_url_parameter_is_taken_and_removed(
-    server: Any, site: Any, page: Any, ingest: Any, kit: Any
+    e2e_server: Any, site: Any, page: Any, ingest: Any, kit: Any
 ) -> None:
-    store = server.create_store()
+    store = e2e_server.create_store()
     body = "<script>connectif.managed.sendEvents([{type: 'page-visit'}]);</script>"
-    url = site.add(f"/{store.id}/landing.html", kit.html_page(server.snippet(store.id), body))
+    url = site.add(f"/{store.id}/landing.html", kit.html_page(e2e_server.snippet(store.id), body))
     forced = "5f1d2c3b4a59687766554433"
     page.goto(url + f"?utm_source=mail&__cn_tracker={forced}&x=1#top")
     kit.wait_for(lambda: ingest.answers, what="the answer")
@@ -299,7 +301,7 @@ def test_tracker_url_parameter_is_taken_and_removed(
     ],
 )
 def test_authorised_domains_tracking_switch_and_exclusions(
-    server: Any,
+    e2e_server: Any,
     site: Any,
     page: Any,
     ingest: Any,
@@ -308,12 +310,12 @@ def test_authorised_domains_tracking_switch_and_exclusions(
     path: str,
     tracked: bool,
 ) -> None:
-    store = server.create_store(**settings)
+    store = e2e_server.create_store(**settings)
     body = """<script>connectif.managed.sendEvents([{type: 'page-visit'}],
       {entityInfo: {primaryKey: 'gate@example.com'}, onResponded: function (i) { window.__done = i; }});</script>"""
-    page.goto(site.add(f"/{store.id}{path}", kit.html_page(server.snippet(store.id), body)))
+    page.goto(site.add(f"/{store.id}{path}", kit.html_page(e2e_server.snippet(store.id), body)))
     done = kit.wait_for(lambda: page.evaluate("window.__done"), what="onResponded")
     assert bool(ingest.requests) is tracked
     assert bool(done.get("skipped")) is not tracked
     assert page.evaluate("localStorage.getItem('cn_queue')") in (None, "[]")
-    assert ("web-page-visited" in server.activity_types(store, "gate@example.com")) is tracked
+    assert ("web-page-visited" in e2e_server.activity_types(store, "gate@example.com")) is tracked

@@ -48,18 +48,18 @@ def queue_length(page: Any) -> int:
 
 
 def test_purchase_sent_while_the_server_is_stopped_arrives_after_restart(
-    own_server: Any, site: Any, page: Any, ingest: Any, kit: Any
+    private_server: Any, site: Any, page: Any, ingest: Any, kit: Any
 ) -> None:
-    store = own_server.create_store()
+    store = private_server.create_store()
     pid, email = f"ORD-DOWN-{uuid.uuid4().hex[:8]}", "down@example.com"
     url = site.add(
         f"/{store.id}/down.html",
-        kit.html_page(own_server.snippet(store.id), buy_script(pid, email)),
+        kit.html_page(private_server.snippet(store.id), buy_script(pid, email)),
     )
     page.goto(url)
     page.wait_for_function("connectif.managed.isInitialized && connectif.managed.isInitialized()")
 
-    own_server.stop()
+    private_server.stop()
     page.evaluate("buy()")
     answer = kit.wait_for(
         lambda: page.evaluate("window.__answers && window.__answers[0]"), what="onResponded"
@@ -70,12 +70,12 @@ def test_purchase_sent_while_the_server_is_stopped_arrives_after_restart(
     assert queue_length(page) == 1
     kit.screenshot(page, "client-server-stopped")
 
-    own_server.start()
+    private_server.start()
     kit.wait_for(
         lambda: queue_length(page) == 0, timeout=45, what="the queue to drain after the restart"
     )
-    assert own_server.purchase(store, pid)["totalPrice"] == 30.5
-    assert own_server.contact(store, email)["_totalPurchases"] == 1
+    assert private_server.purchase(store, pid)["totalPrice"] == 30.5
+    assert private_server.contact(store, email)["_totalPurchases"] == 1
     request_ids = {r["requestId"] for r in ingest.requests}
     assert len(request_ids) == 1, "every retry carried the same request id"
     assert len(ingest.requests) >= 2
@@ -83,43 +83,52 @@ def test_purchase_sent_while_the_server_is_stopped_arrives_after_restart(
 
 
 def test_a_request_left_in_the_queue_is_sent_by_the_next_page(
-    own_server: Any, site: Any, page: Any, kit: Any
+    private_server: Any, site: Any, page: Any, kit: Any
 ) -> None:
-    store = own_server.create_store()
+    store = private_server.create_store()
     pid, email = f"ORD-NEXT-{uuid.uuid4().hex[:8]}", "next@example.com"
-    snippet = own_server.snippet(store.id)
+    snippet = private_server.snippet(store.id)
     first = site.add(f"/{store.id}/checkout.html", kit.html_page(snippet, buy_script(pid, email)))
     later = site.add(f"/{store.id}/home.html", kit.html_page(snippet, "<h1>Home</h1>"))
     page.goto(first)
     page.wait_for_function("connectif.managed.isInitialized && connectif.managed.isInitialized()")
-    own_server.stop()
+    private_server.stop()
     page.evaluate("buy()")
     kit.wait_for(
         lambda: page.evaluate("window.__answers && window.__answers[0]"), what="onResponded"
     )
     page.goto("about:blank")  # the shopper leaves while the server is down
-    own_server.start()
+    private_server.start()
 
     page.goto(later)
     kit.wait_for(
-        lambda: own_server.purchase(store, pid), timeout=30, what="the purchase from the next page"
+        lambda: private_server.purchase(store, pid),
+        timeout=30,
+        what="the purchase from the next page",
     )
     kit.wait_for(lambda: queue_length(page) == 0, what="the queue to drain")
-    assert own_server.contact(store, email)["_totalPurchases"] == 1
+    assert private_server.contact(store, email)["_totalPurchases"] == 1
 
 
 @pytest.mark.parametrize(
     ("status", "headers"), [(502, {}), (503, {"Retry-After": "1"}), (429, {"Retry-After": "1"})]
 )
 def test_a_failed_answer_is_retried_and_never_double_counts(
-    server: Any, site: Any, page: Any, ingest: Any, kit: Any, status: int, headers: dict[str, str]
+    e2e_server: Any,
+    site: Any,
+    page: Any,
+    ingest: Any,
+    kit: Any,
+    status: int,
+    headers: dict[str, str],
 ) -> None:
     """The request reaches the server, but the answer the browser sees is an error: the
     retry is recognised by its request id and answered `duplicate`."""
-    store = server.create_store()
+    store = e2e_server.create_store()
     pid, email = f"ORD-{status}-{uuid.uuid4().hex[:8]}", f"retry{status}@example.com"
     url = site.add(
-        f"/{store.id}/retry.html", kit.html_page(server.snippet(store.id), buy_script(pid, email))
+        f"/{store.id}/retry.html",
+        kit.html_page(e2e_server.snippet(store.id), buy_script(pid, email)),
     )
     calls = {"n": 0}
 
@@ -147,17 +156,17 @@ def test_a_failed_answer_is_retried_and_never_double_counts(
     assert ingest.statuses("purchase") == ["duplicate"]
     assert [a["status"] for a in ingest.answers] == [status, 200]
     assert len({r["requestId"] for r in ingest.requests}) == 1
-    assert server.contact(store, email)["_totalPurchases"] == 1
+    assert e2e_server.contact(store, email)["_totalPurchases"] == 1
     kit.wait_for(lambda: queue_length(page) == 0, what="the queue to drain")
 
 
 def test_a_refused_request_is_not_retried(
-    server: Any, site: Any, page: Any, ingest: Any, kit: Any
+    e2e_server: Any, site: Any, page: Any, ingest: Any, kit: Any
 ) -> None:
-    store = server.create_store()
+    store = e2e_server.create_store()
     url = site.add(
         f"/{store.id}/refused.html",
-        kit.html_page(server.snippet(store.id), buy_script("ORD-X", "x@example.com")),
+        kit.html_page(e2e_server.snippet(store.id), buy_script("ORD-X", "x@example.com")),
     )
     page.route(
         INGEST_GLOB,
@@ -194,11 +203,11 @@ BEACON_PROBE = """<script>
 
 @pytest.mark.parametrize("behind_another", [False, True], ids=["keepalive", "beacon"])
 def test_a_purchase_sent_right_before_navigating_away_arrives(
-    server: Any, site: Any, page: Any, kit: Any, behind_another: bool
+    e2e_server: Any, site: Any, page: Any, kit: Any, behind_another: bool
 ) -> None:
     """The confirmation page sends the purchase and redirects at once. The next page has no
     client script, so only the request made on the way out can deliver it."""
-    store = server.create_store()
+    store = e2e_server.create_store()
     pid, email = f"ORD-LEAVE-{uuid.uuid4().hex[:8]}", "leave@example.com"
     elsewhere = site.add(
         f"/{store.id}/thanks.html", "<!doctype html><title>Thanks</title><h1>Thanks</h1>"
@@ -215,11 +224,11 @@ def test_a_purchase_sent_right_before_navigating_away_arrives(
     page.goto(
         site.add(
             f"/{store.id}/confirm-{behind_another}.html",
-            kit.html_page(server.snippet(store.id), body),
+            kit.html_page(e2e_server.snippet(store.id), body),
         )
     )
     page.wait_for_url(elsewhere)
     kit.wait_for(
-        lambda: server.purchase(store, pid), timeout=20, what="the purchase sent on the way out"
+        lambda: e2e_server.purchase(store, pid), timeout=20, what="the purchase sent on the way out"
     )
-    assert server.contact(store, email)["_totalPurchases"] == 1
+    assert e2e_server.contact(store, email)["_totalPurchases"] == 1

@@ -48,8 +48,8 @@ def shop(page: Any, base: str, variant: str, email: str, kit: Any, shots: bool =
     return page.inner_text("#order-id")
 
 
-def test_both_variants_record_the_same_visit(server: Any, browser: Any, kit: Any) -> None:
-    demo = server.demo_store
+def test_both_variants_record_the_same_visit(e2e_server: Any, browser: Any, kit: Any) -> None:
+    demo = e2e_server.demo_store
     results = {}
     for variant in ("js", "tags"):
         ctx = browser.new_context(viewport={"width": 1280, "height": 900})
@@ -57,14 +57,14 @@ def test_both_variants_record_the_same_visit(server: Any, browser: Any, kit: Any
         errors: list[str] = []
         page.on("pageerror", lambda exc, errors=errors: errors.append(str(exc)))
         email = f"{variant}-{uuid.uuid4().hex[:6]}@example.com"
-        order_id = shop(page, server.base_url, variant, email, kit, shots=True)
+        order_id = shop(page, e2e_server.base_url, variant, email, kit, shots=True)
         assert errors == []
         purchase = kit.wait_for(
-            lambda order_id=order_id: server.purchase(demo, order_id), what="the order"
+            lambda order_id=order_id: e2e_server.purchase(demo, order_id), what="the order"
         )
-        contact = server.contact(demo, email)
+        contact = e2e_server.contact(demo, email)
         results[variant] = {
-            "activity": Counter(server.activity_types(demo, email)),
+            "activity": Counter(e2e_server.activity_types(demo, email)),
             "purchase": (
                 purchase["totalQuantity"],
                 purchase["totalPrice"],
@@ -97,11 +97,11 @@ def test_both_variants_record_the_same_visit(server: Any, browser: Any, kit: Any
 
 @pytest.mark.parametrize("variant", ["js", "tags"])
 def test_reloading_the_confirmation_page_is_a_duplicate(
-    server: Any, page: Any, ingest: Any, kit: Any, variant: str
+    e2e_server: Any, page: Any, ingest: Any, kit: Any, variant: str
 ) -> None:
-    demo = server.demo_store
+    demo = e2e_server.demo_store
     email = f"reload-{variant}-{uuid.uuid4().hex[:6]}@example.com"
-    order_id = shop(page, server.base_url, variant, email, kit)
+    order_id = shop(page, e2e_server.base_url, variant, email, kit)
     assert ingest.statuses("purchase") == ["accepted"]
     page.reload()
     kit.wait_for(lambda: len(ingest.statuses("purchase")) == 2, what="the reloaded page's answer")
@@ -110,7 +110,7 @@ def test_reloading_the_confirmation_page_is_a_duplicate(
         r for r in ingest.requests if any(e["type"] == "purchase" for e in r["events"])
     ]
     assert len({r["requestId"] for r in purchase_requests}) == 2, "a reload is a new request"
-    assert server.contact(demo, email)["_totalPurchases"] == 1
-    assert server.purchase(demo, order_id)["totalPrice"] == 78.0
+    assert e2e_server.contact(demo, email)["_totalPurchases"] == 1
+    assert e2e_server.purchase(demo, order_id)["totalPrice"] == 78.0
     kit.wait_for(lambda: "purchase: duplicate" in page.inner_text("#se-status"), what="the panel")
     kit.screenshot(page, f"demo-{variant}-confirmation-reloaded")

@@ -23,16 +23,18 @@ def conf_of(body: str) -> dict[str, Any]:
     return json.loads(m.group(1))
 
 
-def test_script_is_served_with_the_store_conf_and_cache_headers(server: Any, store: Any) -> None:
-    r = httpx.get(f"{server.base_url}/client-script/{store.id}")
+def test_script_is_served_with_the_store_conf_and_cache_headers(
+    e2e_server: Any, e2e_store: Any
+) -> None:
+    r = httpx.get(f"{e2e_server.base_url}/client-script/{e2e_store.id}")
     assert r.status_code == 200
     assert r.headers["content-type"].startswith("text/javascript")
     assert r.headers["cache-control"].startswith("public, max-age=")
     etag = r.headers["etag"]
     assert re.fullmatch(r'"[0-9a-f]{32}"', etag)
     assert conf_of(r.text) == {
-        "token": store.id,
-        "baseUrl": server.base_url + "/",
+        "token": e2e_store.id,
+        "baseUrl": e2e_server.base_url + "/",
         "autoSendEventsOnInit": False,
         "webTrackingEnabled": True,
         "allowedDomains": [],
@@ -40,36 +42,39 @@ def test_script_is_served_with_the_store_conf_and_cache_headers(server: Any, sto
         "excludeTracking": [],
     }
     again = httpx.get(
-        f"{server.base_url}/client-script/{store.id}", headers={"If-None-Match": etag}
+        f"{e2e_server.base_url}/client-script/{e2e_store.id}", headers={"If-None-Match": etag}
     )
     assert again.status_code == 304
     assert again.content == b""
     assert again.headers["etag"] == etag
 
 
-def test_store_settings_reach_the_served_conf(server: Any) -> None:
-    store = server.create_store(
+def test_store_settings_reach_the_served_conf(e2e_server: Any) -> None:
+    store = e2e_server.create_store(
         tag_mode="on", tracking="off", domain=["shop.test", "www.shop.test"], exclude=["^/account"]
     )
-    body = httpx.get(f"{server.base_url}/client-script/{store.id}").text
+    body = httpx.get(f"{e2e_server.base_url}/client-script/{store.id}").text
     conf = conf_of(body)
     assert conf["autoSendEventsOnInit"] is True
     assert conf["webTrackingEnabled"] is False
     assert conf["allowedDomains"] == ["shop.test", "www.shop.test"]
     assert conf["excludeTracking"] == ["^/account"]
     # A page can choose the integration style; the ETag follows the content.
-    first = httpx.get(f"{server.base_url}/client-script/{store.id}")
-    js = httpx.get(f"{server.base_url}/client-script/{store.id}?mode=js")
+    first = httpx.get(f"{e2e_server.base_url}/client-script/{store.id}")
+    js = httpx.get(f"{e2e_server.base_url}/client-script/{store.id}?mode=js")
     assert conf_of(js.text)["autoSendEventsOnInit"] is False
     assert js.headers["etag"] != first.headers["etag"]
 
 
-def test_a_settings_change_changes_the_etag(server: Any, store: Any) -> None:
-    before = httpx.get(f"{server.base_url}/client-script/{store.id}").headers["etag"]
-    server.update_store(store.id, tag_mode="on")
+def test_a_settings_change_changes_the_etag(e2e_server: Any, e2e_store: Any) -> None:
+    before = httpx.get(f"{e2e_server.base_url}/client-script/{e2e_store.id}").headers["etag"]
+    e2e_server.update_store(e2e_store.id, tag_mode="on")
 
     def changed() -> bool:
-        return httpx.get(f"{server.base_url}/client-script/{store.id}").headers["etag"] != before
+        return (
+            httpx.get(f"{e2e_server.base_url}/client-script/{e2e_store.id}").headers["etag"]
+            != before
+        )
 
     deadline = time.monotonic() + 10
     while not changed():
@@ -77,16 +82,16 @@ def test_a_settings_change_changes_the_etag(server: Any, store: Any) -> None:
         time.sleep(0.2)
 
 
-def test_unknown_store_gets_404(server: Any) -> None:
-    assert httpx.get(f"{server.base_url}/client-script/no-such-store").status_code == 404
+def test_unknown_store_gets_404(e2e_server: Any) -> None:
+    assert httpx.get(f"{e2e_server.base_url}/client-script/no-such-store").status_code == 404
 
 
-def test_cli_snippet_loads_the_script_once(server: Any, store: Any) -> None:
-    snippet = server.snippet(store.id)
-    assert f'id="__cn_generic_script__{store.id}"' in snippet
-    assert f'"{server.base_url}/client-script/{store.id}"' in snippet
+def test_cli_snippet_loads_the_script_once(e2e_server: Any, e2e_store: Any) -> None:
+    snippet = e2e_server.snippet(e2e_store.id)
+    assert f'id="__cn_generic_script__{e2e_store.id}"' in snippet
+    assert f'"{e2e_server.base_url}/client-script/{e2e_store.id}"' in snippet
     assert '"__cn_client_script_"+i' in snippet
-    assert snippet.strip() == loader_snippet(store.id, server.base_url)
+    assert snippet.strip() == loader_snippet(e2e_store.id, e2e_server.base_url)
 
 
 def test_snippet_and_conf_cannot_break_out_of_their_context() -> None:
@@ -117,15 +122,15 @@ def test_script_size_is_small() -> None:
 # --- the demo shop -------------------------------------------------------------------------
 
 
-def test_demo_pages_render_for_both_variants(server: Any) -> None:
-    with httpx.Client(base_url=server.base_url, follow_redirects=True) as c:
+def test_demo_pages_render_for_both_variants(e2e_server: Any) -> None:
+    with httpx.Client(base_url=e2e_server.base_url, follow_redirects=True) as c:
         landing = c.get("/demo/")
         assert landing.status_code == 200
-        assert "__cn_generic_script__" + server.demo_store.id in landing.text
+        assert "__cn_generic_script__" + e2e_server.demo_store.id in landing.text
         for variant in ("js", "tags"):
             home = c.get(f"/demo/{variant}/")
             assert home.status_code == 200
-            assert f"/client-script/{server.demo_store.id}?mode={variant}" in home.text
+            assert f"/client-script/{e2e_server.demo_store.id}?mode={variant}" in home.text
             product = c.get(f"/demo/{variant}/product/kb-03")
             assert product.status_code == 200
             if variant == "tags":
@@ -140,8 +145,8 @@ def test_demo_pages_render_for_both_variants(server: Any) -> None:
             assert c.get("/demo/img/kb-03.svg").headers["content-type"].startswith("image/svg+xml")
 
 
-def test_demo_checkout_flow_over_http(server: Any) -> None:
-    with httpx.Client(base_url=server.base_url, follow_redirects=True) as c:
+def test_demo_checkout_flow_over_http(e2e_server: Any) -> None:
+    with httpx.Client(base_url=e2e_server.base_url, follow_redirects=True) as c:
         r = c.post("/demo/tags/cart", data={"product": "mug-01", "qty": "2"})
         assert r.status_code == 200
         assert '<span class="total_quantity">2</span>' in r.text
@@ -165,9 +170,9 @@ def test_demo_checkout_flow_over_http(server: Any) -> None:
         )
 
 
-def test_demo_escapes_what_it_is_sent(server: Any) -> None:
+def test_demo_escapes_what_it_is_sent(e2e_server: Any) -> None:
     payload = "<script>alert(1)</script>"
-    with httpx.Client(base_url=server.base_url) as c:
+    with httpx.Client(base_url=e2e_server.base_url) as c:
         for variant in ("js", "tags"):
             r = c.get(f"/demo/{variant}/search", params={"q": payload})
             assert payload not in r.text
@@ -176,7 +181,7 @@ def test_demo_escapes_what_it_is_sent(server: Any) -> None:
             assert payload not in r.text
 
 
-def test_demo_ignores_a_tampered_cookie(server: Any) -> None:
+def test_demo_ignores_a_tampered_cookie(e2e_server: Any) -> None:
     forged = {
         "cart": {"id": "cart-<script>", "lines": [["kb-03", 10**9]]},
         "customer": {"email": "<b>@x.y", "name": "<script>"},
@@ -184,7 +189,7 @@ def test_demo_ignores_a_tampered_cookie(server: Any) -> None:
     }
     value = base64.urlsafe_b64encode(json.dumps(forged).encode()).decode().rstrip("=")
     for cookie in (value, "%%%", "e30", "x" * 5000):
-        r = httpx.get(f"{server.base_url}/demo/tags/cart", cookies={"se_demo": cookie})
+        r = httpx.get(f"{e2e_server.base_url}/demo/tags/cart", cookies={"se_demo": cookie})
         assert r.status_code == 200
         assert "cn_cart" not in r.text.split("<section")[1]
         assert "<script>alert" not in r.text
