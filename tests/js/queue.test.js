@@ -237,3 +237,43 @@ test('a transport that throws is treated as no answer', async () => {
   await clock.advance(1000);
   assert.deepEqual(storage.json('cn_queue'), []);
 });
+
+test('an answer that never comes counts as no answer after the request timeout', async () => {
+  const { storage, transport, clock, queue } = setup({ options: { requestTimeoutMs: 30000 } });
+  const outcomes = [];
+  transport.answers.push('hang');
+  queue.enqueue(URL, purchase('r1'), (i) => outcomes.push(i));
+  queue.enqueue(URL, body('r2'));
+  await clock.advance(29999);
+  assert.equal(transport.calls.length, 1, 'r2 waits behind the hung request');
+  await clock.advance(1);
+  assert.deepEqual(outcomes, [{ status: 0, queued: true, requestId: 'r1' }]);
+  assert.deepEqual(transport.calls.map((c) => c.body.requestId), ['r1', 'r2'], 'the queue moves on');
+  await clock.advance(60000);
+  assert.deepEqual(storage.json('cn_queue'), []);
+  assert.equal(transport.calls.filter((c) => c.body.requestId === 'r1').length, 2);
+});
+
+test('flush() tries now what waits for its backoff, but honours Retry-After and leases', async () => {
+  const { storage, transport, clock, queue } = setup();
+  transport.answers.push('network', { status: 503, retryAfter: 60000 });
+  queue.enqueue(URL, body('backoff'));
+  await settle();
+  assert.ok(storage.json('cn_queue')[0].at > clock.now());
+  queue.flush(); // e.g. the browser is back online
+  await settle();
+  assert.equal(transport.calls.length, 2);
+  const item = storage.json('cn_queue')[0];
+  assert.equal(item.ra - clock.now(), 60000);
+  queue.flush();
+  await settle();
+  assert.equal(transport.calls.length, 2, 'the server asked for a minute');
+
+  const other = memoryStorage();
+  other.set('cn_queue', JSON.stringify([{ id: 'leased', url: URL, body: body('leased'), t: clock.now(), n: 1, at: 0, l: clock.now() + 5000 }]));
+  const t2 = scriptedTransport();
+  const q2 = makeQueue({ storage: other, transport: t2, clock });
+  q2.flush();
+  await settle();
+  assert.equal(t2.calls.length, 0, 'another page is sending it');
+});

@@ -14,6 +14,7 @@
     retryCapMs: 60000, // backoff never waits longer than a minute...
     retryAfterCapMs: 600000, // ...unless the server's Retry-After asks for more (up to 10 min)
     leaseMs: 15000, // a request being sent is not resent by another page for this long
+    requestTimeoutMs: 30000, // no answer by then counts as no answer
     maxAgeMs: 7 * 24 * 3600 * 1000, // undelivered requests are kept for a week
     maxQueue: 100, // most requests kept waiting
     keepaliveMaxBytes: 60000 // keepalive and sendBeacon share a 64 KB budget
@@ -216,8 +217,9 @@
       if (kind === 'retry') {
         if (idx >= 0) {
           var delay = backoffDelay(q[idx].n || 1, deps.random, o.retryBaseMs, o.retryCapMs);
-          if (res && res.retryAfter) delay = Math.max(delay, Math.min(res.retryAfter, o.retryAfterCapMs));
-          q[idx].at = now + delay;
+          var asked = res && res.retryAfter ? Math.min(res.retryAfter, o.retryAfterCapMs) : 0;
+          q[idx].at = now + Math.max(delay, asked);
+          q[idx].ra = asked ? now + asked : 0; // the server's own wait is kept even by flush()
           q[idx].l = 0;
           save(q);
         }
@@ -241,13 +243,16 @@
       respond(id, info);
     }
 
-    function pump() {
+    // force: try now what is only waiting for its backoff (page load, back online, tab
+    // shown); a Retry-After from the server and another page's lease are still honoured.
+    function pump(force) {
       if (busy) return;
       var now = deps.now(), q = load(), n = q.length, item = null, wake = Infinity;
       q = trim(q, now);
       for (var i = 0; i < q.length; i++) {
         if (inflight[q[i].id]) continue;
-        var ready = Math.max(q[i].at || 0, q[i].l || 0);
+        var at = force === true ? (q[i].ra || 0) : (q[i].at || 0);
+        var ready = Math.max(at, q[i].l || 0);
         if (ready <= now) { item = q[i]; break; }
         wake = Math.min(wake, ready);
       }
@@ -268,9 +273,11 @@
       }
       var json = JSON.stringify(body);
       var id = item.id, finished = false;
+      var watchdog = deps.setTimeout(function () { done(null); }, o.requestTimeoutMs);
       var done = function (res) {
         if (finished) return;
         finished = true;
+        deps.clearTimeout(watchdog);
         busy = false;
         delete inflight[id];
         settle(id, res);
@@ -314,6 +321,7 @@
     return {
       enqueue: enqueue,
       pump: pump,
+      flush: function () { pump(true); },
       unload: unload,
       pending: function () { return load().length; },
       options: o
@@ -699,7 +707,7 @@
       },
       shopevents: {
         version: VERSION,
-        flush: queue.pump,
+        flush: queue.flush,
         pending: queue.pending
       }
     };
@@ -707,14 +715,14 @@
     fire(doc, 'connectif.loaded');
 
     win.addEventListener('pagehide', queue.unload);
-    win.addEventListener('online', queue.pump);
+    win.addEventListener('online', queue.flush);
     doc.addEventListener('visibilitychange', function () {
-      if (doc.visibilityState === 'visible') queue.pump();
+      if (doc.visibilityState === 'visible') queue.flush();
     });
 
     function start() {
       fire(doc, 'connectif.initialized');
-      queue.pump();
+      queue.flush();
       ready = true;
       if (conf.autoSendEventsOnInit) managed.sendEvents(scrapeEvents(doc));
       pending.forEach(function (call) {
