@@ -78,7 +78,9 @@ class Receiver:
         self.server.daemon_threads = True
         self.port = self.server.server_address[1]
         self.url = f"http://127.0.0.1:{self.port}/hooks"
-        self.thread = threading.Thread(target=self.server.serve_forever, daemon=True)
+        self.thread = threading.Thread(
+            target=self.server.serve_forever, kwargs={"poll_interval": 0.05}, daemon=True
+        )
 
     def start(self) -> Receiver:
         self.thread.start()
@@ -148,3 +150,66 @@ class Receiver:
             time.sleep(0.01)
         with self.lock:
             raise AssertionError(f"expected {count} requests, got {len(self.received)}")
+
+
+class Kit:
+    """One store on a migrated database, a fixed clock, webhook settings that allow the local
+    receivers, and short verbs for the tests."""
+
+    def __init__(self, db: Any, store_id: str, clock: Any, settings: Any) -> None:
+        self.db = db
+        self.store_id = store_id
+        self.clock = clock
+        self.settings = settings
+        self.conn = db.connect()
+        self.receivers: list[Receiver] = []
+
+    def now(self) -> int:
+        from shopevents.clock import to_micros
+
+        return int(to_micros(self.clock.now()))
+
+    def receiver(self) -> Receiver:
+        rec = Receiver(now=lambda: self.clock.now().timestamp()).start()
+        self.receivers.append(rec)
+        return rec
+
+    def endpoint(self, url: str | Receiver, topics: list[str], store_id: str | None = None) -> str:
+        from shopevents.webhooks import endpoints
+
+        target = url.url if isinstance(url, Receiver) else url
+        with self.conn.transaction():
+            ep, secret = endpoints.create_endpoint(
+                self.conn, store_id or self.store_id, target, topics, self.now()
+            )
+        if isinstance(url, Receiver):
+            url.secret = secret
+        return ep.id
+
+    def emit(self, topic: str, data: dict[str, Any], store_id: str | None = None) -> None:
+        from shopevents.domain import outbox
+
+        with self.conn.transaction():
+            outbox.emit(self.conn, store_id or self.store_id, topic, self.now(), data)
+
+    def run(self, **kw: Any) -> int:
+        from shopevents.webhooks.worker import deliver_due
+
+        return deliver_due(self.conn, self.clock, self.settings, **kw)
+
+    def deliveries(self, **kw: Any) -> list[dict[str, Any]]:
+        from shopevents.webhooks import deliveries
+
+        return deliveries.list_deliveries(self.conn, self.store_id, now=self.now(), **kw)
+
+    def delivery(self, delivery_id: str) -> dict[str, Any]:
+        from shopevents.webhooks import deliveries
+
+        found = deliveries.get_delivery(self.conn, delivery_id, now=self.now())
+        assert found is not None, delivery_id
+        return found
+
+    def close(self) -> None:
+        for rec in self.receivers:
+            rec.stop()
+        self.conn.close()

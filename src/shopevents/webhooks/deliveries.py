@@ -8,9 +8,11 @@ blocked address; no retry), `dead` (the last attempt of the schedule failed). `f
 Claims are compare-and-set updates with a lease (`claimed_until`) and a token that the
 result must present, so several workers are safe and a worker that died mid-delivery only
 delays that delivery until its lease runs out. An endpoint has a lease too: at most one
-delivery per endpoint is in flight at once, across every worker. Deliveries that carry a
-contact (`order_key`) go out in outbox order per endpoint and contact: a later one waits
-while an earlier one for the same contact is pending.
+delivery per endpoint is in flight at once, across every worker; after a transient failure
+the endpoint's lease is kept for a pause (the receiver's Retry-After, or the failed
+delivery's wait up to a minute), so a failing endpoint is probed, not flooded.
+Deliveries that carry a contact (`order_key`) go out in outbox order per endpoint and
+contact: a later one waits while an earlier one for the same contact is pending.
 """
 
 from __future__ import annotations
@@ -30,6 +32,7 @@ from shopevents.webhooks import backoff
 STATUSES = ("pending", "delivered", "failed", "dead")
 RESPONSE_LIMIT = 1000
 ERROR_LIMIT = 500
+ENDPOINT_PAUSE_SECONDS = 60.0
 
 
 class Claimed(msgspec.Struct, kw_only=True):
@@ -168,7 +171,7 @@ def due_endpoints(conn: Conn, now: int, limit: int) -> list[str]:
     rows = conn.all(
         "SELECT d.endpoint_id, MIN(d.next_attempt_at) AS due FROM webhook_deliveries d "
         "JOIN webhook_endpoints w ON w.id = d.endpoint_id "
-        "WHERE w.enabled = 1 AND (w.claimed_until IS NULL OR w.claimed_until < ?) AND "
+        "WHERE w.enabled = 1 AND (w.claimed_until IS NULL OR w.claimed_until <= ?) AND "
         + _DUE
         + " GROUP BY d.endpoint_id ORDER BY due LIMIT ?",
         (now, now, now, limit),
@@ -179,7 +182,7 @@ def due_endpoints(conn: Conn, now: int, limit: int) -> list[str]:
 def _lease_endpoint(conn: Conn, endpoint_id: str, token: str, now: int, until: int) -> Any:
     return conn.one(
         "UPDATE webhook_endpoints SET claimed_until = ?, claim_token = ? "
-        "WHERE id = ? AND enabled = 1 AND (claimed_until IS NULL OR claimed_until < ? OR claim_token = ?) "
+        "WHERE id = ? AND enabled = 1 AND (claimed_until IS NULL OR claimed_until <= ? OR claim_token = ?) "
         "RETURNING url, secret",
         (until, token, endpoint_id, now, token),
     )
@@ -306,6 +309,18 @@ def record(
                 claimed.token,
             ),
         )
+        if outcome.kind == "retry" and got is not None:
+            # The endpoint is failing: hold all its deliveries back for a while (what the
+            # receiver's Retry-After asks for, else this delivery's wait, at most a minute)
+            # instead of sending the next one into the same failure.
+            pause = outcome.retry_after
+            if pause is None:
+                wait = (next_at - now) / 1e6 if next_at is not None else ENDPOINT_PAUSE_SECONDS
+                pause = min(wait, ENDPOINT_PAUSE_SECONDS)
+            conn.execute(
+                "UPDATE webhook_endpoints SET claimed_until = ?, claim_token = NULL WHERE id = ?",
+                (now + int(pause * 1_000_000), claimed.endpoint_id),
+            )
         exists = got is not None or (
             conn.scalar("SELECT 1 FROM webhook_deliveries WHERE id = ?", (claimed.id,)) is not None
         )
