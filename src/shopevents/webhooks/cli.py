@@ -147,7 +147,9 @@ def ping(env: Any, endpoint_id: str, queue_only: bool, as_json: bool) -> None:
 
 
 def _error_suffix(error: str | None) -> str:
-    return f"  ({error})" if error else ""
+    if not error or (error.startswith("HTTP ") and error[5:].isdigit()):
+        return ""
+    return f"  ({error})"
 
 
 @webhooks_group.command("deliveries")
