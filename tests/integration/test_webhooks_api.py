@@ -284,3 +284,78 @@ def test_a_hanging_endpoint_does_not_delay_the_others_in_serve(
     assert len(hung.received) == 1  # still stuck on its first, alone in its lane
     emails = sorted(g.json["data"]["email"] for g in got)
     assert emails == [f"v{i}@example.com" for i in range(5)]
+
+
+def documented_examples() -> dict[str, dict[str, object]]:
+    """The example body under each topic's heading in docs/webhooks.md."""
+    import re
+
+    from tests.webhooks_receiver import ROOT
+
+    text = (ROOT / "docs" / "webhooks.md").read_text()
+    out: dict[str, dict[str, object]] = {}
+    for mt in re.finditer(r"^#### `([a-z.]+)`\n(.*?)```json\n(.*?)```", text, re.S | re.M):
+        out[mt.group(1)] = json.loads(mt.group(3))
+    return out
+
+
+def test_every_topic_fires_as_documented(
+    api: httpx.Client, store: StoreInfo, db: Database, receivers: list[Receiver]
+) -> None:
+    from shopevents.domain.outbox import TOPICS
+
+    with db.reader() as c:
+        c.execute("UPDATE stores SET abandon_after_seconds = 1 WHERE id = ?", (store.id,))
+    rec = receiver(receivers)
+    eid = register(api, store, rec, list(TOPICS))
+
+    def send(envelope: dict[str, object]) -> str:
+        r = api.post(ingest_path(store.id), content=json.dumps(envelope))
+        assert r.status_code == 200, r.text
+        return str(r.json()["trackerId"])
+
+    line = {
+        "productId": "SKU-1",
+        "name": "Blue mug",
+        "productDetailUrl": "https://shop.example/p/SKU-1",
+        "unitPrice": 12.5,
+        "quantity": 2,
+        "price": 25,
+    }
+    ann = send({"events": [{"type": "page-visit"}]})
+    send({"events": [], "entityInfo": {"trackerId": ann, "primaryKey": "ann@example.com"}})
+    other = send({"events": [{"type": "page-visit"}]})
+    send({"events": [], "entityInfo": {"trackerId": other, "primaryKey": "ann@example.com"}})
+    cart = {
+        "cartId": "cart-77",
+        "totalQuantity": 2,
+        "totalPrice": 25,
+        "products": [line],
+        "cartRecoveryUrl": "https://shop.example/cart/recover/77",
+    }
+    send({"events": [], "entityInfo": {"trackerId": ann}, "cart": cart})
+    wait_until(lambda: "cart.abandoned" in [r.json["topic"] for r in rec.received], 15)
+    purchase = {
+        "purchaseId": "order-1001",
+        "cartId": "cart-77",
+        "totalQuantity": 2,
+        "totalPrice": 25,
+        "products": [line],
+        "paymentMethod": "card",
+    }
+    send({"events": [{"type": "purchase", "purchase": purchase}], "entityInfo": {"trackerId": ann}})
+    changed = {**purchase, "totalPrice": 30, "products": [{**line, "price": 30, "unitPrice": 15}]}
+    send({"events": [{"type": "purchase", "purchase": changed}], "entityInfo": {"trackerId": ann}})
+    api.post(f"/api/webhooks/{eid}/ping", headers=store.auth)
+
+    wanted = set(TOPICS)
+    wait_until(lambda: wanted <= {r.json["topic"] for r in rec.received}, 15)
+    assert all(r.valid for r in rec.received)
+    docs = documented_examples()
+    assert set(docs) == wanted
+    for topic in TOPICS:
+        real = next(r.json for r in rec.received if r.json["topic"] == topic)
+        doc = docs[topic]
+        assert list(doc) == list(real) == ["id", "topic", "occurredAt", "storeId", "data"]
+        assert doc["topic"] == topic
+        assert set(doc["data"]) == set(real["data"]), topic  # type: ignore[arg-type]
