@@ -574,3 +574,46 @@ def test_the_clock_drives_everything(db: Database, store: StoreInfo) -> None:
         assert len(rec.received) == 2
     finally:
         k.close()
+
+
+def test_the_worker_process_steps_deliver(kit: Kit) -> None:
+    from shopevents.worker.steps import run_once
+
+    rec = kit.receiver()
+    kit.endpoint(rec, ["contact.merged"])
+    kit.emit("contact.merged", {"contactId": "a", "mergedContactId": "b", "mergeId": 1})
+    assert run_once(kit.conn, kit.clock, kit.settings) is True
+    assert len(rec.received) == 1 and rec.received[0].valid
+    assert run_once(kit.conn, kit.clock, kit.settings) is False
+
+
+def test_deliver_one_sends_a_single_delivery(kit: Kit) -> None:
+    from shopevents.webhooks.worker import deliver_one
+
+    rec = kit.receiver()
+    kit.endpoint(rec, ["ping"])
+    kit.emit("ping", {})
+    kit.emit("ping", {})
+    with kit.conn.transaction():
+        deliveries.dispatch_outbox(kit.conn, kit.now())
+    assert deliver_one(kit.conn, kit.clock, kit.settings) == "delivered"
+    assert len(rec.received) == 1
+    assert deliver_one(kit.conn, kit.clock, kit.settings) == "delivered"
+    assert deliver_one(kit.conn, kit.clock, kit.settings) is None
+    assert len(rec.received) == 2
+
+
+def test_prune_finished_deliveries(kit: Kit) -> None:
+    rec = kit.receiver()
+    kit.endpoint(rec, ["ping"])
+    kit.emit("ping", {})
+    kit.run()
+    rec.status = 410
+    kit.emit("ping", {})
+    kit.run()
+    assert sorted(d["status"] for d in kit.deliveries()) == ["delivered", "failed"]
+    with kit.conn.transaction():
+        assert deliveries.prune(kit.conn, kit.now()) == 0  # not older than now
+        assert deliveries.prune(kit.conn, kit.now() + 1, statuses=("delivered",)) == 1
+    assert [d["status"] for d in kit.deliveries()] == ["failed"]
+    assert kit.conn.scalar("SELECT COUNT(*) FROM webhook_attempts") == 1

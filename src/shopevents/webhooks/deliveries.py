@@ -93,6 +93,11 @@ _INSERT = (
 )
 
 
+def outbox_waiting(conn: Conn) -> bool:
+    """True when some outbox row waits to be dispatched (a cheap read before the write)."""
+    return conn.scalar("SELECT 1 FROM outbox WHERE dispatched_at IS NULL LIMIT 1") is not None
+
+
 def dispatch_outbox(conn: Conn, now: int, limit: int = 200) -> int:
     """Fan up to `limit` undispatched outbox rows out into one delivery per subscribed
     endpoint and mark them dispatched. Run it inside a transaction; give the rows handled."""
@@ -489,3 +494,33 @@ def counts(conn: Conn, store_id: str) -> dict[str, int]:
     ):
         out[status] = int(n)
     return out
+
+
+def prune(
+    conn: Conn,
+    before: int,
+    *,
+    statuses: tuple[str, ...] = ("delivered", "failed"),
+    limit: int = 1000,
+) -> int:
+    """Delete up to `limit` deliveries in `statuses` finished before `before`, with their
+    attempts (for a retention step; dead ones are kept by default until replayed). Run it
+    inside a transaction; give how many deliveries went."""
+    statuses = tuple(s for s in statuses if s in ("delivered", "failed", "dead"))
+    if not statuses:
+        return 0
+    marks = ", ".join("?" for _ in statuses)
+    ids = [
+        r[0]
+        for r in conn.all(
+            f"SELECT id FROM webhook_deliveries WHERE status IN ({marks}) AND finished_at < ? "
+            "ORDER BY finished_at LIMIT ?",
+            (*statuses, before, limit),
+        )
+    ]
+    for start in range(0, len(ids), 200):
+        chunk = ids[start : start + 200]
+        qs = ", ".join("?" for _ in chunk)
+        conn.execute(f"DELETE FROM webhook_attempts WHERE delivery_id IN ({qs})", chunk)
+        conn.execute(f"DELETE FROM webhook_deliveries WHERE id IN ({qs})", chunk)
+    return len(ids)

@@ -88,6 +88,8 @@ class Deliverer:
 
     async def dispatch(self) -> int:
         """Fan undispatched outbox rows out into deliveries; give how many rows."""
+        if not await self.read(deliveries.outbox_waiting):
+            return 0
         return int(
             await self.write(
                 lambda conn, now: deliveries.dispatch_outbox(conn, now, DISPATCH_BATCH)
@@ -342,17 +344,20 @@ def deliver_one(
         lease = lease_micros(settings)
         now = to_micros(clock.now())
         for endpoint_id in deliveries.due_endpoints(conn, now, 20):
-            claimed = await deliverer.write(
-                lambda c, t, e=endpoint_id: deliveries.claim_next(c, e, token, t, lease)
-            )
+
+            def claim(c: Conn, t: int, e: str = endpoint_id) -> Claimed | None:
+                return deliveries.claim_next(c, e, token, t, lease)
+
+            def release(c: Conn, t: int, e: str = endpoint_id) -> None:
+                deliveries.release_endpoint(c, e, token)
+
+            claimed = await deliverer.write(claim)
             if claimed is None:
                 continue
             try:
                 return await deliverer.deliver(claimed)
             finally:
-                await deliverer.write(
-                    lambda c, t, e=endpoint_id: deliveries.release_endpoint(c, e, token)
-                )
+                await deliverer.write(release)
         return None
 
     return runner.run(main())

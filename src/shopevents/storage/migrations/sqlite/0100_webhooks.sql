@@ -20,3 +20,4 @@ ALTER TABLE webhook_attempts ADD COLUMN outcome TEXT;
 CREATE INDEX webhook_deliveries_order ON webhook_deliveries(endpoint_id, order_key, outbox_id) WHERE status = 'pending';
 CREATE INDEX webhook_deliveries_store ON webhook_deliveries(store_id, status, created_at);
 CREATE INDEX webhook_attempts_delivery ON webhook_attempts(delivery_id, at);
+CREATE INDEX webhook_deliveries_finished ON webhook_deliveries(finished_at) WHERE finished_at IS NOT NULL;
