@@ -1,0 +1,179 @@
+"""Dashboard accounts, sessions and CSRF.
+
+- Passwords are hashed with Argon2id (argon2-cffi); hashes are re-hashed on login when the
+  parameters change.
+- The session is a signed cookie (itsdangerous, key `dashboard.secret_key`; a random key per
+  process if unset) holding the user id, a fingerprint of the password hash (changing the
+  password ends every session), the CSRF token and the last store opened. HttpOnly,
+  SameSite=Lax, Secure on https.
+- Every form carries the session's CSRF token; every POST checks it.
+- Failed logins are throttled per client address and per username.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import hmac
+import secrets
+import time
+import weakref
+from collections import deque
+from typing import Any
+
+from argon2 import PasswordHasher
+from argon2.exceptions import InvalidHashError, VerificationError, VerifyMismatchError
+from itsdangerous import BadSignature, URLSafeTimedSerializer
+
+from shopevents.storage.database import Conn
+
+COOKIE = "shopevents_session"
+_HASHER = PasswordHasher()
+MIN_PASSWORD = 8
+
+# --- users --------------------------------------------------------------------------------
+
+
+def hash_password(password: str) -> str:
+    return _HASHER.hash(password)
+
+
+def create_user(conn: Conn, username: str, password: str, now: int) -> int:
+    username = username.strip()
+    if not username or len(username) > 100:
+        raise ValueError("a user name is 1 to 100 characters")
+    if len(password) < MIN_PASSWORD:
+        raise ValueError(f"a password is at least {MIN_PASSWORD} characters")
+    if conn.scalar("SELECT id FROM users WHERE username = ?", (username,)) is not None:
+        raise ValueError(f"the user {username!r} exists already")
+    return conn.insert_id(
+        "INSERT INTO users (username, password_hash, created_at) VALUES (?, ?, ?)",
+        (username, hash_password(password), now),
+    )
+
+
+def set_password(conn: Conn, username: str, password: str) -> bool:
+    if len(password) < MIN_PASSWORD:
+        raise ValueError(f"a password is at least {MIN_PASSWORD} characters")
+    cur = conn.execute(
+        "UPDATE users SET password_hash = ? WHERE username = ?",
+        (hash_password(password), username.strip()),
+    )
+    return cur.rowcount > 0
+
+
+def list_users(conn: Conn) -> list[dict[str, Any]]:
+    return [
+        {"id": int(r[0]), "username": r[1], "createdAt": int(r[2])}
+        for r in conn.all("SELECT id, username, created_at FROM users ORDER BY id")
+    ]
+
+
+def count_users(conn: Conn) -> int:
+    return int(conn.scalar("SELECT COUNT(*) FROM users") or 0)
+
+
+def user_by_id(conn: Conn, user_id: int) -> tuple[int, str, str] | None:
+    row = conn.one("SELECT id, username, password_hash FROM users WHERE id = ?", (user_id,))
+    return (int(row[0]), row[1], row[2]) if row else None
+
+
+def check_password(conn: Conn, username: str, password: str) -> tuple[int, str, str] | None:
+    """(id, username, hash) if the password is right. Runs a hash either way (no user-name
+    oracle through timing)."""
+    row = conn.one(
+        "SELECT id, username, password_hash FROM users WHERE username = ?", (username.strip(),)
+    )
+    stored = row[2] if row else _DUMMY
+    try:
+        _HASHER.verify(stored, password)
+    except (VerifyMismatchError, VerificationError, InvalidHashError):
+        return None
+    if row is None:
+        return None
+    if _HASHER.check_needs_rehash(stored):
+        new = hash_password(password)
+        conn.execute("UPDATE users SET password_hash = ? WHERE id = ?", (new, row[0]))
+        return int(row[0]), row[1], new
+    return int(row[0]), row[1], row[2]
+
+
+_DUMMY = _HASHER.hash(secrets.token_urlsafe(16))
+
+
+def fingerprint(password_hash: str) -> str:
+    return hashlib.sha256(password_hash.encode()).hexdigest()[:16]
+
+
+# --- sessions -----------------------------------------------------------------------------
+
+
+class Sessions:
+    def __init__(self, secret: str, max_age: int) -> None:
+        self.max_age = max_age
+        self.serializer = URLSafeTimedSerializer(
+            secret or secrets.token_urlsafe(32), salt="shopevents.dashboard.session"
+        )
+
+    def load(self, cookie: str | None) -> dict[str, Any]:
+        if not cookie:
+            return {}
+        try:
+            data = self.serializer.loads(cookie, max_age=self.max_age)
+        except BadSignature:
+            return {}
+        return data if isinstance(data, dict) else {}
+
+    def dump(self, data: dict[str, Any]) -> str:
+        return self.serializer.dumps(data)
+
+
+def new_csrf() -> str:
+    return secrets.token_urlsafe(24)
+
+
+def csrf_ok(session: dict[str, Any], token: str | None) -> bool:
+    expected = session.get("csrf")
+    return bool(expected and token and hmac.compare_digest(str(expected), str(token)))
+
+
+# --- login throttling -----------------------------------------------------------------------
+
+
+class Throttle:
+    """At most `limit` failed logins per key in `window` seconds."""
+
+    def __init__(self, limit: int = 8, window: float = 300.0) -> None:
+        self.limit = limit
+        self.window = window
+        self.fails: dict[str, deque[float]] = {}
+
+    def _recent(self, key: str) -> deque[float]:
+        q = self.fails.setdefault(key, deque())
+        cutoff = time.monotonic() - self.window
+        while q and q[0] < cutoff:
+            q.popleft()
+        return q
+
+    def blocked(self, *keys: str) -> bool:
+        return any(len(self._recent(k)) >= self.limit for k in keys)
+
+    def fail(self, *keys: str) -> None:
+        if len(self.fails) > 10_000:
+            self.fails.clear()
+        for k in keys:
+            self._recent(k).append(time.monotonic())
+
+    def clear(self, *keys: str) -> None:
+        for k in keys:
+            self.fails.pop(k, None)
+
+
+_SESSIONS: weakref.WeakKeyDictionary[Any, Sessions] = weakref.WeakKeyDictionary()
+
+
+def sessions_for(ctx: Any) -> Sessions:
+    s = _SESSIONS.get(ctx)
+    if s is None:
+        cfg = ctx.settings.dashboard
+        s = _SESSIONS[ctx] = Sessions(cfg.secret_key, cfg.session_max_age_seconds)
+    return s

@@ -1,0 +1,138 @@
+"""Replaying quarantined events once the integration (or a rule) is fixed.
+
+A replay decodes the stored raw event again with the current rules. If it still fails, the
+quarantine row keeps it, with the new errors. If it passes, it goes through the intake
+transaction like any request (channel `replay`, for the tracker of the original request, so
+it lands on the same contact) and the quarantine row is marked with the outcome. Each replay
+runs in one write transaction that re-reads the row, so a row is never replayed twice.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from shopevents.clock import from_micros
+from shopevents.ingest import intake
+from shopevents.schema.verdicts import (
+    CheckContext,
+    Verdict,
+    decode_cart,
+    decode_entity,
+    decode_event,
+)
+from shopevents.storage.codec import dumpb, dumps
+from shopevents.storage.database import Conn
+from shopevents.storage.stores import StoreRecord
+
+DONE = ("accepted", "duplicate", "conflict")
+
+
+def replay_one(
+    conn: Conn, store: StoreRecord, quarantine_id: int, now: int, *, max_event_bytes: int
+) -> dict[str, Any]:
+    """Inside a write transaction. Give {id, status, ...}: status is accepted / duplicate /
+    conflict (replayed), rejected (still failing; `error` holds the new reason),
+    already (replayed before) or missing."""
+    row = conn.one(
+        "SELECT q.request_id, q.idx, q.raw, q.replay_status, r.tracker_id FROM quarantine q "
+        "LEFT JOIN requests r ON r.id = q.request_id WHERE q.id = ? AND q.store_id = ?",
+        (quarantine_id, store.id),
+    )
+    if row is None:
+        return {"id": quarantine_id, "status": "missing"}
+    request_id, idx, raw, previous, tracker = row
+    if previous in DONE:
+        return {"id": quarantine_id, "status": "already", "previous": previous}
+    raw = bytes(raw)
+    check = CheckContext(now=from_micros(now), currency=store.currency, domains=store.domains)
+    is_cart = int(idx) < 0
+    verdict: Verdict | None
+    error: dict[str, str] | None
+    try:
+        verdict = (
+            decode_cart(raw, check)
+            if is_cart
+            else decode_event(raw, int(idx), check, max_event_bytes)
+        )
+    except Exception as exc:  # the stored bytes are not JSON at all
+        verdict = None
+        error = {
+            "code": "invalid_type",
+            "path": "",
+            "message": f"The stored event cannot be read: {exc}",
+        }
+    else:
+        error = verdict.error if verdict.status == "rejected" else None
+        if verdict.status == "rejected" and error is None:
+            error = {"code": "invalid_value", "path": "", "message": "rejected"}
+    if verdict is None or error is not None:
+        assert error is not None
+        conn.execute(
+            "UPDATE quarantine SET code = ?, errors = ?, replayed_at = ?, replay_status = 'rejected' WHERE id = ?",
+            (
+                error.get("code", "invalid_value"),
+                dumps({"error": error, "warnings": verdict.warnings if verdict else []}),
+                now,
+                quarantine_id,
+            ),
+        )
+        return {"id": quarantine_id, "status": "rejected", "error": error}
+    entity = None
+    envelope: dict[str, Any] = {"replayOf": quarantine_id}
+    if tracker:
+        envelope["entityInfo"] = {"trackerId": tracker}
+        entity = decode_entity(dumpb({"trackerId": tracker}), check)
+    body = dumpb(envelope)
+    part = b'"cart":' + raw if is_cart else b'"events":[' + raw + b"]"
+    body = body[:-1] + b"," + part + b"}"
+    prepared = intake.Prepared(
+        store=store,
+        channel="replay",
+        body=body,
+        events=[] if is_cart else [verdict],
+        cart=verdict if is_cart else None,
+        entity=entity,
+    )
+    response = intake.apply(conn, prepared, now)
+    if is_cart:
+        status = (response.get("cart") or {}).get("status", "accepted")
+        outcome = (response.get("cart") or {}).get("outcome")
+    else:
+        status = response["results"][0]["status"]
+        outcome = None
+    conn.execute(
+        "UPDATE quarantine SET replayed_at = ?, replay_status = ? WHERE id = ?",
+        (now, status, quarantine_id),
+    )
+    out: dict[str, Any] = {
+        "id": quarantine_id,
+        "status": status,
+        "warnings": verdict.warnings,
+        "originalRequestId": int(request_id),
+    }
+    if outcome:
+        out["cartOutcome"] = outcome
+    return out
+
+
+def replay_many(
+    conn: Conn, store: StoreRecord, ids: list[int], now: int, *, max_event_bytes: int
+) -> list[dict[str, Any]]:
+    return [replay_one(conn, store, i, now, max_event_bytes=max_event_bytes) for i in ids]
+
+
+def pending_ids(
+    conn: Conn, store_id: str, *, code: str | None = None, limit: int = 1000
+) -> list[int]:
+    """Quarantine rows not replayed successfully yet (oldest first), optionally of one code."""
+    sql = (
+        "SELECT id FROM quarantine WHERE store_id = ? "
+        "AND (replay_status IS NULL OR replay_status = 'rejected')"
+    )
+    params: list[Any] = [store_id]
+    if code:
+        sql += " AND code = ?"
+        params.append(code)
+    sql += " ORDER BY id LIMIT ?"
+    params.append(limit)
+    return [int(r[0]) for r in conn.all(sql, params)]

@@ -1,0 +1,1072 @@
+"""The merchant dashboard: server-rendered pages under `/` (login required).
+
+Pages read only through named queries (`storage.reads`, `dashboard.queries`, `reports`);
+writes go through the group committer. Every page sends a strict Content-Security-Policy
+(no inline script or style), Jinja autoescapes every value, and every form is CSRF-checked.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Awaitable, Callable
+from importlib import resources
+from typing import Any
+from urllib.parse import quote, urlencode
+
+from jinja2 import Environment, PackageLoader, select_autoescape
+from markupsafe import Markup
+from starlette.datastructures import FormData
+from starlette.requests import Request
+from starlette.responses import HTMLResponse, JSONResponse, RedirectResponse, Response
+from starlette.routing import BaseRoute, Mount, Route
+from starlette.staticfiles import StaticFiles
+
+from shopevents.context import AppContext
+from shopevents.dashboard import auth, format, replay, views
+from shopevents.dashboard import queries as dq
+from shopevents.domain import identity
+from shopevents.errors import StorageUnavailable
+from shopevents.reports import queries as rq
+from shopevents.reports.service import maintainer, range_for
+from shopevents.reports.timebuckets import local_today
+from shopevents.responses import json_response
+from shopevents.storage import reads, stores
+from shopevents.storage.stores import StoreRecord
+
+PAGE = 50
+STATIC_PREFIX = "/static/dashboard"
+CSP = (
+    "default-src 'self'; img-src 'self' data:; style-src 'self'; script-src 'self'; "
+    "connect-src 'self'; frame-ancestors 'none'; base-uri 'none'; form-action 'self'; "
+    "object-src 'none'"
+)
+NAV = (
+    ("overview", "Overview", ""),
+    ("contacts", "Contacts", "contacts"),
+    ("catalog", "Catalog", "catalog"),
+    ("carts", "Carts", "carts"),
+    ("purchases", "Purchases", "purchases"),
+    ("debugger", "Integration", "debugger"),
+    ("quarantine", "Quarantine", "quarantine"),
+    ("settings", "Settings", "settings"),
+)
+
+
+class HttpProblem(Exception):
+    def __init__(self, status: int, title: str, message: str) -> None:
+        super().__init__(message)
+        self.status = status
+        self.title = title
+        self.message = message
+
+
+class View:
+    """One dashboard request: its session, user, store and form."""
+
+    def __init__(self, request: Request, session: dict[str, Any]) -> None:
+        self.request = request
+        self.session = session
+        self.changed = False
+        self.user: tuple[int, str, str] | None = None
+        self.store: StoreRecord | None = None
+        self.stores: list[StoreRecord] = []
+        self.form: FormData | None = None
+        self.flash: list[tuple[str, str]] = list(session.pop("flash", []) or [])
+        if self.flash:
+            self.changed = True
+        if not session.get("csrf"):
+            session["csrf"] = auth.new_csrf()
+            self.changed = True
+
+    @property
+    def q(self) -> Any:
+        return self.request.query_params
+
+    def field(self, name: str, default: str = "") -> str:
+        value = self.form.get(name) if self.form is not None else None
+        return value if isinstance(value, str) else default
+
+    def say(self, level: str, text: str) -> None:
+        self.session.setdefault("flash", []).append((level, text))
+        self.changed = True
+
+    @property
+    def base(self) -> str:
+        assert self.store is not None
+        return f"/stores/{quote(self.store.id, safe='')}"
+
+
+def safe_url(value: Any) -> str | None:
+    """An http(s) URL to link to, or None (no javascript:, data: or relative tricks)."""
+    if not isinstance(value, str):
+        return None
+    v = value.strip()
+    return v if re.match(r"^https?://[^\s\"'<>]+$", v, re.I) else None
+
+
+def _int(text: str | None, default: int, lo: int = 0, hi: int = 10**12) -> int:
+    try:
+        return min(max(int(text or default), lo), hi)
+    except ValueError:
+        return default
+
+
+def routes(ctx: AppContext) -> list[BaseRoute]:
+    env = Environment(
+        loader=PackageLoader("shopevents.dashboard", "templates"),
+        autoescape=select_autoescape(default=True, default_for_string=True),
+        trim_blocks=True,
+        lstrip_blocks=True,
+    )
+    env.filters.update(format.FILTERS)
+    env.filters["safe_url"] = safe_url
+    env.globals["activity_labels"] = views.ACTIVITY_LABELS
+    env.globals["static"] = STATIC_PREFIX
+    sessions = auth.sessions_for(ctx)
+    throttle = auth.Throttle()
+
+    async def read(fn: Callable[[Any], Any]) -> Any:
+        return await ctx.read(fn)
+
+    async def write(fn: Callable[[Any, int], Any]) -> Any:
+        return await ctx.write(fn)
+
+    def render(v: View, name: str, status: int = 200, **data: Any) -> HTMLResponse:
+        html = env.get_template(name).render(
+            v=v,
+            user=v.user[1] if v.user else None,
+            store=v.store,
+            stores=v.stores,
+            base=v.base if v.store else "",
+            csrf=v.session.get("csrf", ""),
+            flash=v.flash,
+            nav=NAV,
+            path=v.request.url.path,
+            tz=v.store.timezone if v.store else "UTC",
+            cur=v.store.currency if v.store else "",
+            **data,
+        )
+        return HTMLResponse(html, status_code=status)
+
+    def redirect(url: str) -> Response:
+        return RedirectResponse(url, status_code=303)
+
+    def finish(v: View, resp: Response) -> Response:
+        if v.changed:
+            resp.set_cookie(
+                auth.COOKIE,
+                sessions.dump(v.session),
+                max_age=sessions.max_age,
+                httponly=True,
+                samesite="lax",
+                secure=v.request.url.scheme == "https",
+                path="/",
+            )
+        resp.headers.setdefault("Content-Security-Policy", CSP)
+        resp.headers.setdefault("X-Content-Type-Options", "nosniff")
+        resp.headers.setdefault("Referrer-Policy", "same-origin")
+        resp.headers.setdefault("X-Frame-Options", "DENY")
+        resp.headers.setdefault("Cache-Control", "no-store")
+        return resp
+
+    Handler = Callable[[View], Awaitable[Response]]
+
+    def page(handler: Handler, *, need_store: bool = True, public: bool = False) -> Any:
+        async def endpoint(request: Request) -> Response:
+            v = View(request, sessions.load(request.cookies.get(auth.COOKIE)))
+            try:
+                if not public:
+                    uid = v.session.get("uid")
+                    user = (
+                        await read(lambda c: auth.user_by_id(c, uid))
+                        if isinstance(uid, int)
+                        else None
+                    )
+                    if user is None or auth.fingerprint(user[2]) != v.session.get("fp"):
+                        for key in ("uid", "fp"):
+                            v.session.pop(key, None)
+                        v.changed = True
+                        target = request.url.path + (
+                            "?" + request.url.query if request.url.query else ""
+                        )
+                        if request.method != "GET" or target.endswith(".json"):
+                            if target.endswith(".json"):
+                                return finish(
+                                    v, JSONResponse({"error": "login required"}, status_code=401)
+                                )
+                            return finish(v, redirect("/login"))
+                        return finish(v, redirect("/login?next=" + quote(target, safe="")))
+                    v.user = user
+                    v.stores = await read(stores.list_stores)
+                if request.method == "POST":
+                    v.form = await request.form()
+                    if not auth.csrf_ok(v.session, v.field("csrf")):
+                        raise HttpProblem(
+                            403,
+                            "This form has expired",
+                            "The form's security token is missing or out of date (code csrf_failed). "
+                            "Go back, reload the page and try again.",
+                        )
+                if need_store:
+                    sid = request.path_params["store_id"]
+                    v.store = next((s for s in v.stores if s.id == sid), None)
+                    if v.store is None:
+                        raise HttpProblem(404, "No such store", "There is no store with this id.")
+                    if v.session.get("store") != sid:
+                        v.session["store"] = sid
+                        v.changed = True
+                resp = await handler(v)
+            except HttpProblem as exc:
+                resp = render(
+                    v, "error.html", exc.status, title=exc.title, message=exc.message, active=""
+                )
+            except StorageUnavailable:
+                resp = render(
+                    v,
+                    "error.html",
+                    503,
+                    title="The database cannot be reached",
+                    message="Try again in a moment.",
+                    active="",
+                )
+            return finish(v, resp)
+
+        return endpoint
+
+    # --- login -----------------------------------------------------------------------------
+
+    def next_url(raw: str | None) -> str:
+        if raw and raw.startswith("/") and not raw.startswith("//") and "\\" not in raw:
+            return raw
+        return "/"
+
+    async def login_page(v: View) -> Response:
+        uid = v.session.get("uid")
+        if isinstance(uid, int):
+            user = await read(lambda c: auth.user_by_id(c, uid))
+            if user and auth.fingerprint(user[2]) == v.session.get("fp"):
+                return redirect(next_url(v.q.get("next")))
+        users = await read(auth.count_users)
+        return render(
+            v, "login.html", no_users=users == 0, next=next_url(v.q.get("next")), error=None
+        )
+
+    async def login_post(v: View) -> Response:
+        username = v.field("username").strip()
+        password = v.field("password")
+        client = v.request.client.host if v.request.client else ""
+        keys = (f"ip:{client}", f"user:{username.lower()}")
+        nxt = next_url(v.field("next"))
+        if throttle.blocked(*keys):
+            return render(
+                v,
+                "login.html",
+                429,
+                no_users=False,
+                next=nxt,
+                error="Too many failed attempts. Wait a few minutes and try again.",
+                username=username,
+            )
+        user = await read(lambda c: auth.check_password(c, username, password))
+        if user is None:
+            throttle.fail(*keys)
+            users = await read(auth.count_users)
+            return render(
+                v,
+                "login.html",
+                401,
+                no_users=users == 0,
+                next=nxt,
+                error="That user name and password do not match.",
+                username=username,
+            )
+        throttle.clear(*keys)
+        v.session.clear()
+        v.session.update({"uid": user[0], "fp": auth.fingerprint(user[2]), "csrf": auth.new_csrf()})
+        v.changed = True
+        return redirect(nxt)
+
+    async def logout(v: View) -> Response:
+        v.session.clear()
+        v.session["csrf"] = auth.new_csrf()
+        v.changed = True
+        return redirect("/login")
+
+    # --- home and stores -----------------------------------------------------------------------
+
+    async def home(v: View) -> Response:
+        if not v.stores:
+            return render(v, "welcome.html", active="", error=None, form={})
+        last = v.session.get("store")
+        target = next((s for s in v.stores if s.id == last), v.stores[0])
+        return redirect(f"/stores/{quote(target.id, safe='')}/")
+
+    async def create_store(v: View) -> Response:
+        from shopevents.api.carts_routes import parse_store_changes
+
+        form = {k: v.field(k) for k in ("name", "currency", "timezone")}
+        try:
+            changes = parse_store_changes(
+                {
+                    "name": form["name"],
+                    "currency": form["currency"] or "EUR",
+                    "timezone": form["timezone"] or "UTC",
+                }
+            )
+        except ValueError as exc:
+            return render(v, "welcome.html", 422, active="", error=_message(exc), form=form)
+
+        def make(conn: Any, now: int) -> tuple[StoreRecord, tuple[str, str]]:
+            rec = stores.create_store(
+                conn,
+                changes["name"],
+                now=now,
+                currency=changes["currency"],
+                timezone=changes["timezone"],
+            )
+            return rec, stores.create_api_key(conn, rec.id, now=now, name="default")
+
+        rec, key = await write(make)
+        v.stores = await read(stores.list_stores)
+        v.store = rec
+        v.session["store"] = rec.id
+        v.changed = True
+        v.flash.append(
+            ("ok", f"Store “{rec.name}” created. Paste the loader snippet below into your shop.")
+        )
+        return await settings_page(v, new_key=key)
+
+    async def switch_store(v: View) -> Response:
+        sid = v.q.get("store") or ""
+        sub = {key: path for key, _, path in NAV}.get(v.q.get("section") or "", "")
+        if not any(s.id == sid for s in v.stores):
+            return redirect("/")
+        return redirect(f"/stores/{quote(sid, safe='')}/{sub}")
+
+    # --- overview ------------------------------------------------------------------------------
+
+    async def overview(v: View) -> Response:
+        store = v.store
+        assert store is not None
+        today = local_today(store.timezone, ctx.clock.now())
+        group_by = v.q.get("groupBy") or "source_type"
+        if group_by not in rq.GROUP_BY:
+            group_by = "source_type"
+        error = None
+        try:
+            rng = range_for(ctx, store, v.q)
+        except ValueError as exc:
+            error = _message(exc)
+            rng = range_for(ctx, store, {})
+        maintainer(ctx).poke(store)
+        data = await read(lambda c: rq.overview_for(c, store, rng, group_by))
+        has_data = await read(lambda c: dq.store_has_data(c, store.id))
+        rev = data["revenue"]
+        return render(
+            v,
+            "overview.html",
+            active="overview",
+            rng=rng,
+            error=error,
+            group_by=group_by,
+            presets=views.presets(today),
+            rev=rev,
+            revenue=views.revenue_chart(rev),
+            splits=views.split_tables(rev),
+            carts=data["carts"],
+            carts_view=views.carts_chart(data["carts"], rng.interval),
+            products=data["products"],
+            products_view=views.products_chart(data["products"]),
+            quality=data["quality"],
+            quality_view=views.quality_chart(data["quality"]),
+            has_data=has_data,
+            query=lambda **kw: _query(v.q, **kw),
+        )
+
+    # --- contacts ------------------------------------------------------------------------------
+
+    async def contacts(v: View) -> Response:
+        store = v.store
+        assert store is not None
+        text = (v.q.get("q") or "").strip()[:200]
+        page_no = _int(v.q.get("page"), 1, 1, 20)
+        rows = await read(
+            lambda c: reads.search_contacts(c, store.id, text, limit=page_no * PAGE + 1)
+        )
+        more = len(rows) > page_no * PAGE
+        rows = rows[(page_no - 1) * PAGE : page_no * PAGE]
+        return render(
+            v,
+            "contacts.html",
+            active="contacts",
+            text=text,
+            rows=rows,
+            page_no=page_no,
+            more=more,
+            query=lambda **kw: _query(v.q, **kw),
+        )
+
+    async def contact(v: View) -> Response:
+        store = v.store
+        assert store is not None
+        cid = v.request.path_params["contact_id"]
+        found = await read(lambda c: reads.contact_by_id(c, store.id, cid))
+        if found is None:
+            raise HttpProblem(404, "No such contact", "This contact does not exist in this store.")
+        before = None
+        cursor = v.q.get("before")
+        if cursor and re.match(r"^\d+-\d+$", cursor):
+            at, _, ident = cursor.partition("-")
+            before = (int(at), int(ident))
+
+        def load(c: Any) -> dict[str, Any]:
+            return {
+                "details": reads.contact_details(c, store.id, cid),
+                "activity": reads.activity(c, store.id, cid, PAGE + 1, before),
+                "carts": reads.list_carts(c, store.id, contact_id=cid, limit=20),
+                "purchases": reads.list_purchases(c, store.id, contact_id=cid, limit=20),
+                "merged_from": dq.merged_contacts(c, store.id, cid),
+            }
+
+        data = await read(load)
+        items = data["activity"]
+        more = len(items) > PAGE
+        items = items[:PAGE]
+        next_cursor = f"{items[-1]['_at']}-{items[-1]['id']}" if more and items else None
+        fields = {
+            k: val
+            for k, val in found.items()
+            if not k.startswith("_") and k not in ("id",) and not isinstance(val, dict | list)
+        }
+        std = {
+            k: found.get(k)
+            for k in (
+                "_name",
+                "_surname",
+                "_birthdate",
+                "_mobilePhone",
+                "_newsletterSubscriptionStatus",
+                "_emailStatus",
+                "_mobilePhoneStatus",
+                "_smsSubscriptionStatus",
+                "_points",
+            )
+            if found.get(k) is not None
+        }
+        return render(
+            v,
+            "contact.html",
+            active="contacts",
+            c=found,
+            std=std,
+            custom=fields,
+            activity=items,
+            next_cursor=next_cursor,
+            **data,
+        )
+
+    async def undo_merge(v: View) -> Response:
+        store = v.store
+        assert store is not None
+        raw = v.request.path_params["merge_id"]
+        back = next_url(v.field("back")) if v.field("back") else f"{v.base}/contacts"
+        if not raw.isdigit() or len(raw) > 18:
+            raise HttpProblem(404, "No such merge", "This merge does not exist.")
+        ok = await write(lambda c, now: identity.unmerge(c, store.id, int(raw), now))
+        if ok:
+            v.say(
+                "ok", f"Merge {raw} undone: the merged contact and what moved are separate again."
+            )
+        else:
+            v.say(
+                "error", f"Merge {raw} cannot be undone (it does not exist or was undone already)."
+            )
+        return redirect(back)
+
+    # --- catalog -------------------------------------------------------------------------------
+
+    async def catalog(v: View) -> Response:
+        store = v.store
+        assert store is not None
+        text = (v.q.get("q") or "").strip()[:200]
+        page_no = _int(v.q.get("page"), 1, 1, 10**6)
+        rows = await read(
+            lambda c: reads.search_products(
+                c, store.id, text, limit=PAGE + 1, offset=(page_no - 1) * PAGE
+            )
+        )
+        total = await read(lambda c: dq.count_products(c, store.id))
+        return render(
+            v,
+            "catalog.html",
+            active="catalog",
+            text=text,
+            rows=rows[:PAGE],
+            more=len(rows) > PAGE,
+            page_no=page_no,
+            total=total,
+            query=lambda **kw: _query(v.q, **kw),
+        )
+
+    async def product(v: View) -> Response:
+        store = v.store
+        assert store is not None
+        pid = v.request.path_params["product_id"]
+        found = await read(lambda c: reads.product_by_id(c, store.id, pid))
+        if found is None:
+            raise HttpProblem(404, "No such product", "This product is not in the catalog.")
+        main = ("productId", "name", "unitPrice", "availability", "productDetailUrl")
+        extra = {k: val for k, val in found.items() if k not in main}
+        return render(v, "product.html", active="catalog", p=found, extra=extra)
+
+    # --- carts ---------------------------------------------------------------------------------
+
+    async def carts(v: View) -> Response:
+        store = v.store
+        assert store is not None
+        state = v.q.get("state") or None
+        if state not in reads.CART_STATES:
+            state = None
+        page_no = _int(v.q.get("page"), 1, 1, 10**6)
+        rows = await read(
+            lambda c: reads.list_carts(
+                c, store.id, status=state, limit=PAGE + 1, offset=(page_no - 1) * PAGE
+            )
+        )
+        counts = await read(lambda c: dq.cart_state_counts(c, store.id))
+        return render(
+            v,
+            "carts.html",
+            active="carts",
+            state=state,
+            states=reads.CART_STATES,
+            counts=counts,
+            rows=rows[:PAGE],
+            more=len(rows) > PAGE,
+            page_no=page_no,
+            query=lambda **kw: _query(v.q, **kw),
+        )
+
+    async def cart(v: View) -> Response:
+        store = v.store
+        assert store is not None
+        key = v.request.path_params["cart_key"]
+        found = await read(lambda c: reads.cart_by_key(c, store.id, key))
+        if found is None:
+            raise HttpProblem(404, "No such cart", "This cart does not exist in this store.")
+        return render(v, "cart.html", active="carts", k=found)
+
+    # --- purchases -----------------------------------------------------------------------------
+
+    async def purchases(v: View) -> Response:
+        store = v.store
+        assert store is not None
+        text = (v.q.get("q") or "").strip()[:200]
+        tab = "repeats" if v.q.get("view") == "repeats" else "all"
+        page_no = _int(v.q.get("page"), 1, 1, 10**6)
+        if tab == "repeats":
+            rows = await read(lambda c: dq.purchase_repeats(c, store.id, limit=100))
+            conflicts = await read(lambda c: reads.purchases_with_conflicts(c, store.id, 50))
+            return render(
+                v,
+                "purchases.html",
+                active="purchases",
+                tab=tab,
+                text=text,
+                repeats=rows,
+                conflicts=conflicts,
+                rows=[],
+                more=False,
+                page_no=1,
+                total=None,
+                query=lambda **kw: _query(v.q, **kw),
+            )
+        rows = await read(
+            lambda c: reads.list_purchases(
+                c, store.id, search=text or None, limit=PAGE + 1, offset=(page_no - 1) * PAGE
+            )
+        )
+        if text and len(rows) == 1 and rows[0]["purchaseId"] == text:
+            return redirect(f"{v.base}/purchases/{quote(text, safe='')}")
+        total = await read(lambda c: dq.count_purchases(c, store.id, text or None))
+        return render(
+            v,
+            "purchases.html",
+            active="purchases",
+            tab=tab,
+            text=text,
+            rows=rows[:PAGE],
+            more=len(rows) > PAGE,
+            page_no=page_no,
+            total=total,
+            query=lambda **kw: _query(v.q, **kw),
+        )
+
+    async def purchase(v: View) -> Response:
+        store = v.store
+        assert store is not None
+        pid = v.request.path_params["purchase_id"]
+        found = await read(lambda c: reads.purchase_by_id(c, store.id, pid))
+        if found is None:
+            raise HttpProblem(
+                404, "No such purchase", f"No purchase has the id {pid!r} in this store."
+            )
+        repeats = await read(lambda c: dq.purchase_repeats(c, store.id, pid, limit=100))
+        versions = [
+            {
+                "label": "Counted (first received)",
+                "receivedAt": found["createdAt"],
+                "channel": found["channel"],
+                "totalPrice": found["totalPrice"],
+                "totalQuantity": found["totalQuantity"],
+                "currency": found["currency"],
+                "paymentMethod": found["paymentMethod"],
+                "products": found["products"],
+            }
+        ]
+        for i, conf in enumerate(found["conflicts"], 1):
+            d = conf["data"] or {}
+            versions.append(
+                {
+                    "label": f"Conflict {i} (not counted)",
+                    "receivedAt": conf["receivedAt"],
+                    "channel": conf["channel"],
+                    "totalPrice": d.get("totalPrice"),
+                    "totalQuantity": d.get("totalQuantity"),
+                    "currency": d.get("currency") or found["currency"],
+                    "paymentMethod": d.get("paymentMethod"),
+                    "products": d.get("products") or [],
+                }
+            )
+        return render(
+            v,
+            "purchase.html",
+            active="purchases",
+            p=found,
+            versions=versions,
+            repeats=repeats,
+            duplicates=sum(1 for r in repeats if r["status"] == "duplicate"),
+        )
+
+    # --- integration debugger --------------------------------------------------------------------
+
+    async def debugger(v: View) -> Response:
+        store = v.store
+        assert store is not None
+        rows = await read(lambda c: dq.request_summaries(c, store.id, limit=PAGE))
+        today = local_today(store.timezone, ctx.clock.now())
+        rng = range_for(
+            ctx,
+            store,
+            {
+                "from": (today.fromordinal(today.toordinal() - 1)).isoformat(),
+                "to": today.isoformat(),
+                "interval": "hour",
+            },
+            allow_hour=True,
+        )
+        maintainer(ctx).poke(store)
+        quality = await read(lambda c: rq.data_quality(c, store, rng))
+        from shopevents.client.snippet import loader_snippet
+
+        return render(
+            v,
+            "debugger.html",
+            active="debugger",
+            rows=rows,
+            last_id=rows[0]["id"] if rows else 0,
+            quality=quality,
+            quality_view=views.quality_chart(quality),
+            ingest_url=f"{public_base(v)}/integration-type/system/scrippet-notification/{store.id}",
+            snippet=loader_snippet(store.id, public_base(v)),
+        )
+
+    async def requests_json(v: View) -> Response:
+        store = v.store
+        assert store is not None
+        after = _int(v.q.get("after"), 0)
+        rows = await read(lambda c: dq.request_summaries(c, store.id, after_id=after, limit=PAGE))
+        return json_response({"items": rows})
+
+    async def request_page(v: View) -> Response:
+        store = v.store
+        assert store is not None
+        rid = v.request.path_params["request_id"]
+        as_json = rid.endswith(".json")
+        rid = rid.removesuffix(".json")
+        if not rid.isdigit() or len(rid) > 18:
+            raise HttpProblem(404, "No such request", "This request does not exist.")
+        found = await read(lambda c: dq.request_detail(c, store.id, int(rid)))
+        if found is None:
+            if as_json:
+                return json_response({"error": "not found"}, 404)
+            raise HttpProblem(404, "No such request", "This request does not exist in this store.")
+        if as_json:
+            found["bodyPretty"] = format.pretty_json(found["body"])
+            found["responsePretty"] = format.pretty_json(found["response"])
+            return json_response(found)
+        return render(v, "request.html", active="debugger", r=found)
+
+    # --- quarantine ----------------------------------------------------------------------------
+
+    async def quarantine(v: View) -> Response:
+        store = v.store
+        assert store is not None
+        code = v.q.get("code") or None
+        status = "all" if v.q.get("status") == "all" else "pending"
+        page_no = _int(v.q.get("page"), 1, 1, 10**6)
+
+        def load(c: Any) -> dict[str, Any]:
+            return {
+                "rows": reads.quarantine(
+                    c,
+                    store.id,
+                    code=code,
+                    pending_only=status == "pending",
+                    limit=PAGE + 1,
+                    offset=(page_no - 1) * PAGE,
+                ),
+                "codes": dq.quarantine_codes(c, store.id),
+                "count": dq.quarantine_count(
+                    c, store.id, code=code, pending_only=status == "pending"
+                ),
+            }
+
+        data = await read(load)
+        return render(
+            v,
+            "quarantine.html",
+            active="quarantine",
+            code=code,
+            show=status,
+            rows=data["rows"][:PAGE],
+            more=len(data["rows"]) > PAGE,
+            page_no=page_no,
+            codes=data["codes"],
+            count=data["count"],
+            query=lambda **kw: _query(v.q, **kw),
+        )
+
+    async def quarantine_replay(v: View) -> Response:
+        store = v.store
+        assert store is not None
+        assert v.form is not None
+        max_bytes = ctx.settings.ingest.max_event_bytes
+        if v.field("all"):
+            code = v.field("code") or None
+            ids = await read(lambda c: replay.pending_ids(c, store.id, code=code, limit=1000))
+        else:
+            ids = [int(x) for x in v.form.getlist("id") if isinstance(x, str) and x.isdigit()][
+                :1000
+            ]
+        results: list[dict[str, Any]] = []
+
+        def replayer(chunk: list[int]) -> Callable[[Any, int], list[dict[str, Any]]]:
+            def run(conn: Any, now: int) -> list[dict[str, Any]]:
+                return replay.replay_many(conn, store, chunk, now, max_event_bytes=max_bytes)
+
+            return run
+
+        for i in range(0, len(ids), 50):
+            results += await write(replayer(ids[i : i + 50]))
+        if not results:
+            v.say("info", "Nothing to replay: select events, or pick a code with pending events.")
+        else:
+            v.say(*replay_summary(results))
+        back = f"{v.base}/quarantine"
+        if v.field("back_query"):
+            back += "?" + v.field("back_query")
+        return redirect(back)
+
+    # --- settings ------------------------------------------------------------------------------
+
+    def public_base(v: View) -> str:
+        if ctx.settings.public_url:
+            return ctx.settings.public_url.rstrip("/")
+        return str(v.request.base_url).rstrip("/")
+
+    async def settings_page(
+        v: View,
+        *,
+        new_key: tuple[str, str] | None = None,
+        error: str | None = None,
+        form: dict[str, Any] | None = None,
+        status: int = 200,
+        webhook_error: str | None = None,
+        new_webhook: tuple[str, str] | None = None,
+    ) -> Response:
+        store = v.store
+        assert store is not None
+        from shopevents.client.snippet import loader_snippet
+
+        keys = await read(lambda c: stores.list_api_keys(c, store.id))
+        hooks = await webhook_endpoints(store.id)
+        resp = render(
+            v,
+            "settings.html",
+            status,
+            active="settings",
+            keys=keys,
+            new_key=new_key,
+            error=error,
+            form=form or settings_form(store),
+            snippet=loader_snippet(store.id, public_base(v)),
+            ingest_url=f"{public_base(v)}/integration-type/system/scrippet-notification/{store.id}",
+            timezones=_timezones(),
+            webhooks=hooks,
+            webhook_error=webhook_error,
+            new_webhook=new_webhook,
+        )
+        if new_key or new_webhook:
+            resp.headers["Cache-Control"] = "no-store"
+        return resp
+
+    async def settings_get(v: View) -> Response:
+        return await settings_page(v)
+
+    async def settings_post(v: View) -> Response:
+        from shopevents.api.carts_routes import parse_store_changes
+
+        store = v.store
+        assert store is not None
+        form: dict[str, Any] = {
+            "name": v.field("name"),
+            "currency": v.field("currency"),
+            "timezone": v.field("timezone"),
+            "domains": v.field("domains"),
+            "abandon_after": v.field("abandon_after"),
+            "tag_mode": bool(v.field("tag_mode")),
+            "tracking_enabled": bool(v.field("tracking_enabled")),
+            "excluded_paths": v.field("excluded_paths"),
+        }
+        try:
+            delay = parse_delay(v.field("abandon_after"))
+            changes = parse_store_changes(
+                {
+                    "name": v.field("name"),
+                    "currency": v.field("currency").strip(),
+                    "timezone": v.field("timezone").strip(),
+                    "domains": _lines(v.field("domains")),
+                    "abandonAfterSeconds": delay,
+                    "tagMode": form["tag_mode"],
+                    "trackingEnabled": form["tracking_enabled"],
+                    "excludedPaths": _lines(v.field("excluded_paths")),
+                }
+            )
+        except ValueError as exc:
+            return await settings_page(v, error=_message(exc), form=form, status=422)
+        await write(lambda c, now: stores.update_store(c, store.id, changes))
+        ctx.forget_store(store.id)
+        v.say("ok", "Settings saved.")
+        return redirect(f"{v.base}/settings")
+
+    async def key_create(v: View) -> Response:
+        store = v.store
+        assert store is not None
+        name = v.field("name").strip()[:100] or "default"
+        key = await write(lambda c, now: stores.create_api_key(c, store.id, now=now, name=name))
+        v.flash.append(
+            ("ok", f"API key “{name}” created. Copy the secret now: it is not shown again.")
+        )
+        return await settings_page(v, new_key=key)
+
+    async def key_revoke(v: View) -> Response:
+        store = v.store
+        assert store is not None
+        kid = v.request.path_params["key_id"]
+        ok = await write(lambda c, now: stores.revoke_api_key(c, store.id, kid, now=now))
+        v.say("ok" if ok else "error", f"API key {kid} revoked." if ok else f"No active key {kid}.")
+        return redirect(f"{v.base}/settings#keys")
+
+    # --- webhooks (the shopevents.webhooks module's endpoints) -------------------------------------
+
+    async def webhook_endpoints(store_id: str) -> dict[str, Any] | None:
+        try:
+            from shopevents.domain.outbox import TOPICS
+            from shopevents.webhooks import endpoints as wh
+        except ImportError:
+            return None
+        rows = await read(lambda c: wh.list_endpoints(c, store_id, ctx.now_us()))
+        return {"endpoints": rows, "topics": TOPICS}
+
+    async def webhook_create(v: View) -> Response:
+        from shopevents.webhooks import endpoints as wh
+
+        store = v.store
+        assert store is not None and v.form is not None
+        topics = [t for t in v.form.getlist("topics") if isinstance(t, str)]
+        url, description = v.field("url"), v.field("description")
+        allow = ctx.settings.webhooks.allow_private_addresses
+        try:
+            wh.validate(url, topics, description, allow_private=allow)
+        except ValueError as exc:
+            issues = getattr(exc, "errors", None) or [exc]
+            text = "; ".join(str(getattr(e, "message", e)) for e in issues)
+            return await settings_page(v, webhook_error=text, status=422)
+        endpoint, secret = await write(
+            lambda c, now: wh.create_endpoint(
+                c, store.id, url, topics, now, description=description, allow_private=allow
+            )
+        )
+        v.flash.append(
+            ("ok", f"Webhook endpoint {endpoint.id} created. Copy its signing secret now.")
+        )
+        return await settings_page(v, new_webhook=(endpoint.id, secret))
+
+    async def webhook_change(v: View) -> Response:
+        from shopevents.webhooks import endpoints as wh
+
+        store = v.store
+        assert store is not None
+        eid = v.request.path_params["endpoint_id"]
+        action = v.field("action")
+        if action == "remove":
+            ok = await write(lambda c, now: wh.remove_endpoint(c, eid, store.id))
+            v.say(
+                "ok" if ok else "error", f"Endpoint {eid} removed." if ok else f"No endpoint {eid}."
+            )
+        elif action in ("pause", "resume"):
+            ok = await write(
+                lambda c, now: wh.set_enabled(c, eid, action == "resume", now, store.id)
+            )
+            v.say(
+                "ok" if ok else "error",
+                f"Endpoint {eid} {'resumed' if action == 'resume' else 'paused'}."
+                if ok
+                else f"No endpoint {eid}.",
+            )
+        return redirect(f"{v.base}/settings#webhooks")
+
+    static_dir = str(resources.files("shopevents.dashboard") / "static")
+    R = Route
+    S = "/stores/{store_id}"
+    return [
+        R("/", page(home, need_store=False), methods=["GET"]),
+        R("/login", page(login_page, need_store=False, public=True), methods=["GET"]),
+        R("/login", page(login_post, need_store=False, public=True), methods=["POST"]),
+        R("/logout", page(logout, need_store=False, public=True), methods=["POST"]),
+        R("/stores", page(create_store, need_store=False), methods=["POST"]),
+        R("/switch-store", page(switch_store, need_store=False), methods=["GET"]),
+        R(S, lambda r: RedirectResponse(r.url.path + "/", status_code=307), methods=["GET"]),
+        R(S + "/", page(overview), methods=["GET"]),
+        R(S + "/contacts", page(contacts), methods=["GET"]),
+        R(S + "/contacts/{contact_id}", page(contact), methods=["GET"]),
+        R(S + "/merges/{merge_id}/undo", page(undo_merge), methods=["POST"]),
+        R(S + "/catalog", page(catalog), methods=["GET"]),
+        R(S + "/catalog/{product_id:path}", page(product), methods=["GET"]),
+        R(S + "/carts", page(carts), methods=["GET"]),
+        R(S + "/carts/{cart_key}", page(cart), methods=["GET"]),
+        R(S + "/purchases", page(purchases), methods=["GET"]),
+        R(S + "/purchases/{purchase_id:path}", page(purchase), methods=["GET"]),
+        R(S + "/debugger", page(debugger), methods=["GET"]),
+        R(S + "/debugger/requests.json", page(requests_json), methods=["GET"]),
+        R(S + "/debugger/requests/{request_id}", page(request_page), methods=["GET"]),
+        R(S + "/quarantine", page(quarantine), methods=["GET"]),
+        R(S + "/quarantine/replay", page(quarantine_replay), methods=["POST"]),
+        R(S + "/settings", page(settings_get), methods=["GET"]),
+        R(S + "/settings", page(settings_post), methods=["POST"]),
+        R(S + "/keys", page(key_create), methods=["POST"]),
+        R(S + "/keys/{key_id}/revoke", page(key_revoke), methods=["POST"]),
+        R(S + "/webhooks", page(webhook_create), methods=["POST"]),
+        R(S + "/webhooks/{endpoint_id}", page(webhook_change), methods=["POST"]),
+        Mount(STATIC_PREFIX, app=StaticFiles(directory=static_dir), name="dashboard-static"),
+    ]
+
+
+# --- helpers --------------------------------------------------------------------------------
+
+
+def replay_summary(results: list[dict[str, Any]]) -> tuple[str, str]:
+    counts: dict[str, int] = {}
+    for r in results:
+        counts[r["status"]] = counts.get(r["status"], 0) + 1
+    parts = []
+    names = {
+        "accepted": "replayed and accepted",
+        "duplicate": "replayed as duplicates",
+        "conflict": "replayed as conflicts",
+        "rejected": "still rejected (their errors are updated)",
+        "already": "replayed before",
+        "missing": "not found",
+    }
+    for key in ("accepted", "duplicate", "conflict", "rejected", "already", "missing"):
+        if counts.get(key):
+            parts.append(f"{counts[key]} {names[key]}")
+    level = "ok" if counts.get("accepted") and not counts.get("rejected") else "info"
+    return level, "Replay: " + ", ".join(parts) + "."
+
+
+_DELAY = re.compile(
+    r"^\s*(\d+(?:\.\d+)?)\s*(s|sec|seconds?|m|min|minutes?|h|hours?|d|days?)?\s*$", re.I
+)
+
+
+def parse_delay(text: str) -> int:
+    """'30m', '2h', '45 s', '1d' or a number of minutes; ValueError otherwise."""
+    mt = _DELAY.match(text or "")
+    if not mt:
+        raise ValueError(
+            f"/abandonAfterSeconds: Expected a delay such as 30m, 2h or 45s; received {text!r}"
+        )
+    unit = (mt.group(2) or "m").lower()[0]
+    factor = {"s": 1, "m": 60, "h": 3600, "d": 86400}[unit]
+    return int(float(mt.group(1)) * factor)
+
+
+def settings_form(store: StoreRecord) -> dict[str, Any]:
+    return {
+        "name": store.name,
+        "currency": store.currency,
+        "timezone": store.timezone,
+        "domains": "\n".join(store.domains),
+        "abandon_after": format.duration(store.abandon_after_seconds).replace(" ", ""),
+        "tag_mode": store.tag_mode,
+        "tracking_enabled": store.tracking_enabled,
+        "excluded_paths": "\n".join(store.excluded_paths),
+    }
+
+
+def _lines(text: str) -> list[str]:
+    return [ln.strip() for ln in (text or "").replace(",", "\n").splitlines() if ln.strip()]
+
+
+def _message(exc: ValueError) -> str:
+    path, _, message = str(exc).partition(": ")
+    field = path.strip("/")
+    names = {
+        "abandonAfterSeconds": "Abandonment delay",
+        "timezone": "Time zone",
+        "currency": "Currency",
+        "name": "Name",
+        "domains": "Authorised domains",
+        "excludedPaths": "Pages not tracked",
+        "from": "From",
+        "to": "To",
+        "interval": "Interval",
+        "groupBy": "Split",
+    }
+    return f"{names.get(field, field)}: {message}" if message else str(exc)
+
+
+def _query(params: Any, **changes: Any) -> str:
+    data = {k: val for k, val in params.items()}
+    for k, val in changes.items():
+        if val is None:
+            data.pop(k, None)
+        else:
+            data[k] = str(val)
+    return "?" + urlencode(data) if data else "?"
+
+
+_TZ_CACHE: list[str] = []
+
+
+def _timezones() -> list[str]:
+    if not _TZ_CACHE:
+        from zoneinfo import available_timezones
+
+        _TZ_CACHE.extend(sorted(available_timezones()))
+    return _TZ_CACHE
+
+
+__all__ = ["Markup", "routes"]

@@ -1,0 +1,559 @@
+"""Report facts: rollups up to a watermark, plus the base rows after it.
+
+Reports never scan the whole history. For each store and each source table the rows with
+an id up to a watermark are summed into a rollup table (migration 0200); a report reads the
+rollup rows of its range and adds the base rows past the watermark. The result is the same
+as summing the base table, whatever the watermark is, so rollups only ever make reports
+faster and never change their figures (a test checks it).
+
+Nothing in the write path knows about rollups. `catch_up` moves a watermark forward over
+rows old enough (`MARGIN_US`) that every transaction that could still commit a smaller id
+has finished; the move is a compare-and-set on the watermark, so concurrent catch-ups (two
+dashboards, the CLI) never count a row twice. Day rollups are in the store's time zone and
+remember it: a change of time zone discards them and they are built again.
+
+Sources: `purchases` (+ `purchase_lines`) → sales and product days; `cart_transitions` →
+cart days; `events` → outcome and warning slots and days; `quarantine` → rejection slots
+and days. Slots are 15-minute UTC slots (for hourly figures), days and months are local;
+product sales are also kept per month, so a year of top products reads a few thousand rows.
+"""
+
+from __future__ import annotations
+
+from collections import defaultdict
+from collections.abc import Iterable
+from dataclasses import dataclass, field
+from datetime import date, timedelta
+from typing import Any
+
+from shopevents.reports.timebuckets import SLOT_US, slot_local_day, zone
+from shopevents.storage.codec import loads
+from shopevents.storage.database import Conn
+
+MARGIN_US = 10 * 60 * 1_000_000
+"""Rows younger than this stay in the base-table tail (longer than any write transaction)."""
+CHUNK_IDS = 500_000
+"""Most ids one catch-up step covers, so each step is short."""
+
+KINDS = ("sales", "carts", "events", "rejections")
+_TABLE = {
+    "sales": ("purchases", "received_at"),
+    "carts": ("cart_transitions", "at"),
+    "events": ("events", "received_at"),
+    "rejections": ("quarantine", "received_at"),
+}
+_RESET = {
+    "sales": (
+        "DELETE FROM report_sales_days WHERE store_id = ?",
+        "DELETE FROM report_product_days WHERE store_id = ?",
+        "DELETE FROM report_product_months WHERE store_id = ?",
+    ),
+    "carts": ("DELETE FROM report_cart_days WHERE store_id = ?",),
+    "events": (
+        "DELETE FROM report_quality_slots WHERE store_id = ? AND kind IN ('status', 'warning')",
+        "DELETE FROM report_quality_days WHERE store_id = ? AND kind IN ('status', 'warning')",
+    ),
+    "rejections": (
+        "DELETE FROM report_quality_slots WHERE store_id = ? AND kind LIKE 'rejected%'",
+        "DELETE FROM report_quality_days WHERE store_id = ? AND kind LIKE 'rejected%'",
+    ),
+}
+CART_MEASURES = ("created", "abandoned", "purchased", "recovered", "recovered_of_abandoned")
+
+
+# --- facts ---------------------------------------------------------------------------------
+
+
+@dataclass
+class Facts:
+    """Everything the reports need for one store and one range, ready to fold."""
+
+    # (day, currency, source_type, source_name, payment_method) -> [orders, revenue, rec_orders, rec_revenue]
+    sales: dict[tuple[int, str, str, str, str], list[int]] = field(
+        default_factory=lambda: defaultdict(lambda: [0, 0, 0, 0])
+    )
+    # (day, currency, product_id) -> [units, revenue, orders]; names separately
+    products: dict[tuple[int, str, str], list[int]] = field(
+        default_factory=lambda: defaultdict(lambda: [0, 0, 0])
+    )
+    names: dict[str, str] = field(default_factory=dict)
+    # (day, measure) -> n
+    carts: dict[tuple[int, str], int] = field(default_factory=lambda: defaultdict(int))
+    # (slot or day, kind, code) -> n ; kind: status | warning | rejected | rejected_cart
+    quality: dict[tuple[int, str, str], int] = field(default_factory=lambda: defaultdict(int))
+    quality_unit: str = "slot"
+
+
+def _txt(value: Any) -> str:
+    return "" if value is None else str(value)
+
+
+class _Days:
+    """Slot -> local day ordinal, cached."""
+
+    def __init__(self, tz_name: str) -> None:
+        self.tz = zone(tz_name)
+        self.cache: dict[int, int] = {}
+
+    def __call__(self, slot: int) -> int:
+        hit = self.cache.get(slot)
+        if hit is None:
+            hit = self.cache[slot] = slot_local_day(int(slot), self.tz)
+        return hit
+
+
+# --- base-table aggregates (shared by catch-up and report tails) ----------------------------
+
+
+def _where(
+    conn: Conn,
+    alias: str,
+    time_col: str,
+    lo: int,
+    hi: int | None,
+    start: int | None,
+    end: int | None,
+) -> tuple[str, list[Any]]:
+    """`store_id = ?` and the id (and time) bounds. On SQLite a unary `+` keeps the planner
+    on the id range (the primary key) instead of a (store, time) index over the whole range."""
+    plus = "+" if conn.dialect == "sqlite" else ""
+    sql = f"{plus}{alias}store_id = ? AND {alias}id > ?"
+    params: list[Any] = [lo]
+    if hi is not None:
+        sql += f" AND {alias}id <= ?"
+        params.append(hi)
+    if start is not None:
+        sql += f" AND {plus}{alias}{time_col} >= ? AND {plus}{alias}{time_col} < ?"
+        params += [start, end]
+    return sql, params
+
+
+def add_sales(
+    conn: Conn,
+    store_id: str,
+    days: _Days,
+    facts: Facts,
+    lo: int,
+    hi: int | None = None,
+    start: int | None = None,
+    end: int | None = None,
+) -> None:
+    where, params = _where(conn, "", "purchased_at", lo, hi, start, end)
+    rows = conn.all(
+        f"SELECT purchased_at / {SLOT_US}, currency, source_type, source_name, payment_method, recovered, "
+        f"COUNT(*), SUM(total_price) FROM purchases WHERE {where} "
+        "GROUP BY 1, 2, 3, 4, 5, 6",
+        [store_id, *params],
+    )
+    for slot, cur, st, sn, pm, rec, n, total in rows:
+        acc = facts.sales[(days(slot), cur, _txt(st), _txt(sn), _txt(pm))]
+        acc[0] += int(n)
+        acc[1] += int(total)
+        if rec:
+            acc[2] += int(n)
+            acc[3] += int(total)
+    where, params = _where(conn, "p.", "purchased_at", lo, hi, start, end)
+    rows = conn.all(
+        f"SELECT l.purchased_at / {SLOT_US}, p.currency, l.product_id, MAX(l.name), SUM(l.quantity), "
+        "SUM(l.price), COUNT(DISTINCT l.purchase_row) FROM purchases p JOIN purchase_lines l "
+        "ON l.store_id = p.store_id AND l.purchased_at = p.purchased_at AND l.purchase_row = p.id "
+        f"WHERE {where} GROUP BY 1, 2, 3",
+        [store_id, *params],
+    )
+    for slot, cur, pid, name, units, revenue, orders in rows:
+        acc = facts.products[(days(slot), cur, pid)]
+        acc[0] += int(units)
+        acc[1] += int(revenue)
+        acc[2] += int(orders)
+        facts.names[pid] = name
+
+
+def add_carts(
+    conn: Conn,
+    store_id: str,
+    days: _Days,
+    facts: Facts,
+    lo: int,
+    hi: int | None = None,
+    start: int | None = None,
+    end: int | None = None,
+) -> None:
+    where, params = _where(conn, "", "at", lo, hi, start, end)
+    rows = conn.all(
+        f"SELECT at / {SLOT_US}, to_state, CASE WHEN from_state IS NULL THEN 1 ELSE 0 END, COUNT(*) "
+        f"FROM cart_transitions WHERE {where} GROUP BY 1, 2, 3",
+        [store_id, *params],
+    )
+    for slot, to_state, first, n in rows:
+        day = days(slot)
+        if first:
+            facts.carts[(day, "created")] += int(n)
+        if to_state in ("abandoned", "purchased", "recovered"):
+            facts.carts[(day, to_state)] += int(n)
+    # Recovered carts, counted on the day they were abandoned (for the recovery rate).
+    where, params = _where(conn, "t.", "at", lo, hi, None, None)
+    sql = (
+        "SELECT (SELECT MAX(a.at) FROM cart_transitions a WHERE a.cart_row = t.cart_row "
+        "AND a.to_state = 'abandoned' AND a.id < t.id) AS abandoned_at FROM cart_transitions t "
+        f"WHERE t.to_state = 'recovered' AND {where}"
+    )
+    outer = (
+        f"SELECT abandoned_at / {SLOT_US}, COUNT(*) FROM ({sql}) r WHERE abandoned_at IS NOT NULL"
+    )
+    oparams: list[Any] = [store_id, *params]
+    if start is not None:
+        outer += " AND abandoned_at >= ? AND abandoned_at < ?"
+        oparams += [start, end]
+    for slot, n in conn.all(outer + " GROUP BY 1", oparams):
+        facts.carts[(days(slot), "recovered_of_abandoned")] += int(n)
+
+
+def add_events(
+    conn: Conn,
+    store_id: str,
+    facts: Facts,
+    lo: int,
+    hi: int | None = None,
+    start: int | None = None,
+    end: int | None = None,
+) -> None:
+    where, params = _where(conn, "", "received_at", lo, hi, start, end)
+    for slot, status, n in conn.all(
+        f"SELECT received_at / {SLOT_US}, status, COUNT(*) FROM events WHERE {where} GROUP BY 1, 2",
+        [store_id, *params],
+    ):
+        facts.quality[(int(slot), "status", status)] += int(n)
+    for slot, warnings, n in conn.all(
+        f"SELECT received_at / {SLOT_US}, warnings, COUNT(*) FROM events WHERE {where} "
+        "AND warnings IS NOT NULL GROUP BY 1, 2",
+        [store_id, *params],
+    ):
+        for code in warning_codes(warnings):
+            facts.quality[(int(slot), "warning", code)] += int(n)
+
+
+def warning_codes(text: Any) -> set[str]:
+    try:
+        items = loads(text)
+    except Exception:
+        return set()
+    if not isinstance(items, list):
+        return set()
+    return {str(w.get("code")) for w in items if isinstance(w, dict) and w.get("code")}
+
+
+def add_rejections(
+    conn: Conn,
+    store_id: str,
+    facts: Facts,
+    lo: int,
+    hi: int | None = None,
+    start: int | None = None,
+    end: int | None = None,
+) -> None:
+    where, params = _where(conn, "", "received_at", lo, hi, start, end)
+    for slot, code, is_cart, n in conn.all(
+        f"SELECT received_at / {SLOT_US}, code, CASE WHEN idx < 0 THEN 1 ELSE 0 END, COUNT(*) "
+        f"FROM quarantine WHERE {where} GROUP BY 1, 2, 3",
+        [store_id, *params],
+    ):
+        facts.quality[(int(slot), "rejected_cart" if is_cart else "rejected", code)] += int(n)
+
+
+# --- reading rollups + tails --------------------------------------------------------------
+
+
+def watermarks(conn: Conn, store_id: str, tz_name: str) -> dict[str, int]:
+    """The usable watermark of each kind (0: no rollup yet, or one in another time zone)."""
+    out = dict.fromkeys(KINDS, 0)
+    for kind, tz, last_id in conn.all(
+        "SELECT kind, timezone, last_id FROM report_watermarks WHERE store_id = ?", (store_id,)
+    ):
+        if kind in out and tz == tz_name:
+            out[kind] = int(last_id)
+    return out
+
+
+def full_months(first_day: int, last_day: int) -> list[int]:
+    """Ordinals of the first days of the months lying wholly in first_day..last_day."""
+    out = []
+    d = date.fromordinal(first_day)
+    m = d if d.day == 1 else (d.replace(day=28) + timedelta(days=4)).replace(day=1)
+    while True:
+        nxt = (m.replace(day=28) + timedelta(days=4)).replace(day=1)
+        if nxt.toordinal() - 1 > last_day:
+            break
+        out.append(m.toordinal())
+        m = nxt
+    return out
+
+
+def read_facts(
+    conn: Conn,
+    store_id: str,
+    tz_name: str,
+    start_us: int,
+    end_us: int,
+    first_day: int,
+    last_day: int,
+    parts: Iterable[str] = KINDS,
+    *,
+    hourly: bool = False,
+) -> Facts:
+    """Facts for local days first_day..last_day (= instants start_us..end_us). Quality facts
+    are keyed by 15-minute slot when `hourly`, else by local day."""
+    parts = set(parts)
+    marks = watermarks(conn, store_id, tz_name)
+    days = _Days(tz_name)
+    facts = Facts()
+    facts.quality_unit = "slot" if hourly else "day"
+    if "sales" in parts:
+        if marks["sales"]:
+            for day, cur, st, sn, pm, o, r, ro, rr in conn.all(
+                "SELECT day, currency, source_type, source_name, payment_method, orders, revenue, "
+                "recovered_orders, recovered_revenue FROM report_sales_days "
+                "WHERE store_id = ? AND day >= ? AND day <= ?",
+                (store_id, first_day, last_day),
+            ):
+                acc = facts.sales[(int(day), cur, st, sn, pm)]
+                acc[0] += int(o)
+                acc[1] += int(r)
+                acc[2] += int(ro)
+                acc[3] += int(rr)
+            months = full_months(first_day, last_day)
+            rows = []
+            if months:
+                m_first = months[0]
+                m_end = (
+                    (date.fromordinal(months[-1]).replace(day=28) + timedelta(days=4))
+                    .replace(day=1)
+                    .toordinal()
+                )
+                rows += conn.all(
+                    "SELECT month, currency, product_id, name, units, revenue, orders FROM report_product_months "
+                    "WHERE store_id = ? AND month >= ? AND month <= ?",
+                    (store_id, m_first, months[-1]),
+                )
+                spans = [(first_day, m_first - 1), (m_end, last_day)]
+            else:
+                spans = [(first_day, last_day)]
+            for lo_day, hi_day in spans:
+                if lo_day <= hi_day:
+                    rows += conn.all(
+                        "SELECT day, currency, product_id, name, units, revenue, orders FROM report_product_days "
+                        "WHERE store_id = ? AND day >= ? AND day <= ?",
+                        (store_id, lo_day, hi_day),
+                    )
+            for day, cur, pid, name, units, revenue, orders in rows:
+                acc = facts.products[(int(day), cur, pid)]
+                acc[0] += int(units)
+                acc[1] += int(revenue)
+                acc[2] += int(orders)
+                facts.names.setdefault(pid, name)
+        add_sales(conn, store_id, days, facts, marks["sales"], None, start_us, end_us)
+    if "carts" in parts:
+        if marks["carts"]:
+            for day, measure, n in conn.all(
+                "SELECT day, measure, n FROM report_cart_days WHERE store_id = ? AND day >= ? AND day <= ?",
+                (store_id, first_day, last_day),
+            ):
+                facts.carts[(int(day), measure)] += int(n)
+        add_carts(conn, store_id, days, facts, marks["carts"], None, start_us, end_us)
+    if "events" in parts or "rejections" in parts:
+        if marks["events"] or marks["rejections"]:
+            if hourly:
+                sql = (
+                    "SELECT slot, kind, code, n FROM report_quality_slots "
+                    "WHERE store_id = ? AND slot >= ? AND slot < ?"
+                )
+                bounds = (store_id, start_us // SLOT_US, end_us // SLOT_US)
+            else:
+                sql = (
+                    "SELECT day, kind, code, n FROM report_quality_days "
+                    "WHERE store_id = ? AND day >= ? AND day <= ?"
+                )
+                bounds = (store_id, first_day, last_day)
+            for key, kind, code, n in conn.all(sql, bounds):
+                if (kind in ("status", "warning") and marks["events"]) or (
+                    kind.startswith("rejected") and marks["rejections"]
+                ):
+                    facts.quality[(int(key), kind, code)] += int(n)
+        tail = Facts()
+        add_events(conn, store_id, tail, marks["events"], None, start_us, end_us)
+        add_rejections(conn, store_id, tail, marks["rejections"], None, start_us, end_us)
+        for (slot, kind, code), n in tail.quality.items():
+            facts.quality[(slot if hourly else days(slot), kind, code)] += n
+    return facts
+
+
+# --- catching up ------------------------------------------------------------------------------
+
+
+@dataclass
+class Chunk:
+    """One catch-up step: the rows of `kind` with lo < id <= hi, summed."""
+
+    store_id: str
+    kind: str
+    tz_name: str
+    lo: int
+    hi: int
+    reset: bool
+    exists: bool
+    facts: Facts
+
+
+def next_chunk(conn: Conn, store_id: str, tz_name: str, kind: str, now_us: int) -> Chunk | None:
+    """Read (outside any write transaction) the next step of `kind`, or None if up to date."""
+    table, time_col = _TABLE[kind]
+    row = conn.one(
+        "SELECT timezone, last_id FROM report_watermarks WHERE store_id = ? AND kind = ?",
+        (store_id, kind),
+    )
+    reset = row is not None and row[0] != tz_name
+    lo = 0 if row is None or reset else int(row[1])
+    plus = "+" if conn.dialect == "sqlite" else ""
+    hi = conn.scalar(
+        f"SELECT id FROM {table} WHERE id > ? AND {plus}{time_col} <= ? ORDER BY id DESC LIMIT 1",
+        (lo, now_us - MARGIN_US),
+    )
+    if hi is None and not reset:
+        return None
+    hi = int(hi) if hi is not None else lo
+    hi = min(hi, lo + CHUNK_IDS)
+    facts = Facts()
+    days = _Days(tz_name)
+    if kind == "sales":
+        add_sales(conn, store_id, days, facts, lo, hi)
+    elif kind == "carts":
+        add_carts(conn, store_id, days, facts, lo, hi)
+    elif kind == "events":
+        add_events(conn, store_id, facts, lo, hi)
+    else:
+        add_rejections(conn, store_id, facts, lo, hi)
+    return Chunk(store_id, kind, tz_name, lo, hi, reset, row is not None and not reset, facts)
+
+
+def apply_chunk(conn: Conn, chunk: Chunk, now_us: int) -> bool:
+    """Inside a write transaction: move the watermark lo -> hi (compare-and-set) and add the
+    chunk's sums. False, changing nothing, if another catch-up moved it first."""
+    sid, kind = chunk.store_id, chunk.kind
+    if chunk.reset:
+        gone = conn.execute(
+            "DELETE FROM report_watermarks WHERE store_id = ? AND kind = ? AND timezone <> ?",
+            (sid, kind, chunk.tz_name),
+        ).rowcount
+        if not gone:
+            return False
+        for sql in _RESET[kind]:
+            conn.execute(sql, (sid,))
+    if not chunk.exists:
+        ok = conn.one(
+            "INSERT INTO report_watermarks (store_id, kind, timezone, last_id, updated_at) "
+            "VALUES (?, ?, ?, ?, ?) ON CONFLICT (store_id, kind) DO NOTHING RETURNING last_id",
+            (sid, kind, chunk.tz_name, chunk.hi, now_us),
+        )
+        if ok is None:
+            return False
+    else:
+        moved = conn.execute(
+            "UPDATE report_watermarks SET last_id = ?, updated_at = ? "
+            "WHERE store_id = ? AND kind = ? AND last_id = ? AND timezone = ?",
+            (chunk.hi, now_us, sid, kind, chunk.lo, chunk.tz_name),
+        ).rowcount
+        if moved != 1:
+            return False
+    f = chunk.facts
+    if f.sales:
+        conn.executemany(
+            "INSERT INTO report_sales_days (store_id, day, currency, source_type, source_name, payment_method, "
+            "orders, revenue, recovered_orders, recovered_revenue) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?) "
+            "ON CONFLICT (store_id, day, currency, source_type, source_name, payment_method) DO UPDATE SET "
+            "orders = report_sales_days.orders + excluded.orders, "
+            "revenue = report_sales_days.revenue + excluded.revenue, "
+            "recovered_orders = report_sales_days.recovered_orders + excluded.recovered_orders, "
+            "recovered_revenue = report_sales_days.recovered_revenue + excluded.recovered_revenue",
+            [(sid, *key, *vals) for key, vals in f.sales.items()],
+        )
+    if f.products:
+        conn.executemany(
+            "INSERT INTO report_product_days (store_id, day, currency, product_id, name, units, revenue, orders) "
+            "VALUES (?, ?, ?, ?, ?, ?, ?, ?) ON CONFLICT (store_id, day, currency, product_id) DO UPDATE SET "
+            "name = excluded.name, units = report_product_days.units + excluded.units, "
+            "revenue = report_product_days.revenue + excluded.revenue, "
+            "orders = report_product_days.orders + excluded.orders",
+            [
+                (sid, day, cur, pid, f.names.get(pid, pid), *vals)
+                for (day, cur, pid), vals in f.products.items()
+            ],
+        )
+    if f.products:
+        months: dict[tuple[int, str, str], list[int]] = defaultdict(lambda: [0, 0, 0])
+        for (day, cur, pid), vals in f.products.items():
+            acc = months[(date.fromordinal(day).replace(day=1).toordinal(), cur, pid)]
+            for i in range(3):
+                acc[i] += vals[i]
+        conn.executemany(
+            "INSERT INTO report_product_months (store_id, month, currency, product_id, name, units, revenue, orders) "
+            "VALUES (?, ?, ?, ?, ?, ?, ?, ?) ON CONFLICT (store_id, month, currency, product_id) DO UPDATE SET "
+            "name = excluded.name, units = report_product_months.units + excluded.units, "
+            "revenue = report_product_months.revenue + excluded.revenue, "
+            "orders = report_product_months.orders + excluded.orders",
+            [
+                (sid, month, cur, pid, f.names.get(pid, pid), *vals)
+                for (month, cur, pid), vals in months.items()
+            ],
+        )
+    if f.carts:
+        conn.executemany(
+            "INSERT INTO report_cart_days (store_id, day, measure, n) VALUES (?, ?, ?, ?) "
+            "ON CONFLICT (store_id, day, measure) DO UPDATE SET n = report_cart_days.n + excluded.n",
+            [(sid, day, measure, n) for (day, measure), n in f.carts.items()],
+        )
+    if f.quality:
+        conn.executemany(
+            "INSERT INTO report_quality_slots (store_id, slot, kind, code, n) VALUES (?, ?, ?, ?, ?) "
+            "ON CONFLICT (store_id, slot, kind, code) DO UPDATE SET n = report_quality_slots.n + excluded.n",
+            [(sid, slot, kind, code, n) for (slot, kind, code), n in f.quality.items()],
+        )
+        days = _Days(chunk.tz_name)
+        by_day: dict[tuple[int, str, str], int] = defaultdict(int)
+        for (slot, kind, code), n in f.quality.items():
+            by_day[(days(slot), kind, code)] += n
+        conn.executemany(
+            "INSERT INTO report_quality_days (store_id, day, kind, code, n) VALUES (?, ?, ?, ?, ?) "
+            "ON CONFLICT (store_id, day, kind, code) DO UPDATE SET n = report_quality_days.n + excluded.n",
+            [(sid, day, kind, code, n) for (day, kind, code), n in by_day.items()],
+        )
+    return True
+
+
+def catch_up(conn: Conn, store_id: str, tz_name: str, now_us: int) -> int:
+    """Bring every rollup of a store up to date on this connection (CLI, bench, tests).
+    Give how many steps were applied."""
+    steps = 0
+    for kind in KINDS:
+        while True:
+            chunk = next_chunk(conn, store_id, tz_name, kind, now_us)
+            if chunk is None:
+                break
+            with conn.transaction():
+                ok = apply_chunk(conn, chunk, now_us)
+            steps += 1
+            if not ok or chunk.hi == chunk.lo:
+                break
+    return steps
+
+
+def drop(conn: Conn, store_id: str) -> None:
+    """Forget every rollup of a store (they are built again on the next catch-up)."""
+    for table in (
+        "report_sales_days",
+        "report_product_days",
+        "report_product_months",
+        "report_quality_days",
+        "report_cart_days",
+        "report_quality_slots",
+        "report_watermarks",
+    ):
+        conn.execute(f"DELETE FROM {table} WHERE store_id = ?", (store_id,))

@@ -1,0 +1,97 @@
+"""REST report routes (apiKey auth): GET /api/reports/revenue|carts|products|data-quality.
+
+Query parameters: `from`, `to` (local dates YYYY-MM-DD in the store's time zone, both
+included; default the last 30 days), `interval` (day, week, month; data-quality also hour),
+`groupBy` (revenue: source_type, source_name, payment_method), `currency` (revenue and
+products; default the store's), `limit` (products, 1-100, default 10).
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from starlette.requests import Request
+from starlette.responses import Response
+from starlette.routing import Route
+
+from shopevents.api.auth import KeyCache, authenticate
+from shopevents.context import AppContext
+from shopevents.errors import ApiError
+from shopevents.reports import queries
+from shopevents.reports.service import range_for, run_report
+from shopevents.responses import json_response
+from shopevents.storage.stores import StoreRecord
+
+
+def _invalid(exc: ValueError) -> ApiError:
+    path, _, message = str(exc).partition(": ")
+    return ApiError(
+        "validation_failed",
+        f"{path}: {message}",
+        errors=[{"code": "invalid_value", "path": path, "message": message}],
+        extra={"validationErrors": [{"path": path, "reason": message}]},
+    )
+
+
+def _limit(request: Request) -> int:
+    raw = request.query_params.get("limit", "10")
+    if not raw.isdigit() or not 1 <= int(raw) <= 100:
+        raise ValueError(f"/limit: Expected a whole number from 1 to 100; received {raw!r}")
+    return int(raw)
+
+
+def _currency(request: Request) -> str | None:
+    raw = request.query_params.get("currency")
+    if raw is None or raw == "":
+        return None
+    from shopevents.schema.currencies import ISO_4217
+
+    if raw.upper() not in ISO_4217:
+        raise ValueError(f"/currency: Expected an ISO 4217 code; received {raw!r}")
+    return raw.upper()
+
+
+def routes(ctx: AppContext) -> list[Route]:
+    cache = KeyCache()
+
+    async def store_of(request: Request) -> StoreRecord:
+        store_id = await authenticate(ctx, cache, request)
+        store = ctx.get_store(store_id)
+        if store is None:
+            raise ApiError("unauthorized", "The key's store no longer exists")
+        return store
+
+    async def report(request: Request, name: str) -> Any:
+        store = await store_of(request)
+        q = request.query_params
+        try:
+            rng = range_for(ctx, store, q, allow_hour=name == "data-quality")
+            if name == "revenue":
+                group_by = q.get("groupBy") or None
+                if group_by is not None and group_by not in queries.GROUP_BY:
+                    raise ValueError(
+                        f"/groupBy: Expected one of {', '.join(queries.GROUP_BY)}; received {group_by!r}"
+                    )
+                return await run_report(
+                    ctx, store, queries.revenue, rng, group_by, _currency(request)
+                )
+            if name == "carts":
+                return await run_report(ctx, store, queries.carts, rng)
+            if name == "products":
+                return await run_report(
+                    ctx, store, queries.products, rng, _limit(request), _currency(request)
+                )
+            return await run_report(ctx, store, queries.data_quality, rng)
+        except ValueError as exc:
+            raise _invalid(exc) from None
+
+    def endpoint(name: str) -> Any:
+        async def handler(request: Request) -> Response:
+            return json_response(await report(request, name))
+
+        return handler
+
+    return [
+        Route(f"/api/reports/{name}", endpoint(name), methods=["GET"])
+        for name in ("revenue", "carts", "products", "data-quality")
+    ]
