@@ -88,7 +88,28 @@ def _line_col(body: bytes, offset: int) -> tuple[int, int]:
 def read_envelope(body: bytes) -> m.Envelope:
     """The envelope, or ApiError `invalid_json` (with line and column) / `invalid_envelope`."""
     try:
-        return _envelope_decoder.decode(body)
+        body.decode("utf-8")  # the envelope decoder skips nested parts without checking
+    except UnicodeDecodeError as exc:
+        line, col = _line_col(body, exc.start)
+        message = f"The body is not valid JSON: it is not UTF-8 at line {line}, column {col}"
+        raise ApiError(
+            "invalid_json",
+            message,
+            errors=[
+                {
+                    "code": "invalid_json",
+                    "path": "",
+                    "message": message,
+                    "line": line,
+                    "column": col,
+                }
+            ],
+        ) from None
+    try:
+        envelope = _envelope_decoder.decode(body)
+        if envelope.requestId == "":  # an empty key is no key (never a shared one)
+            envelope.requestId = None
+        return envelope
     except RecursionError:
         message = "The body is not valid JSON: it is nested too deeply"
         raise ApiError(
