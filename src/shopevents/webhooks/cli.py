@@ -20,6 +20,12 @@ def _json(value: Any) -> None:
     click.echo(msgspec.json.encode(value).decode())
 
 
+def _ready(env: Any) -> None:
+    check = getattr(env, "require_migrated", None)
+    if check is not None:
+        check()
+
+
 def _store_exists(env: Any, store_id: str) -> None:
     found = env.read(lambda c: c.scalar("SELECT 1 FROM stores WHERE id = ?", (store_id,)))
     if found is None:
@@ -51,6 +57,7 @@ def add(
     env: Any, url: str, store_id: str, topics: tuple[str, ...], description: str, as_json: bool
 ) -> None:
     """Register an endpoint URL for a store; prints its id and signing secret (shown once)."""
+    _ready(env)
     _store_exists(env, store_id)
     try:
         url, clean_topics, description = endpoints.validate(
@@ -81,6 +88,7 @@ def add(
 @click.pass_obj
 def list_(env: Any, store_id: str, as_json: bool) -> None:
     """The store's endpoints with their delivery counts and success rate."""
+    _ready(env)
     now = to_micros(env.clock.now())
     items = env.read(lambda c: endpoints.list_endpoints(c, store_id, now))
     if as_json:
@@ -106,6 +114,7 @@ def list_(env: Any, store_id: str, as_json: bool) -> None:
 @click.pass_obj
 def remove(env: Any, endpoint_id: str) -> None:
     """Delete an endpoint with its deliveries and their log."""
+    _ready(env)
     if not env.write(lambda conn, now: endpoints.remove_endpoint(conn, endpoint_id)):
         raise click.ClickException(f"no webhook endpoint {endpoint_id!r}")
     click.echo(f"removed {endpoint_id}")
@@ -118,6 +127,7 @@ def remove(env: Any, endpoint_id: str) -> None:
 @click.pass_obj
 def ping(env: Any, endpoint_id: str, queue_only: bool, as_json: bool) -> None:
     """Send a `ping` delivery to an endpoint now and show what it answered."""
+    _ready(env)
     endpoint = env.read(lambda c: endpoints.get_endpoint(c, endpoint_id))
     if endpoint is None:
         raise click.ClickException(f"no webhook endpoint {endpoint_id!r}")
@@ -168,6 +178,7 @@ def deliveries_(
     as_json: bool,
 ) -> None:
     """The store's deliveries, newest first (pending, delivered, failed, dead)."""
+    _ready(env)
     now = to_micros(env.clock.now())
     items = env.read(
         lambda c: deliveries.list_deliveries(c, store_id, endpoint_id, status, limit=limit, now=now)
@@ -193,6 +204,7 @@ def deliveries_(
 @click.pass_obj
 def attempts(env: Any, delivery_id: str, as_json: bool) -> None:
     """One delivery's attempts: time, HTTP status, latency, error, trimmed response."""
+    _ready(env)
     now = to_micros(env.clock.now())
     found = env.read(lambda c: deliveries.get_delivery(c, delivery_id, now=now))
     if found is None:
@@ -228,6 +240,7 @@ def replay(
 ) -> None:
     """Re-queue a failed or dead delivery (or all dead/failed ones of a store) with a fresh
     attempt count and the same delivery id."""
+    _ready(env)
     if delivery_id is not None:
         if dead or failed:
             raise click.UsageError("give a DELIVERY_ID or --dead/--failed, not both")
