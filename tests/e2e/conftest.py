@@ -313,8 +313,10 @@ def html_page(snippet: str, body: str = "", title: str = "Test shop page") -> st
 # --- the browser ---------------------------------------------------------------------------
 
 
-@pytest.fixture(scope="session")
+@pytest.fixture(scope="module")
 def browser() -> Iterator[Any]:
+    """Chromium for one test module. Playwright's sync API keeps an event loop running while
+    it is open, so it must be closed before other modules' tests call asyncio.run()."""
     if not Path(CHROMIUM).exists() and not shutil.which("chromium"):
         message = f"Chromium not found at {CHROMIUM} (apt-get install -y chromium)"
         if os.environ.get("CI"):

@@ -27,23 +27,27 @@ def shop(page: Any, base: str, variant: str, email: str, kit: Any, shots: bool =
 
     page.goto(root + "/")
     step("home")
-    page.click("a[href$='/product/kb-03'] >> nth=0")
+    with page.expect_navigation():
+        page.click("a[href$='/product/kb-03'] >> nth=0")
     step("product")
     page.fill("#qty", "2")
-    page.click("#add-to-cart")
-    page.wait_for_url(root + "/cart")
+    with page.expect_navigation(url=root + "/cart"):
+        page.click("#add-to-cart")
     step("cart")
     page.fill("form.search input", "mouse")
-    page.press("form.search input", "Enter")
+    with page.expect_navigation(url=root + "/search*"):
+        page.press("form.search input", "Enter")
     step("search")
-    page.click("#cart-link")
-    page.click("#checkout")
+    with page.expect_navigation(url=root + "/cart"):
+        page.click("#cart-link")
+    with page.expect_navigation(url=root + "/checkout"):
+        page.click("#checkout")
     step("checkout")
     page.fill("#email", email)
     page.fill("#name", "Ana")
     page.fill("#surname", "García")
-    page.click("#place-order")
-    page.wait_for_url(root + "/confirmation/*")
+    with page.expect_navigation(url=root + "/confirmation/*"):
+        page.click("#place-order")
     step("confirmation")
     return page.inner_text("#order-id")
 
