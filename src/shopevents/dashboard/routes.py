@@ -429,7 +429,7 @@ def routes(ctx: AppContext) -> list[BaseRoute]:
             }
 
         data = await read(load)
-        items = data["activity"]
+        items = data.pop("activity")
         more = len(items) > PAGE
         items = items[:PAGE]
         next_cursor = f"{items[-1]['_at']}-{items[-1]['id']}" if more and items else None
