@@ -729,12 +729,13 @@ def _too_deep(kind: str, ptr: str, raw: bytes) -> Verdict:
     )
 
 
-def decode_entity(raw: bytes, ctx: CheckContext) -> Verdict:
+def decode_entity(raw: bytes, ctx: CheckContext, base: str = "/entityInfo") -> Verdict:
+    """entityInfo (or a REST contact body, with `base=""`): known fields checked, others kept."""
     warnings: list[dict[str, str]] = []
     try:
         obj = _any_decoder.decode(raw)
     except RecursionError:
-        return _too_deep("entityInfo", "/entityInfo", raw)
+        return _too_deep("entityInfo", base, raw)
     if obj is None:
         return Verdict(type="entityInfo", status="absent")
     if not isinstance(obj, dict):
@@ -742,13 +743,11 @@ def decode_entity(raw: bytes, ctx: CheckContext) -> Verdict:
             type="entityInfo",
             status="rejected",
             raw=raw,
-            error=issue(
-                "not_an_object", "/entityInfo", f"Expected an object; received {_show(obj)}"
-            ),
+            error=issue("not_an_object", base, f"Expected an object; received {_show(obj)}"),
         )
     custom = {k: v for k, v in obj.items() if k not in _KNOWN}
     known = {k: v for k, v in obj.items() if k in _KNOWN}
-    fields, err = _lenient(known, m.EntityFields, "/entityInfo", warnings)
+    fields, err = _lenient(known, m.EntityFields, base, warnings)
     if err is not None:  # every known field is optional, so this cannot normally happen
         return Verdict(type="entityInfo", status="rejected", raw=raw, warnings=warnings, error=err)
     if fields.primaryKey is not None:
@@ -757,7 +756,7 @@ def decode_entity(raw: bytes, ctx: CheckContext) -> Verdict:
             warnings.append(
                 issue(
                     "invalid_email",
-                    "/entityInfo/primaryKey",
+                    f"{base}/primaryKey",
                     f"Expected an e-mail address; received {_show(fields.primaryKey)}",
                 )
             )
@@ -773,7 +772,7 @@ def decode_entity(raw: bytes, ctx: CheckContext) -> Verdict:
             warnings.append(
                 issue(
                     "invalid_date",
-                    "/entityInfo/_birthdate",
+                    f"{base}/_birthdate",
                     f"Expected an ISO 8601 date; received {_show(fields.birthdate)}; the field was dropped",
                 )
             )
