@@ -114,6 +114,7 @@ class Receiver:
             time.sleep(self.delay)
         if self.hang:
             self.release.wait(self.hang_seconds)
+            self.answer(handler, 503, {}, b'{"error":"released"}')
             return
         if failing:
             self.answer(handler, self.fail_status, self.fail_headers, b'{"error":"try later"}')

@@ -361,7 +361,7 @@ def test_a_hanging_endpoint_does_not_delay_the_others(kit: Kit) -> None:
     assert took >= 3.0  # the hung endpoint held its own lane until its timeout
     assert len(fast.received) == 6
     assert all(r.valid for r in fast.received)
-    assert max(r.arrived for r in fast.received) - started < 1.5
+    assert max(r.arrived for r in fast.received) - started < 2.5  # before the hung one's timeout
     assert len(hung.received) == 1  # one in flight per endpoint, never more
     statuses = {d["endpointId"]: d["status"] for d in kit.deliveries()}
     assert sorted(statuses.values()) == ["delivered", "pending"]
