@@ -55,12 +55,17 @@ class RenderedScript:
     etag: str
 
 
+def js_literal(value: Any) -> str:
+    """A JavaScript literal for value (ASCII only) that stays inert inside an HTML <script> element."""
+    return (
+        json.dumps(value, separators=(",", ":"), sort_keys=True)
+        .replace("<", "\\u003c")
+        .replace(">", "\\u003e")
+        .replace("&", "\\u0026")
+    )
+
+
 def render_script(conf: dict[str, Any]) -> RenderedScript:
     """The script with the store's configuration in place of the placeholder."""
-    literal = json.dumps(conf, separators=(",", ":"), sort_keys=True)
-    # Keep the literal inert wherever the text ends up (inline in HTML included).
-    literal = (
-        literal.replace("<", "\\u003c").replace("\u2028", "\\u2028").replace("\u2029", "\\u2029")
-    )
-    body = script_source().replace(CONF_PLACEHOLDER, literal, 1).encode("utf-8")
+    body = script_source().replace(CONF_PLACEHOLDER, js_literal(conf), 1).encode("utf-8")
     return RenderedScript(body=body, etag='"' + hashlib.sha256(body).hexdigest()[:32] + '"')

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-import json
+from shopevents.client import js_literal
 
 _TEMPLATE = """<script async id="__cn_generic_script__{id_attr}">
 !function(){{var i={id_js},u={src_js},w=window,d=document;
@@ -10,18 +10,6 @@ var c=w.connectif=w.connectif||{{}};c.managed=c.managed||{{_q:[],sendEvents:func
 function l(){{if(!d.getElementById("__cn_client_script_"+i)){{var s=d.createElement("script");s.async=!0;s.src=u;s.id="__cn_client_script_"+i;d.body.appendChild(s)}}}}
 "loading"===d.readyState?d.addEventListener("DOMContentLoaded",l):l()}}();
 </script>"""
-
-
-def _js_string(value: str) -> str:
-    """A JavaScript string literal that is also safe inside an HTML <script> element."""
-    return (
-        json.dumps(value)
-        .replace("<", "\\u003c")
-        .replace(">", "\\u003e")
-        .replace("&", "\\u0026")
-        .replace("\u2028", "\\u2028")
-        .replace("\u2029", "\\u2029")
-    )
 
 
 def _attr(value: str) -> str:
@@ -39,5 +27,5 @@ def loader_snippet(store_id: str, base_url: str, *, mode: str | None = None) -> 
     if mode in ("tags", "js"):
         src += f"?mode={mode}"
     return _TEMPLATE.format(
-        id_attr=_attr(store_id), id_js=_js_string(store_id), src_js=_js_string(src)
+        id_attr=_attr(store_id), id_js=js_literal(store_id), src_js=js_literal(src)
     )

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+from collections.abc import Awaitable, Callable
 from typing import Any, Protocol
 
 from jinja2 import Environment, PackageLoader
@@ -87,12 +88,9 @@ def routes(ctx: DemoContext) -> list[BaseRoute]:
             max_age=30 * 24 * 3600,
         )
 
-    def variant_of(request: Request) -> str | None:
-        v = request.path_params.get("variant")
-        return v if v in VARIANTS else None
-
     def page(
         request: Request,
+        variant: str,
         template: str,
         state: State,
         *,
@@ -101,7 +99,6 @@ def routes(ctx: DemoContext) -> list[BaseRoute]:
         status: int = 200,
         **extra: Any,
     ) -> Response:
-        variant = variant_of(request) or "js"
         base = base_url(request)
         store_id = ctx.demo_store_id()
         evs = list(events or [])
@@ -140,8 +137,7 @@ def routes(ctx: DemoContext) -> list[BaseRoute]:
             store_cookie(response, variant, state)
         return response
 
-    def redirect(request: Request, path: str, state: State) -> Response:
-        variant = variant_of(request) or "js"
+    def redirect(variant: str, path: str, state: State) -> Response:
         response = RedirectResponse(f"/demo/{variant}{path}", status_code=303)
         store_cookie(response, variant, state)
         return response
@@ -156,27 +152,27 @@ def routes(ctx: DemoContext) -> list[BaseRoute]:
         )
         return HTMLResponse(html, headers={"Cache-Control": "no-store"})
 
-    async def not_a_variant(request: Request) -> Response:
+    async def not_found(request: Request) -> Response:
         return HTMLResponse("Not found", status_code=404)
 
-    async def home(request: Request) -> Response:
-        if not variant_of(request):
-            return await not_a_variant(request)
+    async def home(request: Request, variant: str) -> Response:
         return page(
             request,
+            variant,
             "home.html",
             state_of(request),
             products=list(CATALOG.values()),
             heading="All products",
         )
 
-    async def category(request: Request) -> Response:
+    async def category(request: Request, variant: str) -> Response:
         slug = request.path_params["slug"]
-        if not variant_of(request) or slug not in CATEGORIES:
-            return await not_a_variant(request)
+        if slug not in CATEGORIES:
+            return await not_found(request)
         products = [p for p in CATALOG.values() if p.category_slug == slug]
         return page(
             request,
+            variant,
             "home.html",
             state_of(request),
             products=products,
@@ -184,24 +180,24 @@ def routes(ctx: DemoContext) -> list[BaseRoute]:
             categories=[CATEGORIES[slug]],
         )
 
-    async def product(request: Request) -> Response:
-        if not variant_of(request):
-            return await not_a_variant(request)
+    async def product(request: Request, variant: str) -> Response:
         state = state_of(request)
         pid = request.path_params["product_id"]
         p = CATALOG.get(pid)
         if p is None:
             return page(
                 request,
+                variant,
                 "notfound.html",
                 state,
                 events=[{"type": "product-not-found", "productId": pid[:64]}],
                 status=404,
                 missing=pid[:64],
             )
-        model = product_js(p, base_url(request), variant_of(request) or "js")
+        model = product_js(p, base_url(request), variant)
         return page(
             request,
+            variant,
             "product.html",
             state,
             events=[{"type": "product-visited", "product": model}],
@@ -211,9 +207,7 @@ def routes(ctx: DemoContext) -> list[BaseRoute]:
             in_cart=state.cart.quantity(p.id) if state.cart else 0,
         )
 
-    async def search(request: Request) -> Response:
-        if not variant_of(request):
-            return await not_a_variant(request)
+    async def search(request: Request, variant: str) -> Response:
         q = " ".join(request.query_params.get("q", "").split())[:80]
         words = q.lower().split()
         found = [
@@ -221,7 +215,7 @@ def routes(ctx: DemoContext) -> list[BaseRoute]:
             for p in CATALOG.values()
             if words and all(w in f"{p.name} {p.brand} {p.category}".lower() for w in words)
         ]
-        base, variant = base_url(request), variant_of(request) or "js"
+        base, variant = base_url(request), variant
         events: list[dict[str, Any]] = [
             {"type": "product-searched", "product": product_js(p, base, variant)} for p in found
         ]
@@ -229,6 +223,7 @@ def routes(ctx: DemoContext) -> list[BaseRoute]:
             events.append({"type": "search", "searchText": q})
         return page(
             request,
+            variant,
             "home.html",
             state_of(request),
             events=events,
@@ -237,16 +232,12 @@ def routes(ctx: DemoContext) -> list[BaseRoute]:
             query=q,
         )
 
-    async def cart_page(request: Request) -> Response:
-        if not variant_of(request):
-            return await not_a_variant(request)
+    async def cart_page(request: Request, variant: str) -> Response:
         state = state_of(request)
         lines = [(CATALOG[pid], q) for pid, q in state.cart.lines] if state.cart else []
-        return page(request, "cart.html", state, lines=lines, max_qty=MAX_QTY)
+        return page(request, variant, "cart.html", state, lines=lines, max_qty=MAX_QTY)
 
-    async def cart_update(request: Request) -> Response:
-        if not variant_of(request):
-            return await not_a_variant(request)
+    async def cart_update(request: Request, variant: str) -> Response:
         form = await request.form()
         state = state_of(request)
         pid = str(form.get("product", ""))
@@ -261,14 +252,12 @@ def routes(ctx: DemoContext) -> list[BaseRoute]:
             else:
                 cart.set(pid, cart.quantity(pid) + max(1, qty))
             state.cart = cart
-        return redirect(request, "/cart", state)
+        return redirect(variant, "/cart", state)
 
-    async def checkout(request: Request) -> Response:
-        if not variant_of(request):
-            return await not_a_variant(request)
+    async def checkout(request: Request, variant: str) -> Response:
         state = state_of(request)
         if not state.cart or not state.cart.lines:
-            return redirect(request, "/cart", state)
+            return redirect(variant, "/cart", state)
         errors: list[str] = []
         values = {
             "email": state.customer.email if state.customer else "",
@@ -292,9 +281,10 @@ def routes(ctx: DemoContext) -> list[BaseRoute]:
                 state.customer = Customer(values["email"], values["name"], values["surname"])
                 state.order = new_order(state.cart, values["payment"])
                 state.cart = None
-                return redirect(request, f"/confirmation/{state.order.id}", state)
+                return redirect(variant, f"/confirmation/{state.order.id}", state)
         return page(
             request,
+            variant,
             "checkout.html",
             state,
             values=values,
@@ -304,9 +294,7 @@ def routes(ctx: DemoContext) -> list[BaseRoute]:
             status=400 if errors else 200,
         )
 
-    async def confirmation(request: Request) -> Response:
-        if not variant_of(request):
-            return await not_a_variant(request)
+    async def confirmation(request: Request, variant: str) -> Response:
         state = state_of(request)
         order = (
             state.order
@@ -314,10 +302,11 @@ def routes(ctx: DemoContext) -> list[BaseRoute]:
             else None
         )
         if order is None:
-            return page(request, "confirmation.html", state, order=None, status=404)
-        purchase = purchase_js(order, base_url(request), variant_of(request) or "js")
+            return page(request, variant, "confirmation.html", state, order=None, status=404)
+        purchase = purchase_js(order, base_url(request), variant)
         return page(
             request,
+            variant,
             "confirmation.html",
             state,
             events=[{"type": "purchase", "purchase": purchase}],
@@ -326,9 +315,7 @@ def routes(ctx: DemoContext) -> list[BaseRoute]:
             lines=[(CATALOG[pid], q) for pid, q in order.lines],
         )
 
-    async def account(request: Request) -> Response:
-        if not variant_of(request):
-            return await not_a_variant(request)
+    async def account(request: Request, variant: str) -> Response:
         form = await request.form()
         state = state_of(request)
         action = form.get("action")
@@ -341,11 +328,9 @@ def routes(ctx: DemoContext) -> list[BaseRoute]:
                     email, clean_name(form.get("name", "")), clean_name(form.get("surname", ""))
                 )
                 state.flash.append("register" if action == "register" else "login")
-        return redirect(request, _back(request), state)
+        return redirect(variant, _back(request, variant), state)
 
-    async def newsletter(request: Request) -> Response:
-        if not variant_of(request):
-            return await not_a_variant(request)
+    async def newsletter(request: Request, variant: str) -> Response:
         form = await request.form()
         state = state_of(request)
         email = str(form.get("email", "")).strip()
@@ -353,7 +338,7 @@ def routes(ctx: DemoContext) -> list[BaseRoute]:
             if state.customer is None or state.customer.email != email:
                 state.customer = Customer(email)
             state.flash.append("newsletter")
-        return redirect(request, _back(request), state)
+        return redirect(variant, _back(request, variant), state)
 
     async def image(request: Request) -> Response:
         p = CATALOG.get(request.path_params["product_id"])
@@ -364,28 +349,46 @@ def routes(ctx: DemoContext) -> list[BaseRoute]:
             svg, media_type="image/svg+xml", headers={"Cache-Control": "public, max-age=86400"}
         )
 
-    v = "/demo/{variant}"
-    return [
+    Handler = Callable[[Request, str], Awaitable[Response]]
+
+    def bound(handler: Handler, variant: str) -> Callable[[Request], Awaitable[Response]]:
+        async def endpoint(request: Request) -> Response:
+            return await handler(request, variant)
+
+        return endpoint
+
+    pages: list[tuple[str, Handler, list[str]]] = [
+        ("/", home, ["GET"]),
+        ("/category/{slug}", category, ["GET"]),
+        ("/product/{product_id}", product, ["GET"]),
+        ("/search", search, ["GET"]),
+        ("/cart", cart_page, ["GET"]),
+        ("/cart", cart_update, ["POST"]),
+        ("/checkout", checkout, ["GET", "POST"]),
+        ("/confirmation/{order_id}", confirmation, ["GET"]),
+        ("/account", account, ["POST"]),
+        ("/newsletter", newsletter, ["POST"]),
+    ]
+    table: list[BaseRoute] = [
         Route("/demo", lambda r: RedirectResponse("/demo/", status_code=307)),
         Route("/demo/", landing),
         Route("/demo/img/{product_id}.svg", image),
-        Route(v, lambda r: RedirectResponse(f"/demo/{r.path_params['variant']}/", status_code=307)),
-        Route(v + "/", home),
-        Route(v + "/category/{slug}", category),
-        Route(v + "/product/{product_id}", product),
-        Route(v + "/search", search),
-        Route(v + "/cart", cart_page, methods=["GET"]),
-        Route(v + "/cart", cart_update, methods=["POST"]),
-        Route(v + "/checkout", checkout, methods=["GET", "POST"]),
-        Route(v + "/confirmation/{order_id}", confirmation),
-        Route(v + "/account", account, methods=["POST"]),
-        Route(v + "/newsletter", newsletter, methods=["POST"]),
     ]
+    for variant in VARIANTS:
+        table.append(
+            Route(
+                f"/demo/{variant}",
+                lambda r, v=variant: RedirectResponse(f"/demo/{v}/", status_code=307),
+            )
+        )
+        table += [
+            Route(f"/demo/{variant}{path}", bound(h, variant), methods=m) for path, h, m in pages
+        ]
+    return table
 
 
-def _back(request: Request) -> str:
+def _back(request: Request, variant: str) -> str:
     """The shop page the form was posted from (a path inside the variant), or its home."""
-    variant = request.path_params["variant"]
     referer = request.headers.get("referer", "")
     prefix = f"{str(request.base_url).rstrip('/')}/demo/{variant}"
     if referer.startswith(prefix + "/"):
