@@ -181,7 +181,12 @@ class Kit:
         target = url.url if isinstance(url, Receiver) else url
         with self.conn.transaction():
             ep, secret = endpoints.create_endpoint(
-                self.conn, store_id or self.store_id, target, topics, self.now()
+                self.conn,
+                store_id or self.store_id,
+                target,
+                topics,
+                self.now(),
+                allow_private=True,
             )
         if isinstance(url, Receiver):
             url.secret = secret

@@ -70,7 +70,13 @@ def add(
         raise click.ClickException(str(exc)) from None
     endpoint, secret = env.write(
         lambda conn, now: endpoints.create_endpoint(
-            conn, store_id, url, clean_topics, now, description=description
+            conn,
+            store_id,
+            url,
+            clean_topics,
+            now,
+            description=description,
+            allow_private=env.settings.webhooks.allow_private_addresses,
         )
     )
     if as_json:

@@ -60,7 +60,7 @@ def new_endpoint_id() -> str:
 
 
 def validate(
-    url: Any, topics: Any, description: Any = "", *, allow_private: bool = True
+    url: Any, topics: Any, description: Any = "", *, allow_private: bool
 ) -> tuple[str, list[str], str]:
     """Check a new endpoint's fields; give them cleaned, or raise ValidationErrors listing
     every wrong field."""
@@ -131,9 +131,11 @@ def create_endpoint(
     now: int,
     *,
     description: str = "",
-    allow_private: bool = True,
+    allow_private: bool,
 ) -> tuple[Endpoint, str]:
-    """Register an endpoint; give it and its signing secret (shown once)."""
+    """Register an endpoint; give it and its signing secret (shown once). Raises
+    ValidationErrors (with `issues()` for a 422). Pass the server's
+    `settings.webhooks.allow_private_addresses` as `allow_private`."""
     clean_url, clean_topics, desc = validate(
         url, list(topics), description, allow_private=allow_private
     )

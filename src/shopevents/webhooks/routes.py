@@ -108,7 +108,13 @@ def routes(ctx: AppContext) -> list[Route]:
             raise validation_error(exc.issues()) from None
         endpoint, secret = await write(
             lambda conn, now: endpoints.create_endpoint(
-                conn, store_id, url, topics, now, description=description
+                conn,
+                store_id,
+                url,
+                topics,
+                now,
+                description=description,
+                allow_private=allow_private,
             )
         )
         return json_response(
