@@ -113,8 +113,9 @@ async def send(
         finally:
             await response.aclose()
 
+    remaining = max(timeout - (time.monotonic() - t0), 0.05)  # one budget for the whole attempt
     try:
-        response, raw = await asyncio.wait_for(attempt(), timeout)
+        response, raw = await asyncio.wait_for(attempt(), remaining)
     except (TimeoutError, httpx.TimeoutException):
         return Outcome(
             kind="retry", at=at, latency_ms=elapsed(), error=f"timed out after {timeout:g} s"
