@@ -666,7 +666,8 @@ def routes(ctx: AppContext) -> list[BaseRoute]:
             allow_hour=True,
         )
         maintainer(ctx).poke(store)
-        quality = await read(lambda c: rq.data_quality(c, store, rng))
+        now = ctx.now_us()
+        quality = await read(lambda c: rq.data_quality(c, store, rng, until_us=now))
         from shopevents.client.snippet import loader_snippet
 
         return render(

@@ -261,14 +261,18 @@ def data_quality(
     store: StoreRecord,
     rng: Range,
     facts: rollups.Facts | None = None,
+    until_us: int | None = None,
 ) -> dict[str, Any]:
     """Events by outcome (accepted, duplicate, conflict from `events`; rejected from the
-    quarantine) and warning and rejection codes, per bucket (`hour` allowed)."""
+    quarantine) and warning and rejection codes, per bucket (`hour` allowed; hours after
+    `until_us` left out)."""
     hourly = rng.interval == "hour"
     if facts is None or (hourly and facts.quality_unit != "slot"):
         facts = _facts(conn, store, rng, ("events", "rejections"), hourly=hourly)
     by_slot = facts.quality_unit == "slot"
     keys: list[Any] = rng.hour_buckets() if hourly else rng.buckets()
+    if hourly and until_us is not None:
+        keys = [k for k in keys if k <= until_us]
     outcome: dict[Any, dict[str, int]] = {k: dict.fromkeys(OUTCOMES, 0) for k in keys}
     warnings: dict[Any, dict[str, int]] = {k: defaultdict(int) for k in keys}
     rejections: dict[Any, dict[str, int]] = {k: defaultdict(int) for k in keys}

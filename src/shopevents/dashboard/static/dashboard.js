@@ -63,10 +63,18 @@
     if (text !== undefined && text !== null) node.textContent = String(text);
     return node;
   }
+  var tz = table.getAttribute("data-tz") || "UTC";
+  var fmt;
+  try {
+    fmt = new Intl.DateTimeFormat("sv-SE", {
+      timeZone: tz, year: "numeric", month: "2-digit", day: "2-digit",
+      hour: "2-digit", minute: "2-digit", second: "2-digit", hour12: false
+    });
+  } catch (e) { fmt = null; }
   function time(iso) {
     var d = new Date(iso);
     if (isNaN(d)) return iso || "";
-    return d.toLocaleTimeString([], { hour: "2-digit", minute: "2-digit", second: "2-digit" });
+    return fmt ? fmt.format(d) : d.toISOString().replace("T", " ").slice(0, 19);
   }
   function chips(item) {
     var box = el("div", "chips");
@@ -146,10 +154,11 @@
           after = Math.max(after, items[i].id);
         }
         if (items.length && empty) { empty.remove(); empty = null; }
-        while (body.querySelectorAll("tr.req").length > 200) {
-          var last = body.querySelector("tr.req:last-of-type");
-          if (!last) break;
-          last.remove();
+        var rows = body.querySelectorAll("tr.req");
+        for (var j = rows.length - 1; j >= 200; j--) {
+          var extra = rows[j].nextElementSibling;
+          if (extra && extra.classList.contains("detail-row")) extra.remove();
+          rows[j].remove();
         }
       })
       .catch(function () { if (status) status.className = "live paused"; });
