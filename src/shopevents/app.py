@@ -21,6 +21,8 @@ from shopevents.errors import ApiError, StorageUnavailable
 from shopevents.ingest import routes as ingest_routes
 from shopevents.responses import json_response
 from shopevents.storage.database import Checkpointer, Database
+from shopevents.webhooks.worker import close_worker as close_webhooks
+from shopevents.webhooks.worker import worker_steps as webhook_worker_steps
 from shopevents.worker import loop as worker_loop
 
 log = logging.getLogger("shopevents")
@@ -58,6 +60,7 @@ def create_app(
             "# TYPE shopevents_ingest_requests_total counter",
             "# TYPE shopevents_ingest_events_total counter",
             "# TYPE shopevents_carts_abandoned_total counter",
+            "# TYPE shopevents_webhook_attempts_total counter",
         ]
         for (name, label), value in sorted(ctx.metrics.items()):
             lab = ""
@@ -166,6 +169,7 @@ def create_app(
             stop.set()
             if task is not None:
                 await task
+            await close_webhooks(ctx)
             ctx.close()
             if checkpointer is not None:
                 checkpointer.stop()
@@ -181,5 +185,5 @@ def create_app(
         lifespan=lifespan,
     )
     app.state.ctx = ctx
-    app.state.worker_steps = []
+    app.state.worker_steps = webhook_worker_steps(ctx)
     return app

@@ -625,3 +625,12 @@ def carts_show(env: Env, cart_key: str, store_id: str) -> None:
     if cart is None:
         raise click.ClickException(f"no cart {cart_key!r} in store {store_id}")
     out_json(cart)
+
+
+def _register() -> None:
+    from shopevents.webhooks.cli import webhooks_group
+
+    main.add_command(webhooks_group)
+
+
+_register()

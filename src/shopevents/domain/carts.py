@@ -36,8 +36,8 @@ def _line(item: m.BasketItem) -> dict[str, Any]:
         "productId": item.productId,
         "name": item.name,
         "quantity": item.quantity,
-        "price": str(item.price),
-        "unitPrice": str(item.unitPrice),
+        "price": Decimal(item.price),
+        "unitPrice": Decimal(item.unitPrice),
         "url": item.productDetailUrl,
     }
 
