@@ -581,14 +581,16 @@ def routes(ctx: AppContext) -> list[BaseRoute]:
                 total=None,
                 query=lambda **kw: _query(v.q, **kw),
             )
+        if text and page_no == 1:
+            exact = await read(lambda c: reads.purchase_by_id(c, store.id, text))
+            if exact is not None:
+                return redirect(f"{v.base}/purchases/{quote(text, safe='')}")
         rows = await read(
             lambda c: reads.list_purchases(
                 c, store.id, search=text or None, limit=PAGE + 1, offset=(page_no - 1) * PAGE
             )
         )
-        if text and len(rows) == 1 and rows[0]["purchaseId"] == text:
-            return redirect(f"{v.base}/purchases/{quote(text, safe='')}")
-        total = await read(lambda c: dq.count_purchases(c, store.id, text or None))
+        total = None if text else await read(lambda c: dq.count_purchases(c, store.id))
         return render(
             v,
             "purchases.html",

@@ -114,9 +114,10 @@ def _where(
     start: int | None,
     end: int | None,
 ) -> tuple[str, list[Any]]:
-    """`store_id = ?` and the id (and time) bounds. On SQLite a unary `+` keeps the planner
-    on the id range (the primary key) instead of a (store, time) index over the whole range."""
-    plus = "+" if conn.dialect == "sqlite" else ""
+    """`store_id = ?` and the id (and time) bounds. Past a watermark, a unary `+` keeps the
+    SQLite planner on the id range (the primary key, a short tail) instead of a (store, time)
+    index over the whole range; with no watermark the planner chooses."""
+    plus = "+" if conn.dialect == "sqlite" and lo > 0 else ""
     sql = f"{plus}{alias}store_id = ? AND {alias}id > ?"
     params: list[Any] = [lo]
     if hi is not None:
