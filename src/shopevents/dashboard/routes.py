@@ -236,7 +236,13 @@ def routes(ctx: AppContext) -> list[BaseRoute]:
     # --- login -----------------------------------------------------------------------------
 
     def next_url(raw: str | None) -> str:
-        if raw and raw.startswith("/") and not raw.startswith("//") and "\\" not in raw:
+        if (
+            raw
+            and raw.startswith("/")
+            and not raw.startswith("//")
+            and "\\" not in raw
+            and not any(ch.isspace() or ord(ch) < 32 for ch in raw)
+        ):
             return raw
         return "/"
 
