@@ -574,3 +574,59 @@ def test_unknown_path_and_method_use_the_error_shape(api: Api) -> None:
         405,
         "method_not_allowed",
     )
+
+
+NUL_PARAMS = (
+    "PostgreSQL refuses NUL in text parameters: a purchase or product id, a ?contact= or a "
+    "store name with U+0000 reaches the query unchecked (api/routes.py get_purchase, "
+    "get_product, patch_product; carts_routes list_carts and parse_store_changes), psycopg "
+    "raises DataError and the answer is 500: answer 404 (lookups) or 422 (writes) instead"
+)
+
+
+@pytest.mark.parametrize(
+    ("method", "path", "body"),
+    [
+        ("GET", "/api/purchases/purchase-id/a%00b", None),
+        ("GET", "/api/products/product-id/a%00b", None),
+        (
+            "PATCH",
+            "/api/products/product-id/a%00b",
+            {"name": "n", "productDetailUrl": "u", "unitPrice": 1},
+        ),
+        ("GET", "/api/carts?contact=a%00b@example.com", None),
+        ("PATCH", "/api/store", {"name": "a\u0000b"}),
+    ],
+    ids=["get-purchase", "get-product", "patch-product", "carts-contact", "store-name"],
+)
+def test_nul_in_parameters_is_not_a_500(
+    api: Api, request: pytest.FixtureRequest, method: str, path: str, body: Any
+) -> None:
+    if api.db.dialect == "postgres":
+        request.applymarker(pytest.mark.xfail(strict=True, reason=NUL_PARAMS))
+    store = api.store()
+    r = api.http.request(method, path, json=body, headers=store.auth)
+    assert r.status_code in {200, 201, 404, 422}, r.text
+
+
+DEEP_BODIES = (
+    "api/routes.py decode_json and carts_routes.patch_store catch msgspec.DecodeError only: a "
+    "body nested deeper than the decoder's recursion limit raises RecursionError and answers "
+    "500; answer 400 invalid_json as the ingest endpoint does"
+)
+
+
+@pytest.mark.xfail(strict=True, reason=DEEP_BODIES)
+@pytest.mark.parametrize(
+    ("method", "path"),
+    [
+        ("POST", "/api/purchases/"),
+        ("PATCH", "/api/contacts/a@example.com"),
+        ("PATCH", "/api/store"),
+    ],
+)
+def test_deeply_nested_bodies_are_400(api: Api, method: str, path: str) -> None:
+    store = api.store()
+    body = b'{"x":' + b"[" * 100_000 + b"]" * 100_000 + b"}"
+    r = api.http.request(method, path, content=body, headers=store.auth)
+    assert_error(r, 400, "invalid_json")

@@ -11,7 +11,12 @@ from shopevents.schema import models as m
 
 def _money_schema(t: type) -> dict[str, Any]:
     if t is m.Money:
-        return {"type": "number", "minimum": 0, "description": "An exact decimal amount"}
+        return {
+            "type": "number",
+            "minimum": 0,
+            "exclusiveMaximum": 1_000_000_000_000,
+            "description": "An exact decimal amount (more than 6 decimals are rounded, with a warning)",
+        }
     raise NotImplementedError
 
 

@@ -13,15 +13,37 @@ from typing import Annotated, Any, Literal
 import msgspec
 from msgspec import Meta, field
 
+from shopevents.schema.currencies import ISO_4217
+
 
 class Money(Decimal):
     """An exact, non-negative amount read from a JSON number (never from a float)."""
+
+
+Rating = Annotated[Money, Meta(extra_json_schema={"maximum": 5})]
+Percentage = Annotated[Money, Meta(extra_json_schema={"maximum": 100})]
 
 
 MAX_QUANTITY = 10**9
 """Largest quantity read (a whole number of units); larger is outside what storage holds."""
 Quantity = Annotated[int, Meta(ge=0, le=MAX_QUANTITY)]
 NonEmpty = Annotated[str, Meta(min_length=1)]
+
+# Text fields the verdicts check beyond their type; the annotations only document it in the
+# JSON Schema (and the OpenAPI document), decoding is unchanged.
+DateText = Annotated[
+    str,
+    Meta(
+        extra_json_schema={
+            "format": "date-time",
+            "description": "ISO 8601, read leniently: `T` or a space, `Z`, `+hh:mm` or `+hhmm`, optional fraction",
+        }
+    ),
+]
+CurrencyCode = Annotated[
+    str, Meta(extra_json_schema={"enum": sorted(ISO_4217), "description": "ISO 4217 code"})
+]
+Email = Annotated[str, Meta(extra_json_schema={"format": "email"})]
 
 Availability = Literal["instock", "outofstock", "unverified", "discontinued"]
 SourceType = Literal["marketplace", "digital-store", "point-of-sale", "third-party", "other"]
@@ -50,15 +72,15 @@ class Product(Base):
     tags: list[str] | None = None
     brand: str | None = None
     reviewCount: Quantity | None = None
-    rating: Money | None = None
+    rating: Rating | None = None
     ratingCount: Quantity | None = None
     relatedExternalProductIds: list[str] | None = None
     priority: int | None = None
     unitPriceOriginal: Money | None = None
     unitPriceWithoutVAT: Money | None = None
     discountedAmount: Money | None = None
-    discountedPercentage: Money | None = None
-    publishedAt: str | None = None
+    discountedPercentage: Percentage | None = None
+    publishedAt: DateText | None = None
     customField1: str | None = None
     customField2: str | None = None
     customField3: str | None = None
@@ -77,7 +99,7 @@ class Cart(Base):
     totalPrice: Money
     products: list[BasketItem] = []
     cartRecoveryUrl: str | None = None
-    currency: str | None = None
+    currency: CurrencyCode | None = None
 
 
 class Purchase(Base):
@@ -86,11 +108,11 @@ class Purchase(Base):
     totalPrice: Money
     products: list[BasketItem]
     cartId: str | None = None
-    purchaseDate: str | None = None
+    purchaseDate: DateText | None = None
     paymentMethod: str | None = None
     source_type: SourceType | None = None
     source_name: str | None = None
-    currency: str | None = None
+    currency: CurrencyCode | None = None
 
 
 class EntityFields(Base):
@@ -100,7 +122,7 @@ class EntityFields(Base):
     trackerId: str | None = None
     name: str | None = field(default=None, name="_name")
     surname: str | None = field(default=None, name="_surname")
-    birthdate: str | None = field(default=None, name="_birthdate")
+    birthdate: DateText | None = field(default=None, name="_birthdate")
     newsletterSubscriptionStatus: SubscriptionStatus | None = field(
         default=None, name="_newsletterSubscriptionStatus"
     )
@@ -220,7 +242,7 @@ class Envelope(msgspec.Struct, kw_only=True):
 
 
 class PurchaseCreation(Purchase, kw_only=True):
-    contactEmail: str | None = None
+    contactEmail: Email | None = None
     contactExternalId: str | None = None
 
 
@@ -236,15 +258,15 @@ class ProductCreation(Base):
     tags: list[str] | None = None
     brand: str | None = None
     reviewCount: Quantity | None = None
-    rating: Money | None = None
+    rating: Rating | None = None
     ratingCount: Quantity | None = None
     relatedExternalProductIds: list[str] | None = None
     priority: int | None = None
     unitPriceOriginal: Money | None = None
     unitPriceWithoutVAT: Money | None = None
     discountedAmount: Money | None = None
-    discountedPercentage: Money | None = None
-    publishedAt: str | None = None
+    discountedPercentage: Percentage | None = None
+    publishedAt: DateText | None = None
     customField1: str | None = None
     customField2: str | None = None
     customField3: str | None = None

@@ -216,10 +216,15 @@ def _info(cls: type) -> mi.StructType:
 
 
 def _unwrap(t: mi.Type) -> mi.Type:
+    """The type under `| None` and under documentation-only metadata."""
+    if isinstance(t, mi.Metadata):
+        t = t.type
     if isinstance(t, mi.UnionType):
         rest = [x for x in t.types if not isinstance(x, mi.NoneType)]
         if len(rest) == 1:
-            return rest[0]
+            t = rest[0]
+    if isinstance(t, mi.Metadata):
+        t = t.type
     return t
 
 

@@ -1,0 +1,335 @@
+"""The OpenAPI document at /api/openapi.json matches the implementation, on both backends.
+
+The document lists exactly the routes the app serves, and schemathesis (positive and negative
+cases, bounded) calls every operation on a live server with an API key: no 500, documented
+status codes and content types, responses that match their schemas, valid data accepted and
+(for parameters) invalid data rejected. Each disagreement found is pinned by its own test.
+"""
+
+from __future__ import annotations
+
+import copy
+import json
+import os
+import re
+import uuid
+from collections.abc import Iterator
+from dataclasses import dataclass
+from typing import Any
+from zoneinfo import available_timezones
+
+import httpx
+import psycopg
+import pytest
+import schemathesis
+from hypothesis import HealthCheck, assume, given, settings
+from schemathesis import GenerationMode
+from schemathesis.checks import not_a_server_error
+from schemathesis.specs.openapi.checks import (
+    content_type_conformance,
+    positive_data_acceptance,
+    response_schema_conformance,
+    status_code_conformance,
+)
+from starlette.routing import Route
+
+from shopevents.clock import SystemClock
+from shopevents.config import Settings, WorkerSettings
+from shopevents.schema.currencies import ISO_4217
+from shopevents.storage.database import Database
+from tests.conftest import BACKENDS, PG_URL, LiveServer, StoreInfo, make_store, pg_url_for
+
+EXAMPLES = int(os.environ.get("SHOPEVENTS_OPENAPI_EXAMPLES", "12"))
+
+
+@dataclass
+class Served:
+    server: LiveServer
+    store: StoreInfo
+    doc: dict[str, Any]
+    http: httpx.Client
+    dialect: str
+
+
+@pytest.fixture(scope="module", params=BACKENDS)
+def served(
+    request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory
+) -> Iterator[Served]:
+    name = None
+    if request.param == "sqlite":
+        url = f"sqlite:///{tmp_path_factory.mktemp('openapi') / 'o.db'}"
+    else:
+        name = f"t_{uuid.uuid4().hex[:12]}"
+        with psycopg.connect(PG_URL, autocommit=True) as admin:
+            admin.execute(f"CREATE DATABASE {name}")
+        url = pg_url_for(name)
+    db = Database(url)
+    db.migrate()
+    store = make_store(db, "openapi")
+    live = LiveServer(Settings(worker=WorkerSettings(enabled=False)), db, SystemClock()).start()
+    client = httpx.Client(base_url=live.url, timeout=30)
+    try:
+        r = client.get("/api/openapi.json")
+        assert r.status_code == 200
+        assert r.headers["content-type"].startswith("application/json")
+        yield Served(live, store, r.json(), client, db.dialect)
+    finally:
+        client.close()
+        live.stop()
+        if name:
+            with psycopg.connect(PG_URL, autocommit=True) as admin:
+                admin.execute(
+                    "SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE datname = %s",
+                    (name,),
+                )
+                admin.execute(f"DROP DATABASE IF EXISTS {name}")
+
+
+# --- the document and the routes ------------------------------------------------------------
+
+
+def test_document_basics(served: Served) -> None:
+    doc = served.doc
+    assert doc["openapi"].startswith("3.1")
+    assert doc["servers"][0]["url"] == served.server.url
+    scheme = doc["components"]["securitySchemes"]["apiKey"]
+    assert (scheme["type"], scheme["in"], scheme["name"]) == ("apiKey", "header", "Authorization")
+    assert doc["security"] == [{"apiKey": []}]
+    error = doc["components"]["schemas"]["Error"]
+    assert set(error["required"]) == {"status", "code", "message", "errors"}
+    assert error["properties"]["validationErrors"]["items"]["required"] == ["path", "reason"]
+    schemathesis.openapi.from_dict(doc)  # loads as a valid OpenAPI document
+
+
+def _served_routes(server: LiveServer) -> set[tuple[str, str]]:
+    out = set()
+    for route in server.app.routes:
+        if isinstance(route, Route) and route.path.startswith("/api/"):
+            path = re.sub(
+                r"\{(\w+?)(:\w+)?\}", lambda m: "{" + _camel(m.group(1)) + "}", route.path
+            )
+            for method in route.methods or ():
+                if method != "HEAD":
+                    out.add((method, path))
+    return out
+
+
+def _camel(name: str) -> str:
+    head, *rest = name.split("_")
+    return head + "".join(p.title() for p in rest)
+
+
+def test_document_lists_exactly_the_served_routes(served: Served) -> None:
+    documented = {(m.upper(), p) for p, ops in served.doc["paths"].items() for m in ops}
+    served_routes = _served_routes(served.server)
+    served_routes -= {
+        ("GET", "/api/openapi.json"),
+        ("POST", "/api/purchases"),
+    }  # the document; an alias
+    assert documented - served_routes == set(), "documented but not served"
+    undocumented = served_routes - documented
+    if undocumented and all(p.startswith("/api/webhooks") for _, p in undocumented):
+        pytest.xfail(
+            "the webhook endpoints are served but openapi.py does not document them: "
+            + ", ".join(f"{m} {p}" for m, p in sorted(undocumented))
+        )
+    assert undocumented == set(), "served but not documented"
+
+
+def test_every_operation_documents_auth_and_errors(served: Served) -> None:
+    for path, ops in served.doc["paths"].items():
+        for method, op in ops.items():
+            assert op.get("operationId"), (method, path)
+            assert "401" in op["responses"], (method, path)
+            for status, resp in op["responses"].items():
+                if status >= "400":
+                    schema = resp["content"]["application/json"]["schema"]
+                    assert schema == {"$ref": "#/components/schemas/Error"}, (method, path, status)
+
+
+# --- schemathesis -----------------------------------------------------------------------------
+
+
+# The disagreements pinned below, corrected here so the run checks everything else.
+def _with_known_fixes(doc: dict[str, Any]) -> dict[str, Any]:
+    doc = copy.deepcopy(doc)
+    for ops in doc["paths"].values():
+        for op in ops.values():
+            for param in op.get("parameters", []):
+                if param["name"] == "email":
+                    param["schema"] = {
+                        "type": "string",
+                        "pattern": "^[a-z0-9.]{1,12}@[a-z0-9]{1,12}\\.[a-z]{2,6}$",
+                    }
+                if param["name"] in ("limit", "offset") and param["in"] == "query":
+                    param["schema"] = {"type": "integer"}  # clamped, not refused
+                if param["name"] == "cursor":
+                    param["schema"] = {"type": "string", "pattern": "^[0-9]{1,16}-[0-9]{1,9}$"}
+                if param["name"] in ("cartKey", "mergeId"):
+                    param["schema"] = {"type": "string", "pattern": "^[0-9]{1,18}$"}
+    patch = doc["paths"]["/api/contacts/{email}"]["patch"]["requestBody"]["content"][
+        "application/json"
+    ]["schema"]
+    patch["properties"]["_birthdate"] = {"type": "string", "format": "date-time"}
+    store = doc["paths"]["/api/store"]["patch"]["requestBody"]["content"]["application/json"][
+        "schema"
+    ]
+    store["properties"]["currency"] = {"enum": sorted(ISO_4217)}
+    store["properties"]["timezone"] = {"enum": sorted(available_timezones())}
+    store["properties"]["name"] = {"type": "string", "pattern": "[^\\s]"}
+    store["properties"]["domains"]["items"] = {"type": "string", "pattern": "[^\\s]"}
+    store["properties"]["excludedPaths"]["items"] = {"type": "string", "pattern": "^[a-z/]*$"}
+    store["properties"]["abandonAfterSeconds"] = {
+        "type": "integer",
+        "minimum": 1,
+        "maximum": 7776000,
+        "multipleOf": 1,
+    }
+    return doc
+
+
+POSITIVE = [
+    not_a_server_error,
+    status_code_conformance,
+    content_type_conformance,
+    response_schema_conformance,
+    positive_data_acceptance,
+]
+# Negative cases: never a 500, and errors in the documented shape. (Whether a parameter out
+# of its schema is refused is pinned by the tests below; unknown parameters are ignored and a
+# body is read leniently, with warnings, by design.)
+NEGATIVE = [not_a_server_error, content_type_conformance, response_schema_conformance]
+
+
+def _operations(doc: dict[str, Any]) -> list[Any]:
+    schema = schemathesis.openapi.from_dict(_with_known_fixes(doc))
+    return [r.ok() for r in schema.get_all_operations()]
+
+
+@pytest.mark.parametrize(
+    "mode", [GenerationMode.POSITIVE, GenerationMode.NEGATIVE], ids=["positive", "negative"]
+)
+def test_schemathesis(served: Served, mode: GenerationMode) -> None:
+    failures: dict[str, str] = {}
+    for op in _operations(served.doc):
+        checks = POSITIVE if mode == GenerationMode.POSITIVE else NEGATIVE
+        _run(served, op, mode, checks, failures)
+    assert not failures, "\n\n".join(f"== {k}\n{v}" for k, v in failures.items())
+
+
+def _run(
+    served: Served, op: Any, mode: GenerationMode, checks: list[Any], failures: dict[str, str]
+) -> None:
+    @settings(
+        max_examples=EXAMPLES, deadline=None, database=None, suppress_health_check=list(HealthCheck)
+    )
+    @given(case=op.as_strategy(generation_mode=mode))
+    def run(case: Any) -> None:
+        # a NUL in a parameter is the known PostgreSQL fault pinned in test_rest_api
+        params = {**(case.path_parameters or {}), **(case.query or {})}
+        assume(not any("\x00" in str(v) for v in params.values()))
+        assume("\\u0000" not in json.dumps(case.body, default=str))
+        # a whole float for abandonAfterSeconds is pinned below
+        assume(
+            not (
+                isinstance(case.body, dict)
+                and isinstance(case.body.get("abandonAfterSeconds"), float)
+            )
+        )
+        try:
+            case.call_and_validate(
+                base_url=served.server.url, headers=served.store.auth, checks=checks
+            )
+        except Exception as exc:  # collect, one per operation, and carry on
+            failures.setdefault(op.label, str(exc)[:3000])
+
+    run()
+
+
+# --- the disagreements found, each pinned --------------------------------------------------------
+
+
+@pytest.mark.xfail(
+    strict=True,
+    reason="openapi.py documents the {email} path parameter as any non-empty string; the API "
+    "answers 422 unless it is an e-mail: give it the pattern of verdicts._EMAIL (or format: email)",
+)
+def test_email_parameter_is_documented_as_an_email(served: Served) -> None:
+    param = served.doc["paths"]["/api/contacts/{email}"]["get"]["parameters"][0]
+    assert param["schema"].get("pattern") or param["schema"].get("format") == "email"
+
+
+@pytest.mark.xfail(
+    strict=True,
+    reason="openapi.py documents /activity's cursor as any string; the API answers 422 unless "
+    "it is a nextCursor it gave ({at}-{id}): say so (pattern ^[0-9]+-[0-9]+$ or a description)",
+)
+def test_activity_cursor_is_documented(served: Served) -> None:
+    op = served.doc["paths"]["/api/contacts/{email}/activity"]["get"]
+    cursor = next(p for p in op["parameters"] if p["name"] == "cursor")
+    assert cursor["schema"].get("pattern") or cursor.get("description")
+
+
+@pytest.mark.xfail(
+    strict=True,
+    reason="openapi.py CONTACT_PATCH documents _birthdate as any string; the API answers 422 "
+    "for a text that is not a date: add format: date-time",
+)
+def test_contact_birthdate_is_documented_as_a_date(served: Served) -> None:
+    op = served.doc["paths"]["/api/contacts/{email}"]["patch"]
+    schema = op["requestBody"]["content"]["application/json"]["schema"]
+    assert schema["properties"]["_birthdate"].get("format") == "date-time"
+
+
+@pytest.mark.xfail(
+    strict=True,
+    reason="GET /api/carts documents limit 1..500 and offset >= 0 but carts_routes._int clamps "
+    "out-of-range values and answers 200 (so does /activity's limit); an empty status is "
+    "ignored; with an unknown contact it answers 200 before reading limit/offset at all: "
+    "refuse with 422 like a non-number, or document the clamping",
+)
+@pytest.mark.parametrize(
+    "query", ["limit=0", "limit=501", "offset=-1", "status=", "contact=nobody@example.com&limit=x"]
+)
+def test_paging_outside_the_documented_range_is_refused(served: Served, query: str) -> None:
+    r = served.http.get(f"/api/carts?{query}", headers=served.store.auth)
+    assert r.status_code == 422, r.text
+
+
+@pytest.mark.xfail(
+    strict=True,
+    reason="openapi.py STORE_PATCH documents currency, timezone and excludedPaths as any text, "
+    "and name and domains as any non-empty text; parse_store_changes answers 422 unless they "
+    "are an ISO 4217 code, an IANA zone, regular expressions, and text that is not blank: "
+    "document them (enum of codes, enum of zones, format: regex, pattern \\S)",
+)
+@pytest.mark.parametrize("field", ["currency", "timezone"])
+def test_store_patch_documents_what_is_accepted(served: Served, field: str) -> None:
+    op = served.doc["paths"]["/api/store"]["patch"]
+    prop = op["requestBody"]["content"]["application/json"]["schema"]["properties"][field]
+    assert "enum" in prop or "pattern" in prop
+
+
+@pytest.mark.xfail(
+    strict=True,
+    reason="PATCH /api/store: parse_store_changes refuses abandonAfterSeconds 600.0, which JSON "
+    "Schema's integer (and the document) allow: accept a float with no fraction",
+)
+def test_store_delay_as_a_whole_float(served: Served) -> None:
+    r = served.http.patch(
+        "/api/store", json={"abandonAfterSeconds": 600.0}, headers=served.store.auth
+    )
+    assert r.status_code == 200, r.text
+
+
+@pytest.mark.xfail(
+    strict=True,
+    reason="reads.cart_by_key and carts_routes.undo_merge test str.isdigit(), which is true for "
+    "'²6'; int('²6') then raises and the answer is 500: test [0-9] only (str.isascii() too)",
+)
+@pytest.mark.parametrize(
+    ("method", "path"), [("GET", "/api/carts/%C2%B26"), ("POST", "/api/merges/%C2%B26/undo")]
+)
+def test_unicode_digits_in_ids_are_404(served: Served, method: str, path: str) -> None:
+    r = served.http.request(method, path, headers=served.store.auth)
+    assert r.status_code == 404, r.text
