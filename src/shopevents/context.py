@@ -11,6 +11,7 @@ from starlette.concurrency import run_in_threadpool
 
 from shopevents.clock import Clock, to_micros
 from shopevents.config import Settings
+from shopevents.domain.catalog import RecentWrites
 from shopevents.ingest.committer import GroupCommitter
 from shopevents.storage import stores
 from shopevents.storage.database import Conn, Database
@@ -32,6 +33,8 @@ class AppContext:
             max_batch=settings.ingest.group_commit_max_batch,
             max_wait_ms=settings.ingest.group_commit_max_wait_ms,
         )
+        self.recent_products = RecentWrites()
+        self.committer.on_rollback.append(self.recent_products.forget)
         self._stores: dict[str, tuple[float, StoreRecord | None]] = {}
         self.metrics: Counter[tuple[str, str]] = Counter()
         self.started = time.time()

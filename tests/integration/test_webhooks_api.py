@@ -329,6 +329,7 @@ def test_every_topic_fires_as_documented(
         "quantity": 2,
         "price": 25,
     }
+    send({"events": [{"type": "page-visit"}], "entityInfo": {"primaryKey": "bob@example.com"}})
     ann = send({"events": [{"type": "page-visit"}]})
     send({"events": [], "entityInfo": {"trackerId": ann, "primaryKey": "ann@example.com"}})
     other = send({"events": [{"type": "page-visit"}]})

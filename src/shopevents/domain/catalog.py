@@ -26,13 +26,47 @@ def product_data(p: m.Product) -> dict[str, Any]:
     return data
 
 
-def upsert(conn: Conn, store_id: str, products: list[m.Product], now: int) -> None:
+class RecentWrites:
+    """Products written lately, so an unchanged product seen again within `window_us` is not
+    rewritten (its `lastSeen` is then at most that much behind). Forgotten on any rollback."""
+
+    def __init__(self, window_us: int = 60_000_000, size: int = 50_000) -> None:
+        self.window_us = window_us
+        self.size = size
+        self.rows: dict[tuple[str, str], tuple[str, int]] = {}
+
+    def fresh(self, key: tuple[str, str], data: str, now: int) -> bool:
+        hit = self.rows.get(key)
+        return hit is not None and hit[0] == data and now - hit[1] < self.window_us
+
+    def mark(self, key: tuple[str, str], data: str, now: int) -> None:
+        if len(self.rows) >= self.size:
+            self.rows.clear()
+        self.rows[key] = (data, now)
+
+    def forget(self) -> None:
+        self.rows.clear()
+
+
+def upsert(
+    conn: Conn,
+    store_id: str,
+    products: list[m.Product],
+    now: int,
+    recent: RecentWrites | None = None,
+) -> None:
     rows = []
     seen: set[str] = set()
     for p in reversed(products):  # the last occurrence in a request is the newest
         if p.productId in seen:
             continue
         seen.add(p.productId)
+        data = dumps(product_data(p))
+        if recent is not None:
+            key = (store_id, p.productId)
+            if recent.fresh(key, data, now):
+                continue
+            recent.mark(key, data, now)
         rows.append(
             (
                 store_id,
@@ -40,7 +74,7 @@ def upsert(conn: Conn, store_id: str, products: list[m.Product], now: int) -> No
                 p.name,
                 money_to_db(p.unitPrice),
                 p.availability,
-                dumps(product_data(p)),
+                data,
                 now,
                 now,
                 now,

@@ -63,7 +63,8 @@ def _new_contact(
         (cid, store_id, email, dumps(fields or {}), now, now),
     )
     timeline.add(conn, store_id, cid, now, "entity-created", {"email": email} if email else {})
-    outbox.emit(conn, store_id, "contact.created", now, {"contactId": cid, "email": email})
+    if email is not None:  # anonymous visitors are not announced; `contact.identified` follows
+        outbox.emit(conn, store_id, "contact.created", now, {"contactId": cid, "email": email})
     return cid
 
 

@@ -38,6 +38,7 @@ class GroupCommitter:
         self.max_batch = max_batch
         self.max_wait = max_wait_ms / 1000
         self._conn: Conn | None = None
+        self.on_rollback: list[Callable[[], None]] = []
         self._pending: list[tuple[Write, asyncio.Future[Any]]] = []
         self._scheduled = False
         self.batches = 0
@@ -49,6 +50,10 @@ class GroupCommitter:
             if self.background_checkpoints and self._conn.dialect == "sqlite":
                 self._conn.execute("PRAGMA wal_autocheckpoint=0")
         return self._conn
+
+    def _rolled_back(self) -> None:
+        for hook in self.on_rollback:
+            hook()
 
     def _drop_connection(self) -> None:
         if self._conn is not None:
@@ -76,7 +81,11 @@ class GroupCommitter:
             with conn.transaction():
                 return write(conn, to_micros(self.clock.now()))
         except StorageUnavailable:
+            self._rolled_back()
             self._drop_connection()
+            raise
+        except Exception:
+            self._rolled_back()
             raise
 
     def _flush(self) -> None:
@@ -94,12 +103,14 @@ class GroupCommitter:
                 for write, _ in batch:
                     results.append(write(conn, now))
         except StorageUnavailable as exc:
+            self._rolled_back()
             self._drop_connection()
             for _, fut in batch:
                 if not fut.done():
                     fut.set_exception(StorageUnavailable(str(exc)))
             return
         except Exception:
+            self._rolled_back()
             if len(batch) == 1:
                 _, fut = batch[0]
                 log.exception("write failed")
@@ -119,9 +130,11 @@ class GroupCommitter:
                 with conn.transaction():
                     result = write(conn, now)
             except StorageUnavailable as exc:
+                self._rolled_back()
                 self._drop_connection()
                 fut.set_exception(StorageUnavailable(str(exc)))
             except Exception as exc:
+                self._rolled_back()
                 log.exception("write failed")
                 fut.set_exception(exc)
             else:

@@ -112,7 +112,9 @@ def _duplicate_of(stored: dict[str, Any], tracker_id: str) -> dict[str, Any]:
     return stored
 
 
-def apply(conn: Conn, req: Prepared, now: int) -> dict[str, Any]:
+def apply(
+    conn: Conn, req: Prepared, now: int, recent: catalog.RecentWrites | None = None
+) -> dict[str, Any]:
     """Run inside a write transaction. Give the response body."""
     store = req.store
     sid = store.id
@@ -268,7 +270,7 @@ def apply(conn: Conn, req: Prepared, now: int) -> dict[str, Any]:
             ),
         )
     if seen_products:
-        catalog.upsert(conn, sid, seen_products, now)
+        catalog.upsert(conn, sid, seen_products, now, recent)
 
     response: dict[str, Any] = {
         "trackerId": ident.tracker_id,

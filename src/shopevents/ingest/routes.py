@@ -31,7 +31,7 @@ def cors_headers(origin: str | None) -> dict[str, str]:
         return {}
     return {
         "Access-Control-Allow-Origin": origin,
-        "Access-Control-Allow-Credentials": "false",
+        "Access-Control-Expose-Headers": "Retry-After",
         "Vary": "Origin",
     }
 
@@ -131,7 +131,7 @@ def routes(ctx: AppContext) -> list[Route]:
             )
             try:
                 result: dict[str, Any] = await ctx.write(
-                    lambda conn, t: intake.apply(conn, prepared, t)
+                    lambda conn, t: intake.apply(conn, prepared, t, ctx.recent_products)
                 )
             except StorageUnavailable:
                 raise ApiError(
