@@ -52,8 +52,11 @@ class GroupCommitter:
         return self._conn
 
     def _rolled_back(self) -> None:
+        """After any failed transaction: forget caches and start from a fresh connection (a
+        pipelined PostgreSQL connection may hold an aborted transaction)."""
         for hook in self.on_rollback:
             hook()
+        self._drop_connection()
 
     def _drop_connection(self) -> None:
         if self._conn is not None:
@@ -99,7 +102,7 @@ class GroupCommitter:
         try:
             conn = self._connection()
             results: list[Any] = []
-            with conn.transaction():
+            with conn.pipeline(), conn.transaction():
                 for write, _ in batch:
                     results.append(write(conn, now))
         except StorageUnavailable as exc:

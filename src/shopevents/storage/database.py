@@ -107,6 +107,16 @@ class Conn:
         self.in_tx = False
         self.execute("COMMIT")
 
+    @contextmanager
+    def pipeline(self) -> Iterator[Conn]:
+        """On PostgreSQL, send statements without waiting for each answer (psycopg pipeline
+        mode); a read of a result waits only for what it needs. A no-op on SQLite."""
+        if self.dialect != "postgres":
+            yield self
+            return
+        with self.raw.pipeline():
+            yield self
+
     def close(self) -> None:
         try:
             self.raw.close()

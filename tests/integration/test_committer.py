@@ -1,0 +1,60 @@
+"""Group commit: writes share a transaction; a fault in one costs only that one."""
+
+from __future__ import annotations
+
+import asyncio
+from typing import Any
+
+import pytest
+
+from shopevents.clock import FixedClock
+from shopevents.ingest.committer import GroupCommitter
+from shopevents.storage.database import Conn, Database
+
+
+def insert(name: str) -> Any:
+    def write(conn: Conn, now: int) -> str:
+        conn.execute(
+            "INSERT INTO users (username, password_hash, created_at) VALUES (?, 'x', ?)",
+            (name, now),
+        )
+        return name
+
+    return write
+
+
+def boom(conn: Conn, now: int) -> None:
+    conn.execute(
+        "INSERT INTO users (username, password_hash, created_at) VALUES ('boom', 'x', ?)", (now,)
+    )
+    raise ValueError("a fault in this write only")
+
+
+async def run_batch(committer: GroupCommitter, writes: list[Any]) -> list[Any]:
+    return await asyncio.gather(*(committer.submit(w) for w in writes), return_exceptions=True)
+
+
+@pytest.mark.parametrize("bad", ["python", "sql"])
+def test_one_bad_write_costs_only_itself(db: Database, bad: str) -> None:
+    committer = GroupCommitter(db, FixedClock())
+    faulty = boom if bad == "python" else insert("a")  # "a" twice: a unique violation
+    try:
+        results = asyncio.run(run_batch(committer, [insert("a"), faulty, insert("b"), insert("c")]))
+    finally:
+        committer.close()
+    assert results[0] == "a" and results[2] == "b" and results[3] == "c"
+    assert isinstance(results[1], Exception)
+    assert committer.batches == 1
+    with db.reader() as c:
+        names = sorted(r[0] for r in c.all("SELECT username FROM users"))
+    assert names == ["a", "b", "c"]
+
+
+def test_writes_waiting_together_share_one_transaction(db: Database) -> None:
+    committer = GroupCommitter(db, FixedClock())
+    try:
+        results = asyncio.run(run_batch(committer, [insert(f"u{i}") for i in range(50)]))
+    finally:
+        committer.close()
+    assert results == [f"u{i}" for i in range(50)]
+    assert committer.batches == 1 and committer.writes == 50
