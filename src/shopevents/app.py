@@ -18,7 +18,13 @@ from shopevents.clock import Clock, SystemClock
 from shopevents.config import Settings
 from shopevents.context import AppContext
 from shopevents.errors import ApiError, StorageUnavailable
+from shopevents.api import routes as api_routes
+from shopevents.client import routes as client_routes
+from shopevents.dashboard import routes as dashboard_routes
+from shopevents.demoshop import routes as demoshop_routes
 from shopevents.ingest import routes as ingest_routes
+from shopevents.reports import routes as report_routes
+from shopevents.webhooks import routes as webhook_routes
 from shopevents.responses import json_response
 from shopevents.storage.database import Checkpointer, Database
 from shopevents.webhooks.worker import close_worker as close_webhooks
@@ -98,20 +104,15 @@ def create_app(
         Route("/metrics", metrics),
         *ingest_routes.routes(ctx),
     ]
-    for module in (
-        "shopevents.api.routes",
-        "shopevents.client.routes",
-        "shopevents.demoshop.routes",
-        "shopevents.dashboard.routes",
-        "shopevents.webhooks.routes",
+    for surface in (
+        api_routes,
+        client_routes,
+        demoshop_routes,
+        dashboard_routes,
+        webhook_routes,
+        report_routes,
     ):
-        try:
-            mod = __import__(module, fromlist=["routes"])
-        except ModuleNotFoundError as exc:
-            if exc.name and module.startswith(exc.name):
-                continue
-            raise
-        routes.extend(mod.routes(ctx))
+        routes.extend(surface.routes(ctx))
 
     async def api_error(request: Request, exc: Exception) -> Response:
         assert isinstance(exc, ApiError)

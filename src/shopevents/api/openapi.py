@@ -142,6 +142,82 @@ STORE_PATCH = {
 }
 
 
+WEBHOOK_CREATE = {
+    "type": "object",
+    "required": ["url", "topics"],
+    "properties": {
+        "url": {"type": "string", "description": "http or https URL of the receiver"},
+        "topics": {
+            "type": "array",
+            "minItems": 1,
+            "items": {
+                "enum": [
+                    "purchase.created",
+                    "purchase.conflict",
+                    "cart.abandoned",
+                    "cart.recovered",
+                    "contact.created",
+                    "contact.identified",
+                    "contact.merged",
+                    "ping",
+                ]
+            },
+        },
+        "description": {"type": "string"},
+    },
+}
+REPORT_PARAMS: list[dict[str, Any]] = [
+    {
+        "name": "from",
+        "in": "query",
+        "schema": {"type": "string"},
+        "description": "First day (YYYY-MM-DD, store time zone); default 30 days ago",
+    },
+    {
+        "name": "to",
+        "in": "query",
+        "schema": {"type": "string"},
+        "description": "Last day (YYYY-MM-DD, store time zone); default today",
+    },
+    {"name": "interval", "in": "query", "schema": {"enum": ["day", "week", "month"]}},
+]
+REPORTS = [
+    (
+        "revenue",
+        "Revenue and orders by interval, optionally split",
+        "reportRevenue",
+        [
+            {
+                "name": "groupBy",
+                "in": "query",
+                "schema": {"enum": ["source_type", "source_name", "payment_method"]},
+            },
+            {"name": "currency", "in": "query", "schema": {"type": "string"}},
+        ],
+    ),
+    (
+        "carts",
+        "Carts created, abandoned, purchased and recovered; recovery rate and revenue",
+        "reportCarts",
+        [],
+    ),
+    (
+        "products",
+        "Top products by revenue and units",
+        "reportProducts",
+        [
+            {
+                "name": "limit",
+                "in": "query",
+                "schema": {"type": "integer", "minimum": 1, "maximum": 500},
+            },
+            {"name": "currency", "in": "query", "schema": {"type": "string"}},
+        ],
+    ),
+    ("data-quality", "Events by outcome and warnings by code, per day", "reportDataQuality", []),
+]
+
+
 def _path_param(name: str, description: str) -> dict[str, Any]:
     return {
         "name": name,
@@ -388,6 +464,132 @@ def openapi_document(base_url: str) -> dict[str, Any]:
                         **COMMON,
                     },
                 }
+            },
+            "/api/webhooks": {
+                "get": {
+                    "summary": "The store's webhook endpoints with delivery counts and success rate",
+                    "operationId": "listWebhooks",
+                    "responses": {
+                        "200": _resp(
+                            "Endpoints",
+                            {
+                                "type": "object",
+                                "required": ["items"],
+                                "properties": {"items": {"type": "array"}},
+                            },
+                        ),
+                        **COMMON,
+                    },
+                },
+                "post": {
+                    "summary": "Register an endpoint; the answer holds its signing secret, shown once",
+                    "operationId": "createWebhook",
+                    "requestBody": json_body(WEBHOOK_CREATE),
+                    "responses": {
+                        "201": _resp("Created", {"type": "object", "required": ["id", "secret"]}),
+                        "400": _err("The body is not JSON"),
+                        "413": _err("The body is over the limit"),
+                        **COMMON,
+                    },
+                },
+            },
+            "/api/webhooks/{endpointId}": {
+                "get": {
+                    "summary": "One endpoint",
+                    "operationId": "getWebhook",
+                    "parameters": [_path_param("endpointId", "The endpoint id")],
+                    "responses": {
+                        "200": _resp("The endpoint", OBJ),
+                        "404": _err("No such endpoint"),
+                        **COMMON,
+                    },
+                },
+                "delete": {
+                    "summary": "Remove an endpoint and its deliveries",
+                    "operationId": "deleteWebhook",
+                    "parameters": [_path_param("endpointId", "The endpoint id")],
+                    "responses": {
+                        "204": {"description": "Removed"},
+                        "404": _err("No such endpoint"),
+                        **COMMON,
+                    },
+                },
+            },
+            "/api/webhooks/{endpointId}/ping": {
+                "post": {
+                    "summary": "Queue a `ping` delivery to the endpoint",
+                    "operationId": "pingWebhook",
+                    "parameters": [_path_param("endpointId", "The endpoint id")],
+                    "responses": {
+                        "202": _resp("Queued", {"type": "object", "required": ["deliveryId"]}),
+                        "404": _err("No such endpoint"),
+                        **COMMON,
+                    },
+                }
+            },
+            "/api/webhooks/{endpointId}/deliveries": {
+                "get": {
+                    "summary": "The endpoint's deliveries, newest first",
+                    "operationId": "listWebhookDeliveries",
+                    "parameters": [
+                        _path_param("endpointId", "The endpoint id"),
+                        {
+                            "name": "status",
+                            "in": "query",
+                            "schema": {"enum": ["pending", "delivered", "failed", "dead"]},
+                        },
+                        {
+                            "name": "limit",
+                            "in": "query",
+                            "schema": {"type": "integer", "minimum": 1, "maximum": 500},
+                        },
+                        {
+                            "name": "offset",
+                            "in": "query",
+                            "schema": {"type": "integer", "minimum": 0},
+                        },
+                    ],
+                    "responses": {
+                        "200": _resp("Deliveries", {"type": "object", "required": ["items"]}),
+                        "404": _err("No such endpoint"),
+                        **COMMON,
+                    },
+                }
+            },
+            "/api/webhooks/deliveries/{deliveryId}": {
+                "get": {
+                    "summary": "One delivery with its attempts",
+                    "operationId": "getWebhookDelivery",
+                    "parameters": [_path_param("deliveryId", "The delivery id")],
+                    "responses": {
+                        "200": _resp("The delivery", OBJ),
+                        "404": _err("No such delivery"),
+                        **COMMON,
+                    },
+                }
+            },
+            "/api/webhooks/deliveries/{deliveryId}/replay": {
+                "post": {
+                    "summary": "Queue a failed or dead delivery again (same id)",
+                    "operationId": "replayWebhookDelivery",
+                    "parameters": [_path_param("deliveryId", "The delivery id")],
+                    "responses": {
+                        "202": _resp("Queued again", OBJ),
+                        "404": _err("No such delivery"),
+                        **COMMON,
+                    },
+                }
+            },
+            **{
+                f"/api/reports/{name}": {
+                    "get": {
+                        "summary": summary,
+                        "operationId": op,
+                        "parameters": REPORT_PARAMS + extra,
+                        "responses": {"200": _resp("The report", OBJ), **COMMON},
+                    }
+                }
+                for name, summary, op, extra in REPORTS
             },
             "/api/store": {
                 "get": {
