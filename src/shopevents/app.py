@@ -14,19 +14,19 @@ from starlette.requests import Request
 from starlette.responses import PlainTextResponse, Response
 from starlette.routing import Route
 
+from shopevents.api import routes as api_routes
+from shopevents.client import routes as client_routes
 from shopevents.clock import Clock, SystemClock
 from shopevents.config import Settings
 from shopevents.context import AppContext
-from shopevents.errors import ApiError, StorageUnavailable
-from shopevents.api import routes as api_routes
-from shopevents.client import routes as client_routes
 from shopevents.dashboard import routes as dashboard_routes
 from shopevents.demoshop import routes as demoshop_routes
+from shopevents.errors import ApiError, StorageUnavailable
 from shopevents.ingest import routes as ingest_routes
 from shopevents.reports import routes as report_routes
-from shopevents.webhooks import routes as webhook_routes
 from shopevents.responses import json_response
 from shopevents.storage.database import Checkpointer, Database
+from shopevents.webhooks import routes as webhook_routes
 from shopevents.webhooks.worker import close_worker as close_webhooks
 from shopevents.webhooks.worker import worker_steps as webhook_worker_steps
 from shopevents.worker import loop as worker_loop
