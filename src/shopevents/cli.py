@@ -628,9 +628,12 @@ def carts_show(env: Env, cart_key: str, store_id: str) -> None:
 
 
 def _register() -> None:
+    from shopevents.dashboard.cli import COMMANDS
     from shopevents.webhooks.cli import webhooks_group
 
     main.add_command(webhooks_group)
+    for command in COMMANDS:
+        main.add_command(command)
 
 
 _register()
