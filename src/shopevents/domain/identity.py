@@ -54,6 +54,25 @@ def _tracker(conn: Conn, store_id: str, tracker_id: str) -> tuple[str, str | Non
     return (row[0], row[1]) if row else None
 
 
+def _tracker_and_email(
+    conn: Conn, store_id: str, tracker_id: str, email: str
+) -> tuple[tuple[str, str | None] | None, str | None]:
+    """Both look-ups in one round trip: (the tracker's contact and e-mail, the e-mail's contact)."""
+    known: tuple[str, str | None] | None = None
+    owner: str | None = None
+    for kind, cid, mail in conn.all(
+        "SELECT 't', c.id, c.email FROM trackers t JOIN contacts c ON c.id = t.contact_id "
+        "WHERE t.store_id = ? AND t.tracker_id = ? "
+        "UNION ALL SELECT 'e', id, email FROM contacts WHERE store_id = ? AND email = ?",
+        (store_id, tracker_id, store_id, email),
+    ):
+        if kind == "t":
+            known = (cid, mail)
+        else:
+            owner = cid
+    return known, owner
+
+
 def _new_contact(
     conn: Conn, store_id: str, email: str | None, now: int, fields: dict[str, Any] | None = None
 ) -> str:
@@ -94,7 +113,11 @@ def resolve(
 ) -> Identity:
     """Who is acting. A contact created here gets `fields` at once (`created` is then True and
     the caller need not update them)."""
-    known = _tracker(conn, store_id, tracker_id) if tracker_id else None
+    if tracker_id and email is not None:
+        known, owner = _tracker_and_email(conn, store_id, tracker_id, email)
+    else:
+        known = _tracker(conn, store_id, tracker_id) if tracker_id else None
+        owner = _contact_by_email(conn, store_id, email) if email is not None else None
     tracker = tracker_id or new_id(now)
     if email is None:
         if known is not None:
@@ -103,7 +126,6 @@ def resolve(
         _point_tracker(conn, store_id, tracker, cid, now, exists=False)
         return Identity(contact_id=cid, tracker_id=tracker, email=None, created=True)
 
-    owner = _contact_by_email(conn, store_id, email)
     if owner is not None:
         if known is None:
             _point_tracker(conn, store_id, tracker, owner, now, exists=False)

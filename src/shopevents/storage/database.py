@@ -32,6 +32,19 @@ def parse_url(url: str) -> tuple[Dialect, str]:
 
 
 _PG_CACHE: dict[str, str] = {}
+_INSERT = re.compile(r"^\s*INSERT INTO (\w+) \(")
+_WITH_ID: dict[str, str] = {}
+ID_BLOCK = 64
+
+
+def _with_id(sql: str) -> str:
+    """The same INSERT with an explicit `id` first."""
+    out = _WITH_ID.get(sql)
+    if out is None:
+        out = _INSERT.sub(lambda mt: f"INSERT INTO {mt.group(1)} (id, ", sql, count=1)
+        out = out.replace("VALUES (", "VALUES (?, ", 1)
+        _WITH_ID[sql] = out
+    return out
 
 
 def _pg_sql(sql: str) -> str:
@@ -49,6 +62,7 @@ class Conn:
         self.raw = raw
         self.dialect = dialect
         self.in_tx = False
+        self._ids: dict[str, list[int]] = {}
 
     def execute(self, sql: str, params: Sequence[Any] = ()) -> Any:
         try:
@@ -84,8 +98,29 @@ class Conn:
         return None if row is None else row[0]
 
     def insert_id(self, sql: str, params: Sequence[Any] = ()) -> int:
-        """Run an INSERT ... RETURNING id and give the id."""
-        return int(self.execute(sql + " RETURNING id", params).fetchone()[0])
+        """Run `INSERT INTO t (cols) VALUES (...)` and give the new row's id.
+
+        SQLite answers through RETURNING. On PostgreSQL the id is taken from a block of the
+        table's sequence numbers fetched ahead, so the INSERT needs no answer and pipelines
+        with the rest of the transaction."""
+        if self.dialect != "postgres":
+            return int(self.execute(sql + " RETURNING id", params).fetchone()[0])
+        mt = _INSERT.match(sql)
+        assert mt, sql
+        table = mt.group(1)
+        new_id = self._next_id(table)
+        self.execute(_with_id(sql), (new_id, *params))
+        return new_id
+
+    def _next_id(self, table: str) -> int:
+        block = self._ids.get(table)
+        if not block:
+            rows = self.raw.execute(
+                "SELECT nextval(pg_get_serial_sequence(%s, 'id')) FROM generate_series(1, %s)",
+                (table, ID_BLOCK),
+            ).fetchall()
+            block = self._ids[table] = [int(r[0]) for r in reversed(rows)]
+        return block.pop()
 
     @contextmanager
     def transaction(self) -> Iterator[Conn]:
