@@ -305,3 +305,22 @@ def test_the_installed_command(tmp_path: Path) -> None:
         [sys.executable, "-m", "shopevents", "--help"], capture_output=True, text=True, timeout=60
     )
     assert out.returncode == 0 and "serve" in out.stdout
+
+
+def test_settings_from_a_toml_file_and_the_environment(migrated: str, tmp_path: Path) -> None:
+    store = create_store(migrated)
+    body = tmp_path / "four.json"
+    body.write_text(json.dumps({"events": [{"type": "page-visit"}] * 4}))
+    args = ("send", str(body), "--store", store["storeId"])
+    assert ok("--database", migrated, *args)  # 4 events: under the default limit
+    toml = tmp_path / "shopevents.toml"
+    toml.write_text(f'database_url = "{migrated}"\n\n[ingest]\nmax_events = 3\n')
+    result = run("--config", str(toml), *args)
+    assert result.exit_code == 1 and json.loads(result.stdout)["code"] == "too_many_events"
+    result = run("--database", migrated, *args, env={"SHOPEVENTS_INGEST_MAX_EVENTS": "2"})
+    assert result.exit_code == 1 and json.loads(result.stdout)["code"] == "too_many_events"
+    # the environment wins over the file
+    result = run("--config", str(toml), *args, env={"SHOPEVENTS_INGEST_MAX_EVENTS": "10"})
+    assert result.exit_code == 0, result.output
+    bad = run("--database", migrated, *args, env={"SHOPEVENTS_INGEST_MAX_EVENTS": "many"})
+    assert bad.exit_code == 1 and "invalid setting" in bad.stderr
