@@ -3,7 +3,7 @@
 Query parameters: `from`, `to` (local dates YYYY-MM-DD in the store's time zone, both
 included; default the last 30 days), `interval` (day, week, month; data-quality also hour),
 `groupBy` (revenue: source_type, source_name, payment_method), `currency` (revenue and
-products; default the store's), `limit` (products, 1-100, default 10).
+products; default the store's), `limit` (products, 1-500, default 10).
 """
 
 from __future__ import annotations
@@ -35,8 +35,8 @@ def _invalid(exc: ValueError) -> ApiError:
 
 def _limit(request: Request) -> int:
     raw = request.query_params.get("limit", "10")
-    if not raw.isdigit() or not 1 <= int(raw) <= 100:
-        raise ValueError(f"/limit: Expected a whole number from 1 to 100; received {raw!r}")
+    if not raw.isdigit() or not 1 <= int(raw) <= 500:
+        raise ValueError(f"/limit: Expected a whole number from 1 to 500; received {raw!r}")
     return int(raw)
 
 
