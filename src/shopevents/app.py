@@ -24,6 +24,7 @@ from shopevents.demoshop import routes as demoshop_routes
 from shopevents.errors import ApiError, StorageUnavailable
 from shopevents.ingest import routes as ingest_routes
 from shopevents.reports import routes as report_routes
+from shopevents.reports.service import rollup_step
 from shopevents.responses import json_response
 from shopevents.storage.database import Checkpointer, Database
 from shopevents.webhooks import routes as webhook_routes
@@ -186,5 +187,5 @@ def create_app(
         lifespan=lifespan,
     )
     app.state.ctx = ctx
-    app.state.worker_steps = webhook_worker_steps(ctx)
+    app.state.worker_steps = [*webhook_worker_steps(ctx), rollup_step(ctx)]
     return app

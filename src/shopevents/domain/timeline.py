@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from typing import Any
 
 from shopevents.storage.codec import dumps
@@ -56,7 +57,7 @@ def add(
     )
 
 
-def add_many(conn: Conn, rows: list[tuple[str, str, int, str, int | None, str]]) -> None:
+def add_many(conn: Conn, rows: Sequence[tuple[str, str, int, str, int | None, str]]) -> None:
     conn.executemany(
         "INSERT INTO activities (store_id, contact_id, at, type, event_id, data) VALUES (?, ?, ?, ?, ?, ?)",
         rows,

@@ -351,11 +351,11 @@ def _normalize(obj: dict[str, Any], cls: type, ptr: str, warnings: list[dict[str
                 )
         elif isinstance(t, mi.LiteralType):
             if isinstance(value, str) and value not in t.values:
-                canon = _canon_literal(value, t.values)
-                if canon is not None:
-                    obj[key] = canon
+                spelled = _canon_literal(value, t.values)
+                if spelled is not None:
+                    obj[key] = spelled
                     warnings.append(
-                        issue("normalized_value", here, f'{_show(value)} was read as "{canon}"')
+                        issue("normalized_value", here, f'{_show(value)} was read as "{spelled}"')
                     )
         elif isinstance(t, mi.StructType):
             if isinstance(value, dict):
@@ -439,7 +439,7 @@ def _lenient(
             is_enum = isinstance(_unwrap(ftype), mi.LiteralType) if ftype is not None else False
             field_ptr = _pointer(segs[: _depth_of(segs, key)], base)
             if is_enum:
-                allowed = ", ".join(f'"{v}"' for v in _unwrap(ftype).values)  # type: ignore[union-attr]
+                allowed = ", ".join(f'"{v}"' for v in _literal_values(ftype))
                 warnings.append(
                     issue(
                         "invalid_enum",
@@ -456,6 +456,11 @@ def _lenient(
                     )
                 )
     return None, issue("invalid_value", base, "Too many invalid fields")
+
+
+def _literal_values(t: mi.Type | None) -> tuple[Any, ...]:
+    inner = _unwrap(t) if t is not None else None
+    return inner.values if isinstance(inner, mi.LiteralType) else ()
 
 
 def _depth_of(segs: list[str | int], key: str) -> int:
@@ -693,7 +698,12 @@ def _decode_event(
         ev, err = _lenient(obj, cls, ptr, warnings)
         if err is not None:
             return Verdict(
-                index=index, type=etype, status="rejected", raw=raw, warnings=warnings, error=err
+                index=index,
+                type=str(etype),
+                status="rejected",
+                raw=raw,
+                warnings=warnings,
+                error=err,
             )
     extra = _post_check(ev, ptr, ctx, warnings)
     return Verdict(

@@ -188,10 +188,10 @@ class Database:
             import psycopg
 
             try:
-                raw = psycopg.connect(self.target, autocommit=True, connect_timeout=5)
+                pg = psycopg.connect(self.target, autocommit=True, connect_timeout=5)
             except psycopg.OperationalError as exc:
                 raise StorageUnavailable(str(exc)) from exc
-            return Conn(raw, "postgres")
+            return Conn(pg, "postgres")
         if self.target != ":memory:":
             Path(self.target).parent.mkdir(parents=True, exist_ok=True)
         try:
