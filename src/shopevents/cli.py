@@ -473,7 +473,14 @@ def schema_export(output: str | None) -> None:
 # --- contacts and carts ----------------------------------------------------------------
 
 
-def _store_or_fail(env: Env, store_id: str) -> stores.StoreRecord:
+def _store_or_fail(env: Env, store_id: str | None) -> stores.StoreRecord:
+    """The store named by --store; without it, the only store there is."""
+    if store_id is None:
+        every = env.read(stores.list_stores)
+        if len(every) != 1:
+            names = ", ".join(f"{s.id} ({s.name})" for s in every) or "none yet"
+            raise click.ClickException(f"say which store with --store ID; stores: {names}")
+        return every[0]
     rec = env.read(lambda c: stores.get_store(c, store_id))
     if rec is None:
         raise click.ClickException(f"no store has the id {store_id!r}")
@@ -487,7 +494,7 @@ def contacts_group() -> None:
 
 @contacts_group.command("show")
 @click.argument("email")
-@click.option("--store", "store_id", required=True)
+@click.option("--store", "store_id", help="The store id (may be left out when there is one store).")
 @click.option(
     "--activity",
     "activity_limit",
@@ -497,11 +504,13 @@ def contacts_group() -> None:
 )
 @click.option("--json", "as_json", is_flag=True)
 @pass_env
-def contacts_show(env: Env, email: str, store_id: str, activity_limit: int, as_json: bool) -> None:
+def contacts_show(
+    env: Env, email: str, store_id: str | None, activity_limit: int, as_json: bool
+) -> None:
     """A contact: fields, purchase aggregates, trackers, merges and latest activity."""
     from shopevents.storage import reads
 
-    _store_or_fail(env, store_id)
+    store_id = _store_or_fail(env, store_id).id
 
     def load(c: Conn) -> dict[str, Any] | None:
         contact = reads.contact_by_email(c, store_id, email)
@@ -546,12 +555,13 @@ def contacts_show(env: Env, email: str, store_id: str, activity_limit: int, as_j
 
 @contacts_group.command("unmerge")
 @click.argument("merge_id", type=int)
-@click.option("--store", "store_id", required=True)
+@click.option("--store", "store_id", help="The store id (may be left out when there is one store).")
 @pass_env
-def contacts_unmerge(env: Env, merge_id: int, store_id: str) -> None:
+def contacts_unmerge(env: Env, merge_id: int, store_id: str | None) -> None:
     """Undo a merge: the merged contact and what moved with it come back."""
     from shopevents.domain import identity
 
+    store_id = _store_or_fail(env, store_id).id
     ok = env.write(lambda c, now: identity.unmerge(c, store_id, merge_id, now))
     if not ok:
         raise click.ClickException(f"no merge {merge_id} in store {store_id} that can be undone")
@@ -564,7 +574,7 @@ def carts_group() -> None:
 
 
 @carts_group.command("list")
-@click.option("--store", "store_id", required=True)
+@click.option("--store", "store_id", help="The store id (may be left out when there is one store).")
 @click.option(
     "--status", type=click.Choice(["active", "empty", "purchased", "abandoned", "recovered"])
 )
@@ -573,12 +583,12 @@ def carts_group() -> None:
 @click.option("--json", "as_json", is_flag=True)
 @pass_env
 def carts_list(
-    env: Env, store_id: str, status: str | None, email: str | None, limit: int, as_json: bool
+    env: Env, store_id: str | None, status: str | None, email: str | None, limit: int, as_json: bool
 ) -> None:
     """Carts, newest first."""
     from shopevents.storage import reads
 
-    _store_or_fail(env, store_id)
+    store_id = _store_or_fail(env, store_id).id
 
     def load(c: Conn) -> list[dict[str, Any]]:
         contact_id = None
@@ -615,12 +625,13 @@ def carts_list(
 
 @carts_group.command("show")
 @click.argument("cart_key")
-@click.option("--store", "store_id", required=True)
+@click.option("--store", "store_id", help="The store id (may be left out when there is one store).")
 @pass_env
-def carts_show(env: Env, cart_key: str, store_id: str) -> None:
+def carts_show(env: Env, cart_key: str, store_id: str | None) -> None:
     """One cart with its lines and history (JSON)."""
     from shopevents.storage import reads
 
+    store_id = _store_or_fail(env, store_id).id
     cart = env.read(lambda c: reads.cart_by_key(c, store_id, cart_key))
     if cart is None:
         raise click.ClickException(f"no cart {cart_key!r} in store {store_id}")
