@@ -166,18 +166,20 @@ WEBHOOK_CREATE = {
         "description": {"type": "string"},
     },
 }
+DAY = {"type": "string", "format": "date", "pattern": "^[0-9]{4}-[0-9]{2}-[0-9]{2}$"}
 REPORT_PARAMS: list[dict[str, Any]] = [
     {
         "name": "from",
         "in": "query",
-        "schema": {"type": "string"},
-        "description": "First day (YYYY-MM-DD, store time zone); default 30 days ago",
+        "schema": DAY,
+        "description": "First day (YYYY-MM-DD, store time zone); default 30 days before `to`; "
+        "at most 3,700 days before `to`, else 422",
     },
     {
         "name": "to",
         "in": "query",
-        "schema": {"type": "string"},
-        "description": "Last day (YYYY-MM-DD, store time zone); default today",
+        "schema": DAY,
+        "description": "Last day (YYYY-MM-DD, store time zone), not before `from` (else 422); default today",
     },
     {"name": "interval", "in": "query", "schema": {"enum": ["day", "week", "month"]}},
 ]
@@ -192,7 +194,11 @@ REPORTS = [
                 "in": "query",
                 "schema": {"enum": ["source_type", "source_name", "payment_method"]},
             },
-            {"name": "currency", "in": "query", "schema": {"type": "string"}},
+            {
+                "name": "currency",
+                "in": "query",
+                "schema": {"type": "string", "pattern": "^[A-Z]{3}$"},
+            },
         ],
     ),
     (
@@ -211,7 +217,11 @@ REPORTS = [
                 "in": "query",
                 "schema": {"type": "integer", "minimum": 1, "maximum": 500},
             },
-            {"name": "currency", "in": "query", "schema": {"type": "string"}},
+            {
+                "name": "currency",
+                "in": "query",
+                "schema": {"type": "string", "pattern": "^[A-Z]{3}$"},
+            },
         ],
     ),
     ("data-quality", "Events by outcome and warnings by code, per day", "reportDataQuality", []),
