@@ -682,6 +682,13 @@ CASES = [
         says=("non-empty", 'received ""'),
     ),
     Case(
+        "blank searchText",
+        {"type": "search", "searchText": "   "},
+        "rejected",
+        "empty_value",
+        "/events/0/searchText",
+    ),
+    Case(
         "missing searchText",
         {"type": "search"},
         "rejected",

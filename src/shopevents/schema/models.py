@@ -159,7 +159,7 @@ class ProductNotFound(Event, tag="product-not-found", kw_only=True):
 
 
 class Search(Event, tag="search", kw_only=True):
-    searchText: NonEmpty
+    searchText: Annotated[str, Meta(min_length=1, pattern=r"\S")]  # not only spaces
 
 
 class Login(Event, tag="login", kw_only=True):

@@ -196,7 +196,7 @@ def _rejection(text: str, value: Any, missing: bool) -> tuple[str, str]:
         return "negative_value", f"Expected a non-negative value{got}"
     if text.startswith("Expected `int`") and isinstance(value, Decimal | float):
         return "not_whole_number", f"Expected a whole number{got}"
-    if "length >= 1" in text:
+    if "length >= 1" in text or ("matching regex" in text and "\\S" in text):  # blank
         return "empty_value", f"Expected a non-empty text{got}"
     if text.startswith("Expected `object`"):
         return "not_an_object", text + got
