@@ -63,7 +63,7 @@ class AppContext:
         now = time.monotonic()
         if hit is not None and now - hit[0] < max_age:
             return hit[1]
-        if len(store_id) > 64:
+        if len(store_id) > 64 or "\x00" in store_id:
             return None
         rec = self.read_sync(lambda c: stores.get_store(c, store_id))
         if len(self._stores) > 10_000:

@@ -150,6 +150,6 @@ def test_cart_and_purchase_invariants(db: Database, ops: list[tuple[Any, ...]]) 
                 "SELECT COUNT(*), COALESCE(SUM(total_price), 0) FROM purchases WHERE contact_id = ?",
                 (cid,),
             )[0]
-            assert (int(n), int(amount)) == (int(row[0]), int(row[1]))
+            assert (int(n), Decimal(str(amount)) * 1_000_000) == (int(row[0]), Decimal(int(row[1])))
     finally:
         shop.close()

@@ -16,24 +16,27 @@ from shopevents.storage import reads, stores
 
 
 def _int(request: Request, name: str, default: int, lo: int, hi: int) -> int:
+    """A whole-number query parameter from lo to hi (422 otherwise)."""
     from shopevents.api.routes import validation_error
 
     raw = request.query_params.get(name)
     if raw is None:
         return default
     try:
-        value = int(raw)
+        value = int(raw) if raw.strip().lstrip("+-").isascii() else int("x")
     except ValueError:
+        value = None
+    if value is None or not lo <= value <= hi:
         raise validation_error(
             [
                 {
-                    "code": "invalid_type",
+                    "code": "invalid_value" if value is not None else "invalid_type",
                     "path": f"/{name}",
-                    "message": f"Expected a whole number; received {raw!r}",
+                    "message": f"Expected a whole number from {lo} to {hi}; received {raw!r}",
                 }
             ]
-        ) from None
-    return min(max(value, lo), hi)
+        )
+    return value
 
 
 def store_json(rec: stores.StoreRecord) -> dict[str, Any]:
@@ -56,7 +59,9 @@ def routes(ctx: AppContext, store_of: Any, write: Any) -> list[Route]:
     async def list_carts(request: Request) -> Response:
         store = await store_of(request)
         status = request.query_params.get("status")
-        if status and status not in reads.CART_STATES:
+        limit = _int(request, "limit", 50, 1, 500)
+        offset = _int(request, "offset", 0, 0, 10**9)
+        if status is not None and status not in reads.CART_STATES:
             raise validation_error(
                 [
                     {
@@ -68,13 +73,15 @@ def routes(ctx: AppContext, store_of: Any, write: Any) -> list[Route]:
             )
         contact_id = None
         email = request.query_params.get("contact")
-        if email:
-            contact = await ctx.read(lambda c: reads.contact_by_email(c, store.id, email))
+        if email is not None:
+            contact = (
+                None
+                if "\x00" in email
+                else await ctx.read(lambda c: reads.contact_by_email(c, store.id, email))
+            )
             if contact is None:
                 return json_response({"items": []})
             contact_id = contact["id"]
-        limit = _int(request, "limit", 50, 1, 500)
-        offset = _int(request, "offset", 0, 0, 10**9)
         items = await ctx.read(
             lambda c: reads.list_carts(
                 c, store.id, status=status, contact_id=contact_id, limit=limit, offset=offset
@@ -93,7 +100,7 @@ def routes(ctx: AppContext, store_of: Any, write: Any) -> list[Route]:
     async def undo_merge(request: Request) -> Response:
         store = await store_of(request)
         raw = request.path_params["merge_id"]
-        if not raw.isdigit() or len(raw) > 18:
+        if not (raw.isascii() and raw.isdigit()) or len(raw) > 18:
             raise ApiError("not_found", f"No merge {raw!r} in this store")
         ok = await write(lambda conn, now: identity.unmerge(conn, store.id, int(raw), now))
         if not ok:
@@ -114,6 +121,8 @@ def routes(ctx: AppContext, store_of: Any, write: Any) -> list[Route]:
             obj = _JSON.decode(await request.body())
         except msgspec.DecodeError as exc:
             raise ApiError("invalid_json", f"The body is not valid JSON: {exc}") from None
+        except RecursionError:
+            raise ApiError("invalid_json", "The body is nested too deeply") from None
         if not isinstance(obj, dict):
             raise validation_error(
                 [{"code": "not_an_object", "path": "", "message": "Expected a JSON object"}]
@@ -147,6 +156,10 @@ def parse_store_changes(obj: dict[str, Any]) -> dict[str, Any]:
 
     changes: dict[str, Any] = {}
     for key, value in obj.items():
+        if isinstance(value, str) and "\x00" in value:
+            raise ValueError(f"/{key}: Expected a text without NUL (U+0000) characters")
+        if isinstance(value, list) and any(isinstance(v, str) and "\x00" in v for v in value):
+            raise ValueError(f"/{key}: Expected texts without NUL (U+0000) characters")
         if key == "name":
             if not isinstance(value, str) or not value.strip():
                 raise ValueError("/name: Expected a non-empty text")

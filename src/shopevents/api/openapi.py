@@ -4,10 +4,12 @@ from __future__ import annotations
 
 from functools import cache
 from typing import Any
+from zoneinfo import available_timezones
 
 import msgspec
 
 from shopevents.schema import models as m
+from shopevents.schema.currencies import ISO_4217
 from shopevents.schema.jsonschema import _money_schema
 
 ERROR = {
@@ -117,7 +119,7 @@ CONTACT_PATCH = {
     "properties": {
         "_name": {"type": "string"},
         "_surname": {"type": "string"},
-        "_birthdate": {"type": "string"},
+        "_birthdate": {"type": "string", "format": "date-time"},
         "_mobilePhone": {"type": "string"},
         "_newsletterSubscriptionStatus": {"enum": ["subscribed", "unsubscribed", "none"]},
         "_smsSubscriptionStatus": {"enum": ["subscribed", "unsubscribed", "none"]},
@@ -130,14 +132,17 @@ STORE_PATCH = {
     "type": "object",
     "additionalProperties": False,
     "properties": {
-        "name": {"type": "string", "minLength": 1},
-        "currency": {"type": "string"},
-        "timezone": {"type": "string"},
-        "domains": {"type": "array", "items": {"type": "string", "minLength": 1}},
+        "name": {"type": "string", "pattern": "\\S"},
+        "currency": {"enum": sorted(ISO_4217)},
+        "timezone": {
+            "description": "An IANA time zone, e.g. Europe/Madrid",
+            "enum": sorted(available_timezones()),
+        },
+        "domains": {"type": "array", "items": {"type": "string", "pattern": "\\S"}},
         "abandonAfterSeconds": {"type": "integer", "minimum": 1, "maximum": 7776000},
         "tagMode": {"type": "boolean"},
         "trackingEnabled": {"type": "boolean"},
-        "excludedPaths": {"type": "array", "items": {"type": "string"}},
+        "excludedPaths": {"type": "array", "items": {"type": "string", "format": "regex"}},
     },
 }
 
@@ -256,7 +261,18 @@ def _components() -> dict[str, Any]:
 
 def openapi_document(base_url: str) -> dict[str, Any]:
     json_body = lambda ref: {"required": True, "content": {"application/json": {"schema": ref}}}
-    email = _path_param("email", "The contact's e-mail")
+    email = {
+        "name": "email",
+        "in": "path",
+        "required": True,
+        "description": "The contact's e-mail",
+        "schema": {
+            "type": "string",
+            "format": "email",
+            "pattern": "^[^@\\s\\x00]+@[^@\\s\\x00]+\\.[^@\\s\\x00]+$",
+            "maxLength": 254,
+        },
+    }
     return {
         "openapi": "3.1.0",
         "info": {
@@ -361,7 +377,12 @@ def openapi_document(base_url: str) -> dict[str, Any]:
                             "in": "query",
                             "schema": {"type": "integer", "minimum": 1, "maximum": 500},
                         },
-                        {"name": "cursor", "in": "query", "schema": {"type": "string"}},
+                        {
+                            "name": "cursor",
+                            "in": "query",
+                            "description": "The `nextCursor` of the previous page",
+                            "schema": {"type": "string", "pattern": "^[0-9]+-[0-9]+$"},
+                        },
                     ],
                     "responses": {
                         "200": _resp(
@@ -426,7 +447,7 @@ def openapi_document(base_url: str) -> dict[str, Any]:
                         {
                             "name": "offset",
                             "in": "query",
-                            "schema": {"type": "integer", "minimum": 0},
+                            "schema": {"type": "integer", "minimum": 0, "maximum": 1000000000},
                         },
                     ],
                     "responses": {
@@ -556,7 +577,7 @@ def openapi_document(base_url: str) -> dict[str, Any]:
                         {
                             "name": "offset",
                             "in": "query",
-                            "schema": {"type": "integer", "minimum": 0},
+                            "schema": {"type": "integer", "minimum": 0, "maximum": 10000000},
                         },
                     ],
                     "responses": {

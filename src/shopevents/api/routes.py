@@ -86,6 +86,8 @@ def routes(ctx: AppContext) -> list[Route]:
             return _JSON.decode(body)
         except msgspec.DecodeError as exc:
             raise ApiError("invalid_json", f"The body is not valid JSON: {exc}") from None
+        except RecursionError:
+            raise ApiError("invalid_json", "The body is nested too deeply") from None
 
     def check(store: StoreRecord) -> CheckContext:
         return CheckContext(now=ctx.clock.now(), currency=store.currency, domains=store.domains)
@@ -139,7 +141,11 @@ def routes(ctx: AppContext) -> list[Route]:
     async def get_purchase(request: Request) -> Response:
         store = await store_of(request)
         pid = request.path_params["purchase_id"]
-        found = await ctx.read(lambda c: reads.purchase_by_id(c, store.id, pid))
+        found = (
+            None
+            if "\x00" in pid
+            else await ctx.read(lambda c: reads.purchase_by_id(c, store.id, pid))
+        )
         if found is None:
             raise ApiError("not_found", f"No purchase {pid!r} in this store")
         return json_response(found)
@@ -170,7 +176,7 @@ def routes(ctx: AppContext) -> list[Route]:
             )
         for key in ("primaryKey", "trackerId", "_email"):
             obj.pop(key, None)
-        verdict = decode_entity(dumpb(obj), check(store))
+        verdict = decode_entity(dumpb(obj), check(store), base="")
         info = strict(verdict)
         fields = {
             k: v for k, v in plain(info.fields).items() if k not in ("primaryKey", "trackerId")
@@ -184,12 +190,9 @@ def routes(ctx: AppContext) -> list[Route]:
     async def contact_activity(request: Request) -> Response:
         store = await store_of(request)
         contact = await contact_of(store, request.path_params["email"])
-        try:
-            limit = min(max(int(request.query_params.get("limit", "50")), 1), 500)
-        except ValueError:
-            raise validation_error(
-                [{"code": "invalid_type", "path": "/limit", "message": "Expected a whole number"}]
-            ) from None
+        from shopevents.api.carts_routes import _int
+
+        limit = _int(request, "limit", 50, 1, 500)
         cursor = request.query_params.get("cursor")
         before = None
         if cursor:
@@ -231,7 +234,11 @@ def routes(ctx: AppContext) -> list[Route]:
     async def get_product(request: Request) -> Response:
         store = await store_of(request)
         pid = request.path_params["product_id"]
-        found = await ctx.read(lambda c: reads.product_by_id(c, store.id, pid))
+        found = (
+            None
+            if "\x00" in pid
+            else await ctx.read(lambda c: reads.product_by_id(c, store.id, pid))
+        )
         if found is None:
             raise ApiError("not_found", f"No product {pid!r} in this store")
         return json_response(found)
@@ -239,6 +246,16 @@ def routes(ctx: AppContext) -> list[Route]:
     async def patch_product(request: Request) -> Response:
         store = await store_of(request)
         pid = request.path_params["product_id"]
+        if "\x00" in pid:
+            raise validation_error(
+                [
+                    {
+                        "code": "invalid_value",
+                        "path": "/productId",
+                        "message": "Expected a product id without NUL (U+0000) characters",
+                    }
+                ]
+            )
         body = await body_of(request)
         obj = decode_json(body)
         if not isinstance(obj, dict):
@@ -279,12 +296,12 @@ def routes(ctx: AppContext) -> list[Route]:
         Route("/api/openapi.json", openapi, methods=["GET"]),
         Route("/api/purchases/", post_purchase, methods=["POST"]),
         Route("/api/purchases", post_purchase, methods=["POST"]),
-        Route("/api/purchases/purchase-id/{purchase_id}", get_purchase, methods=["GET"]),
+        Route("/api/purchases/purchase-id/{purchase_id:path}", get_purchase, methods=["GET"]),
         Route("/api/contacts/{email}", get_contact, methods=["GET"]),
         Route("/api/contacts/{email}", patch_contact, methods=["PATCH"]),
         Route("/api/contacts/{email}/activity", contact_activity, methods=["GET"]),
-        Route("/api/products/product-id/{product_id}", get_product, methods=["GET"]),
-        Route("/api/products/product-id/{product_id}", patch_product, methods=["PATCH"]),
+        Route("/api/products/product-id/{product_id:path}", get_product, methods=["GET"]),
+        Route("/api/products/product-id/{product_id:path}", patch_product, methods=["PATCH"]),
         *more_routes(ctx, store_of, write),
     ]
 

@@ -10,6 +10,7 @@ import io
 import sys
 from collections.abc import Iterator
 from datetime import UTC, datetime
+from decimal import Decimal
 from typing import Any
 
 import click
@@ -506,7 +507,7 @@ def _export(
             "updatedAt": iso(r[4]),
             "mergedInto": r[5],
             "totalPurchases": int(r[6]),
-            "totalAmount": money_from_db(int(r[7])),
+            "totalAmount": Decimal(str(r[7] or "0")),
             "firstPurchaseDate": iso(r[8]),
             "lastPurchaseDate": iso(r[9]),
             "fields": loads(r[2]) or {},

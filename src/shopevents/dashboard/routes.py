@@ -476,7 +476,7 @@ def routes(ctx: AppContext) -> list[BaseRoute]:
         assert store is not None
         raw = v.request.path_params["merge_id"]
         back = next_url(v.field("back")) if v.field("back") else f"{v.base}/contacts"
-        if not raw.isdigit() or len(raw) > 18:
+        if not (raw.isascii() and raw.isdigit()) or len(raw) > 18:
             raise HttpProblem(404, "No such merge", "This merge does not exist.")
         ok = await write(lambda c, now: identity.unmerge(c, store.id, int(raw), now))
         if ok:
@@ -703,7 +703,7 @@ def routes(ctx: AppContext) -> list[BaseRoute]:
         rid = v.request.path_params["request_id"]
         as_json = rid.endswith(".json")
         rid = rid.removesuffix(".json")
-        if not rid.isdigit() or len(rid) > 18:
+        if not (rid.isascii() and rid.isdigit()) or len(rid) > 18:
             raise HttpProblem(404, "No such request", "This request does not exist.")
         found = await read(lambda c: dq.request_detail(c, store.id, int(rid)))
         if found is None:
@@ -765,9 +765,11 @@ def routes(ctx: AppContext) -> list[BaseRoute]:
             code = v.field("code") or None
             ids = await read(lambda c: replay.pending_ids(c, store.id, code=code, limit=1000))
         else:
-            ids = [int(x) for x in v.form.getlist("id") if isinstance(x, str) and x.isdigit()][
-                :1000
-            ]
+            ids = [
+                int(x)
+                for x in v.form.getlist("id")
+                if isinstance(x, str) and (x.isascii() and x.isdigit())
+            ][:1000]
         results: list[dict[str, Any]] = []
 
         def replayer(chunk: list[int]) -> Callable[[Any, int], list[dict[str, Any]]]:

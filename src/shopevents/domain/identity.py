@@ -14,12 +14,13 @@ from __future__ import annotations
 
 import secrets
 import time
+from decimal import Decimal
 from typing import Any
 
 import msgspec
 
 from shopevents.domain import outbox, timeline
-from shopevents.storage.codec import dumps, loads
+from shopevents.storage.codec import dumps, loads, money_from_db
 from shopevents.storage.database import Conn
 
 
@@ -250,15 +251,39 @@ def unmerge(conn: Conn, store_id: str, merge_id: int, now: int) -> bool:
 
 
 def recompute_aggregates(conn: Conn, contact_id: str) -> None:
-    """Purchase aggregates from counted purchases only (the ledger's first record of each)."""
-    row = conn.one(
-        "SELECT COUNT(*), COALESCE(SUM(total_price), 0), MIN(purchased_at), MAX(purchased_at) "
-        "FROM purchases WHERE contact_id = ?",
+    """Purchase aggregates from counted purchases only (the ledger's first record of each),
+    summed exactly in Python (a BIGINT sum could overflow)."""
+    count, first, last = conn.one(
+        "SELECT COUNT(*), MIN(purchased_at), MAX(purchased_at) FROM purchases WHERE contact_id = ?",
         (contact_id,),
+    )
+    total = sum(
+        int(r[0])
+        for r in conn.all("SELECT total_price FROM purchases WHERE contact_id = ?", (contact_id,))
     )
     conn.execute(
         "UPDATE contacts SET total_purchases = ?, total_amount = ?, first_purchase_at = ?, last_purchase_at = ? WHERE id = ?",
-        (int(row[0]), int(row[1]), row[2], row[3], contact_id),
+        (int(count), amount_text(total), first, last, contact_id),
+    )
+
+
+def amount_text(millionths: int) -> str:
+    """The stored form of an aggregate amount: an exact decimal text of currency units."""
+    return str(money_from_db(millionths))
+
+
+def add_purchase(
+    conn: Conn, contact_id: str, total_millionths: int, purchased_at: int, now: int
+) -> None:
+    """Count one more purchase in the contact's aggregates."""
+    current = conn.scalar("SELECT total_amount FROM contacts WHERE id = ?", (contact_id,))
+    total = Decimal(str(current or "0")) + (money_from_db(total_millionths) or Decimal(0))
+    conn.execute(
+        "UPDATE contacts SET total_purchases = total_purchases + 1, total_amount = ?, "
+        "first_purchase_at = CASE WHEN first_purchase_at IS NULL OR first_purchase_at > ? THEN ? ELSE first_purchase_at END, "
+        "last_purchase_at = CASE WHEN last_purchase_at IS NULL OR last_purchase_at < ? THEN ? ELSE last_purchase_at END, "
+        "updated_at = ? WHERE id = ?",
+        (str(total), purchased_at, purchased_at, purchased_at, purchased_at, now, contact_id),
     )
 
 

@@ -11,7 +11,7 @@ import hashlib
 from decimal import Decimal
 from typing import Any
 
-from shopevents.domain import carts, outbox, timeline
+from shopevents.domain import carts, identity, outbox, timeline
 from shopevents.schema import models as m
 from shopevents.schema.dates import ParsedDate
 from shopevents.storage.codec import dumps, money_from_db, money_to_db, plain
@@ -112,13 +112,7 @@ def record(
     if outcome == "recovered":
         conn.execute("UPDATE purchases SET recovered = 1 WHERE id = ?", (purchase_row,))
     if contact_id is not None:
-        conn.execute(
-            "UPDATE contacts SET total_purchases = total_purchases + 1, total_amount = total_amount + ?, "
-            "first_purchase_at = CASE WHEN first_purchase_at IS NULL OR first_purchase_at > ? THEN ? ELSE first_purchase_at END, "
-            "last_purchase_at = CASE WHEN last_purchase_at IS NULL OR last_purchase_at < ? THEN ? ELSE last_purchase_at END, "
-            "updated_at = ? WHERE id = ?",
-            (total, purchased_at, purchased_at, purchased_at, purchased_at, now, contact_id),
-        )
+        identity.add_purchase(conn, contact_id, total, purchased_at, now)
         timeline.add(
             conn,
             store_id,

@@ -38,7 +38,7 @@ def cors_headers(origin: str | None) -> dict[str, str]:
 
 async def read_body(request: Request, limit: int) -> bytes:
     declared = request.headers.get("content-length")
-    if declared and declared.isdigit() and int(declared) > limit:
+    if declared and (declared.isascii() and declared.isdigit()) and int(declared) > limit:
         raise ApiError("payload_too_large", f"The body is {declared} bytes; the limit is {limit}")
     chunks = []
     size = 0

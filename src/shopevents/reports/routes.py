@@ -35,7 +35,7 @@ def _invalid(exc: ValueError) -> ApiError:
 
 def _limit(request: Request) -> int:
     raw = request.query_params.get("limit", "10")
-    if not raw.isdigit() or not 1 <= int(raw) <= 500:
+    if not (raw.isascii() and raw.isdigit()) or not 1 <= int(raw) <= 500:
         raise ValueError(f"/limit: Expected a whole number from 1 to 500; received {raw!r}")
     return int(raw)
 

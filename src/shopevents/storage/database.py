@@ -222,6 +222,7 @@ class Database:
             yield conn
         except StorageUnavailable:
             ok = False
+            self.close()  # the other pooled connections died in the same outage
             raise
         finally:
             if ok and self._pool.qsize() < 8:

@@ -27,7 +27,7 @@ _CONTACT_COLS = (
 def _contact(conn: Conn, row: Any) -> dict[str, Any]:
     fields = loads(row[2]) or {}
     total = int(row[6])
-    amount = money_from_db(int(row[7])) or Decimal(0)
+    amount = Decimal(str(row[7] or "0")).normalize() if row[7] not in (None, "0") else Decimal(0)
     out: dict[str, Any] = {
         "id": row[0],
         "_email": row[1],
@@ -311,7 +311,7 @@ def list_carts(
 
 
 def cart_by_key(conn: Conn, store_id: str, cart_key: str) -> dict[str, Any] | None:
-    if not cart_key.isdigit() or len(cart_key) > 18:
+    if not (cart_key.isascii() and cart_key.isdigit()) or len(cart_key) > 18:
         return None
     row = conn.one(
         f"SELECT {_CART_COLS} FROM carts k LEFT JOIN contacts c ON c.id = k.contact_id WHERE k.store_id = ? AND k.id = ?",

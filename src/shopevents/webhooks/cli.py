@@ -163,7 +163,7 @@ def ping(env: Any, endpoint_id: str, queue_only: bool, as_json: bool) -> None:
 
 
 def _error_suffix(error: str | None) -> str:
-    if not error or (error.startswith("HTTP ") and error[5:].isdigit()):
+    if not error or (error.startswith("HTTP ") and (error[5:].isascii() and error[5:].isdigit())):
         return ""
     return f"  ({error})"
 

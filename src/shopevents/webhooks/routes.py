@@ -39,16 +39,9 @@ def validation_error(errors: list[dict[str, str]]) -> ApiError:
 
 
 def _int_param(request: Request, name: str, default: int, low: int, high: int) -> int:
-    raw = request.query_params.get(name)
-    if raw is None or raw == "":
-        return default
-    try:
-        value = int(raw)
-    except ValueError:
-        raise validation_error(
-            [{"code": "invalid_type", "path": f"/{name}", "message": "Expected a whole number"}]
-        ) from None
-    return min(max(value, low), high)
+    from shopevents.api.carts_routes import _int
+
+    return _int(request, name, default, low, high)
 
 
 def routes(ctx: AppContext) -> list[Route]:

@@ -37,7 +37,7 @@ def parse(header: str) -> tuple[int | None, list[str]]:
     sigs: list[str] = []
     for part in header.split(","):
         key, _, value = part.strip().partition("=")
-        if key == "t" and value.isdigit():
+        if key == "t" and (value.isascii() and value.isdigit()):
             timestamp = int(value)
         elif key == "v1" and value:
             sigs.append(value.strip())

@@ -1,5 +1,6 @@
 -- Instants are microseconds since the Unix epoch (UTC); money is an exact integer of
--- millionths of the currency unit; JSON documents are TEXT.
+-- millionths of the currency unit, except contacts.total_amount, an exact decimal text that
+-- no number of purchases can overflow; JSON documents are TEXT.
 CREATE TABLE stores (
     id TEXT PRIMARY KEY,
     name TEXT NOT NULL,
@@ -79,7 +80,7 @@ CREATE TABLE contacts (
     updated_at INTEGER NOT NULL,
     merged_into TEXT,
     total_purchases INTEGER NOT NULL DEFAULT 0,
-    total_amount INTEGER NOT NULL DEFAULT 0,
+    total_amount TEXT NOT NULL DEFAULT '0',
     first_purchase_at INTEGER,
     last_purchase_at INTEGER
 );
