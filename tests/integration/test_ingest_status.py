@@ -184,17 +184,7 @@ def test_unknown_store_is_403(client: httpx.Client) -> None:
     assert_error(post(client, "%C3%A9t%C3%A9"), 403, "unknown_store")
 
 
-NUL_IN_PATH = (
-    "PostgreSQL refuses NUL in text parameters: AppContext.get_store passes a store id "
-    "with %00 to the query, psycopg raises DataError and the answer is 500"
-)
-
-
-def test_store_id_with_nul_is_403(
-    client: httpx.Client, db: Database, request: pytest.FixtureRequest
-) -> None:
-    if db.dialect == "postgres":
-        request.applymarker(pytest.mark.xfail(strict=True, reason=NUL_IN_PATH))
+def test_store_id_with_nul_is_403(client: httpx.Client, db: Database) -> None:
     assert_error(post(client, "ab%00cd"), 403, "unknown_store")
 
 
@@ -470,17 +460,9 @@ def test_health_and_readiness(client: httpx.Client) -> None:
     assert client.get("/readyz").json() == {"status": "ready"}
 
 
-POOL_AFTER_OUTAGE = (
-    "Database.reader() hands out pooled connections that died in the outage: each read "
-    "after PostgreSQL comes back answers 503 until the pool has been drained one by one"
-)
-
-
-def test_reads_recover_right_after_an_outage(db_url: str, request: pytest.FixtureRequest) -> None:
+def test_reads_recover_right_after_an_outage(db_url: str) -> None:
     db = Database(db_url, busy_timeout_ms=200)
     db.migrate()
-    if db.dialect == "postgres":
-        request.applymarker(pytest.mark.xfail(strict=True, reason=POOL_AFTER_OUTAGE))
     store = make_store(db)
     live = LiveServer(settings(), db, SystemClock()).start()
     try:

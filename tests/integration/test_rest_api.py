@@ -372,13 +372,6 @@ def test_get_purchase(api: Api) -> None:
     assert p["currency"] == "EUR"
 
 
-SLASH_IDS = (
-    "api/routes.py declares {purchase_id} and {product_id} without the :path converter, so an "
-    "id with a slash (invoice numbers like 2024/0001, SKUs like A/B) never matches: 404 route"
-)
-
-
-@pytest.mark.xfail(strict=True, reason=SLASH_IDS)
 def test_ids_with_a_slash(api: Api) -> None:
     store = api.store()
     r = api.http.post("/api/purchases/", json=purchase_body("2024/0001"), headers=store.auth)
@@ -461,14 +454,6 @@ def test_contact_patch_validation(api: Api) -> None:
     assert_error(api.http.get("/api/contacts/a@example.com", headers=store.auth), 404, "not_found")
 
 
-CONTACT_POINTERS = (
-    "api/routes.py patch_contact decodes the body with decode_entity(), whose pointers start "
-    "at /entityInfo (the ingest envelope); the REST body is the contact itself, so the path "
-    'must be /_emailStatus: call decode_entity(..., base="")'
-)
-
-
-@pytest.mark.xfail(strict=True, reason=CONTACT_POINTERS)
 def test_contact_patch_pointers_are_relative_to_the_body(api: Api) -> None:
     store = api.store()
     for body, path in (
@@ -576,14 +561,6 @@ def test_unknown_path_and_method_use_the_error_shape(api: Api) -> None:
     )
 
 
-NUL_PARAMS = (
-    "PostgreSQL refuses NUL in text parameters: a purchase or product id, a ?contact= or a "
-    "store name with U+0000 reaches the query unchecked (api/routes.py get_purchase, "
-    "get_product, patch_product; carts_routes list_carts and parse_store_changes), psycopg "
-    "raises DataError and the answer is 500: answer 404 (lookups) or 422 (writes) instead"
-)
-
-
 @pytest.mark.parametrize(
     ("method", "path", "body"),
     [
@@ -599,24 +576,12 @@ NUL_PARAMS = (
     ],
     ids=["get-purchase", "get-product", "patch-product", "carts-contact", "store-name"],
 )
-def test_nul_in_parameters_is_not_a_500(
-    api: Api, request: pytest.FixtureRequest, method: str, path: str, body: Any
-) -> None:
-    if api.db.dialect == "postgres":
-        request.applymarker(pytest.mark.xfail(strict=True, reason=NUL_PARAMS))
+def test_nul_in_parameters_is_not_a_500(api: Api, method: str, path: str, body: Any) -> None:
     store = api.store()
     r = api.http.request(method, path, json=body, headers=store.auth)
     assert r.status_code in {200, 201, 404, 422}, r.text
 
 
-DEEP_BODIES = (
-    "api/routes.py decode_json and carts_routes.patch_store catch msgspec.DecodeError only: a "
-    "body nested deeper than the decoder's recursion limit raises RecursionError and answers "
-    "500; answer 400 invalid_json as the ingest endpoint does"
-)
-
-
-@pytest.mark.xfail(strict=True, reason=DEEP_BODIES)
 @pytest.mark.parametrize(
     ("method", "path"),
     [
