@@ -8,7 +8,6 @@ status codes and content types, responses that match their schemas, valid data a
 
 from __future__ import annotations
 
-import copy
 import json
 import os
 import re
@@ -16,7 +15,6 @@ import uuid
 from collections.abc import Iterator
 from dataclasses import dataclass
 from typing import Any
-from zoneinfo import available_timezones
 
 import httpx
 import psycopg
@@ -36,7 +34,6 @@ from starlette.routing import Route
 
 from shopevents.clock import SystemClock
 from shopevents.config import Settings, WorkerSettings
-from shopevents.schema.currencies import ISO_4217
 from shopevents.storage.database import Database
 from tests.conftest import BACKENDS, PG_URL, LiveServer, StoreInfo, make_store, pg_url_for
 
@@ -151,41 +148,8 @@ def test_every_operation_documents_auth_and_errors(served: Served) -> None:
 # --- schemathesis -----------------------------------------------------------------------------
 
 
-# The disagreements pinned below, corrected here so the run checks everything else.
 def _with_known_fixes(doc: dict[str, Any]) -> dict[str, Any]:
-    doc = copy.deepcopy(doc)
-    for ops in doc["paths"].values():
-        for op in ops.values():
-            for param in op.get("parameters", []):
-                if param["name"] == "email":
-                    param["schema"] = {
-                        "type": "string",
-                        "pattern": "^[a-z0-9.]{1,12}@[a-z0-9]{1,12}\\.[a-z]{2,6}$",
-                    }
-                if param["name"] in ("limit", "offset") and param["in"] == "query":
-                    param["schema"] = {"type": "integer"}  # clamped, not refused
-                if param["name"] == "cursor":
-                    param["schema"] = {"type": "string", "pattern": "^[0-9]{1,16}-[0-9]{1,9}$"}
-                if param["name"] in ("cartKey", "mergeId"):
-                    param["schema"] = {"type": "string", "pattern": "^[0-9]{1,18}$"}
-    patch = doc["paths"]["/api/contacts/{email}"]["patch"]["requestBody"]["content"][
-        "application/json"
-    ]["schema"]
-    patch["properties"]["_birthdate"] = {"type": "string", "format": "date-time"}
-    store = doc["paths"]["/api/store"]["patch"]["requestBody"]["content"]["application/json"][
-        "schema"
-    ]
-    store["properties"]["currency"] = {"enum": sorted(ISO_4217)}
-    store["properties"]["timezone"] = {"enum": sorted(available_timezones())}
-    store["properties"]["name"] = {"type": "string", "pattern": "[^\\s]"}
-    store["properties"]["domains"]["items"] = {"type": "string", "pattern": "[^\\s]"}
-    store["properties"]["excludedPaths"]["items"] = {"type": "string", "pattern": "^[a-z/]*$"}
-    store["properties"]["abandonAfterSeconds"] = {
-        "type": "integer",
-        "minimum": 1,
-        "maximum": 7776000,
-        "multipleOf": 1,
-    }
+    """The document as served (the disagreements still open are pinned below)."""
     return doc
 
 
@@ -260,10 +224,11 @@ def _run(
     )
     @given(case=op.as_strategy(generation_mode=mode))
     def run(case: Any) -> None:
-        # a NUL in a parameter is the known PostgreSQL fault pinned in test_rest_api
-        params = {**(case.path_parameters or {}), **(case.query or {})}
-        assume(not any("\x00" in str(v) for v in params.values()))
-        assume("\\u0000" not in json.dumps(case.body, default=str))
+        # an id with a line break, and NUL in the store's texts, are pinned below
+        body = json.dumps(case.body, default=str)
+        assume(not any(f"\\u{c:04x}" in body for c in (0, 0x1C, 0x1D, 0x1E, 0x1F, 0x85)))
+        ids = [str(v).lower() for v in (case.path_parameters or {}).values()]  # URL-encoded
+        assume(not any("%0a" in v or "\n" in v for v in ids))
         # a whole float for abandonAfterSeconds is pinned below
         assume(
             not (
@@ -284,45 +249,23 @@ def _run(
 # --- the disagreements found, each pinned --------------------------------------------------------
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="openapi.py documents the {email} path parameter as any non-empty string; the API "
-    "answers 422 unless it is an e-mail: give it the pattern of verdicts._EMAIL (or format: email)",
-)
 def test_email_parameter_is_documented_as_an_email(served: Served) -> None:
     param = served.doc["paths"]["/api/contacts/{email}"]["get"]["parameters"][0]
     assert param["schema"].get("pattern") or param["schema"].get("format") == "email"
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="openapi.py documents /activity's cursor as any string; the API answers 422 unless "
-    "it is a nextCursor it gave ({at}-{id}): say so (pattern ^[0-9]+-[0-9]+$ or a description)",
-)
 def test_activity_cursor_is_documented(served: Served) -> None:
     op = served.doc["paths"]["/api/contacts/{email}/activity"]["get"]
     cursor = next(p for p in op["parameters"] if p["name"] == "cursor")
     assert cursor["schema"].get("pattern") or cursor.get("description")
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="openapi.py CONTACT_PATCH documents _birthdate as any string; the API answers 422 "
-    "for a text that is not a date: add format: date-time",
-)
 def test_contact_birthdate_is_documented_as_a_date(served: Served) -> None:
     op = served.doc["paths"]["/api/contacts/{email}"]["patch"]
     schema = op["requestBody"]["content"]["application/json"]["schema"]
     assert schema["properties"]["_birthdate"].get("format") == "date-time"
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="GET /api/carts documents limit 1..500 and offset >= 0 but carts_routes._int clamps "
-    "out-of-range values and answers 200 (so does /activity's limit); an empty status is "
-    "ignored; with an unknown contact it answers 200 before reading limit/offset at all: "
-    "refuse with 422 like a non-number, or document the clamping",
-)
 @pytest.mark.parametrize(
     "query", ["limit=0", "limit=501", "offset=-1", "status=", "contact=nobody@example.com&limit=x"]
 )
@@ -331,13 +274,6 @@ def test_paging_outside_the_documented_range_is_refused(served: Served, query: s
     assert r.status_code == 422, r.text
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="openapi.py STORE_PATCH documents currency, timezone and excludedPaths as any text, "
-    "and name and domains as any non-empty text; parse_store_changes answers 422 unless they "
-    "are an ISO 4217 code, an IANA zone, regular expressions, and text that is not blank: "
-    "document them (enum of codes, enum of zones, format: regex, pattern \\S)",
-)
 @pytest.mark.parametrize("field", ["currency", "timezone"])
 def test_store_patch_documents_what_is_accepted(served: Served, field: str) -> None:
     op = served.doc["paths"]["/api/store"]["patch"]
@@ -357,14 +293,36 @@ def test_store_delay_as_a_whole_float(served: Served) -> None:
     assert r.status_code == 200, r.text
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="reads.cart_by_key and carts_routes.undo_merge test str.isdigit(), which is true for "
-    "'²6'; int('²6') then raises and the answer is 500: test [0-9] only (str.isascii() too)",
-)
 @pytest.mark.parametrize(
     ("method", "path"), [("GET", "/api/carts/%C2%B26"), ("POST", "/api/merges/%C2%B26/undo")]
 )
 def test_unicode_digits_in_ids_are_404(served: Served, method: str, path: str) -> None:
     r = served.http.request(method, path, headers=served.store.auth)
     assert r.status_code == 404, r.text
+
+
+@pytest.mark.xfail(
+    strict=True,
+    reason="api/routes.py matches {purchase_id:path} and {product_id:path} with Starlette's "
+    "'.*', which does not match a line break: an id with one (%0A) finds no route and gets "
+    "the generic 404, undocumented for PATCH; register a convertor with regex '[\\s\\S]+'",
+)
+def test_ids_with_a_line_break(served: Served) -> None:
+    body = {"name": "n", "productDetailUrl": "https://shop.example/p", "unitPrice": 1}
+    r = served.http.patch("/api/products/product-id/a%0Ab", json=body, headers=served.store.auth)
+    assert r.status_code == 201, r.text
+
+
+@pytest.mark.xfail(
+    strict=True,
+    reason="openapi.py STORE_PATCH gives name and domains the pattern \\S, which a text with "
+    "NUL matches, but parse_store_changes refuses NUL (422); and it strips with Python's "
+    "str.strip(), for which U+001C-U+001F and U+0085 are spaces (not for JSON Schema's \\S): "
+    "document an explicit class, e.g. ^[^\\x00]*[^\\s\\x00\\x1c-\\x1f\\x85][^\\x00]*$",
+)
+@pytest.mark.parametrize("field", ["name", "domains"])
+def test_store_texts_documented_without_nul(served: Served, field: str) -> None:
+    op = served.doc["paths"]["/api/store"]["patch"]
+    prop = op["requestBody"]["content"]["application/json"]["schema"]["properties"][field]
+    pattern = (prop.get("items") or prop)["pattern"]
+    assert re.search(pattern, "a\x00b") is None
