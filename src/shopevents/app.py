@@ -46,6 +46,7 @@ def create_app(
         settings.database_url,
         synchronous=settings.storage.sqlite_synchronous,
         busy_timeout_ms=settings.storage.busy_timeout_ms,
+        pool_size=settings.storage.read_pool_size,
     )
     ctx = AppContext(settings, db, clock or SystemClock())
     run_worker = settings.worker.enabled if worker is None else worker

@@ -31,6 +31,7 @@ class Env:
                 s.database_url,
                 synchronous=s.storage.sqlite_synchronous,
                 busy_timeout_ms=s.storage.busy_timeout_ms,
+                pool_size=s.storage.read_pool_size,
             )
         return self._db
 

@@ -66,6 +66,7 @@ CATALOG: dict[str, Code] = {
             "A purchase with this purchaseId and a different content is recorded; this one is kept for review, not counted.",
         ),
         _c("csrf_failed", "request", 403, "The form's CSRF token is missing or wrong."),
+        _c("http_error", "request", 400, "Another HTTP-level refusal (the status says which)."),
         _c("internal_error", "request", 500, "A server fault; nothing a client sent causes it."),
         # Event rejections (the event is quarantined)
         _c(
@@ -176,12 +177,6 @@ CATALOG: dict[str, Code] = {
             "warning",
             200,
             "A product URL is outside the store's authorised domains.",
-        ),
-        _c(
-            "cart_ignored",
-            "warning",
-            200,
-            "The cart snapshot could not be used; see the cart's status.",
         ),
     ]
 }

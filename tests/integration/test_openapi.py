@@ -126,11 +126,6 @@ def test_document_lists_exactly_the_served_routes(served: Served) -> None:
     }  # the document; an alias
     assert documented - served_routes == set(), "documented but not served"
     undocumented = served_routes - documented
-    if undocumented and all(p.startswith("/api/webhooks") for _, p in undocumented):
-        pytest.xfail(
-            "the webhook endpoints are served but openapi.py does not document them: "
-            + ", ".join(f"{m} {p}" for m, p in sorted(undocumented))
-        )
     assert undocumented == set(), "served but not documented"
 
 
@@ -194,6 +189,8 @@ def _schemathesis(served: Served, mode: GenerationMode, core: bool) -> dict[str,
         if op.path.startswith(CORE) != core:
             continue
         checks = POSITIVE if mode == GenerationMode.POSITIVE else NEGATIVE
+        if not core:
+            checks = [c for c in checks if c is not positive_data_acceptance]
         _run(served, op, mode, checks, failures)
     return failures
 
@@ -206,14 +203,11 @@ def test_schemathesis(served: Served, mode: GenerationMode) -> None:
 
 @MODES
 def test_schemathesis_other(served: Served, mode: GenerationMode) -> None:
-    """The rest of the document (reports, ...): a disagreement is reported, not failed."""
+    """The rest of the document (reports). Their days must also be in order and at most
+    3,700 apart, a constraint across two parameters that JSON Schema cannot state and the
+    document states in words, so positive cases are not required to be accepted there."""
     failures = _schemathesis(served, mode, core=False)
-    if failures:
-        summary = "; ".join(
-            f"{label}: {next((ln.strip() for ln in text.splitlines() if ln.strip().startswith('`')), text[:200])[:300]}"
-            for label, text in failures.items()
-        )
-        pytest.xfail(f"the document and the implementation disagree: {summary}")
+    assert not failures, "\n\n".join(f"== {k}\n{v}" for k, v in failures.items())
 
 
 def _run(
@@ -281,11 +275,6 @@ def test_store_patch_documents_what_is_accepted(served: Served, field: str) -> N
     assert "enum" in prop or "pattern" in prop
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="PATCH /api/store: parse_store_changes refuses abandonAfterSeconds 600.0, which JSON "
-    "Schema's integer (and the document) allow: accept a float with no fraction",
-)
 def test_store_delay_as_a_whole_float(served: Served) -> None:
     r = served.http.patch(
         "/api/store", json={"abandonAfterSeconds": 600.0}, headers=served.store.auth
@@ -301,25 +290,12 @@ def test_unicode_digits_in_ids_are_404(served: Served, method: str, path: str) -
     assert r.status_code == 404, r.text
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="api/routes.py matches {purchase_id:path} and {product_id:path} with Starlette's "
-    "'.*', which does not match a line break: an id with one (%0A) finds no route and gets "
-    "the generic 404, undocumented for PATCH; register a convertor with regex '[\\s\\S]+'",
-)
 def test_ids_with_a_line_break(served: Served) -> None:
     body = {"name": "n", "productDetailUrl": "https://shop.example/p", "unitPrice": 1}
     r = served.http.patch("/api/products/product-id/a%0Ab", json=body, headers=served.store.auth)
     assert r.status_code == 201, r.text
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="openapi.py STORE_PATCH gives name and domains the pattern \\S, which a text with "
-    "NUL matches, but parse_store_changes refuses NUL (422); and it strips with Python's "
-    "str.strip(), for which U+001C-U+001F and U+0085 are spaces (not for JSON Schema's \\S): "
-    "document an explicit class, e.g. ^[^\\x00]*[^\\s\\x00\\x1c-\\x1f\\x85][^\\x00]*$",
-)
 @pytest.mark.parametrize("field", ["name", "domains"])
 def test_store_texts_documented_without_nul(served: Served, field: str) -> None:
     op = served.doc["paths"]["/api/store"]["patch"]

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import math
+from decimal import Decimal
 from typing import Any
 
 from starlette.requests import Request
@@ -117,8 +119,11 @@ def routes(ctx: AppContext, store_of: Any, write: Any) -> list[Route]:
         from shopevents.api.routes import _JSON
 
         store = await store_of(request)
+        from shopevents.api.routes import API_BODY_LIMIT
+        from shopevents.ingest.routes import read_body
+
         try:
-            obj = _JSON.decode(await request.body())
+            obj = _JSON.decode(await read_body(request, API_BODY_LIMIT))
         except msgspec.DecodeError as exc:
             raise ApiError("invalid_json", f"The body is not valid JSON: {exc}") from None
         except RecursionError:
@@ -183,6 +188,8 @@ def parse_store_changes(obj: dict[str, Any]) -> dict[str, Any]:
                 raise ValueError("/domains: Expected a list of domains")
             changes["domains"] = [d.strip() for d in value]
         elif key == "abandonAfterSeconds":
+            if isinstance(value, Decimal | float) and math.isfinite(value) and value == int(value):
+                value = int(value)  # 600.0 is a whole number too
             if (
                 isinstance(value, bool)
                 or not isinstance(value, int)

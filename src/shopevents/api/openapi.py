@@ -128,17 +128,19 @@ CONTACT_PATCH = {
         "_points": {"type": "integer"},
     },
 }
+# Not blank (for Python's str.strip()) and without NUL.
+TEXT = "^[^\\x00]*[^\\s\\x00\\x1c-\\x1f\\x85][^\\x00]*$"
 STORE_PATCH = {
     "type": "object",
     "additionalProperties": False,
     "properties": {
-        "name": {"type": "string", "pattern": "\\S"},
+        "name": {"type": "string", "pattern": TEXT},
         "currency": {"enum": sorted(ISO_4217)},
         "timezone": {
             "description": "An IANA time zone, e.g. Europe/Madrid",
             "enum": sorted(available_timezones()),
         },
-        "domains": {"type": "array", "items": {"type": "string", "pattern": "\\S"}},
+        "domains": {"type": "array", "items": {"type": "string", "pattern": TEXT}},
         "abandonAfterSeconds": {"type": "integer", "minimum": 1, "maximum": 7776000},
         "tagMode": {"type": "boolean"},
         "trackingEnabled": {"type": "boolean"},
@@ -151,7 +153,12 @@ WEBHOOK_CREATE = {
     "type": "object",
     "required": ["url", "topics"],
     "properties": {
-        "url": {"type": "string", "description": "http or https URL of the receiver"},
+        "url": {
+            "type": "string",
+            "format": "uri",
+            "pattern": "^https?://",
+            "description": "http or https URL of the receiver",
+        },
         "topics": {
             "type": "array",
             "minItems": 1,

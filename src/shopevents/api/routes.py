@@ -6,6 +6,7 @@ from decimal import Decimal
 from typing import Any
 
 import msgspec
+from starlette.convertors import Convertor, register_url_convertor
 from starlette.requests import Request
 from starlette.responses import Response
 from starlette.routing import Route
@@ -23,6 +24,21 @@ from shopevents.schema.verdicts import _EMAIL, CheckContext, Verdict, decode_ent
 from shopevents.storage import reads
 from shopevents.storage.codec import dumpb, loads, plain
 from shopevents.storage.stores import StoreRecord
+
+
+class AnyText(Convertor[str]):
+    """A path parameter that may hold anything, slashes and line breaks included."""
+
+    regex = "[\\s\\S]+"
+
+    def convert(self, value: str) -> str:
+        return value
+
+    def to_string(self, value: str) -> str:
+        return value
+
+
+register_url_convertor("text", AnyText())
 
 # Warnings that mean a field was dropped: the REST API refuses them (422) instead.
 STRICT = {"invalid_enum", "invalid_field", "invalid_date", "invalid_email", "invalid_currency"}
@@ -296,12 +312,12 @@ def routes(ctx: AppContext) -> list[Route]:
         Route("/api/openapi.json", openapi, methods=["GET"]),
         Route("/api/purchases/", post_purchase, methods=["POST"]),
         Route("/api/purchases", post_purchase, methods=["POST"]),
-        Route("/api/purchases/purchase-id/{purchase_id:path}", get_purchase, methods=["GET"]),
+        Route("/api/purchases/purchase-id/{purchase_id:text}", get_purchase, methods=["GET"]),
         Route("/api/contacts/{email}", get_contact, methods=["GET"]),
         Route("/api/contacts/{email}", patch_contact, methods=["PATCH"]),
         Route("/api/contacts/{email}/activity", contact_activity, methods=["GET"]),
-        Route("/api/products/product-id/{product_id:path}", get_product, methods=["GET"]),
-        Route("/api/products/product-id/{product_id:path}", patch_product, methods=["PATCH"]),
+        Route("/api/products/product-id/{product_id:text}", get_product, methods=["GET"]),
+        Route("/api/products/product-id/{product_id:text}", patch_product, methods=["PATCH"]),
         *more_routes(ctx, store_of, write),
     ]
 

@@ -135,7 +135,7 @@ def apply(
             sid,
             now,
             req.channel,
-            req.request_key,
+            req.request_key or None,
             fields.trackerId if fields else None,
             req.origin,
             req.body,

@@ -172,12 +172,18 @@ class Database:
     """Knows how to open connections to one database and migrate it."""
 
     def __init__(
-        self, url: str, *, synchronous: str = "NORMAL", busy_timeout_ms: int = 5000
+        self,
+        url: str,
+        *,
+        synchronous: str = "NORMAL",
+        busy_timeout_ms: int = 5000,
+        pool_size: int = 4,
     ) -> None:
         self.url = url
         self.dialect, self.target = parse_url(url)
         self.synchronous = synchronous.upper()
         self.busy_timeout_ms = busy_timeout_ms
+        self.pool_size = pool_size
         self._pool: queue.LifoQueue[Conn] = queue.LifoQueue()
         self._lock = threading.Lock()
 
@@ -225,7 +231,7 @@ class Database:
             self.close()  # the other pooled connections died in the same outage
             raise
         finally:
-            if ok and self._pool.qsize() < 8:
+            if ok and self._pool.qsize() < self.pool_size:
                 self._pool.put(conn)
             else:
                 conn.close()
