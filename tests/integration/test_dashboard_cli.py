@@ -306,8 +306,6 @@ def test_quarantine_list_and_replay(
 def test_demo_fills_a_store_through_the_ingest_endpoint(
     env: Env, settings: Settings, db: Database, db_url: str
 ) -> None:
-    if not db_url.startswith("sqlite"):
-        pytest.skip("the demo is backend-neutral HTTP; once is enough")
     worker = Settings(worker=settings.worker.__class__(enabled=True, interval_seconds=0.2))
     live = start_server(worker, db, SystemClock())
     try:
