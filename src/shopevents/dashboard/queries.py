@@ -205,3 +205,15 @@ def merged_contacts(conn: Conn, store_id: str, contact_id: str) -> list[str]:
 
 def money(value: Any) -> Any:
     return money_from_db(int(value)) if value is not None else None
+
+
+# --- webhook deliveries ------------------------------------------------------------------------
+
+
+def delivery_endpoint(conn: Conn, store_id: str, delivery_id: str) -> str | None:
+    """The endpoint a delivery of the store belongs to (None if there is no such delivery)."""
+    found = conn.scalar(
+        "SELECT endpoint_id FROM webhook_deliveries WHERE id = ? AND store_id = ?",
+        (delivery_id, store_id),
+    )
+    return None if found is None else str(found)

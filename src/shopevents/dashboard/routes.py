@@ -32,6 +32,8 @@ from shopevents.reports.timebuckets import local_today
 from shopevents.responses import json_response
 from shopevents.storage import reads, stores
 from shopevents.storage.stores import StoreRecord
+from shopevents.webhooks import deliveries as whd
+from shopevents.webhooks import endpoints as whe
 
 PAGE = 50
 STATIC_PREFIX = "/static/dashboard"
@@ -48,6 +50,7 @@ NAV = (
     ("purchases", "Purchases", "purchases"),
     ("debugger", "Integration", "debugger"),
     ("quarantine", "Quarantine", "quarantine"),
+    ("webhooks", "Webhooks", "webhooks"),
     ("settings", "Settings", "settings"),
 )
 
@@ -948,6 +951,116 @@ def routes(ctx: AppContext) -> list[BaseRoute]:
             )
         return redirect(f"{v.base}/settings#webhooks")
 
+    # --- webhook deliveries: the log per endpoint, dead letters and replay --------------------
+
+    async def endpoint_of(v: View) -> whe.Endpoint:
+        store = v.store
+        assert store is not None
+        eid = v.request.path_params["endpoint_id"]
+        found = await read(lambda c: whe.get_endpoint(c, eid, store.id))
+        if found is None:
+            raise HttpProblem(404, "No such endpoint", "This webhook endpoint does not exist.")
+        return found
+
+    async def webhooks_page(v: View) -> Response:
+        store = v.store
+        assert store is not None
+        rows = await read(lambda c: whe.list_endpoints(c, store.id, ctx.now_us()))
+        return render(v, "webhooks.html", active="webhooks", endpoints=rows)
+
+    async def webhook_endpoint_page(v: View) -> Response:
+        store = v.store
+        assert store is not None
+        endpoint = await endpoint_of(v)
+        status = v.q.get("status") or None
+        if status not in whd.STATUSES:
+            status = None
+        page_no = _int(v.q.get("page"), 1, 1, 10**6)
+        now = ctx.now_us()
+
+        def load(c: Any) -> dict[str, Any]:
+            return {
+                "rows": whd.list_deliveries(
+                    c,
+                    store.id,
+                    endpoint.id,
+                    status,
+                    limit=PAGE + 1,
+                    offset=(page_no - 1) * PAGE,
+                    now=now,
+                ),
+                "stats": whe.endpoint_stats(c, [endpoint.id], now)[endpoint.id],
+            }
+
+        data = await read(load)
+        return render(
+            v,
+            "webhook_endpoint.html",
+            active="webhooks",
+            e=whe.endpoint_view(endpoint, data["stats"]),
+            show=status,
+            statuses=whd.STATUSES,
+            total=sum(data["stats"][s] for s in whd.STATUSES),
+            rows=data["rows"][:PAGE],
+            more=len(data["rows"]) > PAGE,
+            page_no=page_no,
+            query=lambda **kw: _query(v.q, **kw),
+        )
+
+    async def webhook_delivery_page(v: View) -> Response:
+        store = v.store
+        assert store is not None
+        endpoint = await endpoint_of(v)
+        did = v.request.path_params["delivery_id"]
+        found = await read(lambda c: whd.get_delivery(c, did, store.id, ctx.now_us()))
+        if found is None or found["endpointId"] != endpoint.id:
+            raise HttpProblem(404, "No such delivery", "This delivery does not exist.")
+        return render(
+            v, "webhook_delivery.html", active="webhooks", e=whe.endpoint_view(endpoint), d=found
+        )
+
+    def webhook_back(v: View, endpoint_id: str) -> str:
+        own = f"{v.base}/webhooks/{quote(endpoint_id, safe='')}"
+        back = next_url(v.field("back"))
+        return (
+            back if back == own or back.startswith(own + "?") or back.startswith(own + "/") else own
+        )
+
+    async def webhook_replay(v: View) -> Response:
+        store = v.store
+        assert store is not None
+        endpoint = await endpoint_of(v)
+        did = v.request.path_params["delivery_id"]
+
+        def run(c: Any, now: int) -> str | None:
+            if dq.delivery_endpoint(c, store.id, did) != endpoint.id:
+                return None
+            return whd.replay(c, did, now, store.id)
+
+        before = await write(run)
+        if before is None:
+            v.say("error", f"No delivery {did} for this endpoint.")
+        elif before in ("failed", "dead"):
+            v.say("ok", f"Delivery {did} ({before}) is queued again: it is pending, due now.")
+        else:
+            v.say("info", f"Delivery {did} is {before}; only failed or dead ones are replayed.")
+        return redirect(webhook_back(v, endpoint.id))
+
+    async def webhook_replay_dead(v: View) -> Response:
+        store = v.store
+        assert store is not None
+        endpoint = await endpoint_of(v)
+        n = await write(
+            lambda c, now: whd.replay_all(
+                c, store.id, now, statuses=("dead",), endpoint_id=endpoint.id
+            )
+        )
+        if n:
+            v.say("ok", f"{n} dead deliver{'y is' if n == 1 else 'ies are'} queued again.")
+        else:
+            v.say("info", "No dead deliveries to replay for this endpoint.")
+        return redirect(webhook_back(v, endpoint.id))
+
     static_dir = str(resources.files("shopevents.dashboard") / "static")
     R = Route
     S = "/stores/{store_id}"
@@ -978,8 +1091,21 @@ def routes(ctx: AppContext) -> list[BaseRoute]:
         R(S + "/settings", page(settings_post), methods=["POST"]),
         R(S + "/keys", page(key_create), methods=["POST"]),
         R(S + "/keys/{key_id}/revoke", page(key_revoke), methods=["POST"]),
+        R(S + "/webhooks", page(webhooks_page), methods=["GET"]),
         R(S + "/webhooks", page(webhook_create), methods=["POST"]),
+        R(S + "/webhooks/{endpoint_id}", page(webhook_endpoint_page), methods=["GET"]),
         R(S + "/webhooks/{endpoint_id}", page(webhook_change), methods=["POST"]),
+        R(S + "/webhooks/{endpoint_id}/replay-dead", page(webhook_replay_dead), methods=["POST"]),
+        R(
+            S + "/webhooks/{endpoint_id}/deliveries/{delivery_id}",
+            page(webhook_delivery_page),
+            methods=["GET"],
+        ),
+        R(
+            S + "/webhooks/{endpoint_id}/deliveries/{delivery_id}/replay",
+            page(webhook_replay),
+            methods=["POST"],
+        ),
         Mount(STATIC_PREFIX, app=StaticFiles(directory=static_dir), name="dashboard-static"),
     ]
 
