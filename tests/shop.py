@@ -92,7 +92,6 @@ class Shop:
             raw,
             ctx=CheckContext(now=now, currency=self.store.currency),
             max_event_bytes=32768,
-            received_at=0,
         )
         with self.conn.transaction():
             return intake.apply(self.conn, prepared, to_micros(now))

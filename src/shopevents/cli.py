@@ -443,7 +443,6 @@ def send(env: Env, file: Any, store_id: str, server: str | None) -> None:
             ctx=CheckContext(now=env.clock.now(), currency=store.currency, domains=store.domains),
             max_event_bytes=env.settings.ingest.max_event_bytes,
             channel="cli",
-            received_at=0,
         )
     except ApiError as exc:
         out_json(exc.body())

@@ -5,7 +5,7 @@ from __future__ import annotations
 import time
 from collections import Counter
 from collections.abc import Callable
-from typing import Any, TypeVar
+from typing import TypeVar
 
 from starlette.concurrency import run_in_threadpool
 
@@ -84,6 +84,3 @@ class AppContext:
     def close(self) -> None:
         self.committer.close()
         self.db.close()
-
-    def call(self, fn: Callable[..., Any], *args: Any) -> Any:
-        return fn(*args)

@@ -49,7 +49,6 @@ def ingest(db: Database, store: StoreRecord, body: dict[str, Any], at: int) -> d
         raw,
         ctx=CheckContext(now=from_micros(at), currency=store.currency, domains=store.domains),
         max_event_bytes=32 * 1024,
-        received_at=0,
     )
     conn = db.connect()
     try:

@@ -39,7 +39,6 @@ class Prepared(msgspec.Struct, kw_only=True):
     entity: Verdict | None = None
     url: str | None = None
     title: str | None = None
-    received_at: int = 0
 
 
 def prepare(
@@ -51,7 +50,6 @@ def prepare(
     max_event_bytes: int,
     channel: str = "browser",
     origin: str | None = None,
-    received_at: int,
 ) -> Prepared:
     events = [
         decode_event(bytes(raw), i, ctx, max_event_bytes) for i, raw in enumerate(envelope.events)
@@ -72,7 +70,6 @@ def prepare(
         entity=entity,
         url=url,
         title=title,
-        received_at=received_at,
     )
 
 

@@ -127,7 +127,6 @@ def routes(ctx: AppContext) -> list[Route]:
                 ctx=CheckContext(now=now, currency=store.currency, domains=store.domains),
                 max_event_bytes=settings.max_event_bytes,
                 origin=origin,
-                received_at=0,
             )
             try:
                 result: dict[str, Any] = await ctx.write(

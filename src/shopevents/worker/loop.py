@@ -10,8 +10,12 @@ from __future__ import annotations
 import asyncio
 import logging
 from collections.abc import Awaitable, Callable
+from typing import TYPE_CHECKING
 
 from shopevents.domain import carts
+
+if TYPE_CHECKING:
+    from shopevents.context import AppContext
 
 log = logging.getLogger("shopevents.worker")
 
@@ -35,7 +39,7 @@ async def run_steps(steps: list[tuple[str, Step]], interval: float, stop: asynci
                 pass
 
 
-def abandonment_step(ctx, limit: int) -> Step:  # type: ignore[no-untyped-def]
+def abandonment_step(ctx: AppContext, limit: int) -> Step:
     async def step() -> int:
         count: int = await ctx.write(lambda conn, now: carts.mark_due_abandoned(conn, now, limit))
         if count:
