@@ -59,8 +59,9 @@ class Base(msgspec.Struct, omit_defaults=True, kw_only=True):
     pass
 
 
-class Product(Base):
-    productId: NonEmpty
+class ProductCreation(Base):
+    """A product as the REST API writes it (its id is in the path)."""
+
     name: str
     productDetailUrl: str
     unitPrice: Money
@@ -86,6 +87,10 @@ class Product(Base):
     customField3: str | None = None
     inStockUnits: int | None = None
     isBlacklisted: bool | None = None
+
+
+class Product(ProductCreation, kw_only=True):
+    productId: NonEmpty
 
 
 class BasketItem(Product, kw_only=True):
@@ -244,34 +249,6 @@ class Envelope(msgspec.Struct, kw_only=True):
 class PurchaseCreation(Purchase, kw_only=True):
     contactEmail: Email | None = None
     contactExternalId: str | None = None
-
-
-class ProductCreation(Base):
-    name: str
-    productDetailUrl: str
-    unitPrice: Money
-    description: str | None = None
-    imageUrl: str | None = None
-    thumbnailUrl: str | None = None
-    availability: Availability | None = None
-    categories: list[str] | None = None
-    tags: list[str] | None = None
-    brand: str | None = None
-    reviewCount: Quantity | None = None
-    rating: Rating | None = None
-    ratingCount: Quantity | None = None
-    relatedExternalProductIds: list[str] | None = None
-    priority: int | None = None
-    unitPriceOriginal: Money | None = None
-    unitPriceWithoutVAT: Money | None = None
-    discountedAmount: Money | None = None
-    discountedPercentage: Percentage | None = None
-    publishedAt: DateText | None = None
-    customField1: str | None = None
-    customField2: str | None = None
-    customField3: str | None = None
-    inStockUnits: int | None = None
-    isBlacklisted: bool | None = None
 
 
 class EnvelopeSchema(msgspec.Struct, kw_only=True, omit_defaults=True):
