@@ -1,7 +1,7 @@
 """python -m bench: the shopevents benchmark harness.
 
     python -m bench run [--scenario NAME[,NAME]] [--backend sqlite|postgres|both]
-                        [--runs N] [--duration S]
+                        [--runs N] [--duration S] [--server-env K=V]... [--variant L:K=V,...]...
     python -m bench report bench/results/FILE.json [--markdown]
     python -m bench profile --scenario page-visit --backend sqlite [--duration S]
     python -m bench setup
@@ -59,7 +59,7 @@ def _interrupt_on_sigterm() -> None:
 def cmd_run(a) -> int:
     from bench.http_scenarios import HTTP_SCENARIOS, HttpOptions, run_scenario
     from bench.sysinfo import collect, describe
-    from bench.targets import make_targets
+    from bench.targets import make_targets, parse_env, parse_variant
 
     if not 1 <= a.runs <= 15:
         raise SystemExit("--runs must be 1..15")
@@ -69,6 +69,8 @@ def cmd_run(a) -> int:
     for n in names:
         if n not in ALL:
             raise SystemExit(f"unknown scenario {n!r}; known: {', '.join(ALL)}")
+    server_env = parse_env(a.server_env)
+    variants = [parse_variant(v) for v in a.variant]
     _interrupt_on_sigterm()
     setup()
     backends = _backends(a.backend)
@@ -82,6 +84,8 @@ def cmd_run(a) -> int:
         "command": command,
         "started": dt.datetime.now().isoformat(timespec="seconds"),
         "machine": info,
+        "server_env": server_env,
+        "variants": dict(variants),
         "blocks": [],
     }
     print(describe(info), flush=True)
@@ -102,7 +106,7 @@ def cmd_run(a) -> int:
     for name in names:
         print(f"\n== {name} ==", flush=True)
         if name in HTTP_SCENARIOS:
-            targets = make_targets(backends, refs=not a.no_refs)
+            targets = make_targets(backends, not a.no_refs, server_env, variants)
             block = run_scenario(
                 HTTP_SCENARIOS[name], targets, opts, logdir, log=lambda s: print(s, flush=True)
             )
@@ -192,6 +196,21 @@ def main(argv: list[str] | None = None) -> int:
         type=float,
         default=None,
         help="offered req/s for the fixed-rate phase (default per scenario)",
+    )
+    r.add_argument(
+        "--server-env",
+        action="append",
+        default=[],
+        metavar="SHOPEVENTS_NAME=VALUE",
+        help="setting passed to every `shopevents serve` in the environment (repeatable)",
+    )
+    r.add_argument(
+        "--variant",
+        action="append",
+        default=[],
+        metavar="LABEL:SHOPEVENTS_NAME=VALUE[,...]",
+        help="HTTP scenarios: one shopevents target per variant and backend, alternated run by "
+        "run (repeatable), e.g. --variant wait0:SHOPEVENTS_INGEST_GROUP_COMMIT_MAX_WAIT_MS=0",
     )
     r.add_argument("--no-refs", action="store_true", help="skip the nginx and raw-ASGI references")
     r.add_argument("--carts", type=int, default=1_000_000, help="abandonment: open carts")

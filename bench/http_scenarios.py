@@ -11,7 +11,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from bench.loadgen import Load, PhaseResult, run_fixed, run_wrk
-from bench.procs import system_busy_seconds
+from bench.procs import read_metrics, system_busy_seconds
 from bench.targets import Target
 
 PAYLOADS = Path(__file__).resolve().parent / "payloads"
@@ -81,6 +81,15 @@ class HttpOptions:
     fixed_connections: int = 64
 
 
+def _per_txn(a: dict, b: dict) -> float | None:
+    """Requests per group-commit transaction between two /metrics readings."""
+    key_w, key_b = "shopevents_group_commit_writes_total", "shopevents_group_commit_batches_total"
+    if not all(k in m for m in (a, b) for k in (key_w, key_b)):
+        return None
+    batches = b[key_b] - a[key_b]
+    return (b[key_w] - a[key_w]) / batches if batches else None
+
+
 def _ms(us):
     return None if us is None else us / 1000.0
 
@@ -130,6 +139,7 @@ def run_once(scn: HttpScenario, target: Target, opts: HttpOptions, logdir: Path)
     try:
         server.start()
         warm = run_wrk(server.port, load, opts.warmup, opts.connections)
+        m0 = read_metrics(server.port) if target.stores_events else {}
         c0, d0 = server.cpu_seconds()
         t0 = time.monotonic()
         b0 = system_busy_seconds()
@@ -137,10 +147,13 @@ def run_once(scn: HttpScenario, target: Target, opts: HttpOptions, logdir: Path)
         b1 = system_busy_seconds()
         t1 = time.monotonic()
         c1, d1 = server.cpu_seconds()
+        m1 = read_metrics(server.port) if target.stores_events else {}
         fixed = run_fixed(server.port, load, rate, opts.duration, opts.fixed_connections)
         c2, d2 = server.cpu_seconds()
+        m2 = read_metrics(server.port) if target.stores_events else {}
         half_rate = max(50.0, round(sat.rps * HALF_LOAD, -1))
         half = run_fixed(server.port, load, half_rate, opts.duration, opts.fixed_connections)
+        m3 = read_metrics(server.port) if target.stores_events else {}
         server.snapshot()
         peak_kb = server.peak_kb
     finally:
@@ -206,6 +219,11 @@ def run_once(scn: HttpScenario, target: Target, opts: HttpOptions, logdir: Path)
         }
     )
     if target.stores_events:
+        result["metrics"] = {"before_sat": m0, "after_sat": m1, "after_fixed": m2, "end": m3}
+        result["sat_req_per_txn"] = _per_txn(m0, m1)
+        result["fixed_req_per_txn"] = _per_txn(m1, m2)
+        result["half_req_per_txn"] = _per_txn(m2, m3)
+        result["server_env"] = getattr(target, "server_env", {})
         result["durability"] = check_durability(scn, phases, counts)
         result["counts"] = counts
     return result
@@ -232,6 +250,9 @@ METRICS = [
     "loadgen_cpu_util",
     "other_cpu_cores",
     "peak_rss_mb",
+    "sat_req_per_txn",
+    "fixed_req_per_txn",
+    "half_req_per_txn",
 ]
 
 
@@ -281,6 +302,11 @@ def run_scenario(
                 f"p99 sat {r['sat_p99_ms']:.2f} ms  p99 @{r['fixed_rate']:g}/s "
                 f"{r['fixed_p99_ms']:.2f} ms ({r['fixed_rps']:,.0f}/s)  "
                 f"cpu {r['cpu_us_per_event'] or 0:.1f} us/ev  lg {r['loadgen_cpu_util'] or 0:.0%}"
+                + (
+                    f"  req/txn {r['sat_req_per_txn']:.1f}"
+                    if r.get("sat_req_per_txn") is not None
+                    else ""
+                )
                 + ("" if dur is None and "durability" not in r else f"  stored=acked: {dur}")
             )
     return {

@@ -243,3 +243,20 @@ def ensure_debian_packages(packages: dict[str, str]) -> None:
 def get_url(url: str, timeout: float = 5.0) -> int:
     with urllib.request.urlopen(url, timeout=timeout) as r:
         return r.status
+
+
+def read_metrics(port: int, timeout: float = 5.0) -> dict[str, float]:
+    """The unlabelled counters and gauges of `GET /metrics` ({} when it cannot be read)."""
+    out: dict[str, float] = {}
+    try:
+        with urllib.request.urlopen(f"http://127.0.0.1:{port}/metrics", timeout=timeout) as r:
+            text = r.read().decode()
+    except OSError:
+        return out
+    for line in text.splitlines():
+        if line.startswith("#") or "{" in line:
+            continue
+        name, _, value = line.partition(" ")
+        with contextlib.suppress(ValueError):
+            out[name] = float(value)
+    return out

@@ -24,6 +24,8 @@ HTTP_ROWS = [
     ("load generator core busy", "loadgen_cpu_util", "{:.0%}", False),
     ("other processes' CPU at saturation (cores)", "other_cpu_cores", "{:.2f}", False),
     ("peak RSS of the server (MiB)", "peak_rss_mb", "{:.0f}", True),
+    ("requests per transaction at saturation (/metrics)", "sat_req_per_txn", "{:.1f}", False),
+    ("requests per transaction at fixed rate (/metrics)", "fixed_req_per_txn", "{:.1f}", False),
 ]
 
 

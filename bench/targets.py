@@ -103,10 +103,12 @@ class RawAsgiTarget(Target):
 class ShopeventsTarget(Target):
     stores_events = True
 
-    def __init__(self, backend: str) -> None:
+    def __init__(self, backend: str, variant: str = "", env: dict[str, str] | None = None) -> None:
         self.backend = backend
-        self.name = f"shopevents-{backend}"
-        self.label = f"shopevents ({backend})"
+        self.variant = variant
+        self.server_env = dict(env or {})
+        self.name = f"shopevents-{backend}" + (f"-{variant}" if variant else "")
+        self.label = f"shopevents ({backend}{', ' + variant if variant else ''})"
 
     def cli(self, *args: str, timeout: float = 120) -> str:
         assert self.db is not None
@@ -141,6 +143,7 @@ class ShopeventsTarget(Target):
             str(port),
         ]
         env = dict(os.environ)
+        env.update(self.server_env)
         server = Server(self.name, argv, port, cwd=REPO, env=env, log=logdir / f"{self.name}.log")
         server.extra_pids_fn = self.db.server_pids
         return server
@@ -150,8 +153,39 @@ class ShopeventsTarget(Target):
             self.db.drop()
 
 
-def make_targets(backends: list[str], refs: bool = True) -> list[Target]:
-    targets: list[Target] = [ShopeventsTarget(b) for b in backends]
+def parse_env(pairs: list[str]) -> dict[str, str]:
+    """["K=V", ...] -> {K: V}; only SHOPEVENTS_* settings are passed to the server."""
+    out = {}
+    for pair in pairs:
+        key, sep, value = pair.partition("=")
+        if not sep or not key.startswith("SHOPEVENTS_"):
+            raise SystemExit(f"expected SHOPEVENTS_NAME=VALUE, got {pair!r}")
+        out[key] = value
+    return out
+
+
+def parse_variant(spec: str) -> tuple[str, dict[str, str]]:
+    """'LABEL:K=V,K=V' -> (LABEL, {K: V})."""
+    label, sep, rest = spec.partition(":")
+    if not sep or not label:
+        raise SystemExit(f"expected LABEL:SHOPEVENTS_NAME=VALUE[,...], got {spec!r}")
+    return label, parse_env([p for p in rest.split(",") if p])
+
+
+def make_targets(
+    backends: list[str],
+    refs: bool = True,
+    env: dict[str, str] | None = None,
+    variants: list[tuple[str, dict[str, str]]] | None = None,
+) -> list[Target]:
+    """One shopevents target per backend (per variant when given: the server gets the base env
+    plus the variant's); the references last. Targets are alternated run by run."""
+    targets: list[Target] = []
+    for b in backends:
+        if variants:
+            targets += [ShopeventsTarget(b, label, {**(env or {}), **v}) for label, v in variants]
+        else:
+            targets.append(ShopeventsTarget(b, "", env))
     if refs:
         targets += [RawAsgiTarget(), NginxTarget()]
     return targets
