@@ -20,7 +20,7 @@ class IngestSettings(msgspec.Struct, frozen=True, kw_only=True):
     """Most events in one request; more gets 413."""
     group_commit_max_batch: int = 256
     """Most requests that share one write transaction."""
-    group_commit_max_wait_ms: float = 0.0
+    group_commit_max_wait_ms: float = 1.0
     """How long a request may wait for others to share its transaction (0: one loop turn)."""
     rate_limit_per_store: int = 0
     """Requests per second allowed per store; 0 turns the limit off."""
