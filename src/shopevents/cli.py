@@ -156,6 +156,7 @@ def print_demo(env: Env) -> None:
         click.echo(f"  demo API key:  {key[0]}:{key[1]}   (shown once; keep it for the REST API)")
     click.echo(f"  ingest URL:    {ingest}")
     click.echo(f"  demo shop:     {base}/demo/")
+    click.echo(f"  dashboard:     {base}/  (make an account with `shopevents users create NAME`)")
     click.echo("")
     click.echo("  Post the seed article's purchase (from the repository root):")
     click.echo(
