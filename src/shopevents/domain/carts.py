@@ -77,7 +77,7 @@ def _transition(
     reason: str,
     request_id: int | None,
 ) -> None:
-    conn.execute(
+    conn.append(
         "INSERT INTO cart_transitions (cart_row, store_id, at, from_state, to_state, reason, request_id) VALUES (?, ?, ?, ?, ?, ?, ?)",
         (cart_row, store_id, at, old, new, reason, request_id),
     )

@@ -21,7 +21,7 @@ TOPICS = (
 
 def emit(conn: Conn, store_id: str, topic: str, at: int, data: dict[str, Any]) -> None:
     assert topic in TOPICS, topic
-    conn.execute(
+    conn.append(
         "INSERT INTO outbox (store_id, topic, occurred_at, payload) VALUES (?, ?, ?, ?)",
         (store_id, topic, at, dumps(data)),
     )

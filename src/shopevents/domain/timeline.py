@@ -28,6 +28,8 @@ ACTIVITY_NAMES = (
     "entity-merged",
 )
 
+_INSERT = "INSERT INTO activities (store_id, contact_id, at, type, event_id, data) VALUES (?, ?, ?, ?, ?, ?)"
+
 EVENT_ACTIVITY = {
     "page-visit": "web-page-visited",
     "product-visited": "product-visited",
@@ -51,14 +53,9 @@ def add(
     data: dict[str, Any],
     event_id: int | None = None,
 ) -> None:
-    conn.execute(
-        "INSERT INTO activities (store_id, contact_id, at, type, event_id, data) VALUES (?, ?, ?, ?, ?, ?)",
-        (store_id, contact_id, at, kind, event_id, dumps(data)),
-    )
+    conn.append(_INSERT, (store_id, contact_id, at, kind, event_id, dumps(data)))
 
 
 def add_many(conn: Conn, rows: Sequence[tuple[str, str, int, str, int | None, str]]) -> None:
-    conn.executemany(
-        "INSERT INTO activities (store_id, contact_id, at, type, event_id, data) VALUES (?, ?, ?, ?, ?, ?)",
-        rows,
-    )
+    for row in rows:
+        conn.append(_INSERT, row)

@@ -115,8 +115,10 @@ def apply(
     """Run inside a write transaction. Give the response body."""
     store = req.store
     sid = store.id
+    # Keyed requests written in this transaction (their rows are still queued).
+    keyed: dict[tuple[str, str], str] = conn.tx_memo.setdefault("request_keys", {})
     if req.request_key:
-        prior = conn.scalar(
+        prior = keyed.get((sid, req.request_key)) or conn.scalar_written(
             "SELECT response FROM requests WHERE store_id = ? AND request_key = ?",
             (sid, req.request_key),
         )
@@ -126,18 +128,7 @@ def apply(
         req.entity.value if req.entity and req.entity.status == "accepted" else None
     )
     fields = entity.fields if entity else None
-    request_id = conn.insert_id(
-        "INSERT INTO requests (store_id, received_at, channel, request_key, tracker_id, origin, body) VALUES (?, ?, ?, ?, ?, ?, ?)",
-        (
-            sid,
-            now,
-            req.channel,
-            req.request_key or None,
-            fields.trackerId if fields else None,
-            req.origin,
-            req.body,
-        ),
-    )
+    request_id = conn.reserve_id("requests")
     changes: dict[str, Any] = {}
     if entity is not None:
         changes = {
@@ -164,7 +155,7 @@ def apply(
     for v in req.events:
         if v.status == "rejected":
             rejected += 1
-            conn.execute(
+            conn.append(
                 "INSERT INTO quarantine (store_id, request_id, idx, type, code, received_at, raw, errors) VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
                 (
                     sid,
@@ -207,7 +198,7 @@ def apply(
             data_extra = {"url": req.url, "title": req.title}
         elif isinstance(ev, m.Search):
             data_extra = {"searchText": ev.searchText}
-        event_id = conn.insert_id(
+        event_id = conn.append_id(
             "INSERT INTO events (store_id, request_id, idx, type, status, received_at, contact_id, warnings, data) "
             "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
             (
@@ -253,7 +244,7 @@ def apply(
         assert cart_status is not None
         cart_status["outcome"] = outcome
     elif req.cart is not None and req.cart.status == "rejected":
-        conn.execute(
+        conn.append(
             "INSERT INTO quarantine (store_id, request_id, idx, type, code, received_at, raw, errors) VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
             (
                 sid,
@@ -281,8 +272,25 @@ def apply(
     ent_status = _part_status(req.entity)
     if ent_status is not None:
         response["entityInfo"] = ent_status
-    conn.execute(
-        "UPDATE requests SET response = ?, contact_id = ?, tracker_id = ?, accepted = ?, rejected = ? WHERE id = ?",
-        (dumps(response), cid, ident.tracker_id, accepted, rejected, request_id),
+    encoded = dumps(response)
+    conn.append(
+        "INSERT INTO requests (id, store_id, received_at, channel, request_key, tracker_id, origin, body, "
+        "response, contact_id, accepted, rejected) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+        (
+            request_id,
+            sid,
+            now,
+            req.channel,
+            req.request_key or None,
+            ident.tracker_id,
+            req.origin,
+            req.body,
+            encoded,
+            cid,
+            accepted,
+            rejected,
+        ),
     )
+    if req.request_key:
+        keyed[(sid, req.request_key)] = encoded
     return response

@@ -47,6 +47,31 @@ def _with_id(sql: str) -> str:
     return out
 
 
+_TABLE_OF: dict[str, str] = {}
+_NAMES: dict[str, frozenset[str]] = {}
+_WORD = re.compile(r"[A-Za-z_][A-Za-z0-9_]*")
+
+
+def _table_of(sql: str) -> str:
+    out = _TABLE_OF.get(sql)
+    if out is None:
+        mt = _INSERT.match(sql)
+        if mt is None:
+            raise ValueError(f"not an INSERT INTO t (...) VALUES (...): {sql!r}")
+        out = _TABLE_OF[sql] = mt.group(1)
+    return out
+
+
+def _names(sql: str) -> frozenset[str]:
+    """Every word of a statement (a superset of the tables it names)."""
+    out = _NAMES.get(sql)
+    if out is None:
+        out = frozenset(w.lower() for w in _WORD.findall(sql))
+        if len(_NAMES) < 4096:
+            _NAMES[sql] = out
+    return out
+
+
 def _pg_sql(sql: str) -> str:
     out = _PG_CACHE.get(sql)
     if out is None:
@@ -63,8 +88,28 @@ class Conn:
         self.dialect = dialect
         self.in_tx = False
         self._ids: dict[str, list[int]] = {}
+        # Rows appended in the open transaction, by INSERT statement (see `append`).
+        self._rows: dict[str, list[Sequence[Any]]] = {}
+        # Tables with appended rows not yet written, or (SQLite) with ids handed out in this
+        # transaction: any other statement naming one of them writes its rows first.
+        self._watched: set[str] = set()
+        self._last_ids: dict[str, int] = {}
+        self._stale: set[str] = set()
+        # What the open transaction's code keeps for itself; emptied when a transaction starts.
+        self.tx_memo: dict[str, Any] = {}
 
     def execute(self, sql: str, params: Sequence[Any] = ()) -> Any:
+        if self._watched:
+            self._before(sql)
+        return self._run(sql, params)
+
+    def scalar_written(self, sql: str, params: Sequence[Any] = ()) -> Any:
+        """`scalar` over the rows already written, leaving rows appended in this transaction
+        queued: for a caller that has looked through its own appended rows first."""
+        row = self._run(sql, params).fetchone()
+        return None if row is None else row[0]
+
+    def _run(self, sql: str, params: Sequence[Any]) -> Any:
         try:
             if self.dialect == "postgres":
                 return self.raw.execute(_pg_sql(sql), params)
@@ -81,6 +126,8 @@ class Conn:
         rows = list(rows)
         if not rows:
             return
+        if self._watched:
+            self._before(sql)
         if self.dialect == "postgres":
             with self.raw.cursor() as cur:
                 cur.executemany(_pg_sql(sql), rows)
@@ -103,14 +150,107 @@ class Conn:
         SQLite answers through RETURNING. On PostgreSQL the id is taken from a block of the
         table's sequence numbers fetched ahead, so the INSERT needs no answer and pipelines
         with the rest of the transaction."""
+        table = _table_of(sql)
         if self.dialect != "postgres":
-            return int(self.execute(sql + " RETURNING id", params).fetchone()[0])
-        mt = _INSERT.match(sql)
-        assert mt, sql
-        table = mt.group(1)
+            if table not in self._last_ids:
+                return int(self.execute(sql + " RETURNING id", params).fetchone()[0])
+            new_id = self.reserve_id(table)  # ids of this table are being handed out
+            self.execute(_with_id(sql), (new_id, *params))
+            return new_id
         new_id = self._next_id(table)
         self.execute(_with_id(sql), (new_id, *params))
         return new_id
+
+    # -- appended rows ---------------------------------------------------------------------
+
+    def append(self, sql: str, params: Sequence[Any]) -> None:
+        """Queue `INSERT INTO t (cols) VALUES (...)` for a table written but not read back in
+        the transaction (events, activities, outbox...). The rows of one statement are written
+        together, one `executemany` (SQLite) or multi-row INSERT (PostgreSQL), before COMMIT or
+        before any other statement that names the table, so reads still see them. Outside a
+        transaction the row is written at once."""
+        if not self.in_tx:
+            self.execute(sql, params)
+            return
+        rows = self._rows.get(sql)
+        if rows is None:
+            if not sql.rstrip().endswith(")"):
+                raise ValueError(f"append takes a plain INSERT ... VALUES (...): {sql!r}")
+            rows = self._rows[sql] = []
+            self._watched.add(_table_of(sql))
+        rows.append(params)
+
+    def append_id(self, sql: str, params: Sequence[Any]) -> int:
+        """`append` with the new row's id chosen now and given back."""
+        if not self.in_tx:
+            return self.insert_id(sql, params)
+        new_id = self.reserve_id(_table_of(sql))
+        self.append(_with_id(sql), (new_id, *params))
+        return new_id
+
+    def reserve_id(self, table: str) -> int:
+        """An id for a row of `table` that this transaction appends later (with `append` and
+        an explicit id column). Inserts through `insert_id` and `append_id` never take it."""
+        if self.dialect == "postgres":
+            return self._next_id(table)
+        # The writer lock is held (BEGIN IMMEDIATE): ids follow the table's largest. After a
+        # statement that named the table, the largest is read again.
+        last = self._last_ids.get(table)
+        if last is None or table in self._stale:
+            top = int(self.raw.execute(f"SELECT COALESCE(MAX(id), 0) FROM {table}").fetchone()[0])
+            last = top if last is None else max(last, top)
+            self._stale.discard(table)
+        self._last_ids[table] = last + 1
+        self._watched.add(table)
+        return last + 1
+
+    def _before(self, sql: str) -> None:
+        names = _names(sql)
+        hit = [t for t in self._watched if t in names]
+        if hit:
+            self.write_appended(hit)
+
+    def write_appended(self, tables: Iterable[str] | None = None) -> None:
+        """Write the queued rows (of `tables`, or all) now."""
+        wanted = None if tables is None else set(tables)
+        for sql in list(self._rows):
+            table = _table_of(sql)
+            if wanted is not None and table not in wanted:
+                continue
+            rows = self._rows.pop(sql)
+            self._write_rows(sql, rows)
+        for table in list(self._watched):
+            if wanted is None or table in wanted:
+                self._watched.discard(table)
+                if table in self._last_ids:
+                    self._stale.add(table)
+
+    def _write_rows(self, sql: str, rows: list[Sequence[Any]]) -> None:
+        try:
+            if self.dialect == "sqlite":
+                self.raw.executemany(sql, rows)
+                return
+            head, values = sql.split(" VALUES ", 1)
+            width = len(rows[0])
+            step = max(1, min(500, 30000 // max(1, width)))
+            for start in range(0, len(rows), step):
+                chunk = rows[start : start + step]
+                text = _pg_sql(f"{head} VALUES " + ", ".join([values] * len(chunk)))
+                self.raw.execute(text, [p for row in chunk for p in row])
+        except sqlite3.OperationalError as exc:
+            if "locked" in str(exc) or "unable to open" in str(exc) or "disk" in str(exc):
+                raise StorageUnavailable(str(exc)) from exc
+            raise
+        except Exception as exc:
+            _raise_if_unavailable(exc)
+            raise
+
+    def _forget_appended(self) -> None:
+        self.tx_memo.clear()
+        self._rows.clear()
+        self._watched.clear()
+        self._last_ids.clear()
+        self._stale.clear()
 
     def _next_id(self, table: str) -> int:
         block = self._ids.get(table)
@@ -128,12 +268,15 @@ class Conn:
         if self.in_tx:
             yield self
             return
+        self._forget_appended()
         self.execute("BEGIN IMMEDIATE" if self.dialect == "sqlite" else "BEGIN")
         self.in_tx = True
         try:
             yield self
+            self.write_appended()
         except BaseException:
             self.in_tx = False
+            self._forget_appended()
             try:
                 self.execute("ROLLBACK")
             except Exception:

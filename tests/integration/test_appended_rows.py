@@ -1,0 +1,122 @@
+"""Rows queued with `Conn.append` / `append_id`: written at commit, seen by reads in the same
+transaction, never given an id twice, gone with a rollback. On both backends."""
+
+from __future__ import annotations
+
+import pytest
+
+from shopevents.storage.database import Database
+
+INSERT = "INSERT INTO outbox (store_id, topic, occurred_at, payload) VALUES (?, ?, ?, ?)"
+INSERT_EVENT = (
+    "INSERT INTO events (store_id, request_id, idx, type, status, received_at, contact_id, warnings, data) "
+    "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)"
+)
+
+
+def _event(n: int) -> tuple[object, ...]:
+    return ("s1", 1, n, "page-visit", "accepted", 1000 + n, None, None, f'{{"n": {n}}}')
+
+
+def test_appended_rows_are_written_at_commit(db: Database) -> None:
+    conn = db.connect()
+    other = db.connect()
+    try:
+        with conn.transaction():
+            for i in range(5):
+                conn.append(INSERT, ("s1", "ping", i, "{}"))
+            assert other.scalar("SELECT COUNT(*) FROM outbox") == 0
+        assert other.scalar("SELECT COUNT(*) FROM outbox") == 5
+        assert [r[0] for r in other.all("SELECT occurred_at FROM outbox ORDER BY id")] == [
+            0,
+            1,
+            2,
+            3,
+            4,
+        ]
+    finally:
+        conn.close()
+        other.close()
+
+
+def test_a_read_in_the_transaction_sees_the_appended_rows(db: Database) -> None:
+    conn = db.connect()
+    try:
+        with conn.transaction():
+            conn.append(INSERT, ("s1", "ping", 1, "{}"))
+            assert conn.scalar("SELECT COUNT(*) FROM outbox WHERE store_id = ?", ("s1",)) == 1
+            conn.append(INSERT, ("s1", "ping", 2, "{}"))
+            # A table not named in the statement is left queued; this one is written.
+            assert conn.scalar("SELECT COUNT(*) FROM events") == 0
+            assert conn.scalar("SELECT MAX(occurred_at) FROM outbox") == 2
+    finally:
+        conn.close()
+
+
+def test_a_rollback_drops_the_appended_rows(db: Database) -> None:
+    conn = db.connect()
+    try:
+        with pytest.raises(RuntimeError), conn.transaction():
+            conn.append(INSERT, ("s1", "ping", 1, "{}"))
+            conn.append_id(INSERT_EVENT, _event(1))
+            raise RuntimeError("boom")
+        with conn.transaction():
+            conn.append(INSERT, ("s1", "ping", 2, "{}"))
+        assert [tuple(r) for r in conn.all("SELECT occurred_at FROM outbox")] == [(2,)]
+        assert conn.scalar("SELECT COUNT(*) FROM events") == 0
+    finally:
+        conn.close()
+
+
+def test_ids_are_unique_across_appends_direct_inserts_and_reservations(db: Database) -> None:
+    conn = db.connect()
+    try:
+        given: list[int] = []
+        with conn.transaction():
+            given.append(conn.append_id(INSERT_EVENT, _event(0)))
+            given.append(conn.append_id(INSERT_EVENT, _event(1)))
+            reserved = conn.reserve_id("events")
+            # A read naming the table writes the queued rows; the reserved id stays reserved.
+            assert conn.scalar("SELECT COUNT(*) FROM events") == 2
+            # A direct insert takes an id of its own.
+            given.append(conn.insert_id(INSERT_EVENT, _event(2)))
+            given.append(conn.append_id(INSERT_EVENT, _event(3)))
+            conn.append(
+                INSERT_EVENT.replace("(store_id", "(id, store_id").replace(
+                    "VALUES (", "VALUES (?, "
+                ),
+                (reserved, *_event(4)),
+            )
+            given.append(reserved)
+        with conn.transaction():
+            given.append(conn.append_id(INSERT_EVENT, _event(5)))
+        rows = {int(r[0]): int(r[1]) for r in conn.all("SELECT id, idx FROM events")}
+        assert len(set(given)) == len(given) == 6
+        assert sorted(rows) == sorted(given)
+        assert rows[reserved] == 4
+        assert rows[given[-1]] == 5
+    finally:
+        conn.close()
+
+
+def test_outside_a_transaction_append_writes_at_once(db: Database) -> None:
+    conn = db.connect()
+    try:
+        conn.append(INSERT, ("s1", "ping", 7, "{}"))
+        new_id = conn.append_id(INSERT_EVENT, _event(9))
+        assert conn.scalar("SELECT COUNT(*) FROM outbox") == 1
+        assert conn.scalar("SELECT idx FROM events WHERE id = ?", (new_id,)) == 9
+    finally:
+        conn.close()
+
+
+def test_many_rows_in_one_transaction(db: Database) -> None:
+    conn = db.connect()
+    try:
+        with conn.pipeline(), conn.transaction():
+            ids = [conn.append_id(INSERT_EVENT, _event(i)) for i in range(1200)]
+        assert len(set(ids)) == 1200
+        assert conn.scalar("SELECT COUNT(*) FROM events") == 1200
+        assert conn.scalar("SELECT SUM(idx) FROM events") == sum(range(1200))
+    finally:
+        conn.close()
