@@ -5,14 +5,14 @@ from __future__ import annotations
 import time
 from collections import Counter
 from collections.abc import Callable
-from typing import TypeVar
+from typing import Any, TypeVar
 
 from starlette.concurrency import run_in_threadpool
 
 from shopevents.clock import Clock, to_micros
 from shopevents.config import Settings
 from shopevents.domain.catalog import RecentWrites
-from shopevents.ingest.committer import GroupCommitter
+from shopevents.ingest.committer import GroupCommitter, WarmUp
 from shopevents.storage import stores
 from shopevents.storage.database import Conn, Database
 from shopevents.storage.stores import StoreRecord
@@ -52,9 +52,14 @@ class AppContext:
         """Run a read on a pooled connection in a worker thread."""
         return await run_in_threadpool(self.read_sync, fn)
 
-    async def write(self, fn: Callable[[Conn, int], T]) -> T:
-        """Run a write through the group committer (shares the ingest transaction)."""
-        return await self.committer.submit(fn)
+    async def write(
+        self,
+        fn: Callable[[Conn, int], T],
+        warm: tuple[WarmUp, Any] | None = None,
+    ) -> T:
+        """Run a write through the group committer (shares the ingest transaction); `warm`:
+        see `GroupCommitter.submit`."""
+        return await self.committer.submit(fn, warm)  # type: ignore[no-any-return]
 
     # -- stores -------------------------------------------------------------------------
 

@@ -49,22 +49,79 @@ def _key(lines: list[dict[str, Any]]) -> list[tuple[str, int, str]]:
     )
 
 
+class _Known(msgspec.Struct):
+    """The latest cart of (store, contact, cart id) as the open transaction knows it, and the
+    (store, contact) pairs whose every cart is known (a miss then means no cart)."""
+
+    latest: dict[tuple[str, str, str], CartRow | None]
+    complete: set[tuple[str, str]]
+
+
+def _known(conn: Conn) -> _Known:
+    known = conn.tx_memo.get("carts")
+    if known is None:
+        known = conn.tx_memo["carts"] = _Known({}, set())
+    return known  # type: ignore[no-any-return]
+
+
+def forget(conn: Conn) -> None:
+    """Drop what the transaction knows of carts (after moving carts between contacts)."""
+    conn.tx_memo.pop("carts", None)
+
+
+def _forget_one(conn: Conn, store_id: str, contact_id: str, cart_id: str) -> None:
+    known = _known(conn)
+    known.latest.pop((store_id, contact_id, cart_id), None)
+    known.complete.discard((store_id, contact_id))
+
+
+def new_contact(conn: Conn, store_id: str, contact_id: str) -> None:
+    """A contact created in this transaction has no carts yet."""
+    _known(conn).complete.add((store_id, contact_id))
+
+
+def _row(r: Any) -> CartRow:
+    return CartRow(
+        id=r[0],
+        contact_id=r[1],
+        cart_id=r[2],
+        state=r[3],
+        lines=loads(r[4]),
+        closed_lines=loads(r[5]),
+    )
+
+
+def prefetch(conn: Conn, store_id: str, contact_ids: list[str]) -> None:
+    """The latest carts of many contacts in one round trip, for the requests of one
+    transaction."""
+    known = _known(conn)
+    wanted = [c for c in dict.fromkeys(contact_ids) if (store_id, c) not in known.complete]
+    if not wanted:
+        return
+    test, params = conn.any_of(wanted)
+    for r in conn.all(
+        "SELECT id, contact_id, cart_id, state, lines, closed_lines FROM carts WHERE id IN ("
+        f"SELECT MAX(id) FROM carts WHERE store_id = ? AND contact_id {test} GROUP BY contact_id, cart_id)",
+        (store_id, *params),
+    ):
+        known.latest[(store_id, r[1], r[2])] = _row(r)
+    known.complete.update((store_id, c) for c in wanted)
+
+
 def _latest(conn: Conn, store_id: str, contact_id: str, cart_id: str) -> CartRow | None:
-    row = conn.one(
+    known = _known(conn)
+    key = (store_id, contact_id, cart_id)
+    if key in known.latest:
+        return known.latest[key]
+    if (store_id, contact_id) in known.complete:
+        return None
+    r = conn.one(
         "SELECT id, contact_id, cart_id, state, lines, closed_lines FROM carts "
         "WHERE store_id = ? AND contact_id = ? AND cart_id = ? ORDER BY id DESC LIMIT 1",
         (store_id, contact_id, cart_id),
     )
-    if row is None:
-        return None
-    return CartRow(
-        id=row[0],
-        contact_id=row[1],
-        cart_id=row[2],
-        state=row[3],
-        lines=loads(row[4]),
-        closed_lines=loads(row[5]),
-    )
+    row = known.latest[key] = None if r is None else _row(r)
+    return row
 
 
 def _transition(
@@ -189,6 +246,14 @@ def apply_snapshot(
                 now + delay_us,
             ),
         )
+        _known(conn).latest[(store_id, contact_id, cart.cartId)] = CartRow(
+            id=cart_row,
+            contact_id=contact_id,
+            cart_id=cart.cartId,
+            state="active",
+            lines=lines,
+            closed_lines=None,
+        )
         _transition(
             conn, store_id, cart_row, now, None, "active", "first snapshot with items", request_id
         )
@@ -212,14 +277,15 @@ def apply_snapshot(
             row.id,
         ),
     )
-    if new_state != row.state:
+    old_state, row.state, row.lines = row.state, new_state, lines  # the memo's row too
+    if new_state != old_state:
         reason = {
             ("active", "empty"): "emptied",
             ("empty", "active"): "items added",
             ("abandoned", "active"): "changed after abandonment",
             ("abandoned", "empty"): "emptied after abandonment",
-        }.get((row.state, new_state), "snapshot")
-        _transition(conn, store_id, row.id, now, row.state, new_state, reason, request_id)
+        }.get((old_state, new_state), "snapshot")
+        _transition(conn, store_id, row.id, now, old_state, new_state, reason, request_id)
     return "updated"
 
 
@@ -269,6 +335,7 @@ def close_for_purchase(
                 f"purchase {purchase.purchaseId} before any snapshot",
                 request_id,
             )
+            _forget_one(conn, store_id, contact_id, purchase.cartId)
             return "purchased", cart_row
         if row.state in CLOSED:
             return "already-closed", row.id
@@ -296,6 +363,7 @@ def close_for_purchase(
             return "no-cart", None
     new_state = "recovered" if row.state == "abandoned" else "purchased"
     closed = lines or row.lines
+    _forget_one(conn, store_id, contact_id, row.cart_id)
     conn.execute(
         "UPDATE carts SET state = ?, abandon_at = NULL, updated_at = ?, purchase_id = ?, purchase_link = ?, closed_lines = ? WHERE id = ?",
         (new_state, now, purchase.purchaseId, link, dumps(closed), row.id),
@@ -338,6 +406,7 @@ def close_for_purchase(
 def mark_due_abandoned(conn: Conn, now: int, limit: int = 500) -> int:
     """One worker step: abandon due active carts (claimed through the deadline index with a
     compare-and-set). Give how many were abandoned. Call it inside a transaction."""
+    forget(conn)
     lock = " FOR UPDATE SKIP LOCKED" if conn.dialect == "postgres" else ""
     due = conn.all(
         "SELECT id FROM carts WHERE state = 'active' AND abandon_at <= ? ORDER BY abandon_at LIMIT ?"

@@ -19,7 +19,7 @@ from typing import Any
 
 import msgspec
 
-from shopevents.domain import outbox, timeline
+from shopevents.domain import carts, outbox, timeline
 from shopevents.storage.codec import dumps, loads, money_from_db
 from shopevents.storage.database import Conn
 
@@ -40,38 +40,95 @@ def new_id(now_us: int | None = None) -> str:
     return f"{seconds & 0xFFFFFFFF:08x}{secrets.token_hex(8)}"
 
 
+class _Known(msgspec.Struct):
+    """What the open transaction knows of trackers and e-mails (looked up or written by it):
+    (store, tracker) → (contact, its e-mail) or None; (store, e-mail) → contact or None."""
+
+    trackers: dict[tuple[str, str], tuple[str, str | None] | None]
+    emails: dict[tuple[str, str], str | None]
+
+
+def _known(conn: Conn) -> _Known:
+    known = conn.tx_memo.get("identity")
+    if known is None:
+        known = conn.tx_memo["identity"] = _Known({}, {})
+    return known  # type: ignore[no-any-return]
+
+
+def _forget(conn: Conn) -> None:
+    conn.tx_memo.pop("identity", None)
+
+
+_LOOKUP = (
+    "SELECT 't', t.tracker_id, c.id, c.email FROM trackers t JOIN contacts c ON c.id = t.contact_id "
+    "WHERE t.store_id = ? AND t.tracker_id {trackers} "
+    "UNION ALL SELECT 'e', email, id, email FROM contacts WHERE store_id = ? AND email {emails}"
+)
+
+
+def prefetch(conn: Conn, store_id: str, trackers: list[str], emails: list[str]) -> None:
+    """Look up many trackers and e-mails in one round trip, for the requests of one
+    transaction; `resolve` then reads them from memory."""
+    known = _known(conn)
+    trackers = [t for t in dict.fromkeys(trackers) if (store_id, t) not in known.trackers]
+    emails = [e for e in dict.fromkeys(emails) if (store_id, e) not in known.emails]
+    if not trackers and not emails:
+        return
+    t_sql, t_params = conn.any_of(trackers or [""])
+    e_sql, e_params = conn.any_of(emails or [""])
+    for t in trackers:
+        known.trackers[(store_id, t)] = None
+    for e in emails:
+        known.emails[(store_id, e)] = None
+    for kind, key, cid, mail in conn.all(
+        _LOOKUP.format(trackers=t_sql, emails=e_sql),
+        (store_id, *t_params, store_id, *e_params),
+    ):
+        if kind == "t":
+            known.trackers[(store_id, key)] = (cid, mail)
+        else:
+            known.emails[(store_id, key)] = cid
+
+
+def known_contacts(conn: Conn, store_id: str, trackers: list[str], emails: list[str]) -> list[str]:
+    """The contacts of these trackers and e-mails, as far as the transaction knows them."""
+    known = _known(conn)
+    out = [hit[0] for t in trackers if (hit := known.trackers.get((store_id, t)))]
+    out.extend(cid for e in emails if (cid := known.emails.get((store_id, e))))
+    return out
+
+
 def _contact_by_email(conn: Conn, store_id: str, email: str) -> str | None:
-    return conn.scalar(
-        "SELECT id FROM contacts WHERE store_id = ? AND email = ?", (store_id, email)
-    )
+    known = _known(conn)
+    key = (store_id, email)
+    if key not in known.emails:
+        known.emails[key] = conn.scalar(
+            "SELECT id FROM contacts WHERE store_id = ? AND email = ?", (store_id, email)
+        )
+    return known.emails[key]
 
 
 def _tracker(conn: Conn, store_id: str, tracker_id: str) -> tuple[str, str | None] | None:
-    row = conn.one(
-        "SELECT c.id, c.email FROM trackers t JOIN contacts c ON c.id = t.contact_id "
-        "WHERE t.store_id = ? AND t.tracker_id = ?",
-        (store_id, tracker_id),
-    )
-    return (row[0], row[1]) if row else None
+    known = _known(conn)
+    key = (store_id, tracker_id)
+    if key not in known.trackers:
+        row = conn.one(
+            "SELECT c.id, c.email FROM trackers t JOIN contacts c ON c.id = t.contact_id "
+            "WHERE t.store_id = ? AND t.tracker_id = ?",
+            (store_id, tracker_id),
+        )
+        known.trackers[key] = (row[0], row[1]) if row else None
+    return known.trackers[key]
 
 
 def _tracker_and_email(
     conn: Conn, store_id: str, tracker_id: str, email: str
 ) -> tuple[tuple[str, str | None] | None, str | None]:
     """Both look-ups in one round trip: (the tracker's contact and e-mail, the e-mail's contact)."""
-    known: tuple[str, str | None] | None = None
-    owner: str | None = None
-    for kind, cid, mail in conn.all(
-        "SELECT 't', c.id, c.email FROM trackers t JOIN contacts c ON c.id = t.contact_id "
-        "WHERE t.store_id = ? AND t.tracker_id = ? "
-        "UNION ALL SELECT 'e', id, email FROM contacts WHERE store_id = ? AND email = ?",
-        (store_id, tracker_id, store_id, email),
-    ):
-        if kind == "t":
-            known = (cid, mail)
-        else:
-            owner = cid
-    return known, owner
+    known = _known(conn)
+    if (store_id, tracker_id) not in known.trackers or (store_id, email) not in known.emails:
+        prefetch(conn, store_id, [tracker_id], [email])
+    return known.trackers[(store_id, tracker_id)], known.emails[(store_id, email)]
 
 
 def _new_contact(
@@ -82,6 +139,8 @@ def _new_contact(
         "INSERT INTO contacts (id, store_id, email, fields, created_at, updated_at) VALUES (?, ?, ?, ?, ?, ?)",
         (cid, store_id, email, dumps(fields or {}), now, now),
     )
+    if email is not None:
+        _known(conn).emails[(store_id, email)] = cid
     timeline.add(conn, store_id, cid, now, "entity-created", {"email": email} if email else {})
     if email is not None:  # anonymous visitors are not announced; `contact.identified` follows
         outbox.emit(conn, store_id, "contact.created", now, {"contactId": cid, "email": email})
@@ -89,8 +148,15 @@ def _new_contact(
 
 
 def _point_tracker(
-    conn: Conn, store_id: str, tracker_id: str, contact_id: str, now: int, exists: bool
+    conn: Conn,
+    store_id: str,
+    tracker_id: str,
+    contact_id: str,
+    email: str | None,
+    now: int,
+    exists: bool,
 ) -> None:
+    _known(conn).trackers[(store_id, tracker_id)] = (contact_id, email)
     if exists:
         conn.execute(
             "UPDATE trackers SET contact_id = ?, last_seen = ? WHERE store_id = ? AND tracker_id = ?",
@@ -124,32 +190,37 @@ def resolve(
         if known is not None:
             return Identity(contact_id=known[0], tracker_id=tracker, email=known[1])
         cid = _new_contact(conn, store_id, None, now, fields)
-        _point_tracker(conn, store_id, tracker, cid, now, exists=False)
+        _point_tracker(conn, store_id, tracker, cid, None, now, exists=False)
         return Identity(contact_id=cid, tracker_id=tracker, email=None, created=True)
 
     if owner is not None:
         if known is None:
-            _point_tracker(conn, store_id, tracker, owner, now, exists=False)
+            _point_tracker(conn, store_id, tracker, owner, email, now, exists=False)
             return Identity(contact_id=owner, tracker_id=tracker, email=email)
         if known[0] == owner:
             return Identity(contact_id=owner, tracker_id=tracker, email=email)
         if known[1] is None:
             merge(conn, store_id, known[0], owner, now, request_id)
             return Identity(contact_id=owner, tracker_id=tracker, email=email, merged_from=known[0])
-        _point_tracker(conn, store_id, tracker, owner, now, exists=True)
+        _point_tracker(conn, store_id, tracker, owner, email, now, exists=True)
         return Identity(contact_id=owner, tracker_id=tracker, email=email)
 
     if known is not None and known[1] is None:
         conn.execute(
             "UPDATE contacts SET email = ?, updated_at = ? WHERE id = ?", (email, now, known[0])
         )
+        memo = _known(conn)
+        memo.emails[(store_id, email)] = known[0]
+        for key, hit in memo.trackers.items():
+            if hit is not None and hit[0] == known[0]:
+                memo.trackers[key] = (known[0], email)
         timeline.add(conn, store_id, known[0], now, "entity-identified", {"email": email})
         outbox.emit(
             conn, store_id, "contact.identified", now, {"contactId": known[0], "email": email}
         )
         return Identity(contact_id=known[0], tracker_id=tracker, email=email, identified=True)
     cid = _new_contact(conn, store_id, email, now, fields)
-    _point_tracker(conn, store_id, tracker, cid, now, exists=known is not None)
+    _point_tracker(conn, store_id, tracker, cid, email, now, exists=known is not None)
     return Identity(contact_id=cid, tracker_id=tracker, email=email, created=True)
 
 
@@ -170,6 +241,8 @@ def merge(
     conn: Conn, store_id: str, source: str, target: str, now: int, request_id: int | None
 ) -> int:
     """Move everything of `source` (anonymous) into `target`; record it; give the merge id."""
+    _forget(conn)
+    carts.forget(conn)
     moved: dict[str, Any] = {}
     for table in _MOVED_TABLES:
         ids = [r[0] for r in conn.all(f"SELECT id FROM {table} WHERE contact_id = ?", (source,))]
@@ -216,6 +289,8 @@ def merge(
 
 def unmerge(conn: Conn, store_id: str, merge_id: int, now: int) -> bool:
     """Undo a merge: what moved goes back, the anonymous contact lives again."""
+    _forget(conn)
+    carts.forget(conn)
     row = conn.one(
         "SELECT from_contact, into_contact, moved, undone_at FROM merges WHERE id = ? AND store_id = ?",
         (merge_id, store_id),

@@ -3,6 +3,10 @@ transaction, then each is answered. One writer connection, used only from the lo
 
 A write is a function `(conn, now) -> result`. If a batch fails, it is rolled back and each
 write is retried alone, so a fault in one costs only that one.
+
+A write may come with a warm-up `(function, hint)`: before the writes of a batch run, each
+distinct function is called once with the hints of its writes, to look up in a few round
+trips what the writes will read (their transaction-scoped memo then answers them).
 """
 
 from __future__ import annotations
@@ -20,6 +24,7 @@ log = logging.getLogger("shopevents.committer")
 
 T = TypeVar("T")
 Write = Callable[[Conn, int], Any]
+WarmUp = Callable[[Conn, list[Any]], None]
 
 
 class GroupCommitter:
@@ -39,7 +44,7 @@ class GroupCommitter:
         self.max_wait = max_wait_ms / 1000
         self._conn: Conn | None = None
         self.on_rollback: list[Callable[[], None]] = []
-        self._pending: list[tuple[Write, asyncio.Future[Any]]] = []
+        self._pending: list[tuple[Write, asyncio.Future[Any], tuple[WarmUp, Any] | None]] = []
         self._scheduled = False
         self.batches = 0
         self.writes = 0
@@ -63,10 +68,10 @@ class GroupCommitter:
             self._conn.close()
             self._conn = None
 
-    async def submit(self, write: Write) -> Any:
+    async def submit(self, write: Write, warm: tuple[WarmUp, Any] | None = None) -> Any:
         loop = asyncio.get_running_loop()
         fut: asyncio.Future[Any] = loop.create_future()
-        self._pending.append((write, fut))
+        self._pending.append((write, fut, warm))
         if len(self._pending) >= self.max_batch:
             self._flush()
         elif not self._scheduled:
@@ -102,32 +107,42 @@ class GroupCommitter:
         try:
             conn = self._connection()
             results: list[Any] = []
+            warm_ups: dict[WarmUp, list[Any]] = {}
+            for _, _, warm in batch:
+                if warm is not None:
+                    warm_ups.setdefault(warm[0], []).append(warm[1])
             with conn.pipeline(), conn.transaction():
-                for write, _ in batch:
+                for warm_up, hints in warm_ups.items():
+                    warm_up(conn, hints)
+                for write, _, _ in batch:
                     results.append(write(conn, now))
         except StorageUnavailable as exc:
             self._rolled_back()
             self._drop_connection()
-            for _, fut in batch:
+            for _, fut, _ in batch:
                 if not fut.done():
                     fut.set_exception(StorageUnavailable(str(exc)))
             return
         except Exception:
             self._rolled_back()
             if len(batch) == 1:
-                _, fut = batch[0]
+                _, fut, _ = batch[0]
                 log.exception("write failed")
                 if not fut.done():
                     fut.set_exception(RuntimeError("write failed"))
                 return
             self._retry_alone(batch, now)
             return
-        for (_, fut), result in zip(batch, results, strict=True):
+        for (_, fut, _), result in zip(batch, results, strict=True):
             if not fut.done():
                 fut.set_result(result)
 
-    def _retry_alone(self, batch: list[tuple[Write, asyncio.Future[Any]]], now: int) -> None:
-        for write, fut in batch:
+    def _retry_alone(
+        self,
+        batch: list[tuple[Write, asyncio.Future[Any], tuple[WarmUp, Any] | None]],
+        now: int,
+    ) -> None:
+        for write, fut, _ in batch:
             try:
                 conn = self._connection()
                 with conn.transaction():

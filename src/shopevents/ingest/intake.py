@@ -91,6 +91,40 @@ def _page(envelope: m.Envelope) -> tuple[str | None, str | None]:
     return url, title
 
 
+def _fields(req: Prepared) -> Any:
+    entity: EntityInfo | None = (
+        req.entity.value if req.entity and req.entity.status == "accepted" else None
+    )
+    return entity.fields if entity else None
+
+
+def warm(conn: Conn, batch: list[Prepared]) -> None:
+    """Before the requests of one transaction run: their trackers and e-mails, then the carts
+    of the contacts found, each in one round trip per store."""
+    trackers: dict[str, list[str]] = {}
+    emails: dict[str, list[str]] = {}
+    with_carts: set[str] = set()
+    for req in batch:
+        fields = _fields(req)
+        if fields is None:
+            continue
+        sid = req.store.id
+        if fields.trackerId:
+            trackers.setdefault(sid, []).append(fields.trackerId)
+        if fields.primaryKey is not None:
+            emails.setdefault(sid, []).append(fields.primaryKey)
+        if req.cart is not None and req.cart.status == "accepted":
+            with_carts.add(sid)
+    for sid in trackers.keys() | emails.keys():
+        identity.prefetch(conn, sid, trackers.get(sid, []), emails.get(sid, []))
+        if sid in with_carts:
+            contacts = identity.known_contacts(
+                conn, sid, trackers.get(sid, []), emails.get(sid, [])
+            )
+            if contacts:
+                carts.prefetch(conn, sid, contacts)
+
+
 def _part_status(v: Verdict | None) -> dict[str, Any] | None:
     if v is None or v.status == "absent":
         return None
@@ -145,6 +179,8 @@ def apply(
         changes,
     )
     cid = ident.contact_id
+    if ident.created:
+        carts.new_contact(conn, sid, cid)
     if changes and not ident.created:
         identity.update_fields(conn, cid, changes, now)
 

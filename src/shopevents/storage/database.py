@@ -47,6 +47,7 @@ def _with_id(sql: str) -> str:
     return out
 
 
+_PLAIN_INSERT = re.compile(r"^\s*INSERT INTO (\w+) \(([^)]*)\) VALUES \(([^)]*)\)\s*$")
 _TABLE_OF: dict[str, str] = {}
 _NAMES: dict[str, frozenset[str]] = {}
 _WORD = re.compile(r"[A-Za-z_][A-Za-z0-9_]*")
@@ -95,6 +96,7 @@ class Conn:
         self._watched: set[str] = set()
         self._last_ids: dict[str, int] = {}
         self._stale: set[str] = set()
+        self._unnest: dict[str, str | None] = {}
         # What the open transaction's code keeps for itself; emptied when a transaction starts.
         self.tx_memo: dict[str, Any] = {}
 
@@ -133,6 +135,12 @@ class Conn:
                 cur.executemany(_pg_sql(sql), rows)
         else:
             self.raw.executemany(sql, rows)
+
+    def any_of(self, values: Sequence[Any]) -> tuple[str, list[Any]]:
+        """`column <text>` tests membership in `values`; the parameters to pass for it."""
+        if self.dialect == "postgres":
+            return "= ANY(?)", [list(values)]
+        return f"IN ({', '.join('?' * len(values))})", list(values)
 
     def one(self, sql: str, params: Sequence[Any] = ()) -> Any:
         return self.execute(sql, params).fetchone()
@@ -230,13 +238,15 @@ class Conn:
             if self.dialect == "sqlite":
                 self.raw.executemany(sql, rows)
                 return
-            head, values = sql.split(" VALUES ", 1)
-            width = len(rows[0])
-            step = max(1, min(500, 30000 // max(1, width)))
-            for start in range(0, len(rows), step):
-                chunk = rows[start : start + step]
-                text = _pg_sql(f"{head} VALUES " + ", ".join([values] * len(chunk)))
-                self.raw.execute(text, [p for row in chunk for p in row])
+            if len(rows) == 1:
+                self.raw.execute(_pg_sql(sql), rows[0])
+                return
+            text = self._unnest_sql(sql)
+            if text is None:
+                with self.raw.cursor() as cur:
+                    cur.executemany(_pg_sql(sql), rows)
+                return
+            self.raw.execute(text, [list(column) for column in zip(*rows, strict=True)])
         except sqlite3.OperationalError as exc:
             if "locked" in str(exc) or "unable to open" in str(exc) or "disk" in str(exc):
                 raise StorageUnavailable(str(exc)) from exc
@@ -244,6 +254,30 @@ class Conn:
         except Exception as exc:
             _raise_if_unavailable(exc)
             raise
+
+    def _unnest_sql(self, sql: str) -> str | None:
+        """PostgreSQL: the INSERT of many rows as one statement over one array per column
+        (`INSERT ... SELECT * FROM unnest(%s::bigint[], %s::text[], ...)`), or None when
+        the statement has anything but placeholders in its VALUES."""
+        if sql in self._unnest:
+            return self._unnest[sql]
+        mt = _PLAIN_INSERT.match(sql)
+        text = None
+        if mt:
+            table, cols = mt.group(1), [c.strip() for c in mt.group(2).split(",")]
+            marks = [v.strip() for v in mt.group(3).split(",")]
+            if len(marks) == len(cols) and all(v == "?" for v in marks):
+                types = dict(
+                    self.raw.execute(
+                        "SELECT attname, format_type(atttypid, atttypmod) FROM pg_attribute "
+                        "WHERE attrelid = %s::regclass AND attnum > 0 AND NOT attisdropped",
+                        (table,),
+                    ).fetchall()
+                )
+                arrays = ", ".join(f"%s::{types[c]}[]" for c in cols)
+                text = f"INSERT INTO {table} ({', '.join(cols)}) SELECT * FROM unnest({arrays})"
+        self._unnest[sql] = text
+        return text
 
     def _forget_appended(self) -> None:
         self.tx_memo.clear()
