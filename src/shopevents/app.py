@@ -1,10 +1,13 @@
-"""create_app(settings, db, clock): routes, middleware, lifespan. Only wiring lives here."""
+"""create_app(settings, db, clock): routes, middleware, lifespan. Only wiring lives here.
+
+The application is the Starlette app behind a raw ASGI fast path for the browser ingest
+endpoint (`shopevents.asgi.FastPath`): that one endpoint carries most of the traffic, so it
+skips Starlette's per-request layers; every other request goes through Starlette."""
 
 from __future__ import annotations
 
 import asyncio
 import contextlib
-import logging
 from collections.abc import AsyncIterator
 from typing import Any
 
@@ -15,6 +18,7 @@ from starlette.responses import PlainTextResponse, Response
 from starlette.routing import Route
 
 from shopevents.api import routes as api_routes
+from shopevents.asgi import FastPath, as_api_error
 from shopevents.client import routes as client_routes
 from shopevents.clock import Clock, SystemClock
 from shopevents.config import Settings
@@ -32,8 +36,6 @@ from shopevents.webhooks.worker import close_worker as close_webhooks
 from shopevents.webhooks.worker import worker_steps as webhook_worker_steps
 from shopevents.worker import loop as worker_loop
 
-log = logging.getLogger("shopevents")
-
 
 def create_app(
     settings: Settings,
@@ -41,7 +43,7 @@ def create_app(
     clock: Clock | None = None,
     *,
     worker: bool | None = None,
-) -> Starlette:
+) -> FastPath:
     db = db or Database(
         settings.database_url,
         synchronous=settings.storage.sqlite_synchronous,
@@ -100,11 +102,12 @@ def create_app(
             pass
         return PlainTextResponse("\n".join(lines) + "\n", media_type="text/plain; version=0.0.4")
 
+    ingest = ingest_routes.IngestEndpoint(ctx)
     routes: list[Any] = [
         Route("/healthz", healthz),
         Route("/readyz", readyz),
         Route("/metrics", metrics),
-        *ingest_routes.routes(ctx),
+        *ingest.routes(),
     ]
     for surface in (
         api_routes,
@@ -116,20 +119,9 @@ def create_app(
     ):
         routes.extend(surface.routes(ctx))
 
-    async def api_error(request: Request, exc: Exception) -> Response:
-        assert isinstance(exc, ApiError)
-        return json_response(exc.body(), exc.status, exc.headers)
-
-    async def storage_down(request: Request, exc: Exception) -> Response:
-        err = ApiError(
-            "storage_unavailable", headers={"Retry-After": str(settings.ingest.retry_after_seconds)}
-        )
+    async def error_answer(request: Request, exc: Exception) -> Response:
+        err = as_api_error(exc, settings.ingest.retry_after_seconds)
         return json_response(err.body(), err.status, err.headers)
-
-    async def internal(request: Request, exc: Exception) -> Response:
-        log.exception("unhandled error", exc_info=exc)
-        err = ApiError("internal_error")
-        return json_response(err.body(), 500)
 
     async def http_error_async(request: Request, exc: Exception) -> Response:
         assert isinstance(exc, HTTPException)
@@ -180,13 +172,13 @@ def create_app(
     app = Starlette(
         routes=routes,
         exception_handlers={
-            ApiError: api_error,
+            ApiError: error_answer,
             HTTPException: http_error_async,
-            StorageUnavailable: storage_down,
-            Exception: internal,
+            StorageUnavailable: error_answer,
+            Exception: error_answer,
         },
         lifespan=lifespan,
     )
     app.state.ctx = ctx
     app.state.worker_steps = [*webhook_worker_steps(ctx), rollup_step(ctx)]
-    return app
+    return FastPath(app, ingest_routes.INGEST_PREFIX, ingest_routes.INGEST_METHODS, ingest.handle)

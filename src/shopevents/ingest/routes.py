@@ -1,23 +1,38 @@
-"""The browser ingest endpoint: POST /integration-type/system/scrippet-notification/{storeId}."""
+"""The browser ingest endpoint: POST /integration-type/system/scrippet-notification/{storeId}.
+
+It is a plain ASGI handler (`IngestEndpoint`), served by `shopevents.asgi.FastPath` in front of
+the Starlette app; its Starlette routes point at the same handler and only serve what the fast
+path passes on (another method's 405, a trailing slash's redirect)."""
 
 from __future__ import annotations
 
 import zlib
+from collections.abc import AsyncIterator, Mapping
 from typing import Any
 
 from starlette.requests import Request
-from starlette.responses import Response
 from starlette.routing import Route
+from starlette.types import Receive, Scope, Send
 
+from shopevents.asgi import (
+    ClientGone,
+    RawHeaders,
+    as_api_error,
+    body_chunks,
+    client_host,
+    respond,
+    send_json,
+)
 from shopevents.context import AppContext
 from shopevents.errors import ApiError, StorageUnavailable
 from shopevents.ingest import intake
 from shopevents.ingest.limits import RateLimiter
-from shopevents.responses import json_response
 from shopevents.schema.verdicts import CheckContext, domain_allowed, read_envelope
 from shopevents.storage.stores import StoreRecord
 
-INGEST_PATH = "/integration-type/system/scrippet-notification/{store_id}"
+INGEST_PREFIX = "/integration-type/system/scrippet-notification/"
+INGEST_PATH = INGEST_PREFIX + "{store_id}"
+INGEST_METHODS = {"POST", "OPTIONS"}
 
 
 def origin_allowed(origin: str | None, store: StoreRecord) -> bool:
@@ -37,18 +52,26 @@ def cors_headers(origin: str | None) -> dict[str, str]:
 
 
 async def read_body(request: Request, limit: int) -> bytes:
-    declared = request.headers.get("content-length")
+    return await read_limited_body(request.headers, request.stream(), limit)
+
+
+async def read_limited_body(
+    headers: Mapping[str, str], stream: AsyncIterator[bytes], limit: int
+) -> bytes:
+    """The body, gunzipped if so encoded; `413` as soon as the declared, received or
+    decompressed size is over `limit`."""
+    declared = headers.get("content-length")
     if declared and (declared.isascii() and declared.isdigit()) and int(declared) > limit:
         raise ApiError("payload_too_large", f"The body is {declared} bytes; the limit is {limit}")
     chunks = []
     size = 0
-    async for chunk in request.stream():
+    async for chunk in stream:
         size += len(chunk)
         if size > limit:
             raise ApiError("payload_too_large", f"The body is over the limit of {limit} bytes")
         chunks.append(chunk)
     body = b"".join(chunks)
-    encoding = request.headers.get("content-encoding", "identity").lower().strip()
+    encoding = headers.get("content-encoding", "identity").lower().strip()
     if encoding in ("", "identity"):
         return body
     if encoding not in ("gzip", "x-gzip"):
@@ -68,19 +91,57 @@ async def read_body(request: Request, limit: int) -> bytes:
     return out
 
 
-def routes(ctx: AppContext) -> list[Route]:
-    settings = ctx.settings.ingest
-    limiter = RateLimiter(settings.rate_limit_per_store, settings.rate_limit_per_client)
+class IngestEndpoint:
+    """POST (ingest) and OPTIONS (CORS preflight) on `INGEST_PATH`, as raw ASGI.
 
-    def known_store(store_id: str) -> StoreRecord:
-        store = ctx.get_store(store_id)
+    `handle(store_id, ...)` is what the fast path calls; calling the object itself is the ASGI
+    app its Starlette routes use (the store id then comes from the route's path params). An
+    exception the handler does not answer itself gets the Starlette app's answer to it
+    (`as_api_error`); a client gone before its body was read gets none."""
+
+    def __init__(self, ctx: AppContext) -> None:
+        self.ctx = ctx
+        self.settings = ctx.settings.ingest
+        self.limiter = RateLimiter(
+            self.settings.rate_limit_per_store, self.settings.rate_limit_per_client
+        )
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        await self.handle(scope["path_params"]["store_id"], scope, receive, send)
+
+    def routes(self) -> list[Route]:
+        # Two routes, as before the fast path: another method's 405 says `Allow: POST`.
+        return [
+            Route(INGEST_PATH, self, methods=["POST"]),
+            Route(INGEST_PATH, self, methods=["OPTIONS"]),
+        ]
+
+    async def handle(self, store_id: str, scope: Scope, receive: Receive, send: Send) -> None:
+        headers = RawHeaders(scope)
+        try:
+            if scope["method"] == "OPTIONS":
+                status, value, answer_headers = 204, None, self.preflight(store_id, headers)
+            else:
+                status, value, answer_headers = await self.ingest(store_id, scope, headers, receive)
+        except ClientGone:
+            return
+        except Exception as exc:
+            err = as_api_error(exc, self.settings.retry_after_seconds)
+            status, value, answer_headers = err.status, err.body(), err.headers
+        if value is None:
+            await respond(send, status, answer_headers)
+        else:
+            await send_json(send, value, status, answer_headers)
+
+    def known_store(self, store_id: str) -> StoreRecord:
+        store = self.ctx.get_store(store_id)
         if store is None:
             raise ApiError("unknown_store", f"No store has the id {store_id!r}")
         return store
 
-    async def preflight(request: Request) -> Response:
-        store = known_store(request.path_params["store_id"])
-        origin = request.headers.get("origin")
+    def preflight(self, store_id: str, request_headers: Mapping[str, str]) -> dict[str, str]:
+        store = self.known_store(store_id)
+        origin = request_headers.get("origin")
         if not origin_allowed(origin, store):
             raise ApiError(
                 "origin_not_allowed",
@@ -90,29 +151,34 @@ def routes(ctx: AppContext) -> list[Route]:
         headers.update(
             {
                 "Access-Control-Allow-Methods": "POST, OPTIONS",
-                "Access-Control-Allow-Headers": request.headers.get(
+                "Access-Control-Allow-Headers": request_headers.get(
                     "access-control-request-headers", "Content-Type"
                 ),
                 "Access-Control-Max-Age": "86400",
             }
         )
-        return Response(status_code=204, headers=headers)
+        return headers
 
-    async def ingest(request: Request) -> Response:
-        origin = request.headers.get("origin")
+    async def ingest(
+        self, store_id: str, scope: Scope, request_headers: Mapping[str, str], receive: Receive
+    ) -> tuple[int, Any, dict[str, str]]:
+        """The answer: status, JSON value and headers."""
+        ctx, settings = self.ctx, self.settings
+        origin = request_headers.get("origin")
         try:
-            store = known_store(request.path_params["store_id"])
+            store = self.known_store(store_id)
             if not origin_allowed(origin, store):
                 raise ApiError(
                     "origin_not_allowed",
                     f"The origin {origin} is not among the store's authorised domains",
                 )
-            client = request.client.host if request.client else ""
-            if not limiter.allow(store.id, client):
+            if not self.limiter.allow(store.id, client_host(scope)):
                 raise ApiError(
                     "rate_limited", headers={"Retry-After": str(settings.retry_after_seconds)}
                 )
-            body = await read_body(request, settings.max_body_bytes)
+            body = await read_limited_body(
+                request_headers, body_chunks(receive), settings.max_body_bytes
+            )
             envelope = read_envelope(body)
             if len(envelope.events) > settings.max_events:
                 raise ApiError(
@@ -139,14 +205,8 @@ def routes(ctx: AppContext) -> list[Route]:
                 ) from None
         except ApiError as exc:
             ctx.count("ingest_requests", str(exc.status))
-            headers = {**cors_headers(origin), **exc.headers}
-            return json_response(exc.body(), exc.status, headers)
+            return exc.status, exc.body(), {**cors_headers(origin), **exc.headers}
         ctx.count("ingest_requests", "200")
         for r in result["results"]:
             ctx.count("ingest_events", r["status"])
-        return json_response(result, 200, cors_headers(origin))
-
-    return [
-        Route(INGEST_PATH, ingest, methods=["POST"]),
-        Route(INGEST_PATH, preflight, methods=["OPTIONS"]),
-    ]
+        return 200, result, cors_headers(origin)
