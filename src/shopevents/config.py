@@ -37,6 +37,9 @@ class StorageSettings(msgspec.Struct, frozen=True, kw_only=True):
     """How long a SQLite connection waits for a lock."""
     read_pool_size: int = 4
     """Connections kept for reads (API, dashboard, reports)."""
+    sqlite_wal_reset_mb: int = 32
+    """SQLite: when the write-ahead log passes this size, the writer checkpoints what the
+    background checkpoints have left, so the log starts again from its beginning."""
 
 
 class WorkerSettings(msgspec.Struct, frozen=True, kw_only=True):

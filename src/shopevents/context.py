@@ -32,6 +32,7 @@ class AppContext:
             clock,
             max_batch=settings.ingest.group_commit_max_batch,
             max_wait_ms=settings.ingest.group_commit_max_wait_ms,
+            wal_reset_bytes=settings.storage.sqlite_wal_reset_mb << 20,
         )
         self.recent_products = RecentWrites()
         self.committer.on_rollback.append(self.recent_products.forget)

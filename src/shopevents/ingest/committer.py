@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import os
 from collections.abc import Callable
 from typing import Any, TypeVar
 
@@ -36,9 +37,12 @@ class GroupCommitter:
         max_batch: int = 256,
         max_wait_ms: float = 0.0,
         background_checkpoints: bool = False,
+        wal_reset_bytes: int = 32 << 20,
     ) -> None:
         self.db = db
         self.background_checkpoints = background_checkpoints
+        self.wal_reset_bytes = wal_reset_bytes
+        self._wal_checked = 0
         self.clock = clock
         self.max_batch = max_batch
         self.max_wait = max_wait_ms / 1000
@@ -136,6 +140,27 @@ class GroupCommitter:
         for (_, fut, _), result in zip(batch, results, strict=True):
             if not fut.done():
                 fut.set_result(result)
+        if self.background_checkpoints:
+            self._keep_wal_short(conn)
+
+    def _keep_wal_short(self, conn: Conn) -> None:
+        """SQLite starts its log again from the beginning only when a writer finds every frame
+        checkpointed; under steady writes the background checkpoints never quite catch up, and
+        a log that keeps growing makes every page look-up slower. Past the limit, the writer
+        checkpoints the remaining tail itself (a PASSIVE checkpoint: it never waits)."""
+        self._wal_checked += 1
+        if self._wal_checked < 16 or conn.dialect != "sqlite":
+            return
+        self._wal_checked = 0
+        try:
+            size = os.path.getsize(self.db.target + "-wal")
+        except OSError:
+            return
+        if size > self.wal_reset_bytes:
+            try:
+                conn.execute("PRAGMA wal_checkpoint(PASSIVE)")
+            except Exception:
+                log.warning("checkpoint failed", exc_info=True)
 
     def _retry_alone(
         self,

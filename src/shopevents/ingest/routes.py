@@ -196,7 +196,8 @@ class IngestEndpoint:
             )
             try:
                 result: dict[str, Any] = await ctx.write(
-                    lambda conn, t: intake.apply(conn, prepared, t, ctx.recent_products)
+                    lambda conn, t: intake.apply(conn, prepared, t, ctx.recent_products),
+                    (intake.warm, prepared),
                 )
             except StorageUnavailable:
                 raise ApiError(
