@@ -91,6 +91,21 @@ def _page(envelope: m.Envelope) -> tuple[str | None, str | None]:
     return url, title
 
 
+class _Keyed(msgspec.Struct):
+    """Request keys the transaction knows: stored or queued (with their answer), or known
+    not to be stored."""
+
+    responses: dict[tuple[str, str], str]
+    absent: set[tuple[str, str]]
+
+
+def _keyed(conn: Conn) -> _Keyed:
+    keyed = conn.tx_memo.get("request_keys")
+    if keyed is None:
+        keyed = conn.tx_memo["request_keys"] = _Keyed({}, set())
+    return keyed  # type: ignore[no-any-return]
+
+
 def _fields(req: Prepared) -> Any:
     entity: EntityInfo | None = (
         req.entity.value if req.entity and req.entity.status == "accepted" else None
@@ -99,12 +114,15 @@ def _fields(req: Prepared) -> Any:
 
 
 def warm(conn: Conn, batch: list[Prepared]) -> None:
-    """Before the requests of one transaction run: their trackers and e-mails, then the carts
-    of the contacts found, each in one round trip per store."""
+    """Before the requests of one transaction run: their request keys, trackers and e-mails,
+    then the carts of the contacts found, each in one round trip per store."""
     trackers: dict[str, list[str]] = {}
     emails: dict[str, list[str]] = {}
+    request_keys: dict[str, list[str]] = {}
     with_carts: set[str] = set()
     for req in batch:
+        if req.request_key:
+            request_keys.setdefault(req.store.id, []).append(req.request_key)
         fields = _fields(req)
         if fields is None:
             continue
@@ -115,6 +133,20 @@ def warm(conn: Conn, batch: list[Prepared]) -> None:
             emails.setdefault(sid, []).append(fields.primaryKey)
         if req.cart is not None and req.cart.status == "accepted":
             with_carts.add(sid)
+    keyed = _keyed(conn)
+    for sid, keys in request_keys.items():
+        test, params = conn.any_of(keys)
+        found = dict(
+            conn.all(
+                f"SELECT request_key, response FROM requests WHERE store_id = ? AND request_key {test}",
+                (sid, *params),
+            )
+        )
+        for k in keys:
+            if k in found:
+                keyed.responses[(sid, k)] = found[k]
+            else:
+                keyed.absent.add((sid, k))
     for sid in trackers.keys() | emails.keys():
         identity.prefetch(conn, sid, trackers.get(sid, []), emails.get(sid, []))
         if sid in with_carts:
@@ -149,13 +181,14 @@ def apply(
     """Run inside a write transaction. Give the response body."""
     store = req.store
     sid = store.id
-    # Keyed requests written in this transaction (their rows are still queued).
-    keyed: dict[tuple[str, str], str] = conn.tx_memo.setdefault("request_keys", {})
+    keyed = _keyed(conn)
     if req.request_key:
-        prior = keyed.get((sid, req.request_key)) or conn.scalar_written(
-            "SELECT response FROM requests WHERE store_id = ? AND request_key = ?",
-            (sid, req.request_key),
-        )
+        key = (sid, req.request_key)
+        prior = keyed.responses.get(key)
+        if prior is None and key not in keyed.absent:
+            prior = conn.scalar_written(
+                "SELECT response FROM requests WHERE store_id = ? AND request_key = ?", key
+            )
         if prior is not None:
             return _duplicate_of(loads(prior), "")
     entity: EntityInfo | None = (
@@ -328,5 +361,5 @@ def apply(
         ),
     )
     if req.request_key:
-        keyed[(sid, req.request_key)] = encoded
+        keyed.responses[(sid, req.request_key)] = encoded
     return response

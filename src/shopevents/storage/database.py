@@ -63,6 +63,32 @@ def _table_of(sql: str) -> str:
     return out
 
 
+_VALUES: dict[tuple[str, int], str | None] = {}
+
+
+def _values_sql(sql: str, n: int) -> str | None:
+    """PostgreSQL: `INSERT INTO t (cols) VALUES (?, ...)` for `n` rows as one statement with
+    server-side placeholders (`VALUES ($1, $2), ($3, $4)`, for a raw cursor: psycopg need not
+    parse it), or None when its VALUES hold anything but placeholders."""
+    key = (sql, n)
+    if key in _VALUES:
+        return _VALUES[key]
+    mt = _PLAIN_INSERT.match(sql)
+    text = None
+    if mt:
+        cols = [c.strip() for c in mt.group(2).split(",")]
+        marks = [v.strip() for v in mt.group(3).split(",")]
+        if len(marks) == len(cols) and all(v == "?" for v in marks):
+            w = len(cols)
+            rows = ", ".join(
+                "(" + ", ".join(f"${r * w + c + 1}" for c in range(w)) + ")" for r in range(n)
+            )
+            text = f"INSERT INTO {mt.group(1)} ({', '.join(cols)}) VALUES {rows}"
+    if len(_VALUES) < 4096:
+        _VALUES[key] = text
+    return text
+
+
 def _names(sql: str) -> frozenset[str]:
     """Every word of a statement (a superset of the tables it names)."""
     out = _NAMES.get(sql)
@@ -96,7 +122,7 @@ class Conn:
         self._watched: set[str] = set()
         self._last_ids: dict[str, int] = {}
         self._stale: set[str] = set()
-        self._unnest: dict[str, str | None] = {}
+        self._raw_cur: Any = None
         # What the open transaction's code keeps for itself; emptied when a transaction starts.
         self.tx_memo: dict[str, Any] = {}
 
@@ -241,12 +267,16 @@ class Conn:
             if len(rows) == 1:
                 self.raw.execute(_pg_sql(sql), rows[0])
                 return
-            text = self._unnest_sql(sql)
-            if text is None:
-                with self.raw.cursor() as cur:
-                    cur.executemany(_pg_sql(sql), rows)
-                return
-            self.raw.execute(text, [list(column) for column in zip(*rows, strict=True)])
+            width = len(rows[0])
+            step = max(1, 30_000 // width)
+            for start in range(0, len(rows), step):
+                chunk = rows[start : start + step]
+                text = _values_sql(sql, len(chunk))
+                if text is None:
+                    with self.raw.cursor() as cur:
+                        cur.executemany(_pg_sql(sql), chunk)
+                    continue
+                self._raw_cursor().execute(text, [p for row in chunk for p in row])
         except sqlite3.OperationalError as exc:
             if "locked" in str(exc) or "unable to open" in str(exc) or "disk" in str(exc):
                 raise StorageUnavailable(str(exc)) from exc
@@ -255,29 +285,12 @@ class Conn:
             _raise_if_unavailable(exc)
             raise
 
-    def _unnest_sql(self, sql: str) -> str | None:
-        """PostgreSQL: the INSERT of many rows as one statement over one array per column
-        (`INSERT ... SELECT * FROM unnest(%s::bigint[], %s::text[], ...)`), or None when
-        the statement has anything but placeholders in its VALUES."""
-        if sql in self._unnest:
-            return self._unnest[sql]
-        mt = _PLAIN_INSERT.match(sql)
-        text = None
-        if mt:
-            table, cols = mt.group(1), [c.strip() for c in mt.group(2).split(",")]
-            marks = [v.strip() for v in mt.group(3).split(",")]
-            if len(marks) == len(cols) and all(v == "?" for v in marks):
-                types = dict(
-                    self.raw.execute(
-                        "SELECT attname, format_type(atttypid, atttypmod) FROM pg_attribute "
-                        "WHERE attrelid = %s::regclass AND attnum > 0 AND NOT attisdropped",
-                        (table,),
-                    ).fetchall()
-                )
-                arrays = ", ".join(f"%s::{types[c]}[]" for c in cols)
-                text = f"INSERT INTO {table} ({', '.join(cols)}) SELECT * FROM unnest({arrays})"
-        self._unnest[sql] = text
-        return text
+    def _raw_cursor(self) -> Any:
+        if self._raw_cur is None:
+            import psycopg
+
+            self._raw_cur = psycopg.RawCursor(self.raw)
+        return self._raw_cur
 
     def _forget_appended(self) -> None:
         self.tx_memo.clear()
