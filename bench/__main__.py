@@ -15,6 +15,7 @@ from __future__ import annotations
 import argparse
 import datetime as dt
 import json
+import os
 import signal
 import sys
 import time
@@ -71,6 +72,8 @@ def cmd_run(a) -> int:
             raise SystemExit(f"unknown scenario {n!r}; known: {', '.join(ALL)}")
     server_env = parse_env(a.server_env)
     variants = [parse_variant(v) for v in a.variant]
+    if a.db_core is not None:
+        os.environ["BENCH_DB_CORE"] = str(a.db_core)
     _interrupt_on_sigterm()
     setup()
     backends = _backends(a.backend)
@@ -213,6 +216,12 @@ def main(argv: list[str] | None = None) -> int:
         "run (repeatable), e.g. --variant wait0:SHOPEVENTS_INGEST_GROUP_COMMIT_MAX_WAIT_MS=0",
     )
     r.add_argument("--no-refs", action="store_true", help="skip the nginx and raw-ASGI references")
+    r.add_argument(
+        "--db-core",
+        type=int,
+        default=None,
+        help="pin the PostgreSQL backends to this core instead of the server's (0)",
+    )
     r.add_argument("--carts", type=int, default=1_000_000, help="abandonment: open carts")
     r.add_argument("--purchases", type=int, default=1_000_000, help="reports: purchases")
     r.add_argument("--events", type=int, default=10_000_000, help="reports: events")

@@ -20,6 +20,11 @@ LOADGEN_CORE = 1
 PAGE_KB = 1024
 
 
+def db_core() -> int:
+    """The core of the database server's backends: the server's core unless `--db-core`."""
+    return int(os.environ.get("BENCH_DB_CORE", SERVER_CORE))
+
+
 def cpu_count() -> int:
     return os.cpu_count() or 1
 
@@ -178,8 +183,9 @@ class Server:
             extra = self.extra_pids_fn()
             for pid in extra:
                 try:
-                    if cpu_count() > SERVER_CORE:
-                        os.sched_setaffinity(pid, {SERVER_CORE})
+                    core = db_core()
+                    if cpu_count() > core:
+                        os.sched_setaffinity(pid, {core})
                 except OSError:
                     pass
             self.extra_cpu.update(extra)

@@ -100,6 +100,7 @@ def collect() -> dict:
         "wrk": _dpkg("wrk"),
         "packages": versions,
         "commit": commit,
+        "db_core": int(os.environ.get("BENCH_DB_CORE", "0")),
     }
 
 
@@ -112,6 +113,7 @@ def describe(info: dict, markdown: bool = False) -> str:
         f"nginx-light {info['nginx']}; wrk {info['wrk']}",
         f"packages: {pk}",
         f"tree: {info['commit']}",
+        f"cores: servers 0, load generators 1, PostgreSQL backends {info.get('db_core', 0)}",
     ]
     if markdown:
         return "\n".join(f"- {x}" for x in lines)

@@ -12,7 +12,7 @@
 
 from __future__ import annotations
 
-import secrets
+import os
 import time
 from decimal import Decimal
 from typing import Any
@@ -37,7 +37,7 @@ def new_id(now_us: int | None = None) -> str:
     """24 hex characters like Connectif's (ObjectId-shaped): 4 bytes of seconds, then 8 random
     bytes. Ids made later sort later, so new rows append to their indexes."""
     seconds = (now_us if now_us is not None else time.time_ns() // 1000) // 1_000_000
-    return f"{seconds & 0xFFFFFFFF:08x}{secrets.token_hex(8)}"
+    return f"{seconds & 0xFFFFFFFF:08x}{os.urandom(8).hex()}"
 
 
 class _Known(msgspec.Struct):

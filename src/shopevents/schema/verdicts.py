@@ -243,6 +243,8 @@ NEVER_DROP = {"products"}
 # Raw markers that send an event to the lenient path even when it decodes cleanly: the
 # typed decoder would silently ignore an alias (`sourceType`) and keep a NUL in a text.
 _LENIENT_MARKERS = (*(f'"{a}"'.encode() for a in ALIASES), b"\\u0000")
+# Any of them sends a body down the lenient path (one scan of the bytes).
+_LENIENT_SCAN = re.compile(b"|".join(re.escape(mk) for mk in _LENIENT_MARKERS)).search
 _INT = re.compile(r"^\s*[+-]?\d+\s*$")
 
 
@@ -665,7 +667,7 @@ def _decode_event(
     raw: bytes, index: int, ptr: str, ctx: CheckContext, warnings: list[dict[str, str]]
 ) -> Verdict:
     try:
-        if any(marker in raw for marker in _LENIENT_MARKERS):
+        if _LENIENT_SCAN(raw):
             raise _Lenient
         ev: Any = _event_decoder.decode(raw)
     except (msgspec.ValidationError, _Lenient):
@@ -721,7 +723,7 @@ _cart_decoder = msgspec.json.Decoder(m.Cart, dec_hook=money_hook, float_hook=Dec
 
 def decode_cart(raw: bytes, ctx: CheckContext) -> Verdict:
     warnings: list[dict[str, str]] = []
-    if not any(marker in raw for marker in _LENIENT_MARKERS):
+    if not _LENIENT_SCAN(raw):
         try:  # the typed fast path, as for events
             cart = _cart_decoder.decode(raw)
         except (msgspec.ValidationError, RecursionError):
