@@ -208,6 +208,47 @@ def _diff(
     timeline.add_many(conn, rows)
 
 
+def _insert(
+    conn: Conn,
+    store_id: str,
+    contact_id: str,
+    cart_id: str,
+    state: str,
+    lines: str,
+    total_price: int,
+    total_quantity: int,
+    currency: str,
+    recovery_url: str | None,
+    now: int,
+    abandon_at: int | None,
+    purchase_id: str | None = None,
+    purchase_link: str | None = None,
+    closed_lines: str | None = None,
+) -> int:
+    return conn.append_id(
+        "INSERT INTO carts (store_id, contact_id, cart_id, state, lines, total_price, total_quantity, "
+        "currency, recovery_url, created_at, updated_at, abandon_at, purchase_id, purchase_link, "
+        "closed_lines) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+        (
+            store_id,
+            contact_id,
+            cart_id,
+            state,
+            lines,
+            total_price,
+            total_quantity,
+            currency,
+            recovery_url,
+            now,
+            now,
+            abandon_at,
+            purchase_id,
+            purchase_link,
+            closed_lines,
+        ),
+    )
+
+
 def apply_snapshot(
     conn: Conn,
     store_id: str,
@@ -229,22 +270,19 @@ def apply_snapshot(
     if row is None:
         if not has_items:
             return "unchanged"
-        cart_row = conn.insert_id(
-            "INSERT INTO carts (store_id, contact_id, cart_id, state, lines, total_price, total_quantity, currency, "
-            "recovery_url, created_at, updated_at, abandon_at) VALUES (?, ?, ?, 'active', ?, ?, ?, ?, ?, ?, ?, ?)",
-            (
-                store_id,
-                contact_id,
-                cart.cartId,
-                dumps(lines),
-                money_to_db(cart.totalPrice),
-                cart.totalQuantity,
-                cart.currency or currency,
-                cart.cartRecoveryUrl,
-                now,
-                now,
-                now + delay_us,
-            ),
+        cart_row = _insert(
+            conn,
+            store_id,
+            contact_id,
+            cart.cartId,
+            "active",
+            dumps(lines),
+            money_to_db(cart.totalPrice),
+            cart.totalQuantity,
+            cart.currency or currency,
+            cart.cartRecoveryUrl,
+            now,
+            now + delay_us,
         )
         _known(conn).latest[(store_id, contact_id, cart.cartId)] = CartRow(
             id=cart_row,
@@ -307,23 +345,22 @@ def close_for_purchase(
         row = _latest(conn, store_id, contact_id, purchase.cartId)
         link = "explicit"
         if row is None:
-            cart_row = conn.insert_id(
-                "INSERT INTO carts (store_id, contact_id, cart_id, state, lines, total_price, total_quantity, currency, "
-                "created_at, updated_at, purchase_id, purchase_link, closed_lines) VALUES (?, ?, ?, 'purchased', ?, ?, ?, ?, ?, ?, ?, ?, ?)",
-                (
-                    store_id,
-                    contact_id,
-                    purchase.cartId,
-                    dumps(lines),
-                    total_price,
-                    purchase.totalQuantity,
-                    currency,
-                    now,
-                    now,
-                    purchase.purchaseId,
-                    link,
-                    dumps(lines),
-                ),
+            cart_row = _insert(
+                conn,
+                store_id,
+                contact_id,
+                purchase.cartId,
+                "purchased",
+                dumps(lines),
+                total_price,
+                purchase.totalQuantity,
+                currency,
+                None,
+                now,
+                None,
+                purchase.purchaseId,
+                link,
+                dumps(lines),
             )
             _transition(
                 conn,

@@ -135,7 +135,7 @@ def _new_contact(
     conn: Conn, store_id: str, email: str | None, now: int, fields: dict[str, Any] | None = None
 ) -> str:
     cid = new_id(now)
-    conn.execute(
+    conn.append(
         "INSERT INTO contacts (id, store_id, email, fields, created_at, updated_at) VALUES (?, ?, ?, ?, ?, ?)",
         (cid, store_id, email, dumps(fields or {}), now, now),
     )
@@ -163,7 +163,7 @@ def _point_tracker(
             (contact_id, now, store_id, tracker_id),
         )
     else:
-        conn.execute(
+        conn.append(
             "INSERT INTO trackers (store_id, tracker_id, contact_id, first_seen, last_seen) VALUES (?, ?, ?, ?, ?)",
             (store_id, tracker_id, contact_id, now, now),
         )
