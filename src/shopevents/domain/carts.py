@@ -98,12 +98,22 @@ def prefetch(conn: Conn, store_id: str, contact_ids: list[str]) -> None:
     wanted = [c for c in dict.fromkeys(contact_ids) if (store_id, c) not in known.complete]
     if not wanted:
         return
-    test, params = conn.any_of(wanted)
-    for r in conn.all(
-        "SELECT id, contact_id, cart_id, state, lines, closed_lines FROM carts WHERE id IN ("
-        f"SELECT MAX(id) FROM carts WHERE store_id = ? AND contact_id {test} GROUP BY contact_id, cart_id)",
-        (store_id, *params),
-    ):
+    if conn.dialect == "postgres":  # one index look-up per contact, whatever the statistics
+        sql = (
+            "SELECT x.id, x.contact_id, x.cart_id, x.state, x.lines, x.closed_lines "
+            "FROM unnest(?::text[]) AS k(v) CROSS JOIN LATERAL ("
+            "SELECT DISTINCT ON (cart_id) id, contact_id, cart_id, state, lines, closed_lines "
+            "FROM carts WHERE store_id = ? AND contact_id = k.v ORDER BY cart_id, id DESC) x"
+        )
+        params: tuple[Any, ...] = (wanted, store_id)
+    else:
+        test, in_params = conn.any_of(wanted)
+        sql = (
+            "SELECT id, contact_id, cart_id, state, lines, closed_lines FROM carts WHERE id IN ("
+            f"SELECT MAX(id) FROM carts WHERE store_id = ? AND contact_id {test} GROUP BY contact_id, cart_id)"
+        )
+        params = (store_id, *in_params)
+    for r in conn.all(sql, params):
         known.latest[(store_id, r[1], r[2])] = _row(r)
     known.complete.update((store_id, c) for c in wanted)
 

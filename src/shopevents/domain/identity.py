@@ -64,6 +64,15 @@ _LOOKUP = (
     "WHERE t.store_id = ? AND t.tracker_id {trackers} "
     "UNION ALL SELECT 'e', email, id, email FROM contacts WHERE store_id = ? AND email {emails}"
 )
+# PostgreSQL: one index look-up per key whatever the planner's statistics say (with `= ANY`
+# and no statistics yet, it may scan the whole store's index and filter).
+_LOOKUP_PG = (
+    "SELECT 't', k.v, x.id, x.email FROM unnest(?::text[]) AS k(v) CROSS JOIN LATERAL ("
+    "SELECT c.id, c.email FROM trackers t JOIN contacts c ON c.id = t.contact_id "
+    "WHERE t.store_id = ? AND t.tracker_id = k.v OFFSET 0) x "
+    "UNION ALL SELECT 'e', k.v, x.id, x.email FROM unnest(?::text[]) AS k(v) CROSS JOIN LATERAL ("
+    "SELECT id, email FROM contacts WHERE store_id = ? AND email = k.v OFFSET 0) x"
+)
 
 
 def prefetch(conn: Conn, store_id: str, trackers: list[str], emails: list[str]) -> None:
@@ -74,16 +83,18 @@ def prefetch(conn: Conn, store_id: str, trackers: list[str], emails: list[str]) 
     emails = [e for e in dict.fromkeys(emails) if (store_id, e) not in known.emails]
     if not trackers and not emails:
         return
-    t_sql, t_params = conn.any_of(trackers or [""])
-    e_sql, e_params = conn.any_of(emails or [""])
+    if conn.dialect == "postgres":
+        sql, params = _LOOKUP_PG, (trackers, store_id, emails, store_id)
+    else:
+        t_sql, t_params = conn.any_of(trackers or [""])
+        e_sql, e_params = conn.any_of(emails or [""])
+        sql = _LOOKUP.format(trackers=t_sql, emails=e_sql)
+        params = (store_id, *t_params, store_id, *e_params)
     for t in trackers:
         known.trackers[(store_id, t)] = None
     for e in emails:
         known.emails[(store_id, e)] = None
-    for kind, key, cid, mail in conn.all(
-        _LOOKUP.format(trackers=t_sql, emails=e_sql),
-        (store_id, *t_params, store_id, *e_params),
-    ):
+    for kind, key, cid, mail in conn.all(sql, params):
         if kind == "t":
             known.trackers[(store_id, key)] = (cid, mail)
         else:

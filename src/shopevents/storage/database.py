@@ -163,9 +163,7 @@ class Conn:
             self.raw.executemany(sql, rows)
 
     def any_of(self, values: Sequence[Any]) -> tuple[str, list[Any]]:
-        """`column <text>` tests membership in `values`; the parameters to pass for it."""
-        if self.dialect == "postgres":
-            return "= ANY(?)", [list(values)]
+        """`column <text>` tests membership in `values` (an IN list); the parameters for it."""
         return f"IN ({', '.join('?' * len(values))})", list(values)
 
     def one(self, sql: str, params: Sequence[Any] = ()) -> Any:
