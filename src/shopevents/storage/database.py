@@ -34,7 +34,7 @@ def parse_url(url: str) -> tuple[Dialect, str]:
 _PG_CACHE: dict[str, str] = {}
 _INSERT = re.compile(r"^\s*INSERT INTO (\w+) \(")
 _WITH_ID: dict[str, str] = {}
-ID_BLOCK = 64
+ID_BLOCK = 256
 
 
 def _with_id(sql: str) -> str:
