@@ -58,6 +58,9 @@ class GroupCommitter:
             self._conn = self.db.connect()
             if self.background_checkpoints and self._conn.dialect == "sqlite":
                 self._conn.execute("PRAGMA wal_autocheckpoint=0")
+                # A restarted log is cut back to a quarter of the limit, so the file's size
+                # tells how much was written since the restart (see `_keep_wal_short`).
+                self._conn.execute(f"PRAGMA journal_size_limit={self.wal_reset_bytes // 4}")
         return self._conn
 
     def _rolled_back(self) -> None:
