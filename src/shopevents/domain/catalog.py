@@ -28,21 +28,30 @@ def product_data(p: m.Product) -> dict[str, Any]:
 
 class RecentWrites:
     """Products written lately, so an unchanged product seen again within `window_us` is not
-    rewritten (its `lastSeen` is then at most that much behind). Forgotten on any rollback."""
+    rewritten (its `lastSeen` is then at most that much behind). Forgotten on any rollback.
+
+    Each entry keeps the stored data and the model it came from: a model equal to the last
+    one written is known unchanged without encoding it again."""
 
     def __init__(self, window_us: int = 60_000_000, size: int = 50_000) -> None:
         self.window_us = window_us
         self.size = size
-        self.rows: dict[tuple[str, str], tuple[str, int]] = {}
+        self.rows: dict[tuple[str, str], tuple[str, int, m.Product]] = {}
+
+    def same(self, key: tuple[str, str], product: m.Product, now: int) -> bool:
+        """The product was written lately from an equal model."""
+        hit = self.rows.get(key)
+        return hit is not None and now - hit[1] < self.window_us and hit[2] == product
 
     def fresh(self, key: tuple[str, str], data: str, now: int) -> bool:
+        """The product was written lately with this data."""
         hit = self.rows.get(key)
         return hit is not None and hit[0] == data and now - hit[1] < self.window_us
 
-    def mark(self, key: tuple[str, str], data: str, now: int) -> None:
+    def mark(self, key: tuple[str, str], data: str, now: int, product: m.Product) -> None:
         if len(self.rows) >= self.size:
             self.rows.clear()
-        self.rows[key] = (data, now)
+        self.rows[key] = (data, now, product)
 
     def forget(self) -> None:
         self.rows.clear()
@@ -61,12 +70,14 @@ def upsert(
         if p.productId in seen:
             continue
         seen.add(p.productId)
+        key = (store_id, p.productId)
+        if recent is not None and recent.same(key, p, now):
+            continue
         data = dumps(product_data(p))
         if recent is not None:
-            key = (store_id, p.productId)
             if recent.fresh(key, data, now):
                 continue
-            recent.mark(key, data, now)
+            recent.mark(key, data, now, p)
         rows.append(
             (
                 store_id,

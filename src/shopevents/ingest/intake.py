@@ -8,6 +8,7 @@ and its abandonment deadline, timeline and outbox rows.
 from __future__ import annotations
 
 from typing import Any
+from urllib.parse import unquote
 
 import msgspec
 
@@ -20,6 +21,7 @@ from shopevents.schema.verdicts import (
     decode_cart,
     decode_entity,
     decode_event,
+    needs_lenient,
 )
 from shopevents.storage.codec import dumps, loads, plain
 from shopevents.storage.database import Conn
@@ -51,10 +53,12 @@ def prepare(
     channel: str = "browser",
     origin: str | None = None,
 ) -> Prepared:
+    scan = needs_lenient(body)  # none in the body: none in any part
     events = [
-        decode_event(bytes(raw), i, ctx, max_event_bytes) for i, raw in enumerate(envelope.events)
+        decode_event(bytes(raw), i, ctx, max_event_bytes, scan=scan)
+        for i, raw in enumerate(envelope.events)
     ]
-    cart = decode_cart(bytes(envelope.cart), ctx) if len(envelope.cart) else None
+    cart = decode_cart(bytes(envelope.cart), ctx, scan=scan) if len(envelope.cart) else None
     entity = decode_entity(bytes(envelope.entityInfo), ctx) if len(envelope.entityInfo) else None
     url = title = None
     if len(envelope.browserInfo) or len(envelope.pageInfo):
@@ -73,19 +77,32 @@ def prepare(
     )
 
 
-def _page(envelope: m.Envelope) -> tuple[str | None, str | None]:
-    from urllib.parse import unquote
+class _Url(msgspec.Struct):
+    url: Any = None
 
+
+class _Title(msgspec.Struct):
+    title: Any = None
+
+
+_url_decoder = msgspec.json.Decoder(_Url | None)
+_title_decoder = msgspec.json.Decoder(_Title | None)
+
+
+def _page(envelope: m.Envelope) -> tuple[str | None, str | None]:
+    """The page's URL (browserInfo.url, percent-decoded) and title (pageInfo.title), each
+    if given as text; anything else in the two objects is not read here."""
     url = title = None
     try:
-        info = (
-            msgspec.json.decode(bytes(envelope.browserInfo)) if len(envelope.browserInfo) else None
-        )
-        if isinstance(info, dict) and isinstance(info.get("url"), str):
-            url = unquote(info["url"])[:2000]
-        page = msgspec.json.decode(bytes(envelope.pageInfo)) if len(envelope.pageInfo) else None
-        if isinstance(page, dict) and isinstance(page.get("title"), str):
-            title = page["title"][:200]
+        info = _url_decoder.decode(envelope.browserInfo) if len(envelope.browserInfo) else None
+        if info is not None and isinstance(info.url, str):
+            url = (unquote(info.url) if "%" in info.url else info.url)[:2000]
+    except msgspec.DecodeError:
+        pass
+    try:
+        page = _title_decoder.decode(envelope.pageInfo) if len(envelope.pageInfo) else None
+        if page is not None and isinstance(page.title, str):
+            title = page.title[:200]
     except msgspec.DecodeError:
         pass
     return url, title
