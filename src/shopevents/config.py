@@ -6,7 +6,7 @@ import os
 import tomllib
 from collections.abc import Mapping
 from pathlib import Path
-from typing import Any
+from typing import Any, Literal
 
 import msgspec
 
@@ -22,6 +22,8 @@ class IngestSettings(msgspec.Struct, frozen=True, kw_only=True):
     """Most requests that share one write transaction."""
     group_commit_max_wait_ms: float = 1.0
     """How long a request may wait for others to share its transaction (0: one loop turn)."""
+    group_commit_thread: Literal["auto", "on", "off"] = "auto"
+    """Run transactions on a writer thread, so the loop serves requests while the database works (auto: PostgreSQL only)."""
     rate_limit_per_store: int = 0
     """Requests per second allowed per store; 0 turns the limit off."""
     rate_limit_per_client: int = 0

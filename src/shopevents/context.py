@@ -33,6 +33,7 @@ class AppContext:
             max_batch=settings.ingest.group_commit_max_batch,
             max_wait_ms=settings.ingest.group_commit_max_wait_ms,
             wal_reset_bytes=settings.storage.sqlite_wal_reset_mb << 20,
+            threaded=_threaded(settings.ingest.group_commit_thread, db.dialect),
         )
         self.recent_products = RecentWrites()
         self.committer.on_rollback.append(self.recent_products.forget)
@@ -90,3 +91,7 @@ class AppContext:
     def close(self) -> None:
         self.committer.close()
         self.db.close()
+
+
+def _threaded(choice: str, dialect: str) -> bool:
+    return choice == "on" or (choice == "auto" and dialect == "postgres")

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import threading
 from typing import Any
 
 import pytest
@@ -34,9 +35,10 @@ async def run_batch(committer: GroupCommitter, writes: list[Any]) -> list[Any]:
     return await asyncio.gather(*(committer.submit(w) for w in writes), return_exceptions=True)
 
 
+@pytest.mark.parametrize("threaded", [False, True], ids=["loop", "thread"])
 @pytest.mark.parametrize("bad", ["python", "sql"])
-def test_one_bad_write_costs_only_itself(db: Database, bad: str) -> None:
-    committer = GroupCommitter(db, FixedClock())
+def test_one_bad_write_costs_only_itself(db: Database, bad: str, threaded: bool) -> None:
+    committer = GroupCommitter(db, FixedClock(), threaded=threaded)
     faulty = boom if bad == "python" else insert("a")  # "a" twice: a unique violation
     try:
         results = asyncio.run(run_batch(committer, [insert("a"), faulty, insert("b"), insert("c")]))
@@ -50,14 +52,48 @@ def test_one_bad_write_costs_only_itself(db: Database, bad: str) -> None:
     assert names == ["a", "b", "c"]
 
 
-def test_writes_waiting_together_share_one_transaction(db: Database) -> None:
-    committer = GroupCommitter(db, FixedClock())
+@pytest.mark.parametrize("threaded", [False, True], ids=["loop", "thread"])
+def test_writes_waiting_together_share_one_transaction(db: Database, threaded: bool) -> None:
+    committer = GroupCommitter(db, FixedClock(), threaded=threaded)
     try:
         results = asyncio.run(run_batch(committer, [insert(f"u{i}") for i in range(50)]))
     finally:
         committer.close()
     assert results == [f"u{i}" for i in range(50)]
     assert committer.batches == 1 and committer.writes == 50
+
+
+def test_on_the_writer_thread_the_loop_runs_while_a_batch_is_in_flight(db: Database) -> None:
+    """A slow batch does not hold the loop; writes submitted meanwhile make the next batch,
+    and every write is answered in order."""
+    committer = GroupCommitter(db, FixedClock(), threaded=True)
+    release = threading.Event()
+
+    def slow(conn: Conn, now: int) -> str:
+        assert release.wait(10)
+        return insert("slow")(conn, now)
+
+    async def scenario() -> tuple[list[Any], int]:
+        first = asyncio.ensure_future(committer.submit(slow))
+        await asyncio.sleep(0.05)  # the slow batch is in flight on the writer thread
+        ticks = 0
+        later = [asyncio.ensure_future(committer.submit(insert(f"n{i}"))) for i in range(20)]
+        for _ in range(10):  # the loop keeps turning meanwhile
+            await asyncio.sleep(0)
+            ticks += 1
+        release.set()
+        return await asyncio.gather(first, *later), ticks
+
+    try:
+        results, ticks = asyncio.run(scenario())
+        assert committer.run_now(insert("after")) == "after"
+    finally:
+        committer.close()
+    assert ticks == 10
+    assert results == ["slow", *(f"n{i}" for i in range(20))]
+    assert committer.batches == 2 and committer.writes == 21
+    with db.reader() as c:
+        assert c.scalar("SELECT COUNT(*) FROM users") == 22
 
 
 def test_the_sqlite_log_starts_again_under_steady_writes(tmp_path: Any) -> None:

@@ -7,6 +7,11 @@ write is retried alone, so a fault in one costs only that one.
 A write may come with a warm-up `(function, hint)`: before the writes of a batch run, each
 distinct function is called once with the hints of its writes, to look up in a few round
 trips what the writes will read (their transaction-scoped memo then answers them).
+
+With `threaded=True` (PostgreSQL by default) the batches run on one writer thread instead:
+while the database works on a batch (psycopg releases the GIL while it waits), the loop
+goes on reading, decoding and answering requests, and those arriving meanwhile make the next
+batch. One batch is in flight at a time and the connection is used from that thread only.
 """
 
 from __future__ import annotations
@@ -15,6 +20,7 @@ import asyncio
 import logging
 import os
 from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor
 from typing import Any, TypeVar
 
 from shopevents.clock import Clock, to_micros
@@ -26,6 +32,8 @@ log = logging.getLogger("shopevents.committer")
 T = TypeVar("T")
 Write = Callable[[Conn, int], Any]
 WarmUp = Callable[[Conn, list[Any]], None]
+Pending = tuple[Write, "asyncio.Future[Any]", "tuple[WarmUp, Any] | None"]
+Outcome = tuple[bool, Any]  # (True, result) or (False, exception)
 
 
 class GroupCommitter:
@@ -38,8 +46,12 @@ class GroupCommitter:
         max_wait_ms: float = 0.0,
         background_checkpoints: bool = False,
         wal_reset_bytes: int = 32 << 20,
+        threaded: bool = False,
     ) -> None:
         self.db = db
+        self.threaded = threaded
+        self._writer: ThreadPoolExecutor | None = None
+        self._busy = False
         self.background_checkpoints = background_checkpoints
         self.wal_reset_bytes = wal_reset_bytes
         self._wal_checked = 0
@@ -48,7 +60,7 @@ class GroupCommitter:
         self.max_wait = max_wait_ms / 1000
         self._conn: Conn | None = None
         self.on_rollback: list[Callable[[], None]] = []
-        self._pending: list[tuple[Write, asyncio.Future[Any], tuple[WarmUp, Any] | None]] = []
+        self._pending: list[Pending] = []
         self._scheduled = False
         self.batches = 0
         self.writes = 0
@@ -90,7 +102,13 @@ class GroupCommitter:
         return await fut
 
     def run_now(self, write: Write) -> Any:
-        """Run one write in its own transaction, synchronously (CLI, worker, tests)."""
+        """Run one write in its own transaction, synchronously (CLI, worker, tests); in
+        threaded mode on the writer thread, after the batch in flight."""
+        if self._writer is not None:
+            return self._writer.submit(self._run_alone, write).result()
+        return self._run_alone(write)
+
+    def _run_alone(self, write: Write) -> Any:
         conn = self._connection()
         try:
             with conn.transaction():
@@ -105,12 +123,49 @@ class GroupCommitter:
 
     def _flush(self) -> None:
         self._scheduled = False
-        batch, self._pending = self._pending, []
+        if self._busy:
+            return  # the batch in flight starts the next one when it is done
+        batch, self._pending = self._pending[: self.max_batch], self._pending[self.max_batch :]
         if not batch:
             return
         self.batches += 1
         self.writes += len(batch)
         now = to_micros(self.clock.now())
+        if not self.threaded:
+            self._settle(batch, self._execute(batch, now))
+            return
+        if self._writer is None:
+            self._writer = ThreadPoolExecutor(1, thread_name_prefix="shopevents-writer")
+        self._busy = True
+        running = asyncio.get_running_loop().run_in_executor(
+            self._writer, self._execute, batch, now
+        )
+        running.add_done_callback(lambda done: self._finished(batch, done))
+
+    def _finished(self, batch: list[Pending], done: asyncio.Future[list[Outcome]]) -> None:
+        self._busy = False
+        try:
+            outcomes = done.result()
+        except BaseException as exc:  # the thread itself failed (shutdown)
+            outcomes = [(False, StorageUnavailable(str(exc) or type(exc).__name__))] * len(batch)
+        self._settle(batch, outcomes)
+        if self._pending and not self._scheduled:  # they waited for this batch: no more wait
+            self._scheduled = True
+            asyncio.get_running_loop().call_soon(self._flush)
+
+    @staticmethod
+    def _settle(batch: list[Pending], outcomes: list[Outcome]) -> None:
+        for (_, fut, _), (ok, value) in zip(batch, outcomes, strict=True):
+            if fut.done():
+                continue
+            if ok:
+                fut.set_result(value)
+            else:
+                fut.set_exception(value)
+
+    def _execute(self, batch: list[Pending], now: int) -> list[Outcome]:
+        """Run a batch in one transaction; each write's outcome (no future is touched: this
+        may run on the writer thread)."""
         try:
             conn = self._connection()
             results: list[Any] = []
@@ -126,25 +181,16 @@ class GroupCommitter:
         except StorageUnavailable as exc:
             self._rolled_back()
             self._drop_connection()
-            for _, fut, _ in batch:
-                if not fut.done():
-                    fut.set_exception(StorageUnavailable(str(exc)))
-            return
+            return [(False, StorageUnavailable(str(exc))) for _ in batch]
         except Exception:
             self._rolled_back()
             if len(batch) == 1:
-                _, fut, _ = batch[0]
                 log.exception("write failed")
-                if not fut.done():
-                    fut.set_exception(RuntimeError("write failed"))
-                return
-            self._retry_alone(batch, now)
-            return
-        for (_, fut, _), result in zip(batch, results, strict=True):
-            if not fut.done():
-                fut.set_result(result)
+                return [(False, RuntimeError("write failed"))]
+            return self._retry_alone(batch, now)
         if self.background_checkpoints:
             self._keep_wal_short(conn)
+        return [(True, r) for r in results]
 
     def _keep_wal_short(self, conn: Conn) -> None:
         """SQLite starts its log again from the beginning only when a writer finds every frame
@@ -165,12 +211,9 @@ class GroupCommitter:
             except Exception:
                 log.warning("checkpoint failed", exc_info=True)
 
-    def _retry_alone(
-        self,
-        batch: list[tuple[Write, asyncio.Future[Any], tuple[WarmUp, Any] | None]],
-        now: int,
-    ) -> None:
-        for write, fut, _ in batch:
+    def _retry_alone(self, batch: list[Pending], now: int) -> list[Outcome]:
+        outcomes: list[Outcome] = []
+        for write, _, _ in batch:
             try:
                 conn = self._connection()
                 with conn.transaction():
@@ -178,13 +221,18 @@ class GroupCommitter:
             except StorageUnavailable as exc:
                 self._rolled_back()
                 self._drop_connection()
-                fut.set_exception(StorageUnavailable(str(exc)))
+                outcomes.append((False, StorageUnavailable(str(exc))))
             except Exception as exc:
                 self._rolled_back()
                 log.exception("write failed")
-                fut.set_exception(exc)
+                outcomes.append((False, exc))
             else:
-                fut.set_result(result)
+                outcomes.append((True, result))
+        return outcomes
 
     def close(self) -> None:
+        if self._writer is not None:
+            self._writer.submit(self._drop_connection).result()
+            self._writer.shutdown(wait=True)
+            self._writer = None
         self._drop_connection()

@@ -143,9 +143,8 @@ def dispatch_outbox(conn: Conn, now: int, limit: int = 200) -> int:
                 )
             )
     conn.executemany(_INSERT, inserts)
-    conn.executemany(
-        "UPDATE outbox SET dispatched_at = ? WHERE id = ?", [(now, int(r[0])) for r in rows]
-    )
+    test, ids = conn.any_of([int(r[0]) for r in rows])
+    conn.execute(f"UPDATE outbox SET dispatched_at = ? WHERE id {test}", (now, *ids))
     return len(rows)
 
 
