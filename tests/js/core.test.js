@@ -54,14 +54,24 @@ test('Retry-After in seconds or as an HTTP date', () => {
   assert.equal(client.parseRetryAfter('Thu, 01 Jan 2026 00:00:30 GMT', now), 30000);
 });
 
-test('request ids are v4 UUIDs with and without crypto.randomUUID', () => {
-  const re = /^[0-9a-f]{8}-[0-9a-f]{4}-4[0-9a-f]{3}-[89ab][0-9a-f]{3}-[0-9a-f]{12}$/;
-  assert.match(client.uuid4(globalThis.crypto, Math.random), re);
-  assert.match(client.uuid4({ getRandomValues: (a) => globalThis.crypto.getRandomValues(a) }, Math.random), re);
-  assert.match(client.uuid4(undefined, Math.random), re);
+test('request ids are v7 UUIDs, with and without crypto, ordered by the millisecond', () => {
+  const re = /^[0-9a-f]{8}-[0-9a-f]{4}-7[0-9a-f]{3}-[89ab][0-9a-f]{3}-[0-9a-f]{12}$/;
+  const now = () => Date.parse('2026-11-27T04:30:00.123Z');
+  assert.match(client.uuid7(globalThis.crypto, Math.random, now), re);
+  assert.match(client.uuid7({ getRandomValues: (a) => globalThis.crypto.getRandomValues(a) }, Math.random, now), re);
+  assert.match(client.uuid7(undefined, Math.random, now), re);
+  assert.equal(client.uuid7(undefined, Math.random, now).slice(0, 13), '01a21b44-71bb');
   const seen = new Set();
-  for (let i = 0; i < 1000; i++) seen.add(client.uuid4(undefined, Math.random));
+  for (let i = 0; i < 1000; i++) seen.add(client.uuid7(undefined, Math.random, now));
   assert.equal(seen.size, 1000);
+  let t = 1_700_000_000_000;
+  let last = '';
+  for (let i = 0; i < 200; i++) {
+    const id = client.uuid7(globalThis.crypto, Math.random, () => t);
+    assert.ok(id > last, `${id} after ${last}`);
+    last = id;
+    t += 1 + (i % 7) * 997;
+  }
 });
 
 test('authorised domains: host names, subdomains included, ports and paths ignored (as the server)', () => {

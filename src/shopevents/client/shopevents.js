@@ -81,17 +81,21 @@
     return isNaN(t) ? 0 : Math.max(0, t - nowMs);
   }
 
-  function uuid4(cryptoObj, random) {
-    if (cryptoObj && typeof cryptoObj.randomUUID === 'function') {
-      try { return cryptoObj.randomUUID(); } catch (e) { /* not a secure context */ }
-    }
+  // Request ids are version 7 UUIDs: 48 bits of milliseconds first, then random bits, so ids
+  // made later sort later and the server's request-key index grows at its end.
+  function uuid7(cryptoObj, random, nowMs) {
     var b = [], i;
     if (cryptoObj && typeof cryptoObj.getRandomValues === 'function') {
       b = Array.prototype.slice.call(cryptoObj.getRandomValues(new Uint8Array(16)));
     } else {
       for (i = 0; i < 16; i++) b.push(Math.floor(random() * 256));
     }
-    b[6] = (b[6] & 15) | 64;
+    var ms = Math.max(0, Math.floor(nowMs()));
+    for (i = 5; i >= 0; i--) {
+      b[i] = ms % 256;
+      ms = Math.floor(ms / 256);
+    }
+    b[6] = (b[6] & 15) | 112;
     b[8] = (b[8] & 63) | 128;
     var h = b.map(function (x) { return (x + 256).toString(16).slice(1); }).join('');
     return h.slice(0, 8) + '-' + h.slice(8, 12) + '-' + h.slice(12, 16) + '-' + h.slice(16, 20) + '-' + h.slice(20);
@@ -691,7 +695,7 @@
       browserInfo: function () { return browserInfo(win); },
       bannerPlaceholders: function () { return scrapeBannerPlaceholders(doc); },
       defer: function (fn) { win.setTimeout(fn, 0); }
-    }, function () { return uuid4(win.crypto, Math.random); });
+    }, function () { return uuid7(win.crypto, Math.random, Date.now); });
 
     var ready = false;
     var cn = {
@@ -743,7 +747,7 @@
     backoffDelay: backoffDelay,
     classifyStatus: classifyStatus,
     parseRetryAfter: parseRetryAfter,
-    uuid4: uuid4,
+    uuid7: uuid7,
     isAllowedDomain: isAllowedDomain,
     isExcludedPage: isExcludedPage,
     createQueue: createQueue,
