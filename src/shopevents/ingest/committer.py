@@ -147,7 +147,8 @@ class GroupCommitter:
         try:
             outcomes = done.result()
         except BaseException as exc:  # the thread itself failed (shutdown)
-            outcomes = [(False, StorageUnavailable(str(exc) or type(exc).__name__))] * len(batch)
+            reason = str(exc) or type(exc).__name__
+            outcomes = [(False, StorageUnavailable(reason)) for _ in batch]
         self._settle(batch, outcomes)
         if self._pending and not self._scheduled:  # they waited for this batch: no more wait
             self._scheduled = True
