@@ -219,6 +219,10 @@ def test_money_is_decimal_and_rounded_past_six_places() -> None:
     v = event(purchase(totalPrice=74.70000049))
     assert v.value[0].purchase.totalPrice == Decimal("74.700000")
     assert [w["code"] for w in v.warnings] == ["rounded_amount"]
+    # trailing zeros past the sixth decimal change nothing: no warning
+    raw = json.dumps(purchase()).replace('"totalPrice": 74.7', '"totalPrice": 74.700000000')
+    v = decode_event(raw.encode(), 0, CTX, 32 * 1024)
+    assert v.value[0].purchase.totalPrice == Decimal("74.7") and v.warnings == []
 
 
 def test_purchase_date_is_parsed_once() -> None:
