@@ -23,7 +23,7 @@ from shopevents.schema.verdicts import (
     decode_event,
     needs_lenient,
 )
-from shopevents.storage.codec import dumps, loads, plain
+from shopevents.storage.codec import dumpb, dumps, loads, plain
 from shopevents.storage.database import Conn
 from shopevents.storage.stores import StoreRecord
 
@@ -200,6 +200,14 @@ def apply(
     conn: Conn, req: Prepared, now: int, recent: catalog.RecentWrites | None = None
 ) -> dict[str, Any]:
     """Run inside a write transaction. Give the response body."""
+    return apply_encoded(conn, req, now, recent)[0]
+
+
+def apply_encoded(
+    conn: Conn, req: Prepared, now: int, recent: catalog.RecentWrites | None = None
+) -> tuple[dict[str, Any], bytes]:
+    """`apply`, with the response body also as the JSON stored with the request (encoded
+    once, for the request row and for the answer)."""
     store = req.store
     sid = store.id
     keyed = _keyed(conn)
@@ -211,7 +219,8 @@ def apply(
                 "SELECT response FROM requests WHERE store_id = ? AND request_key = ?", key
             )
         if prior is not None:
-            return _duplicate_of(loads(prior), "")
+            again = _duplicate_of(loads(prior), "")
+            return again, dumpb(again)
     entity: EntityInfo | None = (
         req.entity.value if req.entity and req.entity.status == "accepted" else None
     )
@@ -362,7 +371,8 @@ def apply(
     ent_status = _part_status(req.entity)
     if ent_status is not None:
         response["entityInfo"] = ent_status
-    encoded = dumps(response)
+    encoded_bytes = dumpb(response)
+    encoded = encoded_bytes.decode()
     conn.append(
         "INSERT INTO requests (id, store_id, received_at, channel, request_key, tracker_id, origin, body, "
         "response, contact_id, accepted, rejected) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
@@ -383,4 +393,4 @@ def apply(
     )
     if req.request_key:
         keyed.responses[(sid, req.request_key)] = encoded
-    return response
+    return response, encoded_bytes

@@ -130,6 +130,8 @@ class IngestEndpoint:
             status, value, answer_headers = err.status, err.body(), err.headers
         if value is None:
             await respond(send, status, answer_headers)
+        elif isinstance(value, bytes):  # the answer as stored with the request
+            await respond(send, status, answer_headers, value, b"application/json")
         else:
             await send_json(send, value, status, answer_headers)
 
@@ -162,7 +164,7 @@ class IngestEndpoint:
     async def ingest(
         self, store_id: str, scope: Scope, request_headers: Mapping[str, str], receive: Receive
     ) -> tuple[int, Any, dict[str, str]]:
-        """The answer: status, JSON value and headers."""
+        """The answer: status, JSON value (or, for a 200, its encoded bytes) and headers."""
         ctx, settings = self.ctx, self.settings
         origin = request_headers.get("origin")
         try:
@@ -195,8 +197,8 @@ class IngestEndpoint:
                 origin=origin,
             )
             try:
-                result: dict[str, Any] = await ctx.write(
-                    lambda conn, t: intake.apply(conn, prepared, t, ctx.recent_products),
+                result, encoded = await ctx.write(
+                    lambda conn, t: intake.apply_encoded(conn, prepared, t, ctx.recent_products),
                     (intake.warm, prepared),
                 )
             except StorageUnavailable:
@@ -210,4 +212,4 @@ class IngestEndpoint:
         ctx.count("ingest_requests", "200")
         for r in result["results"]:
             ctx.count("ingest_events", r["status"])
-        return 200, result, cors_headers(origin)
+        return 200, encoded, cors_headers(origin)
