@@ -317,13 +317,16 @@ def record(
             # The endpoint is failing: hold all its deliveries back for a while (what the
             # receiver's Retry-After asks for, else this delivery's wait, at most a minute)
             # instead of sending the next one into the same failure.
-            pause = outcome.retry_after
-            if pause is None:
-                wait = (next_at - now) / 1e6 if next_at is not None else ENDPOINT_PAUSE_SECONDS
-                pause = min(wait, ENDPOINT_PAUSE_SECONDS)
+            # In microseconds throughout: a round trip through float seconds could end the
+            # pause a microsecond before the delivery falls due.
+            longest = int(ENDPOINT_PAUSE_SECONDS * 1_000_000)
+            if outcome.retry_after is not None:
+                pause_us = int(outcome.retry_after * 1_000_000)
+            else:
+                pause_us = min(next_at - now, longest) if next_at is not None else longest
             conn.execute(
                 "UPDATE webhook_endpoints SET claimed_until = ?, claim_token = NULL WHERE id = ?",
-                (now + int(pause * 1_000_000), claimed.endpoint_id),
+                (now + pause_us, claimed.endpoint_id),
             )
         exists = got is not None or (
             conn.scalar("SELECT 1 FROM webhook_deliveries WHERE id = ?", (claimed.id,)) is not None
