@@ -213,7 +213,8 @@ def main(argv: list[str] | None = None) -> int:
         default=[],
         metavar="LABEL:SHOPEVENTS_NAME=VALUE[,...]",
         help="HTTP scenarios: one shopevents target per variant and backend, alternated run by "
-        "run (repeatable), e.g. --variant wait0:SHOPEVENTS_INGEST_GROUP_COMMIT_MAX_WAIT_MS=0",
+        "run (repeatable), e.g. --variant wait0:SHOPEVENTS_INGEST_GROUP_COMMIT_MAX_WAIT_MS=0; "
+        "PYTHONPATH=DIR runs another source tree (e.g. base:PYTHONPATH=/tmp/base/src)",
     )
     r.add_argument("--no-refs", action="store_true", help="skip the nginx and raw-ASGI references")
     r.add_argument(

@@ -113,7 +113,10 @@ class ShopeventsTarget(Target):
     def cli(self, *args: str, timeout: float = 120) -> str:
         assert self.db is not None
         argv = [venv_bin("shopevents"), "--database", self.db.url, *args]
-        res = subprocess.run(argv, capture_output=True, text=True, timeout=timeout, cwd=REPO)
+        env = {**os.environ, **self.server_env}  # a variant's tree migrates its own database
+        res = subprocess.run(
+            argv, capture_output=True, text=True, timeout=timeout, cwd=REPO, env=env
+        )
         if res.returncode != 0:
             raise RuntimeError(
                 f"{' '.join(argv[1:])} failed ({res.returncode}): {res.stderr[-2000:]}"
@@ -154,12 +157,14 @@ class ShopeventsTarget(Target):
 
 
 def parse_env(pairs: list[str]) -> dict[str, str]:
-    """["K=V", ...] -> {K: V}; only SHOPEVENTS_* settings are passed to the server."""
+    """["K=V", ...] -> {K: V}; only SHOPEVENTS_* settings, and PYTHONPATH (another source
+    tree of shopevents, e.g. a `git worktree` of an earlier commit, to compare trees), are
+    passed to the server."""
     out = {}
     for pair in pairs:
         key, sep, value = pair.partition("=")
-        if not sep or not key.startswith("SHOPEVENTS_"):
-            raise SystemExit(f"expected SHOPEVENTS_NAME=VALUE, got {pair!r}")
+        if not sep or not (key.startswith("SHOPEVENTS_") or key == "PYTHONPATH"):
+            raise SystemExit(f"expected SHOPEVENTS_NAME=VALUE or PYTHONPATH=DIR, got {pair!r}")
         out[key] = value
     return out
 

@@ -134,6 +134,20 @@ class Shop:
     def one(self, sql: str, params: tuple[Any, ...] = ()) -> Any:
         return self.conn.scalar(sql, params)
 
+    def activities(
+        self, contact: str | None = None, kind: str | None = None
+    ) -> list[tuple[str, str, Any]]:
+        """Every stored activity, oldest first, as (contact id, type, data)."""
+        out = []
+        for cid, items in self.q(
+            "SELECT contact_id, items FROM activities WHERE store_id = ? ORDER BY at, id",
+            (self.store.id,),
+        ):
+            for item in msgspec.json.decode(items):
+                if (contact is None or cid == contact) and (kind is None or item[0] == kind):
+                    out.append((cid, item[0], item[2]))
+        return out
+
     def carts(self) -> list[tuple[Any, ...]]:
         return [
             tuple(r)

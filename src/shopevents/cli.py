@@ -509,6 +509,7 @@ def contacts_show(
     env: Env, email: str, store_id: str | None, activity_limit: int, as_json: bool
 ) -> None:
     """A contact: fields, purchase aggregates, trackers, merges and latest activity."""
+    from shopevents.domain import timeline
     from shopevents.storage import reads
 
     store_id = _store_or_fail(env, store_id).id
@@ -520,7 +521,7 @@ def contacts_show(
         contact.update(reads.contact_details(c, store_id, contact["id"]))
         contact["activity"] = [
             {k: v for k, v in a.items() if k != "_at"}
-            for a in reads.activity(c, store_id, contact["id"], activity_limit)
+            for a in timeline.page(c, store_id, contact["id"], activity_limit)
         ]
         return contact
 

@@ -99,10 +99,7 @@ def _state(shop: Shop) -> dict[str, Any]:
                 "SELECT contact_id, type, status FROM events WHERE store_id = ?", (sid,)
             )
         ),
-        "activities": Counter(
-            (who(r[0]), r[1])
-            for r in shop.q("SELECT contact_id, type FROM activities WHERE store_id = ?", (sid,))
-        ),
+        "activities": Counter((who(cid), kind) for cid, kind, _ in shop.activities()),
         "outbox": Counter(
             r[0] for r in shop.q("SELECT topic FROM outbox WHERE store_id = ?", (sid,))
         ),

@@ -36,10 +36,7 @@ def test_new_visitor_gets_a_tracker_and_keeps_it(shop: Shop) -> None:
     assert again["trackerId"] == tracker
     assert contact_of(shop, tracker) == contact
     assert shop.one("SELECT COUNT(*) FROM contacts") == 1
-    kinds = [
-        r[0]
-        for r in shop.q("SELECT type FROM activities WHERE contact_id = ? ORDER BY id", (contact,))
-    ]
+    kinds = [kind for _, kind, _ in shop.activities(contact)]
     assert kinds == ["entity-created", "web-page-visited", "web-page-visited"]
 
 
@@ -53,10 +50,7 @@ def test_anonymous_tracker_becomes_identified(shop: Shop) -> None:
     row = shop.q("SELECT email, fields FROM contacts WHERE id = ?", (anon,))[0]
     assert row[0] == "ana@example.com"
     assert '"_name":"Ana"' in row[1]
-    kinds = [
-        r[0]
-        for r in shop.q("SELECT type FROM activities WHERE contact_id = ? ORDER BY id", (anon,))
-    ]
+    kinds = [kind for _, kind, _ in shop.activities(anon)]
     assert "entity-identified" in kinds and "login" in kinds
 
 
@@ -90,13 +84,7 @@ def test_anonymous_tracker_logging_in_as_known_email_is_merged_and_can_be_undone
     assert (
         len(merge) == 1 and merge[0][1] == anon and merge[0][2] == known and merge[0][3] is not None
     )
-    assert (
-        shop.one(
-            "SELECT COUNT(*) FROM activities WHERE contact_id = ? AND type = 'entity-merged'",
-            (known,),
-        )
-        == 1
-    )
+    assert len(shop.activities(known, "entity-merged")) == 1
     assert shop.one("SELECT COUNT(*) FROM outbox WHERE topic = 'contact.merged'") == 1
 
     with shop.conn.transaction():

@@ -15,6 +15,7 @@ from shopevents.api import writes
 from shopevents.api.auth import KeyCache, authenticate
 from shopevents.api.openapi import openapi_document
 from shopevents.context import AppContext
+from shopevents.domain import timeline
 from shopevents.errors import ApiError, StorageUnavailable
 from shopevents.ingest.routes import read_body
 from shopevents.responses import json_response
@@ -226,7 +227,7 @@ def routes(ctx: AppContext) -> list[Route]:
                     ]
                 ) from None
         items = await ctx.read(
-            lambda c: reads.activity(c, store.id, contact["id"], limit + 1, before)
+            lambda c: timeline.page(c, store.id, contact["id"], limit + 1, before)
         )
         more = len(items) > limit
         items = items[:limit]

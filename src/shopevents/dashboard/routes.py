@@ -24,7 +24,7 @@ from starlette.staticfiles import StaticFiles
 from shopevents.context import AppContext
 from shopevents.dashboard import auth, format, replay, views
 from shopevents.dashboard import queries as dq
-from shopevents.domain import identity
+from shopevents.domain import identity, timeline
 from shopevents.errors import StorageUnavailable
 from shopevents.reports import queries as rq
 from shopevents.reports.service import maintainer, range_for
@@ -431,7 +431,7 @@ def routes(ctx: AppContext) -> list[BaseRoute]:
         def load(c: Any) -> dict[str, Any]:
             return {
                 "details": reads.contact_details(c, store.id, cid),
-                "activity": reads.activity(c, store.id, cid, PAGE + 1, before),
+                "activity": timeline.page(c, store.id, cid, PAGE + 1, before),
                 "carts": reads.list_carts(c, store.id, contact_id=cid, limit=20),
                 "purchases": reads.list_purchases(c, store.id, contact_id=cid, limit=20),
                 "merged_from": dq.merged_contacts(c, store.id, cid),

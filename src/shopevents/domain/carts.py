@@ -161,61 +161,38 @@ def _diff(
 ) -> None:
     before = {ln["productId"]: ln for ln in old}
     after = {ln["productId"]: ln for ln in new}
-    rows = []
+    items: list[timeline.Item] = []
     for pid, ln in after.items():
         prev = before.get(pid)
         added = int(ln["quantity"]) - (int(prev["quantity"]) if prev else 0)
-        if added > 0:
-            rows.append(
+        if added:
+            items.append(
                 (
-                    store_id,
-                    contact_id,
-                    now,
-                    "cart-product-added",
+                    "cart-product-added" if added > 0 else "cart-product-removed",
                     None,
-                    dumps(
-                        {"cartId": cart_id, "productId": pid, "name": ln["name"], "quantity": added}
-                    ),
-                )
-            )
-        elif added < 0:
-            rows.append(
-                (
-                    store_id,
-                    contact_id,
-                    now,
-                    "cart-product-removed",
-                    None,
-                    dumps(
-                        {
-                            "cartId": cart_id,
-                            "productId": pid,
-                            "name": ln["name"],
-                            "quantity": -added,
-                        }
-                    ),
+                    {
+                        "cartId": cart_id,
+                        "productId": pid,
+                        "name": ln["name"],
+                        "quantity": abs(added),
+                    },
                 )
             )
     for pid, ln in before.items():
         if pid not in after:
-            rows.append(
+            items.append(
                 (
-                    store_id,
-                    contact_id,
-                    now,
                     "cart-product-removed",
                     None,
-                    dumps(
-                        {
-                            "cartId": cart_id,
-                            "productId": pid,
-                            "name": ln["name"],
-                            "quantity": int(ln["quantity"]),
-                        }
-                    ),
+                    {
+                        "cartId": cart_id,
+                        "productId": pid,
+                        "name": ln["name"],
+                        "quantity": int(ln["quantity"]),
+                    },
                 )
             )
-    timeline.add_many(conn, rows)
+    timeline.add_many(conn, store_id, contact_id, now, items)
 
 
 def _insert(

@@ -5,8 +5,9 @@ from __future__ import annotations
 from collections.abc import Sequence
 from typing import Any
 
-from shopevents.storage.codec import dumps
+from shopevents.storage.codec import dumps, loads
 from shopevents.storage.database import Conn
+from shopevents.storage.reads import iso
 
 ACTIVITY_NAMES = (
     "web-page-visited",
@@ -28,7 +29,13 @@ ACTIVITY_NAMES = (
     "entity-merged",
 )
 
-_INSERT = "INSERT INTO activities (store_id, contact_id, at, type, event_id, data) VALUES (?, ?, ?, ?, ?, ?)"
+# One row holds the activities of one contact at one instant (what one request, or one
+# worker step, did to that contact), as a JSON array of [type, eventId, data] items: a page
+# visit with a three-line cart is one row, not five. An activity's id is the row's id times
+# ITEMS_PER_ROW plus its position in the row, so ids still grow with time.
+_INSERT = "INSERT INTO activities (store_id, contact_id, at, items) VALUES (?, ?, ?, ?)"
+ITEMS_PER_ROW = 1024
+_MEMO = "timeline"
 
 EVENT_ACTIVITY = {
     "page-visit": "web-page-visited",
@@ -44,6 +51,9 @@ EVENT_ACTIVITY = {
 }
 
 
+Item = tuple[str, int | None, Any]  # type, event id, data
+
+
 def add(
     conn: Conn,
     store_id: str,
@@ -53,9 +63,77 @@ def add(
     data: dict[str, Any],
     event_id: int | None = None,
 ) -> None:
-    conn.append(_INSERT, (store_id, contact_id, at, kind, event_id, dumps(data)))
+    """One activity; in a transaction it joins the contact's row for that instant."""
+    add_many(conn, store_id, contact_id, at, [(kind, event_id, data)])
 
 
-def add_many(conn: Conn, rows: Sequence[tuple[str, str, int, str, int | None, str]]) -> None:
-    for row in rows:
-        conn.append(_INSERT, row)
+def add_many(conn: Conn, store_id: str, contact_id: str, at: int, items: Sequence[Item]) -> None:
+    """Activities of one contact at one instant, in the order they happened."""
+    if not items:
+        return
+    if not conn.in_tx:
+        _write(conn, {(store_id, contact_id, at): list(items)})
+        return
+    pending: dict[tuple[str, str, int], list[Item]] | None = conn.tx_memo.get(_MEMO)
+    if pending is None:
+        pending = conn.tx_memo[_MEMO] = {}
+        conn.defer("activities", _compose)
+    pending.setdefault((store_id, contact_id, at), []).extend(items)
+
+
+def _compose(conn: Conn) -> None:
+    pending = conn.tx_memo.pop(_MEMO, None)
+    if pending:
+        _write(conn, pending)
+
+
+def _write(conn: Conn, pending: dict[tuple[str, str, int], list[Item]]) -> None:
+    for (store_id, contact_id, at), items in pending.items():
+        for start in range(0, len(items), ITEMS_PER_ROW):
+            chunk = items[start : start + ITEMS_PER_ROW]
+            conn.append(_INSERT, (store_id, contact_id, at, dumps(chunk)))
+
+
+def expand(row_id: int, items: list[Any]) -> list[tuple[int, str, int | None, Any]]:
+    """A stored row's activities, newest first: (id, type, event id, data)."""
+    base = int(row_id) * ITEMS_PER_ROW
+    return [
+        (base + pos, item[0], item[1], item[2]) for pos, item in reversed(list(enumerate(items)))
+    ]
+
+
+def page(
+    conn: Conn,
+    store_id: str,
+    contact_id: str,
+    limit: int = 50,
+    before: tuple[int, int] | None = None,
+) -> list[dict[str, Any]]:
+    """The contact's timeline, newest first, at most `limit` activities; `before` = (at, id)
+    of the last activity seen."""
+    sql = "SELECT id, at, items FROM activities WHERE store_id = ? AND contact_id = ?"
+    params: list[Any] = [store_id, contact_id]
+    if before is not None:  # the row holding `before` may still hold older activities
+        sql += " AND (at < ? OR (at = ? AND id <= ?))"
+        params += [before[0], before[0], before[1] // ITEMS_PER_ROW]
+    # Every row holds at least one activity, and only the first may hold none left.
+    sql += " ORDER BY at DESC, id DESC LIMIT ?"
+    params.append(limit + 1)
+    out: list[dict[str, Any]] = []
+    for row_id, at, items in conn.all(sql, params):
+        for item_id, kind, event_id, data in expand(row_id, loads(items)):
+            if before is not None and (int(at), item_id) >= before:
+                continue
+            out.append(
+                {
+                    "id": item_id,
+                    "type": kind,
+                    "date": iso(at),
+                    "_at": int(at),
+                    "eventId": event_id,
+                    "data": data,
+                }
+            )
+            if len(out) == limit:
+                return out
+    return out

@@ -250,7 +250,7 @@ def apply_encoded(
     results: list[dict[str, Any]] = []
     accepted = rejected = 0
     seen_products: list[m.Product] = []
-    activity_rows: list[tuple[str, str, int, str, int | None, str]] = []
+    activities: list[timeline.Item] = []
     for v in req.events:
         if v.status == "rejected":
             rejected += 1
@@ -318,13 +318,12 @@ def apply_encoded(
                 data_extra = {"eventId": ev.eventId, "payload": ev.payload}
             elif isinstance(ev, m.FormSubmitted):
                 data_extra = {"formId": ev.formId, "payload": ev.payload}
-            activity_rows.append((sid, cid, now, activity, event_id, dumps(data_extra)))
+            activities.append((activity, event_id, data_extra))
         accepted += status == "accepted"
         r = v.result()
         r["status"] = status
         results.append(r)
-    if activity_rows:
-        timeline.add_many(conn, activity_rows)
+    timeline.add_many(conn, sid, cid, now, activities)
 
     cart_status = _part_status(req.cart)
     if req.cart is not None and req.cart.status == "accepted":

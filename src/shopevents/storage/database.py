@@ -10,7 +10,7 @@ import queue
 import re
 import sqlite3
 import threading
-from collections.abc import Iterable, Iterator, Sequence
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from contextlib import contextmanager
 from importlib import resources
 from pathlib import Path
@@ -123,6 +123,8 @@ class Conn:
         self._last_ids: dict[str, int] = {}
         self._stale: set[str] = set()
         self._raw_cur: Any = None
+        # Callbacks that append a table's composed rows before its queued rows are written.
+        self._deferred: dict[str, list[Callable[[Conn], None]]] = {}
         # What the open transaction's code keeps for itself; emptied when a transaction starts.
         self.tx_memo: dict[str, Any] = {}
 
@@ -236,6 +238,18 @@ class Conn:
         self._watched.add(table)
         return last + 1
 
+    def defer(self, table: str, compose: Callable[[Conn], None]) -> None:
+        """Call `compose(conn)` once, in the open transaction, just before the queued rows of
+        `table` are written (before COMMIT or before a statement that names `table`). It
+        appends the rows the transaction has been composing for `table` (rows built from
+        several calls, such as one timeline row per contact and instant). Outside a
+        transaction it is called at once."""
+        if not self.in_tx:
+            compose(self)
+            return
+        self._deferred.setdefault(table, []).append(compose)
+        self._watched.add(table)
+
     def _before(self, sql: str) -> None:
         names = _names(sql)
         hit = [t for t in self._watched if t in names]
@@ -245,6 +259,9 @@ class Conn:
     def write_appended(self, tables: Iterable[str] | None = None) -> None:
         """Write the queued rows (of `tables`, or all) now."""
         wanted = None if tables is None else set(tables)
+        for table in [t for t in self._deferred if wanted is None or t in wanted]:
+            for compose in self._deferred.pop(table):
+                compose(self)
         for sql in list(self._rows):
             table = _table_of(sql)
             if wanted is not None and table not in wanted:
@@ -292,6 +309,7 @@ class Conn:
 
     def _forget_appended(self) -> None:
         self.tx_memo.clear()
+        self._deferred.clear()
         self._rows.clear()
         self._watched.clear()
         self._last_ids.clear()
@@ -448,8 +466,9 @@ class Database:
         )
         return {int(r[0]) for r in conn.all("SELECT version FROM schema_migrations")}
 
-    def migrate(self) -> list[str]:
-        """Apply every migration not yet applied, each in its own transaction."""
+    def migrate(self, up_to: int | None = None) -> list[str]:
+        """Apply every migration not yet applied (numbered up to `up_to`, if given), each in
+        its own transaction."""
         conn = self.connect()
         done: list[str] = []
         try:
@@ -457,7 +476,7 @@ class Database:
                 conn.execute("SELECT pg_advisory_lock(7212001)")
             applied = self.applied(conn)
             for version, name, sql in self.migrations():
-                if version in applied:
+                if version in applied or (up_to is not None and version > up_to):
                     continue
                 with conn.transaction():
                     for statement in _statements(sql):

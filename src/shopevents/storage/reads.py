@@ -101,36 +101,6 @@ def search_contacts(conn: Conn, store_id: str, text: str, limit: int = 50) -> li
     return [_contact(conn, r) for r in rows]
 
 
-def activity(
-    conn: Conn,
-    store_id: str,
-    contact_id: str,
-    limit: int = 50,
-    before: tuple[int, int] | None = None,
-) -> list[dict[str, Any]]:
-    """The contact's timeline, newest first; `before` = (at, id) of the last item seen."""
-    sql = (
-        "SELECT id, at, type, event_id, data FROM activities WHERE store_id = ? AND contact_id = ?"
-    )
-    params: list[Any] = [store_id, contact_id]
-    if before is not None:
-        sql += " AND (at < ? OR (at = ? AND id < ?))"
-        params += [before[0], before[0], before[1]]
-    sql += " ORDER BY at DESC, id DESC LIMIT ?"
-    params.append(limit)
-    return [
-        {
-            "id": int(r[0]),
-            "type": r[2],
-            "date": iso(r[1]),
-            "_at": int(r[1]),
-            "eventId": r[3],
-            "data": loads(r[4]),
-        }
-        for r in conn.all(sql, params)
-    ]
-
-
 # --- purchases -------------------------------------------------------------------------
 
 _PURCHASE_COLS = (
