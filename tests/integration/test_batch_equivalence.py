@@ -110,6 +110,18 @@ def _state(shop: Shop) -> dict[str, Any]:
                 (sid,),
             )
         ),
+        "purchase_lines": sorted(
+            (r[0], r[1], int(r[2]), int(r[3]))
+            for r in shop.q(
+                "SELECT p.purchase_id, l.product_id, l.quantity, l.price FROM purchase_lines l "
+                "JOIN purchases p ON p.id = l.purchase_row WHERE p.store_id = ?",
+                (sid,),
+            )
+        ),
+        "conflicts": Counter(
+            r[0]
+            for r in shop.q("SELECT purchase_id FROM purchase_conflicts WHERE store_id = ?", (sid,))
+        ),
         "requests": shop.one("SELECT COUNT(*) FROM requests WHERE store_id = ?", (sid,)),
         "transitions": Counter(
             (r[0], r[1])

@@ -9,8 +9,10 @@ from typing import Any
 import pytest
 
 from shopevents.clock import FixedClock
+from shopevents.ingest import intake
 from shopevents.ingest.committer import GroupCommitter
 from shopevents.storage.database import Conn, Database
+from tests.shop import Shop, line, purchase
 
 
 def insert(name: str) -> Any:
@@ -131,3 +133,43 @@ def test_the_sqlite_log_starts_again_under_steady_writes(tmp_path: Any) -> None:
     with db.reader() as c:
         assert c.scalar("SELECT COUNT(*) FROM users") == 400
     db.close()
+
+
+@pytest.mark.parametrize("threaded", [False, True], ids=["loop", "thread"])
+def test_a_purchase_stored_by_another_writer_after_the_look_ups_is_a_duplicate(
+    db: Database, threaded: bool
+) -> None:
+    """The batch's look-ups found the purchaseId absent, then another process recorded it:
+    the batch (here of one request) runs again alone, and the purchase is a duplicate, not
+    an error and not counted twice."""
+    if db.dialect == "sqlite":
+        pytest.skip("SQLite: the writer lock is held from before the look-ups to COMMIT")
+    clock = FixedClock()
+    shop = Shop(db, clock)
+    order = [purchase("P-race", line("A", 2, "10"))]
+    prepared = shop.prepare(order, email="race@example.com")
+
+    def look_up_then_lose_the_race(conn: Conn, batch: list[intake.Prepared]) -> None:
+        intake.warm(conn, batch)
+        assert shop.send(order, email="race@example.com")["results"][0]["status"] == "accepted"
+
+    committer = GroupCommitter(db, clock, threaded=threaded)
+    try:
+
+        async def go() -> Any:
+            return await committer.submit(
+                lambda conn, t: intake.apply(conn, prepared, t),
+                (look_up_then_lose_the_race, prepared),
+            )
+
+        answer = asyncio.run(go())
+    finally:
+        committer.close()
+    try:
+        assert answer["results"][0]["status"] == "duplicate"
+        assert shop.one("SELECT COUNT(*) FROM purchases") == 1
+        assert (
+            shop.one("SELECT total_purchases FROM contacts WHERE email = 'race@example.com'") == 1
+        )
+    finally:
+        shop.close()

@@ -46,10 +46,12 @@ def new_id(now_us: int | None = None) -> str:
 
 class _Known(msgspec.Struct):
     """What the open transaction knows of trackers and e-mails (looked up or written by it):
-    (store, tracker) → (contact, its e-mail) or None; (store, e-mail) → contact or None."""
+    (store, tracker) → (contact, its e-mail) or None; (store, e-mail) → contact or None;
+    contact → its purchase total, for contacts created or counted in it."""
 
     trackers: dict[tuple[str, str], tuple[str, str | None] | None]
     emails: dict[tuple[str, str], str | None]
+    totals: dict[str, Decimal] = {}
 
 
 def _known(conn: Conn) -> _Known:
@@ -154,8 +156,10 @@ def _new_contact(
         "INSERT INTO contacts (id, store_id, email, fields, created_at, updated_at) VALUES (?, ?, ?, ?, ?, ?)",
         (cid, store_id, email, dumps(fields or {}), now, now),
     )
+    known = _known(conn)
+    known.totals[cid] = Decimal(0)
     if email is not None:
-        _known(conn).emails[(store_id, email)] = cid
+        known.emails[(store_id, email)] = cid
     timeline.add(conn, store_id, cid, now, "entity-created", {"email": email} if email else {})
     if email is not None:  # anonymous visitors are not announced; `contact.identified` follows
         outbox.emit(conn, store_id, "contact.created", now, {"contactId": cid, "email": email})
@@ -343,6 +347,7 @@ def unmerge(conn: Conn, store_id: str, merge_id: int, now: int) -> bool:
 def recompute_aggregates(conn: Conn, contact_id: str) -> None:
     """Purchase aggregates from counted purchases only (the ledger's first record of each),
     summed exactly in Python (a BIGINT sum could overflow)."""
+    _known(conn).totals.pop(contact_id, None)
     count, first, last = conn.one(
         "SELECT COUNT(*), MIN(purchased_at), MAX(purchased_at) FROM purchases WHERE contact_id = ?",
         (contact_id,),
@@ -366,8 +371,13 @@ def add_purchase(
     conn: Conn, contact_id: str, total_millionths: int, purchased_at: int, now: int
 ) -> None:
     """Count one more purchase in the contact's aggregates."""
-    current = conn.scalar("SELECT total_amount FROM contacts WHERE id = ?", (contact_id,))
-    total = Decimal(str(current or "0")) + (money_from_db(total_millionths) or Decimal(0))
+    known = _known(conn)
+    current = known.totals.get(contact_id)
+    if current is None:
+        stored = conn.scalar("SELECT total_amount FROM contacts WHERE id = ?", (contact_id,))
+        current = Decimal(str(stored or "0"))
+    total = current + (money_from_db(total_millionths) or Decimal(0))
+    known.totals[contact_id] = total
     conn.execute(
         "UPDATE contacts SET total_purchases = total_purchases + 1, total_amount = ?, "
         "first_purchase_at = CASE WHEN first_purchase_at IS NULL OR first_purchase_at > ? THEN ? ELSE first_purchase_at END, "

@@ -11,6 +11,8 @@ import hashlib
 from decimal import Decimal
 from typing import Any
 
+import msgspec
+
 from shopevents.domain import carts, identity, outbox, timeline
 from shopevents.schema import models as m
 from shopevents.schema.dates import ParsedDate
@@ -23,6 +25,53 @@ def fingerprint(p: m.Purchase, currency: str) -> str:
     lines = sorted((i.productId, i.quantity, str(Decimal(i.price).normalize())) for i in p.products)
     text = dumps([str(Decimal(p.totalPrice).normalize()), p.totalQuantity, currency, lines])
     return hashlib.sha256(text.encode()).hexdigest()[:32]
+
+
+class _Known(msgspec.Struct):
+    """What the open transaction knows of the ledger: (store, purchaseId) → (fingerprint, row
+    id) of a purchase stored or recorded in it, or None when known not to be stored."""
+
+    rows: dict[tuple[str, str], tuple[str, int] | None]
+
+
+def _known(conn: Conn) -> _Known:
+    known = conn.tx_memo.get("purchases")
+    if known is None:
+        known = conn.tx_memo["purchases"] = _Known({})
+    return known  # type: ignore[no-any-return]
+
+
+def prefetch(conn: Conn, store_id: str, purchase_ids: list[str]) -> None:
+    """Look up a batch's purchaseIds in one statement, so that recording a new purchase
+    needs no answer from the database (on PostgreSQL, no wait per purchase)."""
+    known = _known(conn)
+    wanted = [p for p in dict.fromkeys(purchase_ids) if (store_id, p) not in known.rows]
+    if not wanted:
+        return
+    if conn.dialect == "postgres":  # one index look-up per id, whatever the statistics
+        sql = (
+            "SELECT k.v, x.fingerprint, x.id FROM unnest(?::text[]) AS k(v) CROSS JOIN LATERAL ("
+            "SELECT fingerprint, id FROM purchases WHERE store_id = ? AND purchase_id = k.v "
+            "OFFSET 0) x"
+        )
+        params: tuple[Any, ...] = (wanted, store_id)
+    else:
+        test, in_params = conn.any_of(wanted)
+        sql = (
+            "SELECT purchase_id, fingerprint, id FROM purchases "
+            f"WHERE store_id = ? AND purchase_id {test}"
+        )
+        params = (store_id, *in_params)
+    found = {r[0]: (r[1], int(r[2])) for r in conn.all(sql, params)}
+    for p in wanted:
+        known.rows[(store_id, p)] = found.get(p)
+
+
+_INSERT = (
+    "INSERT INTO purchases (store_id, purchase_id, contact_id, cart_id, channel, request_id, purchased_at, date_offset, "
+    "received_at, total_price, total_quantity, currency, payment_method, source_type, source_name, fingerprint, data) "
+    "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)"
+)
 
 
 def record(
@@ -50,35 +99,43 @@ def record(
         offset = date.offset_minutes
     total = money_to_db(p.totalPrice)
     data = plain(p)
-    row = conn.one(
-        "INSERT INTO purchases (store_id, purchase_id, contact_id, cart_id, channel, request_id, purchased_at, date_offset, "
-        "received_at, total_price, total_quantity, currency, payment_method, source_type, source_name, fingerprint, data) "
-        "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?) ON CONFLICT (store_id, purchase_id) DO NOTHING RETURNING id",
-        (
-            store_id,
-            p.purchaseId,
-            contact_id,
-            p.cartId,
-            channel,
-            request_id,
-            purchased_at,
-            offset,
-            now,
-            total,
-            p.totalQuantity,
-            currency,
-            p.paymentMethod,
-            p.source_type,
-            p.source_name,
-            fp,
-            dumps(data),
-        ),
+    row_params = (
+        store_id,
+        p.purchaseId,
+        contact_id,
+        p.cartId,
+        channel,
+        request_id,
+        purchased_at,
+        offset,
+        now,
+        total,
+        p.totalQuantity,
+        currency,
+        p.paymentMethod,
+        p.source_type,
+        p.source_name,
+        fp,
+        dumps(data),
     )
-    if row is None:
-        existing = conn.one(
-            "SELECT fingerprint, id FROM purchases WHERE store_id = ? AND purchase_id = ?",
-            (store_id, p.purchaseId),
+    known = _known(conn)
+    key = (store_id, p.purchaseId)
+    existing: tuple[str, int] | None = None
+    if key in known.rows:  # looked up (or recorded) in this transaction
+        existing = known.rows[key]
+        purchase_row = conn.append_id(_INSERT, row_params) if existing is None else None
+    else:
+        row = conn.one(
+            _INSERT + " ON CONFLICT (store_id, purchase_id) DO NOTHING RETURNING id", row_params
         )
+        purchase_row = None if row is None else int(row[0])
+        if purchase_row is None:
+            stored = conn.one(
+                "SELECT fingerprint, id FROM purchases WHERE store_id = ? AND purchase_id = ?",
+                key,
+            )
+            existing = None if stored is None else (stored[0], int(stored[1]))
+    if purchase_row is None:
         if existing is not None and existing[0] == fp:
             return "duplicate", {"purchaseRow": existing[1]}
         conn.execute(
@@ -90,10 +147,10 @@ def record(
             conn, store_id, "purchase.conflict", now, {"purchaseId": p.purchaseId, "received": data}
         )
         return "conflict", {"purchaseRow": existing[1] if existing else None}
-    purchase_row = int(row[0])
-    conn.executemany(
-        "INSERT INTO purchase_lines (purchase_row, store_id, purchased_at, product_id, name, quantity, price) VALUES (?, ?, ?, ?, ?, ?, ?)",
-        [
+    known.rows[key] = (fp, purchase_row)
+    for i in p.products:
+        conn.append(
+            "INSERT INTO purchase_lines (purchase_row, store_id, purchased_at, product_id, name, quantity, price) VALUES (?, ?, ?, ?, ?, ?, ?)",
             (
                 purchase_row,
                 store_id,
@@ -102,10 +159,8 @@ def record(
                 i.name,
                 i.quantity,
                 money_to_db(i.price),
-            )
-            for i in p.products
-        ],
-    )
+            ),
+        )
     outcome, cart_row = carts.close_for_purchase(
         conn, store_id, contact_id, p, total, now, currency, request_id
     )

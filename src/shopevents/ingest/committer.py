@@ -167,13 +167,13 @@ class GroupCommitter:
     def _execute(self, batch: list[Pending], now: int) -> list[Outcome]:
         """Run a batch in one transaction; each write's outcome (no future is touched: this
         may run on the writer thread)."""
+        warm_ups: dict[WarmUp, list[Any]] = {}
+        for _, _, warm in batch:
+            if warm is not None:
+                warm_ups.setdefault(warm[0], []).append(warm[1])
         try:
             conn = self._connection()
             results: list[Any] = []
-            warm_ups: dict[WarmUp, list[Any]] = {}
-            for _, _, warm in batch:
-                if warm is not None:
-                    warm_ups.setdefault(warm[0], []).append(warm[1])
             with conn.pipeline(), conn.transaction():
                 for warm_up, hints in warm_ups.items():
                     warm_up(conn, hints)
@@ -185,9 +185,12 @@ class GroupCommitter:
             return [(False, StorageUnavailable(str(exc))) for _ in batch]
         except Exception:
             self._rolled_back()
-            if len(batch) == 1:
+            if len(batch) == 1 and not warm_ups:
                 log.exception("write failed")
                 return [(False, RuntimeError("write failed"))]
+            # Each write again in its own transaction, without the warm-up's look-ups (what
+            # they found may have changed since: another process may have written the same
+            # purchase or request key).
             return self._retry_alone(batch, now)
         if self.background_checkpoints:
             self._keep_wal_short(conn)

@@ -131,15 +131,19 @@ def _fields(req: Prepared) -> Any:
 
 
 def warm(conn: Conn, batch: list[Prepared]) -> None:
-    """Before the requests of one transaction run: their request keys, trackers and e-mails,
-    then the carts of the contacts found, each in one round trip per store."""
+    """Before the requests of one transaction run: their request keys, purchaseIds, trackers
+    and e-mails, then the carts of the contacts found, each in one round trip per store."""
     trackers: dict[str, list[str]] = {}
     emails: dict[str, list[str]] = {}
     request_keys: dict[str, list[str]] = {}
+    purchase_ids: dict[str, list[str]] = {}
     with_carts: set[str] = set()
     for req in batch:
         if req.request_key:
             request_keys.setdefault(req.store.id, []).append(req.request_key)
+        for v in req.events:
+            if v.status == "accepted" and isinstance(v.value[0], m.PurchaseEvent):
+                purchase_ids.setdefault(req.store.id, []).append(v.value[0].purchase.purchaseId)
         fields = _fields(req)
         if fields is None:
             continue
@@ -168,6 +172,8 @@ def warm(conn: Conn, batch: list[Prepared]) -> None:
                 keyed.responses[(sid, k)] = found[k]
             else:
                 keyed.absent.add((sid, k))
+    for sid, ids in purchase_ids.items():
+        purchases.prefetch(conn, sid, ids)
     for sid in trackers.keys() | emails.keys():
         identity.prefetch(conn, sid, trackers.get(sid, []), emails.get(sid, []))
         if sid in with_carts:
