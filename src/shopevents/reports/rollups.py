@@ -8,7 +8,8 @@ faster and never change their figures (a test checks it).
 
 Nothing in the write path knows about rollups. `catch_up` moves a watermark forward over
 rows old enough (`MARGIN_US`) that every transaction that could still commit a smaller id
-has finished; the move is a compare-and-set on the watermark, so concurrent catch-ups (two
+has finished (ids taken ahead in blocks are used within a minute or dropped: storage's
+`ID_BLOCK_SECONDS`); the move is a compare-and-set on the watermark, so concurrent catch-ups (two
 dashboards, the CLI) never count a row twice. Day rollups are in the store's time zone and
 remember it: a change of time zone discards them and they are built again.
 

@@ -10,6 +10,7 @@ import queue
 import re
 import sqlite3
 import threading
+import time
 from collections.abc import Callable, Iterable, Iterator, Sequence
 from contextlib import contextmanager
 from importlib import resources
@@ -35,6 +36,10 @@ _PG_CACHE: dict[str, str] = {}
 _INSERT = re.compile(r"^\s*INSERT INTO (\w+) \(")
 _WITH_ID: dict[str, str] = {}
 ID_BLOCK = 256
+# A block of ids is used within this many seconds of being taken from the sequence, or
+# dropped. Report rollups count on it: they treat ids older than ten minutes as final, which
+# holds only if no process can still write a smaller id it took long ago.
+ID_BLOCK_SECONDS = 60.0
 
 
 def _with_id(sql: str) -> str:
@@ -114,7 +119,8 @@ class Conn:
         self.raw = raw
         self.dialect = dialect
         self.in_tx = False
-        self._ids: dict[str, list[int]] = {}
+        self._ids: dict[str, tuple[float, list[int]]] = {}  # table -> (taken at, ids)
+        self.id_block_seconds = ID_BLOCK_SECONDS
         # Rows appended in the open transaction, by INSERT statement (see `append`).
         self._rows: dict[str, list[Sequence[Any]]] = {}
         # Tables with appended rows not yet written, or (SQLite) with ids handed out in this
@@ -316,14 +322,15 @@ class Conn:
         self._stale.clear()
 
     def _next_id(self, table: str) -> int:
-        block = self._ids.get(table)
-        if not block:
+        entry = self._ids.get(table)
+        now = time.monotonic()
+        if entry is None or not entry[1] or now - entry[0] > self.id_block_seconds:
             rows = self.raw.execute(
                 "SELECT nextval(pg_get_serial_sequence(%s, 'id')) FROM generate_series(1, %s)",
                 (table, ID_BLOCK),
             ).fetchall()
-            block = self._ids[table] = [int(r[0]) for r in reversed(rows)]
-        return block.pop()
+            entry = self._ids[table] = (now, [int(r[0]) for r in reversed(rows)])
+        return entry[1].pop()
 
     @contextmanager
     def transaction(self) -> Iterator[Conn]:
