@@ -209,6 +209,9 @@ def test_rest_views_of_carts_and_timeline(
                     params={"limit": 4, "cursor": page1["nextCursor"]},
                 ).json()
                 assert [a["type"] for a in page2["items"]][:2] == ["search", "search"]
+                for bad in ("9" * 30 + "-1", "1-" + "9" * 30, "x-1"):
+                    r = http.get("/api/contacts/ana@example.com/activity", params={"cursor": bad})
+                    assert r.status_code == 422 and r.json()["errors"][0]["path"] == "/cursor"
                 all_types = [
                     a["type"]
                     for a in http.get(

@@ -173,3 +173,23 @@ def test_activities_stored_one_per_row_read_after_the_migration(db_url: str) -> 
             conn.close()
     finally:
         db.close()
+
+
+@pytest.mark.parametrize(
+    ("text", "expected"),
+    [
+        ("1767225600000000-7171", (1767225600000000, 7171)),
+        ("0-0", (0, 0)),
+        ("9223372036854775807-1", (2**63 - 1, 1)),
+        ("9223372036854775808-1", None),  # past 64 bits: not a cursor we gave
+        ("1-" + "9" * 30, None),
+        ("5--3", None),
+        ("-3-5", None),
+        ("12", None),
+        ("a-b", None),
+        ("１-2", None),  # a full-width digit
+        ("", None),
+    ],
+)
+def test_cursors(text: str, expected: tuple[int, int] | None) -> None:
+    assert timeline.parse_cursor(text) == expected

@@ -213,10 +213,8 @@ def routes(ctx: AppContext) -> list[Route]:
         cursor = request.query_params.get("cursor")
         before = None
         if cursor:
-            try:
-                at, _, ident = cursor.partition("-")
-                before = (int(at), int(ident))
-            except ValueError:
+            before = timeline.parse_cursor(cursor)
+            if before is None:
                 raise validation_error(
                     [
                         {
@@ -225,7 +223,7 @@ def routes(ctx: AppContext) -> list[Route]:
                             "message": "Expected a cursor from a previous page",
                         }
                     ]
-                ) from None
+                )
         items = await ctx.read(
             lambda c: timeline.page(c, store.id, contact["id"], limit + 1, before)
         )

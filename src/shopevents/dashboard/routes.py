@@ -424,9 +424,8 @@ def routes(ctx: AppContext) -> list[BaseRoute]:
             raise HttpProblem(404, "No such contact", "This contact does not exist in this store.")
         before = None
         cursor = v.q.get("before")
-        if cursor and re.match(r"^\d+-\d+$", cursor):
-            at, _, ident = cursor.partition("-")
-            before = (int(at), int(ident))
+        if cursor:
+            before = timeline.parse_cursor(cursor)
 
         def load(c: Any) -> dict[str, Any]:
             return {

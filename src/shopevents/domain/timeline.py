@@ -102,6 +102,16 @@ def expand(row_id: int, items: list[Any]) -> list[tuple[int, str, int | None, An
     ]
 
 
+def parse_cursor(text: str) -> tuple[int, int] | None:
+    """The (at, id) of a cursor from a previous page ("at-id"), or None if the text is not
+    one (both parts are decimal integers that fit the database's 64 bits)."""
+    at, sep, ident = text.partition("-")
+    if not sep or not all(p.isascii() and p.isdigit() for p in (at, ident)):
+        return None
+    value = (int(at), int(ident))
+    return value if max(value) < 2**63 else None
+
+
 def page(
     conn: Conn,
     store_id: str,
