@@ -24,6 +24,7 @@ from shopevents.clock import FixedClock, SystemClock, to_micros
 from shopevents.config import Settings
 from shopevents.storage import stores
 from shopevents.storage.database import Database
+from tests.shop import Shop
 
 ROOT = Path(__file__).resolve().parent.parent
 EXAMPLES = ROOT / "docs" / "examples"
@@ -146,6 +147,14 @@ def settings() -> Settings:
 @pytest.fixture
 def clock() -> FixedClock:
     return FixedClock()
+
+
+@pytest.fixture
+def shop(db: Database, clock: FixedClock) -> Iterator[Shop]:
+    """A store driven through the real intake transaction (carts fall due after 30 min)."""
+    s = Shop(db, clock)
+    yield s
+    s.close()
 
 
 @pytest.fixture

@@ -134,6 +134,14 @@ class Shop:
     def one(self, sql: str, params: tuple[Any, ...] = ()) -> Any:
         return self.conn.scalar(sql, params)
 
+    def contact_of(self, tracker: str) -> str:
+        """The contact a tracker of this store points to."""
+        cid: str = self.one(
+            "SELECT contact_id FROM trackers WHERE store_id = ? AND tracker_id = ?",
+            (self.store.id, tracker),
+        )
+        return cid
+
     def activities(
         self, contact: str | None = None, kind: str | None = None
     ) -> list[tuple[str, str, Any]]:

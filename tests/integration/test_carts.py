@@ -5,12 +5,10 @@ from __future__ import annotations
 
 import subprocess
 import sys
-from collections.abc import Iterator
 from datetime import timedelta
 from typing import Any
 
 import httpx
-import pytest
 
 from shopevents.clock import FixedClock
 from shopevents.storage.database import Database
@@ -18,13 +16,6 @@ from tests.conftest import LiveServer, Settings
 from tests.shop import Shop, cart, line, purchase
 
 MIN = 60
-
-
-@pytest.fixture
-def shop(db: Database, clock: FixedClock) -> Iterator[Shop]:
-    s = Shop(db, clock, abandon_after=30 * MIN)
-    yield s
-    s.close()
 
 
 def acts(shop: Shop, kind: str) -> list[dict[str, Any]]:

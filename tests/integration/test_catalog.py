@@ -3,26 +3,16 @@ is not rewritten, a changed one is, at once."""
 
 from __future__ import annotations
 
-from collections.abc import Iterator
 from decimal import Decimal
 from typing import Any
 
 import msgspec
-import pytest
 
-from shopevents.clock import FixedClock, to_micros
+from shopevents.clock import to_micros
 from shopevents.domain import catalog
 from shopevents.schema import models as m
 from shopevents.schema.verdicts import money_hook
-from shopevents.storage.database import Database
 from tests.shop import Shop, product
-
-
-@pytest.fixture
-def shop(db: Database, clock: FixedClock) -> Iterator[Shop]:
-    s = Shop(db, clock)
-    yield s
-    s.close()
 
 
 def _products(shop: Shop) -> dict[str, tuple[str, int, int]]:

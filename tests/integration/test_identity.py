@@ -2,39 +2,19 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterator
-
-import pytest
-
-from shopevents.clock import FixedClock
 from shopevents.domain import identity
 from shopevents.storage import reads
-from shopevents.storage.database import Database
 from tests.shop import Shop, cart, line, purchase
-
-
-@pytest.fixture
-def shop(db: Database, clock: FixedClock) -> Iterator[Shop]:
-    s = Shop(db, clock)
-    yield s
-    s.close()
-
-
-def contact_of(shop: Shop, tracker: str) -> str:
-    return shop.one(
-        "SELECT contact_id FROM trackers WHERE store_id = ? AND tracker_id = ?",
-        (shop.store.id, tracker),
-    )
 
 
 def test_new_visitor_gets_a_tracker_and_keeps_it(shop: Shop) -> None:
     first = shop.send([{"type": "page-visit"}])
     tracker = first["trackerId"]
     assert len(tracker) == 24
-    contact = contact_of(shop, tracker)
+    contact = shop.contact_of(tracker)
     again = shop.send([{"type": "page-visit"}], tracker=tracker)
     assert again["trackerId"] == tracker
-    assert contact_of(shop, tracker) == contact
+    assert shop.contact_of(tracker) == contact
     assert shop.one("SELECT COUNT(*) FROM contacts") == 1
     kinds = [kind for _, kind, _ in shop.activities(contact)]
     assert kinds == ["entity-created", "web-page-visited", "web-page-visited"]
@@ -42,11 +22,11 @@ def test_new_visitor_gets_a_tracker_and_keeps_it(shop: Shop) -> None:
 
 def test_anonymous_tracker_becomes_identified(shop: Shop) -> None:
     tracker = shop.send([{"type": "page-visit"}])["trackerId"]
-    anon = contact_of(shop, tracker)
+    anon = shop.contact_of(tracker)
     shop.send(
         [{"type": "login"}], tracker=tracker, email="Ana@Example.com", entity={"_name": "Ana"}
     )
-    assert contact_of(shop, tracker) == anon
+    assert shop.contact_of(tracker) == anon
     row = shop.q("SELECT email, fields FROM contacts WHERE id = ?", (anon,))[0]
     assert row[0] == "ana@example.com"
     assert '"_name":"Ana"' in row[1]
@@ -58,11 +38,11 @@ def test_anonymous_tracker_logging_in_as_known_email_is_merged_and_can_be_undone
     shop: Shop,
 ) -> None:
     known_tracker = shop.send([{"type": "page-visit"}], email="ana@example.com")["trackerId"]
-    known = contact_of(shop, known_tracker)
+    known = shop.contact_of(known_tracker)
     shop.send([purchase("P-1", line("A"))], tracker=known_tracker)
 
     anon_tracker = shop.send([{"type": "page-visit"}])["trackerId"]
-    anon = contact_of(shop, anon_tracker)
+    anon = shop.contact_of(anon_tracker)
     shop.send(
         [{"type": "product-visited", "product": line("B")}],
         tracker=anon_tracker,
@@ -73,7 +53,7 @@ def test_anonymous_tracker_logging_in_as_known_email_is_merged_and_can_be_undone
     assert anon_events == 2
 
     shop.send([{"type": "login"}], tracker=anon_tracker, email="ana@example.com")
-    assert contact_of(shop, anon_tracker) == known
+    assert shop.contact_of(anon_tracker) == known
     assert shop.one("SELECT COUNT(*) FROM events WHERE contact_id = ?", (anon,)) == 0
     assert (
         shop.one("SELECT COUNT(*) FROM events WHERE contact_id = ?", (known,)) == events_before + 1
@@ -89,7 +69,7 @@ def test_anonymous_tracker_logging_in_as_known_email_is_merged_and_can_be_undone
 
     with shop.conn.transaction():
         assert identity.unmerge(shop.conn, shop.store.id, int(merge[0][0]), 1)
-    assert contact_of(shop, anon_tracker) == anon
+    assert shop.contact_of(anon_tracker) == anon
     assert shop.one("SELECT COUNT(*) FROM events WHERE contact_id = ?", (anon,)) == anon_events
     assert shop.one("SELECT contact_id FROM carts WHERE cart_id = 'c-9'") == anon
     assert shop.one("SELECT merged_into FROM contacts WHERE id = ?", (anon,)) is None
@@ -103,14 +83,14 @@ def test_anonymous_tracker_logging_in_as_known_email_is_merged_and_can_be_undone
 
 def test_shared_device_switches_contact_without_merging(shop: Shop) -> None:
     tracker = shop.send([{"type": "page-visit"}], email="ana@example.com")["trackerId"]
-    ana = contact_of(shop, tracker)
+    ana = shop.contact_of(tracker)
     shop.send([{"type": "page-visit"}], tracker=tracker, email="bob@example.com")
-    bob = contact_of(shop, tracker)
+    bob = shop.contact_of(tracker)
     assert bob != ana
     assert shop.one("SELECT email FROM contacts WHERE id = ?", (bob,)) == "bob@example.com"
     assert shop.one("SELECT COUNT(*) FROM merges") == 0
     shop.send([{"type": "page-visit"}], tracker=tracker, email="ana@example.com")
-    assert contact_of(shop, tracker) == ana
+    assert shop.contact_of(tracker) == ana
 
 
 def test_entity_info_updates_fields_with_coercion_warnings(shop: Shop) -> None:

@@ -3,27 +3,13 @@ neither skip nor repeat an activity; rows written before the shared rows still r
 
 from __future__ import annotations
 
-from collections.abc import Iterator
 from typing import Any
 
 import pytest
 
-from shopevents.clock import FixedClock
 from shopevents.domain import timeline
 from shopevents.storage.database import Database
 from tests.shop import Shop, cart, line
-
-
-@pytest.fixture
-def shop(db: Database, clock: FixedClock) -> Iterator[Shop]:
-    s = Shop(db, clock)
-    yield s
-    s.close()
-
-
-def contact_of(shop: Shop, tracker: str) -> str:
-    cid: str = shop.one("SELECT contact_id FROM trackers WHERE tracker_id = ?", (tracker,))
-    return cid
 
 
 def all_pages(shop: Shop, cid: str, limit: int) -> list[dict[str, Any]]:
@@ -44,7 +30,7 @@ def test_one_request_is_one_row_in_the_order_it_happened(shop: Shop) -> None:
         email="ana@example.com",
         cart=cart("c1", line("A"), line("B", 2), line("C")),
     )
-    cid = contact_of(shop, out["trackerId"])
+    cid = shop.contact_of(out["trackerId"])
     assert shop.one("SELECT COUNT(*) FROM activities WHERE contact_id = ?", (cid,)) == 1
     items = timeline.page(shop.conn, shop.store.id, cid, 50)
     assert [a["type"] for a in reversed(items)] == [
@@ -65,7 +51,7 @@ def test_one_request_is_one_row_in_the_order_it_happened(shop: Shop) -> None:
 
 def test_requests_of_one_transaction_keep_their_order(shop: Shop) -> None:
     shop.send([{"type": "page-visit"}], tracker="t1")
-    cid = contact_of(shop, "t1")
+    cid = shop.contact_of("t1")
     shop.send_together(
         [
             {"events": [{"type": "search", "searchText": "one"}], "tracker": "t1"},
@@ -88,7 +74,7 @@ def test_pages_neither_skip_nor_repeat(shop: Shop, limit: int) -> None:
             tracker=tracker,
             cart=cart("c1", *[line(p) for p in "ABCDEFG"[: n + 1]]),
         )
-    cid = contact_of(shop, tracker)
+    cid = shop.contact_of(tracker)
     everything = timeline.page(shop.conn, shop.store.id, cid, 500)
     # entity-created, page visit, line A; the searches; lines B to F
     assert len(everything) == 3 + sum(n % 3 + 1 for n in range(6)) + 5

@@ -48,21 +48,10 @@ def prefetch(conn: Conn, store_id: str, purchase_ids: list[str]) -> None:
     wanted = [p for p in dict.fromkeys(purchase_ids) if (store_id, p) not in known.rows]
     if not wanted:
         return
-    if conn.dialect == "postgres":  # one index look-up per id, whatever the statistics
-        sql = (
-            "SELECT k.v, x.fingerprint, x.id FROM unnest(?::text[]) AS k(v) CROSS JOIN LATERAL ("
-            "SELECT fingerprint, id FROM purchases WHERE store_id = ? AND purchase_id = k.v "
-            "OFFSET 0) x"
-        )
-        params: tuple[Any, ...] = (wanted, store_id)
-    else:
-        test, in_params = conn.any_of(wanted)
-        sql = (
-            "SELECT purchase_id, fingerprint, id FROM purchases "
-            f"WHERE store_id = ? AND purchase_id {test}"
-        )
-        params = (store_id, *in_params)
-    found = {r[0]: (r[1], int(r[2])) for r in conn.all(sql, params)}
+    found = {
+        r[0]: (r[1], int(r[2]))
+        for r in conn.rows_by_key("purchases", "purchase_id", "fingerprint, id", store_id, wanted)
+    }
     for p in wanted:
         known.rows[(store_id, p)] = found.get(p)
 

@@ -156,17 +156,7 @@ def warm(conn: Conn, batch: list[Prepared]) -> None:
             with_carts.add(sid)
     keyed = _keyed(conn)
     for sid, keys in request_keys.items():
-        if conn.dialect == "postgres":  # one index look-up per key, whatever the statistics
-            sql = (
-                "SELECT k.v, x.response FROM unnest(?::text[]) AS k(v) CROSS JOIN LATERAL ("
-                "SELECT response FROM requests WHERE store_id = ? AND request_key = k.v OFFSET 0) x"
-            )
-            params: tuple[Any, ...] = (keys, sid)
-        else:
-            test, in_params = conn.any_of(keys)
-            sql = f"SELECT request_key, response FROM requests WHERE store_id = ? AND request_key {test}"
-            params = (sid, *in_params)
-        found = dict(conn.all(sql, params))
+        found = dict(conn.rows_by_key("requests", "request_key", "response", sid, keys))
         for k in keys:
             if k in found:
                 keyed.responses[(sid, k)] = found[k]

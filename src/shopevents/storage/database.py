@@ -174,6 +174,26 @@ class Conn:
         """`column <text>` tests membership in `values` (an IN list); the parameters for it."""
         return f"IN ({', '.join('?' * len(values))})", list(values)
 
+    def rows_by_key(
+        self, table: str, key_column: str, columns: str, store_id: str, keys: Sequence[str]
+    ) -> list[Any]:
+        """`(key, *columns)` of the store's rows of `table` whose `key_column` is one of
+        `keys`, in one statement. On PostgreSQL one index look-up per key, whatever the
+        statistics (without them, `= ANY(...)` can be planned as a scan of the store)."""
+        if self.dialect == "postgres":
+            picked = ", ".join(f"x.{c.strip()}" for c in columns.split(","))
+            return self.all(
+                f"SELECT k.v, {picked} FROM unnest(?::text[]) AS k(v) CROSS JOIN LATERAL ("
+                f"SELECT {columns} FROM {table} WHERE store_id = ? AND {key_column} = k.v "
+                "OFFSET 0) x",
+                (list(keys), store_id),
+            )
+        test, params = self.any_of(keys)
+        return self.all(
+            f"SELECT {key_column}, {columns} FROM {table} WHERE store_id = ? AND {key_column} {test}",
+            (store_id, *params),
+        )
+
     def one(self, sql: str, params: Sequence[Any] = ()) -> Any:
         return self.execute(sql, params).fetchone()
 
