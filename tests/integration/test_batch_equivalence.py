@@ -5,6 +5,7 @@ as the same requests applied one transaction each. Generated sequences, both bac
 from __future__ import annotations
 
 from collections import Counter
+from decimal import Decimal
 from typing import Any
 
 from hypothesis import HealthCheck, given, settings
@@ -132,6 +133,26 @@ def _state(shop: Shop) -> dict[str, Any]:
     }
 
 
+def _assert_aggregates_follow_the_ledger(shop: Shop) -> None:
+    """Every contact's purchase aggregates are those of the purchases it holds."""
+    held: dict[str, list[tuple[int, int]]] = {}
+    for cid, price, at in shop.q(
+        "SELECT contact_id, total_price, purchased_at FROM purchases WHERE store_id = ?",
+        (shop.store.id,),
+    ):
+        held.setdefault(cid, []).append((int(price), int(at)))
+    for cid, count, amount, first, last in shop.q(
+        "SELECT id, total_purchases, total_amount, first_purchase_at, last_purchase_at "
+        "FROM contacts WHERE store_id = ?",
+        (shop.store.id,),
+    ):
+        mine = held.get(cid, [])
+        assert int(count) == len(mine), cid
+        assert Decimal(str(amount)) == sum(Decimal(p) / 1_000_000 for p, _ in mine), cid
+        assert first == (min(a for _, a in mine) if mine else None), cid
+        assert last == (max(a for _, a in mine) if mine else None), cid
+
+
 @settings(
     max_examples=150,
     deadline=None,
@@ -150,6 +171,8 @@ def test_a_batch_equals_the_same_requests_one_by_one(
         answers_together = [_answer(a) for a in together.send_together(requests)]
         assert answers_together == answers_alone
         assert _state(together) == _state(alone)
+        _assert_aggregates_follow_the_ledger(alone)
+        _assert_aggregates_follow_the_ledger(together)
     finally:
         alone.close()
         together.close()

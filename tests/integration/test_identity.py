@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+from decimal import Decimal
+from typing import Any
+
 from shopevents.domain import identity
 from shopevents.storage import reads
 from tests.shop import Shop, cart, line, purchase
@@ -131,3 +134,49 @@ def test_aggregates_count_only_counted_purchases(shop: Shop) -> None:
     assert str(contact["_totalPurchasesAmount"]) == "25.25"
     assert str(contact["_averagePurchasesAmount"]) == "12.63"
     assert contact["_firstPurchaseDate"] is not None and contact["_lastPurchaseDate"] is not None
+
+
+def test_purchase_aggregates_of_a_contact_created_in_the_same_transaction(shop: Shop) -> None:
+    """A contact created and buying in one transaction is written once, with its purchases
+    counted; later purchases add to it with an UPDATE."""
+
+    def order(pid: str, price: str, date: str) -> dict[str, Any]:
+        ev = purchase(pid, line("A", 1, price))
+        ev["purchase"]["purchaseDate"] = date
+        return ev
+
+    email = "new@example.com"
+    shop.send_together(
+        [
+            {"events": [order("P1", "10.10", "2026-01-03T10:00:00Z")], "email": email},
+            {"events": [order("P2", "5.05", "2026-01-01T10:00:00Z")], "email": email},
+            {"events": [order("P1", "10.10", "2026-01-03T10:00:00Z")], "email": email},
+        ]
+    )
+
+    def row() -> Any:
+        return shop.q(
+            "SELECT total_purchases, total_amount, first_purchase_at, last_purchase_at "
+            "FROM contacts WHERE email = ?",
+            (email,),
+        )[0]
+
+    count, amount, first, last = row()
+    assert (int(count), Decimal(str(amount))) == (2, Decimal("15.15"))
+    assert first == 1767261600000000 and last == 1767434400000000  # Jan 1 and Jan 3, 10:00
+    shop.send([order("P3", "1", "2026-01-02T10:00:00Z")], email=email)
+    count, amount, first, last = row()
+    assert (int(count), Decimal(str(amount))) == (3, Decimal("16.15"))
+    assert first == 1767261600000000 and last == 1767434400000000
+    shop.send_together(  # fields read back mid-batch: the new contact is written first
+        [
+            {"events": [], "email": "later@example.com"},
+            {"events": [], "email": "later@example.com", "entity": {"_name": "Lu"}},
+            {"events": [order("P4", "2", "2026-01-05T10:00:00Z")], "email": "later@example.com"},
+        ]
+    )
+    got = shop.q(
+        "SELECT total_purchases, total_amount, fields FROM contacts WHERE email = ?",
+        ("later@example.com",),
+    )[0]
+    assert (int(got[0]), Decimal(str(got[1]))) == (1, Decimal("2")) and "Lu" in got[2]

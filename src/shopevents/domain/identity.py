@@ -148,14 +148,66 @@ def _tracker_and_email(
     return known.trackers[(store_id, tracker_id)], known.emails[(store_id, email)]
 
 
+class _NewContact(msgspec.Struct):
+    """A contact created in the open transaction and not written yet: its purchases are
+    counted here instead of with an UPDATE each."""
+
+    store_id: str
+    email: str | None
+    fields: str
+    created_at: int
+    updated_at: int
+    total_purchases: int = 0
+    total_amount: Decimal = Decimal(0)
+    first_purchase_at: int | None = None
+    last_purchase_at: int | None = None
+
+
+_NEW_CONTACTS = "new_contacts"
+_INSERT_CONTACT = (
+    "INSERT INTO contacts (id, store_id, email, fields, created_at, updated_at, total_purchases, "
+    "total_amount, first_purchase_at, last_purchase_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)"
+)
+
+
+def _write_new_contacts(conn: Conn) -> None:
+    """Composes the rows of the contacts created in the transaction (`Conn.defer`): just
+    before COMMIT, or before any statement that names `contacts`."""
+    _insert_contacts(conn, conn.tx_memo.pop(_NEW_CONTACTS, None) or {})
+
+
+def _insert_contacts(conn: Conn, pending: dict[str, _NewContact]) -> None:
+    for cid, c in pending.items():
+        conn.append(
+            _INSERT_CONTACT,
+            (
+                cid,
+                c.store_id,
+                c.email,
+                c.fields,
+                c.created_at,
+                c.updated_at,
+                c.total_purchases,
+                str(c.total_amount),
+                c.first_purchase_at,
+                c.last_purchase_at,
+            ),
+        )
+
+
 def _new_contact(
     conn: Conn, store_id: str, email: str | None, now: int, fields: dict[str, Any] | None = None
 ) -> str:
     cid = new_id(now)
-    conn.append(
-        "INSERT INTO contacts (id, store_id, email, fields, created_at, updated_at) VALUES (?, ?, ?, ?, ?, ?)",
-        (cid, store_id, email, dumps(fields or {}), now, now),
-    )
+    row = _NewContact(store_id, email, dumps(fields or {}), now, now)
+    if conn.in_tx:
+        pending = conn.tx_memo.get(_NEW_CONTACTS)
+        if pending is None:
+            pending = conn.tx_memo[_NEW_CONTACTS] = {}
+            conn.defer("contacts", _write_new_contacts)
+        pending[cid] = row
+    else:
+        _insert_contacts(conn, {cid: row})
     known = _known(conn)
     known.totals[cid] = Decimal(0)
     if email is not None:
@@ -371,6 +423,18 @@ def add_purchase(
     conn: Conn, contact_id: str, total_millionths: int, purchased_at: int, now: int
 ) -> None:
     """Count one more purchase in the contact's aggregates."""
+    pending = conn.tx_memo.get(_NEW_CONTACTS)
+    if pending is not None and contact_id in pending:  # created in this transaction, unwritten
+        c = pending[contact_id]
+        c.total_purchases += 1
+        c.total_amount += money_from_db(total_millionths) or Decimal(0)
+        if c.first_purchase_at is None or c.first_purchase_at > purchased_at:
+            c.first_purchase_at = purchased_at
+        if c.last_purchase_at is None or c.last_purchase_at < purchased_at:
+            c.last_purchase_at = purchased_at
+        c.updated_at = now
+        _known(conn).totals[contact_id] = c.total_amount
+        return
     known = _known(conn)
     current = known.totals.get(contact_id)
     if current is None:
