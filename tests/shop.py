@@ -84,7 +84,7 @@ class Shop:
         a batch (each dict: the keyword arguments of `send`)."""
         prepared = [self.prepare(**r) for r in requests]
         now = to_micros(self.clock.now())
-        with self.conn.pipeline(), self.conn.transaction():
+        with self.conn.transaction(pipelined=True):
             intake.warm(self.conn, prepared)
             return [intake.apply(self.conn, p, now) for p in prepared]
 

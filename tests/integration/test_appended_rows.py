@@ -5,7 +5,8 @@ from __future__ import annotations
 
 import pytest
 
-from shopevents.storage.database import Database
+from shopevents.storage import database as dbmod
+from shopevents.storage.database import COPY_MIN_ROWS, Database
 
 INSERT = "INSERT INTO outbox (store_id, topic, occurred_at, payload) VALUES (?, ?, ?, ?)"
 INSERT_EVENT = (
@@ -113,7 +114,7 @@ def test_outside_a_transaction_append_writes_at_once(db: Database) -> None:
 def test_many_rows_in_one_transaction(db: Database) -> None:
     conn = db.connect()
     try:
-        with conn.pipeline(), conn.transaction():
+        with conn.transaction(pipelined=True):
             ids = [conn.append_id(INSERT_EVENT, _event(i)) for i in range(1200)]
         assert len(set(ids)) == 1200
         assert conn.scalar("SELECT COUNT(*) FROM events") == 1200
@@ -145,3 +146,71 @@ def test_ids_taken_long_ago_are_not_used(db: Database) -> None:
     finally:
         a.close()
         b.close()
+
+
+INSERT_REQUEST = (
+    "INSERT INTO requests (store_id, received_at, channel, request_key, body, response) "
+    "VALUES (?, ?, ?, ?, ?, ?)"
+)
+AWKWARD_TEXTS = ["tab\there", "new\nline", "back\\slash \\N", "quote ' \" ", "ünïcödé ✓", "", "\\."]
+
+
+def _awkward(i: int) -> tuple[object, ...]:
+    text = AWKWARD_TEXTS[i % len(AWKWARD_TEXTS)]
+    warnings = None if i % 3 else f"[{text!r}]"
+    return ("s1", 2**40 + i, i, "page-visit", "accepted", 2**53 + i, text or None, warnings, text)
+
+
+def test_many_queued_rows_of_a_statement_round_trip_exactly(db: Database) -> None:
+    """From `COPY_MIN_ROWS` queued rows of one statement on, PostgreSQL writes them with COPY
+    (after the pipeline, before COMMIT); the values come back exactly, next to a statement
+    with fewer rows written the usual way, on both backends."""
+    n = COPY_MIN_ROWS + 50
+    conn = db.connect()
+    try:
+        with conn.transaction(pipelined=True):
+            ids = [conn.append_id(INSERT_EVENT, _awkward(i)) for i in range(n)]
+            for i in range(n):
+                body = bytes([0, 9, 10, 92, 39, i % 256]) + "é".encode()
+                conn.append(INSERT_REQUEST, ("s1", i, "web", f"k{i}\t", body, None))
+            for i in range(5):
+                conn.append(INSERT, ("s1", "ping", i, "{}"))
+            # Both statements qualify for COPY (the outbox's 5 rows are too few).
+            assert dbmod._copy_sql(dbmod._with_id(INSERT_EVENT))
+            assert dbmod._copy_sql(INSERT_REQUEST)
+        got = conn.all(
+            "SELECT id, store_id, request_id, idx, type, status, received_at, contact_id, "
+            "warnings, data FROM events ORDER BY id"
+        )
+        assert [tuple(r) for r in got] == [(ids[i], *_awkward(i)) for i in range(n)]
+        bodies = conn.all(
+            "SELECT received_at, request_key, body FROM requests ORDER BY received_at"
+        )
+        assert [(r[0], r[1], bytes(r[2])) for r in bodies] == [
+            (i, f"k{i}\t", bytes([0, 9, 10, 92, 39, i % 256]) + "é".encode()) for i in range(n)
+        ]
+        assert conn.scalar("SELECT COUNT(*) FROM outbox") == 5
+    finally:
+        conn.close()
+
+
+def test_a_failed_copy_leaves_nothing(db: Database) -> None:
+    """A row that breaks a constraint among many queued rows fails the whole transaction:
+    nothing of it is written, and the connection works on."""
+    conn = db.connect()
+    explicit = (
+        "INSERT INTO events (id, store_id, request_id, idx, type, status, received_at, "
+        "contact_id, warnings, data) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)"
+    )
+    try:
+        with pytest.raises(Exception), conn.transaction(pipelined=True):  # noqa: B017
+            conn.append(INSERT, ("s1", "ping", 1, "{}"))
+            for i in range(COPY_MIN_ROWS + 10):
+                conn.append(explicit, (10_000 + min(i, 5), *_event(i)))  # id 10005 again
+        assert conn.scalar("SELECT COUNT(*) FROM events") == 0
+        assert conn.scalar("SELECT COUNT(*) FROM outbox") == 0
+        with conn.transaction(pipelined=True):
+            conn.append(INSERT, ("s1", "ping", 2, "{}"))
+        assert conn.scalar("SELECT COUNT(*) FROM outbox") == 1
+    finally:
+        conn.close()

@@ -174,7 +174,7 @@ class GroupCommitter:
         try:
             conn = self._connection()
             results: list[Any] = []
-            with conn.pipeline(), conn.transaction():
+            with conn.transaction(pipelined=True):
                 for warm_up, hints in warm_ups.items():
                     warm_up(conn, hints)
                 for write, _, _ in batch:
