@@ -68,27 +68,45 @@ def _table_of(sql: str) -> str:
     return out
 
 
-_VALUES: dict[tuple[str, int], str | None] = {}
+_PLAIN: dict[str, tuple[str, list[str]] | None] = {}
 
 
-def _values_sql(sql: str, n: int) -> str | None:
-    """PostgreSQL: `INSERT INTO t (cols) VALUES (?, ...)` for `n` rows as one statement with
-    server-side placeholders (`VALUES ($1, $2), ($3, $4)`, for a raw cursor: psycopg need not
-    parse it), or None when its VALUES hold anything but placeholders."""
-    key = (sql, n)
-    if key in _VALUES:
-        return _VALUES[key]
+def _plain_insert(sql: str) -> tuple[str, list[str]] | None:
+    """(table, columns) of `INSERT INTO t (cols) VALUES (?, ...)`, or None when its VALUES
+    hold anything but placeholders."""
+    if sql in _PLAIN:
+        return _PLAIN[sql]
     mt = _PLAIN_INSERT.match(sql)
-    text = None
+    out = None
     if mt:
         cols = [c.strip() for c in mt.group(2).split(",")]
         marks = [v.strip() for v in mt.group(3).split(",")]
         if len(marks) == len(cols) and all(v == "?" for v in marks):
-            w = len(cols)
-            rows = ", ".join(
-                "(" + ", ".join(f"${r * w + c + 1}" for c in range(w)) + ")" for r in range(n)
-            )
-            text = f"INSERT INTO {mt.group(1)} ({', '.join(cols)}) VALUES {rows}"
+            out = (mt.group(1), cols)
+    if len(_PLAIN) < 4096:
+        _PLAIN[sql] = out
+    return out
+
+
+_VALUES: dict[tuple[str, int], str | None] = {}
+
+
+def _values_sql(sql: str, n: int) -> str | None:
+    """PostgreSQL: a plain INSERT (see `_plain_insert`) for `n` rows as one statement with
+    server-side placeholders (`VALUES ($1, $2), ($3, $4)`, for a raw cursor: psycopg need not
+    parse it), or None."""
+    key = (sql, n)
+    if key in _VALUES:
+        return _VALUES[key]
+    plain = _plain_insert(sql)
+    text = None
+    if plain:
+        table, cols = plain
+        w = len(cols)
+        rows = ", ".join(
+            "(" + ", ".join(f"${r * w + c + 1}" for c in range(w)) + ")" for r in range(n)
+        )
+        text = f"INSERT INTO {table} ({', '.join(cols)}) VALUES {rows}"
     if len(_VALUES) < 4096:
         _VALUES[key] = text
     return text
@@ -98,24 +116,13 @@ def _values_sql(sql: str, n: int) -> str | None:
 # costs a third less CPU per row than a multi-row INSERT, client and server together, but
 # cannot run in a pipeline, so it adds a few waits to its transaction.
 COPY_MIN_ROWS = 100
-_COPY: dict[str, str | None] = {}
 
 
 def _copy_sql(sql: str) -> str | None:
-    """PostgreSQL: `COPY t (cols) FROM STDIN` for `INSERT INTO t (cols) VALUES (?, ...)`, or
-    None when its VALUES hold anything but placeholders."""
-    if sql in _COPY:
-        return _COPY[sql]
-    mt = _PLAIN_INSERT.match(sql)
-    text = None
-    if mt:
-        cols = [c.strip() for c in mt.group(2).split(",")]
-        marks = [v.strip() for v in mt.group(3).split(",")]
-        if len(marks) == len(cols) and all(v == "?" for v in marks):
-            text = f"COPY {mt.group(1)} ({', '.join(cols)}) FROM STDIN"
-    if len(_COPY) < 4096:
-        _COPY[sql] = text
-    return text
+    """PostgreSQL: `COPY t (cols) FROM STDIN` for a plain INSERT (see `_plain_insert`), or
+    None."""
+    plain = _plain_insert(sql)
+    return f"COPY {plain[0]} ({', '.join(plain[1])}) FROM STDIN" if plain else None
 
 
 def _names(sql: str) -> frozenset[str]:
