@@ -152,6 +152,7 @@ def create_app(
         if db.dialect == "sqlite":
             checkpointer = Checkpointer(db).start()
             ctx.committer.background_checkpoints = True
+            ctx.committer.checkpointer = checkpointer
         if run_worker:
             steps = [("abandonment", worker_loop.abandonment_step(ctx, settings.worker.batch_size))]
             extra = getattr(app.state, "worker_steps", [])
@@ -167,6 +168,7 @@ def create_app(
             await close_webhooks(ctx)
             ctx.close()
             if checkpointer is not None:
+                ctx.committer.checkpointer = None
                 checkpointer.stop()
 
     app = Starlette(

@@ -11,7 +11,7 @@ import pytest
 from shopevents.clock import FixedClock
 from shopevents.ingest import intake
 from shopevents.ingest.committer import GroupCommitter
-from shopevents.storage.database import Conn, Database
+from shopevents.storage.database import Checkpointer, Conn, Database
 from tests.shop import Shop, line, purchase
 
 
@@ -107,21 +107,12 @@ def test_the_sqlite_log_starts_again_under_steady_writes(tmp_path: Any) -> None:
         db, FixedClock(), background_checkpoints=True, wal_reset_bytes=256 << 10
     )
 
-    def big(i: int) -> Any:
-        def write(conn: Conn, now: int) -> None:
-            conn.execute(
-                "INSERT INTO users (username, password_hash, created_at) VALUES (?, ?, ?)",
-                (f"u{i}", "x" * 20_000, now),
-            )
-
-        return write
-
     wal = tmp_path / "wal.db-wal"
     sizes: list[int] = []
 
     async def steady() -> None:
         for i in range(400):
-            await committer.submit(big(i))
+            await committer.submit(_big_user(i))
             sizes.append(wal.stat().st_size)
 
     try:
@@ -133,6 +124,48 @@ def test_the_sqlite_log_starts_again_under_steady_writes(tmp_path: Any) -> None:
     with db.reader() as c:
         assert c.scalar("SELECT COUNT(*) FROM users") == 400
     db.close()
+
+
+def test_with_a_background_checkpointer_the_writer_waits_for_its_pass(tmp_path: Any) -> None:
+    """Past the limit the writer wakes the background checkpointer and checkpoints the tail
+    itself only after that pass: the log is still reused, and the passes came from the
+    wake-ups (the checkpointer's own interval is far longer than the test)."""
+    db = Database(f"sqlite:///{tmp_path / 'wal.db'}")
+    db.migrate()
+    committer = GroupCommitter(
+        db, FixedClock(), background_checkpoints=True, wal_reset_bytes=256 << 10
+    )
+    checkpointer = Checkpointer(db, interval=3600).start()
+    committer.checkpointer = checkpointer
+    wal = tmp_path / "wal.db-wal"
+    sizes: list[int] = []
+
+    async def steady() -> None:
+        for i in range(400):
+            await committer.submit(_big_user(i))
+            await asyncio.sleep(0.002)  # the checkpointer's thread gets the GIL
+            sizes.append(wal.stat().st_size)
+
+    try:
+        asyncio.run(steady())
+    finally:
+        committer.close()
+        checkpointer.stop()
+    assert checkpointer.passes >= 2
+    assert max(sizes) < 2 << 20
+    with db.reader() as c:
+        assert c.scalar("SELECT COUNT(*) FROM users") == 400
+    db.close()
+
+
+def _big_user(i: int) -> Any:
+    def write(conn: Conn, now: int) -> None:
+        conn.execute(
+            "INSERT INTO users (username, password_hash, created_at) VALUES (?, ?, ?)",
+            (f"u{i}", "x" * 20_000, now),
+        )
+
+    return write
 
 
 @pytest.mark.parametrize("threaded", [False, True], ids=["loop", "thread"])

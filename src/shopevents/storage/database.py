@@ -587,21 +587,32 @@ class Database:
 class Checkpointer:
     """Moves SQLite's WAL checkpoints (and their fsyncs) off the writer: the writer connection
     turns automatic checkpoints off and this thread runs a PASSIVE checkpoint every
-    `interval` seconds on its own connection (a TRUNCATE one when it stops)."""
+    `interval` seconds, or at once when woken, on its own connection (a TRUNCATE one when it
+    stops). `passes` counts the checkpoints it has finished."""
 
     def __init__(self, db: Database, interval: float = 0.5) -> None:
         self.db = db
         self.interval = interval
+        self.passes = 0
         self._stop = threading.Event()
+        self._wake = threading.Event()
         self._thread = threading.Thread(target=self._run, name="sqlite-checkpoint", daemon=True)
 
     def start(self) -> Checkpointer:
         self._thread.start()
         return self
 
+    def wake(self) -> None:
+        """Checkpoint now rather than at the end of the interval."""
+        self._wake.set()
+
     def _run(self) -> None:
         conn: Conn | None = None
-        while not self._stop.wait(self.interval):
+        while True:
+            self._wake.wait(self.interval)
+            self._wake.clear()
+            if self._stop.is_set():
+                break
             try:
                 conn = conn or self.db.connect()
                 conn.execute("PRAGMA wal_checkpoint(PASSIVE)")
@@ -609,6 +620,7 @@ class Checkpointer:
                 if conn is not None:
                     conn.close()
                 conn = None
+            self.passes += 1
         try:
             conn = conn or self.db.connect()
             conn.execute("PRAGMA wal_checkpoint(TRUNCATE)")
@@ -620,6 +632,7 @@ class Checkpointer:
 
     def stop(self) -> None:
         self._stop.set()
+        self._wake.set()
         self._thread.join(timeout=30)
 
 
