@@ -122,6 +122,7 @@ def serve(env: Env, host: str | None, port: int | None, no_worker: bool, demo: b
     if demo:
         print_demo(env)
     app = create_app(settings, env.db, env.clock, worker=False if no_worker else None)
+    settle_gc()
     uvicorn.run(
         app,
         host=settings.host,
@@ -133,6 +134,21 @@ def serve(env: Env, host: str | None, port: int | None, no_worker: bool, demo: b
         lifespan="on",
         timeout_graceful_shutdown=5,
     )
+
+
+def settle_gc() -> None:
+    """Before serving: what exists now (modules, settings, the app) lives as long as the
+    process, so the cyclic collector stops walking it (`gc.freeze`), and it runs its passes
+    after 50,000 new objects instead of 700. Under load, its full passes otherwise paused
+    the event loop for ~16 ms about once a second, finding nothing to free."""
+    import gc
+    import importlib
+
+    for name in ("uvicorn.loops.uvloop", "uvicorn.protocols.http.httptools_impl"):
+        importlib.import_module(name)  # what `uvicorn.run` imports, so that it is frozen too
+    gc.collect()
+    gc.freeze()
+    gc.set_threshold(50_000, 20, 20)
 
 
 def print_demo(env: Env) -> None:
