@@ -30,7 +30,7 @@ from shopevents.ingest import routes as ingest_routes
 from shopevents.reports import routes as report_routes
 from shopevents.reports.service import rollup_step
 from shopevents.responses import json_response
-from shopevents.storage.database import Checkpointer, Database
+from shopevents.storage.database import Checkpointer, Database, open_database, probe_write
 from shopevents.webhooks import routes as webhook_routes
 from shopevents.webhooks.worker import close_worker as close_webhooks
 from shopevents.webhooks.worker import worker_steps as webhook_worker_steps
@@ -44,12 +44,7 @@ def create_app(
     *,
     worker: bool | None = None,
 ) -> FastPath:
-    db = db or Database(
-        settings.database_url,
-        synchronous=settings.storage.sqlite_synchronous,
-        busy_timeout_ms=settings.storage.busy_timeout_ms,
-        pool_size=settings.storage.read_pool_size,
-    )
+    db = db or open_database(settings)
     ctx = AppContext(settings, db, clock or SystemClock())
     run_worker = settings.worker.enabled if worker is None else worker
 
@@ -57,11 +52,19 @@ def create_app(
         return json_response({"status": "ok"})
 
     async def readyz(request: Request) -> Response:
+        """Ready when the database answers a read and takes writes: after a write failed for
+        storage (a full disk, a lost connection), a probe write through the committer must
+        succeed first. Each check has the write deadline."""
+        limit = settings.storage.write_timeout_seconds
         try:
-            await ctx.read(lambda c: c.scalar("SELECT 1"))
+            await ctx.read(lambda c: c.scalar("SELECT 1"), timeout=limit)
+            if not ctx.committer.healthy:
+                await ctx.write(probe_write)
         except Exception as exc:
             return json_response(
-                {"status": "unavailable", "error": str(exc)[:200]}, 503, {"Retry-After": "5"}
+                {"status": "unavailable", "error": str(exc)[:200]},
+                503,
+                {"Retry-After": str(settings.ingest.retry_after_seconds)},
             )
         return json_response({"status": "ready"})
 
@@ -81,6 +84,9 @@ def create_app(
         lines.append("# TYPE shopevents_group_commit_batches_total counter")
         lines.append(f"shopevents_group_commit_batches_total {ctx.committer.batches}")
         lines.append(f"shopevents_group_commit_writes_total {ctx.committer.writes}")
+        lines.append("# TYPE shopevents_writes_in_doubt_total counter")
+        for verdict, value in sorted(ctx.committer.in_doubt.items()):
+            lines.append(f'shopevents_writes_in_doubt_total{{then="{verdict}"}} {value}')
         try:
             depth = await ctx.read(
                 lambda c: c.scalar("SELECT COUNT(*) FROM outbox WHERE dispatched_at IS NULL")

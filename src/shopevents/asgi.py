@@ -20,7 +20,7 @@ from starlette.datastructures import State
 from starlette.routing import BaseRoute, Router
 from starlette.types import Receive, Scope, Send
 
-from shopevents.errors import ApiError, StorageUnavailable
+from shopevents.errors import ApiError, StorageUnavailable, storage_error
 from shopevents.storage.codec import dumpb
 
 log = logging.getLogger("shopevents")
@@ -40,7 +40,7 @@ def as_api_error(exc: Exception, retry_after_seconds: int) -> ApiError:
     if isinstance(exc, ApiError):
         return exc
     if isinstance(exc, StorageUnavailable):
-        return ApiError("storage_unavailable", headers={"Retry-After": str(retry_after_seconds)})
+        return storage_error(exc, retry_after_seconds)
     log.exception("unhandled error", exc_info=exc)
     return ApiError("internal_error")
 

@@ -2,16 +2,17 @@
 
 from __future__ import annotations
 
+import asyncio
 import time
 from collections import Counter
 from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor
 from typing import Any, TypeVar
-
-from starlette.concurrency import run_in_threadpool
 
 from shopevents.clock import Clock, to_micros
 from shopevents.config import Settings
 from shopevents.domain.catalog import RecentWrites
+from shopevents.errors import StorageUnavailable
 from shopevents.ingest.committer import GroupCommitter, WarmUp
 from shopevents.storage import stores
 from shopevents.storage.database import Conn, Database
@@ -20,6 +21,12 @@ from shopevents.storage.stores import StoreRecord
 T = TypeVar("T")
 
 DEMO_STORE_NAME = "Demo store"
+# Threads for reads (REST, dashboard, reports, store look-ups). A frozen database can hold
+# them all; reads then wait in the queue and get `503` at their deadline.
+READER_THREADS = 16
+# A store look-up on the ingest path waits at most this long (a known store is then served
+# from the cache).
+STORE_LOOKUP_SECONDS = 2.0
 
 
 class AppContext:
@@ -34,11 +41,13 @@ class AppContext:
             max_wait_ms=settings.ingest.group_commit_max_wait_ms,
             wal_reset_bytes=settings.storage.sqlite_wal_reset_mb << 20,
             threaded=_threaded(settings.ingest.group_commit_thread, db.dialect),
+            write_timeout=settings.storage.write_timeout_seconds,
         )
         self.recent_products = RecentWrites()
         self.committer.on_rollback.append(self.recent_products.forget)
         self._stores: dict[str, tuple[float, StoreRecord | None]] = {}
         self.metrics: Counter[tuple[str, str]] = Counter()
+        self._readers: ThreadPoolExecutor | None = None
         self.started = time.time()
 
     def now_us(self) -> int:
@@ -50,9 +59,22 @@ class AppContext:
         with self.db.reader() as conn:
             return fn(conn)
 
-    async def read(self, fn: Callable[[Conn], T]) -> T:
-        """Run a read on a pooled connection in a worker thread."""
-        return await run_in_threadpool(self.read_sync, fn)
+    async def read(self, fn: Callable[[Conn], T], timeout: float | None = None) -> T:
+        """Run a read on a pooled connection in a reader thread. If the database has not
+        answered within `timeout` (`storage.read_timeout_seconds`), `StorageUnavailable`: the
+        caller answers `503` while the thread waits on (a frozen or partitioned database)."""
+        if self._readers is None:
+            self._readers = ThreadPoolExecutor(
+                READER_THREADS, thread_name_prefix="shopevents-reader"
+            )
+        limit = self.settings.storage.read_timeout_seconds if timeout is None else timeout
+        running = asyncio.get_running_loop().run_in_executor(self._readers, self.read_sync, fn)
+        try:
+            return await asyncio.wait_for(running, limit)
+        except TimeoutError:
+            raise StorageUnavailable(
+                f"the database did not answer a read within {limit:g} s"
+            ) from None
 
     async def write(
         self,
@@ -65,14 +87,26 @@ class AppContext:
 
     # -- stores -------------------------------------------------------------------------
 
-    def get_store(self, store_id: str, max_age: float = 2.0) -> StoreRecord | None:
+    async def get_store(self, store_id: str, max_age: float = 2.0) -> StoreRecord | None:
+        """The store, from a cache kept `max_age` seconds. A look-up runs in a reader thread
+        with a short deadline; if the database does not answer, a store already known is
+        served from the cache (its settings may be up to the outage's length old), and an
+        unknown one gets `StorageUnavailable`."""
         hit = self._stores.get(store_id)
         now = time.monotonic()
         if hit is not None and now - hit[0] < max_age:
             return hit[1]
         if len(store_id) > 64 or "\x00" in store_id:
             return None
-        rec = self.read_sync(lambda c: stores.get_store(c, store_id))
+        try:
+            rec = await self.read(
+                lambda c: stores.get_store(c, store_id),
+                timeout=min(STORE_LOOKUP_SECONDS, self.settings.storage.read_timeout_seconds),
+            )
+        except StorageUnavailable:
+            if hit is not None:
+                return hit[1]
+            raise
         if len(self._stores) > 10_000:
             self._stores.clear()
         self._stores[store_id] = (now, rec)
@@ -81,8 +115,8 @@ class AppContext:
     def forget_store(self, store_id: str) -> None:
         self._stores.pop(store_id, None)
 
-    def demo_store_id(self) -> str | None:
-        rec = self.read_sync(lambda c: stores.find_store_by_name(c, DEMO_STORE_NAME))
+    async def demo_store_id(self) -> str | None:
+        rec = await self.read(lambda c: stores.find_store_by_name(c, DEMO_STORE_NAME))
         return rec.id if rec else None
 
     def count(self, name: str, label: str = "") -> None:
@@ -90,6 +124,9 @@ class AppContext:
 
     def close(self) -> None:
         self.committer.close()
+        if self._readers is not None:
+            self._readers.shutdown(wait=False, cancel_futures=True)
+            self._readers = None
         self.db.close()
 
 

@@ -42,12 +42,32 @@ CATALOG: dict[str, Code] = {
         ),
         _c("payload_too_large", "request", 413, "The body is over the size limit."),
         _c("too_many_events", "request", 413, "The request holds more events than allowed."),
+        _c(
+            "too_many_lines",
+            "request",
+            413,
+            "A purchase sent to the REST API holds more product lines than allowed.",
+        ),
         _c("rate_limited", "request", 429, "Too many requests; retry after Retry-After seconds."),
+        _c("request_timeout", "request", 408, "The request head or body was not sent in time."),
+        _c(
+            "too_many_connections",
+            "request",
+            503,
+            "The server is at its connection cap, every connection busy; retry after Retry-After seconds.",
+        ),
         _c(
             "storage_unavailable",
             "request",
             503,
             "Storage cannot be reached; retry after Retry-After seconds.",
+        ),
+        _c(
+            "outcome_unknown",
+            "request",
+            503,
+            "The database stopped answering while this request was being committed: it may "
+            "have been stored. Retry it unchanged (with the same requestId).",
         ),
         _c("unauthorized", "request", 401, "Missing, malformed, unknown or revoked API key."),
         _c("forbidden", "request", 403, "The credentials do not allow this."),
@@ -64,6 +84,12 @@ CATALOG: dict[str, Code] = {
             "request",
             409,
             "A purchase with this purchaseId and a different content is recorded; this one is kept for review, not counted.",
+        ),
+        _c(
+            "too_many_webhook_endpoints",
+            "request",
+            409,
+            "The store already has webhooks.max_endpoints_per_store endpoints.",
         ),
         _c("csrf_failed", "request", 403, "The form's CSRF token is missing or wrong."),
         _c("http_error", "request", 400, "Another HTTP-level refusal (the status says which)."),
@@ -217,7 +243,24 @@ class ApiError(Exception):
 
 
 class StorageUnavailable(Exception):
-    """The database cannot be reached or is locked beyond the busy timeout."""
+    """The database cannot be reached, did not answer in time, or is locked beyond the busy
+    timeout. Nothing of the write was stored."""
+
+
+class StorageBusy(StorageUnavailable):
+    """SQLite: another connection holds the write lock; the transaction did not start."""
+
+
+class OutcomeUnknown(StorageUnavailable):
+    """The database stopped answering after the write's COMMIT may have reached it, and did
+    not come back in time to tell whether it was applied."""
+
+
+def storage_error(exc: StorageUnavailable, retry_after_seconds: int) -> ApiError:
+    """The answer to a write or read that storage could not serve: `503` with
+    `Retry-After`, `outcome_unknown` when the write may have been stored."""
+    code = "outcome_unknown" if isinstance(exc, OutcomeUnknown) else "storage_unavailable"
+    return ApiError(code, headers={"Retry-After": str(retry_after_seconds)})
 
 
 class NotFound(Exception):

@@ -17,7 +17,7 @@ CACHE_CONTROL = "public, max-age=60, stale-while-revalidate=600"
 class ClientContext(Protocol):
     settings: Any
 
-    def get_store(self, store_id: str) -> StoreLike | None: ...
+    async def get_store(self, store_id: str) -> StoreLike | None: ...
 
 
 def public_base_url(ctx: ClientContext, request: Request) -> str:
@@ -35,7 +35,7 @@ def etag_matches(header: str | None, etag: str) -> bool:
 
 def routes(ctx: ClientContext) -> list[BaseRoute]:
     async def client_script(request: Request) -> Response:
-        store = ctx.get_store(request.path_params["store_id"])
+        store = await ctx.get_store(request.path_params["store_id"])
         if store is None:
             return PlainTextResponse(
                 "unknown store\n", status_code=404, headers={"Cache-Control": "no-store"}

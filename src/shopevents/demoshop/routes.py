@@ -36,7 +36,7 @@ COOKIE = "se_demo"
 
 
 class DemoContext(Protocol):
-    def demo_store_id(self) -> str | None: ...
+    async def demo_store_id(self) -> str | None: ...
 
 
 def _source(value: Any) -> Markup:
@@ -88,7 +88,7 @@ def routes(ctx: DemoContext) -> list[BaseRoute]:
             max_age=30 * 24 * 3600,
         )
 
-    def page(
+    async def page(
         request: Request,
         variant: str,
         template: str,
@@ -100,7 +100,7 @@ def routes(ctx: DemoContext) -> list[BaseRoute]:
         **extra: Any,
     ) -> Response:
         base = base_url(request)
-        store_id = ctx.demo_store_id()
+        store_id = await ctx.demo_store_id()
         evs = list(events or [])
         for flash in state.flash:
             if flash == "newsletter" and state.customer:
@@ -143,7 +143,7 @@ def routes(ctx: DemoContext) -> list[BaseRoute]:
         return response
 
     async def landing(request: Request) -> Response:
-        store_id = ctx.demo_store_id()
+        store_id = await ctx.demo_store_id()
         base = base_url(request)
         html = env.get_template("landing.html").render(
             store_id=store_id,
@@ -156,7 +156,7 @@ def routes(ctx: DemoContext) -> list[BaseRoute]:
         return HTMLResponse("Not found", status_code=404)
 
     async def home(request: Request, variant: str) -> Response:
-        return page(
+        return await page(
             request,
             variant,
             "home.html",
@@ -170,7 +170,7 @@ def routes(ctx: DemoContext) -> list[BaseRoute]:
         if slug not in CATEGORIES:
             return await not_found(request)
         products = [p for p in CATALOG.values() if p.category_slug == slug]
-        return page(
+        return await page(
             request,
             variant,
             "home.html",
@@ -185,7 +185,7 @@ def routes(ctx: DemoContext) -> list[BaseRoute]:
         pid = request.path_params["product_id"]
         p = CATALOG.get(pid)
         if p is None:
-            return page(
+            return await page(
                 request,
                 variant,
                 "notfound.html",
@@ -195,7 +195,7 @@ def routes(ctx: DemoContext) -> list[BaseRoute]:
                 missing=pid[:64],
             )
         model = product_js(p, base_url(request), variant)
-        return page(
+        return await page(
             request,
             variant,
             "product.html",
@@ -221,7 +221,7 @@ def routes(ctx: DemoContext) -> list[BaseRoute]:
         ]
         if q:
             events.append({"type": "search", "searchText": q})
-        return page(
+        return await page(
             request,
             variant,
             "home.html",
@@ -235,7 +235,7 @@ def routes(ctx: DemoContext) -> list[BaseRoute]:
     async def cart_page(request: Request, variant: str) -> Response:
         state = state_of(request)
         lines = [(CATALOG[pid], q) for pid, q in state.cart.lines] if state.cart else []
-        return page(request, variant, "cart.html", state, lines=lines, max_qty=MAX_QTY)
+        return await page(request, variant, "cart.html", state, lines=lines, max_qty=MAX_QTY)
 
     async def cart_update(request: Request, variant: str) -> Response:
         form = await request.form()
@@ -282,7 +282,7 @@ def routes(ctx: DemoContext) -> list[BaseRoute]:
                 state.order = new_order(state.cart, values["payment"])
                 state.cart = None
                 return redirect(variant, f"/confirmation/{state.order.id}", state)
-        return page(
+        return await page(
             request,
             variant,
             "checkout.html",
@@ -302,9 +302,9 @@ def routes(ctx: DemoContext) -> list[BaseRoute]:
             else None
         )
         if order is None:
-            return page(request, variant, "confirmation.html", state, order=None, status=404)
+            return await page(request, variant, "confirmation.html", state, order=None, status=404)
         purchase = purchase_js(order, base_url(request), variant)
-        return page(
+        return await page(
             request,
             variant,
             "confirmation.html",

@@ -12,6 +12,15 @@ With `threaded=True` (PostgreSQL by default) the batches run on one writer threa
 while the database works on a batch (psycopg releases the GIL while it waits), the loop
 goes on reading, decoding and answering requests, and those arriving meanwhile make the next
 batch. One batch is in flight at a time and the connection is used from that thread only.
+
+Every write has a deadline (`write_timeout`): a write still waiting when it passes is
+withdrawn and fails with `StorageUnavailable` (it never ran); a write whose batch is still in
+the database fails with `OutcomeUnknown`, and what became of it is logged and counted when
+the database answers. On SQLite without the writer thread, a write lock held by another
+connection never blocks the loop: the batch goes back to the queue and is tried again a few
+milliseconds later. On PostgreSQL each batch writes a mark (`commit_marks`) in its
+transaction; when the connection breaks after COMMIT was sent, the writer reconnects and
+looks the mark up, so a batch that was committed is answered as committed.
 """
 
 from __future__ import annotations
@@ -19,12 +28,14 @@ from __future__ import annotations
 import asyncio
 import logging
 import os
+import time
+import uuid
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from typing import Any, TypeVar
 
 from shopevents.clock import Clock, to_micros
-from shopevents.errors import StorageUnavailable
+from shopevents.errors import OutcomeUnknown, StorageBusy, StorageUnavailable
 from shopevents.storage.database import Checkpointer, Conn, Database
 
 log = logging.getLogger("shopevents.committer")
@@ -32,8 +43,23 @@ log = logging.getLogger("shopevents.committer")
 T = TypeVar("T")
 Write = Callable[[Conn, int], Any]
 WarmUp = Callable[[Conn, list[Any]], None]
-Pending = tuple[Write, "asyncio.Future[Any]", "tuple[WarmUp, Any] | None"]
+Pending = tuple[Write, "asyncio.Future[Any]", "tuple[WarmUp, Any] | None", float]
 Outcome = tuple[bool, Any]  # (True, result) or (False, exception)
+
+# SQLite on the loop: how long the writer waits for the write lock before it puts the batch
+# back (the loop is blocked meanwhile), and the pause before the next try.
+LOOP_BUSY_TIMEOUT_MS = 20
+BUSY_RETRY_SECONDS = 0.02
+# How often the deadlines are checked while writes wait or run.
+WATCH_SECONDS = 0.25
+# PostgreSQL: commit marks are kept this long (an in-doubt batch is resolved within seconds),
+# and pruned at most this often.
+MARK_KEEP_US = 15 * 60 * 1_000_000
+MARK_PRUNE_US = 60 * 1_000_000
+
+
+class _Busy(Exception):
+    """The batch did not start: SQLite's write lock is held by another connection."""
 
 
 class GroupCommitter:
@@ -47,9 +73,19 @@ class GroupCommitter:
         background_checkpoints: bool = False,
         wal_reset_bytes: int = 32 << 20,
         threaded: bool = False,
+        write_timeout: float = 3.0,
     ) -> None:
         self.db = db
         self.threaded = threaded
+        self.write_timeout = write_timeout
+        # Whether the last batch could be written (False after storage failed it).
+        self.healthy = True
+        # Writes answered `OutcomeUnknown`, by what the database later said of them.
+        self.in_doubt: dict[str, int] = {"committed": 0, "rolled_back": 0}
+        self._inflight: list[Pending] = []
+        self._watching = False
+        self._busy_retry = False
+        self._marks_pruned = 0
         self._writer: ThreadPoolExecutor | None = None
         self._busy = False
         self.background_checkpoints = background_checkpoints
@@ -71,7 +107,8 @@ class GroupCommitter:
 
     def _connection(self) -> Conn:
         if self._conn is None:
-            self._conn = self.db.connect()
+            on_loop = self.db.dialect == "sqlite" and not self.threaded
+            self._conn = self.db.connect(busy_timeout_ms=LOOP_BUSY_TIMEOUT_MS if on_loop else None)
             if self.background_checkpoints and self._conn.dialect == "sqlite":
                 self._conn.execute("PRAGMA wal_autocheckpoint=0")
                 # A restarted log is cut back to a quarter of the limit, so the file's size
@@ -94,7 +131,10 @@ class GroupCommitter:
     async def submit(self, write: Write, warm: tuple[WarmUp, Any] | None = None) -> Any:
         loop = asyncio.get_running_loop()
         fut: asyncio.Future[Any] = loop.create_future()
-        self._pending.append((write, fut, warm))
+        self._pending.append((write, fut, warm, loop.time()))
+        if not self._watching:
+            self._watching = True
+            loop.call_later(WATCH_SECONDS, self._watch)
         if len(self._pending) >= self.max_batch:
             self._flush()
         elif not self._scheduled:
@@ -104,6 +144,36 @@ class GroupCommitter:
             else:
                 loop.call_soon(self._flush)
         return await fut
+
+    def _watch(self) -> None:
+        """Fail the writes past their deadline: those still queued are withdrawn (they never
+        ran), those in the batch the database is working on are in doubt."""
+        loop = asyncio.get_running_loop()
+        oldest = loop.time() - self.write_timeout
+        if self._pending and self._pending[0][3] <= oldest:
+            self.healthy = False
+            keep = []
+            for entry in self._pending:
+                if entry[3] > oldest:
+                    keep.append(entry)
+                elif not entry[1].done():
+                    entry[1].set_exception(
+                        StorageUnavailable(
+                            f"the database did not take the write within {self.write_timeout:g} s"
+                        )
+                    )
+            self._pending = keep
+        for _, fut, _, at in self._inflight:
+            if at <= oldest and not fut.done():
+                fut.set_exception(
+                    OutcomeUnknown(
+                        f"the database did not finish the write within {self.write_timeout:g} s"
+                    )
+                )
+        if self._pending or self._inflight:
+            loop.call_later(WATCH_SECONDS, self._watch)
+        else:
+            self._watching = False
 
     def run_now(self, write: Write) -> Any:
         """Run one write in its own transaction, synchronously (CLI, worker, tests); in
@@ -127,27 +197,43 @@ class GroupCommitter:
 
     def _flush(self) -> None:
         self._scheduled = False
-        if self._busy:
-            return  # the batch in flight starts the next one when it is done
+        if self._busy or self._busy_retry:
+            return  # the batch in flight (or the retry after a busy lock) starts the next one
         batch, self._pending = self._pending[: self.max_batch], self._pending[self.max_batch :]
         if not batch:
             return
-        self.batches += 1
-        self.writes += len(batch)
         now = to_micros(self.clock.now())
         if not self.threaded:
-            self._settle(batch, self._execute(batch, now))
+            try:
+                outcomes = self._execute(batch, now)
+            except _Busy:
+                self._pending[:0] = batch  # not started: back to the front of the queue
+                self._busy_retry = True
+                asyncio.get_running_loop().call_later(BUSY_RETRY_SECONDS, self._retry_busy)
+                return
+            self.batches += 1
+            self.writes += len(batch)
+            self._settle(batch, outcomes)
             return
         if self._writer is None:
             self._writer = ThreadPoolExecutor(1, thread_name_prefix="shopevents-writer")
+        self.batches += 1
+        self.writes += len(batch)
         self._busy = True
+        self._inflight = batch
         running = asyncio.get_running_loop().run_in_executor(
             self._writer, self._execute, batch, now
         )
         running.add_done_callback(lambda done: self._finished(batch, done))
 
+    def _retry_busy(self) -> None:
+        self._busy_retry = False
+        self._pending = [p for p in self._pending if not p[1].done()]
+        self._flush()
+
     def _finished(self, batch: list[Pending], done: asyncio.Future[list[Outcome]]) -> None:
         self._busy = False
+        self._inflight = []
         try:
             outcomes = done.result()
         except BaseException as exc:  # the thread itself failed (shutdown)
@@ -158,10 +244,15 @@ class GroupCommitter:
             self._scheduled = True
             asyncio.get_running_loop().call_soon(self._flush)
 
-    @staticmethod
-    def _settle(batch: list[Pending], outcomes: list[Outcome]) -> None:
-        for (_, fut, _), (ok, value) in zip(batch, outcomes, strict=True):
+    def _settle(self, batch: list[Pending], outcomes: list[Outcome]) -> None:
+        for (_, fut, _, _), (ok, value) in zip(batch, outcomes, strict=True):
+            if fut.cancelled():
+                continue
             if fut.done():
+                if isinstance(fut.exception(), OutcomeUnknown):
+                    verdict = "committed" if ok else "rolled_back"
+                    self.in_doubt[verdict] += 1
+                    log.warning("a write answered outcome_unknown was then %s", verdict)
                 continue
             if ok:
                 fut.set_result(value)
@@ -172,20 +263,44 @@ class GroupCommitter:
         """Run a batch in one transaction; each write's outcome (no future is touched: this
         may run on the writer thread)."""
         warm_ups: dict[WarmUp, list[Any]] = {}
-        for _, _, warm in batch:
+        for _, _, warm, _ in batch:
             if warm is not None:
                 warm_ups.setdefault(warm[0], []).append(warm[1])
+        mark: tuple[int, str] | None = None
+        results: list[Any] = []
+        conn: Conn | None = None
         try:
             conn = self._connection()
-            results: list[Any] = []
             with conn.transaction(pipelined=True):
                 for warm_up, hints in warm_ups.items():
                     warm_up(conn, hints)
-                for write, _, _ in batch:
+                for write, _, _, _ in batch:
                     results.append(write(conn, now))
+                if conn.dialect == "postgres":
+                    mark = (now, uuid.uuid4().hex)
+                    conn.append("INSERT INTO commit_marks (at, token) VALUES (?, ?)", mark)
+                    if now - self._marks_pruned > MARK_PRUNE_US:
+                        self._marks_pruned = now
+                        conn.execute("DELETE FROM commit_marks WHERE at < ?", (now - MARK_KEEP_US,))
+        except StorageBusy:
+            if not self.threaded:
+                self._drop_connection()
+                raise _Busy() from None
+            self.healthy = False
+            self._rolled_back()
+            return [(False, StorageUnavailable("the database is locked")) for _ in batch]
         except StorageUnavailable as exc:
             self._rolled_back()
             self._drop_connection()
+            if mark is not None and conn is not None and conn.commit_sent:
+                committed = self._was_committed(mark)
+                if committed:
+                    self.healthy = True
+                    return [(True, r) for r in results]
+                if committed is None:
+                    self.healthy = False
+                    return [(False, OutcomeUnknown(str(exc))) for _ in batch]
+            self.healthy = False
             return [(False, StorageUnavailable(str(exc))) for _ in batch]
         except Exception:
             self._rolled_back()
@@ -196,9 +311,30 @@ class GroupCommitter:
             # they found may have changed since: another process may have written the same
             # purchase or request key).
             return self._retry_alone(batch, now)
+        self.healthy = True
         if self.background_checkpoints:
             self._keep_wal_short(conn)
         return [(True, r) for r in results]
+
+    def _was_committed(self, mark: tuple[int, str]) -> bool | None:
+        """After the connection broke with COMMIT sent: whether the batch's mark is in the
+        database, asking again on new connections until the write deadline; None if the
+        database did not answer by then."""
+        give_up = time.monotonic() + self.write_timeout
+        while True:
+            try:
+                conn = self.db.connect()
+                try:
+                    found = conn.scalar(
+                        "SELECT 1 FROM commit_marks WHERE at = ? AND token = ?", mark
+                    )
+                finally:
+                    conn.close()
+                return found is not None
+            except StorageUnavailable:
+                if time.monotonic() >= give_up:
+                    return None
+                time.sleep(0.2)
 
     def _keep_wal_short(self, conn: Conn) -> None:
         """SQLite starts its log again from the beginning only when a writer finds every frame
@@ -248,15 +384,17 @@ class GroupCommitter:
 
     def _retry_alone(self, batch: list[Pending], now: int) -> list[Outcome]:
         outcomes: list[Outcome] = []
-        for write, _, _ in batch:
+        for write, _, _, _ in batch:
             try:
                 conn = self._connection()
                 with conn.transaction():
                     result = write(conn, now)
             except StorageUnavailable as exc:
+                sent = self._conn is not None and self._conn.commit_sent
                 self._rolled_back()
                 self._drop_connection()
-                outcomes.append((False, StorageUnavailable(str(exc))))
+                kind = OutcomeUnknown if sent else StorageUnavailable
+                outcomes.append((False, kind(str(exc))))
             except Exception as exc:
                 self._rolled_back()
                 log.exception("write failed")

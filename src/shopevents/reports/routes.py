@@ -56,7 +56,7 @@ def routes(ctx: AppContext) -> list[Route]:
 
     async def store_of(request: Request) -> StoreRecord:
         store_id = await authenticate(ctx, cache, request)
-        store = ctx.get_store(store_id)
+        store = await ctx.get_store(store_id)
         if store is None:
             raise ApiError("unauthorized", "The key's store no longer exists")
         return store

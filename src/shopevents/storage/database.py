@@ -17,7 +17,8 @@ from importlib import resources
 from pathlib import Path
 from typing import Any, Literal
 
-from shopevents.errors import StorageUnavailable
+from shopevents.config import Settings
+from shopevents.errors import StorageBusy, StorageUnavailable
 
 Dialect = Literal["sqlite", "postgres"]
 
@@ -150,6 +151,9 @@ class Conn:
         self.raw = raw
         self.dialect = dialect
         self.in_tx = False
+        # Whether the open (or last) transaction's COMMIT was sent: a connection that breaks
+        # after it leaves the transaction's outcome unknown.
+        self.commit_sent = False
         self._ids: dict[str, tuple[float, list[int]]] = {}  # table -> (taken at, ids)
         self.id_block_seconds = ID_BLOCK_SECONDS
         # Rows appended in the open transaction, by INSERT statement (see `append`).
@@ -415,32 +419,45 @@ class Conn:
             yield self
             return
         self._forget_appended()
+        self.commit_sent = False
         pipe: AbstractContextManager[Any] = (
             self.raw.pipeline() if pipelined and self.dialect == "postgres" else nullcontext()
         )
         committed = False
         try:
             with pipe:
-                self.execute("BEGIN IMMEDIATE" if self.dialect == "sqlite" else "BEGIN")
+                if self.dialect == "sqlite":
+                    try:
+                        self.execute("BEGIN IMMEDIATE")
+                    except StorageUnavailable as exc:
+                        if "locked" in str(exc) or "busy" in str(exc):
+                            raise StorageBusy(str(exc)) from exc
+                        raise
+                else:
+                    self.execute("BEGIN")
                 self.in_tx = True
                 yield self
                 self.write_appended(keep_bulk=pipelined)
                 if not self._rows:
                     self.in_tx = False
+                    self.commit_sent = True
                     self.execute("COMMIT")
                     committed = True
             if not committed:
                 self.write_appended()
-        except BaseException:
+        except BaseException as exc:
             self.in_tx = False
             self._forget_appended()
             try:
                 self.execute("ROLLBACK")
             except Exception:
                 pass
+            if isinstance(exc, Exception) and not isinstance(exc, StorageUnavailable):
+                _raise_if_unavailable(exc)  # a broken connection, seen when a pipeline ends
             raise
         if not committed:
             self.in_tx = False
+            self.commit_sent = True
             self.execute("COMMIT")
 
     def close(self) -> None:
@@ -459,6 +476,26 @@ def _raise_if_unavailable(exc: Exception) -> None:
         raise StorageUnavailable(str(exc)) from exc
 
 
+def probe_write(conn: Conn, now: int) -> None:
+    """A write that leaves nothing behind, to learn whether the database takes writes."""
+    conn.execute("INSERT INTO commit_marks (at, token) VALUES (?, 'probe')", (now,))
+    conn.execute("DELETE FROM commit_marks WHERE at = ? AND token = 'probe'", (now,))
+
+
+def open_database(settings: Settings) -> Database:
+    """The database the settings name, with their storage options."""
+    st = settings.storage
+    return Database(
+        settings.database_url,
+        synchronous=st.sqlite_synchronous,
+        busy_timeout_ms=st.busy_timeout_ms,
+        pool_size=st.read_pool_size,
+        connect_timeout=st.connect_timeout_seconds,
+        statement_timeout_ms=st.statement_timeout_ms,
+        lock_timeout_ms=st.lock_timeout_ms,
+    )
+
+
 class Database:
     """Knows how to open connections to one database and migrate it."""
 
@@ -469,23 +506,49 @@ class Database:
         synchronous: str = "NORMAL",
         busy_timeout_ms: int = 5000,
         pool_size: int = 4,
+        connect_timeout: int = 3,
+        statement_timeout_ms: int = 30_000,
+        lock_timeout_ms: int = 5_000,
     ) -> None:
         self.url = url
         self.dialect, self.target = parse_url(url)
         self.synchronous = synchronous.upper()
         self.busy_timeout_ms = busy_timeout_ms
         self.pool_size = pool_size
+        self.connect_timeout = max(1, int(connect_timeout))
+        self.statement_timeout_ms = max(0, int(statement_timeout_ms))
+        self.lock_timeout_ms = max(0, int(lock_timeout_ms))
         self._pool: queue.LifoQueue[Conn] = queue.LifoQueue()
         self._lock = threading.Lock()
 
     # -- connections --------------------------------------------------------------------
 
-    def connect(self) -> Conn:
+    def pg_options(self) -> dict[str, Any]:
+        """libpq options for every PostgreSQL connection: a bounded connect, statement and
+        lock timeouts on the server, and TCP keepalives and a user timeout on the socket, so
+        a server that stops answering (partitioned, or its host gone) is noticed in seconds
+        instead of when the kernel gives up (minutes)."""
+        return {
+            "autocommit": True,
+            "connect_timeout": self.connect_timeout,
+            "keepalives": 1,
+            "keepalives_idle": 5,
+            "keepalives_interval": 2,
+            "keepalives_count": 3,
+            "tcp_user_timeout": 10_000,
+            "options": f"-c statement_timeout={self.statement_timeout_ms}"
+            f" -c lock_timeout={self.lock_timeout_ms}"
+            " -c idle_in_transaction_session_timeout=60000",
+        }
+
+    def connect(self, *, busy_timeout_ms: int | None = None) -> Conn:
+        """A new connection. `busy_timeout_ms` (SQLite): how long it waits for the write lock,
+        instead of `self.busy_timeout_ms`."""
         if self.dialect == "postgres":
             import psycopg
 
             try:
-                pg = psycopg.connect(self.target, autocommit=True, connect_timeout=5)
+                pg = psycopg.connect(self.target, **self.pg_options())
             except psycopg.OperationalError as exc:
                 raise StorageUnavailable(str(exc)) from exc
             return Conn(pg, "postgres")
@@ -498,9 +561,11 @@ class Database:
                 check_same_thread=False,
                 timeout=self.busy_timeout_ms / 1000,
             )
+            raw.execute(f"PRAGMA busy_timeout={int(self.busy_timeout_ms)}")
             raw.execute("PRAGMA journal_mode=WAL")
             raw.execute(f"PRAGMA synchronous={self.synchronous}")
-            raw.execute(f"PRAGMA busy_timeout={int(self.busy_timeout_ms)}")
+            if busy_timeout_ms is not None:
+                raw.execute(f"PRAGMA busy_timeout={int(busy_timeout_ms)}")
             raw.execute("PRAGMA foreign_keys=ON")
             raw.execute("PRAGMA cache_size=-16384")
         except sqlite3.Error as exc:
