@@ -4,6 +4,7 @@
                         [--runs N] [--duration S] [--server-env K=V]... [--variant L:K=V,...]...
     python -m bench report bench/results/FILE.json [--markdown]
     python -m bench profile --scenario page-visit --backend sqlite [--duration S]
+    python -m bench claims [--backend sqlite|postgres|both] [--endpoints N[,N]] [--purchases N]
     python -m bench setup
 
 Every server is started here on 127.0.0.1, pinned to core 0; every load generator is pinned
@@ -169,6 +170,19 @@ def cmd_profile(a) -> int:
     return profile(a)
 
 
+def cmd_claims(a) -> int:
+    from bench import claims
+
+    return claims.run(
+        _backends(a.backend),
+        sizes=tuple(int(x) for x in a.sizes.split(",")),
+        reps=a.reps,
+        endpoints=[int(x) for x in a.endpoints.split(",")],
+        purchases=a.purchases,
+        skip_isolation=a.no_isolation,
+    )
+
+
 def main(argv: list[str] | None = None) -> int:
     ap = argparse.ArgumentParser(
         prog="python -m bench",
@@ -242,6 +256,18 @@ def main(argv: list[str] | None = None) -> int:
     f.add_argument("--connections", type=int, default=64)
     f.add_argument("--rate", type=int, default=250, help="py-spy samples per second")
     f.set_defaults(fn=cmd_profile)
+    c = sub.add_parser(
+        "claims", help="webhook claim cost at 1 / 10k / 1M pending deliveries, and isolation"
+    )
+    c.add_argument("--backend", default="both", choices=["sqlite", "postgres", "both"])
+    c.add_argument("--sizes", default="1,10000,1000000", help="pending deliveries to time at")
+    c.add_argument("--reps", type=int, default=25, help="claims timed per size (median)")
+    c.add_argument(
+        "--endpoints", default="25", help="isolation: store A's endpoints (comma-separated runs)"
+    )
+    c.add_argument("--purchases", type=int, default=400, help="isolation: store A's purchases")
+    c.add_argument("--no-isolation", action="store_true", help="time the claims only")
+    c.set_defaults(fn=cmd_claims)
     s = sub.add_parser("setup", help="install wrk and nginx-light from Debian if missing")
     s.set_defaults(fn=lambda a: setup() or 0)
     a = ap.parse_args(argv)

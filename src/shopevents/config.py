@@ -60,6 +60,8 @@ class WebhookSettings(msgspec.Struct, frozen=True, kw_only=True):
     """Time allowed for one delivery attempt."""
     concurrency: int = 16
     """Deliveries in flight at once (at most one per endpoint)."""
+    max_endpoints_per_store: int = 25
+    """Webhook endpoints one store may register (REST, CLI and dashboard refuse one more)."""
 
 
 class DashboardSettings(msgspec.Struct, frozen=True, kw_only=True):

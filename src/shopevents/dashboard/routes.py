@@ -916,11 +916,27 @@ def routes(ctx: AppContext) -> list[BaseRoute]:
             issues = getattr(exc, "errors", None) or [exc]
             text = "; ".join(str(getattr(e, "message", e)) for e in issues)
             return await settings_page(v, webhook_error=text, status=422)
-        endpoint, secret = await write(
-            lambda c, now: wh.create_endpoint(
-                c, store.id, url, topics, now, description=description, allow_private=allow
-            )
-        )
+        limit = ctx.settings.webhooks.max_endpoints_per_store
+
+        def create(c: Any, now: int) -> Any:
+            try:
+                return wh.create_endpoint(
+                    c,
+                    store.id,
+                    url,
+                    topics,
+                    now,
+                    description=description,
+                    allow_private=allow,
+                    max_endpoints=limit,
+                )
+            except wh.EndpointLimitError as exc:
+                return exc  # nothing was written; the shared transaction stays intact
+
+        created = await write(create)
+        if isinstance(created, wh.EndpointLimitError):
+            return await settings_page(v, webhook_error=created.message, status=409)
+        endpoint, secret = created
         v.flash.append(
             ("ok", f"Webhook endpoint {endpoint.id} created. Copy its signing secret now.")
         )

@@ -68,17 +68,21 @@ def add(
         )
     except endpoints.ValidationErrors as exc:
         raise click.ClickException(str(exc)) from None
-    endpoint, secret = env.write(
-        lambda conn, now: endpoints.create_endpoint(
-            conn,
-            store_id,
-            url,
-            clean_topics,
-            now,
-            description=description,
-            allow_private=env.settings.webhooks.allow_private_addresses,
+    try:
+        endpoint, secret = env.write(
+            lambda conn, now: endpoints.create_endpoint(
+                conn,
+                store_id,
+                url,
+                clean_topics,
+                now,
+                description=description,
+                allow_private=env.settings.webhooks.allow_private_addresses,
+                max_endpoints=env.settings.webhooks.max_endpoints_per_store,
+            )
         )
-    )
+    except endpoints.EndpointLimitError as exc:
+        raise click.ClickException(exc.message) from None
     if as_json:
         _json({**endpoints.endpoint_view(endpoint), "secret": secret})
         return

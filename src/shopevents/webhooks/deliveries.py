@@ -13,6 +13,15 @@ the endpoint's lease is kept for a pause (the receiver's Retry-After, or the fai
 delivery's wait up to a minute), so a failing endpoint is probed, not flooded.
 Deliveries that carry a contact (`order_key`) go out in outbox order per endpoint and
 contact: a later one waits while an earlier one for the same contact is pending.
+
+Every claim step is index-driven, so it costs the same at 1 or 1,000,000 pending
+deliveries: each endpoint keeps `next_due_at` (when its earliest pending delivery falls due,
+kept up to date by dispatch, ping, record and replay), the endpoints to serve are a range of
+the `webhook_endpoints_due` index, and an endpoint's next delivery is the first claimable
+entry of its slice of the partial index `webhook_deliveries_next` (pending rows by
+endpoint, due time, outbox order), with one index probe per entry for the per-contact order.
+The dispatcher writes at most FANOUT_BUDGET deliveries per transaction, so a store with many
+endpoints cannot hold the shared writer for long.
 """
 
 from __future__ import annotations
@@ -33,6 +42,11 @@ STATUSES = ("pending", "delivered", "failed", "dead")
 RESPONSE_LIMIT = 1000
 ERROR_LIMIT = 500
 ENDPOINT_PAUSE_SECONDS = 60.0
+FANOUT_BUDGET = 500
+"""Deliveries written per dispatch transaction at most (the writer is shared with ingest)."""
+RECHECK_SECONDS = 60.0
+"""How soon an endpoint is looked at again when its due deliveries all wait behind an
+earlier one of the same contact (the earlier one's result brings it forward anyway)."""
 
 
 class Claimed(msgspec.Struct, kw_only=True):
@@ -98,12 +112,27 @@ def outbox_waiting(conn: Conn) -> bool:
     return conn.scalar("SELECT 1 FROM outbox WHERE dispatched_at IS NULL LIMIT 1") is not None
 
 
-def dispatch_outbox(conn: Conn, now: int, limit: int = 200) -> int:
-    """Fan up to `limit` undispatched outbox rows out into one delivery per subscribed
-    endpoint and mark them dispatched. Run it inside a transaction; give the rows handled."""
+def _mark_due(conn: Conn, endpoint_ids: list[str], at: int) -> None:
+    """The endpoints have a delivery due at `at`: bring their `next_due_at` forward to it."""
+    for start in range(0, len(endpoint_ids), 200):
+        test, ids = conn.any_of(endpoint_ids[start : start + 200])
+        conn.execute(
+            "UPDATE webhook_endpoints SET next_due_at = ? "
+            f"WHERE id {test} AND (next_due_at IS NULL OR next_due_at > ?)",
+            (at, *ids, at),
+        )
+
+
+def dispatch_outbox(conn: Conn, now: int, limit: int = 200, budget: int = FANOUT_BUDGET) -> int:
+    """Fan undispatched outbox rows (up to `limit`) out into one delivery per subscribed
+    endpoint, writing at most `budget` deliveries, and mark the rows done. A row whose
+    endpoints do not all fit keeps the last endpoint id it reached (`fanout_after`) and
+    carries on there next time, so one transaction stays small however many endpoints a
+    store has. Run it inside a transaction; give the rows dispatched (plus one when a row
+    was only partly fanned out)."""
     lock = " FOR UPDATE SKIP LOCKED" if conn.dialect == "postgres" else ""
     rows = conn.all(
-        "SELECT id, store_id, topic, occurred_at, payload FROM outbox "
+        "SELECT id, store_id, topic, occurred_at, payload, fanout_after FROM outbox "
         "WHERE dispatched_at IS NULL ORDER BY id LIMIT ?" + lock,
         (limit,),
     )
@@ -111,41 +140,61 @@ def dispatch_outbox(conn: Conn, now: int, limit: int = 200) -> int:
         return 0
     subscribers: dict[str, list[tuple[str, list[str]]]] = {}
     inserts: list[tuple[Any, ...]] = []
-    for outbox_id, store_id, topic, occurred_at, payload in rows:
+    done: list[int] = []
+    partial: tuple[int, str] | None = None
+    room = max(1, budget)
+    for outbox_id, store_id, topic, occurred_at, payload, after in rows:
         if store_id not in subscribers:
             subscribers[store_id] = [
                 (r[0], loads(r[1]) or [])
                 for r in conn.all(
-                    "SELECT id, topics FROM webhook_endpoints WHERE store_id = ? AND enabled = 1",
+                    "SELECT id, topics FROM webhook_endpoints WHERE store_id = ? AND enabled = 1 "
+                    "ORDER BY id",
                     (store_id,),
                 )
             ]
-        targets = [eid for eid, topics in subscribers[store_id] if topic in topics]
-        if not targets:
-            continue
-        key = _order_key(loads(payload))
-        for endpoint_id in targets:
-            did = delivery_id_for(int(outbox_id), endpoint_id)
-            body = build_body(did, topic, int(occurred_at), store_id, payload)
-            inserts.append(
-                (
-                    did,
-                    endpoint_id,
-                    store_id,
-                    topic,
-                    body,
-                    now,
-                    now,
-                    now,
-                    int(outbox_id),
-                    int(occurred_at),
-                    key,
+        targets = [
+            eid
+            for eid, topics in subscribers[store_id]
+            if topic in topics and (after is None or eid > after)
+        ]
+        if targets and room <= 0:
+            break
+        take = targets[:room]
+        room -= len(take)
+        if take:
+            key = _order_key(loads(payload))
+            for endpoint_id in take:
+                did = delivery_id_for(int(outbox_id), endpoint_id)
+                body = build_body(did, topic, int(occurred_at), store_id, payload)
+                inserts.append(
+                    (
+                        did,
+                        endpoint_id,
+                        store_id,
+                        topic,
+                        body,
+                        now,
+                        now,
+                        now,
+                        int(outbox_id),
+                        int(occurred_at),
+                        key,
+                    )
                 )
-            )
-    conn.executemany(_INSERT, inserts)
-    test, ids = conn.any_of([int(r[0]) for r in rows])
-    conn.execute(f"UPDATE outbox SET dispatched_at = ? WHERE id {test}", (now, *ids))
-    return len(rows)
+        if len(take) < len(targets):
+            partial = (int(outbox_id), take[-1])
+            break
+        done.append(int(outbox_id))
+    if inserts:
+        conn.executemany(_INSERT, inserts)
+        _mark_due(conn, sorted({i[1] for i in inserts}), now)
+    if done:
+        test, ids = conn.any_of(done)
+        conn.execute(f"UPDATE outbox SET dispatched_at = ? WHERE id {test}", (now, *ids))
+    if partial is not None:
+        conn.execute("UPDATE outbox SET fanout_after = ? WHERE id = ?", (partial[1], partial[0]))
+    return len(done) + (1 if partial is not None else 0)
 
 
 def enqueue_ping(conn: Conn, endpoint_id: str, store_id: str, now: int) -> str:
@@ -157,30 +206,77 @@ def enqueue_ping(conn: Conn, endpoint_id: str, store_id: str, now: int) -> str:
         _INSERT,
         (did, endpoint_id, store_id, "ping", body, now, now, now, None, now, None),
     )
+    _mark_due(conn, [endpoint_id], now)
     return did
 
 
 # --- claims -------------------------------------------------------------------------------
 
-_DUE = (
-    "d.status = 'pending' AND d.next_attempt_at <= ? "
+# A pending delivery that is due and not claimed, with no earlier pending delivery for the
+# same contact on the same endpoint (an index probe on webhook_deliveries_order).
+_CLAIMABLE = (
+    "d.endpoint_id = ? AND d.status = 'pending' AND d.next_attempt_at <= ? "
     "AND (d.claimed_until IS NULL OR d.claimed_until < ?) "
     "AND NOT EXISTS (SELECT 1 FROM webhook_deliveries e WHERE e.endpoint_id = d.endpoint_id "
     "AND e.order_key = d.order_key AND e.status = 'pending' AND e.outbox_id < d.outbox_id)"
 )
 
+DUE_ENDPOINTS_SQL = (
+    "SELECT id FROM webhook_endpoints WHERE enabled = 1 AND next_due_at <= ? "
+    "AND (claimed_until IS NULL OR claimed_until <= ?) ORDER BY next_due_at LIMIT ?"
+)
+NEXT_DELIVERY_SQL = (
+    "SELECT d.id FROM webhook_deliveries d WHERE "
+    + _CLAIMABLE
+    + " ORDER BY d.next_attempt_at, d.outbox_id, d.id LIMIT 1"
+)
+_FIRST_PENDING = (
+    "SELECT next_attempt_at FROM webhook_deliveries WHERE endpoint_id = ? AND status = 'pending' "
+    "ORDER BY next_attempt_at LIMIT 1"
+)
+_FIRST_LATER = (
+    "SELECT next_attempt_at FROM webhook_deliveries WHERE endpoint_id = ? AND status = 'pending' "
+    "AND next_attempt_at > ? ORDER BY next_attempt_at LIMIT 1"
+)
+
 
 def due_endpoints(conn: Conn, now: int, limit: int) -> list[str]:
-    """Enabled, unleased endpoints that have a delivery ready to send, most overdue first."""
-    rows = conn.all(
-        "SELECT d.endpoint_id, MIN(d.next_attempt_at) AS due FROM webhook_deliveries d "
-        "JOIN webhook_endpoints w ON w.id = d.endpoint_id "
-        "WHERE w.enabled = 1 AND (w.claimed_until IS NULL OR w.claimed_until <= ?) AND "
-        + _DUE
-        + " GROUP BY d.endpoint_id ORDER BY due LIMIT ?",
-        (now, now, now, limit),
-    )
-    return [r[0] for r in rows]
+    """Enabled, unleased endpoints with a delivery due, most overdue first: a range over the
+    endpoints' `next_due_at` index, whatever the number of pending deliveries."""
+    return [r[0] for r in conn.all(DUE_ENDPOINTS_SQL, (now, now, limit))]
+
+
+def _lock_endpoint(conn: Conn, endpoint_id: str) -> None:
+    """On PostgreSQL, lock the endpoint's row before reading its pending deliveries to set
+    `next_due_at`, so a dispatch committing meanwhile is either seen or comes after."""
+    if conn.dialect == "postgres":
+        conn.execute("SELECT 1 FROM webhook_endpoints WHERE id = ? FOR UPDATE", (endpoint_id,))
+
+
+def _set_next_due(conn: Conn, endpoint_id: str, now: int, not_before: int | None = None) -> None:
+    """Set the endpoint's `next_due_at` from its earliest pending delivery (None: none)."""
+    first = conn.scalar(_FIRST_PENDING, (endpoint_id,))
+    due = None if first is None else int(first)
+    if due is not None and not_before is not None:
+        due = max(due, not_before)
+    conn.execute("UPDATE webhook_endpoints SET next_due_at = ? WHERE id = ?", (due, endpoint_id))
+
+
+def _set_idle(conn: Conn, endpoint_id: str, now: int) -> None:
+    """Nothing of the endpoint can be claimed now: it is due again at its next later
+    delivery, or (when due ones wait behind an earlier one of their contact, or are held by
+    an expiring claim) after RECHECK_SECONDS at most."""
+    first = conn.scalar(_FIRST_PENDING, (endpoint_id,))
+    due: int | None
+    if first is None:
+        due = None
+    elif int(first) > now:
+        due = int(first)
+    else:
+        later = conn.scalar(_FIRST_LATER, (endpoint_id, now))
+        recheck = now + int(RECHECK_SECONDS * 1_000_000)
+        due = recheck if later is None else min(int(later), recheck)
+    conn.execute("UPDATE webhook_endpoints SET next_due_at = ? WHERE id = ?", (due, endpoint_id))
 
 
 def _lease_endpoint(conn: Conn, endpoint_id: str, token: str, now: int, until: int) -> Any:
@@ -232,18 +328,14 @@ def claim_next(conn: Conn, endpoint_id: str, token: str, now: int, lease_us: int
         ep = _lease_endpoint(conn, endpoint_id, token, now, until)
         if ep is None:
             return None
-        lock = " FOR UPDATE SKIP LOCKED" if conn.dialect == "postgres" else ""
-        candidates = conn.all(
-            "SELECT d.id FROM webhook_deliveries d WHERE d.endpoint_id = ? AND "
-            + _DUE
-            + " ORDER BY d.next_attempt_at, d.outbox_id, d.created_at, d.id LIMIT 5"
-            + lock,
-            (endpoint_id, now, now),
-        )
-        for (delivery_id,) in candidates:
-            row = _claim_row(conn, delivery_id, token, now, until)
+        # The endpoint's lease (held above) keeps other workers off its deliveries, so the
+        # first claimable one in index order is ours to take.
+        found = conn.scalar(NEXT_DELIVERY_SQL, (endpoint_id, now, now))
+        if found is not None:
+            row = _claim_row(conn, found, token, now, until)
             if row is not None:
                 return _claimed(row, ep[0], ep[1], token)
+        _set_idle(conn, endpoint_id, now)
         release_endpoint(conn, endpoint_id, token)
         return None
 
@@ -279,6 +371,7 @@ def record(
     """Record one attempt's result; give the delivery's new status, or None when the claim
     was lost (its lease ran out and another worker took it: the attempt is still logged)."""
     with conn.transaction():
+        _lock_endpoint(conn, claimed.endpoint_id)
         attempt = claimed.attempts + 1
         next_at: int | None = None
         finished: int | None = now
@@ -328,6 +421,9 @@ def record(
                 "UPDATE webhook_endpoints SET claimed_until = ?, claim_token = NULL WHERE id = ?",
                 (now + pause_us, claimed.endpoint_id),
             )
+            _set_next_due(conn, claimed.endpoint_id, now, not_before=now + pause_us)
+        elif got is not None:
+            _set_next_due(conn, claimed.endpoint_id, now)
         exists = got is not None or (
             conn.scalar("SELECT 1 FROM webhook_deliveries WHERE id = ?", (claimed.id,)) is not None
         )
@@ -451,14 +547,16 @@ def replay(conn: Conn, delivery_id: str, now: int, store_id: str | None = None) 
     if store_id is not None:
         sql += " AND store_id = ?"
         params.append(store_id)
-    before = conn.scalar(sql, params)
-    if before in ("failed", "dead"):
+    found = conn.one(sql.replace("SELECT status", "SELECT status, endpoint_id"), params)
+    before = None if found is None else found[0]
+    if found is not None and before in ("failed", "dead"):
         conn.execute(
             "UPDATE webhook_deliveries SET status = 'pending', attempts = 0, next_attempt_at = ?, "
             "claimed_until = NULL, claim_token = NULL, finished_at = NULL, "
             "replays = replays + 1, updated_at = ? WHERE id = ? AND status IN ('failed', 'dead')",
             (now, now, delivery_id),
         )
+        _mark_due(conn, [found[1]], now)
     return before
 
 
@@ -484,7 +582,9 @@ def replay_all(
     if endpoint_id is not None:
         sql += " AND endpoint_id = ?"
         params.append(endpoint_id)
-    return len(conn.all(sql + " RETURNING id", params))
+    replayed = conn.all(sql + " RETURNING id, endpoint_id", params)
+    _mark_due(conn, sorted({r[1] for r in replayed}), now)
+    return len(replayed)
 
 
 def counts(conn: Conn, store_id: str) -> dict[str, int]:

@@ -45,6 +45,31 @@ class ValidationErrors(ValueError):
         return [e.as_issue() for e in self.errors]
 
 
+class EndpointLimitError(ValueError):
+    """The store already has `limit` endpoints (`webhooks.max_endpoints_per_store`)."""
+
+    def __init__(self, store_id: str, limit: int) -> None:
+        self.store_id = store_id
+        self.limit = limit
+        self.message = (
+            f"This store already has {limit} webhook endpoints, the most allowed "
+            f"(webhooks.max_endpoints_per_store = {limit}); remove one before adding another"
+        )
+        super().__init__(self.message)
+
+
+def endpoint_count(conn: Conn, store_id: str) -> int:
+    return int(
+        conn.scalar("SELECT COUNT(*) FROM webhook_endpoints WHERE store_id = ?", (store_id,)) or 0
+    )
+
+
+def check_endpoint_limit(conn: Conn, store_id: str, limit: int | None) -> None:
+    """Raise EndpointLimitError when the store cannot register one more endpoint."""
+    if limit is not None and endpoint_count(conn, store_id) >= limit:
+        raise EndpointLimitError(store_id, limit)
+
+
 class Endpoint(msgspec.Struct, kw_only=True):
     id: str
     store_id: str
@@ -132,13 +157,21 @@ def create_endpoint(
     *,
     description: str = "",
     allow_private: bool,
+    max_endpoints: int | None = None,
 ) -> tuple[Endpoint, str]:
     """Register an endpoint; give it and its signing secret (shown once). Raises
-    ValidationErrors (with `issues()` for a 422). Pass the server's
-    `settings.webhooks.allow_private_addresses` as `allow_private`."""
+    ValidationErrors (with `issues()` for a 422), or EndpointLimitError (before writing
+    anything) when the store already has `max_endpoints`. Pass the server's
+    `settings.webhooks.allow_private_addresses` as `allow_private` and
+    `settings.webhooks.max_endpoints_per_store` as `max_endpoints`."""
     clean_url, clean_topics, desc = validate(
         url, list(topics), description, allow_private=allow_private
     )
+    if max_endpoints is not None:
+        if conn.dialect == "postgres":
+            # Two registrations for one store at once: the second waits, then counts.
+            conn.execute("SELECT 1 FROM stores WHERE id = ? FOR UPDATE", (store_id,))
+        check_endpoint_limit(conn, store_id, max_endpoints)
     endpoint_id = new_endpoint_id()
     secret = new_secret()
     conn.execute(

@@ -21,7 +21,7 @@ from starlette.routing import Route
 
 from shopevents.api.auth import KeyCache, authenticate
 from shopevents.context import AppContext
-from shopevents.errors import ApiError, StorageUnavailable
+from shopevents.errors import ApiError, StorageUnavailable, storage_error
 from shopevents.ingest.routes import read_body
 from shopevents.responses import json_response
 from shopevents.webhooks import deliveries, endpoints
@@ -35,6 +35,14 @@ def validation_error(errors: list[dict[str, str]]) -> ApiError:
         "; ".join(f"{e['path'] or '/'}: {e['message']}" for e in errors[:5]),
         errors=errors,
         extra={"validationErrors": [{"path": e["path"], "reason": e["message"]} for e in errors]},
+    )
+
+
+def limit_error(exc: endpoints.EndpointLimitError) -> ApiError:
+    return ApiError(
+        "too_many_webhook_endpoints",
+        exc.message,
+        extra={"limit": exc.limit, "setting": "webhooks.max_endpoints_per_store"},
     )
 
 
@@ -53,11 +61,8 @@ def routes(ctx: AppContext) -> list[Route]:
     async def write(fn: Any) -> Any:
         try:
             return await ctx.write(fn)
-        except StorageUnavailable:
-            raise ApiError(
-                "storage_unavailable",
-                headers={"Retry-After": str(ctx.settings.ingest.retry_after_seconds)},
-            ) from None
+        except StorageUnavailable as exc:
+            raise storage_error(exc, ctx.settings.ingest.retry_after_seconds) from None
 
     async def endpoint_of(request: Request, store_id: str) -> endpoints.Endpoint:
         eid = request.path_params["endpoint_id"]
@@ -79,6 +84,10 @@ def routes(ctx: AppContext) -> list[Route]:
             obj = msgspec.json.decode(body) if body.strip() else None
         except msgspec.DecodeError as exc:
             raise ApiError("invalid_json", f"The body is not valid JSON: {exc}") from None
+        except RecursionError:
+            raise ApiError(
+                "invalid_json", "The body is not valid JSON: it is nested too deeply"
+            ) from None
         if not isinstance(obj, dict):
             raise validation_error(
                 [
@@ -99,17 +108,33 @@ def routes(ctx: AppContext) -> list[Route]:
             )
         except endpoints.ValidationErrors as exc:
             raise validation_error(exc.issues()) from None
-        endpoint, secret = await write(
-            lambda conn, now: endpoints.create_endpoint(
-                conn,
-                store_id,
-                url,
-                topics,
-                now,
-                description=description,
-                allow_private=allow_private,
-            )
-        )
+        limit = ctx.settings.webhooks.max_endpoints_per_store
+        try:
+            await ctx.read(lambda c: endpoints.check_endpoint_limit(c, store_id, limit))
+        except endpoints.EndpointLimitError as exc:
+            raise limit_error(exc) from None
+
+        def create(conn: Any, now: int) -> Any:
+            # The limit is checked again in the write (two requests at once); it is given
+            # back, not raised, so that the shared transaction it runs in stays intact.
+            try:
+                return endpoints.create_endpoint(
+                    conn,
+                    store_id,
+                    url,
+                    topics,
+                    now,
+                    description=description,
+                    allow_private=allow_private,
+                    max_endpoints=limit,
+                )
+            except endpoints.EndpointLimitError as exc:
+                return exc
+
+        created = await write(create)
+        if isinstance(created, endpoints.EndpointLimitError):
+            raise limit_error(created)
+        endpoint, secret = created
         return json_response(
             {**endpoints.endpoint_view(endpoint), "secret": secret},
             201,
