@@ -18,6 +18,10 @@ class IngestSettings(msgspec.Struct, frozen=True, kw_only=True):
     """Largest single event; a larger one is rejected with `too_large`."""
     max_events: int = 500
     """Most events in one request; more gets 413."""
+    api_max_body_bytes: int = 1024 * 1024
+    """Largest REST API request body (after gzip decompression); larger gets 413."""
+    api_max_lines: int = 1000
+    """Most product lines in one purchase sent to the REST API; more gets 413."""
     group_commit_max_batch: int = 256
     """Most requests that share one write transaction."""
     group_commit_max_wait_ms: float = 1.0

@@ -114,20 +114,11 @@ def routes(ctx: AppContext, store_of: Any, write: Any) -> list[Route]:
         return json_response(store_json(store))
 
     async def patch_store(request: Request) -> Response:
-        import msgspec
-
-        from shopevents.api.routes import _JSON
+        from shopevents.api import bodies
 
         store = await store_of(request)
-        from shopevents.api.routes import API_BODY_LIMIT
-        from shopevents.ingest.routes import read_body
-
-        try:
-            obj = _JSON.decode(await read_body(request, API_BODY_LIMIT))
-        except msgspec.DecodeError as exc:
-            raise ApiError("invalid_json", f"The body is not valid JSON: {exc}") from None
-        except RecursionError:
-            raise ApiError("invalid_json", "The body is nested too deeply") from None
+        limit = ctx.settings.ingest.api_max_body_bytes
+        obj = bodies.decode_json(await bodies.read_bytes(request, limit))
         if not isinstance(obj, dict):
             raise validation_error(
                 [{"code": "not_an_object", "path": "", "message": "Expected a JSON object"}]

@@ -2,28 +2,25 @@
 
 from __future__ import annotations
 
-from decimal import Decimal
 from typing import Any
 
-import msgspec
 from starlette.convertors import Convertor, register_url_convertor
 from starlette.requests import Request
 from starlette.responses import Response
 from starlette.routing import Route
 
-from shopevents.api import writes
+from shopevents.api import bodies, writes
 from shopevents.api.auth import KeyCache, authenticate
 from shopevents.api.openapi import openapi_document
 from shopevents.context import AppContext
 from shopevents.domain import timeline
 from shopevents.errors import ApiError, StorageUnavailable
-from shopevents.ingest.routes import read_body
 from shopevents.responses import json_response
 from shopevents.schema import models as m
 from shopevents.schema.dates import parse_iso8601
 from shopevents.schema.verdicts import _EMAIL, CheckContext, Verdict, decode_entity, decode_model
 from shopevents.storage import reads
-from shopevents.storage.codec import dumpb, loads, plain
+from shopevents.storage.codec import loads, plain
 from shopevents.storage.stores import StoreRecord
 
 
@@ -43,8 +40,6 @@ register_url_convertor("text", AnyText())
 
 # Warnings that mean a field was dropped: the REST API refuses them (422) instead.
 STRICT = {"invalid_enum", "invalid_field", "invalid_date", "invalid_email", "invalid_currency"}
-API_BODY_LIMIT = 5 * 1024 * 1024
-_JSON = msgspec.json.Decoder(float_hook=Decimal)
 
 
 def validation_error(errors: list[dict[str, str]]) -> ApiError:
@@ -91,20 +86,9 @@ def routes(ctx: AppContext) -> list[Route]:
         return store
 
     async def body_of(request: Request) -> bytes:
-        body = await read_body(request, API_BODY_LIMIT)
-        if not body.strip():
-            raise validation_error(
-                [{"code": "missing_field", "path": "", "message": "Expected a JSON object body"}]
-            )
-        return body
+        return await bodies.read_bytes(request, ctx.settings.ingest.api_max_body_bytes)
 
-    def decode_json(body: bytes) -> Any:
-        try:
-            return _JSON.decode(body)
-        except msgspec.DecodeError as exc:
-            raise ApiError("invalid_json", f"The body is not valid JSON: {exc}") from None
-        except RecursionError:
-            raise ApiError("invalid_json", "The body is nested too deeply") from None
+    decode_json = bodies.decode_json
 
     def check(store: StoreRecord) -> CheckContext:
         return CheckContext(now=ctx.clock.now(), currency=store.currency, domains=store.domains)
@@ -123,8 +107,7 @@ def routes(ctx: AppContext) -> list[Route]:
     async def post_purchase(request: Request) -> Response:
         store = await store_of(request)
         body = await body_of(request)
-        obj = decode_json(body)
-        verdict = decode_model(obj, m.PurchaseCreation, check(store))
+        verdict = bodies.decode_purchase(body, check(store), ctx.settings.ingest.api_max_lines)
         p: m.PurchaseCreation = strict(verdict)
         from shopevents.schema.verdicts import check_purchase
 
@@ -193,7 +176,7 @@ def routes(ctx: AppContext) -> list[Route]:
             )
         for key in ("primaryKey", "trackerId", "_email"):
             obj.pop(key, None)
-        verdict = decode_entity(dumpb(obj), check(store), base="")
+        verdict = decode_entity(b"", check(store), base="", obj=obj)
         info = strict(verdict)
         fields = {
             k: v for k, v in plain(info.fields).items() if k not in ("primaryKey", "trackerId")

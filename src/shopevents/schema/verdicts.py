@@ -7,7 +7,7 @@ from __future__ import annotations
 
 import re
 from datetime import datetime, timedelta
-from decimal import Decimal, InvalidOperation
+from decimal import Decimal
 from functools import cache
 from typing import Any
 from urllib.parse import urlsplit
@@ -19,6 +19,13 @@ from shopevents.errors import ApiError, issue
 from shopevents.schema import models as m
 from shopevents.schema.currencies import ISO_4217
 from shopevents.schema.dates import ParsedDate, parse_iso8601
+from shopevents.schema.numbers import (
+    Unreadable,
+    decode_any,
+    find_unreadable,
+    read_text,
+    strict_float_hook,
+)
 
 MAX_AMOUNT = Decimal(10) ** 12
 CENT = Decimal("0.01")
@@ -29,6 +36,10 @@ def money_hook(t: type, obj: Any) -> Any:
         kind = type(obj)
         if (kind is Decimal or kind is int) and 0 <= obj < MAX_AMOUNT:  # the common case
             return m.Money(obj)
+        if isinstance(obj, Unreadable):
+            if obj.negative:
+                raise ValueError("Expected a non-negative amount")
+            raise ValueError(f"Expected an amount below 1e12 ({obj.reason.lower()})")
         if isinstance(obj, bool) or not isinstance(obj, int | Decimal):
             raise TypeError(f"Expected `number`, got `{type(obj).__name__}`")
         if obj < 0:
@@ -39,8 +50,7 @@ def money_hook(t: type, obj: Any) -> Any:
     raise NotImplementedError
 
 
-_event_decoder = msgspec.json.Decoder(m.AnyEvent, dec_hook=money_hook, float_hook=Decimal)
-_any_decoder = msgspec.json.Decoder(float_hook=Decimal)
+_event_decoder = msgspec.json.Decoder(m.AnyEvent, dec_hook=money_hook, float_hook=strict_float_hook)
 _envelope_decoder = msgspec.json.Decoder(m.Envelope)
 
 
@@ -184,8 +194,11 @@ def _pointer(segs: list[str | int], base: str = "") -> str:
 
 
 def _show(value: Any) -> str:
-    if isinstance(value, Decimal):
-        return str(value)
+    if isinstance(value, Unreadable):
+        return value.show()
+    if isinstance(value, Decimal | int) and not isinstance(value, bool):
+        text = str(value)
+        return text if len(text) <= 40 else f"{text[:24]}...{text[-8:]} ({len(text)} characters)"
     text = msgspec.json.encode(value).decode() if value is not None else "null"
     return text if len(text) <= 60 else text[:57] + "..."
 
@@ -195,6 +208,10 @@ def _rejection(text: str, value: Any, missing: bool) -> tuple[str, str]:
     if missing:
         return "missing_field", text.replace("Object missing", "Missing")
     got = f"; received {_show(value)}"
+    if isinstance(value, Unreadable):
+        if value.negative and "amount" in text:
+            return "negative_value", f"Expected a non-negative value{got}"
+        return "invalid_value", f"{value.reason}{got}"
     if "non-negative" in text or ">= 0" in text:
         return "negative_value", f"Expected a non-negative value{got}"
     if text.startswith("Expected `int`") and isinstance(value, Decimal | float):
@@ -254,9 +271,6 @@ def needs_lenient(raw: bytes) -> bool:
     return any(mk in raw for mk in _LENIENT_MARKERS)
 
 
-_INT = re.compile(r"^\s*[+-]?\d+\s*$")
-
-
 def _canon_literal(value: str, allowed: tuple[Any, ...]) -> str | None:
     squashed = re.sub(r"[\s_\-.]", "", value).lower()
     for a in allowed:
@@ -283,47 +297,40 @@ def _normalize(obj: dict[str, Any], cls: type, ptr: str, warnings: list[dict[str
         here = f"{ptr}/{key}"
         if _is_money(t) or isinstance(t, mi.DecimalType):
             if isinstance(value, str):
-                try:
-                    dec = Decimal(value.strip())
-                except InvalidOperation:
+                num = read_text(value)
+                if num is None:
                     continue
-                if dec.is_finite():
-                    obj[key] = dec
+                obj[key] = num  # an Unreadable one is judged as the number it spells
+                if not isinstance(num, Unreadable):
+                    num = Decimal(num)
+                    obj[key] = num
                     warnings.append(
                         issue(
                             "coerced_number",
                             here,
-                            f"The text {_show(value)} was read as the number {dec}",
+                            f"The text {_show(value)} was read as the number {_show(num)}",
                         )
                     )
         elif isinstance(t, mi.IntType):
-            if isinstance(value, str) and _INT.match(value):
-                obj[key] = int(value)
-                warnings.append(
-                    issue(
-                        "coerced_number",
-                        here,
-                        f"The text {_show(value)} was read as the number {int(value)}",
-                    )
-                )
-            elif isinstance(value, str):
-                try:
-                    dec = Decimal(value.strip())
-                except InvalidOperation:
+            if isinstance(value, str):
+                num = read_text(value)
+                if num is None:
                     continue
-                if not dec.is_finite():
-                    continue
-                if dec == dec.to_integral_value() and abs(dec) < 10**15:
-                    obj[key] = int(dec)
+                if (
+                    isinstance(num, Decimal)
+                    and num == num.to_integral_value()
+                    and abs(num) < 10**15
+                ):
+                    num = int(num)
+                obj[key] = num  # "1.5": judged as the number it spells (not a whole number)
+                if isinstance(num, int):
                     warnings.append(
                         issue(
                             "coerced_number",
                             here,
-                            f"The text {_show(value)} was read as the number {int(dec)}",
+                            f"The text {_show(value)} was read as the number {_show(num)}",
                         )
                     )
-                else:  # "1.5": judged as the number it spells (not a whole number)
-                    obj[key] = dec
             elif (
                 isinstance(value, Decimal)
                 and value.is_finite()
@@ -338,11 +345,22 @@ def _normalize(obj: dict[str, Any], cls: type, ptr: str, warnings: list[dict[str
                     )
                 )
         elif isinstance(t, mi.StrType):
-            if isinstance(value, int | Decimal) and not isinstance(value, bool):
+            if isinstance(value, Unreadable):
+                obj[key] = value.text
+                warnings.append(
+                    issue(
+                        "coerced_text",
+                        here,
+                        f'The number {value.show()} was read as the text "{value.show()}"',
+                    )
+                )
+            elif isinstance(value, int | Decimal) and not isinstance(value, bool):
                 obj[key] = str(value)
                 warnings.append(
                     issue(
-                        "coerced_text", here, f'The number {value} was read as the text "{value}"'
+                        "coerced_text",
+                        here,
+                        f'The number {_show(value)} was read as the text "{_show(value)}"',
                     )
                 )
             elif isinstance(value, str) and "\x00" in value:
@@ -371,6 +389,8 @@ def _normalize(obj: dict[str, Any], cls: type, ptr: str, warnings: list[dict[str
         elif isinstance(t, mi.StructType):
             if isinstance(value, dict):
                 _normalize(value, t.cls, here, warnings)
+        elif isinstance(t, mi.DictType | mi.AnyType):
+            drop_unreadable(value, here, warnings)
         elif isinstance(t, mi.ListType):
             item = _unwrap(t.item_type)
             if isinstance(item, mi.StructType) and isinstance(value, list):
@@ -384,6 +404,25 @@ def _normalize(obj: dict[str, Any], cls: type, ptr: str, warnings: list[dict[str
                         "coerced_text", here, f"The text {_show(value)} was read as a list of one"
                     )
                 )
+
+
+def drop_unreadable(value: Any, ptr: str, warnings: list[dict[str, str]]) -> None:
+    """Numbers that cannot be read, inside a free-form value (a custom event's payload, a
+    custom contact field): dropped from an object, null in a list, each with a warning."""
+    for segs, bad in find_unreadable(value, []):
+        *parent_path, last = segs
+        parent = _value_at(value, parent_path)
+        if isinstance(parent, dict):
+            parent.pop(last, None)
+            done = "the field was dropped"
+        else:
+            parent[last] = None
+            done = "null was kept in its place"
+        warnings.append(
+            issue(
+                "invalid_field", _pointer(segs, ptr), f"{bad.reason}; received {bad.show()}; {done}"
+            )
+        )
 
 
 def _locate(
@@ -459,11 +498,14 @@ def _lenient(
                     )
                 )
             else:
+                expected = (
+                    bad.reason if isinstance(bad, Unreadable) else text.replace(" | null", "")
+                )
                 warnings.append(
                     issue(
                         "invalid_field",
                         field_ptr,
-                        f"{text.replace(' | null', '')}; received {_show(bad)}; the field was dropped",
+                        f"{expected}; received {_show(bad)}; the field was dropped",
                     )
                 )
     return None, issue("invalid_value", base, "Too many invalid fields")
@@ -548,7 +590,7 @@ def _round(obj: Any, name: str, ptr: str, w: list[dict[str, str]]) -> None:
     if v is not None and v.quantize(_MILLIONTH) != v:
         r = m.Money(v.quantize(_MILLIONTH))
         setattr(obj, name, r)
-        w.append(issue("rounded_amount", f"{ptr}/{name}", f"{v} was rounded to {r}"))
+        w.append(issue("rounded_amount", f"{ptr}/{name}", f"{_show(v)} was rounded to {r}"))
 
 
 def _check_lines(
@@ -692,7 +734,7 @@ def _decode_event(
             raise _Lenient
         ev: Any = _event_decoder.decode(raw)
     except (msgspec.ValidationError, _Lenient):
-        obj = _any_decoder.decode(raw)
+        obj = decode_any(raw)
         etype = obj.get("type") if isinstance(obj, dict) else None
         if not isinstance(obj, dict):
             return Verdict(
@@ -739,7 +781,7 @@ def _peek_type(raw: bytes) -> str:
     return mt.group(1).decode("utf-8", "replace") if mt else ""
 
 
-_cart_decoder = msgspec.json.Decoder(m.Cart, dec_hook=money_hook, float_hook=Decimal)
+_cart_decoder = msgspec.json.Decoder(m.Cart, dec_hook=money_hook, float_hook=strict_float_hook)
 
 
 def decode_cart(raw: bytes, ctx: CheckContext, *, scan: bool = True) -> Verdict:
@@ -754,7 +796,7 @@ def decode_cart(raw: bytes, ctx: CheckContext, *, scan: bool = True) -> Verdict:
             check_cart(cart, "/cart", ctx, warnings)
             return Verdict(type="cart", value=cart, raw=raw, warnings=warnings)
     try:
-        obj = _any_decoder.decode(raw)
+        obj = decode_any(raw)
     except RecursionError:
         return _too_deep("cart", "/cart", raw)
     if obj is None:
@@ -779,13 +821,18 @@ def _too_deep(kind: str, ptr: str, raw: bytes) -> Verdict:
     )
 
 
-def decode_entity(raw: bytes, ctx: CheckContext, base: str = "/entityInfo") -> Verdict:
-    """entityInfo (or a REST contact body, with `base=""`): known fields checked, others kept."""
+def decode_entity(
+    raw: bytes, ctx: CheckContext, base: str = "/entityInfo", *, obj: Any = None
+) -> Verdict:
+    """entityInfo (or a REST contact body already decoded, `obj`, with `base=""`): known
+    fields checked, others kept."""
     warnings: list[dict[str, str]] = []
-    try:
-        obj = _any_decoder.decode(raw)
-    except RecursionError:
-        return _too_deep("entityInfo", base, raw)
+    decoded = obj is not None
+    if not decoded:
+        try:
+            obj = decode_any(raw)
+        except RecursionError:
+            return _too_deep("entityInfo", base, raw)
     if obj is None:
         return Verdict(type="entityInfo", status="absent")
     if not isinstance(obj, dict):
@@ -797,8 +844,9 @@ def decode_entity(raw: bytes, ctx: CheckContext, base: str = "/entityInfo") -> V
         )
     custom = {k: v for k, v in obj.items() if k not in _KNOWN}
     known = {k: v for k, v in obj.items() if k in _KNOWN}
+    drop_unreadable(custom, base, warnings)
     fields = None
-    if not needs_lenient(raw):
+    if not decoded and not needs_lenient(raw):
         try:  # the typed fast path: what it takes, `_normalize` would leave as it is
             fields = msgspec.convert(known, m.EntityFields, strict=True)
         except msgspec.ValidationError:
@@ -847,7 +895,7 @@ def decode_entity(raw: bytes, ctx: CheckContext, base: str = "/entityInfo") -> V
 def decode_model(body: bytes | Any, cls: type, ctx: CheckContext, base: str = "") -> Verdict:
     """For the REST API: one model, leniently, with warnings; rejected models carry the error."""
     warnings: list[dict[str, str]] = []
-    obj = _any_decoder.decode(body) if isinstance(body, bytes | bytearray) else body
+    obj = decode_any(body) if isinstance(body, bytes | bytearray) else body
     value, err = _lenient(obj, cls, base, warnings)
     if err is not None:
         return Verdict(type=cls.__name__, status="rejected", warnings=warnings, error=err)
