@@ -48,12 +48,6 @@ CATALOG: dict[str, Code] = {
             413,
             "A purchase sent to the REST API holds more product lines than allowed.",
         ),
-        _c(
-            "too_many_lines",
-            "request",
-            413,
-            "A purchase sent to the REST API holds more product lines than allowed.",
-        ),
         _c("rate_limited", "request", 429, "Too many requests; retry after Retry-After seconds."),
         _c("request_timeout", "request", 408, "The request head or body was not sent in time."),
         _c(
