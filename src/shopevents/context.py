@@ -48,6 +48,8 @@ class AppContext:
         self._stores: dict[str, tuple[float, StoreRecord | None]] = {}
         self.metrics: Counter[tuple[str, str]] = Counter()
         self._readers: ThreadPoolExecutor | None = None
+        self._refreshing: set[str] = set()
+        self._tasks: set[asyncio.Task[None]] = set()
         self.started = time.time()
 
     def now_us(self) -> int:
@@ -88,29 +90,42 @@ class AppContext:
     # -- stores -------------------------------------------------------------------------
 
     async def get_store(self, store_id: str, max_age: float = 2.0) -> StoreRecord | None:
-        """The store, from a cache kept `max_age` seconds. A look-up runs in a reader thread
-        with a short deadline; if the database does not answer, a store already known is
-        served from the cache (its settings may be up to the outage's length old), and an
-        unknown one gets `StorageUnavailable`."""
+        """The store, from a cache refreshed every `max_age` seconds. A store not in the cache
+        is looked up in a reader thread with a short deadline (`StorageUnavailable` if the
+        database does not answer). A store whose entry is older than `max_age` is served from
+        it while a look-up in the background refreshes it, so a database that stops answering
+        never delays a request for a known store (its settings are then as old as the
+        outage)."""
         hit = self._stores.get(store_id)
         now = time.monotonic()
-        if hit is not None and now - hit[0] < max_age:
+        if hit is not None:
+            if now - hit[0] >= max_age and store_id not in self._refreshing:
+                self._refreshing.add(store_id)
+                task = asyncio.get_running_loop().create_task(self._refresh_store(store_id))
+                self._tasks.add(task)
+                task.add_done_callback(self._tasks.discard)
             return hit[1]
         if len(store_id) > 64 or "\x00" in store_id:
             return None
-        try:
-            rec = await self.read(
-                lambda c: stores.get_store(c, store_id),
-                timeout=min(STORE_LOOKUP_SECONDS, self.settings.storage.read_timeout_seconds),
-            )
-        except StorageUnavailable:
-            if hit is not None:
-                return hit[1]
-            raise
+        return await self._load_store(store_id)
+
+    async def _load_store(self, store_id: str) -> StoreRecord | None:
+        rec = await self.read(
+            lambda c: stores.get_store(c, store_id),
+            timeout=min(STORE_LOOKUP_SECONDS, self.settings.storage.read_timeout_seconds),
+        )
         if len(self._stores) > 10_000:
             self._stores.clear()
-        self._stores[store_id] = (now, rec)
+        self._stores[store_id] = (time.monotonic(), rec)
         return rec
+
+    async def _refresh_store(self, store_id: str) -> None:
+        try:
+            await self._load_store(store_id)
+        except StorageUnavailable:
+            pass  # the cached entry stays; the next request tries again
+        finally:
+            self._refreshing.discard(store_id)
 
     def forget_store(self, store_id: str) -> None:
         self._stores.pop(store_id, None)

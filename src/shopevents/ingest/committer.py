@@ -51,7 +51,7 @@ Outcome = tuple[bool, Any]  # (True, result) or (False, exception)
 LOOP_BUSY_TIMEOUT_MS = 20
 BUSY_RETRY_SECONDS = 0.02
 # How often the deadlines are checked while writes wait or run.
-WATCH_SECONDS = 0.25
+WATCH_SECONDS = 0.1
 # PostgreSQL: commit marks are kept this long (an in-doubt batch is resolved within seconds),
 # and pruned at most this often.
 MARK_KEEP_US = 15 * 60 * 1_000_000
