@@ -22,6 +22,7 @@ import uvicorn
 from shopevents.app import create_app
 from shopevents.clock import FixedClock, SystemClock, to_micros
 from shopevents.config import Settings
+from shopevents.server import uvicorn_config
 from shopevents.storage import stores
 from shopevents.storage.database import Database
 from tests.shop import Shop
@@ -105,15 +106,7 @@ class LiveServer:
         self.port = free_port()
         settings = msgspec.structs.replace(settings, host="127.0.0.1", port=self.port)
         self.app = create_app(settings, db, clock)
-        self.config = uvicorn.Config(
-            self.app,
-            host="127.0.0.1",
-            port=self.port,
-            log_level="warning",
-            access_log=False,
-            loop="asyncio",
-            lifespan="on",
-        )
+        self.config = uvicorn_config(self.app, settings, loop="asyncio")
         self.server = uvicorn.Server(self.config)
         self.thread = threading.Thread(target=self._run, daemon=True)
         self.url = f"http://127.0.0.1:{self.port}"

@@ -113,6 +113,7 @@ def serve(env: Env, host: str | None, port: int | None, no_worker: bool, demo: b
     import uvicorn
 
     from shopevents.app import create_app
+    from shopevents.server import uvicorn_config
 
     settings = msgspec.structs.replace(
         env.settings, host=host or env.settings.host, port=port or env.settings.port
@@ -122,18 +123,9 @@ def serve(env: Env, host: str | None, port: int | None, no_worker: bool, demo: b
     if demo:
         print_demo(env)
     app = create_app(settings, env.db, env.clock, worker=False if no_worker else None)
+    config = uvicorn_config(app, settings)  # timeouts, connection cap, open-file limit
     settle_gc()
-    uvicorn.run(
-        app,
-        host=settings.host,
-        port=settings.port,
-        log_level="warning",
-        access_log=False,
-        loop="uvloop",
-        http="httptools",
-        lifespan="on",
-        timeout_graceful_shutdown=5,
-    )
+    uvicorn.Server(config).run()
 
 
 def settle_gc() -> None:

@@ -28,12 +28,25 @@ class IngestSettings(msgspec.Struct, frozen=True, kw_only=True):
     """How long a request may wait for others to share its transaction (0: one loop turn)."""
     group_commit_thread: Literal["auto", "on", "off"] = "auto"
     """Run transactions on a writer thread, so the loop serves requests while the database works (auto: PostgreSQL only)."""
-    rate_limit_per_store: int = 0
-    """Requests per second allowed per store; 0 turns the limit off."""
-    rate_limit_per_client: int = 0
-    """Requests per second allowed per client address; 0 turns the limit off."""
+    rate_limit_per_store: int = 10_000
+    """Requests per second allowed per store (bursts of twice that); 0 turns the limit off."""
+    rate_limit_per_client: int = 100
+    """Requests per second one client address may send to one store (bursts of twice that); 0 turns the limit off."""
+    rate_limit_exempt_loopback: bool = True
+    """Loopback client addresses (the machine itself) are not limited per client."""
     retry_after_seconds: int = 5
     """The `Retry-After` sent with 429 and 503."""
+
+
+class HttpSettings(msgspec.Struct, frozen=True, kw_only=True):
+    header_timeout_seconds: float = 10.0
+    """Time a connection has to send a complete request head (from connect, or from its first byte on a kept-alive connection); then it is closed."""
+    body_timeout_seconds: float = 30.0
+    """Time a request has to send its whole body once its head is in; then `408 request_timeout` and close."""
+    keep_alive_timeout_seconds: float = 5.0
+    """How long an idle kept-alive connection stays open waiting for its next request."""
+    max_connections: int = 0
+    """Most open client connections (0: the open-file limit less 128); past it, the oldest connection not being answered is closed for a new one."""
 
 
 class StorageSettings(msgspec.Struct, frozen=True, kw_only=True):
@@ -85,6 +98,7 @@ class Settings(msgspec.Struct, frozen=True, kw_only=True):
     public_url: str = ""
     """Base URL the server is reached at, for snippets and links (default: http://host:port)."""
     ingest: IngestSettings = IngestSettings()
+    http: HttpSettings = HttpSettings()
     storage: StorageSettings = StorageSettings()
     worker: WorkerSettings = WorkerSettings()
     webhooks: WebhookSettings = WebhookSettings()
@@ -98,7 +112,7 @@ class Settings(msgspec.Struct, frozen=True, kw_only=True):
         return f"http://{host}:{self.port}"
 
 
-SECTIONS = ("ingest", "storage", "worker", "webhooks", "dashboard")
+SECTIONS = ("ingest", "http", "storage", "worker", "webhooks", "dashboard")
 ENV_PREFIX = "SHOPEVENTS_"
 
 

@@ -59,16 +59,25 @@ async def read_limited_body(
     headers: Mapping[str, str], stream: AsyncIterator[bytes], limit: int
 ) -> bytes:
     """The body, gunzipped if so encoded; `413` as soon as the declared, received or
-    decompressed size is over `limit`."""
+    decompressed size is over `limit`. A `413` sent before the whole body was read says
+    `Connection: close`: the server closes the connection rather than read the rest."""
     declared = headers.get("content-length")
     if declared and (declared.isascii() and declared.isdigit()) and int(declared) > limit:
-        raise ApiError("payload_too_large", f"The body is {declared} bytes; the limit is {limit}")
+        raise ApiError(
+            "payload_too_large",
+            f"The body is {declared} bytes; the limit is {limit}",
+            headers={"Connection": "close"},
+        )
     chunks = []
     size = 0
     async for chunk in stream:
         size += len(chunk)
         if size > limit:
-            raise ApiError("payload_too_large", f"The body is over the limit of {limit} bytes")
+            raise ApiError(
+                "payload_too_large",
+                f"The body is over the limit of {limit} bytes",
+                headers={"Connection": "close"},
+            )
         chunks.append(chunk)
     body = b"".join(chunks)
     encoding = headers.get("content-encoding", "identity").lower().strip()
@@ -103,7 +112,9 @@ class IngestEndpoint:
         self.ctx = ctx
         self.settings = ctx.settings.ingest
         self.limiter = RateLimiter(
-            self.settings.rate_limit_per_store, self.settings.rate_limit_per_client
+            self.settings.rate_limit_per_store,
+            self.settings.rate_limit_per_client,
+            exempt_loopback=self.settings.rate_limit_exempt_loopback,
         )
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
