@@ -6,6 +6,7 @@
     python -m bench profile --scenario page-visit --backend sqlite [--duration S]
     python -m bench claims [--backend sqlite|postgres|both] [--endpoints N[,N]] [--purchases N]
     python -m bench setup
+    python -m bench slow-clients [--backend sqlite|postgres|both] [--base-tree DIR]
 
 Every server is started here on 127.0.0.1, pinned to core 0; every load generator is pinned
 to core 1; every load is bounded in time. See docs/performance.md.
@@ -183,6 +184,17 @@ def cmd_claims(a) -> int:
     )
 
 
+def cmd_slow_clients(a) -> int:
+    from bench.slow_clients import run_all
+
+    _interrupt_on_sigterm()
+    backends = _backends(a.backend)
+    results = run_all(backends, a.base_tree) if a.base_tree else []
+    results += run_all(backends)
+    print(json.dumps(results, indent=1))
+    return 0
+
+
 def main(argv: list[str] | None = None) -> int:
     ap = argparse.ArgumentParser(
         prog="python -m bench",
@@ -268,6 +280,19 @@ def main(argv: list[str] | None = None) -> int:
     c.add_argument("--purchases", type=int, default=400, help="isolation: store A's purchases")
     c.add_argument("--no-isolation", action="store_true", help="time the claims only")
     c.set_defaults(fn=cmd_claims)
+    sc = sub.add_parser(
+        "slow-clients",
+        help="slowloris, idle and flooding clients against a real server (bench/slow_clients.py)",
+    )
+    sc.add_argument("--backend", default="sqlite", choices=["sqlite", "postgres", "both"])
+    sc.add_argument(
+        "--base-tree",
+        default=None,
+        metavar="DIR",
+        help="also measure another source tree of shopevents (its src directory), e.g. an "
+        "earlier commit's from `git archive`",
+    )
+    sc.set_defaults(fn=cmd_slow_clients)
     s = sub.add_parser("setup", help="install wrk and nginx-light from Debian if missing")
     s.set_defaults(fn=lambda a: setup() or 0)
     a = ap.parse_args(argv)
