@@ -6,8 +6,10 @@ from __future__ import annotations
 
 import json
 import socket
+import sqlite3
 import time
 from collections.abc import Iterator
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
 import httpx
@@ -193,6 +195,33 @@ def test_idle_connections_past_the_cap_make_room_for_a_real_request(
     finally:
         for s in idle:
             s.close()
+        server.stop()
+
+
+def test_when_every_connection_is_being_answered_a_newcomer_gets_503(
+    sqlite_db: Database, store: StoreInfo, tmp_path: Path
+) -> None:
+    server = LiveServer(settings(max_connections=2), sqlite_db, SystemClock()).start()
+    holder = sqlite3.connect(tmp_path / "slow.db", isolation_level=None)
+    try:
+        assert post_ok(server, store).status_code == 200
+        holder.execute("BEGIN IMMEDIATE")  # writes now wait: their requests stay in hand
+        with ThreadPoolExecutor(2) as pool:
+            busy = [pool.submit(post_ok, server, store) for _ in range(2)]
+            time.sleep(0.3)
+            sock = connect(server)
+            sock.sendall(b"GET /healthz HTTP/1.1\r\nHost: x\r\n\r\n")
+            data, _ = read_until_closed(sock, 5)
+            sock.close()
+            holder.execute("ROLLBACK")
+            assert all(f.result().status_code in (200, 503) for f in busy)
+        head, _, body = data.partition(b"\r\n\r\n")
+        assert head.startswith(b"HTTP/1.1 503 ")
+        assert b"retry-after: 5" in head.lower() and b"connection: close" in head.lower()
+        assert json.loads(body)["code"] == "too_many_connections"
+        assert post_ok(server, store).status_code == 200  # room again
+    finally:
+        holder.close()
         server.stop()
 
 
