@@ -181,6 +181,7 @@ def cmd_claims(a) -> int:
         endpoints=[int(x) for x in a.endpoints.split(",")],
         purchases=a.purchases,
         skip_isolation=a.no_isolation,
+        skip_claims=a.no_claims,
     )
 
 
@@ -279,6 +280,7 @@ def main(argv: list[str] | None = None) -> int:
     )
     c.add_argument("--purchases", type=int, default=400, help="isolation: store A's purchases")
     c.add_argument("--no-isolation", action="store_true", help="time the claims only")
+    c.add_argument("--no-claims", action="store_true", help="run the isolation scenario only")
     c.set_defaults(fn=cmd_claims)
     sc = sub.add_parser(
         "slow-clients",
