@@ -17,6 +17,7 @@ from typing import Any, TypeVar, overload
 
 from starlette.applications import Starlette
 from starlette.datastructures import State
+from starlette.requests import ClientDisconnect
 from starlette.routing import BaseRoute, Router
 from starlette.types import Receive, Scope, Send
 
@@ -41,6 +42,9 @@ def as_api_error(exc: Exception, retry_after_seconds: int) -> ApiError:
         return exc
     if isinstance(exc, StorageUnavailable):
         return storage_error(exc, retry_after_seconds)
+    if isinstance(exc, (ClientGone, ClientDisconnect)):
+        # the client left, or its body timed out (already answered 408): nothing is sent
+        return ApiError("request_timeout", "The client left before its request was read")
     log.exception("unhandled error", exc_info=exc)
     return ApiError("internal_error")
 
