@@ -5,6 +5,8 @@
     python -m bench report bench/results/FILE.json [--markdown]
     python -m bench profile --scenario page-visit --backend sqlite [--duration S]
     python -m bench claims [--backend sqlite|postgres|both] [--endpoints N[,N]] [--purchases N]
+    python -m bench fuzz [--backend sqlite|postgres|both] [--count N] [--big-rest]
+    python -m bench faults [--backend sqlite|postgres|both] [--scenario NAME[,NAME]] [--tree DIR]
     python -m bench setup
     python -m bench slow-clients [--backend sqlite|postgres|both] [--base-tree DIR]
 
@@ -196,6 +198,38 @@ def cmd_slow_clients(a) -> int:
     return 0
 
 
+def cmd_fuzz(a) -> int:
+    from bench import fuzz
+    from bench.targets import parse_env
+
+    _interrupt_on_sigterm()
+    backends = _backends(a.backend)
+    logdir = RESULTS / f"logs-fuzz-{dt.datetime.now().strftime('%Y%m%d-%H%M%S')}"
+    logdir.mkdir(parents=True, exist_ok=True)
+
+    def log(s: str) -> None:
+        print(s, flush=True)
+
+    if a.big_rest:
+        return fuzz.run_big_rest(backends, parse_env(a.server_env), logdir, log=log)
+    return fuzz.run(backends, a.count, a.concurrency, a.time_limit, a.seed, logdir, log=log)
+
+
+def cmd_faults(a) -> int:
+    from bench import faults
+    from bench.targets import parse_env
+
+    _interrupt_on_sigterm()
+    names = a.scenario.split(",") if a.scenario else None
+    tree = Path(a.tree).resolve() if a.tree else None
+    rows, missed = faults.run(_backends(a.backend), names, tree, parse_env(a.server_env))
+    print()
+    print(faults.render(rows))
+    for line in missed:
+        print("missed:", line)
+    return 1 if missed else 0
+
+
 def main(argv: list[str] | None = None) -> int:
     ap = argparse.ArgumentParser(
         prog="python -m bench",
@@ -295,6 +329,41 @@ def main(argv: list[str] | None = None) -> int:
         "earlier commit's from `git archive`",
     )
     sc.set_defaults(fn=cmd_slow_clients)
+    fz = sub.add_parser(
+        "fuzz", help="hostile bodies against a real server per backend; non-zero exit on a 5xx"
+    )
+    fz.add_argument("--backend", default="both", choices=["sqlite", "postgres", "both"])
+    fz.add_argument("--count", type=int, default=100_000, help="bodies sent per backend")
+    fz.add_argument("--concurrency", type=int, default=8, help="connections sending at once")
+    fz.add_argument("--time-limit", type=float, default=1200.0, help="seconds per backend at most")
+    fz.add_argument("--seed", type=int, default=1, help="the bodies are the same for a seed")
+    fz.add_argument(
+        "--big-rest",
+        action="store_true",
+        help="instead: 16 concurrent 5.2 MB purchases through the REST API, peak RSS and a "
+        "page visit's latency alongside",
+    )
+    fz.add_argument(
+        "--server-env",
+        action="append",
+        default=[],
+        metavar="SHOPEVENTS_NAME=VALUE",
+        help="--big-rest: setting for the server (repeatable); PYTHONPATH=DIR another tree",
+    )
+    fz.set_defaults(fn=cmd_fuzz)
+    fa = sub.add_parser(
+        "faults", help="crash, outage, lock and hostile-client faults under traffic, both backends"
+    )
+    fa.add_argument("--backend", default="both", choices=["sqlite", "postgres", "both"])
+    fa.add_argument("--scenario", default="", help="only these (comma-separated); default all")
+    fa.add_argument(
+        "--tree", default=None, metavar="DIR", help="serve another checkout's src (a before run)"
+    )
+    fa.add_argument(
+        "--server-env", action="append", default=[], metavar="SHOPEVENTS_NAME=VALUE",
+        help="a setting for the servers (repeatable)",
+    )  # fmt: skip
+    fa.set_defaults(fn=cmd_faults)
     s = sub.add_parser("setup", help="install wrk and nginx-light from Debian if missing")
     s.set_defaults(fn=lambda a: setup() or 0)
     a = ap.parse_args(argv)

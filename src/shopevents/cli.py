@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 import re
 import sys
+import time
 from pathlib import Path
 from typing import Any
 
@@ -13,8 +14,9 @@ import msgspec
 
 from shopevents.clock import SystemClock, from_micros, to_micros
 from shopevents.config import Settings, SettingsError, load_settings
+from shopevents.errors import StorageUnavailable
 from shopevents.storage import stores
-from shopevents.storage.database import Conn, Database
+from shopevents.storage.database import Conn, Database, open_database
 
 
 class Env:
@@ -26,13 +28,7 @@ class Env:
     @property
     def db(self) -> Database:
         if self._db is None:
-            s = self.settings
-            self._db = Database(
-                s.database_url,
-                synchronous=s.storage.sqlite_synchronous,
-                busy_timeout_ms=s.storage.busy_timeout_ms,
-                pool_size=s.storage.read_pool_size,
-            )
+            self._db = open_database(self.settings)
         return self._db
 
     def now(self) -> int:
@@ -46,6 +42,29 @@ class Env:
         finally:
             conn.close()
 
+    def _pending(self, wait: bool) -> list[str]:
+        limit = self.settings.storage.startup_wait_seconds if wait else 0.0
+        give_up = time.monotonic() + limit
+        told = False
+        while True:
+            try:
+                return self.db.pending_migrations()
+            except StorageUnavailable as exc:
+                reason = str(exc).strip().splitlines()[0] if str(exc).strip() else "no answer"
+                if time.monotonic() >= give_up:
+                    raise click.ClickException(
+                        f"the database at {self.settings.database_url} is not answering "
+                        f"({reason}); start it, or check --database / SHOPEVENTS_DATABASE_URL"
+                    ) from None
+                if not told:
+                    click.echo(
+                        f"waiting up to {limit:g} s for the database at "
+                        f"{self.settings.database_url} ({reason})",
+                        err=True,
+                    )
+                    told = True
+                time.sleep(1.0)
+
     def read(self, fn: Any) -> Any:
         conn = self.db.connect()
         try:
@@ -53,8 +72,11 @@ class Env:
         finally:
             conn.close()
 
-    def require_migrated(self) -> None:
-        pending = self.db.pending_migrations()
+    def require_migrated(self, *, wait: bool = False) -> None:
+        """Refuse to go on with migrations pending. `wait`: a database that does not answer
+        yet is waited for, up to `storage.startup_wait_seconds` (a server started with, or
+        before, its database)."""
+        pending = self._pending(wait)
         if pending:
             raise click.ClickException(
                 f"the database needs migrating ({', '.join(pending)}): run `shopevents migrate`"
@@ -119,7 +141,7 @@ def serve(env: Env, host: str | None, port: int | None, no_worker: bool, demo: b
         env.settings, host=host or env.settings.host, port=port or env.settings.port
     )
     env.settings = settings
-    env.require_migrated()
+    env.require_migrated(wait=True)
     if demo:
         print_demo(env)
     app = create_app(settings, env.db, env.clock, worker=False if no_worker else None)
@@ -178,15 +200,25 @@ def print_demo(env: Env) -> None:
 @pass_env
 def worker(env: Env, once: bool) -> None:
     """Run the worker loop on its own (abandonment, webhook delivery)."""
-    import time
-
+    from shopevents.worker.loop import Outage
     from shopevents.worker.steps import run_once
 
-    env.require_migrated()
-    conn = env.db.connect()
+    env.require_migrated(wait=True)
+    outage = Outage(env.settings.worker.interval_seconds)
+    conn: Conn | None = None
     try:
         while True:
-            done = run_once(conn, env.clock, env.settings)
+            try:
+                conn = conn or env.db.connect()
+                done = run_once(conn, env.clock, env.settings)
+            except StorageUnavailable as exc:
+                if conn is not None:
+                    conn.close()
+                conn = None
+                outage.failed(exc, time.monotonic())
+                time.sleep(outage.wait)
+                continue
+            outage.ok(time.monotonic())
             if once and not done:
                 break
             if not done:
@@ -194,7 +226,8 @@ def worker(env: Env, once: bool) -> None:
     except KeyboardInterrupt:
         pass
     finally:
-        conn.close()
+        if conn is not None:
+            conn.close()
 
 
 # --- stores ---------------------------------------------------------------------------

@@ -59,6 +59,18 @@ class StorageSettings(msgspec.Struct, frozen=True, kw_only=True):
     sqlite_wal_reset_mb: int = 32
     """SQLite: when the write-ahead log passes this size, the writer checkpoints what the
     background checkpoints have left, so the log starts again from its beginning."""
+    write_timeout_seconds: float = 1.5
+    """Longest a request waits for its write: past it, `503` with `Retry-After`."""
+    read_timeout_seconds: float = 10.0
+    """Longest a read (REST, dashboard, reports, readiness) waits for the database: past it, `503`."""
+    connect_timeout_seconds: int = 3
+    """PostgreSQL: longest a new connection may take."""
+    statement_timeout_ms: int = 30_000
+    """PostgreSQL: longest one statement may run (`statement_timeout`); 0 for no limit."""
+    lock_timeout_ms: int = 5_000
+    """PostgreSQL: longest a statement waits for a row or table lock (`lock_timeout`); 0 for no limit."""
+    startup_wait_seconds: float = 60.0
+    """How long `serve` and `worker` wait at start for a database that is not answering yet."""
 
 
 class WorkerSettings(msgspec.Struct, frozen=True, kw_only=True):

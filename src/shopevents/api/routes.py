@@ -14,7 +14,7 @@ from shopevents.api.auth import KeyCache, authenticate
 from shopevents.api.openapi import openapi_document
 from shopevents.context import AppContext
 from shopevents.domain import timeline
-from shopevents.errors import ApiError, StorageUnavailable
+from shopevents.errors import ApiError, StorageUnavailable, storage_error
 from shopevents.responses import json_response
 from shopevents.schema import models as m
 from shopevents.schema.dates import parse_iso8601
@@ -80,7 +80,7 @@ def routes(ctx: AppContext) -> list[Route]:
 
     async def store_of(request: Request) -> StoreRecord:
         store_id = await authenticate(ctx, cache, request)
-        store = ctx.get_store(store_id)
+        store = await ctx.get_store(store_id)
         if store is None:
             raise ApiError("unauthorized", "The key's store no longer exists")
         return store
@@ -96,11 +96,8 @@ def routes(ctx: AppContext) -> list[Route]:
     async def write(fn: Any) -> Any:
         try:
             return await ctx.write(fn)
-        except StorageUnavailable:
-            raise ApiError(
-                "storage_unavailable",
-                headers={"Retry-After": str(ctx.settings.ingest.retry_after_seconds)},
-            ) from None
+        except StorageUnavailable as exc:
+            raise storage_error(exc, ctx.settings.ingest.retry_after_seconds) from None
 
     # -- purchases ------------------------------------------------------------------------
 

@@ -24,7 +24,7 @@ from shopevents.asgi import (
     send_json,
 )
 from shopevents.context import AppContext
-from shopevents.errors import ApiError, StorageUnavailable
+from shopevents.errors import ApiError, StorageUnavailable, storage_error
 from shopevents.ingest import intake
 from shopevents.ingest.limits import RateLimiter
 from shopevents.schema.verdicts import CheckContext, domain_allowed, read_envelope
@@ -131,7 +131,7 @@ class IngestEndpoint:
         headers = RawHeaders(scope)
         try:
             if scope["method"] == "OPTIONS":
-                status, value, answer_headers = 204, None, self.preflight(store_id, headers)
+                status, value, answer_headers = 204, None, await self.preflight(store_id, headers)
             else:
                 status, value, answer_headers = await self.ingest(store_id, scope, headers, receive)
         except ClientGone:
@@ -146,14 +146,16 @@ class IngestEndpoint:
         else:
             await send_json(send, value, status, answer_headers)
 
-    def known_store(self, store_id: str) -> StoreRecord:
-        store = self.ctx.get_store(store_id)
+    async def known_store(self, store_id: str) -> StoreRecord:
+        store = await self.ctx.get_store(store_id)
         if store is None:
             raise ApiError("unknown_store", f"No store has the id {store_id!r}")
         return store
 
-    def preflight(self, store_id: str, request_headers: Mapping[str, str]) -> dict[str, str]:
-        store = self.known_store(store_id)
+    async def preflight(
+        self, store_id: str, request_headers: Mapping[str, str]
+    ) -> dict[str, str]:
+        store = await self.known_store(store_id)
         origin = request_headers.get("origin")
         if not origin_allowed(origin, store):
             raise ApiError(
@@ -179,7 +181,7 @@ class IngestEndpoint:
         ctx, settings = self.ctx, self.settings
         origin = request_headers.get("origin")
         try:
-            store = self.known_store(store_id)
+            store = await self.known_store(store_id)
             if not origin_allowed(origin, store):
                 raise ApiError(
                     "origin_not_allowed",
@@ -212,11 +214,8 @@ class IngestEndpoint:
                     lambda conn, t: intake.apply_encoded(conn, prepared, t, ctx.recent_products),
                     (intake.warm, prepared),
                 )
-            except StorageUnavailable:
-                raise ApiError(
-                    "storage_unavailable",
-                    headers={"Retry-After": str(settings.retry_after_seconds)},
-                ) from None
+            except StorageUnavailable as exc:
+                raise storage_error(exc, settings.retry_after_seconds) from None
         except ApiError as exc:
             ctx.count("ingest_requests", str(exc.status))
             return exc.status, exc.body(), {**cors_headers(origin), **exc.headers}
