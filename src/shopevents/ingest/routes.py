@@ -152,9 +152,7 @@ class IngestEndpoint:
             raise ApiError("unknown_store", f"No store has the id {store_id!r}")
         return store
 
-    async def preflight(
-        self, store_id: str, request_headers: Mapping[str, str]
-    ) -> dict[str, str]:
+    async def preflight(self, store_id: str, request_headers: Mapping[str, str]) -> dict[str, str]:
         store = await self.known_store(store_id)
         origin = request_headers.get("origin")
         if not origin_allowed(origin, store):
