@@ -13,7 +13,7 @@ from typing import Any
 
 from starlette.applications import Starlette
 from starlette.exceptions import HTTPException
-from starlette.requests import Request
+from starlette.requests import ClientDisconnect, Request
 from starlette.responses import PlainTextResponse, Response
 from starlette.routing import Route
 
@@ -129,6 +129,11 @@ def create_app(
         err = as_api_error(exc, settings.ingest.retry_after_seconds)
         return json_response(err.body(), err.status, err.headers)
 
+    async def client_gone(request: Request, exc: Exception) -> Response:
+        """The client left (or its body timed out and it was answered `408`): no one hears
+        this answer, and it is no server fault."""
+        return Response(status_code=400)
+
     async def http_error_async(request: Request, exc: Exception) -> Response:
         assert isinstance(exc, HTTPException)
         code = {
@@ -183,6 +188,7 @@ def create_app(
             ApiError: error_answer,
             HTTPException: http_error_async,
             StorageUnavailable: error_answer,
+            ClientDisconnect: client_gone,
             Exception: error_answer,
         },
         lifespan=lifespan,
