@@ -101,3 +101,39 @@ def test_bodies_over_the_limit_are_refused(api: httpx.Client) -> None:
     ok["paymentMethod"] = "x" * (MAX_BODY - len(json.dumps(ok)) - 40)
     r = api.post("/api/purchases/", json=ok)
     assert r.status_code == 201, r.text[:300]
+
+
+def test_ids_past_what_storage_indexes_get_a_verdict(
+    api: httpx.Client, server: LiveServer, store: StoreInfo
+) -> None:
+    """PostgreSQL cannot index a text of more than 2,704 bytes: such ids are refused."""
+    long_id = "x" * 3000
+    p = purchase(1)
+    p["products"][0]["productId"] = long_id
+    r = api.post("/api/purchases/", json=p)
+    assert r.status_code == 422, r.text[:300]
+    assert r.json()["validationErrors"][0]["path"] == "/products/0/productId"
+    r = api.patch(f"/api/products/product-id/{long_id}", json={"name": "n"})
+    assert r.status_code == 422 and r.json()["errors"][0]["path"] == "/productId", r.text[:300]
+    p = purchase(1)
+    p["purchaseId"] = long_id
+    assert api.post("/api/purchases/", json=p).status_code == 422
+    envelope = {
+        "events": [
+            {"type": "product-visited", "product": {**line(1), "productId": long_id}},
+            {"type": "purchase", "purchase": {**purchase(1), "cartId": long_id}},
+            {"type": "page-visit"},
+        ],
+        "cart": {"cartId": long_id, "totalQuantity": 0, "totalPrice": 0},
+    }
+    r = httpx.post(
+        f"{server.url}/integration-type/system/scrippet-notification/{store.id}", json=envelope
+    )
+    assert r.status_code == 200, r.text[:300]
+    results = r.json()["results"]
+    assert results[0]["status"] == "rejected" and results[0]["code"] == "invalid_value"
+    assert results[0]["path"] == "/events/0/product/productId"
+    assert results[1]["status"] == "accepted"
+    assert [w["path"] for w in results[1]["warnings"]] == ["/events/1/purchase/cartId"]
+    assert results[2]["status"] == "accepted"
+    assert r.json()["cart"]["status"] == "rejected" and r.json()["cart"]["path"] == "/cart/cartId"

@@ -251,6 +251,16 @@ def routes(ctx: AppContext) -> list[Route]:
                     }
                 ]
             )
+        if len(pid) > m.MAX_ID_LENGTH:
+            raise validation_error(
+                [
+                    {
+                        "code": "invalid_value",
+                        "path": "/productId",
+                        "message": f"Expected a product id of at most {m.MAX_ID_LENGTH} characters; received {len(pid)}",
+                    }
+                ]
+            )
         body = await body_of(request)
         obj = decode_json(body)
         if not isinstance(obj, dict):

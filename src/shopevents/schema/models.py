@@ -28,6 +28,10 @@ MAX_QUANTITY = 10**9
 """Largest quantity read (a whole number of units); larger is outside what storage holds."""
 Quantity = Annotated[int, Meta(ge=0, le=MAX_QUANTITY)]
 NonEmpty = Annotated[str, Meta(min_length=1)]
+MAX_ID_LENGTH = 500
+"""Longest product, purchase or cart id read: storage indexes them (PostgreSQL's index
+entries hold at most 2,704 bytes)."""
+Id = Annotated[str, Meta(min_length=1, max_length=MAX_ID_LENGTH)]
 
 # Text fields the verdicts check beyond their type; the annotations only document it in the
 # JSON Schema (and the OpenAPI document), decoding is unchanged.
@@ -90,7 +94,7 @@ class ProductCreation(Base):
 
 
 class Product(ProductCreation, kw_only=True):
-    productId: NonEmpty
+    productId: Id
 
 
 class BasketItem(Product, kw_only=True):
@@ -99,7 +103,7 @@ class BasketItem(Product, kw_only=True):
 
 
 class Cart(Base):
-    cartId: NonEmpty
+    cartId: Id
     totalQuantity: Quantity
     totalPrice: Money
     products: list[BasketItem] = []
@@ -108,11 +112,11 @@ class Cart(Base):
 
 
 class Purchase(Base):
-    purchaseId: NonEmpty
+    purchaseId: Id
     totalQuantity: Quantity
     totalPrice: Money
     products: list[BasketItem]
-    cartId: str | None = None
+    cartId: Annotated[str, Meta(max_length=MAX_ID_LENGTH)] | None = None
     purchaseDate: DateText | None = None
     paymentMethod: str | None = None
     source_type: SourceType | None = None
