@@ -367,3 +367,20 @@ def test_every_topic_fires_as_documented(
         assert list(doc) == list(real) == ["id", "topic", "occurredAt", "storeId", "data"]
         assert doc["topic"] == topic
         assert set(doc["data"]) == set(real["data"]), topic  # type: ignore[arg-type]
+
+
+@pytest.mark.parametrize("literal", ["1e9999999999999999999", "-0", "1" * 5000, "1e-400"])
+@pytest.mark.parametrize("field", ["url", "description", "topics", "other"])
+def test_numbers_anywhere_get_a_verdict_with_their_path(
+    api: httpx.Client, store: StoreInfo, literal: str, field: str
+) -> None:
+    parts = {"url": '"https://example.com/x"', "topics": '["ping"]', "description": '""'}
+    parts[field] = "[" + literal + "]" if field == "topics" else literal
+    body = "{" + ", ".join(f'"{k}": {v}' for k, v in parts.items()) + "}"
+    r = api.post("/api/webhooks", content=body.encode(), headers=store.auth)
+    if field == "other":  # an unknown field is ignored, whatever it holds
+        assert r.status_code == 201, r.text
+        return
+    assert r.status_code == 422, r.text
+    paths = [e["path"] for e in r.json()["validationErrors"]]
+    assert paths and all(p.startswith(f"/{field}") for p in paths), paths

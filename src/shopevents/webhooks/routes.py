@@ -24,6 +24,7 @@ from shopevents.context import AppContext
 from shopevents.errors import ApiError, StorageUnavailable, storage_error
 from shopevents.ingest.routes import read_body
 from shopevents.responses import json_response
+from shopevents.schema.numbers import decode_any
 from shopevents.webhooks import deliveries, endpoints
 
 BODY_LIMIT = 64 * 1024
@@ -81,7 +82,7 @@ def routes(ctx: AppContext) -> list[Route]:
         store_id = await store_id_of(request)
         body = await read_body(request, BODY_LIMIT)
         try:
-            obj = msgspec.json.decode(body) if body.strip() else None
+            obj = decode_any(body) if body.strip() else None
         except msgspec.DecodeError as exc:
             raise ApiError("invalid_json", f"The body is not valid JSON: {exc}") from None
         except RecursionError:
