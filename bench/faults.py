@@ -400,12 +400,7 @@ def _quiet(line: str) -> None:
     pass
 
 
-def slowloris(backend: str) -> dict[str, Any]:
-    """500 slowloris and 1,100 silent connections, then 116 normal requests, under a
-    1,024 open-file limit (`bench/slow_clients.py`)."""
-    from bench import slow_clients
-
-    r = slow_clients.run_slowloris(backend, log=_quiet)
+def _slow_clients_row(r: dict[str, Any]) -> dict[str, Any]:
     return {
         "requests": r["requests"],
         "acknowledged": r["acknowledged"],
@@ -413,6 +408,14 @@ def slowloris(backend: str) -> dict[str, Any]:
         "input_5xx": r["failed_5xx"],
         "worst_s": r["worst_latency_s"],
     }
+
+
+def slowloris(backend: str) -> dict[str, Any]:
+    """500 slowloris and 1,100 silent connections, then 116 normal requests, under a
+    1,024 open-file limit (`bench/slow_clients.py`)."""
+    from bench import slow_clients
+
+    return _slow_clients_row(slow_clients.run_slowloris(backend, log=_quiet))
 
 
 def rate_limit(backend: str) -> dict[str, Any]:
@@ -420,14 +423,7 @@ def rate_limit(backend: str) -> dict[str, Any]:
     served (`bench/slow_clients.py`)."""
     from bench import slow_clients
 
-    r = slow_clients.run_rate_limit(backend, log=_quiet)
-    return {
-        "requests": r["requests"],
-        "acknowledged": r["acknowledged"],
-        "5xx": r["failed_5xx"],
-        "input_5xx": r["failed_5xx"],
-        "worst_s": r["worst_latency_s"],
-    }
+    return _slow_clients_row(slow_clients.run_rate_limit(backend, log=_quiet))
 
 
 def hostile_bodies(backend: str) -> dict[str, Any]:

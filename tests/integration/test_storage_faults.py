@@ -156,6 +156,23 @@ def stored_keys(db: Database) -> set[str]:
 
 
 @contextlib.contextmanager
+def linked(pg_db_url: str) -> Iterator[tuple[PgLink, Database, Database, StoreInfo]]:
+    """A migrated database with a store: `(link, db, direct, store)`, where `db` reaches it
+    through the `PgLink` (for the server) and `direct` does not (to read the rows back)."""
+    direct = Database(pg_db_url)
+    direct.migrate()
+    store = make_store(direct)
+    link = PgLink(("127.0.0.1", int(PG_URL.rsplit(":", 1)[1].split("/")[0])))
+    db = Database(link.url(pg_db_url))
+    try:
+        yield link, db, direct, store
+    finally:
+        link.close()
+        db.close()
+        direct.close()
+
+
+@contextlib.contextmanager
 def served(settings: Settings, db: Database) -> Iterator[tuple[LiveServer, httpx.Client]]:
     from shopevents.clock import SystemClock
 
@@ -168,85 +185,69 @@ def served(settings: Settings, db: Database) -> Iterator[tuple[LiveServer, httpx
 
 
 def test_frozen_postgres_answers_503_in_time_and_loses_nothing(pg_db_url: str) -> None:
-    direct = Database(pg_db_url)
-    direct.migrate()
-    store = make_store(direct)
-    link = PgLink(("127.0.0.1", int(PG_URL.rsplit(":", 1)[1].split("/")[0])))
-    db = Database(link.url(pg_db_url))
-    try:
-        with served(fault_settings(db.url), db) as (live, client):
-            ok, _ = post(client, store, visit("before"))
-            assert ok.status_code == 200
-            link.freeze()
-            answers: dict[str, tuple[httpx.Response, float]] = {}
+    with (
+        linked(pg_db_url) as (link, db, direct, store),
+        served(fault_settings(db.url), db) as (live, client),
+    ):
+        ok, _ = post(client, store, visit("before"))
+        assert ok.status_code == 200
+        link.freeze()
+        answers: dict[str, tuple[httpx.Response, float]] = {}
 
-            def send(key: str) -> None:
-                answers[key] = post(client_for(live), store, visit(key))
+        def send(key: str) -> None:
+            answers[key] = post(client_for(live), store, visit(key))
 
-            # The first is taken into a transaction the database never finishes; the second
-            # waits behind it and is withdrawn.
-            first = threading.Thread(target=send, args=("in-flight",))
-            first.start()
+        # The first is taken into a transaction the database never finishes; the second
+        # waits behind it and is withdrawn.
+        first = threading.Thread(target=send, args=("in-flight",))
+        first.start()
+        time.sleep(0.2)
+        second = threading.Thread(target=send, args=("queued",))
+        second.start()
+        time.sleep(0.2)
+        health, took = timed_get(live, "/healthz")
+        assert health.status_code == 200 and took < 0.5
+        ready, ready_took = timed_get(live, "/readyz")
+        assert ready.status_code == 503 and ready_took < 2 * WRITE_TIMEOUT + 1
+        first.join(10)
+        second.join(10)
+        for key in ("in-flight", "queued"):
+            answer, waited = answers[key]
+            assert answer.status_code == 503, answer.text
+            assert answer.headers["Retry-After"] == "5"
+            assert waited < WRITE_TIMEOUT + 1.5
+        assert answers["in-flight"][0].json()["code"] == "outcome_unknown"
+        assert answers["queued"][0].json()["code"] == "storage_unavailable"
+        link.thaw()
+        deadline = time.monotonic() + 15
+        while True:
+            again, _ = post(client, store, visit("after"))
+            if again.status_code == 200 or time.monotonic() > deadline:
+                break
             time.sleep(0.2)
-            second = threading.Thread(target=send, args=("queued",))
-            second.start()
-            time.sleep(0.2)
-            health, took = timed_get(live, "/healthz")
-            assert health.status_code == 200 and took < 0.5
-            ready, ready_took = timed_get(live, "/readyz")
-            assert ready.status_code == 503 and ready_took < 2 * WRITE_TIMEOUT + 1
-            first.join(10)
-            second.join(10)
-            for key in ("in-flight", "queued"):
-                answer, waited = answers[key]
-                assert answer.status_code == 503, answer.text
-                assert answer.headers["Retry-After"] == "5"
-                assert waited < WRITE_TIMEOUT + 1.5
-            assert answers["in-flight"][0].json()["code"] == "outcome_unknown"
-            assert answers["queued"][0].json()["code"] == "storage_unavailable"
-            link.thaw()
-            deadline = time.monotonic() + 15
-            while True:
-                again, _ = post(client, store, visit("after"))
-                if again.status_code == 200 or time.monotonic() > deadline:
-                    break
-                time.sleep(0.2)
-            assert again.status_code == 200
-            committer = live.ctx.committer
-            assert committer.in_doubt == {"committed": 1, "rolled_back": 0}
-            assert "queued" not in stored_keys(direct)
-            assert {"before", "in-flight", "after"} <= stored_keys(direct)
-            # The in-doubt request retried with its requestId gets its stored answer.
-            retried, _ = post(client, store, visit("in-flight"))
-            assert retried.status_code == 200
-            ready, _ = timed_get(live, "/readyz")
-            assert ready.status_code == 200
-    finally:
-        link.close()
-        db.close()
-        direct.close()
+        assert again.status_code == 200
+        assert live.ctx.committer.in_doubt == {"committed": 1, "rolled_back": 0}
+        assert "queued" not in stored_keys(direct)
+        assert {"before", "in-flight", "after"} <= stored_keys(direct)
+        # The in-doubt request retried with its requestId gets its stored answer.
+        retried, _ = post(client, store, visit("in-flight"))
+        assert retried.status_code == 200
+        assert timed_get(live, "/readyz")[0].status_code == 200
 
 
 def test_connection_lost_after_commit_is_answered_from_the_database(pg_db_url: str) -> None:
-    direct = Database(pg_db_url)
-    direct.migrate()
-    store = make_store(direct)
-    link = PgLink(("127.0.0.1", int(PG_URL.rsplit(":", 1)[1].split("/")[0])))
-    db = Database(link.url(pg_db_url))
-    try:
-        with served(fault_settings(db.url), db) as (_live, client):
-            assert post(client, store, visit("warm"))[0].status_code == 200
-            link.cut_after_commit()
-            answer, _ = post(client, store, visit("at-commit"))
-            assert link.cuts == 1
-            assert answer.status_code == 200, answer.text
-            assert answer.json()["results"][0]["status"] == "accepted"
-            assert "at-commit" in stored_keys(direct)
-            assert post(client, store, visit("next"))[0].status_code == 200
-    finally:
-        link.close()
-        db.close()
-        direct.close()
+    with (
+        linked(pg_db_url) as (link, db, direct, store),
+        served(fault_settings(db.url), db) as (_live, client),
+    ):
+        assert post(client, store, visit("warm"))[0].status_code == 200
+        link.cut_after_commit()
+        answer, _ = post(client, store, visit("at-commit"))
+        assert link.cuts == 1
+        assert answer.status_code == 200, answer.text
+        assert answer.json()["results"][0]["status"] == "accepted"
+        assert "at-commit" in stored_keys(direct)
+        assert post(client, store, visit("next"))[0].status_code == 200
 
 
 def test_sqlite_locked_by_another_process_keeps_the_loop_free(tmp_path) -> None:
