@@ -26,6 +26,10 @@ if [ "${1:-}" = "dev" ]; then
       sudo apt-get update -qq && sudo DEBIAN_FRONTEND=noninteractive apt-get install -y -qq "${need[@]}" >/dev/null
     fi
   fi
+  # The Segment client libraries the Segment-compatible ingest tests drive (tests/segment).
+  if [ ! -d tests/segment/node_modules ]; then
+    (cd tests/segment && npm ci --no-audit --no-fund --loglevel=error)
+  fi
 else
   pip_install -e .
 fi

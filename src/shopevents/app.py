@@ -30,6 +30,8 @@ from shopevents.ingest import routes as ingest_routes
 from shopevents.reports import routes as report_routes
 from shopevents.reports.service import rollup_step
 from shopevents.responses import json_response
+from shopevents.segment import keys as segment_keys
+from shopevents.segment import routes as segment_routes
 from shopevents.storage.database import Checkpointer, Database, open_database, probe_write
 from shopevents.webhooks import routes as webhook_routes
 from shopevents.webhooks.worker import close_worker as close_webhooks
@@ -122,6 +124,8 @@ def create_app(
         dashboard_routes,
         webhook_routes,
         report_routes,
+        segment_routes,
+        segment_keys,
     ):
         routes.extend(surface.routes(ctx))
 

@@ -440,6 +440,56 @@ def stores_keys(env: Env, store_id: str, create_name: str | None, revoke_id: str
         click.echo(f"{k.id}  {k.name}  {state}  created {from_micros(k.created_at).isoformat()}")
 
 
+@stores_group.group("write-keys")
+def write_keys_group() -> None:
+    """Create, list and revoke a store's Segment write keys (docs/segment.md)."""
+
+
+@write_keys_group.command("create")
+@click.argument("store_id")
+@click.option("--name", default="default", show_default=True)
+@click.option("--json", "as_json", is_flag=True, help='Print {"writeKey": "..."}.')
+@pass_env
+def write_keys_create(env: Env, store_id: str, name: str, as_json: bool) -> None:
+    """Create a write key and print it once (only its hash is stored)."""
+    env.require_migrated()
+    if env.read(lambda c: stores.get_store(c, store_id)) is None:
+        raise click.ClickException(f"no store has the id {store_id!r}")
+    key_id, key = env.write(lambda c, now: stores.create_write_key(c, store_id, now=now, name=name))
+    if as_json:
+        out_json({"writeKey": key, "id": key_id})
+        return
+    click.echo(f"write key: {key}  (id {key_id}; shown once, keep it)")
+    click.echo(f"endpoint:  {env.settings.base_url}/v1/batch")
+
+
+@write_keys_group.command("list")
+@click.argument("store_id")
+@click.option("--json", "as_json", is_flag=True)
+@pass_env
+def write_keys_list(env: Env, store_id: str, as_json: bool) -> None:
+    """List a store's write keys (ids and names; the keys themselves are not stored)."""
+    keys = env.read(lambda c: stores.list_write_keys(c, store_id))
+    if as_json:
+        out_json([msgspec.to_builtins(k) for k in keys])
+        return
+    for k in keys:
+        state = "revoked" if k.revoked_at else "active"
+        click.echo(f"{k.id}  {k.name}  {state}  created {from_micros(k.created_at).isoformat()}")
+
+
+@write_keys_group.command("revoke")
+@click.argument("store_id")
+@click.argument("key_id")
+@pass_env
+def write_keys_revoke(env: Env, store_id: str, key_id: str) -> None:
+    """Revoke a write key: SDKs sending with it get 401 invalid_write_key."""
+    ok = env.write(lambda c, now: stores.revoke_write_key(c, store_id, key_id, now=now))
+    if not ok:
+        raise click.ClickException(f"no active write key {key_id!r} in store {store_id!r}")
+    click.echo(f"revoked {key_id}")
+
+
 # --- send and schema ------------------------------------------------------------------
 
 

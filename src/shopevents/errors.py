@@ -70,6 +70,18 @@ CATALOG: dict[str, Code] = {
             "have been stored. Retry it unchanged (with the same requestId).",
         ),
         _c("unauthorized", "request", 401, "Missing, malformed, unknown or revoked API key."),
+        _c(
+            "invalid_write_key",
+            "request",
+            401,
+            "Segment ingest: the write key (HTTP Basic user or `writeKey`) is missing, unknown or revoked.",
+        ),
+        _c(
+            "message_too_large",
+            "request",
+            400,
+            "Segment ingest: a single message is over Segment's 32 KB limit.",
+        ),
         _c("forbidden", "request", 403, "The credentials do not allow this."),
         _c("not_found", "request", 404, "No such resource in this store."),
         _c("method_not_allowed", "request", 405, "The path exists but not with this method."),

@@ -41,6 +41,9 @@ class Prepared(msgspec.Struct, kw_only=True):
     entity: Verdict | None = None
     url: str | None = None
     title: str | None = None
+    # A cart that can only be made inside the transaction (Segment's cart changes applied to
+    # the contact's active cart): (conn, store id, contact id) -> the cart's verdict.
+    cart_of: Any = None
 
 
 def prepare(
@@ -321,9 +324,10 @@ def apply_encoded(
         results.append(r)
     timeline.add_many(conn, sid, cid, now, activities)
 
-    cart_status = _part_status(req.cart)
-    if req.cart is not None and req.cart.status == "accepted":
-        cart: m.Cart = req.cart.value
+    cart_verdict = req.cart if req.cart_of is None else req.cart_of(conn, sid, cid)
+    cart_status = _part_status(cart_verdict)
+    if cart_verdict is not None and cart_verdict.status == "accepted":
+        cart: m.Cart = cart_verdict.value
         seen_products.extend(cart.products)
         outcome = carts.apply_snapshot(
             conn,
@@ -337,7 +341,7 @@ def apply_encoded(
         )
         assert cart_status is not None
         cart_status["outcome"] = outcome
-    elif req.cart is not None and req.cart.status == "rejected":
+    elif cart_verdict is not None and cart_verdict.status == "rejected":
         conn.append(
             "INSERT INTO quarantine (store_id, request_id, idx, type, code, received_at, raw, errors) VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
             (
@@ -345,10 +349,10 @@ def apply_encoded(
                 request_id,
                 -1,
                 "cart",
-                req.cart.error["code"] if req.cart.error else "invalid_value",
+                cart_verdict.error["code"] if cart_verdict.error else "invalid_value",
                 now,
-                req.cart.raw,
-                dumps({"error": req.cart.error, "warnings": req.cart.warnings}),
+                cart_verdict.raw,
+                dumps({"error": cart_verdict.error, "warnings": cart_verdict.warnings}),
             ),
         )
     if seen_products:

@@ -173,3 +173,65 @@ def revoke_api_key(conn: Conn, store_id: str, key_id: str, *, now: int) -> bool:
         (now, key_id, store_id),
     )
     return cur.rowcount > 0
+
+
+# --- Segment write keys: the key itself authenticates (Basic user or `writeKey`), so it is
+# looked up by its SHA-256; 32 random bytes make that a safe stored form ---
+
+
+class WriteKey(msgspec.Struct, kw_only=True):
+    id: str
+    store_id: str
+    name: str
+    created_at: int
+    revoked_at: int | None
+
+
+def create_write_key(
+    conn: Conn, store_id: str, *, now: int, name: str = "default"
+) -> tuple[str, str]:
+    """A new write key: (id, key). The key is shown once; only its hash is stored."""
+    key_id = "wk_" + secrets.token_hex(8)
+    key = secrets.token_urlsafe(32)
+    conn.execute(
+        "INSERT INTO segment_write_keys (id, store_id, name, key_hash, created_at) VALUES (?, ?, ?, ?, ?)",
+        (key_id, store_id, name, _hash(key), now),
+    )
+    return key_id, key
+
+
+def check_write_key(conn: Conn, key: str) -> str | None:
+    """The store id an active write key belongs to, or None."""
+    row = conn.one(
+        "SELECT store_id FROM segment_write_keys WHERE key_hash = ? AND revoked_at IS NULL",
+        (_hash(key),),
+    )
+    return row[0] if row else None
+
+
+def list_write_keys(conn: Conn, store_id: str) -> list[WriteKey]:
+    rows = conn.all(
+        "SELECT id, store_id, name, created_at, revoked_at FROM segment_write_keys "
+        "WHERE store_id = ? ORDER BY created_at, id",
+        (store_id,),
+    )
+    return [
+        WriteKey(id=r[0], store_id=r[1], name=r[2], created_at=int(r[3]), revoked_at=r[4])
+        for r in rows
+    ]
+
+
+def revoke_write_key(conn: Conn, store_id: str, key_id: str, *, now: int) -> bool:
+    """Revoke an active key; False if the store has no such active key. (Checked with a read:
+    a row count is not known in the group committer's pipeline.)"""
+    active = conn.one(
+        "SELECT 1 FROM segment_write_keys WHERE id = ? AND store_id = ? AND revoked_at IS NULL",
+        (key_id, store_id),
+    )
+    if active is None:
+        return False
+    conn.execute(
+        "UPDATE segment_write_keys SET revoked_at = ? WHERE id = ? AND store_id = ?",
+        (now, key_id, store_id),
+    )
+    return True

@@ -1,0 +1,421 @@
+"""Segment messages (identify, track, page, screen, alias, group) as our ingest requests.
+
+Each message becomes one Connectif-style envelope (`events`, `entityInfo`, `browserInfo`,
+`pageInfo`, `requestId`), judged by the same decoder as the browser protocol. Values are
+passed on as sent (numbers exactly, as their JSON text), so the verdicts (coercions,
+rejections) are the ones any other channel gets. Cart changes (`Product Added`, `Product
+Removed`) cannot be made into a snapshot before the transaction: they become `cart_of`, run
+inside it on the contact's active cart. See docs/segment.md.
+"""
+
+from __future__ import annotations
+
+import hashlib
+from decimal import Decimal
+from typing import Any
+
+import msgspec
+
+from shopevents.errors import issue
+from shopevents.ingest.intake import Prepared, prepare
+from shopevents.schema.verdicts import CheckContext, Verdict, decode_cart, read_envelope
+from shopevents.storage.codec import loads
+from shopevents.storage.database import Conn
+from shopevents.storage.stores import StoreRecord
+
+MAX_MESSAGE_BYTES = 32 * 1024
+"""Segment's limit for one message."""
+MAX_BATCH_BYTES = 500 * 1024
+"""Segment's limit for one batch request."""
+
+_encoder = msgspec.json.Encoder(decimal_format="number")
+_decoder = msgspec.json.Decoder(float_hook=Decimal)
+
+TYPES = {"identify", "track", "page", "screen", "alias", "group"}
+
+# Segment e-commerce spec v2 event names -> what they become.
+PURCHASE = "Order Completed"
+PRODUCT_VIEWED = "Product Viewed"
+PRODUCTS_SEARCHED = "Products Searched"
+CART_ADD = "Product Added"
+CART_REMOVE = "Product Removed"
+CART_VIEWED = "Cart Viewed"
+CHECKOUT_STARTED = "Checkout Started"
+
+
+def decode(raw: bytes) -> Any:
+    """A message as Python values, numbers exact (Decimal)."""
+    return _decoder.decode(raw)
+
+
+def _text(v: Any) -> str | None:
+    if isinstance(v, str) and v.strip():
+        return v
+    if isinstance(v, int | Decimal) and not isinstance(v, bool):
+        return str(v)
+    return None
+
+
+def _obj(v: Any) -> dict[str, Any]:
+    return v if isinstance(v, dict) else {}
+
+
+def request_key(message_id: str) -> str:
+    """The request key of a message: its messageId (hashed if over the key's 128 characters)."""
+    key = "segment:" + message_id.replace("\x00", "")
+    if len(key) > 128:
+        key = "segment:sha256:" + hashlib.sha256(message_id.encode()).hexdigest()
+    return key
+
+
+def email_of(msg: dict[str, Any]) -> str | None:
+    """The contact's e-mail: `traits.email` (identify), `context.traits.email`, or a
+    `userId` that is an e-mail."""
+    for source in (_obj(msg.get("traits")), _obj(_obj(msg.get("context")).get("traits"))):
+        email = _text(source.get("email"))
+        if email:
+            return email
+    uid = _text(msg.get("userId"))
+    if uid and "@" in uid:
+        return uid
+    return None
+
+
+def tracker_of(msg: dict[str, Any]) -> str | None:
+    """The tracker: the `anonymousId` (one browser or device), else `user:` + `userId`."""
+    anon = _text(msg.get("anonymousId"))
+    if anon:
+        return anon[:64]
+    uid = _text(msg.get("userId"))
+    return ("user:" + uid)[:64] if uid else None
+
+
+_TRAIT_FIELDS = {
+    "firstName": "_name",
+    "first_name": "_name",
+    "lastName": "_surname",
+    "last_name": "_surname",
+    "phone": "_mobilePhone",
+    "birthday": "_birthdate",
+}
+_NOT_CUSTOM = {"email", "name", "address", "id"}
+
+
+def entity_of(msg: dict[str, Any]) -> dict[str, Any]:
+    entity: dict[str, Any] = {}
+    email = email_of(msg)
+    if email:
+        entity["primaryKey"] = email
+    tracker = tracker_of(msg)
+    if tracker:
+        entity["trackerId"] = tracker
+    if msg.get("type") == "identify":
+        traits = _obj(msg.get("traits"))
+        for k, v in traits.items():
+            if k in _TRAIT_FIELDS:
+                entity.setdefault(_TRAIT_FIELDS[k], v)
+            elif k not in _NOT_CUSTOM and not k.startswith("_") and k not in entity:
+                entity[k] = v
+        if "_name" not in entity and isinstance(traits.get("name"), str):
+            first, _, last = traits["name"].partition(" ")
+            entity["_name"] = first
+            if last:
+                entity["_surname"] = last
+        uid = _text(msg.get("userId"))
+        if uid:
+            entity.setdefault("segmentUserId", uid)
+    return entity
+
+
+def product_of(p: dict[str, Any], *, line: bool = False) -> dict[str, Any]:
+    """A Segment product as ours; a basket line with `quantity` (default 1) and `price` the
+    line total (unit price × quantity)."""
+    out: dict[str, Any] = {}
+    pid = p.get("product_id", p.get("sku", p.get("id")))
+    if pid is not None:
+        out["productId"] = _text(pid) or pid
+    name = p.get("name")
+    out["name"] = name if name is not None else out.get("productId", "")
+    out["productDetailUrl"] = p.get("url", "")
+    if "price" in p:
+        out["unitPrice"] = p["price"]
+    if p.get("image_url") is not None:
+        out["imageUrl"] = p["image_url"]
+    if p.get("brand") is not None:
+        out["brand"] = p["brand"]
+    if isinstance(p.get("category"), str):
+        cat = p["category"]
+        out["categories"] = [cat if cat.startswith("/") else "/" + cat]
+    if p.get("sku") is not None and p.get("product_id") is not None:
+        out["customField1"] = p["sku"]
+    if line:
+        qty = p.get("quantity", 1)
+        out["quantity"] = qty
+        price = p.get("price")
+        if isinstance(price, int | Decimal) and isinstance(qty, int) and not isinstance(qty, bool):
+            out["price"] = Decimal(price) * qty
+        elif price is not None:
+            out["price"] = price
+    return out
+
+
+def _lines(props: dict[str, Any]) -> list[dict[str, Any]]:
+    return [product_of(p, line=True) for p in props.get("products") or [] if isinstance(p, dict)]
+
+
+def _sum(lines: list[dict[str, Any]], key: str) -> Any:
+    total: Any = 0
+    for ln in lines:
+        v = ln.get(key)
+        if not isinstance(v, int | Decimal) or isinstance(v, bool):
+            return None
+        total += v
+    return total
+
+
+def purchase_of(msg: dict[str, Any], props: dict[str, Any]) -> dict[str, Any]:
+    lines = _lines(props)
+    purchase: dict[str, Any] = {"products": lines}
+    if props.get("order_id") is not None:
+        purchase["purchaseId"] = _text(props["order_id"]) or props["order_id"]
+    total = props.get("total", props.get("revenue"))
+    purchase["totalPrice"] = total if total is not None else _sum(lines, "price")
+    purchase["totalQuantity"] = _sum(lines, "quantity")
+    for key, ours in (("currency", "currency"), ("cart_id", "cartId")):
+        if props.get(key) is not None:
+            purchase[ours] = props[key]
+    if isinstance(msg.get("timestamp"), str):
+        purchase["purchaseDate"] = msg["timestamp"]
+    purchase["source_name"] = "segment"
+    return {k: v for k, v in purchase.items() if v is not None}
+
+
+def cart_snapshot(props: dict[str, Any], cart_id: str) -> dict[str, Any]:
+    lines = _lines(props)
+    cart: dict[str, Any] = {
+        "cartId": _text(props.get("cart_id")) or cart_id,
+        "products": lines,
+        "totalQuantity": _sum(lines, "quantity"),
+        "totalPrice": _sum(lines, "price"),
+    }
+    if props.get("currency") is not None:
+        cart["currency"] = props["currency"]
+    return {k: v for k, v in cart.items() if v is not None}
+
+
+class Mapped(msgspec.Struct, kw_only=True):
+    """One message as an envelope, and what was made of it (shown in the debugger)."""
+
+    envelope: dict[str, Any]
+    mapping: str
+    cart_change: tuple[str, dict[str, Any]] | None = None
+
+
+def map_message(msg: dict[str, Any], message_id: str) -> Mapped:
+    kind = msg.get("type")
+    props = _obj(msg.get("properties"))
+    context = _obj(msg.get("context"))
+    page = _obj(context.get("page"))
+    env: dict[str, Any] = {"events": []}
+    entity = entity_of(msg)
+    if entity:
+        env["entityInfo"] = entity
+    mapping = f"{kind}: no event"
+    change = None
+    if kind == "page" or kind == "screen":
+        url = props.get("url", page.get("url"))
+        title = props.get("title", page.get("title", msg.get("name")))
+        browser: dict[str, Any] = {}
+        if isinstance(url, str):
+            browser["url"] = url
+        ref = props.get("referrer", page.get("referrer"))
+        if ref is not None:
+            browser["referrer"] = ref
+        if context.get("campaign") is not None:
+            browser["campaign"] = context["campaign"]
+        if browser:
+            env["browserInfo"] = browser
+        if isinstance(title, str):
+            env["pageInfo"] = {"title": title}
+        env["events"] = [{"type": "page-visit"}]
+        mapping = f"{kind} -> page-visit"
+    elif kind == "track":
+        event = msg.get("event")
+        name = event if isinstance(event, str) else ""
+        if name == PURCHASE:
+            env["events"] = [{"type": "purchase", "purchase": purchase_of(msg, props)}]
+            mapping = "Order Completed -> purchase"
+        elif name == PRODUCT_VIEWED:
+            env["events"] = [{"type": "product-visited", "product": product_of(props)}]
+            mapping = "Product Viewed -> product-visited"
+        elif name == PRODUCTS_SEARCHED:
+            env["events"] = [{"type": "search", "searchText": props.get("query")}]
+            mapping = "Products Searched -> search"
+        elif name in (CART_ADD, CART_REMOVE):
+            change = ("add" if name == CART_ADD else "remove", props)
+            mapping = f"{name} -> cart change applied to the active cart"
+        elif name in (CART_VIEWED, CHECKOUT_STARTED) and props.get("products"):
+            env["cart"] = cart_snapshot(props, "segment-" + message_id[:40])
+            mapping = f"{name} -> cart snapshot"
+            if name == CHECKOUT_STARTED:
+                env["events"] = [{"type": "custom", "eventId": name, "payload": props}]
+                mapping += " and custom event"
+        else:
+            env["events"] = [{"type": "custom", "eventId": name, "payload": props}]
+            mapping = f"{name or '(no event name)'} -> custom"
+    if isinstance(page.get("url"), str) and "browserInfo" not in env:
+        env["browserInfo"] = {"url": page["url"]}
+    env["requestId"] = request_key(message_id)
+    return Mapped(envelope=env, mapping=mapping, cart_change=change)
+
+
+def _rejected(
+    store: StoreRecord, raw: bytes, key: str | None, code: str, path: str, message: str
+) -> Prepared:
+    """A message that cannot be mapped: one rejected event, quarantined raw."""
+    body = _encoder.encode({"segment": msgspec.Raw(raw), "mapping": "rejected"})
+    return Prepared(
+        store=store,
+        channel="segment",
+        body=body,
+        request_key=key,
+        events=[
+            Verdict(
+                index=0,
+                type="segment",
+                status="rejected",
+                raw=raw,
+                error=issue(code, path, message),
+            )
+        ],
+    )
+
+
+def prepare_message(
+    store: StoreRecord,
+    raw: bytes,
+    msg: Any,
+    *,
+    ctx: CheckContext,
+    max_event_bytes: int,
+    default_type: str | None = None,
+    origin: str | None = None,
+) -> Prepared:
+    """One Segment message, judged: a `Prepared` request with channel `segment`."""
+    if not isinstance(msg, dict):
+        return _rejected(store, raw, None, "not_an_object", "", "Expected a message object")
+    mid = _text(msg.get("messageId"))
+    key = request_key(mid) if mid else None
+    if len(raw) > MAX_MESSAGE_BYTES:
+        return _rejected(
+            store,
+            raw,
+            key,
+            "too_large",
+            "",
+            f"The message is {len(raw)} bytes; Segment's limit is {MAX_MESSAGE_BYTES}",
+        )
+    if default_type and "type" not in msg:
+        msg["type"] = default_type
+    if msg.get("type") not in TYPES:
+        return _rejected(
+            store,
+            raw,
+            key,
+            "unknown_type",
+            "/type",
+            f"Expected one of {', '.join(sorted(TYPES))}; received {msg.get('type')!r}",
+        )
+    if not _text(msg.get("anonymousId")) and not _text(msg.get("userId")):
+        return _rejected(
+            store, raw, key, "missing_field", "/userId", "Either userId or anonymousId is required"
+        )
+    mapped = map_message(msg, mid or hashlib.sha256(raw).hexdigest())
+    if not mid:
+        mapped.envelope.pop("requestId", None)
+    envelope_bytes = _encoder.encode(mapped.envelope)
+    envelope = read_envelope(envelope_bytes)
+    body = _encoder.encode(
+        {"segment": msgspec.Raw(raw), "mapping": mapped.mapping, "mapped": mapped.envelope}
+    )
+    prepared = prepare(
+        store,
+        envelope,
+        envelope_bytes,
+        ctx=ctx,
+        max_event_bytes=max_event_bytes,
+        channel="segment",
+        origin=origin,
+    )
+    prepared.body = body
+    if mapped.cart_change is not None:
+        op, props = mapped.cart_change
+        prepared.cart_of = _CartChange(op, props, ctx, mid or "")
+    return prepared
+
+
+class _CartChange:
+    """A `Product Added` / `Product Removed`, applied inside the transaction to the contact's
+    active cart (or a new one): the cart's verdict, as if the snapshot had been sent."""
+
+    def __init__(self, op: str, props: dict[str, Any], ctx: CheckContext, mid: str) -> None:
+        self.op, self.props, self.ctx, self.mid = op, props, ctx, mid
+
+    def __call__(self, conn: Conn, store_id: str, contact_id: str) -> Verdict:
+        wanted = _text(self.props.get("cart_id"))
+        sql = (
+            "SELECT cart_id, lines, currency FROM carts WHERE store_id = ? AND contact_id = ? "
+            "AND state IN ('active', 'abandoned', 'empty')"
+        )
+        params: tuple[Any, ...] = (store_id, contact_id)
+        if wanted:
+            sql += " AND cart_id = ?"
+            params += (wanted,)
+        row = conn.one(sql + " ORDER BY updated_at DESC, id DESC LIMIT 1", params)
+        lines: list[dict[str, Any]] = loads(row[1]) if row else []
+        cart_id = row[0] if row else wanted or "segment-" + (self.mid or "cart")[:40]
+        line = product_of(self.props, line=True)
+        pid = line.get("productId")
+        current = [
+            {
+                "productId": ln["productId"],
+                "name": ln.get("name") or ln["productId"],
+                "productDetailUrl": ln.get("url") or "",
+                "unitPrice": Decimal(str(ln["unitPrice"])),
+                "quantity": int(ln["quantity"]),
+                "price": Decimal(str(ln["price"])),
+            }
+            for ln in lines
+        ]
+        qty = line.get("quantity", 1)
+        if not isinstance(qty, int) or isinstance(qty, bool):
+            qty = None
+        found = next((ln for ln in current if ln["productId"] == pid), None)
+        if self.op == "add":
+            if found is not None and qty is not None:
+                found["quantity"] += qty
+                found["price"] = found["unitPrice"] * found["quantity"]
+            else:
+                current.append(line)
+        elif found is not None:
+            left = 0 if qty is None or "quantity" not in self.props else found["quantity"] - qty
+            if left > 0:
+                found["quantity"] = left
+                found["price"] = found["unitPrice"] * left
+            else:
+                current.remove(found)
+        cart = {
+            "cartId": cart_id,
+            "products": current,
+            "totalQuantity": _sum(current, "quantity"),
+            "totalPrice": _sum(current, "price"),
+        }
+        currency = self.props.get("currency") or (row[2] if row else None)
+        if currency:
+            cart["currency"] = currency
+        return decode_cart(
+            _encoder.encode({k: v for k, v in cart.items() if v is not None}), self.ctx
+        )
+
+
+__all__ = ["MAX_BATCH_BYTES", "MAX_MESSAGE_BYTES", "decode", "map_message", "prepare_message"]
