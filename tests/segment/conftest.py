@@ -3,6 +3,7 @@ leave behind whichever SDK sent it."""
 
 from __future__ import annotations
 
+import subprocess
 from decimal import Decimal
 from pathlib import Path
 from typing import Any
@@ -36,6 +37,18 @@ MUG = {
     "url": "https://shop.example/p/mug-1",
     "currency": "EUR",
 }
+
+
+def ensure_node_modules() -> None:
+    """The npm packages of tests/segment (scripts/setup.sh dev installs them; a fresh
+    checkout gets them here)."""
+    if not (NODE_MODULES / "@segment" / "analytics-node").exists():
+        subprocess.run(
+            ["npm", "ci", "--no-audit", "--no-fund", "--loglevel=error"],
+            cwd=HERE,
+            check=True,
+            timeout=600,
+        )
 
 
 class SegmentStore(msgspec.Struct):
