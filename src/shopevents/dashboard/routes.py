@@ -807,12 +807,14 @@ def routes(ctx: AppContext) -> list[BaseRoute]:
         status: int = 200,
         webhook_error: str | None = None,
         new_webhook: tuple[str, str] | None = None,
+        new_write_key: tuple[str, str] | None = None,
     ) -> Response:
         store = v.store
         assert store is not None
         from shopevents.client.snippet import loader_snippet
 
         keys = await read(lambda c: stores.list_api_keys(c, store.id))
+        write_keys = await read(lambda c: stores.list_write_keys(c, store.id))
         hooks = await webhook_endpoints(store.id)
         resp = render(
             v,
@@ -829,8 +831,11 @@ def routes(ctx: AppContext) -> list[BaseRoute]:
             webhooks=hooks,
             webhook_error=webhook_error,
             new_webhook=new_webhook,
+            write_keys=write_keys,
+            new_write_key=new_write_key,
+            segment_url=public_base(v),
         )
-        if new_key or new_webhook:
+        if new_key or new_webhook or new_write_key:
             resp.headers["Cache-Control"] = "no-store"
         return resp
 
@@ -890,6 +895,25 @@ def routes(ctx: AppContext) -> list[BaseRoute]:
         ok = await write(lambda c, now: stores.revoke_api_key(c, store.id, kid, now=now))
         v.say("ok" if ok else "error", f"API key {kid} revoked." if ok else f"No active key {kid}.")
         return redirect(f"{v.base}/settings#keys")
+
+    async def write_key_create(v: View) -> Response:
+        store = v.store
+        assert store is not None
+        name = v.field("name").strip()[:100] or "default"
+        key = await write(lambda c, now: stores.create_write_key(c, store.id, now=now, name=name))
+        v.flash.append(("ok", f"Write key “{name}” created. Copy it now: it is not shown again."))
+        return await settings_page(v, new_write_key=key)
+
+    async def write_key_revoke(v: View) -> Response:
+        store = v.store
+        assert store is not None
+        kid = v.request.path_params["key_id"]
+        ok = await write(lambda c, now: stores.revoke_write_key(c, store.id, kid, now=now))
+        v.say(
+            "ok" if ok else "error",
+            f"Write key {kid} revoked." if ok else f"No active write key {kid}.",
+        )
+        return redirect(f"{v.base}/settings#write-keys")
 
     # --- webhooks (the shopevents.webhooks module's endpoints) -------------------------------------
 
@@ -1106,6 +1130,8 @@ def routes(ctx: AppContext) -> list[BaseRoute]:
         R(S + "/settings", page(settings_post), methods=["POST"]),
         R(S + "/keys", page(key_create), methods=["POST"]),
         R(S + "/keys/{key_id}/revoke", page(key_revoke), methods=["POST"]),
+        R(S + "/write-keys", page(write_key_create), methods=["POST"]),
+        R(S + "/write-keys/{key_id}/revoke", page(write_key_revoke), methods=["POST"]),
         R(S + "/webhooks", page(webhooks_page), methods=["GET"]),
         R(S + "/webhooks", page(webhook_create), methods=["POST"]),
         R(S + "/webhooks/{endpoint_id}", page(webhook_endpoint_page), methods=["GET"]),
