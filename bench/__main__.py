@@ -31,7 +31,7 @@ from bench.procs import ensure_debian_packages
 
 BENCH_DIR = Path(__file__).resolve().parent
 RESULTS = BENCH_DIR / "results"
-HTTP_NAMES = ["page-visit", "purchase", "batch20"]
+HTTP_NAMES = ["page-visit", "purchase", "batch20", "segment-batch"]
 BULK_NAMES = ["abandonment", "reports"]
 ALL = HTTP_NAMES + BULK_NAMES
 

@@ -27,6 +27,7 @@ class Load:
     path: str
     dup_every: int = 0
     dup_back: int = 7
+    events_per_ok: int = 0  # >0: an answer without results[] (Segment's); a 2xx acks this many
 
 
 @dataclass
@@ -81,6 +82,7 @@ def run_wrk(port: int, load: Load, duration: float, connections: int = 64) -> Ph
         BENCH_PREFIX=new_prefix(),
         BENCH_DUP_EVERY=str(load.dup_every),
         BENCH_DUP_BACK=str(load.dup_back),
+        BENCH_EVENTS_PER_OK=str(load.events_per_ok),
     )
     argv = [
         wrk,
@@ -144,7 +146,11 @@ def run_fixed(
         str(connections),
     ]
     out, err, rc = run_pinned(
-        argv, LOADGEN_CORE, timeout=duration + 60, cwd=BENCH_DIR.parent, env=dict(os.environ)
+        argv,
+        LOADGEN_CORE,
+        timeout=duration + 60,
+        cwd=BENCH_DIR.parent,
+        env=dict(os.environ, BENCH_EVENTS_PER_OK=str(load.events_per_ok)),
     )
     if rc != 0:
         raise RuntimeError(f"fixed-rate generator failed ({rc}): {err[-2000:]}")

@@ -41,6 +41,10 @@ class Target:
     def cleanup(self) -> None:
         pass
 
+    def segment_write_key(self) -> str:
+        """A write key for the Segment scenario (references accept any)."""
+        return "reference"
+
 
 class NginxTarget(Target):
     name = "nginx"
@@ -131,6 +135,10 @@ class ShopeventsTarget(Target):
         info = json.loads(out.strip().splitlines()[-1])
         self.store_id = info["storeId"]
         return INGEST_PATH.format(store=self.store_id)
+
+    def segment_write_key(self) -> str:
+        out = self.cli("stores", "write-keys", "create", self.store_id, "--json")
+        return str(json.loads(out.strip().splitlines()[-1])["writeKey"])
 
     def server(self, logdir: Path) -> Server:
         assert self.db is not None

@@ -7,6 +7,8 @@
 --   BENCH_DUP_EVERY  every Nth request repeats an earlier body exactly (0: never)
 --   BENCH_DUP_BACK   how many requests back the repeated body is
 --   BENCH_CONTENT_TYPE  request Content-Type (the browser sends text/plain)
+--   BENCH_EVENTS_PER_OK  >0: answers carry no results[] (Segment's {"success": true});
+--                        each 2xx acknowledges this many events
 --
 -- Per response it tallies HTTP statuses and the per-event `status` of `results[]`, and
 -- done() prints one line `BENCHJSON {...}` that the harness reads.
@@ -24,6 +26,7 @@ local frags = {}
 local path, prefix
 local dup_every, dup_back
 local content_type
+local events_per_ok = 0
 local n = 0
 -- counters are globals so that done() can read them with thread:get()
 sent, ok2xx, other_status, unparsed = 0, 0, 0, 0
@@ -53,6 +56,7 @@ function init(args)
   dup_every = tonumber(os.getenv("BENCH_DUP_EVERY") or "0")
   dup_back = tonumber(os.getenv("BENCH_DUP_BACK") or "7")
   content_type = os.getenv("BENCH_CONTENT_TYPE") or "text/plain"
+  events_per_ok = tonumber(os.getenv("BENCH_EVENTS_PER_OK") or "0")
 end
 
 function request()
@@ -72,6 +76,12 @@ function response(status, headers, body)
     ok2xx = ok2xx + 1
   else
     other_status = other_status + 1
+  end
+  if events_per_ok > 0 then
+    if status >= 200 and status < 300 then
+      accepted = accepted + events_per_ok
+    end
+    return
   end
   if body == nil or body == "" then
     return
