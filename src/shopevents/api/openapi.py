@@ -48,6 +48,27 @@ COMMON = {
     "503": _err("Storage unavailable; retry after Retry-After"),
 }
 
+WRITE_KEY = {
+    "type": "object",
+    "required": ["id", "name", "createdAt", "revokedAt", "state"],
+    "properties": {
+        "id": {"type": "string"},
+        "name": {"type": "string"},
+        "createdAt": {"type": "string", "format": "date-time"},
+        "revokedAt": {"type": ["string", "null"], "format": "date-time"},
+        "state": {"enum": ["active", "revoked"]},
+    },
+}
+WRITE_KEY_CREATED = {
+    "type": "object",
+    "required": ["id", "name", "writeKey"],
+    "properties": {
+        "id": {"type": "string"},
+        "name": {"type": "string"},
+        "writeKey": {"type": "string"},
+    },
+}
+
 CONTACT = {
     "type": "object",
     "required": ["id", "_isAnonymous", "_totalPurchases", "_totalPurchasesAmount"],
@@ -628,6 +649,55 @@ def openapi_document(base_url: str) -> dict[str, Any]:
                     }
                 }
                 for name, summary, op, extra in REPORTS
+            },
+            "/api/write-keys": {
+                "post": {
+                    "summary": "Create a Segment write key (shown once; stored hashed)",
+                    "operationId": "createWriteKey",
+                    "requestBody": {
+                        "required": False,
+                        "content": {
+                            "application/json": {
+                                "schema": {
+                                    "type": "object",
+                                    "properties": {"name": {"type": "string", "maxLength": 100}},
+                                }
+                            }
+                        },
+                    },
+                    "responses": {
+                        "201": _resp("The new key", WRITE_KEY_CREATED),
+                        "400": _err("The body is not JSON"),
+                        **COMMON,
+                    },
+                },
+                "get": {
+                    "summary": "The store's Segment write keys (without the keys)",
+                    "operationId": "listWriteKeys",
+                    "responses": {
+                        "200": _resp(
+                            "The keys",
+                            {
+                                "type": "object",
+                                "required": ["writeKeys"],
+                                "properties": {"writeKeys": {"type": "array", "items": WRITE_KEY}},
+                            },
+                        ),
+                        **COMMON,
+                    },
+                },
+            },
+            "/api/write-keys/{keyId}": {
+                "delete": {
+                    "summary": "Revoke a Segment write key",
+                    "operationId": "revokeWriteKey",
+                    "parameters": [_path_param("keyId", "The write key's id")],
+                    "responses": {
+                        "204": {"description": "Revoked"},
+                        "404": _err("No such active key"),
+                        **COMMON,
+                    },
+                },
             },
             "/api/store": {
                 "get": {
