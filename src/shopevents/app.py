@@ -54,12 +54,16 @@ def create_app(
         return json_response({"status": "ok"})
 
     async def readyz(request: Request) -> Response:
-        """Ready when the database answers a read and takes writes: after a write failed for
-        storage (a full disk, a lost connection), a probe write through the committer must
-        succeed first. Each check has the write deadline."""
+        """Ready when the database answers a read and takes writes: SQLite's disk has
+        `storage.sqlite_min_free_mb` free, and after a write failed for storage (a full
+        disk, a lost connection) a probe write through the committer must succeed first.
+        Each check has the write deadline."""
         limit = settings.storage.write_timeout_seconds
         try:
             await ctx.read(lambda c: c.scalar("SELECT 1"), timeout=limit)
+            free = db.free_bytes()
+            if free is not None and free < settings.storage.sqlite_min_free_mb << 20:
+                raise StorageUnavailable(f"{free >> 20} MB free on the database's disk")
             if not ctx.committer.healthy:
                 await ctx.write(probe_write)
         except Exception as exc:

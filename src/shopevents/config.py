@@ -71,6 +71,8 @@ class StorageSettings(msgspec.Struct, frozen=True, kw_only=True):
     """PostgreSQL: longest a statement waits for a row or table lock (`lock_timeout`); 0 for no limit."""
     startup_wait_seconds: float = 60.0
     """How long `serve` and `worker` wait at start for a database that is not answering yet."""
+    sqlite_min_free_mb: int = 16
+    """SQLite: `/readyz` answers `503` when the database's filesystem has less free space than this."""
 
 
 class WorkerSettings(msgspec.Struct, frozen=True, kw_only=True):

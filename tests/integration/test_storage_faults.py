@@ -19,6 +19,7 @@ import threading
 import time
 import uuid
 from collections.abc import Iterator
+from pathlib import Path
 
 import httpx
 import msgspec
@@ -316,3 +317,55 @@ def timed_get(live: LiveServer, path: str) -> tuple[httpx.Response, float]:
     with client_for(live) as client:
         answer = client.get(path)
     return answer, time.monotonic() - started
+
+
+@pytest.fixture
+def small_disk(tmp_path) -> Iterator[Path]:
+    """A 16 MiB filesystem of its own (tmpfs), to fill up."""
+    mount = tmp_path / "small"
+    mount.mkdir()
+    made = subprocess.run(
+        ["mount", "-t", "tmpfs", "-o", "size=16m", "tmpfs", str(mount)], capture_output=True
+    )
+    if made.returncode != 0:
+        pytest.skip(f"cannot mount a small filesystem here: {made.stderr.decode().strip()}")
+    try:
+        yield mount
+    finally:
+        subprocess.run(["umount", "-l", str(mount)], check=False)
+
+
+def test_sqlite_full_disk_is_not_ready_until_a_write_succeeds(small_disk: Path) -> None:
+    """A full disk: writes get `503 storage_unavailable` (nothing stored), `/readyz` says so
+    although reads work, and both recover once there is room again."""
+    url = f"sqlite:///{small_disk / 'full.db'}"
+    db = Database(url)
+    db.migrate()
+    store = make_store(db)
+    filler = small_disk / "filler"
+    settings = fault_settings(url)
+    settings = msgspec.structs.replace(
+        settings, storage=msgspec.structs.replace(settings.storage, sqlite_min_free_mb=1)
+    )
+    with served(settings, db) as (live, client):
+        assert post(client, store, visit("before"))[0].status_code == 200
+        assert timed_get(live, "/readyz")[0].status_code == 200
+        with filler.open("wb") as fh, contextlib.suppress(OSError):
+            while True:  # every byte left
+                fh.write(b"\0" * 65536)
+                fh.flush()
+        answers = [post(client, store, visit(f"full-{i}"))[0] for i in range(300)]
+        assert {a.status_code for a in answers} <= {200, 503}
+        refused = [a for a in answers if a.status_code == 503]
+        assert refused
+        assert {a.json()["code"] for a in refused} == {"storage_unavailable"}
+        assert timed_get(live, "/readyz")[0].status_code == 503
+        assert timed_get(live, "/healthz")[0].status_code == 200
+        filler.unlink()
+        assert timed_get(live, "/readyz")[0].status_code == 200
+        assert post(client, store, visit("after"))[0].status_code == 200
+    keys = stored_keys(db)
+    db.close()
+    refused_keys = {f"full-{i}" for i, a in enumerate(answers) if a.status_code == 503}
+    assert not refused_keys & keys
+    assert {"before", "after"} <= keys

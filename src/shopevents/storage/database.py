@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import queue
 import re
+import shutil
 import sqlite3
 import threading
 import time
@@ -591,6 +592,15 @@ class Database:
                 self._pool.put(conn)
             else:
                 conn.close()
+
+    def free_bytes(self) -> int | None:
+        """SQLite: free space on the database's filesystem (None for PostgreSQL and memory)."""
+        if self.dialect != "sqlite" or self.target == ":memory:":
+            return None
+        try:
+            return shutil.disk_usage(Path(self.target).resolve().parent).free
+        except OSError:
+            return None
 
     def close(self) -> None:
         while True:
