@@ -476,6 +476,7 @@ def webhook_fan_out(backend: str) -> dict[str, Any]:
     }
 
 
+DATABASE_FAULTS = ("pg-stop", "pg-freeze", "sqlite-lock")
 COLUMNS = ["requests", "acknowledged", "stored", "lost", "refused_but_stored", "duplicated",
            "5xx", "worst_s", "healthz_worst_s", "first_503_s", "peak_rss_mb"]  # fmt: skip
 
@@ -494,8 +495,9 @@ def render(rows: list[tuple[str, str, dict[str, Any]]]) -> str:
 
 def failures(rows: list[tuple[str, str, dict[str, Any]]]) -> list[str]:
     """What misses a target: a lost or duplicated request, a 503 that stored, a `5xx` from
-    input, a normal request slower than 2 s during a fault where the service stays up, a
-    first `503` later than 5 s into a database fault."""
+    input, a normal request slower than 2 s during a fault where the service stays up (5 s,
+    the `503` included, while the database is down), a first `503` later than 5 s into a
+    database fault."""
     out = []
     for name, backend, r in rows:
         where = f"{name} on {backend}"
@@ -504,12 +506,15 @@ def failures(rows: list[tuple[str, str, dict[str, Any]]]) -> list[str]:
                 out.append(f"{where}: {key} = {r[key]}")
         if r.get("input_5xx"):
             out.append(f"{where}: {r['input_5xx']} answers 5xx to client input")
-        if name in ("pg-stop", "pg-freeze", "sqlite-lock"):
+        if name in DATABASE_FAULTS:
             first = r.get("first_503_s")
             if first is None or first > 5:
                 out.append(f"{where}: first 503 after {first} s")
         for key in ("worst_s", "healthz_worst_s"):
-            if r.get(key) is not None and r[key] > 2.0 and name != "kill-9":
+            # While the database is down, a request is answered (a 503) within 5 s; in any
+            # other fault it is served within 2 s.
+            limit = 5.0 if key == "worst_s" and name in DATABASE_FAULTS else 2.0
+            if r.get(key) is not None and r[key] > limit and name != "kill-9":
                 out.append(f"{where}: {key.removesuffix('_s').replace('_', ' ')} {r[key]} s")
     return out
 

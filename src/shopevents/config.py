@@ -24,6 +24,8 @@ class IngestSettings(msgspec.Struct, frozen=True, kw_only=True):
     """Most product lines in one purchase sent to the REST API; more gets 413."""
     group_commit_max_batch: int = 256
     """Most requests that share one write transaction."""
+    group_commit_max_events: int = 1000
+    """Most events that share one write transaction (a request with more has one of its own)."""
     group_commit_max_wait_ms: float = 1.0
     """How long a request may wait for others to share its transaction (0: one loop turn)."""
     group_commit_thread: Literal["auto", "on", "off"] = "auto"
@@ -61,6 +63,8 @@ class StorageSettings(msgspec.Struct, frozen=True, kw_only=True):
     background checkpoints have left, so the log starts again from its beginning."""
     write_timeout_seconds: float = 1.5
     """Longest a request waits for its write: past it, `503` with `Retry-After`."""
+    commit_timeout_seconds: float = 4.0
+    """Longest a request waits for a transaction the database is working on: past it, `503 outcome_unknown`."""
     read_timeout_seconds: float = 10.0
     """Longest a read (REST, dashboard, reports, readiness) waits for the database: past it, `503`."""
     connect_timeout_seconds: int = 3

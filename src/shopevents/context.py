@@ -42,6 +42,8 @@ class AppContext:
             wal_reset_bytes=settings.storage.sqlite_wal_reset_mb << 20,
             threaded=_threaded(settings.ingest.group_commit_thread, db.dialect),
             write_timeout=settings.storage.write_timeout_seconds,
+            commit_timeout=settings.storage.commit_timeout_seconds,
+            max_events=settings.ingest.group_commit_max_events,
         )
         self.recent_products = RecentWrites()
         self.committer.on_rollback.append(self.recent_products.forget)
@@ -82,10 +84,11 @@ class AppContext:
         self,
         fn: Callable[[Conn, int], T],
         warm: tuple[WarmUp, Any] | None = None,
+        weight: int = 1,
     ) -> T:
-        """Run a write through the group committer (shares the ingest transaction); `warm`:
-        see `GroupCommitter.submit`."""
-        return await self.committer.submit(fn, warm)  # type: ignore[no-any-return]
+        """Run a write through the group committer (shares the ingest transaction); `warm`
+        and `weight` (the events it writes): see `GroupCommitter.submit`."""
+        return await self.committer.submit(fn, warm, weight)  # type: ignore[no-any-return]
 
     # -- stores -------------------------------------------------------------------------
 

@@ -206,3 +206,25 @@ def test_a_purchase_stored_by_another_writer_after_the_look_ups_is_a_duplicate(
         )
     finally:
         shop.close()
+
+
+@pytest.mark.parametrize("threaded", [False, True], ids=["loop", "thread"])
+def test_a_transaction_takes_at_most_max_events(db: Database, threaded: bool) -> None:
+    """Writes of 4 events each with a cap of 10 events: two per transaction; a write heavier
+    than the cap has a transaction of its own."""
+    committer = GroupCommitter(db, FixedClock(), threaded=threaded, max_events=10)
+
+    async def run() -> list[Any]:
+        weights = [4, 4, 4, 4, 4, 25, 1]
+        return await asyncio.gather(
+            *(committer.submit(insert(f"u{i}"), None, w) for i, w in enumerate(weights))
+        )
+
+    try:
+        results = asyncio.run(run())
+    finally:
+        committer.close()
+    assert results == [f"u{i}" for i in range(7)]
+    # (4, 4), (4, 4), (4), (25), (1): the heavy one may not share, the light one may not
+    # join it.
+    assert committer.batches == 5

@@ -30,6 +30,7 @@ from shopevents.storage.database import Database
 from tests.conftest import PG_URL, LiveServer, StoreInfo, ingest_path, make_store
 
 WRITE_TIMEOUT = 1.0
+COMMIT_TIMEOUT = 2.0
 
 
 class PgLink:
@@ -126,7 +127,11 @@ def fault_settings(url: str) -> Settings:
     return Settings(
         database_url=url,
         worker=WorkerSettings(enabled=False),
-        storage=StorageSettings(write_timeout_seconds=WRITE_TIMEOUT, read_timeout_seconds=2.0),
+        storage=StorageSettings(
+            write_timeout_seconds=WRITE_TIMEOUT,
+            commit_timeout_seconds=COMMIT_TIMEOUT,
+            read_timeout_seconds=2.0,
+        ),
     )
 
 
@@ -216,7 +221,7 @@ def test_frozen_postgres_answers_503_in_time_and_loses_nothing(pg_db_url: str) -
             answer, waited = answers[key]
             assert answer.status_code == 503, answer.text
             assert answer.headers["Retry-After"] == "5"
-            assert waited < WRITE_TIMEOUT + 1.5
+            assert waited < (COMMIT_TIMEOUT if key == "in-flight" else WRITE_TIMEOUT) + 1.0
         assert answers["in-flight"][0].json()["code"] == "outcome_unknown"
         assert answers["queued"][0].json()["code"] == "storage_unavailable"
         link.thaw()

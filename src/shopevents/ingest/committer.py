@@ -13,10 +13,11 @@ while the database works on a batch (psycopg releases the GIL while it waits), t
 goes on reading, decoding and answering requests, and those arriving meanwhile make the next
 batch. One batch is in flight at a time and the connection is used from that thread only.
 
-Every write has a deadline (`write_timeout`): a write still waiting when it passes is
-withdrawn and fails with `StorageUnavailable` (it never ran); a write whose batch is still in
-the database fails with `OutcomeUnknown`, and what became of it is logged and counted when
-the database answers. On SQLite without the writer thread, a write lock held by another
+Every write has deadlines: a write still queued `write_timeout` seconds after it came is
+withdrawn and fails with `StorageUnavailable` (it never ran); a write whose transaction the
+database is still working on `commit_timeout` seconds after it came fails with
+`OutcomeUnknown`, and what became of it is logged and counted when the database answers. A
+transaction takes at most `max_batch` writes and `max_events` events, so that none runs long. On SQLite without the writer thread, a write lock held by another
 connection never blocks the loop: the batch goes back to the queue and is tried again a few
 milliseconds later. On PostgreSQL each batch writes a mark (`commit_marks`) in its
 transaction; when the connection breaks after COMMIT was sent, the writer reconnects and
@@ -43,7 +44,8 @@ log = logging.getLogger("shopevents.committer")
 T = TypeVar("T")
 Write = Callable[[Conn, int], Any]
 WarmUp = Callable[[Conn, list[Any]], None]
-Pending = tuple[Write, "asyncio.Future[Any]", "tuple[WarmUp, Any] | None", float]
+# (write, its future, its warm-up, when it was submitted (loop time), its weight in events)
+Pending = tuple[Write, "asyncio.Future[Any]", "tuple[WarmUp, Any] | None", float, int]
 Outcome = tuple[bool, Any]  # (True, result) or (False, exception)
 
 # SQLite on the loop: how long the writer waits for the write lock before it puts the batch
@@ -69,15 +71,18 @@ class GroupCommitter:
         clock: Clock,
         *,
         max_batch: int = 256,
+        max_events: int = 1000,
         max_wait_ms: float = 0.0,
         background_checkpoints: bool = False,
         wal_reset_bytes: int = 32 << 20,
         threaded: bool = False,
-        write_timeout: float = 3.0,
+        write_timeout: float = 1.5,
+        commit_timeout: float = 4.0,
     ) -> None:
         self.db = db
         self.threaded = threaded
         self.write_timeout = write_timeout
+        self.commit_timeout = max(commit_timeout, write_timeout)
         # Whether the last batch could be written (False after storage failed it).
         self.healthy = True
         # Writes answered `OutcomeUnknown`, by what the database later said of them.
@@ -97,6 +102,8 @@ class GroupCommitter:
         self._tail_after: int | None = None
         self.clock = clock
         self.max_batch = max_batch
+        self.max_events = max(1, max_events)
+        self._queued_events = 0
         self.max_wait = max_wait_ms / 1000
         self._conn: Conn | None = None
         self.on_rollback: list[Callable[[], None]] = []
@@ -128,14 +135,20 @@ class GroupCommitter:
             self._conn.close()
             self._conn = None
 
-    async def submit(self, write: Write, warm: tuple[WarmUp, Any] | None = None) -> Any:
+    async def submit(
+        self, write: Write, warm: tuple[WarmUp, Any] | None = None, weight: int = 1
+    ) -> Any:
+        """Run `write` in the next transaction and give its result. `weight`: how many events
+        it writes; a transaction takes writes up to `max_batch` of them or `max_events`
+        events (a heavier write has one of its own), so that none runs long."""
         loop = asyncio.get_running_loop()
         fut: asyncio.Future[Any] = loop.create_future()
-        self._pending.append((write, fut, warm, loop.time()))
+        self._pending.append((write, fut, warm, loop.time(), weight))
+        self._queued_events += weight
         if not self._watching:
             self._watching = True
             loop.call_later(WATCH_SECONDS, self._watch)
-        if len(self._pending) >= self.max_batch:
+        if len(self._pending) >= self.max_batch or self._queued_events >= self.max_events:
             self._flush()
         elif not self._scheduled:
             self._scheduled = True
@@ -150,6 +163,7 @@ class GroupCommitter:
         ran), those in the batch the database is working on are in doubt."""
         loop = asyncio.get_running_loop()
         oldest = loop.time() - self.write_timeout
+        oldest_running = loop.time() - self.commit_timeout
         if self._pending and self._pending[0][3] <= oldest:
             self.healthy = False
             keep = []
@@ -163,11 +177,12 @@ class GroupCommitter:
                         )
                     )
             self._pending = keep
-        for _, fut, _, at in self._inflight:
-            if at <= oldest and not fut.done():
+            self._queued_events = sum(p[4] for p in keep)
+        for _, fut, _, at, _ in self._inflight:
+            if at <= oldest_running and not fut.done():
                 fut.set_exception(
                     OutcomeUnknown(
-                        f"the database did not finish the write within {self.write_timeout:g} s"
+                        f"the database did not finish the write within {self.commit_timeout:g} s"
                     )
                 )
         if self._pending or self._inflight:
@@ -199,15 +214,23 @@ class GroupCommitter:
         self._scheduled = False
         if self._busy or self._busy_retry:
             return  # the batch in flight (or the retry after a busy lock) starts the next one
-        batch, self._pending = self._pending[: self.max_batch], self._pending[self.max_batch :]
+        taken = events = 0
+        for entry in self._pending[: self.max_batch]:
+            if taken and events + entry[4] > self.max_events:
+                break
+            taken += 1
+            events += entry[4]
+        batch, self._pending = self._pending[:taken], self._pending[taken:]
         if not batch:
             return
+        self._queued_events -= events
         now = to_micros(self.clock.now())
         if not self.threaded:
             try:
                 outcomes = self._execute(batch, now)
             except _Busy:
                 self._pending[:0] = batch  # not started: back to the front of the queue
+                self._queued_events += events
                 self._busy_retry = True
                 asyncio.get_running_loop().call_later(BUSY_RETRY_SECONDS, self._retry_busy)
                 return
@@ -229,6 +252,7 @@ class GroupCommitter:
     def _retry_busy(self) -> None:
         self._busy_retry = False
         self._pending = [p for p in self._pending if not p[1].done()]
+        self._queued_events = sum(p[4] for p in self._pending)
         self._flush()
 
     def _finished(self, batch: list[Pending], done: asyncio.Future[list[Outcome]]) -> None:
@@ -245,7 +269,7 @@ class GroupCommitter:
             asyncio.get_running_loop().call_soon(self._flush)
 
     def _settle(self, batch: list[Pending], outcomes: list[Outcome]) -> None:
-        for (_, fut, _, _), (ok, value) in zip(batch, outcomes, strict=True):
+        for (_, fut, _, _, _), (ok, value) in zip(batch, outcomes, strict=True):
             if fut.cancelled():
                 continue
             if fut.done():
@@ -263,7 +287,7 @@ class GroupCommitter:
         """Run a batch in one transaction; each write's outcome (no future is touched: this
         may run on the writer thread)."""
         warm_ups: dict[WarmUp, list[Any]] = {}
-        for _, _, warm, _ in batch:
+        for _, _, warm, _, _ in batch:
             if warm is not None:
                 warm_ups.setdefault(warm[0], []).append(warm[1])
         mark: tuple[int, str] | None = None
@@ -274,7 +298,7 @@ class GroupCommitter:
             with conn.transaction(pipelined=True):
                 for warm_up, hints in warm_ups.items():
                     warm_up(conn, hints)
-                for write, _, _, _ in batch:
+                for write, _, _, _, _ in batch:
                     results.append(write(conn, now))
                 if conn.dialect == "postgres":
                     mark = (now, uuid.uuid4().hex)
@@ -384,7 +408,7 @@ class GroupCommitter:
 
     def _retry_alone(self, batch: list[Pending], now: int) -> list[Outcome]:
         outcomes: list[Outcome] = []
-        for write, _, _, _ in batch:
+        for write, _, _, _, _ in batch:
             try:
                 conn = self._connection()
                 with conn.transaction():

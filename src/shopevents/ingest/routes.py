@@ -211,6 +211,7 @@ class IngestEndpoint:
                 result, encoded = await ctx.write(
                     lambda conn, t: intake.apply_encoded(conn, prepared, t, ctx.recent_products),
                     (intake.warm, prepared),
+                    weight=max(1, len(envelope.events)),
                 )
             except StorageUnavailable as exc:
                 raise storage_error(exc, settings.retry_after_seconds) from None

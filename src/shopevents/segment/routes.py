@@ -220,7 +220,7 @@ class SegmentEndpoint:
             return [intake.apply_encoded(conn, p, t, ctx.recent_products)[0] for p in prepared]
 
         try:
-            results = await ctx.write(apply, (warm_all, prepared))
+            results = await ctx.write(apply, (warm_all, prepared), weight=len(prepared))
         except StorageUnavailable as exc:
             raise storage_error(exc, settings.retry_after_seconds) from None
         for res in results:
