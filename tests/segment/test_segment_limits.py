@@ -10,6 +10,8 @@ import httpx
 import pytest
 
 from shopevents.config import Settings
+from shopevents.storage import stores
+from shopevents.storage.database import Database
 from tests.segment.conftest import SegmentStore
 
 
@@ -34,3 +36,19 @@ def test_rate_limit_and_size_limits(http: httpx.Client, seg: SegmentStore) -> No
     assert len(body) < 100_000  # small on the wire, over 500 KB once read
     r = http.post("/v1/batch", content=body, headers={"Content-Encoding": "gzip"})
     assert r.status_code == 413 and r.json()["code"] == "payload_too_large"
+
+
+def test_a_revoked_write_key_is_refused_on_the_next_request(
+    http: httpx.Client, seg: SegmentStore, db: Database
+) -> None:
+    msg = {"type": "track", "event": "Signed Up", "anonymousId": "y", "writeKey": seg.write_key}
+    assert http.post("/v1/track", json=msg).status_code == 200
+    conn = db.connect()
+    try:
+        with conn.transaction():
+            key_id = stores.list_write_keys(conn, seg.store.id)[0].id
+            stores.revoke_write_key(conn, seg.store.id, key_id, now=1)
+    finally:
+        conn.close()
+    refused = http.post("/v1/track", json=msg)  # no wait: nothing keeps the key cached
+    assert refused.status_code == 401 and refused.json()["code"] == "invalid_write_key"

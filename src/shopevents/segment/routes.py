@@ -10,8 +10,6 @@ Segment's answer, `200 {"success": true}`; each message's verdict is stored with
 from __future__ import annotations
 
 import base64
-import hashlib
-import time
 from typing import Any
 
 import msgspec
@@ -49,8 +47,6 @@ PATHS: dict[str, str | None] = {
     "group": "group",
     "g": "group",
 }
-
-_CACHE_SECONDS = 5.0
 
 
 class _Batch(msgspec.Struct):
@@ -102,7 +98,6 @@ class SegmentEndpoint:
             self.settings.rate_limit_per_client,
             exempt_loopback=self.settings.rate_limit_exempt_loopback,
         )
-        self.keys: dict[str, tuple[float, str]] = {}
 
     def routes(self) -> list[Route]:
         out = []
@@ -148,19 +143,10 @@ class SegmentEndpoint:
                 "Send the write key as the HTTP Basic user or as `writeKey` in the body",
                 headers={"WWW-Authenticate": "Basic"},
             )
-        token = hashlib.sha256(key.encode()).hexdigest()
-        hit = self.keys.get(token)
-        if hit and time.monotonic() - hit[0] < _CACHE_SECONDS:
-            store_id: str | None = hit[1]
-        else:
-            try:
-                store_id = await self.ctx.read(lambda c: stores.check_write_key(c, key))
-            except StorageUnavailable as exc:
-                raise storage_error(exc, self.settings.retry_after_seconds) from None
-            if store_id is not None:
-                if len(self.keys) > 10_000:
-                    self.keys.clear()
-                self.keys[token] = (time.monotonic(), store_id)
+        try:
+            store_id = await self.ctx.read(lambda c: stores.check_write_key(c, key))
+        except StorageUnavailable as exc:
+            raise storage_error(exc, self.settings.retry_after_seconds) from None
         store = await self.ctx.get_store(store_id) if store_id else None
         if store is None:
             raise ApiError(
