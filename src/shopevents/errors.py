@@ -98,6 +98,18 @@ CATALOG: dict[str, Code] = {
             "A purchase with this purchaseId and a different content is recorded; this one is kept for review, not counted.",
         ),
         _c(
+            "adjustment_conflict",
+            "request",
+            409,
+            "A refund or cancellation with this id and a different content is recorded for the purchase; this one is not applied.",
+        ),
+        _c(
+            "adjustment_refused",
+            "request",
+            422,
+            "A refund or cancellation would take the purchase below zero or refund a line more than was bought; the message says what is left.",
+        ),
+        _c(
             "too_many_webhook_endpoints",
             "request",
             409,

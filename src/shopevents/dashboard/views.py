@@ -198,6 +198,8 @@ ACTIVITY_LABELS = {
     "cart-abandoned": "Abandoned a cart",
     "cart-recovered": "Recovered a cart",
     "purchase": "Purchased",
+    "purchase-refunded": "Refund on a purchase",
+    "purchase-cancelled": "Cancelled a purchase",
     "custom-event": "Custom event",
     "web-form-submitted": "Submitted a form",
     "entity-created": "Contact created",

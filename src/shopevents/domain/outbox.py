@@ -10,6 +10,8 @@ from shopevents.storage.database import Conn
 TOPICS = (
     "purchase.created",
     "purchase.conflict",
+    "purchase.refunded",
+    "purchase.cancelled",
     "cart.abandoned",
     "cart.recovered",
     "contact.created",

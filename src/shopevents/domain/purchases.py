@@ -13,7 +13,7 @@ from typing import Any
 
 import msgspec
 
-from shopevents.domain import carts, identity, outbox, timeline
+from shopevents.domain import adjustments, carts, identity, outbox, timeline
 from shopevents.schema import models as m
 from shopevents.schema.dates import ParsedDate
 from shopevents.storage.codec import dumps, money_from_db, money_to_db, plain
@@ -150,6 +150,24 @@ def record(
                 money_to_db(i.price),
             ),
         )
+    adjustments.apply_pending(
+        conn,
+        store_id,
+        p.purchaseId,
+        (
+            purchase_row,
+            total,
+            currency,
+            purchased_at,
+            p.source_type,
+            p.source_name,
+            p.paymentMethod,
+            contact_id,
+            None,
+        ),
+        [adjustments.Line(i.productId, i.quantity, money_to_db(i.price)) for i in p.products],
+        now,
+    )
     outcome, cart_row = carts.close_for_purchase(
         conn, store_id, contact_id, p, total, now, currency, request_id
     )

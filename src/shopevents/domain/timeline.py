@@ -22,6 +22,8 @@ ACTIVITY_NAMES = (
     "cart-abandoned",
     "cart-recovered",
     "purchase",
+    "purchase-refunded",
+    "purchase-cancelled",
     "custom-event",
     "web-form-submitted",
     "entity-created",

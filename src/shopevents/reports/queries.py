@@ -79,62 +79,66 @@ def revenue(
     facts: rollups.Facts | None = None,
 ) -> dict[str, Any]:
     """Revenue and orders per bucket, optionally split by source_type, source_name or
-    payment_method. Only purchases in `currency` (default: the store's) are summed; the
-    others are listed in `otherCurrencies`."""
+    payment_method: gross (purchases, on their day), refunded (refunds and cancellations, on
+    their own day; `cancelled` is the part by cancellations) and net (gross − refunded).
+    Only purchases in `currency` (default: the store's) are summed; the others are listed in
+    `otherCurrencies`."""
     if group_by is not None and group_by not in GROUP_BY:
         raise ValueError(f"/groupBy: Expected one of {', '.join(GROUP_BY)}; received {group_by!r}")
     currency = (currency or store.currency).upper()
     facts = facts or _facts(conn, store, rng, ("sales",))
     buckets = rng.buckets()
-    per: dict[date, list[int]] = {b: [0, 0] for b in buckets}
-    per_group: dict[date, dict[str, list[int]]] = {b: defaultdict(lambda: [0, 0]) for b in buckets}
-    groups: dict[str, list[int]] = defaultdict(lambda: [0, 0])
-    dims: dict[str, dict[str, list[int]]] = {g: defaultdict(lambda: [0, 0]) for g in GROUP_BY}
-    others: dict[str, list[int]] = defaultdict(lambda: [0, 0])
-    total = [0, 0, 0, 0]
-    for (day, cur, st, sn, pm), (orders, rev, rorders, rrev) in facts.sales.items():
+
+    def acc() -> list[int]:
+        # orders, gross, refunded, cancelled amount, cancelled orders, refunds
+        return [0, 0, 0, 0, 0, 0]
+
+    per: dict[date, list[int]] = {b: acc() for b in buckets}
+    per_group: dict[date, dict[str, list[int]]] = {b: defaultdict(acc) for b in buckets}
+    groups: dict[str, list[int]] = defaultdict(acc)
+    dims: dict[str, dict[str, list[int]]] = {g: defaultdict(acc) for g in GROUP_BY}
+    others: dict[str, list[int]] = defaultdict(acc)
+    total = acc()
+    recovered = [0, 0]
+
+    def add(day: int, cur: str, keys: tuple[str, str, str], vals: list[int]) -> None:
         if cur != currency:
-            others[cur][0] += orders
-            others[cur][1] += rev
-            continue
+            _add(others[cur], vals)
+            return
         b = rng.bucket_of_day(day)
-        per[b][0] += orders
-        per[b][1] += rev
-        total[0] += orders
-        total[1] += rev
-        total[2] += rorders
-        total[3] += rrev
-        keys = (st or UNSPECIFIED, sn or UNSPECIFIED, pm or UNSPECIFIED)
+        _add(per[b], vals)
+        _add(total, vals)
+        keys = (keys[0] or UNSPECIFIED, keys[1] or UNSPECIFIED, keys[2] or UNSPECIFIED)
         for g, k in zip(GROUP_BY, keys, strict=True):
-            dims[g][k][0] += orders
-            dims[g][k][1] += rev
+            _add(dims[g][k], vals)
         if group_by:
             k = keys[_DIM[group_by]]
-            per_group[b][k][0] += orders
-            per_group[b][k][1] += rev
-            groups[k][0] += orders
-            groups[k][1] += rev
+            _add(per_group[b][k], vals)
+            _add(groups[k], vals)
+
+    for (day, cur, st, sn, pm), (orders, rev, rorders, rrev) in facts.sales.items():
+        add(day, cur, (st, sn, pm), [orders, rev, 0, 0, 0, 0])
+        if cur == currency:
+            recovered[0] += rorders
+            recovered[1] += rrev
+    for (day, cur, st, sn, pm, kind), (n, amount) in facts.refunds.items():
+        if kind == "cancellation":
+            add(day, cur, (st, sn, pm), [0, 0, amount, amount, n, 0])
+        else:
+            add(day, cur, (st, sn, pm), [0, 0, amount, 0, 0, n])
 
     def ranked(d: dict[str, list[int]]) -> list[dict[str, Any]]:
         return [
-            {"key": k, "orders": v[0], "revenue": money(v[1])}
+            {"key": k, **_figures(v)}
             for k, v in sorted(d.items(), key=lambda kv: (-kv[1][1], -kv[1][0], kv[0]))
         ]
 
     order = [g["key"] for g in ranked(groups)]
     out_buckets = []
     for b in buckets:
-        item: dict[str, Any] = {
-            "start": b.isoformat(),
-            "orders": per[b][0],
-            "revenue": money(per[b][1]),
-        }
+        item: dict[str, Any] = {"start": b.isoformat(), **_figures(per[b])}
         if group_by:
-            item["groups"] = {
-                k: {"orders": per_group[b][k][0], "revenue": money(per_group[b][k][1])}
-                for k in order
-                if k in per_group[b]
-            }
+            item["groups"] = {k: _figures(per_group[b][k]) for k in order if k in per_group[b]}
         out_buckets.append(item)
     return {
         "store": _store_json(store),
@@ -142,22 +146,40 @@ def revenue(
         "currency": currency,
         "groupBy": group_by,
         "totals": {
-            "orders": total[0],
-            "revenue": money(total[1]),
-            "averageOrderValue": (money(total[1]) / total[0]).quantize(Decimal("0.01"))
-            if total[0]
-            else Decimal(0),
-            "recoveredOrders": total[2],
-            "recoveredRevenue": money(total[3]),
+            **_figures(total),
+            "recoveredOrders": recovered[0],
+            "recoveredRevenue": money(recovered[1]),
         },
         "groups": order,
         "buckets": out_buckets,
         "byGroup": ranked(groups) if group_by else [],
         "splits": {g: ranked(dims[g]) for g in GROUP_BY},
-        "otherCurrencies": [
-            {"currency": c, "orders": v[0], "revenue": money(v[1])}
-            for c, v in sorted(others.items())
-        ],
+        "otherCurrencies": [{"currency": c, **_figures(v)} for c, v in sorted(others.items())],
+    }
+
+
+def _add(acc: list[int], vals: list[int]) -> None:
+    for i, v in enumerate(vals):
+        acc[i] += v
+
+
+def _figures(v: list[int]) -> dict[str, Any]:
+    """Orders, gross, refunded, net and the average order value (net over the orders not
+    cancelled) of one accumulator. `revenue` is the gross, as before the lifecycle."""
+    net = v[1] - v[2]
+    kept = v[0] - v[4]
+    return {
+        "orders": v[0],
+        "revenue": money(v[1]),
+        "grossRevenue": money(v[1]),
+        "refunded": money(v[2]),
+        "cancelled": money(v[3]),
+        "cancelledOrders": v[4],
+        "refunds": v[5],
+        "netRevenue": money(net),
+        "averageOrderValue": (money(net) / kept).quantize(Decimal("0.01"))
+        if kept > 0
+        else Decimal(0),
     }
 
 

@@ -13,7 +13,8 @@ has finished (ids taken ahead in blocks are used within a minute or dropped: sto
 dashboards, the CLI) never count a row twice. Day rollups are in the store's time zone and
 remember it: a change of time zone discards them and they are built again.
 
-Sources: `purchases` (+ `purchase_lines`) → sales and product days; `cart_transitions` →
+Sources: `purchases` (+ `purchase_lines`) → sales and product days; `purchase_adjustments`
+→ refund days (dated by the refund or cancellation, migration 0900); `cart_transitions` →
 cart days; `events` → outcome and warning slots and days; `quarantine` → rejection slots
 and days. Slots are 15-minute UTC slots (for hourly figures), days and months are local;
 product sales are also kept per month, so a year of top products reads a few thousand rows.
@@ -36,9 +37,10 @@ MARGIN_US = 10 * 60 * 1_000_000
 CHUNK_IDS = 500_000
 """Most ids one catch-up step covers, so each step is short."""
 
-KINDS = ("sales", "carts", "events", "rejections")
+KINDS = ("sales", "carts", "events", "rejections", "refunds")
 _TABLE = {
     "sales": ("purchases", "received_at"),
+    "refunds": ("purchase_adjustments", "received_at"),
     "carts": ("cart_transitions", "at"),
     "events": ("events", "received_at"),
     "rejections": ("quarantine", "received_at"),
@@ -50,6 +52,7 @@ _RESET = {
         "DELETE FROM report_product_months WHERE store_id = ?",
     ),
     "carts": ("DELETE FROM report_cart_days WHERE store_id = ?",),
+    "refunds": ("DELETE FROM report_refund_days WHERE store_id = ?",),
     "events": (
         "DELETE FROM report_quality_slots WHERE store_id = ? AND kind IN ('status', 'warning')",
         "DELETE FROM report_quality_days WHERE store_id = ? AND kind IN ('status', 'warning')",
@@ -78,6 +81,11 @@ class Facts:
         default_factory=lambda: defaultdict(lambda: [0, 0, 0])
     )
     names: dict[str, str] = field(default_factory=dict)
+    # (day, currency, source_type, source_name, payment_method, kind) -> [n, amount]; dated
+    # by the adjustment, kind refund | cancellation
+    refunds: dict[tuple[int, str, str, str, str, str], list[int]] = field(
+        default_factory=lambda: defaultdict(lambda: [0, 0])
+    )
     # (day, measure) -> n
     carts: dict[tuple[int, str], int] = field(default_factory=lambda: defaultdict(int))
     # (slot or day, kind, code) -> n ; kind: status | warning | rejected | rejected_cart
@@ -168,6 +176,29 @@ def add_sales(
         acc[1] += int(revenue)
         acc[2] += int(orders)
         facts.names[pid] = name
+
+
+def add_refunds(
+    conn: Conn,
+    store_id: str,
+    days: _Days,
+    facts: Facts,
+    lo: int,
+    hi: int | None = None,
+    start: int | None = None,
+    end: int | None = None,
+) -> None:
+    """Refunds and cancellations, on the local day they were made."""
+    where, params = _where(conn, "", "adjusted_at", lo, hi, start, end)
+    rows = conn.all(
+        f"SELECT adjusted_at / {SLOT_US}, currency, source_type, source_name, payment_method, kind, "
+        f"COUNT(*), SUM(amount) FROM purchase_adjustments WHERE {where} GROUP BY 1, 2, 3, 4, 5, 6",
+        [store_id, *params],
+    )
+    for slot, cur, st, sn, pm, kind, n, amount in rows:
+        acc = facts.refunds[(days(slot), cur, _txt(st), _txt(sn), _txt(pm), kind)]
+        acc[0] += int(n)
+        acc[1] += int(amount)
 
 
 def add_carts(
@@ -353,6 +384,16 @@ def read_facts(
                 acc[2] += int(orders)
                 facts.names.setdefault(pid, name)
         add_sales(conn, store_id, days, facts, marks["sales"], None, start_us, end_us)
+        if marks["refunds"]:
+            for day, cur, st, sn, pm, kind, n, amount in conn.all(
+                "SELECT day, currency, source_type, source_name, payment_method, kind, n, amount "
+                "FROM report_refund_days WHERE store_id = ? AND day >= ? AND day <= ?",
+                (store_id, first_day, last_day),
+            ):
+                acc = facts.refunds[(int(day), cur, st, sn, pm, kind)]
+                acc[0] += int(n)
+                acc[1] += int(amount)
+        add_refunds(conn, store_id, days, facts, marks["refunds"], None, start_us, end_us)
     if "carts" in parts:
         if marks["carts"]:
             for day, measure, n in conn.all(
@@ -429,6 +470,8 @@ def next_chunk(conn: Conn, store_id: str, tz_name: str, kind: str, now_us: int) 
         add_sales(conn, store_id, days, facts, lo, hi)
     elif kind == "carts":
         add_carts(conn, store_id, days, facts, lo, hi)
+    elif kind == "refunds":
+        add_refunds(conn, store_id, days, facts, lo, hi)
     elif kind == "events":
         add_events(conn, store_id, facts, lo, hi)
     else:
@@ -506,6 +549,15 @@ def apply_chunk(conn: Conn, chunk: Chunk, now_us: int) -> bool:
                 for (month, cur, pid), vals in months.items()
             ],
         )
+    if f.refunds:
+        conn.executemany(
+            "INSERT INTO report_refund_days (store_id, day, currency, source_type, source_name, "
+            "payment_method, kind, n, amount) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?) "
+            "ON CONFLICT (store_id, day, currency, source_type, source_name, payment_method, kind) "
+            "DO UPDATE SET n = report_refund_days.n + excluded.n, "
+            "amount = report_refund_days.amount + excluded.amount",
+            [(sid, *key, *vals) for key, vals in f.refunds.items()],
+        )
     if f.carts:
         conn.executemany(
             "INSERT INTO report_cart_days (store_id, day, measure, n) VALUES (?, ?, ?, ?) "
@@ -551,6 +603,7 @@ def drop(conn: Conn, store_id: str) -> None:
     """Forget every rollup of a store (they are built again on the next catch-up)."""
     for table in (
         "report_sales_days",
+        "report_refund_days",
         "report_product_days",
         "report_product_months",
         "report_quality_days",

@@ -40,12 +40,37 @@ def _contact(conn: Conn, row: Any) -> dict[str, Any]:
         "_averagePurchasesAmount": (amount / total).quantize(Decimal("0.01"), ROUND_HALF_UP)
         if total
         else Decimal(0),
+        **_net_aggregates(conn, row[0], total, amount),
         "_firstPurchaseDate": iso(row[8]),
         "_lastPurchaseDate": iso(row[9]),
     }
     if row[5]:
         out["_mergedInto"] = row[5]
     return out
+
+
+def _net_aggregates(conn: Conn, contact_id: str, total: int, amount: Decimal) -> dict[str, Any]:
+    """Next to the gross aggregates (`_totalPurchases`, `_totalPurchasesAmount`: every
+    purchase as bought): refunds and cancellations, and the net figures. A cancelled purchase
+    is not counted in `_netPurchases`."""
+    row = conn.one(
+        "SELECT COALESCE(SUM(a.amount), 0), COUNT(DISTINCT CASE WHEN a.kind = 'cancellation' "
+        "THEN a.purchase_row END) FROM purchase_adjustments a JOIN purchases p ON p.id = a.purchase_row "
+        "WHERE p.contact_id = ?",
+        (contact_id,),
+    )
+    refunded = money_from_db(int(row[0])) or Decimal(0) if row else Decimal(0)
+    cancelled = int(row[1]) if row else 0
+    net = amount - refunded
+    orders = total - cancelled
+    return {
+        "_refundedPurchasesAmount": refunded,
+        "_netPurchases": orders,
+        "_netPurchasesAmount": net,
+        "_averageNetPurchasesAmount": (net / orders).quantize(Decimal("0.01"), ROUND_HALF_UP)
+        if orders
+        else Decimal(0),
+    }
 
 
 def contact_by_email(conn: Conn, store_id: str, email: str) -> dict[str, Any] | None:
@@ -142,6 +167,7 @@ def purchase_by_id(conn: Conn, store_id: str, purchase_id: str) -> dict[str, Any
     if row is None:
         return None
     out = _purchase(row)
+    out.update(purchase_adjustments(conn, int(row[0]), int(row[7])))
     out["conflicts"] = [
         {"receivedAt": iso(r[0]), "channel": r[1], "data": loads(r[2])}
         for r in conn.all(
@@ -150,6 +176,45 @@ def purchase_by_id(conn: Conn, store_id: str, purchase_id: str) -> dict[str, Any
         )
     ]
     return out
+
+
+def purchase_adjustments(conn: Conn, purchase_row: int, total: int) -> dict[str, Any]:
+    """A purchase's applied refunds and cancellation, what they took, what is left, and its
+    state: `active`, `partially_refunded`, `refunded` or `cancelled`."""
+    items = [
+        {
+            "adjustmentId": r[0],
+            "kind": r[1],
+            "adjustedAt": iso(r[2]),
+            "amount": money_from_db(int(r[3])),
+            "lines": loads(r[4]),
+            "reason": r[5],
+            "channel": r[6],
+            "receivedAt": iso(r[7]),
+        }
+        for r in conn.all(
+            "SELECT adjustment_id, kind, adjusted_at, amount, lines, reason, channel, received_at "
+            "FROM purchase_adjustments WHERE purchase_row = ? ORDER BY adjusted_at, id",
+            (purchase_row,),
+        )
+    ]
+    taken = sum(
+        int(r[0])
+        for r in conn.all(
+            "SELECT amount FROM purchase_adjustments WHERE purchase_row = ?", (purchase_row,)
+        )
+    )
+    state = "active"
+    if any(a["kind"] == "cancellation" for a in items):
+        state = "cancelled"
+    elif items:
+        state = "refunded" if taken >= total else "partially_refunded"
+    return {
+        "state": state,
+        "refunded": money_from_db(taken),
+        "netTotal": money_from_db(total - taken),
+        "adjustments": items,
+    }
 
 
 def list_purchases(
