@@ -334,6 +334,7 @@ def stores_list(env: Env, as_json: bool) -> None:
 )
 @click.option("--clear-domains", is_flag=True, help="Allow any origin.")
 @click.option("--currency")
+@click.option("--reporting-currency", help="The currency of the store's reports (ISO 4217).")
 @click.option("--timezone")
 @click.option("--abandon-after", help="Abandonment delay, e.g. 30m, 2h, 5s.")
 @click.option(
@@ -357,6 +358,7 @@ def stores_update(
     domains: tuple[str, ...],
     clear_domains: bool,
     currency: str | None,
+    reporting_currency: str | None,
     timezone: str | None,
     abandon_after: str | None,
     tag_mode: str | None,
@@ -374,6 +376,8 @@ def stores_update(
         changes["domains"] = []
     if currency:
         changes["currency"] = _check_currency(currency)
+    if reporting_currency:
+        changes["reporting_currency"] = _check_currency(reporting_currency)
     if timezone:
         changes["timezone"] = _check_timezone(timezone)
     if abandon_after:
@@ -733,10 +737,11 @@ def carts_show(env: Env, cart_key: str, store_id: str | None) -> None:
 
 def _register() -> None:
     from shopevents.dashboard.cli import COMMANDS
+    from shopevents.reports.cli import COMMANDS as REPORT_COMMANDS
     from shopevents.webhooks.cli import webhooks_group
 
     main.add_command(webhooks_group)
-    for command in COMMANDS:
+    for command in [*COMMANDS, *REPORT_COMMANDS]:
         main.add_command(command)
 
 

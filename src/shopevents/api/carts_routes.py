@@ -46,6 +46,7 @@ def store_json(rec: stores.StoreRecord) -> dict[str, Any]:
         "id": rec.id,
         "name": rec.name,
         "currency": rec.currency,
+        "reportingCurrency": rec.reporting,
         "timezone": rec.timezone,
         "domains": rec.domains,
         "abandonAfterSeconds": rec.abandon_after_seconds,
@@ -164,6 +165,12 @@ def parse_store_changes(obj: dict[str, Any]) -> dict[str, Any]:
             if not isinstance(value, str) or value.upper() not in ISO_4217:
                 raise ValueError(f"/currency: Expected an ISO 4217 code; received {value!r}")
             changes["currency"] = value.upper()
+        elif key == "reportingCurrency":
+            if not isinstance(value, str) or value.upper() not in ISO_4217:
+                raise ValueError(
+                    f"/reportingCurrency: Expected an ISO 4217 code; received {value!r}"
+                )
+            changes["reporting_currency"] = value.upper()
         elif key == "timezone":
             try:
                 ZoneInfo(str(value))

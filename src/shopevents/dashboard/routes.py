@@ -658,6 +658,62 @@ def routes(ctx: AppContext) -> list[BaseRoute]:
             duplicates=sum(1 for r in repeats if r["status"] == "duplicate"),
         )
 
+    async def purchase_adjust(v: View) -> Response:
+        """The refund and cancel forms of the purchase page (confirmed in the browser)."""
+        from decimal import Decimal
+
+        from shopevents.api.adjustments_routes import (
+            parse_cancellation,
+            parse_refund,
+            write_adjustment,
+        )
+        from shopevents.clock import to_micros
+        from shopevents.errors import ApiError
+
+        store = v.store
+        assert store is not None
+        pid = v.request.path_params["purchase_id"]
+        back = f"{v.base}/purchases/{quote(pid, safe='')}"
+        now = to_micros(ctx.clock.now())
+        try:
+            if v.field("action") == "cancel":
+                a = parse_cancellation({"reason": v.field("reason") or None}, pid, now)
+            else:
+                body: dict[str, Any] = {
+                    "refundId": v.field("refund_id") or f"dashboard-{now}",
+                    "reason": v.field("reason") or None,
+                }
+                if v.field("product"):
+                    qty = v.field("quantity") or "1"
+                    body["lines"] = [
+                        {
+                            "productId": v.field("product"),
+                            "quantity": int(qty) if qty.isdigit() else 0,
+                        }
+                    ]
+                else:
+                    try:
+                        body["amount"] = Decimal(v.field("amount") or "0")
+                    except ArithmeticError:
+                        body["amount"] = Decimal(0)
+                a = parse_refund(body, pid, now)
+        except ApiError as exc:
+            v.say("error", str(exc))
+            return redirect(back)
+        status, details = await write(write_adjustment(store.id, a, "dashboard"))
+        what = "Cancellation" if a.kind == "cancellation" else f"Refund {a.adjustment_id}"
+        if status == "refused":
+            v.say("error", f"{what} refused: {details}")
+        elif status == "conflict":
+            v.say("error", f"{what}: already recorded with another content; not applied.")
+        elif status == "duplicate":
+            v.say("info", f"{what} was already recorded; nothing changed.")
+        else:
+            v.say(
+                "ok", f"{what} recorded: {details.get('amount')} {details['purchase']['currency']}."
+            )
+        return redirect(back)
+
     # --- integration debugger --------------------------------------------------------------------
 
     async def debugger(v: View) -> Response:
@@ -1121,6 +1177,7 @@ def routes(ctx: AppContext) -> list[BaseRoute]:
         R(S + "/carts/{cart_key}", page(cart), methods=["GET"]),
         R(S + "/purchases", page(purchases), methods=["GET"]),
         R(S + "/purchases/{purchase_id:path}", page(purchase), methods=["GET"]),
+        R(S + "/purchases/{purchase_id:path}/adjust", page(purchase_adjust), methods=["POST"]),
         R(S + "/debugger", page(debugger), methods=["GET"]),
         R(S + "/debugger/requests.json", page(requests_json), methods=["GET"]),
         R(S + "/debugger/requests/{request_id}", page(request_page), methods=["GET"]),

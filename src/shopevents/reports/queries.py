@@ -12,7 +12,7 @@ from datetime import date, datetime
 from decimal import Decimal
 from typing import Any
 
-from shopevents.reports import rollups
+from shopevents.reports import rates, rollups
 from shopevents.reports.timebuckets import (
     SLOT_US,
     Range,
@@ -81,11 +81,17 @@ def revenue(
     """Revenue and orders per bucket, optionally split by source_type, source_name or
     payment_method: gross (purchases, on their day), refunded (refunds and cancellations, on
     their own day; `cancelled` is the part by cancellations) and net (gross − refunded).
-    Only purchases in `currency` (default: the store's) are summed; the others are listed in
-    `otherCurrencies`."""
+
+    Without `currency`, every purchase is converted to the store's reporting currency, each on
+    its own at the rate of its local day (a refund at its purchase's), rounded once; those
+    without a rate are left out of the figures and listed in `otherCurrencies` and
+    `missingRates`. With `currency`, only purchases in that original currency are summed,
+    unconverted, and the others are listed in `otherCurrencies`. `byCurrency` gives the
+    figures per original currency, unconverted."""
     if group_by is not None and group_by not in GROUP_BY:
         raise ValueError(f"/groupBy: Expected one of {', '.join(GROUP_BY)}; received {group_by!r}")
-    currency = (currency or store.currency).upper()
+    converting = currency is None
+    currency = (currency or store.reporting).upper()
     facts = facts or _facts(conn, store, rng, ("sales",))
     buckets = rng.buckets()
 
@@ -101,9 +107,15 @@ def revenue(
     total = acc()
     recovered = [0, 0]
 
+    by_currency: dict[str, list[int]] = defaultdict(acc)
+    foreign: set[str] = set()
+
     def add(day: int, cur: str, keys: tuple[str, str, str], vals: list[int]) -> None:
         if cur != currency:
-            _add(others[cur], vals)
+            if converting:
+                foreign.add(cur)
+            else:
+                _add(others[cur], vals)
             return
         b = rng.bucket_of_day(day)
         _add(per[b], vals)
@@ -117,15 +129,41 @@ def revenue(
             _add(groups[k], vals)
 
     for (day, cur, st, sn, pm), (orders, rev, rorders, rrev) in facts.sales.items():
+        _add(by_currency[cur], [orders, rev, 0, 0, 0, 0])
         add(day, cur, (st, sn, pm), [orders, rev, 0, 0, 0, 0])
         if cur == currency:
             recovered[0] += rorders
             recovered[1] += rrev
     for (day, cur, st, sn, pm, kind), (n, amount) in facts.refunds.items():
-        if kind == "cancellation":
-            add(day, cur, (st, sn, pm), [0, 0, amount, amount, n, 0])
-        else:
-            add(day, cur, (st, sn, pm), [0, 0, amount, 0, 0, n])
+        vals = _adjusted(kind, n, amount)
+        _add(by_currency[cur], vals)
+        add(day, cur, (st, sn, pm), vals)
+    missing: set[tuple[int, str]] = set()
+    if foreign:
+        rows = {
+            cur: rollups.foreign_rows(conn, store.id, store.timezone, cur, rng.start_us, rng.end_us)
+            for cur in sorted(foreign)
+        }
+        first = min([rng.first_ord] + [a[1] for _, adj in rows.values() for a in adj])
+        table = rates.Table(conn, {*foreign, currency}, first, rng.last_ord)
+        for cur, (bought, adjusted) in rows.items():
+            for day, st, sn, pm, rec, price in bought:
+                value = rates.convert(price, cur, currency, table, day)
+                if value is None:
+                    missing.add((day, cur))
+                    _add(others[cur], [1, price, 0, 0, 0, 0])
+                    continue
+                add(day, currency, (st, sn, pm), [1, value, 0, 0, 0, 0])
+                if rec:
+                    recovered[0] += 1
+                    recovered[1] += value
+            for day, pday, st, sn, pm, kind, amount in adjusted:
+                value = rates.convert(amount, cur, currency, table, pday)
+                if value is None:
+                    missing.add((pday, cur))
+                    _add(others[cur], _adjusted(kind, 1, amount))
+                    continue
+                add(day, currency, (st, sn, pm), _adjusted(kind, 1, value))
 
     def ranked(d: dict[str, list[int]]) -> list[dict[str, Any]]:
         return [
@@ -155,7 +193,17 @@ def revenue(
         "byGroup": ranked(groups) if group_by else [],
         "splits": {g: ranked(dims[g]) for g in GROUP_BY},
         "otherCurrencies": [{"currency": c, **_figures(v)} for c, v in sorted(others.items())],
+        "missingRates": [
+            {"date": date.fromordinal(d).isoformat(), "currency": c} for d, c in sorted(missing)
+        ],
+        "byCurrency": [{"currency": c, **_figures(v)} for c, v in sorted(by_currency.items())],
     }
+
+
+def _adjusted(kind: str, n: int, amount: int) -> list[int]:
+    if kind == "cancellation":
+        return [0, 0, amount, amount, n, 0]
+    return [0, 0, amount, 0, 0, n]
 
 
 def _add(acc: list[int], vals: list[int]) -> None:

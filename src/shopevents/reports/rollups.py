@@ -201,6 +201,34 @@ def add_refunds(
         acc[1] += int(amount)
 
 
+def foreign_rows(
+    conn: Conn, store_id: str, tz_name: str, currency: str, start: int, end: int
+) -> tuple[list[tuple[Any, ...]], list[tuple[Any, ...]]]:
+    """The purchases (purchase day, st, sn, pm, recovered, total) and adjustments (adjustment
+    day, purchase day, st, sn, pm, kind, amount) in `currency` in the range, one by one, for
+    conversion (each is converted on its own, at its purchase's local day)."""
+    days = _Days(tz_name)
+    purchases = [
+        (days(slot), _txt(st), _txt(sn), _txt(pm), rec, int(total))
+        for slot, st, sn, pm, rec, total in conn.all(
+            f"SELECT purchased_at / {SLOT_US}, source_type, source_name, payment_method, recovered, "
+            "total_price FROM purchases WHERE store_id = ? AND currency = ? "
+            "AND purchased_at >= ? AND purchased_at < ?",
+            (store_id, currency, start, end),
+        )
+    ]
+    adjusted = [
+        (days(slot), days(pslot), _txt(st), _txt(sn), _txt(pm), kind, int(amount))
+        for slot, pslot, st, sn, pm, kind, amount in conn.all(
+            f"SELECT adjusted_at / {SLOT_US}, purchased_at / {SLOT_US}, source_type, source_name, "
+            "payment_method, kind, amount FROM purchase_adjustments WHERE store_id = ? "
+            "AND currency = ? AND adjusted_at >= ? AND adjusted_at < ?",
+            (store_id, currency, start, end),
+        )
+    ]
+    return purchases, adjusted
+
+
 def add_carts(
     conn: Conn,
     store_id: str,

@@ -8,6 +8,7 @@ products; default the store's), `limit` (products, 1-500, default 10).
 
 from __future__ import annotations
 
+from decimal import Decimal
 from typing import Any
 
 from starlette.requests import Request
@@ -17,7 +18,7 @@ from starlette.routing import Route
 from shopevents.api.auth import KeyCache, authenticate
 from shopevents.context import AppContext
 from shopevents.errors import ApiError
-from shopevents.reports import queries
+from shopevents.reports import queries, rates
 from shopevents.reports.service import range_for, run_report
 from shopevents.responses import json_response
 from shopevents.storage.stores import StoreRecord
@@ -91,7 +92,69 @@ def routes(ctx: AppContext) -> list[Route]:
 
         return handler
 
+    async def post_rates(request: Request) -> Response:
+        """Load rates: an ECB CSV or XML file as the body, or JSON
+        `{"rates": [{"date", "currency", "rate"}]}`."""
+        from datetime import date as _date
+
+        from shopevents.api import bodies
+        from shopevents.schema.currencies import ISO_4217
+
+        await store_of(request)
+        body = await bodies.read_bytes(request, ctx.settings.ingest.api_max_body_bytes * 64)
+        try:
+            if body.lstrip()[:1] == b"{":
+                obj = bodies.decode_json(body)
+                items = obj.get("rates") if isinstance(obj, dict) else None
+                if not isinstance(items, list):
+                    raise rates.RatesError('Expected {"rates": [{date, currency, rate}]}')
+                parsed = []
+                for i, it in enumerate(items):
+                    try:
+                        cur = str(it["currency"]).upper()
+                        value = Decimal(str(it["rate"]))
+                        day = _date.fromisoformat(str(it["date"]))
+                    except Exception:
+                        raise rates.RatesError(
+                            f"/rates/{i}: Expected {{date: YYYY-MM-DD, currency, rate}}"
+                        ) from None
+                    if cur not in ISO_4217 or not value.is_finite() or value <= 0:
+                        raise rates.RatesError(
+                            f"/rates/{i}: Expected an ISO 4217 code and a rate above zero"
+                        )
+                    parsed.append((day, cur, value))
+            else:
+                parsed = rates.parse(body)
+        except rates.RatesError as exc:
+            raise _invalid(ValueError(f"/: {exc}")) from None
+        n = await ctx.write(lambda conn, now: rates.load(conn, parsed, now))
+        days = sorted({d for d, _, _ in parsed})
+        return json_response(
+            {
+                "loaded": n,
+                "from": days[0].isoformat() if days else None,
+                "to": days[-1].isoformat() if days else None,
+            }
+        )
+
+    async def get_rates(request: Request) -> Response:
+        from datetime import date as _date
+        from datetime import timedelta
+
+        await store_of(request)
+        raw = request.query_params.get("date")
+        try:
+            last = _date.fromisoformat(raw) if raw else ctx.clock.now().date()
+        except ValueError:
+            raise _invalid(ValueError(f"/date: Expected YYYY-MM-DD; received {raw!r}")) from None
+        first = last if raw else last - timedelta(days=rates.MAX_AGE_DAYS)
+        found = await ctx.read(lambda c: rates.listing(c, first, last))
+        return json_response({"base": rates.BASE, "rates": found})
+
     return [
         Route(f"/api/reports/{name}", endpoint(name), methods=["GET"])
         for name in ("revenue", "carts", "products", "data-quality")
+    ] + [
+        Route("/api/rates", post_rates, methods=["POST"]),
+        Route("/api/rates", get_rates, methods=["GET"]),
     ]

@@ -1,4 +1,4 @@
-"""ISO 4217 active currency codes."""
+"""ISO 4217 active currency codes, and their minor units."""
 
 ISO_4217 = frozenset(
     [
@@ -186,3 +186,40 @@ ISO_4217 = frozenset(
         "ZWL",
     ]
 )
+
+MINOR_UNITS: dict[str, int] = {
+    **dict.fromkeys(
+        [
+            "BIF",
+            "CLP",
+            "DJF",
+            "GNF",
+            "ISK",
+            "JPY",
+            "KMF",
+            "KRW",
+            "PYG",
+            "RWF",
+            "UGX",
+            "UYI",
+            "VND",
+            "VUV",
+            "XAF",
+            "XOF",
+            "XPF",
+        ],
+        0,
+    ),
+    **dict.fromkeys(["BHD", "IQD", "JOD", "KWD", "LYD", "OMR", "TND"], 3),
+    **dict.fromkeys(["CLF", "UYW"], 4),
+    **dict.fromkeys(
+        ["XAG", "XAU", "XBA", "XBB", "XBC", "XBD", "XDR", "XPD", "XPT", "XSU", "XTS", "XUA", "XXX"],
+        6,
+    ),
+}
+"""Decimal places of a currency's minor unit, where not 2 (metals and funds without one:
+millionths, the precision amounts are stored in)."""
+
+
+def minor_unit(currency: str) -> int:
+    return MINOR_UNITS.get(currency, 2)

@@ -25,6 +25,12 @@ class StoreRecord(msgspec.Struct, kw_only=True):
     tracking_enabled: bool = True
     excluded_paths: list[str] = []
     created_at: int = 0
+    reporting_currency: str | None = None
+
+    @property
+    def reporting(self) -> str:
+        """The currency of the store's reports: its reporting currency, else its own."""
+        return self.reporting_currency or self.currency
 
 
 class ApiKey(msgspec.Struct, kw_only=True):
@@ -35,7 +41,7 @@ class ApiKey(msgspec.Struct, kw_only=True):
     revoked_at: int | None
 
 
-_COLS = "id, name, currency, timezone, domains, abandon_after_seconds, tag_mode, tracking_enabled, excluded_paths, created_at"
+_COLS = "id, name, currency, timezone, domains, abandon_after_seconds, tag_mode, tracking_enabled, excluded_paths, created_at, reporting_currency"
 
 
 def _store(row: Any) -> StoreRecord:
@@ -50,6 +56,7 @@ def _store(row: Any) -> StoreRecord:
         tracking_enabled=bool(row[7]),
         excluded_paths=loads(row[8]),
         created_at=int(row[9]),
+        reporting_currency=row[10],
     )
 
 
@@ -72,7 +79,7 @@ def create_store(
         created_at=now,
     )
     conn.execute(
-        f"INSERT INTO stores ({_COLS}) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+        f"INSERT INTO stores ({_COLS}) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
         (
             rec.id,
             rec.name,
@@ -84,6 +91,7 @@ def create_store(
             int(rec.tracking_enabled),
             dumps(rec.excluded_paths),
             rec.created_at,
+            rec.reporting_currency,
         ),
     )
     return rec
@@ -114,6 +122,7 @@ UPDATABLE = {
     "tag_mode": bool,
     "tracking_enabled": bool,
     "excluded_paths": list,
+    "reporting_currency": str,
 }
 
 

@@ -1,0 +1,131 @@
+"""CLI: exchange rates (`shopevents rates load FILE`, `rates list`) and a purchase's lifecycle
+(`shopevents purchases refund`, `purchases cancel`)."""
+
+from __future__ import annotations
+
+from datetime import date, timedelta
+from pathlib import Path
+from typing import Any
+
+import click
+
+from shopevents.reports import rates
+
+
+@click.group("rates")
+def rates_group() -> None:
+    """Exchange rates (the server's, shared by its stores)."""
+
+
+@rates_group.command("load")
+@click.argument("file", type=click.Path(exists=True, dir_okay=False, path_type=Path))
+@click.pass_obj
+def rates_load(env: Any, file: Path) -> None:
+    """Load an ECB reference-rate file (daily or historical, CSV or XML)."""
+    try:
+        parsed = rates.parse(file.read_bytes())
+    except rates.RatesError as exc:
+        raise click.ClickException(f"{file}: {exc}") from None
+    n = env.write(lambda conn, now: rates.load(conn, parsed, now))
+    days = sorted({d for d, _, _ in parsed})
+    span = f" from {days[0]} to {days[-1]}" if days else ""
+    click.echo(f"loaded {n} rates{span}")
+
+
+@rates_group.command("list")
+@click.option("--date", "day", help="The day (YYYY-MM-DD); default: the last 7 days.")
+@click.pass_obj
+def rates_list(env: Any, day: str | None) -> None:
+    """The rates loaded for a day (units per euro)."""
+    last = date.fromisoformat(day) if day else date.today()
+    first = last if day else last - timedelta(days=7)
+    for r in env.read(lambda c: rates.listing(c, first, last)):
+        click.echo(f"{r['date']}  {r['currency']}  {r['rate']}")
+
+
+@click.group("purchases")
+def purchases_group() -> None:
+    """A purchase's lifecycle: refunds and cancellation."""
+
+
+def _adjust(env: Any, store_id: str, a: Any) -> None:
+    from shopevents.api.adjustments_routes import write_adjustment
+    from shopevents.storage.codec import dumps
+
+    status, details = env.write(write_adjustment(store_id, a, "cli"))
+    if status == "refused":
+        raise click.ClickException(f"refused: {details}")
+    if status == "conflict":
+        raise click.ClickException(
+            f"conflict: {a.adjustment_id!r} is recorded for this purchase with another content"
+        )
+    click.echo(dumps({"status": status, **details}))
+
+
+@purchases_group.command("refund")
+@click.argument("store_id")
+@click.argument("purchase_id")
+@click.option("--refund-id", required=True)
+@click.option("--amount", help="Refund this amount (in the purchase's currency).")
+@click.option("--line", "lines", multiple=True, help="PRODUCT_ID:QUANTITY returned (repeatable).")
+@click.option("--at", "at", help="When (ISO 8601); default now.")
+@click.option("--reason")
+@click.pass_obj
+def purchases_refund(
+    env: Any,
+    store_id: str,
+    purchase_id: str,
+    refund_id: str,
+    amount: str | None,
+    lines: tuple[str, ...],
+    at: str | None,
+    reason: str | None,
+) -> None:
+    """Refund a purchase, by amount or by lines."""
+    from decimal import Decimal
+
+    from shopevents.api.adjustments_routes import parse_refund
+    from shopevents.clock import to_micros
+    from shopevents.errors import ApiError
+
+    body: dict[str, Any] = {"refundId": refund_id, "refundedAt": at, "reason": reason}
+    if amount is not None:
+        body["amount"] = Decimal(amount)
+    if lines:
+        body["lines"] = []
+        for ln in lines:
+            pid, _, qty = ln.rpartition(":")
+            if not pid or not qty.isdigit():
+                raise click.BadParameter(f"{ln!r}: expected PRODUCT_ID:QUANTITY")
+            body["lines"].append({"productId": pid, "quantity": int(qty)})
+    try:
+        a = parse_refund(body, purchase_id, to_micros(env.clock.now()))
+    except ApiError as exc:
+        raise click.ClickException(str(exc)) from None
+    _adjust(env, store_id, a)
+
+
+@purchases_group.command("cancel")
+@click.argument("store_id")
+@click.argument("purchase_id")
+@click.option("--at", "at", help="When (ISO 8601); default now.")
+@click.option("--reason")
+@click.pass_obj
+def purchases_cancel(
+    env: Any, store_id: str, purchase_id: str, at: str | None, reason: str | None
+) -> None:
+    """Cancel a purchase (takes all that is left of it)."""
+    from shopevents.api.adjustments_routes import parse_cancellation
+    from shopevents.clock import to_micros
+    from shopevents.errors import ApiError
+
+    try:
+        a = parse_cancellation(
+            {"cancelledAt": at, "reason": reason}, purchase_id, to_micros(env.clock.now())
+        )
+    except ApiError as exc:
+        raise click.ClickException(str(exc)) from None
+    _adjust(env, store_id, a)
+
+
+COMMANDS = [rates_group, purchases_group]
