@@ -250,8 +250,14 @@ def reports(backend: str, a, logdir: Path, log) -> list[dict]:
         seed.insert_rows(db, "purchases", seed.PURCHASE_COLUMNS, purchase_rows())
         seed.insert_rows(db, "purchase_lines", seed.LINE_COLUMNS, lines)
         lines.clear()
+        refunded = seed.insert_rows(
+            db,
+            "purchase_adjustments",
+            seed.ADJUSTMENT_COLUMNS,
+            seed.adjustments(store, a.purchases, end, days),
+        )
         t_p = time.monotonic() - t
-        log(f"    seeded {a.purchases:,} purchases in {t_p:.0f} s")
+        log(f"    seeded {a.purchases:,} purchases ({refunded:,} refunded) in {t_p:.0f} s")
         t = time.monotonic()
         seed.insert_rows(
             db, "events", seed.EVENT_COLUMNS, seed.events(store, a.events, contacts_n, end, days)

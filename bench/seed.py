@@ -238,6 +238,61 @@ def purchases(store: str, n: int, contacts_n: int, end: int, days: int, seed: in
         yield row, line
 
 
+ADJUSTMENT_COLUMNS = (
+    "id",
+    "store_id",
+    "purchase_id",
+    "adjustment_id",
+    "purchase_row",
+    "kind",
+    "adjusted_at",
+    "received_at",
+    "amount",
+    "currency",
+    "purchased_at",
+    "source_type",
+    "source_name",
+    "payment_method",
+    "lines",
+    "reason",
+    "channel",
+    "fingerprint",
+)
+
+
+def adjustments(store: str, n: int, end: int, days: int, every: int = 20):
+    """Refunds of one purchase in `every` (5 % by default), as `purchases` seeds them: four
+    in five a partial refund of a third, a day later; one in five a cancellation, two days
+    later (none past `end`)."""
+    span = days * DAY_US
+    for k, i in enumerate(range(0, n, every), start=1):
+        at = end - span + (i * span) // n
+        src_type, src_name = SOURCES[i % len(SOURCES)]
+        total = (1 + (i % 3)) * (5_000_000 + (i % 97) * 1_000_000)
+        cancel = (i // every) % 5 == 0
+        when = min(end - 1, at + (2 if cancel else 1) * DAY_US)
+        yield (
+            k,
+            store,
+            f"order-{i}",
+            "cancellation" if cancel else f"rf-{i}",
+            i + 1,
+            "cancellation" if cancel else "refund",
+            when,
+            when,
+            total if cancel else total // 3,
+            "EUR",
+            at,
+            src_type,
+            src_name,
+            PAYMENTS[i % len(PAYMENTS)],
+            None,
+            None,
+            "api",
+            f"afp{i:x}",
+        )
+
+
 def events(store: str, n: int, contacts_n: int, end: int, days: int):
     span = days * DAY_US
     types = EVENT_TYPES

@@ -312,3 +312,34 @@ def test_rest_refunds_and_cancellation(http: Any, db: Database) -> None:
     assert again.status_code == 200 and again.json()["status"] == "duplicate"
     bad = http.post(f"{base}/refunds", json={"refundId": "r9", "amount": -1}, headers=h)
     assert bad.status_code == 422 and bad.json()["code"] == "validation_failed"
+
+
+def test_top_products_are_net_of_returns(db: Database) -> None:
+    clock = FixedClock()
+    shop = Shop(db, clock)
+    try:
+        shop.send([purchase("o1", line("a", 3, "10"), line("b", 1, "25"))])
+        now = to_micros(clock.now())
+        with shop.conn.transaction():
+            adjustments.record(
+                shop.conn,
+                shop.store.id,
+                Adjustment("o1", "r1", "refund", now, lines=(("b", 1),)),
+                now=now,
+                channel="test",
+            )
+        store = stores.get_store(shop.conn, shop.store.id)
+        assert store is not None
+        today = local_today("UTC", clock.now())
+        rng = make_range("UTC", today, today.isoformat(), today.isoformat(), "day")
+        rep = queries.products(shop.conn, store, rng)
+        top = rep["byRevenue"]
+        assert [p["productId"] for p in top] == ["a", "b"]
+        assert top[1]["revenue"] == 25 and top[1]["returnedUnits"] == 1
+        assert top[1]["netRevenue"] == 0 and top[1]["netUnits"] == 0
+        assert top[0]["netRevenue"] == 30 and top[0]["netUnits"] == 3
+        # the contact-free purchase's lifecycle is on the purchase itself
+        rev = queries.revenue(shop.conn, store, rng)
+        assert rev["totals"]["grossRevenue"] == 55 and rev["totals"]["netRevenue"] == 30
+    finally:
+        shop.close()

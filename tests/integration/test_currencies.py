@@ -164,3 +164,36 @@ def test_rates_over_rest_and_the_reporting_currency(http: httpx.Client, db: Data
     assert r.status_code == 200 and r.json()["reportingCurrency"] == "USD"
     assert http.patch("/api/store", json={"reportingCurrency": "US"}, headers=h).status_code == 422
     _ = timedelta
+
+
+def test_the_worked_example_of_the_reports_doc_is_what_the_code_computes() -> None:
+    """docs/reports.md's conversion table, row by row, against `rates.convert`."""
+    import re
+    from pathlib import Path
+
+    text = (Path(__file__).resolve().parents[2] / "docs" / "reports.md").read_text()
+    section = text[text.index("## Currencies") :]
+    rows = re.findall(r"^\| ([\d.]+) (USD|GBP|JPY|EUR) \|[^|]*\| ([\d.]+) \|$", section, re.M)
+    assert len(rows) == 4
+
+    class Fixed(rates.Table):
+        def __init__(self) -> None:
+            self.days = {c: [date(2026, 1, 2).toordinal()] for c in ("USD", "GBP", "JPY")}
+            self.values = {
+                "USD": [Decimal("1.0345")],
+                "GBP": [Decimal("0.85905")],
+                "JPY": [Decimal("161.23")],
+            }
+
+    table = Fixed()
+    monday = date(2026, 1, 5).toordinal()
+    total = 0
+    for amount, cur, eur in rows:
+        got = rates.convert(int(Decimal(amount) * 1_000_000), cur, "EUR", table, monday)
+        assert got == int(Decimal(eur) * 1_000_000), (amount, cur)
+        total += got or 0
+    assert f"**{Decimal(total) / 1_000_000}**" in section
+    assert rates.convert(10_000_000, "EUR", "JPY", table, monday) == 1612_000_000
+    assert rates.convert(100_000_000, "USD", "JPY", table, monday) == 15585_000_000
+    # 18 days after the last rate: missing
+    assert rates.convert(50_000_000, "USD", "EUR", table, date(2026, 1, 20).toordinal()) is None

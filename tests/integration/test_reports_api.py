@@ -102,6 +102,10 @@ def test_reports_as_json_with_an_api_key(api: httpx.Client, store: StoreInfo) ->
         "units": 4,
         "revenue": Decimal("39.8"),
         "orders": 2,
+        "returnedUnits": 0,
+        "returned": 0,
+        "netUnits": 4,
+        "netRevenue": Decimal("39.8"),
     }
     quality = exact(
         api.get(

@@ -290,10 +290,13 @@ def products(
     currency: str | None = None,
     facts: rollups.Facts | None = None,
 ) -> dict[str, Any]:
-    """Top products by revenue and by units sold (purchase lines in `currency`)."""
+    """Top products by revenue and by units sold (purchase lines in `currency`), net of
+    returns (refunds by lines, counted on the day of the return): ranked by `netRevenue` and
+    `netUnits`; `units` and `revenue` are as sold."""
     currency = (currency or store.currency).upper()
     facts = facts or _facts(conn, store, rng, ("sales",))
-    acc: dict[str, list[int]] = defaultdict(lambda: [0, 0, 0])
+    # units, revenue, orders, returned units, returned amount
+    acc: dict[str, list[int]] = defaultdict(lambda: [0, 0, 0, 0, 0])
     for (_day, cur, pid), (units, rev, orders) in facts.products.items():
         if cur != currency:
             continue
@@ -301,6 +304,12 @@ def products(
         a[0] += units
         a[1] += rev
         a[2] += orders
+    for (cur, pid), (units, amount) in rollups.returns(
+        conn, store.id, rng.start_us, rng.end_us
+    ).items():
+        if cur == currency:
+            acc[pid][3] += units
+            acc[pid][4] += amount
 
     def item(pid: str, v: list[int]) -> dict[str, Any]:
         return {
@@ -309,10 +318,18 @@ def products(
             "units": v[0],
             "revenue": money(v[1]),
             "orders": v[2],
+            "returnedUnits": v[3],
+            "returned": money(v[4]),
+            "netUnits": v[0] - v[3],
+            "netRevenue": money(v[1] - v[4]),
         }
 
-    by_revenue = sorted(acc.items(), key=lambda kv: (-kv[1][1], -kv[1][0], kv[0]))[:limit]
-    by_units = sorted(acc.items(), key=lambda kv: (-kv[1][0], -kv[1][1], kv[0]))[:limit]
+    by_revenue = sorted(acc.items(), key=lambda kv: (-(kv[1][1] - kv[1][4]), -kv[1][0], kv[0]))[
+        :limit
+    ]
+    by_units = sorted(acc.items(), key=lambda kv: (-(kv[1][0] - kv[1][3]), -kv[1][1], kv[0]))[
+        :limit
+    ]
     return {
         "store": _store_json(store),
         **_range_json(rng),

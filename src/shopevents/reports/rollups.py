@@ -229,6 +229,22 @@ def foreign_rows(
     return purchases, adjusted
 
 
+def returns(conn: Conn, store_id: str, start: int, end: int) -> dict[tuple[str, str], list[int]]:
+    """Units and amounts returned (refunds by lines) per (currency, product), on the day of
+    the return; read from the adjustments themselves (returns are few)."""
+    out: dict[tuple[str, str], list[int]] = defaultdict(lambda: [0, 0])
+    for cur, lines in conn.all(
+        "SELECT currency, lines FROM purchase_adjustments WHERE store_id = ? "
+        "AND adjusted_at >= ? AND adjusted_at < ? AND lines IS NOT NULL",
+        (store_id, start, end),
+    ):
+        for ln in loads(lines) or []:
+            acc = out[(cur, str(ln["productId"]))]
+            acc[0] += int(ln["quantity"])
+            acc[1] += int(ln["amount"])
+    return out
+
+
 def add_carts(
     conn: Conn,
     store_id: str,
