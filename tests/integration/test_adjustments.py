@@ -343,3 +343,39 @@ def test_top_products_are_net_of_returns(db: Database) -> None:
         assert rev["totals"]["grossRevenue"] == 55 and rev["totals"]["netRevenue"] == 30
     finally:
         shop.close()
+
+
+def test_the_ingest_extension_event(db: Database) -> None:
+    """A back end posting through the ingest endpoint: custom events with the reserved
+    eventIds, a refund before its purchase included."""
+    clock = FixedClock()
+    shop = Shop(db, clock)
+    try:
+        refund = {
+            "type": "custom",
+            "eventId": "shopevents:purchase-refund",
+            "payload": {"purchaseId": "o1", "refundId": "r1", "amount": 5, "reason": "late"},
+        }
+        res = shop.send([refund], email="ann@example.com")
+        assert res["results"][0]["status"] == "accepted"
+        assert res["results"][0]["adjustment"] == {"status": "accepted", "pending": True}
+        res = shop.send([purchase("o1", line("a", 2, "10"))], email="ann@example.com")
+        again = shop.send([refund], email="ann@example.com")
+        assert again["results"][0]["adjustment"] == {"status": "duplicate"}
+        cancel = {
+            "type": "custom",
+            "eventId": "shopevents:purchase-cancellation",
+            "payload": {"purchaseId": "o1", "reason": "customer"},
+        }
+        res = shop.send([cancel], email="ann@example.com")
+        adj = res["results"][0]["adjustment"]
+        assert adj["status"] == "accepted" and adj["amount"] == 15 and adj["left"] == 0
+        too_much = {**refund, "payload": {"purchaseId": "o1", "refundId": "r2", "amount": 1}}
+        res = shop.send([too_much], email="ann@example.com")
+        assert res["results"][0]["adjustment"]["status"] == "refused"
+        bad = {**refund, "payload": {"purchaseId": "o1", "refundId": "r3"}}
+        assert shop.send([bad])["results"][0]["adjustment"]["status"] == "invalid"
+        kinds = [a[1] for a in shop.activities()]
+        assert "purchase-refunded" in kinds and "purchase-cancelled" in kinds
+    finally:
+        shop.close()

@@ -13,6 +13,7 @@ from urllib.parse import unquote
 import msgspec
 
 from shopevents.domain import carts, catalog, identity, purchases, timeline
+from shopevents.ingest import adjustment_events
 from shopevents.schema import models as m
 from shopevents.schema.verdicts import (
     CheckContext,
@@ -321,6 +322,8 @@ def apply_encoded(
         accepted += status == "accepted"
         r = v.result()
         r["status"] = status
+        if isinstance(ev, m.Custom) and ev.eventId in adjustment_events.EVENT_IDS:
+            r["adjustment"] = adjustment_events.apply(conn, sid, ev, now, req.channel)
         results.append(r)
     timeline.add_many(conn, sid, cid, now, activities)
 
