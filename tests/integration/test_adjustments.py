@@ -379,3 +379,28 @@ def test_the_ingest_extension_event(db: Database) -> None:
         assert "purchase-refunded" in kinds and "purchase-cancelled" in kinds
     finally:
         shop.close()
+
+
+def test_contact_aggregates_give_gross_and_net(db: Database) -> None:
+    from shopevents.storage import reads
+
+    clock = FixedClock()
+    shop = Shop(db, clock)
+    try:
+        shop.send([purchase("o1", line("a", 2, "10"))], email="bo@example.com")
+        shop.send([purchase("o2", line("b", 1, "30"))], email="bo@example.com")
+        now = to_micros(clock.now())
+        with shop.conn.transaction():
+            for a in (
+                Adjustment("o1", "r1", "refund", now, amount=5_000_000),
+                Adjustment("o2", "cancellation", "cancellation", now),
+            ):
+                adjustments.record(shop.conn, shop.store.id, a, now=now, channel="test")
+        c = reads.contact_by_email(shop.conn, shop.store.id, "bo@example.com")
+        assert c is not None
+        assert c["_totalPurchases"] == 2 and c["_totalPurchasesAmount"] == 50  # gross
+        assert c["_refundedPurchasesAmount"] == 35
+        assert c["_netPurchases"] == 1 and c["_netPurchasesAmount"] == 15
+        assert c["_averageNetPurchasesAmount"] == 15
+    finally:
+        shop.close()
