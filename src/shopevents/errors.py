@@ -106,7 +106,7 @@ CATALOG: dict[str, Code] = {
         _c(
             "adjustment_refused",
             "request",
-            422,
+            409,
             "A refund or cancellation would take the purchase below zero or refund a line more than was bought; the message says what is left.",
         ),
         _c(

@@ -295,10 +295,10 @@ def test_rest_refunds_and_cancellation(http: Any, db: Database) -> None:
         json={"refundId": "r3", "lines": [{"productId": "a", "quantity": 2}]},
         headers=h,
     )
-    assert r4.status_code == 422 and r4.json()["code"] == "adjustment_refused"
+    assert r4.status_code == 409 and r4.json()["code"] == "adjustment_refused"
     assert "only 1 of 2 left" in r4.json()["message"]
     r5 = http.post(f"{base}/refunds", json={"refundId": "r3", "amount": 45.01}, headers=h)
-    assert r5.status_code == 422 and "45 EUR" in r5.json()["message"]
+    assert r5.status_code == 409 and "45 EUR" in r5.json()["message"]
     r6 = http.post(
         f"{base}/cancellation",
         json={"cancelledAt": "2026-01-04T10:00:00Z", "reason": "customer"},

@@ -3,7 +3,7 @@
 `POST /api/purchases/purchase-id/{purchaseId}/refunds` with
 `{"refundId", "refundedAt", "amount"}` or `{"refundId", "refundedAt", "lines": [{"productId",
 "quantity"}]}` (and an optional `reason`); `POST .../cancellation` with `{"cancelledAt",
-"reason"}`. Answered `201 accepted`, `200 duplicate`, `409 adjustment_conflict` or `422
+"reason"}`. Answered `201 accepted`, `200 duplicate`, `409 adjustment_conflict` or `409
 adjustment_refused` (what is left, in the message).
 """
 
@@ -27,6 +27,9 @@ from shopevents.schema.dates import parse_iso8601
 from shopevents.storage import reads
 from shopevents.storage.codec import money_to_db
 from shopevents.storage.database import Conn
+
+MAX_AMOUNT = Decimal(10**12)
+"""The largest refund (far below what exact millionths in 64 bits can hold)."""
 
 
 def _invalid(path: str, message: str) -> ApiError:
@@ -79,8 +82,11 @@ def parse_refund(obj: Any, purchase_id: str, now: int) -> adjustments.Adjustment
         if isinstance(amount, bool) or not isinstance(amount, int | Decimal | float):
             raise _invalid("/amount", f"Expected a number; received {amount!r}")
         value = Decimal(str(amount))
-        if not value.is_finite() or value <= 0:
-            raise _invalid("/amount", f"Expected an amount more than zero; received {amount}")
+        if not value.is_finite() or value < Decimal("0.000001") or value > MAX_AMOUNT:
+            raise _invalid(
+                "/amount",
+                f"Expected an amount more than zero, at most {MAX_AMOUNT}; received {amount}",
+            )
         return adjustments.Adjustment(
             purchase_id, refund_id, "refund", at, amount=money_to_db(value), reason=_reason(obj)
         )
@@ -92,8 +98,14 @@ def parse_refund(obj: Any, purchase_id: str, now: int) -> adjustments.Adjustment
             raise _invalid(f"/lines/{i}", "Expected an object {productId, quantity}")
         pid = _id(ln, "productId")
         qty = ln.get("quantity")
-        if isinstance(qty, bool) or not isinstance(qty, int) or qty <= 0:
-            raise _invalid(f"/lines/{i}/quantity", "Expected a whole number more than zero")
+        if isinstance(qty, Decimal | float):  # a whole number may come as 3.0
+            whole = Decimal(str(qty))
+            qty = int(whole) if whole.is_finite() and whole == whole.to_integral_value() else None
+        if isinstance(qty, bool) or not isinstance(qty, int) or not 0 < qty <= m.MAX_QUANTITY:
+            raise _invalid(
+                f"/lines/{i}/quantity",
+                f"Expected a whole number more than zero, at most {m.MAX_QUANTITY}",
+            )
         out.append((pid, qty))
     return adjustments.Adjustment(
         purchase_id, refund_id, "refund", at, lines=tuple(out), reason=_reason(obj)

@@ -166,6 +166,99 @@ STORE_PATCH = {
         "tagMode": {"type": "boolean"},
         "trackingEnabled": {"type": "boolean"},
         "excludedPaths": {"type": "array", "items": {"type": "string", "format": "regex"}},
+        "reportingCurrency": {"enum": sorted(ISO_4217)},
+    },
+}
+_ID = {"type": "string", "minLength": 1, "maxLength": 500, "pattern": TEXT}
+_WHEN = {"type": "string", "format": "date-time"}
+_REASON = {"type": "string", "maxLength": 1000}
+REFUND = {
+    "type": "object",
+    "description": "A refund by `amount` (in the purchase's currency) or by `lines` (a return).",
+    "oneOf": [
+        {
+            "required": ["refundId", "amount"],
+            "not": {"required": ["lines"]},
+        },
+        {
+            "required": ["refundId", "lines"],
+            "not": {"required": ["amount"]},
+        },
+    ],
+    "properties": {
+        "refundId": {**_ID, "not": {"const": "cancellation"}},
+        "refundedAt": _WHEN,
+        "amount": {"type": "number", "minimum": 0.000001, "maximum": 10**12},
+        "lines": {
+            "type": "array",
+            "minItems": 1,
+            "items": {
+                "type": "object",
+                "required": ["productId", "quantity"],
+                "properties": {
+                    "productId": _ID,
+                    "quantity": {"type": "integer", "minimum": 1, "maximum": 10**9},
+                },
+            },
+        },
+        "reason": _REASON,
+    },
+}
+CANCELLATION = {
+    "type": "object",
+    "properties": {"cancelledAt": _WHEN, "reason": _REASON},
+}
+ADJUSTED = {
+    "type": "object",
+    "required": ["status"],
+    "properties": {
+        "status": {"enum": ["accepted", "duplicate"]},
+        "pending": {"type": "boolean"},
+        "amount": {"type": "number"},
+        "left": {"type": "number"},
+        "purchase": {"type": ["object", "null"]},
+    },
+}
+
+
+def _adjustment_op(summary: str, op: str, body: dict[str, Any]) -> dict[str, Any]:
+    return {
+        "post": {
+            "summary": summary,
+            "operationId": op,
+            "parameters": [_path_param("purchaseId", "The store's purchase id")],
+            "requestBody": {"required": True, "content": {"application/json": {"schema": body}}},
+            "responses": {
+                "201": _resp("Accepted: applied, or kept until the purchase arrives", ADJUSTED),
+                "200": _resp("Duplicate: already recorded with the same content", ADJUSTED),
+                "400": _err("The body is not JSON"),
+                "409": _err(
+                    "adjustment_conflict (the id is recorded with another content) or "
+                    "adjustment_refused (more than is left; the message says what is)"
+                ),
+                "413": _err("The body is over the limit"),
+                **COMMON,
+            },
+        }
+    }
+
+
+RATES = {
+    "type": "object",
+    "required": ["rates"],
+    "properties": {
+        "rates": {
+            "type": "array",
+            "items": {
+                "type": "object",
+                "required": ["date", "currency", "rate"],
+                "properties": {
+                    "date": {"type": "string", "format": "date"},
+                    "currency": {"enum": sorted(ISO_4217)},
+                    "rate": {"type": "number", "exclusiveMinimum": 0},
+                },
+            },
+        }
     },
 }
 
@@ -368,6 +461,41 @@ def openapi_document(base_url: str) -> dict[str, Any]:
                         **COMMON,
                     },
                 }
+            },
+            "/api/purchases/purchase-id/{purchaseId}/refunds": _adjustment_op(
+                "Refund a purchase by amount or by lines",
+                "refundPurchase",
+                REFUND,
+            ),
+            "/api/purchases/purchase-id/{purchaseId}/cancellation": _adjustment_op(
+                "Cancel a purchase: takes all that is left",
+                "cancelPurchase",
+                CANCELLATION,
+            ),
+            "/api/rates": {
+                "post": {
+                    "summary": "Load exchange rates: an ECB CSV or XML file as the body, or JSON",
+                    "operationId": "loadRates",
+                    "requestBody": json_body(RATES),
+                    "responses": {
+                        "200": _resp("Loaded", OBJ),
+                        "400": _err("The body is not JSON"),
+                        "413": _err("The body is over the limit"),
+                        **COMMON,
+                    },
+                },
+                "get": {
+                    "summary": "The server's exchange rates of a day (units per euro)",
+                    "operationId": "getRates",
+                    "parameters": [
+                        {
+                            "name": "date",
+                            "in": "query",
+                            "schema": {"type": "string", "format": "date"},
+                        }
+                    ],
+                    "responses": {"200": _resp("The rates", OBJ), **COMMON},
+                },
             },
             "/api/contacts/{email}": {
                 "get": {

@@ -42,7 +42,10 @@ class RatesError(ValueError):
 
 def parse(data: bytes | str) -> list[Rate]:
     """Rates from an ECB CSV or XML file (either, daily or historical)."""
-    text = data.decode("utf-8-sig") if isinstance(data, bytes) else data
+    try:
+        text = data.decode("utf-8-sig") if isinstance(data, bytes) else data
+    except UnicodeDecodeError as exc:
+        raise RatesError(f"The file is not UTF-8 text (byte {exc.start})") from None
     head = text.lstrip()[:200]
     if head.startswith("<"):
         return parse_xml(text)
@@ -80,7 +83,10 @@ def _currency(text: str, where: str) -> str:
 
 
 def parse_csv(text: str) -> list[Rate]:
-    rows = [r for r in csv.reader(io.StringIO(text)) if any(c.strip() for c in r)]
+    try:
+        rows = [r for r in csv.reader(io.StringIO(text)) if any(c.strip() for c in r)]
+    except csv.Error as exc:
+        raise RatesError(f"The CSV cannot be read: {exc}") from None
     if not rows or rows[0][0].strip().lower() != "date":
         raise RatesError("Expected an ECB CSV file starting with a `Date` column")
     header = rows[0]
