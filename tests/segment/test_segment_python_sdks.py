@@ -166,3 +166,38 @@ def test_paths(http: httpx.Client, seg: SegmentStore, path: str) -> None:
     body = {"batch": [msg], "writeKey": seg.write_key} if "/b" in path else msg
     r = http.post(path, json=body)
     assert r.status_code == 200, r.text
+
+
+def test_order_refunded_and_cancelled_reach_the_purchase_lifecycle(
+    server: LiveServer, db: Database, seg: SegmentStore
+) -> None:
+    """Through the real SDK: a partial refund by amount, a return by products, a retry of
+    the same message, and an Order Cancelled of another order; what is recorded."""
+    errors, on_error = _errors()
+    client = SegmentClient(seg.write_key, host=server.url, on_error=on_error, max_retries=3)
+    session(client, "user-9", "eve@example.com", "ORD-LC-1")
+    client.track(user_id="user-9", event="Order Refunded", properties={"order_id": "ORD-LC-1", "total": 10}, message_id="rf-amount")  # fmt: skip
+    client.track(user_id="user-9", event="Order Refunded", properties={"order_id": "ORD-LC-1", "total": 10}, message_id="rf-amount")  # fmt: skip
+    client.track(user_id="user-9", event="Order Refunded", properties={"order_id": "ORD-LC-1", "products": [{"product_id": "SKU-42", "quantity": 1}]}, message_id="rf-lines")  # fmt: skip
+    client.track(user_id="user-9", event="Order Cancelled", properties={"order_id": "ORD-LC-2"}, message_id="cx")  # fmt: skip
+    client.flush()
+    client.shutdown()
+    assert errors == []
+    conn = db.connect()
+    try:
+        done = conn.all(
+            "SELECT purchase_id, adjustment_id, kind FROM purchase_adjustments WHERE store_id = ? "
+            "ORDER BY adjustment_id",
+            (seg.store.id,),
+        )
+        waiting = conn.all(
+            "SELECT purchase_id, kind FROM pending_adjustments WHERE store_id = ?",
+            (seg.store.id,),
+        )
+    finally:
+        conn.close()
+    assert [tuple(r) for r in done] == [
+        ("ORD-LC-1", "segment:rf-amount", "refund"),
+        ("ORD-LC-1", "segment:rf-lines", "refund"),
+    ]
+    assert [tuple(r) for r in waiting] == [("ORD-LC-2", "cancellation")]  # not received yet

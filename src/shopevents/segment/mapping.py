@@ -17,6 +17,7 @@ from typing import Any
 import msgspec
 
 from shopevents.errors import issue
+from shopevents.ingest.adjustment_events import CANCELLATION, REFUND
 from shopevents.ingest.intake import Prepared, prepare
 from shopevents.schema.verdicts import CheckContext, Verdict, decode_cart, read_envelope
 from shopevents.storage.codec import loads
@@ -41,6 +42,8 @@ CART_ADD = "Product Added"
 CART_REMOVE = "Product Removed"
 CART_VIEWED = "Cart Viewed"
 CHECKOUT_STARTED = "Checkout Started"
+ORDER_REFUNDED = "Order Refunded"
+ORDER_CANCELLED = "Order Cancelled"
 
 
 def decode(raw: bytes) -> Any:
@@ -203,6 +206,44 @@ def cart_snapshot(props: dict[str, Any], cart_id: str) -> dict[str, Any]:
     return {k: v for k, v in cart.items() if v is not None}
 
 
+def adjustment_of(
+    name: str, msg: dict[str, Any], props: dict[str, Any], message_id: str
+) -> dict[str, Any]:
+    """`Order Refunded` / `Order Cancelled` as the ingest extension's refund or cancellation
+    event: the refund is `total` (or `revenue`, `value`) when given, else the `products`
+    (product_id and quantity) returned; its id is the message's, its date the message's
+    `timestamp`. A refund naming neither is a whole refund: its lines are not known here, so
+    it is recorded as the purchase's cancellation (net revenue is the same)."""
+    payload: dict[str, Any] = {"purchaseId": props["order_id"]}
+    when = msg.get("timestamp")
+    amount = next((props[k] for k in ("total", "revenue", "value") if k in props), None)
+    products = props.get("products")
+    lines = (
+        [
+            {"productId": p.get("product_id", p.get("sku")), "quantity": p.get("quantity", 1)}
+            for p in products
+            if isinstance(p, dict)
+        ]
+        if isinstance(products, list)
+        else []
+    )
+    if name == ORDER_REFUNDED and (amount is not None or lines):
+        payload["refundId"] = "segment:" + message_id[:100]
+        if isinstance(when, str):
+            payload["refundedAt"] = when
+        if amount is not None:
+            payload["amount"] = amount
+        else:
+            payload["lines"] = lines
+        if isinstance(props.get("reason"), str):
+            payload["reason"] = props["reason"]
+        return {"type": "custom", "eventId": REFUND, "payload": payload}
+    if isinstance(when, str):
+        payload["cancelledAt"] = when
+    payload["reason"] = props["reason"] if isinstance(props.get("reason"), str) else name
+    return {"type": "custom", "eventId": CANCELLATION, "payload": payload}
+
+
 class Mapped(msgspec.Struct, kw_only=True):
     """One message as an envelope, and what was made of it (shown in the debugger)."""
 
@@ -260,6 +301,10 @@ def map_message(msg: dict[str, Any], message_id: str) -> Mapped:
             if name == CHECKOUT_STARTED:
                 env["events"] = [{"type": "custom", "eventId": name, "payload": props}]
                 mapping += " and custom event"
+        elif name in (ORDER_REFUNDED, ORDER_CANCELLED) and isinstance(props.get("order_id"), str):
+            adjustment = adjustment_of(name, msg, props, message_id)
+            env["events"] = [adjustment]
+            mapping = f"{name} -> {adjustment['eventId']}"
         else:
             env["events"] = [{"type": "custom", "eventId": name, "payload": props}]
             mapping = f"{name or '(no event name)'} -> custom"
