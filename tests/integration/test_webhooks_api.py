@@ -354,6 +354,10 @@ def test_every_topic_fires_as_documented(
     send({"events": [{"type": "purchase", "purchase": purchase}], "entityInfo": {"trackerId": ann}})
     changed = {**purchase, "totalPrice": 30, "products": [{**line, "price": 30, "unitPrice": 15}]}
     send({"events": [{"type": "purchase", "purchase": changed}], "entityInfo": {"trackerId": ann}})
+    adjust = "/api/purchases/purchase-id/order-1001/"
+    refund = {"refundId": "rf-1", "lines": [{"productId": "SKU-1", "quantity": 1}], "reason": "x"}
+    assert api.post(adjust + "refunds", json=refund, headers=store.auth).status_code == 201
+    assert api.post(adjust + "cancellation", json={}, headers=store.auth).status_code == 201
     api.post(f"/api/webhooks/{eid}/ping", headers=store.auth)
 
     wanted = set(TOPICS)
