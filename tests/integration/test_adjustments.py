@@ -404,3 +404,108 @@ def test_contact_aggregates_give_gross_and_net(db: Database) -> None:
         assert c["_averageNetPurchasesAmount"] == 15
     finally:
         shop.close()
+
+
+def test_the_lifecycle_example_of_the_reports_doc(http: Any, db: Database) -> None:
+    """docs/reports.md's daily table: the calls it describes, through REST, give its figures."""
+    import re
+    from pathlib import Path
+
+    from tests.conftest import make_store
+
+    store = make_store(db, timezone="UTC")
+    h = store.auth
+    body = {
+        "purchaseId": "doc-1",
+        "purchaseDate": "2026-04-01T10:00:00Z",
+        "totalQuantity": 3,
+        "totalPrice": 60,
+        "products": [
+            {"productId": p, "name": p, "productDetailUrl": f"https://s.example/{p}",
+             "unitPrice": u, "quantity": q, "price": u * q}
+            for p, u, q in (("a", 10, 2), ("b", 40, 1))
+        ],
+    }  # fmt: skip
+    assert http.post("/api/purchases/", json=body, headers=h).status_code == 201
+    base = "/api/purchases/purchase-id/doc-1"
+    calls = [
+        ("refunds", {"refundId": "r1", "refundedAt": "2026-04-02T10:00:00Z", "amount": 5}),
+        (
+            "refunds",
+            {
+                "refundId": "r2",
+                "refundedAt": "2026-04-03T10:00:00Z",
+                "lines": [{"productId": "a", "quantity": 1}],
+            },
+        ),
+        ("cancellation", {"cancelledAt": "2026-04-04T10:00:00Z"}),
+    ]
+    for path, payload in calls:
+        assert http.post(f"{base}/{path}", json=payload, headers=h).status_code == 201
+    report = http.get(
+        "/api/reports/revenue?from=2026-04-01&to=2026-04-04&interval=day", headers=h
+    ).json()
+    text = (Path(__file__).resolve().parents[2] / "docs" / "reports.md").read_text()
+    section = text[text.index("### Gross, refunded, net") :]
+    rows = re.findall(r"^\| (\d{4}-\d\d-\d\d) \| (\d+) \| (\d+) \| (\d+) \| (\d+) \| (\d+) \| (-?\d+) \|$",
+                      section, re.M)  # fmt: skip
+    assert len(rows) == 4
+    keys = ("orders", "grossRevenue", "refunded", "cancelled", "cancelledOrders", "netRevenue")
+    got = {b["start"]: [b[k] for k in keys] for b in report["buckets"]}
+    for day, *figures in rows:
+        assert got[day] == [int(f) for f in figures], day
+    totals = re.search(
+        r"^\| \*\*totals\*\* \| (\d+) \| (\d+) \| (\d+) \| (\d+) \| (\d+) \| (-?\d+) \|$",
+        section,
+        re.M,
+    )
+    assert totals is not None
+    assert [report["totals"][k] for k in keys] == [int(f) for f in totals.groups()]
+    assert report["totals"]["averageOrderValue"] == 0
+
+
+def test_the_worked_example_of_the_http_api_doc(http: Any, db: Database) -> None:
+    """docs/http-api.md's refund sequence, call by call, with the answers it shows."""
+    import json
+    import re
+    from pathlib import Path
+
+    from tests.conftest import make_store
+
+    store = make_store(db)
+    h = store.auth
+    body = {
+        "purchaseId": "o-1",
+        "purchaseDate": "2026-04-01T10:00:00Z",
+        "totalQuantity": 3,
+        "totalPrice": 60,
+        "products": [
+            {"productId": p, "name": p, "productDetailUrl": f"https://s.example/{p}",
+             "unitPrice": u, "quantity": q, "price": u * q}
+            for p, u, q in (("tee-1", 10, 2), ("mug-1", 40, 1))
+        ],
+    }  # fmt: skip
+    assert http.post("/api/purchases/", json=body, headers=h).status_code == 201
+    text = (Path(__file__).resolve().parents[2] / "docs" / "http-api.md").read_text()
+    rows = re.findall(
+        r"^\| \d+ \| `POST …/o-1/(refunds|cancellation)` \| `(\{.*\})` \| `(\d+)` `(\w+)`(.*) \|$",
+        text,
+        re.M,
+    )
+    assert len(rows) == 8
+    for path, payload, status, word, rest in rows:
+        r = http.post(f"/api/purchases/purchase-id/o-1/{path}", json=json.loads(payload), headers=h)
+        got = r.json()
+        assert r.status_code == int(status), (payload, got)
+        assert word in (got.get("status"), got.get("code")), (payload, got)
+        for key in ("amount", "left"):
+            shown = re.search(rf"{key} ([\d.]+)", rest)
+            if shown:
+                assert Decimal(str(got[key])) == Decimal(shown.group(1)), (payload, key)
+        message = re.search(r": `(.+)`$", rest)
+        if message:
+            assert got["message"] == message.group(1)
+    p = http.get("/api/purchases/purchase-id/o-1", headers=h).json()
+    assert (p["state"], p["refunded"], p["netTotal"]) == ("cancelled", 60, 0)
+    assert len(p["adjustments"]) == 3
+    assert '"state": "cancelled"`, `"refunded": 60`, `"netTotal": 0`' in text

@@ -90,3 +90,16 @@ def test_decode_any_marks_what_it_cannot_read() -> None:
 def test_decode_any_still_refuses_what_is_not_json(body: bytes) -> None:
     with pytest.raises(msgspec.DecodeError):
         decode_any(body)
+
+
+def test_amounts_read_back_never_use_exponent_notation() -> None:
+    from shopevents.storage.codec import dumps, money_from_db
+
+    assert [str(money_from_db(v)) for v in (690_000_000, 50_000_000, 12_500_000, 1, 0)] == [
+        "690",
+        "50",
+        "12.5",
+        "0.000001",
+        "0",
+    ]
+    assert dumps({"a": money_from_db(690_000_000)}) == '{"a":690}'

@@ -298,7 +298,7 @@ REPORT_PARAMS: list[dict[str, Any]] = [
         "name": "from",
         "in": "query",
         "schema": DAY,
-        "description": "First day (YYYY-MM-DD, store time zone); default 30 days before `to`; "
+        "description": "First day (YYYY-MM-DD, store time zone); default 29 days before `to` (30 days with `to`); "
         "at most 3,700 days before `to`, else 422",
     },
     {

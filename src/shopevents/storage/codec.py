@@ -26,10 +26,16 @@ def money_to_db(value: Decimal) -> int:
     return int((value.quantize(_STEP, rounding=ROUND_HALF_EVEN) * SCALE).to_integral_value())
 
 
+def plain_amount(value: Decimal) -> Decimal:
+    """The shortest exact form of an amount, never in exponent notation: 50, not 5E+1."""
+    d = value.normalize()
+    return d.quantize(Decimal(1)) if d.as_tuple().exponent > 0 else d  # type: ignore[operator]
+
+
 def money_from_db(value: int | None) -> Decimal | None:
     if value is None:
         return None
-    return (Decimal(int(value)) / SCALE).normalize() if value else Decimal(0)
+    return plain_amount(Decimal(int(value)) / SCALE) if value else Decimal(0)
 
 
 def dumps(value: Any) -> str:

@@ -6,7 +6,7 @@ from decimal import ROUND_HALF_UP, Decimal
 from typing import Any
 
 from shopevents.clock import from_micros
-from shopevents.storage.codec import loads, money_from_db
+from shopevents.storage.codec import loads, money_from_db, plain_amount
 from shopevents.storage.database import Conn
 
 
@@ -27,7 +27,7 @@ _CONTACT_COLS = (
 def _contact(conn: Conn, row: Any) -> dict[str, Any]:
     fields = loads(row[2]) or {}
     total = int(row[6])
-    amount = Decimal(str(row[7] or "0")).normalize() if row[7] not in (None, "0") else Decimal(0)
+    amount = plain_amount(Decimal(str(row[7] or "0"))) if row[7] not in (None, "0") else Decimal(0)
     out: dict[str, Any] = {
         "id": row[0],
         "_email": row[1],
