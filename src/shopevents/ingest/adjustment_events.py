@@ -17,8 +17,10 @@ from __future__ import annotations
 from typing import Any
 
 from shopevents.domain import adjustments
+from shopevents.domain.adjustment_bodies import parse_cancellation, parse_refund
 from shopevents.errors import ApiError
 from shopevents.schema import models as m
+from shopevents.schema.numbers import Unreadable
 from shopevents.storage.database import Conn
 
 REFUND = "shopevents:purchase-refund"
@@ -27,9 +29,6 @@ EVENT_IDS = frozenset({REFUND, CANCELLATION})
 
 
 def apply(conn: Conn, store_id: str, ev: m.Custom, now: int, channel: str) -> dict[str, Any]:
-    from shopevents.api.adjustments_routes import parse_cancellation, parse_refund
-    from shopevents.schema.numbers import Unreadable
-
     payload = dict(ev.payload or {})
     pid = payload.pop("purchaseId", None)
     if not isinstance(pid, str) or not pid or len(pid) > m.MAX_ID_LENGTH or "\x00" in pid:
