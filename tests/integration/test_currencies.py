@@ -197,3 +197,38 @@ def test_the_worked_example_of_the_reports_doc_is_what_the_code_computes() -> No
     assert rates.convert(100_000_000, "USD", "JPY", table, monday) == 15585_000_000
     # 18 days after the last rate: missing
     assert rates.convert(50_000_000, "USD", "EUR", table, date(2026, 1, 20).toordinal()) is None
+
+
+def test_a_purchase_refunded_in_parts_nets_to_exactly_zero_once_converted(db: Database) -> None:
+    """Each part alone would round on its own (0.01 USD at 2 USD per EUR is 0.005 → 0.00 EUR
+    three times, against 0.03 → 0.02 for the purchase); converted cumulatively, the parts add
+    up to the converted purchase, whatever their days."""
+    clock = FixedClock(datetime(2026, 1, 25, tzinfo=datetime.now().astimezone().tzinfo))
+    shop = Shop(db, clock)
+    try:
+        with shop.conn.transaction():
+            rates.load(shop.conn, [(date(2026, 1, 2), "USD", Decimal(2))], 0)
+        _buy(shop, "tiny", "0.03", "USD", "2026-01-05")
+        _buy(shop, "big", "100.01", "USD", "2026-01-05")
+        store = stores.get_store(shop.conn, shop.store.id)
+        assert store is not None
+        parts = [("tiny", 10_000, 6), ("tiny", 10_000, 7), ("big", 33_330_000, 7)]
+        parts += [("tiny", 10_000, 8), ("big", 33_340_000, 8), ("big", 33_340_000, 9)]
+        for i, (pid, amount, day) in enumerate(parts):
+            at = to_micros(datetime(2026, 1, day, 12, tzinfo=clock.now().tzinfo))
+            with shop.conn.transaction():
+                adjustments.record(
+                    shop.conn,
+                    store.id,
+                    adjustments.Adjustment(pid, f"r{i}", "refund", at, amount=amount),
+                    now=at,
+                    channel="test",
+                )
+        rep = queries.revenue(shop.conn, store, Range("UTC", date(2026, 1, 1), date(2026, 1, 24)))
+        # 0.03 / 2 = 0.015 → 0.02; 100.01 / 2 = 50.005 → 50.00 (half even)
+        assert rep["totals"]["grossRevenue"] == Decimal("50.02")
+        assert rep["totals"]["refunded"] == Decimal("50.02")
+        assert rep["totals"]["netRevenue"] == 0
+        assert sum(b["refunded"] for b in rep["buckets"]) == Decimal("50.02")
+    finally:
+        shop.close()

@@ -83,7 +83,8 @@ def revenue(
     their own day; `cancelled` is the part by cancellations) and net (gross − refunded).
 
     Without `currency`, every purchase is converted to the store's reporting currency, each on
-    its own at the rate of its local day (a refund at its purchase's), rounded once; those
+    its own at the rate of its local day (a refund at its purchase's, converted cumulatively: the
+    purchase's refunds so far, converted, less those before it), rounded once; those
     without a rate are left out of the figures and listed in `otherCurrencies` and
     `missingRates`. With `currency`, only purchases in that original currency are summed,
     unconverted, and the others are listed in `otherCurrencies`. `byCurrency` gives the
@@ -157,8 +158,11 @@ def revenue(
                 if rec:
                     recovered[0] += 1
                     recovered[1] += value
-            for day, pday, st, sn, pm, kind, amount in adjusted:
-                value = rates.convert(amount, cur, currency, table, pday)
+            for day, pday, st, sn, pm, kind, amount, before in adjusted:
+                # converted cumulatively, so a purchase's refunds add up to its converted total
+                upto = rates.convert(before + amount, cur, currency, table, pday)
+                prior = rates.convert(before, cur, currency, table, pday) if before else 0
+                value = None if upto is None or prior is None else upto - prior
                 if value is None:
                     missing.add((pday, cur))
                     _add(others[cur], _adjusted(kind, 1, amount))

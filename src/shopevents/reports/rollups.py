@@ -205,8 +205,9 @@ def foreign_rows(
     conn: Conn, store_id: str, tz_name: str, currency: str, start: int, end: int
 ) -> tuple[list[tuple[Any, ...]], list[tuple[Any, ...]]]:
     """The purchases (purchase day, st, sn, pm, recovered, total) and adjustments (adjustment
-    day, purchase day, st, sn, pm, kind, amount) in `currency` in the range, one by one, for
-    conversion (each is converted on its own, at its purchase's local day)."""
+    day, purchase day, st, sn, pm, kind, amount, the purchase's adjustments before it) in
+    `currency` in the range, one by one, for conversion (each is converted on its own, at its
+    purchase's local day)."""
     days = _Days(tz_name)
     purchases = [
         (days(slot), _txt(st), _txt(sn), _txt(pm), rec, int(total))
@@ -218,12 +219,17 @@ def foreign_rows(
         )
     ]
     adjusted = [
-        (days(slot), days(pslot), _txt(st), _txt(sn), _txt(pm), kind, int(amount))
-        for slot, pslot, st, sn, pm, kind, amount in conn.all(
+        (days(slot), days(pslot), _txt(st), _txt(sn), _txt(pm), kind, int(amount), int(before))
+        for slot, pslot, st, sn, pm, kind, amount, before in conn.all(
             f"SELECT adjusted_at / {SLOT_US}, purchased_at / {SLOT_US}, source_type, source_name, "
-            "payment_method, kind, amount FROM purchase_adjustments WHERE store_id = ? "
-            "AND currency = ? AND adjusted_at >= ? AND adjusted_at < ?",
-            (store_id, currency, start, end),
+            "payment_method, kind, amount, prior_amount FROM (SELECT adjusted_at, purchased_at, "
+            "source_type, source_name, payment_method, kind, amount, COALESCE(SUM(amount) OVER "
+            "(PARTITION BY purchase_row ORDER BY id ROWS BETWEEN UNBOUNDED PRECEDING AND "
+            "1 PRECEDING), 0) AS prior_amount FROM purchase_adjustments WHERE store_id = ? "
+            "AND currency = ? AND purchase_row IN (SELECT purchase_row FROM "
+            "purchase_adjustments WHERE store_id = ? AND currency = ? AND adjusted_at >= ? "
+            "AND adjusted_at < ?)) AS a WHERE adjusted_at >= ? AND adjusted_at < ?",
+            (store_id, currency, store_id, currency, start, end, start, end),
         )
     ]
     return purchases, adjusted
