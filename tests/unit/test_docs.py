@@ -14,7 +14,7 @@ import click
 import pytest
 
 from shopevents.cli import main
-from shopevents.config import documented_settings
+from shopevents.config import describe, documented_settings, env_name, rules
 from shopevents.errors import CATALOG
 from shopevents.schema import models as m
 from shopevents.schema.verdicts import (
@@ -157,15 +157,18 @@ def test_http_api_doc_names_every_request_code_the_endpoints_answer() -> None:
         assert status in text, status
 
 
-def env_name(setting: str) -> str:
-    return "SHOPEVENTS_" + setting.replace(".", "_").upper()
-
-
-@pytest.mark.parametrize("name", [n for n, _, _ in documented_settings()])
-def test_every_setting_is_in_configuration_doc(name: str) -> None:
+@pytest.mark.parametrize(("name", "default"), [(n, d) for n, _, d in documented_settings()])
+def test_every_setting_is_in_configuration_doc_with_its_rule(name: str, default: Any) -> None:
+    """Its row gives the variable, the default and what the setting's rule allows."""
     text = doc("configuration")
-    assert f"`{name}`" in text, f"docs/configuration.md does not document `{name}`"
-    assert f"`{env_name(name)}`" in text, f"docs/configuration.md does not give `{env_name(name)}`"
+    row = next((r for r in text.splitlines() if r.startswith(f"| `{name}` |")), None)
+    assert row, f"docs/configuration.md has no table row for `{name}`"
+    cells = [c.strip() for c in row.strip("|").split(" | ")]
+    assert cells[1] == f"`{env_name(name)}`", f"{name}: the variable is `{env_name(name)}`"
+    assert cells[2] == f"`{json.dumps(default)}`", f"{name}: the default is {default!r}"
+    assert cells[3] == describe(rules()[name].type), (
+        f"{name}: the Allowed column should say: {describe(rules()[name].type)}"
+    )
 
 
 def test_every_setting_has_a_docstring() -> None:
