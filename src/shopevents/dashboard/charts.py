@@ -8,6 +8,7 @@ numbers. Every text is escaped: labels may come from a store (product names, sou
 from __future__ import annotations
 
 import math
+import zlib
 from collections.abc import Callable, Sequence
 from decimal import Decimal
 
@@ -39,35 +40,57 @@ FIXED = {
     "purchased": "#2e9d63",
     "recovered": "#9b5de5",
     "other": "#a3adb8",
+    "revenue": "#3b6fd8",
+    "orders": "#3b6fd8",
+    "digital-store": "#3b6fd8",
+    "marketplace": "#20a38a",
+    "point-of-sale": "#9b5de5",
+    "call-center": "#4fb0e0",
+    "other-channel": "#b0763b",
 }
+"""Series that always have the same colour, on every page and in every range."""
 
 W = 960
 PAD_L, PAD_R, PAD_T, PAD_B = 64, 16, 14, 34
 
 
-def color_for(name: str, index: int) -> str:
-    return FIXED.get(name, PALETTE[index % len(PALETTE)])
+def color_for(name: str) -> str:
+    """A series' colour: fixed for the known ones, else derived from the name itself (not
+    from its position), so a source or payment method keeps its colour between views."""
+    return FIXED.get(name) or PALETTE[zlib.crc32(name.encode("utf-8")) % len(PALETTE)]
 
 
 def colors(names: Sequence[str]) -> dict[str, str]:
     out: dict[str, str] = {}
-    i = 0
+    used: set[str] = set()
     for n in names:
-        if n in FIXED:
-            out[n] = FIXED[n]
-        else:
-            out[n] = PALETTE[i % len(PALETTE)]
-            i += 1
+        c = color_for(n)
+        if n not in FIXED and c in used:  # two names of one chart on one colour: next free
+            start = PALETTE.index(c)
+            c = next(
+                (
+                    PALETTE[(start + k) % len(PALETTE)]
+                    for k in range(1, len(PALETTE))
+                    if PALETTE[(start + k) % len(PALETTE)] not in used
+                ),
+                c,
+            )
+        out[n] = c
+        used.add(c)
     return out
 
 
-def nice_ticks(top: float, count: int = 4) -> list[float]:
-    """Round tick values from 0 to at least `top`."""
+def nice_ticks(top: float, count: int = 4, *, integer: bool = False) -> list[float]:
+    """Round tick values from 0 to at least `top`; whole numbers only when `integer` (for
+    counts: there is no quarter of a cart)."""
     if top <= 0:
         return [0.0, 1.0]
     raw = top / count
     mag = 10 ** math.floor(math.log10(raw))
-    step = next(s * mag for s in (1, 2, 2.5, 5, 10) if s * mag >= raw)
+    steps = (1, 2, 5, 10) if integer else (1, 2, 2.5, 5, 10)
+    step = next(s * mag for s in steps if s * mag >= raw)
+    if integer:
+        step = max(1.0, float(math.ceil(step)))
     n = math.ceil(top / step - 1e-9)
     return [i * step for i in range(n + 1)]
 
@@ -97,8 +120,21 @@ def _svg(height: int, body: str, label: str, width: int = W) -> Markup:
     )
 
 
-def _axis(top: float, height: int, fmt_tick: Fmt) -> tuple[str, float, Callable[[float], float]]:
-    ticks = nice_ticks(top)
+def _xlabel(x: float, y: float, text: str) -> str:
+    """An x-axis label centred on x, kept inside the chart at both ends."""
+    half = len(text) * 3.6
+    anchor = "middle"
+    if x + half > W - 2:
+        anchor, x = "end", min(x + 6, W - 2.0)
+    elif x - half < 2:
+        anchor, x = "start", max(x - 6, 2.0)
+    return f'<text class="xlabel" x="{x:.1f}" y="{y}" text-anchor="{anchor}">{escape(text)}</text>'
+
+
+def _axis(
+    top: float, height: int, fmt_tick: Fmt, integer: bool = False
+) -> tuple[str, float, Callable[[float], float]]:
+    ticks = nice_ticks(top, integer=integer)
     vmax = ticks[-1] or 1.0
     plot_h = height - PAD_T - PAD_B
 
@@ -123,13 +159,16 @@ def stacked_bars(
     label: str = "chart",
     height: int = 260,
     palette: dict[str, str] | None = None,
+    integer: bool = False,
 ) -> Markup:
-    """Bars per label, stacked by series (name, values)."""
+    """Bars per label, stacked by series (name, values); `integer` for counts."""
     n = len(labels)
     if n == 0:
         return _svg(height, "", label)
     totals = [sum(float(s[1][i]) for s in series) for i in range(n)]
-    grid, _vmax, y = _axis(max(totals) if totals else 0, height, lambda v: short_number(float(v)))
+    grid, _vmax, y = _axis(
+        max(totals) if totals else 0, height, lambda v: short_number(float(v)), integer
+    )
     pal = palette or colors([s[0] for s in series])
     plot_w = W - PAD_L - PAD_R
     slot = plot_w / n
@@ -158,10 +197,7 @@ def stacked_bars(
     every = _label_every(n, plot_w, max(len(lab) for lab in labels))
     for i, lab in enumerate(labels):
         if i % every == 0:
-            x = PAD_L + i * slot + slot / 2
-            parts.append(
-                f'<text class="xlabel" x="{x:.1f}" y="{height - PAD_B + 18}" text-anchor="middle">{escape(lab)}</text>'
-            )
+            parts.append(_xlabel(PAD_L + i * slot + slot / 2, height - PAD_B + 18, lab))
     parts.append(
         f'<line class="axis" x1="{PAD_L}" x2="{W - PAD_R}" y1="{height - PAD_B}" y2="{height - PAD_B}"/>'
     )
@@ -176,13 +212,15 @@ def lines(
     label: str = "chart",
     height: int = 220,
     palette: dict[str, str] | None = None,
+    integer: bool = False,
 ) -> Markup:
-    """One line per series, with a dot per point (a hover title on each)."""
+    """One line per series, with a dot per point (a hover title on each); `integer` for
+    counts."""
     n = len(labels)
     if n == 0:
         return _svg(height, "", label)
     top = max((float(v) for _, vals in series for v in vals), default=0.0)
-    grid, _vmax, y = _axis(top, height, lambda v: short_number(float(v)))
+    grid, _vmax, y = _axis(top, height, lambda v: short_number(float(v)), integer)
     pal = palette or colors([s[0] for s in series])
     plot_w = W - PAD_L - PAD_R
     step = plot_w / max(n - 1, 1)
@@ -203,9 +241,7 @@ def lines(
     every = _label_every(n, plot_w, max(len(lab) for lab in labels))
     for i, lab in enumerate(labels):
         if i % every == 0:
-            parts.append(
-                f'<text class="xlabel" x="{x(i):.1f}" y="{height - PAD_B + 18}" text-anchor="middle">{escape(lab)}</text>'
-            )
+            parts.append(_xlabel(x(i), height - PAD_B + 18, lab))
     parts.append(
         f'<line class="axis" x1="{PAD_L}" x2="{W - PAD_R}" y1="{height - PAD_B}" y2="{height - PAD_B}"/>'
     )

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from datetime import UTC, datetime
 from decimal import Decimal
 from typing import Any
@@ -112,6 +113,47 @@ def duration(seconds: int) -> str:
     return f"{seconds} s"
 
 
+def short_id(value: Any) -> str:
+    """The part of an id that tells contacts apart: ids are time-ordered, so their first
+    characters are shared by everything created around the same time; the last 8 are the
+    random part."""
+    text = str(value or "")
+    return text[-8:] if len(text) > 8 else text
+
+
+FIELD_LABELS = {
+    "_name": "First name",
+    "_surname": "Surname",
+    "_birthdate": "Date of birth",
+    "_mobilePhone": "Mobile phone",
+    "_newsletterSubscriptionStatus": "Newsletter",
+    "_emailStatus": "E-mail status",
+    "_mobilePhoneStatus": "Mobile phone status",
+    "_smsSubscriptionStatus": "SMS subscription",
+    "_points": "Points",
+    "_email": "E-mail",
+    "_totalPurchases": "Purchases",
+    "_totalPurchasesAmount": "Total spent",
+    "_averagePurchasesAmount": "Average purchase",
+    "_firstPurchaseDate": "First purchase",
+    "_lastPurchaseDate": "Last purchase",
+    "_createdAt": "Created",
+}
+"""People-facing names of Connectif's underscore contact fields."""
+
+
+def field_label(name: Any) -> str:
+    """A contact field's label: Connectif's `_name` is "First name"; a custom field keeps its
+    own name."""
+    key = str(name)
+    if key in FIELD_LABELS:
+        return FIELD_LABELS[key]
+    if key.startswith("_") and len(key) > 1:
+        words = re.sub(r"(?<=[a-z0-9])(?=[A-Z])", " ", key[1:]).lower()
+        return words[:1].upper() + words[1:]
+    return key
+
+
 FILTERS = {
     "number": number,
     "money": money,
@@ -121,4 +163,6 @@ FILTERS = {
     "pretty_json": pretty_json,
     "duration": duration,
     "json": dumps,
+    "short_id": short_id,
+    "field_label": field_label,
 }

@@ -21,6 +21,7 @@ def _summary(row: Any) -> dict[str, Any]:
         "origin": row[3],
         "trackerId": row[4],
         "contactId": row[5],
+        "contactEmail": row[10],
         "accepted": int(row[7]),
         "rejected": int(row[8]),
         "size": int(row[9] or 0),
@@ -43,35 +44,129 @@ def _summary(row: Any) -> dict[str, Any]:
 
 
 _REQ_COLS = (
-    "id, received_at, channel, origin, tracker_id, contact_id, response, accepted, rejected, "
-    "LENGTH(body)"
+    "r.id, r.received_at, r.channel, r.origin, r.tracker_id, r.contact_id, r.response, "
+    "r.accepted, r.rejected, LENGTH(r.body), COALESCE(c.email, m.email)"
 )
+_REQ_FROM = (
+    "FROM requests r LEFT JOIN contacts c ON c.id = r.contact_id "
+    "LEFT JOIN contacts m ON m.id = c.merged_into"
+)
+REQUEST_STATUSES = ("accepted", "duplicate", "conflict", "rejected")
+SCAN_LIMIT = 5000
+"""A filtered page of the debugger looks at most this many requests; "older" goes on."""
+
+
+def _like(text: str) -> str:
+    return "%" + text.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_") + "%"
+
+
+def _matches(item: dict[str, Any], status: str | None, event_type: str | None) -> bool:
+    return any(
+        (status is None or r["status"] == status)
+        and (event_type is None or r["type"] == event_type)
+        for r in item["results"]
+    )
 
 
 def request_summaries(
-    conn: Conn, store_id: str, *, after_id: int = 0, before_id: int | None = None, limit: int = 50
+    conn: Conn,
+    store_id: str,
+    *,
+    after_id: int = 0,
+    before_id: int | None = None,
+    limit: int = 50,
+    status: str | None = None,
+    event_type: str | None = None,
+    text: str | None = None,
 ) -> list[dict[str, Any]]:
-    """The store's latest requests (newest first), without their bodies."""
-    sql = f"SELECT {_REQ_COLS} FROM requests WHERE store_id = ? AND id > ?"
+    """The store's requests (newest first), without their bodies: after `after_id` (the live
+    list) or before `before_id` (the "older" pages), filtered by an event's outcome and
+    type (`status`, `event_type`: one event must have both) and by `text` (a request
+    number, or part of a tracker id or of the contact's e-mail)."""
+    return request_page(
+        conn,
+        store_id,
+        after_id=after_id,
+        before_id=before_id,
+        limit=limit,
+        status=status,
+        event_type=event_type,
+        text=text,
+    )[0]
+
+
+def request_page(
+    conn: Conn,
+    store_id: str,
+    *,
+    after_id: int = 0,
+    before_id: int | None = None,
+    limit: int = 50,
+    status: str | None = None,
+    event_type: str | None = None,
+    text: str | None = None,
+) -> tuple[list[dict[str, Any]], int | None]:
+    """`request_summaries` and the cursor of the next older page (None at the end)."""
+    where = ["r.store_id = ?", "r.id > ?"]
     params: list[Any] = [store_id, after_id]
-    if before_id is not None:
-        sql += " AND id < ?"
-        params.append(before_id)
-    sql += " ORDER BY id DESC LIMIT ?"
-    params.append(limit)
-    return [_summary(r) for r in conn.all(sql, params)]
+    if text:
+        t = text.strip().lstrip("#")
+        if t.isascii() and t.isdigit() and len(t) < 18:
+            where.append("r.id = ?")
+            params.append(int(t))
+        else:
+            where.append(
+                "(r.tracker_id LIKE ? ESCAPE '\\' OR LOWER(COALESCE(c.email, m.email, '')) "
+                "LIKE ? ESCAPE '\\')"
+            )
+            params += [_like(t), _like(t.lower())]
+    if status == "rejected":
+        where.append("r.rejected > 0")
+    elif status:
+        where.append("r.response LIKE ?")
+        params.append(f'%"status":"{status}"%')
+    if event_type:
+        where.append("r.response LIKE ? ESCAPE '\\'")
+        params.append(_like(f'"type":{dumps(event_type)}'))
+    filtered = bool(status or event_type)
+    out: list[dict[str, Any]] = []
+    cursor = before_id
+    scanned = 0
+    while True:
+        sql = f"SELECT {_REQ_COLS} {_REQ_FROM} WHERE {' AND '.join(where)}"
+        args = list(params)
+        if cursor is not None:
+            sql += " AND r.id < ?"
+            args.append(cursor)
+        chunk = limit + 1 if not filtered else 200
+        rows = conn.all(sql + " ORDER BY r.id DESC LIMIT ?", [*args, chunk])
+        for row in rows:
+            item = _summary(row)
+            scanned += 1
+            cursor = item["id"]
+            if filtered and not _matches(item, status, event_type):
+                if scanned >= SCAN_LIMIT:
+                    return out, cursor
+                continue
+            if len(out) == limit:
+                return out, out[-1]["id"]
+            out.append(item)
+            if scanned >= SCAN_LIMIT:
+                return out, cursor
+        if len(rows) < chunk:
+            return out, None
 
 
 def request_detail(conn: Conn, store_id: str, request_id: int) -> dict[str, Any] | None:
     row = conn.one(
-        f"SELECT {_REQ_COLS}, body, response FROM requests WHERE store_id = ? AND id = ?",
+        f"SELECT {_REQ_COLS}, r.body, r.response {_REQ_FROM} WHERE r.store_id = ? AND r.id = ?",
         (store_id, request_id),
     )
     if row is None:
         return None
     out = _summary(row)
-    out["body"] = bytes(row[10]).decode("utf-8", "replace")
-    out["response"] = row[11]
+    out["body"] = bytes(row[11]).decode("utf-8", "replace")
+    out["response"] = row[12]
     out["quarantined"] = [
         {"id": int(r[0]), "index": int(r[1]), "code": r[2], "replayStatus": r[3]}
         for r in conn.all(
@@ -217,3 +312,20 @@ def delivery_endpoint(conn: Conn, store_id: str, delivery_id: str) -> str | None
         (delivery_id, store_id),
     )
     return None if found is None else str(found)
+
+
+# --- hourly sales (the overview of a day or two) ----------------------------------------------
+
+
+def purchases_between(
+    conn: Conn, store_id: str, start_us: int, end_us: int, currency: str
+) -> list[tuple[int, Any]]:
+    """(purchased at µs, total) of the store's purchases in [start_us, end_us) in `currency`."""
+    return [
+        (int(r[0]), money_from_db(int(r[1])))
+        for r in conn.all(
+            "SELECT purchased_at, total_price FROM purchases WHERE store_id = ? "
+            "AND purchased_at >= ? AND purchased_at < ? AND currency = ?",
+            (store_id, start_us, end_us, currency),
+        )
+    ]

@@ -27,8 +27,9 @@ from shopevents.dashboard import queries as dq
 from shopevents.domain import identity, timeline
 from shopevents.errors import StorageUnavailable
 from shopevents.reports import queries as rq
+from shopevents.reports import rollups
 from shopevents.reports.service import maintainer, range_for
-from shopevents.reports.timebuckets import local_today
+from shopevents.reports.timebuckets import SLOT_US, Range, hour_key, hour_label, local_today
 from shopevents.responses import json_response
 from shopevents.storage import reads, stores
 from shopevents.storage.stores import StoreRecord
@@ -363,34 +364,81 @@ def routes(ctx: AppContext) -> list[BaseRoute]:
             group_by = "source_type"
         error = None
         try:
-            rng = range_for(ctx, store, v.q)
+            rng, chosen = overview_range(store, v.q)
         except ValueError as exc:
             error = _message(exc)
-            rng = range_for(ctx, store, {})
+            rng, chosen = overview_range(store, {})
         maintainer(ctx).poke(store)
-        data = await read(lambda c: rq.overview_for(c, store, rng, group_by))
-        has_data = await read(lambda c: dq.store_has_data(c, store.id))
+        hourly = rng.interval == "hour"
+        # Revenue, carts and products are kept per local day: an hourly range reads them per
+        # day and draws the revenue per hour from the purchases themselves.
+        day_rng = Range(store.timezone, rng.first, rng.last, "day") if hourly else rng
+        now = ctx.now_us()
+
+        def load(c: Any) -> dict[str, Any]:
+            facts = rollups.read_facts(
+                c,
+                store.id,
+                store.timezone,
+                rng.start_us,
+                rng.end_us,
+                rng.first_ord,
+                rng.last_ord,
+                rollups.KINDS,
+                hourly=hourly,
+            )
+            rev = rq.revenue(c, store, day_rng, group_by, facts=facts)
+            out = {
+                "revenue": rev,
+                "carts": rq.carts(c, store, day_rng, facts=facts),
+                "products": rq.products(c, store, day_rng, facts=facts),
+                "quality": rq.data_quality(c, store, rng, facts=facts, until_us=now),
+                "has_data": dq.store_has_data(c, store.id),
+            }
+            if hourly:
+                hours = [(k, hour_label(k, rng.tz)) for k in rng.hour_buckets() if k <= now]
+                sales = dq.purchases_between(c, store.id, rng.start_us, rng.end_us, rev["currency"])
+                out["hourly"] = views.hourly_revenue(
+                    [(hour_key(at // SLOT_US, rng.tz), amount) for at, amount in sales],
+                    hours,
+                    rev["currency"],
+                )
+            return out
+
+        data = await read(load)
         rev = data["revenue"]
         return render(
             v,
             "overview.html",
             active="overview",
             rng=rng,
+            chosen=chosen,
+            intervals=views.intervals_for(rng.days),
             error=error,
             group_by=group_by,
             presets=views.presets(today),
             rev=rev,
-            revenue=views.revenue_chart(rev),
+            revenue=views.revenue_chart(data.get("hourly") or rev),
             splits=views.split_tables(rev),
             carts=data["carts"],
-            carts_view=views.carts_chart(data["carts"], rng.interval),
+            carts_view=views.carts_chart(data["carts"], day_rng.interval),
             products=data["products"],
             products_view=views.products_chart(data["products"]),
             quality=data["quality"],
             quality_view=views.quality_chart(data["quality"]),
-            has_data=has_data,
+            has_data=data["has_data"],
             query=lambda **kw: _query(v.q, **kw),
         )
+
+    def overview_range(store: StoreRecord, params: Any) -> tuple[Range, bool]:
+        """The overview's range, and whether its bucket was chosen by the user: without an
+        `interval` the bucket follows the range's length (`views.pick_interval`)."""
+        chosen = (params.get("interval") or "auto") != "auto"
+        if chosen:
+            return range_for(ctx, store, params, allow_hour=True), True
+        probe = range_for(ctx, store, {**dict(params), "interval": "day"})
+        auto = views.pick_interval(probe.days)
+        return Range(store.timezone, probe.first, probe.last, auto), False
 
     # --- contacts ------------------------------------------------------------------------------
 
@@ -716,10 +764,31 @@ def routes(ctx: AppContext) -> list[BaseRoute]:
 
     # --- integration debugger --------------------------------------------------------------------
 
+    def request_filters(v: View) -> dict[str, Any]:
+        from shopevents.schema.models import EVENT_TYPES
+
+        status = v.q.get("status") or None
+        event_type = v.q.get("type") or None
+        return {
+            "status": status if status in dq.REQUEST_STATUSES else None,
+            "event_type": event_type if event_type in EVENT_TYPES else None,
+            "text": (v.q.get("q") or "").strip()[:200] or None,
+        }
+
     async def debugger(v: View) -> Response:
+        from shopevents.schema.models import EVENT_TYPES
+
         store = v.store
         assert store is not None
-        rows = await read(lambda c: dq.request_summaries(c, store.id, limit=PAGE))
+        filters = request_filters(v)
+        raw_before = v.q.get("before") or ""
+        before = int(raw_before) if raw_before.isascii() and raw_before.isdigit() else None
+        if before is not None and before > 10**17:
+            before = None
+        rows, older = await read(
+            lambda c: dq.request_page(c, store.id, before_id=before, limit=PAGE, **filters)
+        )
+        live = before is None and not any(filters.values())
         today = local_today(store.timezone, ctx.clock.now())
         rng = range_for(
             ctx,
@@ -742,6 +811,14 @@ def routes(ctx: AppContext) -> list[BaseRoute]:
             active="debugger",
             rows=rows,
             last_id=rows[0]["id"] if rows else 0,
+            live=live,
+            older=older,
+            paged=before is not None,
+            filters=filters,
+            filtered=any(filters.values()),
+            statuses=dq.REQUEST_STATUSES,
+            event_types=sorted(EVENT_TYPES),
+            query=lambda **kw: _query(v.q, **kw),
             quality=quality,
             quality_view=views.quality_chart(quality),
             ingest_url=f"{public_base(v)}/integration-type/system/scrippet-notification/{store.id}",
@@ -752,8 +829,17 @@ def routes(ctx: AppContext) -> list[BaseRoute]:
         store = v.store
         assert store is not None
         after = _int(v.q.get("after"), 0)
-        rows = await read(lambda c: dq.request_summaries(c, store.id, after_id=after, limit=PAGE))
-        return json_response({"items": rows})
+        filters = request_filters(v)
+        raw_before = v.q.get("before") or ""
+        before = int(raw_before) if raw_before.isascii() and raw_before.isdigit() else None
+        if before is not None and before > 10**17:
+            before = None
+        rows, older = await read(
+            lambda c: dq.request_page(
+                c, store.id, after_id=after, before_id=before, limit=PAGE, **filters
+            )
+        )
+        return json_response({"items": rows, "older": older})
 
     async def request_page(v: View) -> Response:
         store = v.store
@@ -1157,6 +1243,18 @@ def routes(ctx: AppContext) -> list[BaseRoute]:
         return redirect(webhook_back(v, endpoint.id))
 
     static_dir = str(resources.files("shopevents.dashboard") / "static")
+
+    def favicon(name: str, media_type: str) -> Callable[[Request], Awaitable[Response]]:
+        """The site icon at the root, where browsers ask for it (every page links it too)."""
+        data = (resources.files("shopevents.dashboard") / "static" / name).read_bytes()
+
+        async def endpoint(request: Request) -> Response:
+            return Response(
+                data, media_type=media_type, headers={"Cache-Control": "public, max-age=86400"}
+            )
+
+        return endpoint
+
     R = Route
     S = "/stores/{store_id}"
     return [
@@ -1204,6 +1302,8 @@ def routes(ctx: AppContext) -> list[BaseRoute]:
             page(webhook_replay),
             methods=["POST"],
         ),
+        R("/favicon.ico", favicon("favicon.ico", "image/x-icon"), methods=["GET", "HEAD"]),
+        R("/favicon.svg", favicon("favicon.svg", "image/svg+xml"), methods=["GET", "HEAD"]),
         Mount(STATIC_PREFIX, app=StaticFiles(directory=static_dir), name="dashboard-static"),
     ]
 

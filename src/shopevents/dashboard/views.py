@@ -12,6 +12,22 @@ from shopevents.dashboard import charts
 from shopevents.dashboard.format import money, number, percent
 from shopevents.reports.queries import OUTCOMES
 
+MAX_BUCKETS = 62
+"""A chart never draws more bars than this: the bucket follows the range's length."""
+
+
+def pick_interval(days: int) -> str:
+    """The bucket that fits a range of `days` local days: hours for a day or two, days up
+    to two months, weeks up to about 14 months, months beyond (never more than
+    MAX_BUCKETS bars, and at least two for a range of several days)."""
+    if days <= 2:
+        return "hour"
+    if days <= MAX_BUCKETS:
+        return "day"
+    if days <= MAX_BUCKETS * 7:
+        return "week"
+    return "month"
+
 
 def bucket_label(start: str, interval: str) -> str:
     if interval == "month":
@@ -20,12 +36,20 @@ def bucket_label(start: str, interval: str) -> str:
         return "w/c " + date.fromisoformat(start).strftime("%d %b")
     if interval == "day":
         return date.fromisoformat(start).strftime("%d %b")
-    return start[5:16]
+    return start[11:16] if len(start) >= 16 else start  # an hour: "2026-04-15 13:00 +02:00"
+
+
+def axis_labels(starts: list[str], interval: str) -> list[str]:
+    """Short x-axis labels; hours as "13h", with the day ("15 13h") when several days show."""
+    if interval != "hour":
+        return [bucket_label(s, interval) for s in starts]
+    several = len({s[:10] for s in starts}) > 1
+    return [(s[8:10] + " " if several else "") + s[11:13] + "h" for s in starts]
 
 
 def revenue_chart(rep: dict[str, Any]) -> dict[str, Any]:
     cur = rep["currency"]
-    labels = [bucket_label(b["start"], rep["interval"]) for b in rep["buckets"]]
+    labels = axis_labels([b["start"] for b in rep["buckets"]], rep["interval"])
     groups = rep["groups"] or ["revenue"]
     if rep["groupBy"]:
         series = [
@@ -47,7 +71,8 @@ def revenue_chart(rep: dict[str, Any]) -> dict[str, Any]:
         [("orders", [b["orders"] for b in rep["buckets"]])],
         label=f"Orders per {rep['interval']}",
         height=170,
-        palette={"orders": "#3b6fd8"},
+        palette={"orders": charts.FIXED["orders"]},
+        integer=True,
     )
     head = ["Period", "Orders", "Revenue"] + (
         [f"{g}" for g in rep["groups"]] if rep["groupBy"] else []
@@ -67,6 +92,25 @@ def revenue_chart(rep: dict[str, Any]) -> dict[str, Any]:
         "legend": charts.legend([s[0] for s in series], pal) if rep["groupBy"] else Markup(""),
         "head": head,
         "rows": rows,
+    }
+
+
+def hourly_revenue(
+    rows: list[tuple[int, Any]], hours: list[tuple[int, str]], currency: str
+) -> dict[str, Any]:
+    """A revenue report (the shape `revenue_chart` reads) per local hour, from the
+    purchases' (hour key, amount) and the range's hours (key, label): gross figures."""
+    per: dict[int, list[Any]] = {k: [0, Decimal(0)] for k, _ in hours}
+    for key, amount in rows:
+        if key in per:
+            per[key][0] += 1
+            per[key][1] += amount
+    return {
+        "currency": currency,
+        "interval": "hour",
+        "groupBy": None,
+        "groups": [],
+        "buckets": [{"start": lab, "orders": per[k][0], "revenue": per[k][1]} for k, lab in hours],
     }
 
 
@@ -105,18 +149,26 @@ def carts_chart(rep: dict[str, Any], interval: str) -> dict[str, Any]:
     series = [(n, [b[n] for b in rep["buckets"]]) for n in names]
     pal = charts.colors(list(names))
     t = rep["totals"]
+    titles = {
+        "created": "Created",
+        "abandoned": "Abandoned in range",
+        "purchased": "Purchased",
+        "recovered": "Recovered",
+    }
     funnel = charts.hbars(
-        [(n.capitalize(), t[n], number(t[n])) for n in names],
+        [(titles[n], t[n], number(t[n])) for n in names],
         label="Carts in the range",
-        palette={n.capitalize(): pal[n] for n in names},
-        label_width=110,
-        width=480,
+        palette={titles[n]: pal[n] for n in names},
+        label_width=150,
+        width=520,
     )
     return {
-        "svg": charts.lines(labels, series, label=f"Carts per {interval}", palette=pal),
+        "svg": charts.lines(
+            labels, series, label=f"Carts per {interval}", palette=pal, integer=True
+        ),
         "legend": charts.legend(list(names), pal),
         "funnel": funnel,
-        "head": ["Period", "Created", "Abandoned", "Purchased", "Recovered"],
+        "head": ["Period", "Created", "Abandoned in range", "Purchased", "Recovered"],
         "rows": [[b["start"], *(number(b[n]) for n in names)] for b in rep["buckets"]],
     }
 
@@ -146,10 +198,7 @@ def products_chart(rep: dict[str, Any]) -> dict[str, Any]:
 
 def quality_chart(rep: dict[str, Any]) -> dict[str, Any]:
     interval = rep["interval"]
-    labels = [
-        b["start"][5:13] + "h" if interval == "hour" else bucket_label(b["start"], interval)
-        for b in rep["buckets"]
-    ]
+    labels = axis_labels([b["start"] for b in rep["buckets"]], interval)
     series = [(o, [b[o] for b in rep["buckets"]]) for o in OUTCOMES]
     pal = charts.colors(list(OUTCOMES))
     rows = [
@@ -164,6 +213,7 @@ def quality_chart(rep: dict[str, Any]) -> dict[str, Any]:
             label=f"Events received per {interval} by outcome",
             palette=pal,
             fmt=lambda v: number(v),
+            integer=True,
         ),
         "legend": charts.legend(list(OUTCOMES), pal),
         "head": ["Period", *(o.capitalize() for o in OUTCOMES)],
@@ -206,3 +256,8 @@ ACTIVITY_LABELS = {
     "entity-identified": "Identified",
     "entity-merged": "Merged with another contact",
 }
+
+
+def intervals_for(days: int) -> list[str]:
+    """The buckets the picker offers for a range of `days` days (hours up to 62 days)."""
+    return ["hour", "day", "week", "month"] if days <= 62 else ["day", "week", "month"]

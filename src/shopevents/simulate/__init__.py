@@ -7,8 +7,10 @@ Everything goes over HTTP to a running server, exactly as the client script woul
 `--api-key`, marketplace and point-of-sale orders go through `POST /api/purchases/`.
 
 What is simulated and what is not (so the figures are honest):
-- Events are received now; only purchases carry past dates (`purchaseDate`, spread over the
-  last `--days` days), so revenue charts show history while the events chart shows today.
+- Events are received now; only purchases carry past dates (`purchaseDate`, spread evenly
+  over the last `--days` days, with exact decimal amounts), so revenue charts show history
+  while the events chart shows today. Purchases of carts recovered during the run are dated
+  now.
 - Abandonment needs time to pass: the demo sets a short abandonment delay on the store (20 s
   by default), waits for it, sends the visitors who come back to buy (recovered carts), and
   then puts the store's delay back. It needs the server's worker (on by default in `serve`).
@@ -68,6 +70,7 @@ LAST = (
     "Moreno", "Muñoz", "Romero", "Navarro", "Torres", "Smith", "Dubois", "Rossi", "Schmidt",
     "Tanaka", "Okafor",
 )  # fmt: skip
+SHOP_HOURS = (9, 10, 11, 12, 13, 16, 16, 17, 17, 18, 18, 19, 19, 20, 20, 21, 21, 22)
 SEARCHES = ("mug", "lamp", "wireless", "keyboard", "t-shirt", "bag", "gift", "coffee", "desk")
 PAYMENTS = (("Credit card", 6), ("PayPal", 3), ("Bank transfer", 1), ("Apple Pay", 2))
 WEB_SOURCES = (("digital-store", "Web shop", 7), ("digital-store", "Mobile app", 3))
@@ -102,11 +105,25 @@ def _weighted(rnd: random.Random, items: tuple[tuple[Any, ...], ...]) -> tuple[A
     return items[-1]
 
 
+MONEY_FIELDS = ("unitPrice", "unitPriceOriginal", "discountedAmount", "discountedPercentage")
+
+
+def _exact(product: dict[str, Any]) -> dict[str, Any]:
+    """The product with its amounts as exact decimals: `Decimal(18.4)` is
+    18.39999999999999857891452847979962825775146484375, and sums of such amounts reach the
+    server as `18.400000000000000355…` (a `rounded_amount` warning a healthy shop never
+    gets); the decimal of the amount's shortest text is the price the shop shows."""
+    return {
+        k: Decimal(str(v)) if k in MONEY_FIELDS and isinstance(v, float | int) else v
+        for k, v in product.items()
+    }
+
+
 def catalog(base: str) -> list[dict[str, Any]]:
     """The demo shop's products (same ids and URLs as /demo/) and a few more."""
     from shopevents.demoshop import CATALOG, product_js
 
-    out = [product_js(p, base, "js") for p in CATALOG.values()]
+    out = [_exact(product_js(p, base, "js")) for p in CATALOG.values()]
     for pid, name, price, cat, brand in EXTRA_PRODUCTS:
         out.append(
             {
@@ -280,12 +297,20 @@ class Simulator:
             )
 
     def purchase_date(self) -> str:
-        # More orders lately, more in the afternoon and evening.
-        day = int(self.days * (self.rnd.random() ** 1.6))
-        hour = self.rnd.choice((9, 10, 11, 12, 13, 16, 17, 18, 19, 20, 21, 22))
-        at = datetime.now(UTC) - timedelta(days=day)
-        at = at.replace(hour=hour, minute=self.rnd.randrange(60), second=self.rnd.randrange(60))
-        at = min(at, datetime.now(UTC) - timedelta(minutes=1))
+        """A past instant, any of the last `days` days as likely as another (today only up to
+        now), in shop hours: afternoon and evening more than morning."""
+        now = datetime.now(UTC)
+        latest = now - timedelta(minutes=1)
+        for _ in range(50):
+            day = self.rnd.randrange(max(self.days, 1))
+            hour = self.rnd.choice(SHOP_HOURS)
+            at = (now - timedelta(days=day)).replace(
+                hour=hour, minute=self.rnd.randrange(60), second=self.rnd.randrange(60)
+            )
+            if at <= latest:
+                break
+        else:
+            at = latest
         return at.isoformat(timespec="milliseconds").replace("+00:00", "Z")
 
     def next_order(self) -> str:

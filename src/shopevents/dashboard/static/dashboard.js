@@ -98,7 +98,16 @@
     var td = el("td"); td.appendChild(a); tr.appendChild(td);
     var t = el("td", "mono", time(item.receivedAt)); t.title = item.receivedAt; tr.appendChild(t);
     tr.appendChild(el("td", null, item.channel));
-    tr.appendChild(el("td", "wrap", item.origin || "–"));
+    var who = el("td");
+    if (item.contactId) {
+      var ca = el("a", item.contactEmail ? "nowrap" : null,
+        item.contactEmail || "anonymous " + String(item.contactId).slice(-8));
+      ca.href = base + "/contacts/" + encodeURIComponent(item.contactId);
+      who.appendChild(ca);
+    } else {
+      who.appendChild(el("span", "faint", "none"));
+    }
+    tr.appendChild(who);
     var v = el("td"); v.appendChild(chips(item)); tr.appendChild(v);
     tr.appendChild(el("td", "num", item.accepted));
     tr.appendChild(el("td", "num", item.rejected));
@@ -172,6 +181,11 @@
       if (status) status.className = paused ? "live paused" : "live";
       if (status) status.querySelector(".txt").textContent = paused ? "Paused" : "Live";
     });
+  }
+  if (table.getAttribute("data-live") === "0") {
+    if (status) { status.className = "live paused"; status.querySelector(".txt").textContent = "Paused"; }
+    if (toggle) toggle.hidden = true;
+    return;
   }
   setInterval(poll, 2000);
 })();
