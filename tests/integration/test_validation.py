@@ -1033,6 +1033,9 @@ INVALID = {
     ("events", "purchase"): ("rejected", "invalid_type", "/events/0/purchase/totalPrice"),
     ("events", "custom"): ("rejected", "missing_field", "/events/0/eventId"),
     ("events", "form-submitted"): ("rejected", "missing_field", "/events/0/formId"),
+    ("events", "modal-opened"): ("rejected", "not_an_object", "/events/0/modalOpened"),
+    ("events", "modal-closed"): ("rejected", "missing_field", "/events/0/modalClosed"),
+    ("events", "web-content-opened"): ("accepted", "invalid_enum", "/events/0/webContentTypeId"),
     ("models", "entityInfo"): (
         "accepted",
         "invalid_enum",
@@ -1054,6 +1057,9 @@ EVENT_TYPES = [
     "purchase",
     "custom",
     "form-submitted",
+    "modal-opened",
+    "modal-closed",
+    "web-content-opened",
 ]
 MODELS = ["entityInfo", "cart", "product", "basket-line"]
 

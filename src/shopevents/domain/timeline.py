@@ -26,6 +26,9 @@ ACTIVITY_NAMES = (
     "purchase-cancelled",
     "custom-event",
     "web-form-submitted",
+    "web-content-opened",
+    "web-modal-opened",
+    "web-modal-closed",
     "entity-created",
     "entity-identified",
     "entity-merged",
@@ -50,6 +53,9 @@ EVENT_ACTIVITY = {
     "purchase": "purchase",
     "custom": "custom-event",
     "form-submitted": "web-form-submitted",
+    "web-content-opened": "web-content-opened",
+    "modal-opened": "web-modal-opened",
+    "modal-closed": "web-modal-closed",
 }
 
 

@@ -42,6 +42,9 @@ class Prepared(msgspec.Struct, kw_only=True):
     entity: Verdict | None = None
     url: str | None = None
     title: str | None = None
+    # The e-mail an event of the request names (a form's primary key field, else a
+    # newsletter sign-up's `email`): it identifies the contact, before entityInfo.primaryKey.
+    email: str | None = None
     # A cart that can only be made inside the transaction (Segment's cart changes applied to
     # the contact's active cart): (conn, store id, contact id) -> the cart's verdict.
     cart_of: Any = None
@@ -78,6 +81,30 @@ def prepare(
         entity=entity,
         url=url,
         title=title,
+        email=event_email(events),
+    )
+
+
+def event_email(events: list[Verdict]) -> str | None:
+    """The e-mail that identifies the request's contact from its events: the primary key
+    field of a submitted form (as Connectif's script puts it in `primaryKey`), else the
+    e-mail of a newsletter sign-up; the first such event wins."""
+    found = None
+    for v in events:
+        if v.status != "accepted":
+            continue
+        ev, extra = v.value
+        if isinstance(extra, str):
+            if isinstance(ev, m.FormSubmitted):
+                return extra
+            if found is None and isinstance(ev, m.NewsletterSubscribe):
+                found = extra
+    return found
+
+
+def _subscribes(req: Prepared) -> bool:
+    return any(
+        v.status == "accepted" and isinstance(v.value[0], m.NewsletterSubscribe) for v in req.events
     )
 
 
@@ -149,13 +176,14 @@ def warm(conn: Conn, batch: list[Prepared]) -> None:
             if v.status == "accepted" and isinstance(v.value[0], m.PurchaseEvent):
                 purchase_ids.setdefault(req.store.id, []).append(v.value[0].purchase.purchaseId)
         fields = _fields(req)
-        if fields is None:
+        email = req.email or (fields.primaryKey if fields else None)
+        if fields is None and email is None:
             continue
         sid = req.store.id
-        if fields.trackerId:
+        if fields is not None and fields.trackerId:
             trackers.setdefault(sid, []).append(fields.trackerId)
-        if fields.primaryKey is not None:
-            emails.setdefault(sid, []).append(fields.primaryKey)
+        if email is not None:
+            emails.setdefault(sid, []).append(email)
         if req.cart is not None and req.cart.status == "accepted":
             with_carts.add(sid)
     keyed = _keyed(conn)
@@ -232,11 +260,13 @@ def apply_encoded(
             k: v for k, v in plain(entity.fields).items() if k not in ("primaryKey", "trackerId")
         }
         changes.update(entity.custom)
+    if _subscribes(req):
+        changes["_newsletterSubscriptionStatus"] = "subscribed"
     ident = identity.resolve(
         conn,
         sid,
         fields.trackerId if fields else None,
-        fields.primaryKey if fields else None,
+        req.email or (fields.primaryKey if fields else None),
         now,
         request_id,
         changes,
@@ -297,6 +327,18 @@ def apply_encoded(
             data_extra = {"url": req.url, "title": req.title}
         elif isinstance(ev, m.Search):
             data_extra = {"searchText": ev.searchText}
+        elif isinstance(ev, m.NewsletterSubscribe):
+            data_extra = {"email": extra or ev.email}
+        elif isinstance(ev, m.ModalOpened):
+            data_extra = {"modal": ev.modalOpened}
+        elif isinstance(ev, m.ModalClosed):
+            data_extra = {"modal": ev.modalClosed}
+        elif isinstance(ev, m.WebContentOpened):
+            data_extra = {
+                "contentId": ev.contentId,
+                "webContentTypeId": ev.webContentTypeId,
+                "workflowDefinitionId": ev.workflowDefinitionId,
+            }
         event_id = conn.append_id(
             "INSERT INTO events (store_id, request_id, idx, type, status, received_at, contact_id, warnings, data) "
             "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
@@ -318,6 +360,8 @@ def apply_encoded(
                 data_extra = {"eventId": ev.eventId, "payload": ev.payload}
             elif isinstance(ev, m.FormSubmitted):
                 data_extra = {"formId": ev.formId, "payload": ev.payload}
+                if ev.primaryKeyField:
+                    data_extra["primaryKeyField"] = ev.primaryKeyField
             activities.append((activity, event_id, data_extra))
         accepted += status == "accepted"
         r = v.result()

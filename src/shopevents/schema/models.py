@@ -201,6 +201,26 @@ class FormSubmitted(Event, tag="form-submitted", kw_only=True):
     sendUuid: str | None = None
 
 
+WebContentType = Literal["popup", "full-screen", "slide-in", "floating-bar", "inline"]
+
+
+class ModalOpened(Event, tag="modal-opened", kw_only=True):
+    """One of Connectif's pop-ups was shown: the modal object as the server sent it, without
+    its html (kept as given)."""
+
+    modalOpened: dict[str, Any]
+
+
+class ModalClosed(Event, tag="modal-closed", kw_only=True):
+    modalClosed: dict[str, Any]
+
+
+class WebContentOpened(Event, tag="web-content-opened", kw_only=True):
+    contentId: NonEmpty
+    webContentTypeId: WebContentType | None = None
+    workflowDefinitionId: str | None = None
+
+
 EVENT_TYPES: dict[str, type[Event]] = {
     cls.__struct_config__.tag: cls  # type: ignore[misc]
     for cls in (
@@ -215,6 +235,9 @@ EVENT_TYPES: dict[str, type[Event]] = {
         PurchaseEvent,
         Custom,
         FormSubmitted,
+        ModalOpened,
+        ModalClosed,
+        WebContentOpened,
     )
 }
 
@@ -230,6 +253,9 @@ AnyEvent = (
     | PurchaseEvent
     | Custom
     | FormSubmitted
+    | ModalOpened
+    | ModalClosed
+    | WebContentOpened
 )
 
 

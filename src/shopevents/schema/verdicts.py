@@ -682,6 +682,41 @@ def _post_check(ev: m.Event, ptr: str, ctx: CheckContext, w: list[dict[str, str]
         return check_purchase(ev.purchase, f"{ptr}/purchase", ctx, w)
     if isinstance(ev, m.ProductVisited | m.ProductSearched):
         _check_product(ev.product, f"{ptr}/product", ctx, w)
+    if isinstance(ev, m.NewsletterSubscribe) and ev.email is not None:
+        return identifying_email(ev.email, f"{ptr}/email", w)
+    if isinstance(ev, m.FormSubmitted) and ev.primaryKeyField:
+        key = ev.primaryKeyField
+        here = _pointer([key], f"{ptr}/payload")
+        if key not in ev.payload:
+            w.append(
+                issue(
+                    "invalid_email",
+                    here,
+                    f"`payload` has no field {_show(key)} (the primaryKeyField); the form is "
+                    "recorded on the visitor's contact",
+                )
+            )
+            return None
+        return identifying_email(ev.payload[key], here, w)
+    return None
+
+
+def identifying_email(value: Any, path: str, w: list[dict[str, str]]) -> str | None:
+    """The e-mail an event names (a newsletter's `email`, a form's primary key field),
+    trimmed and lowercased as `primaryKey` is; otherwise None with an `invalid_email`
+    warning (the event is then recorded on the visitor's contact)."""
+    if isinstance(value, str):
+        pk = value.strip()
+        if _EMAIL.match(pk) and len(pk) <= 254:
+            return pk.lower()
+    w.append(
+        issue(
+            "invalid_email",
+            path,
+            f"Expected an e-mail address; received {_show(value)}; the event is recorded on "
+            "the visitor's contact",
+        )
+    )
     return None
 
 
