@@ -1,0 +1,78 @@
+"""`shopevents demo` against a real app on SQLite: the store it fills looks healthy (exact
+amounts: no `rounded_amount` warning from float artefacts) and its purchases are spread over
+the days it promises, not piled on the last one."""
+
+from __future__ import annotations
+
+from collections import Counter
+from collections.abc import Iterator
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+
+import pytest
+
+from shopevents.cli import Env
+from shopevents.clock import SystemClock, from_micros
+from shopevents.config import Settings
+from shopevents.simulate import run_demo
+from shopevents.storage.codec import loads
+from shopevents.storage.database import Database
+from tests.conftest import LiveServer, make_store
+
+
+@pytest.fixture
+def db_url(tmp_path: Path) -> str:
+    return f"sqlite:///{tmp_path}/demo.db"
+
+
+@pytest.fixture
+def live(settings: Settings, db: Database) -> Iterator[LiveServer]:
+    srv = LiveServer(settings, db, SystemClock()).start()
+    yield srv
+    srv.stop()
+
+
+def test_demo_traffic_is_exact_and_spread_over_the_days(
+    live: LiveServer, db: Database, db_url: str
+) -> None:
+    make_store(db, "Demo store")
+    days = 30
+    run_demo(
+        Env(Settings(database_url=db_url)),
+        url=live.url,
+        store_ref=None,
+        api_key=None,
+        visitors=90,
+        days=days,
+        abandon_after="keep",  # no waiting: every purchase carries its spread date
+        seed=7,
+    )
+    conn = db.connect()
+    try:
+        warnings = Counter(
+            w["code"]
+            for (raw,) in conn.all("SELECT warnings FROM events WHERE warnings IS NOT NULL")
+            for w in (loads(raw) or [])
+        )
+        bodies = [bytes(b).decode() for (b,) in conn.all("SELECT body FROM requests")]
+        dates = [
+            from_micros(int(at)).date() for (at,) in conn.all("SELECT purchased_at FROM purchases")
+        ]
+    finally:
+        conn.close()
+    # Exact decimals: no amount sent with a binary-float tail, so no rounding warning.
+    assert warnings["rounded_amount"] == 0, warnings
+    assert not any("00000000000" in b or "99999999999" in b for b in bodies)
+    # The only warnings are those of the deliberate mistakes (numbers sent as text, an
+    # unknown source_type), a handful, not one per purchase.
+    assert sum(warnings.values()) <= 6, warnings
+    # Purchases spread over the promised days.
+    today = datetime.now(UTC).date()
+    assert len(dates) >= 25
+    assert all(today - timedelta(days=days) <= d <= today for d in dates)
+    per_day = Counter(dates)
+    assert len(per_day) >= 15, sorted(per_day.items())
+    assert per_day[today] <= max(3, len(dates) // 10), (per_day[today], len(dates))
+    assert max(per_day.values()) <= max(4, len(dates) // 6), sorted(per_day.items())
+    old_half = sum(n for d, n in per_day.items() if d < today - timedelta(days=days // 2))
+    assert old_half >= len(dates) // 4, (old_half, len(dates))
