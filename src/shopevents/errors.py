@@ -115,6 +115,31 @@ CATALOG: dict[str, Code] = {
             409,
             "The store already has webhooks.max_endpoints_per_store endpoints.",
         ),
+        _c(
+            "unknown_custom_event_type",
+            "request",
+            404,
+            "The eventId (ingest) or the alias or event id (REST) names no custom event type of this store.",
+        ),
+        _c(
+            "unmappable_custom_event",
+            "request",
+            422,
+            "A custom event's body cannot be mapped through its type (not a JSON object, a pointer "
+            "names nothing, the e-mail is not valid); `errors` says where.",
+        ),
+        _c(
+            "contact_not_found",
+            "request",
+            422,
+            "createContact is false and no contact of the store has this e-mail.",
+        ),
+        _c(
+            "custom_event_type_conflict",
+            "request",
+            409,
+            "The store already has a custom event type with this eventId or alias.",
+        ),
         _c("csrf_failed", "request", 403, "The form's CSRF token is missing or wrong."),
         _c("http_error", "request", 400, "Another HTTP-level refusal (the status says which)."),
         _c("internal_error", "request", 500, "A server fault; nothing a client sent causes it."),

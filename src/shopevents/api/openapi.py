@@ -354,6 +354,182 @@ REPORTS = [
 ]
 
 
+POINTER = {"type": "string", "maxLength": 500, "pattern": "^(/([^~]|~[01])*)*$"}
+CUSTOM_EVENT_TYPE_CREATE = {
+    "type": "object",
+    "required": ["alias", "contactEmail"],
+    "properties": {
+        "eventId": {
+            "type": "string",
+            "pattern": "^[A-Za-z0-9][A-Za-z0-9_.:-]{0,63}$",
+            "description": "The type's id (e.g. Connectif's 24-hex id, kept by a migrating store); minted if absent",
+        },
+        "alias": {"type": "string", "pattern": "^[A-Za-z0-9][A-Za-z0-9_.-]{0,99}$"},
+        "contactEmail": {
+            **POINTER,
+            "minLength": 1,
+            "description": "RFC 6901 JSON pointer of the contact's e-mail in the body, e.g. /email",
+        },
+        "payload": {
+            "type": ["object", "null"],
+            "maxProperties": 100,
+            "additionalProperties": POINTER,
+            "description": "Payload field -> JSON pointer in the body; absent or null keeps the whole body",
+        },
+    },
+}
+CUSTOM_EVENT_TYPE = {
+    "type": "object",
+    "required": ["id", "alias", "contactEmail", "payload", "createdAt"],
+    "properties": {
+        "id": {"type": "string"},
+        "alias": {"type": "string"},
+        "contactEmail": {"type": "string"},
+        "payload": {"type": ["object", "null"], "additionalProperties": {"type": "string"}},
+        "createdAt": {"type": "string", "format": "date-time"},
+    },
+}
+CUSTOM_EVENT_BODY = {
+    "type": "object",
+    "description": "`{email, payload}` as given, or any other object (Connectif's flat map of "
+    "fields), mapped through the type's pointers like an ingest post",
+    "properties": {
+        "email": {"type": "string"},
+        "payload": {"type": "object"},
+        "createContact": {"type": "boolean", "default": True},
+        "requestId": {"type": "string", "minLength": 1, "maxLength": 128},
+    },
+}
+CUSTOM_EVENT_RECORDED = {
+    "type": "object",
+    "required": ["status", "eventId", "alias", "contactId", "email", "contactCreated", "payload"],
+    "properties": {
+        "status": {"enum": ["accepted", "duplicate"]},
+        "eventId": {"type": "string"},
+        "alias": {"type": "string"},
+        "contactId": {"type": "string"},
+        "email": {"type": "string"},
+        "contactCreated": {"type": "boolean"},
+        "payload": {"type": "object"},
+        "duplicateRequest": {"type": "boolean"},
+    },
+}
+
+
+def _custom_event_op(summary: str, op: str, param: dict[str, Any]) -> dict[str, Any]:
+    return {
+        "post": {
+            "summary": summary,
+            "operationId": op,
+            "parameters": [
+                param,
+                {
+                    "name": "createContact",
+                    "in": "query",
+                    "required": False,
+                    "schema": {"type": "boolean", "default": True},
+                    "description": "false: refuse an e-mail no contact has (422 contact_not_found)",
+                },
+                {
+                    "name": "requestId",
+                    "in": "query",
+                    "required": False,
+                    "schema": {"type": "string", "minLength": 1, "maxLength": 128},
+                    "description": "A retry with the same requestId is answered from the first",
+                },
+            ],
+            "requestBody": {
+                "required": True,
+                "content": {"application/json": {"schema": CUSTOM_EVENT_BODY}},
+            },
+            "responses": {
+                "201": _resp("Recorded on the contact", CUSTOM_EVENT_RECORDED),
+                "200": _resp("A repeated requestId: the first answer", CUSTOM_EVENT_RECORDED),
+                "400": _err("The body is not JSON"),
+                "404": _err("unknown_custom_event_type: no such type in this store"),
+                "413": _err("The body is over the limit"),
+                "422": _err(
+                    "unmappable_custom_event (a pointer names nothing, the e-mail is not "
+                    "valid), contact_not_found (createContact false), or validation_failed"
+                ),
+                "401": COMMON["401"],
+                "503": COMMON["503"],
+            },
+        }
+    }
+
+
+def custom_event_paths() -> dict[str, Any]:
+    type_id = _path_param("eventId", "The custom event type's id")
+    return {
+        "/api/custom-event-types": {
+            "get": {
+                "summary": "The store's custom event types",
+                "operationId": "listCustomEventTypes",
+                "responses": {
+                    "200": _resp(
+                        "Types, by alias",
+                        {
+                            "type": "object",
+                            "required": ["items"],
+                            "properties": {"items": {"type": "array", "items": CUSTOM_EVENT_TYPE}},
+                        },
+                    ),
+                    **COMMON,
+                },
+            },
+            "post": {
+                "summary": "Define a custom event type: its alias and the JSON pointers of the "
+                "contact's e-mail and of the payload's fields",
+                "operationId": "createCustomEventType",
+                "requestBody": {
+                    "required": True,
+                    "content": {"application/json": {"schema": CUSTOM_EVENT_TYPE_CREATE}},
+                },
+                "responses": {
+                    "201": _resp("Created", CUSTOM_EVENT_TYPE),
+                    "400": _err("The body is not JSON"),
+                    "409": _err("custom_event_type_conflict: the eventId or alias is taken"),
+                    "413": _err("The body is over the limit"),
+                    **COMMON,
+                },
+            },
+        },
+        "/api/custom-event-types/{eventId}": {
+            "get": {
+                "summary": "One custom event type",
+                "operationId": "getCustomEventType",
+                "parameters": [type_id],
+                "responses": {
+                    "200": _resp("The type", CUSTOM_EVENT_TYPE),
+                    "404": _err("No such type"),
+                    **COMMON,
+                },
+            },
+            "delete": {
+                "summary": "Remove a custom event type (the events recorded stay)",
+                "operationId": "deleteCustomEventType",
+                "parameters": [type_id],
+                "responses": {
+                    "204": {"description": "Removed"},
+                    "404": _err("No such type"),
+                    **COMMON,
+                },
+            },
+        },
+        "/api/custom-events/alias/{alias}": _custom_event_op(
+            "Record a custom event of the type with this alias on the contact it names",
+            "createCustomEventByAlias",
+            _path_param("alias", "The custom event type's alias"),
+        ),
+        "/api/custom-events/event-id/{eventId}": _custom_event_op(
+            "Record a custom event of the type with this id on the contact it names",
+            "createCustomEventByEventId",
+            type_id,
+        ),
+    }
+
+
 def _path_param(name: str, description: str) -> dict[str, Any]:
     return {
         "name": name,
@@ -827,6 +1003,7 @@ def openapi_document(base_url: str) -> dict[str, Any]:
                     },
                 },
             },
+            **custom_event_paths(),
             "/api/store": {
                 "get": {
                     "summary": "The store's settings",

@@ -9,7 +9,7 @@ from starlette.requests import Request
 from starlette.responses import Response
 from starlette.routing import Route
 
-from shopevents.api import bodies, writes
+from shopevents.api import bodies, custom_events_routes, writes
 from shopevents.api.auth import KeyCache, authenticate
 from shopevents.api.openapi import openapi_document
 from shopevents.context import AppContext
@@ -308,6 +308,7 @@ def routes(ctx: AppContext) -> list[Route]:
         Route("/api/products/product-id/{product_id:text}", get_product, methods=["GET"]),
         Route("/api/products/product-id/{product_id:text}", patch_product, methods=["PATCH"]),
         *more_routes(ctx, store_of, write),
+        *custom_events_routes.routes(ctx, store_of, write),
     ]
 
 

@@ -25,7 +25,7 @@ from shopevents.asgi import (
 )
 from shopevents.context import AppContext
 from shopevents.errors import ApiError, StorageUnavailable, storage_error
-from shopevents.ingest import intake
+from shopevents.ingest import custom_posts, intake
 from shopevents.ingest.limits import RateLimiter
 from shopevents.schema.verdicts import CheckContext, domain_allowed, read_envelope
 from shopevents.storage.stores import StoreRecord
@@ -192,6 +192,10 @@ class IngestEndpoint:
             body = await read_limited_body(
                 request_headers, body_chunks(receive), settings.max_body_bytes
             )
+            if (type_id := custom_posts.event_type_param(scope)) is not None:
+                return await custom_posts.ingest(
+                    ctx, store, type_id, scope, body, origin, cors_headers(origin)
+                )
             envelope = read_envelope(body)
             if len(envelope.events) > settings.max_events:
                 raise ApiError(

@@ -1,0 +1,206 @@
+"""REST routes of custom events.
+
+Types: `POST /api/custom-event-types` with `{"eventId"?, "alias", "contactEmail": pointer,
+"payload"?: {field: pointer}}` (201), `GET /api/custom-event-types`, `GET` and `DELETE
+/api/custom-event-types/{eventId}`.
+
+Events (Connectif's REST form): `POST /api/custom-events/alias/{alias}` and
+`POST /api/custom-events/event-id/{eventId}`, body `{"email", "payload", "createContact"?,
+"requestId"?}`; any other body (Connectif's flat map of fields) is mapped through the type
+like an ingest post. `createContact` (body or query; true by default) false refuses an
+e-mail no contact has (`422 contact_not_found`). Answered `201` (recorded) or `200`
+(a repeated `requestId`: the first answer, `duplicate`).
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from starlette.requests import Request
+from starlette.responses import Response
+from starlette.routing import Route
+
+from shopevents.api import bodies
+from shopevents.context import AppContext
+from shopevents.domain import custom_events
+from shopevents.errors import ApiError, issue
+from shopevents.ingest import custom_posts
+from shopevents.responses import json_response
+from shopevents.storage import custom_event_types as types
+from shopevents.storage.database import Conn
+
+
+def validation_error(errors: list[dict[str, str]]) -> ApiError:
+    return ApiError(
+        "validation_failed",
+        "; ".join(f"{e['path'] or '/'}: {e['message']}" for e in errors[:5]),
+        errors=errors,
+        extra={"validationErrors": [{"path": e["path"], "reason": e["message"]} for e in errors]},
+    )
+
+
+def create_type(conn: Conn, now: int, store_id: str, d: custom_events.Definition) -> Any:
+    """Inside a write transaction: the stored type, or an `ApiError` (conflict) to raise."""
+    if types.by_id(conn, store_id, d.id) is not None:
+        return ApiError(
+            "custom_event_type_conflict",
+            f"eventId: the store already has a custom event type {d.id!r}",
+            errors=[issue("invalid_value", "/eventId", f"Expected a new id; {d.id!r} is taken")],
+        )
+    if types.by_alias(conn, store_id, d.alias) is not None:
+        return ApiError(
+            "custom_event_type_conflict",
+            f"alias: the store already has a custom event type with alias {d.alias!r}",
+            errors=[
+                issue("invalid_value", "/alias", f"Expected a new alias; {d.alias!r} is taken")
+            ],
+        )
+    t = types.CustomEventType(
+        store_id=store_id,
+        id=d.id,
+        alias=d.alias,
+        contact_email=d.contact_email,
+        payload=d.payload,
+        created_at=now,
+    )
+    types.insert(conn, t)
+    return t
+
+
+def _flag(value: Any, path: str) -> bool:
+    if isinstance(value, bool):
+        return value
+    if isinstance(value, str) and value.lower() in ("true", "false", "1", "0"):
+        return value.lower() in ("true", "1")
+    raise validation_error(
+        [issue("invalid_type", path, f"Expected true or false; received {value!r}")]
+    )
+
+
+def explicit_form(doc: Any) -> bool:
+    """`{"email": text, "payload": object, ...}`: the e-mail and payload as given."""
+    return (
+        isinstance(doc, dict)
+        and isinstance(doc.get("email"), str)
+        and isinstance(doc.get("payload"), dict)
+    )
+
+
+def routes(ctx: AppContext, store_of: Any, write: Any) -> list[Route]:
+    def missing(what: str) -> ApiError:
+        return ApiError("unknown_custom_event_type", f"No custom event type {what} in this store")
+
+    async def create(request: Request) -> Response:
+        store = await store_of(request)
+        body = await bodies.read_bytes(request, ctx.settings.ingest.api_max_body_bytes)
+        obj = custom_posts.decode_body(body)
+        d, problems = custom_events.check_definition(obj, ctx.now_us())
+        if d is None:
+            raise validation_error(problems)
+        found = await write(lambda conn, now: create_type(conn, now, store.id, d))
+        if isinstance(found, ApiError):
+            raise found
+        return json_response(found.view(), 201)
+
+    async def list_(request: Request) -> Response:
+        store = await store_of(request)
+        found = await ctx.read(lambda c: types.list_types(c, store.id))
+        return json_response({"items": [t.view() for t in found]})
+
+    async def get_one(request: Request) -> Response:
+        store = await store_of(request)
+        tid = request.path_params["event_id"]
+        found = await ctx.read(lambda c: types.by_id(c, store.id, tid))
+        if found is None:
+            raise ApiError("not_found", f"No custom event type {tid!r} in this store")
+        return json_response(found.view())
+
+    async def delete(request: Request) -> Response:
+        store = await store_of(request)
+        tid = request.path_params["event_id"]
+        gone = await write(lambda conn, now: types.delete(conn, store.id, tid))
+        if not gone:
+            raise ApiError("not_found", f"No custom event type {tid!r} in this store")
+        return Response(status_code=204)
+
+    async def post_event(
+        request: Request, event_type: types.CustomEventType | None, what: str
+    ) -> Response:
+        if event_type is None:
+            raise missing(what)
+        body = await bodies.read_bytes(request, ctx.settings.ingest.api_max_body_bytes)
+        doc = custom_posts.decode_body(body)
+        params = dict(request.query_params)
+        create_contact = (
+            _flag(params["createContact"], "/createContact") if "createContact" in params else True
+        )
+        if explicit_form(doc):
+            if "createContact" in doc:
+                create_contact = _flag(doc["createContact"], "/createContact")
+            email, problem = custom_events.check_email(doc["email"], "/email", "email")
+            if problem or email is None:
+                raise custom_posts.unmappable([problem] if problem else [], "the body")
+            payload = doc["payload"]
+        else:
+            email, payload = custom_posts.map_or_error(event_type, doc)
+        key = custom_posts.request_key_of(
+            {"requestId": [params["requestId"]]} if "requestId" in params else {}, doc
+        )
+        found = event_type
+
+        def run(conn: Conn, now: int) -> Any:
+            try:
+                return custom_posts.record(
+                    conn,
+                    now,
+                    found.store_id,
+                    found,
+                    email,
+                    payload,
+                    channel="api",
+                    body=body,
+                    request_key=key,
+                    create_contact=create_contact,
+                )
+            except custom_posts.NoContact:
+                return None
+
+        answer = await write(run)
+        if answer is None:
+            raise ApiError(
+                "contact_not_found",
+                f"email: no contact {email!r} in this store, and createContact is false",
+                errors=[
+                    issue(
+                        "invalid_value",
+                        "/email",
+                        f"Expected the e-mail of an existing contact (createContact is false); received {email!r}",
+                    )
+                ],
+            )
+        status = answer["results"][0]["status"]
+        out = {"status": status, **answer["customEvent"]}
+        if answer.get("duplicateRequest"):
+            out["duplicateRequest"] = True
+        return json_response(out, 201 if status == "accepted" else 200)
+
+    async def by_alias(request: Request) -> Response:
+        store = await store_of(request)
+        alias = request.path_params["alias"]
+        found = await ctx.read(lambda c: types.by_alias(c, store.id, alias))
+        return await post_event(request, found, f"with alias {alias!r}")
+
+    async def by_event_id(request: Request) -> Response:
+        store = await store_of(request)
+        tid = request.path_params["event_id"]
+        found = await ctx.read(lambda c: types.by_id(c, store.id, tid))
+        return await post_event(request, found, repr(tid))
+
+    return [
+        Route("/api/custom-event-types", create, methods=["POST"]),
+        Route("/api/custom-event-types", list_, methods=["GET"]),
+        Route("/api/custom-event-types/{event_id}", get_one, methods=["GET"]),
+        Route("/api/custom-event-types/{event_id}", delete, methods=["DELETE"]),
+        Route("/api/custom-events/alias/{alias}", by_alias, methods=["POST"]),
+        Route("/api/custom-events/event-id/{event_id}", by_event_id, methods=["POST"]),
+    ]

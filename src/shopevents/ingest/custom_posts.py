@@ -1,0 +1,310 @@
+"""Server-side custom events: a plain JSON body posted to the ingest URL with
+`?eventId={custom event type id}` (what integrations such as a WordPress plugin send), and the
+REST forms `POST /api/custom-events/alias/{alias}` and `.../event-id/{eventId}`.
+
+The body is mapped through the store's custom event type (`domain.custom_events`): the
+contact named by the mapped e-mail is found or created (identity rules), and a `custom` event
+`{"eventId": type id, "payload": mapped}` is recorded on it with its `custom-event` activity,
+in one transaction with the raw request. The answer has the ingest answer's shape
+(`trackerId`, `results[...]`). A post that cannot be used (unknown `eventId`, a body that is
+not JSON, a body the type cannot map) is answered with its error (`404`, `400`, `422`, with
+`trackerId` and `results`) and its raw body is quarantined; it changes no contact.
+A `requestId` (query parameter, or a text `requestId` at the top of the body) makes a retry
+harmless: the first answer is given again, marked `duplicateRequest`, and nothing is
+recorded twice.
+"""
+
+from __future__ import annotations
+
+from decimal import Decimal
+from typing import Any
+from urllib.parse import parse_qs
+
+import msgspec
+
+from shopevents.domain import carts, custom_events, identity, timeline
+from shopevents.errors import ApiError, StorageUnavailable, issue, storage_error
+from shopevents.storage import custom_event_types as types
+from shopevents.storage.codec import dumpb, dumps, loads
+from shopevents.storage.database import Conn
+from shopevents.storage.stores import StoreRecord
+
+MAX_REQUEST_KEY = 128
+_decoder = msgspec.json.Decoder(float_hook=Decimal)
+
+
+class NoContact(Exception):
+    """createContact is false and no contact has the e-mail."""
+
+
+def query_params(scope: Any) -> dict[str, list[str]]:
+    raw = scope.get("query_string", b"")
+    if not raw:
+        return {}
+    return parse_qs(raw.decode("latin-1"), keep_blank_values=True)
+
+
+def event_type_param(scope: Any) -> str | None:
+    """The `eventId` query parameter of an ingest post, if any."""
+    if not scope.get("query_string"):
+        return None
+    values = query_params(scope).get("eventId")
+    return values[0] if values else None
+
+
+def decode_body(body: bytes) -> Any:
+    """The body as a JSON value (decimals exact); `ApiError invalid_json` with line and
+    column otherwise."""
+    try:
+        return _decoder.decode(body)
+    except msgspec.DecodeError as exc:
+        message = f"The body is not valid JSON: {exc}"
+        raise ApiError(
+            "invalid_json", message, errors=[issue("invalid_json", "", message)]
+        ) from None
+    except RecursionError:
+        message = "The body is not valid JSON: it is nested too deeply"
+        raise ApiError(
+            "invalid_json", message, errors=[issue("invalid_json", "", message)]
+        ) from None
+
+
+def request_key_of(params: dict[str, list[str]], doc: Any) -> str | None:
+    given = params.get("requestId")
+    key: str | None = given[0] if given else None
+    if key is None and isinstance(doc, dict) and isinstance(doc.get("requestId"), str):
+        key = doc["requestId"]
+    if key is None:
+        return None
+    if not key or len(key) > MAX_REQUEST_KEY or "\x00" in key:
+        raise ApiError(
+            "invalid_envelope",
+            f"requestId: Expected a text of 1 to {MAX_REQUEST_KEY} characters without NUL",
+            errors=[
+                issue(
+                    "invalid_value",
+                    "/requestId",
+                    f"Expected a text of 1 to {MAX_REQUEST_KEY} characters without NUL",
+                )
+            ],
+        )
+    return key
+
+
+def _prior(conn: Conn, store_id: str, key: str | None) -> dict[str, Any] | None:
+    if not key:
+        return None
+    prior = conn.scalar_written(
+        "SELECT response FROM requests WHERE store_id = ? AND request_key = ?", (store_id, key)
+    )
+    if prior is None:
+        return None
+    again: dict[str, Any] = loads(prior)
+    for r in again.get("results", []):
+        if r.get("status") != "rejected":
+            r["status"] = "duplicate"
+    again["duplicateRequest"] = True
+    return again
+
+
+def record(
+    conn: Conn,
+    now: int,
+    store_id: str,
+    event_type: types.CustomEventType,
+    email: str,
+    payload: dict[str, Any],
+    *,
+    channel: str,
+    body: bytes,
+    request_key: str | None = None,
+    create_contact: bool = True,
+) -> dict[str, Any]:
+    """Inside a write transaction: the custom event on the contact with this (normalised)
+    e-mail. Gives the answer (also stored with the request). Raises `NoContact` (having
+    written nothing) when `create_contact` is false and the contact does not exist."""
+    again = _prior(conn, store_id, request_key)
+    if again is not None:
+        return again
+    row = conn.one(
+        "SELECT c.id, (SELECT t.tracker_id FROM trackers t WHERE t.store_id = c.store_id "
+        "AND t.contact_id = c.id ORDER BY t.last_seen DESC LIMIT 1) "
+        "FROM contacts c WHERE c.store_id = ? AND c.email = ?",
+        (store_id, email),
+    )
+    if row is None and not create_contact:
+        raise NoContact(email)
+    request_id = conn.reserve_id("requests")
+    ident = identity.resolve(conn, store_id, row[1] if row else None, email, now, request_id)
+    cid = ident.contact_id
+    if ident.created:
+        carts.new_contact(conn, store_id, cid)
+    event = {"type": "custom", "eventId": event_type.id, "payload": payload}
+    event_id = conn.append_id(
+        "INSERT INTO events (store_id, request_id, idx, type, status, received_at, contact_id, warnings, data) "
+        "VALUES (?, ?, 0, 'custom', 'accepted', ?, ?, NULL, ?)",
+        (store_id, request_id, now, cid, dumps(event)),
+    )
+    timeline.add(
+        conn,
+        store_id,
+        cid,
+        now,
+        "custom-event",
+        {"eventId": event_type.id, "alias": event_type.alias, "payload": payload},
+        event_id,
+    )
+    response: dict[str, Any] = {
+        "trackerId": ident.tracker_id,
+        "banners": [],
+        "webContents": [],
+        "webModals": {},
+        "results": [{"index": 0, "type": "custom", "status": "accepted", "warnings": []}],
+        "customEvent": {
+            "eventId": event_type.id,
+            "alias": event_type.alias,
+            "contactId": cid,
+            "email": email,
+            "contactCreated": ident.created,
+            "payload": payload,
+        },
+    }
+    conn.append(
+        "INSERT INTO requests (id, store_id, received_at, channel, request_key, tracker_id, origin, body, "
+        "response, contact_id, accepted, rejected) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+        (
+            request_id,
+            store_id,
+            now,
+            channel,
+            request_key,
+            ident.tracker_id,
+            None,
+            body,
+            dumps(response),
+            cid,
+            1,
+            0,
+        ),
+    )
+    return response
+
+
+def quarantine(
+    conn: Conn,
+    now: int,
+    store_id: str,
+    body: bytes,
+    error: ApiError,
+    tracker_id: str,
+    *,
+    channel: str,
+    origin: str | None = None,
+) -> dict[str, Any]:
+    """Inside a write transaction: a post that cannot be used, kept raw in quarantine with its
+    errors (and the request, for the integration debugger). Gives the answer's body."""
+    first = error.errors[0] if error.errors else issue("invalid_value", "", error.message)
+    result = {"index": 0, "type": "custom", "status": "rejected", "warnings": [], **first}
+    answer = {**error.body(), "trackerId": tracker_id, "results": [result]}
+    request_id = conn.insert_id(
+        "INSERT INTO requests (store_id, received_at, channel, tracker_id, origin, body, response, "
+        "accepted, rejected) VALUES (?, ?, ?, ?, ?, ?, ?, 0, 1)",
+        (store_id, now, channel, tracker_id, origin, body, dumps(answer)),
+    )
+    answer["quarantineId"] = conn.insert_id(
+        "INSERT INTO quarantine (store_id, request_id, idx, type, code, received_at, raw, errors) "
+        "VALUES (?, ?, 0, 'custom', ?, ?, ?, ?)",
+        (
+            store_id,
+            request_id,
+            error.code,
+            now,
+            body,
+            dumps({"error": first, "errors": error.errors, "warnings": []}),
+        ),
+    )
+    return answer
+
+
+def unmappable(problems: list[dict[str, str]], what: str) -> ApiError:
+    return ApiError(
+        "unmappable_custom_event",
+        f"The body cannot be mapped through {what}: "
+        + "; ".join(f"{p['path'] or '/'}: {p['message']}" for p in problems[:5]),
+        errors=problems,
+    )
+
+
+def map_or_error(event_type: types.CustomEventType, doc: Any) -> tuple[str, dict[str, Any]]:
+    email, payload, problems = custom_events.map_body(
+        event_type.contact_email, event_type.payload, doc
+    )
+    if problems or email is None:
+        raise unmappable(problems, f"custom event type {event_type.alias!r}")
+    return email, payload
+
+
+async def ingest(
+    ctx: Any,
+    store: StoreRecord,
+    type_id: str,
+    scope: Any,
+    body: bytes,
+    origin: str | None,
+    cors: dict[str, str],
+) -> tuple[int, Any, dict[str, str]]:
+    """A post to the ingest URL with `?eventId=`: the answer (status, JSON value, headers)."""
+    retry_after = ctx.settings.ingest.retry_after_seconds
+    now_us = ctx.now_us()
+    try:
+        event_type = await ctx.read(lambda c: types.by_id(c, store.id, type_id))
+        error: ApiError | None = None
+        try:
+            if event_type is None:
+                raise ApiError(
+                    "unknown_custom_event_type",
+                    f"eventId: no custom event type {type_id!r} in this store",
+                    errors=[
+                        issue(
+                            "invalid_value",
+                            "/eventId",
+                            f"Expected the id of one of the store's custom event types; received {type_id!r}",
+                        )
+                    ],
+                )
+            doc = decode_body(body)
+            key = request_key_of(query_params(scope), doc)
+            email, payload = map_or_error(event_type, doc)
+        except ApiError as exc:
+            error = exc
+        if error is not None:
+            failed = error
+            tracker = identity.new_id(now_us)
+            answer = await ctx.write(
+                lambda conn, now: quarantine(
+                    conn, now, store.id, body, failed, tracker, channel="server", origin=origin
+                )
+            )
+            ctx.count("ingest_requests", str(failed.status))
+            ctx.count("ingest_events", "rejected")
+            return failed.status, answer, cors
+        assert event_type is not None
+        found = event_type
+        answer = await ctx.write(
+            lambda conn, now: record(
+                conn,
+                now,
+                store.id,
+                found,
+                email,
+                payload,
+                channel="server",
+                body=body,
+                request_key=key,
+            )
+        )
+    except StorageUnavailable as exc:
+        raise storage_error(exc, retry_after) from None
+    ctx.count("ingest_requests", "200")
+    ctx.count("ingest_events", answer["results"][0]["status"])
+    return 200, dumpb(answer), cors
