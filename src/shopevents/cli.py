@@ -6,91 +6,59 @@ import json
 import re
 import sys
 import time
-from pathlib import Path
 from typing import Any
 
 import click
 import msgspec
 
-from shopevents.clock import SystemClock, from_micros, to_micros
-from shopevents.config import Settings, SettingsError, load_settings
+from shopevents.cli_common import (
+    Env,
+    Group,
+    first_line,
+    open_output,
+    out_json,
+    plain_text,
+    resolve_store,
+    store_option,
+)
+from shopevents.clock import from_micros
+from shopevents.config import Settings, load_settings
 from shopevents.errors import StorageUnavailable
 from shopevents.storage import stores
-from shopevents.storage.database import Conn, Database, open_database
-
-
-class Env:
-    def __init__(self, settings: Settings) -> None:
-        self.settings = settings
-        self.clock = SystemClock()
-        self._db: Database | None = None
-
-    @property
-    def db(self) -> Database:
-        if self._db is None:
-            self._db = open_database(self.settings)
-        return self._db
-
-    def now(self) -> int:
-        return to_micros(self.clock.now())
-
-    def write(self, fn: Any) -> Any:
-        conn = self.db.connect()
-        try:
-            with conn.transaction():
-                return fn(conn, self.now())
-        finally:
-            conn.close()
-
-    def _pending(self, wait: bool) -> list[str]:
-        limit = self.settings.storage.startup_wait_seconds if wait else 0.0
-        give_up = time.monotonic() + limit
-        told = False
-        while True:
-            try:
-                return self.db.pending_migrations()
-            except StorageUnavailable as exc:
-                reason = str(exc).strip().splitlines()[0] if str(exc).strip() else "no answer"
-                if time.monotonic() >= give_up:
-                    raise click.ClickException(
-                        f"the database at {self.settings.database_url} is not answering "
-                        f"({reason}); start it, or check --database / SHOPEVENTS_DATABASE_URL"
-                    ) from None
-                if not told:
-                    click.echo(
-                        f"waiting up to {limit:g} s for the database at "
-                        f"{self.settings.database_url} ({reason})",
-                        err=True,
-                    )
-                    told = True
-                time.sleep(1.0)
-
-    def read(self, fn: Any) -> Any:
-        conn = self.db.connect()
-        try:
-            return fn(conn)
-        finally:
-            conn.close()
-
-    def require_migrated(self, *, wait: bool = False) -> None:
-        """Refuse to go on with migrations pending. `wait`: a database that does not answer
-        yet is waited for, up to `storage.startup_wait_seconds` (a server started with, or
-        before, its database)."""
-        pending = self._pending(wait)
-        if pending:
-            raise click.ClickException(
-                f"the database needs migrating ({', '.join(pending)}): run `shopevents migrate`"
-            )
-
+from shopevents.storage.database import Conn
+from shopevents.storage.reads import iso
 
 pass_env = click.make_pass_decorator(Env)
+LOG_LEVELS = ["debug", "info", "warning", "error", "critical"]
 
 
-def out_json(value: Any) -> None:
-    click.echo(msgspec.json.encode(value).decode())
+def _settings_error(exc: Exception, config: str | None) -> click.ClickException:
+    import tomllib
+
+    if isinstance(exc, tomllib.TOMLDecodeError):
+        return click.ClickException(
+            f"the settings file {config} is not valid TOML ({exc}): fix it "
+            "(docs/configuration.md shows the format), or leave out --config / SHOPEVENTS_CONFIG"
+        )
+    if isinstance(exc, OSError):
+        name = exc.filename or config
+        return click.ClickException(
+            f"cannot read the settings file {name} ({exc.strerror or exc}): check the path "
+            "given with --config / SHOPEVENTS_CONFIG (or a SHOPEVENTS_*_FILE variable)"
+        )
+    return click.ClickException(
+        f"{exc} (see docs/configuration.md for the settings and their values)"
+    )
 
 
-@click.group()
+_SOURCES = {
+    click.core.ParameterSource.COMMANDLINE: "from --database",
+    click.core.ParameterSource.ENVIRONMENT: "from SHOPEVENTS_DATABASE_URL",
+}
+
+
+@click.group(cls=Group)
+@click.version_option(package_name="shopevents", message="shopevents %(version)s")
 @click.option(
     "--database",
     "database",
@@ -109,16 +77,26 @@ def main(click_ctx: click.Context, database: str | None, config: str | None) -> 
     """shopevents: a self-hosted eCommerce event backend speaking Connectif's protocol."""
     try:
         settings = load_settings(config_file=config, overrides={"database_url": database})
-    except (SettingsError, OSError) as exc:
-        raise click.ClickException(str(exc)) from exc
-    click_ctx.obj = Env(settings)
+    except (ValueError, OSError) as exc:  # SettingsError and TOMLDecodeError are ValueErrors
+        raise _settings_error(exc, config) from None
+    source = _SOURCES.get(click_ctx.get_parameter_source("database"))  # type: ignore[arg-type]
+    if source is None:
+        source = (
+            "from the settings"
+            if settings.database_url != Settings().database_url
+            else ("the default, in the working directory")
+        )
+    env = Env(settings, url_source=source)
+    env.check_url()
+    click_ctx.obj = env
 
 
 @main.command()
 @pass_env
 def migrate(env: Env) -> None:
-    """Apply the database migrations that are not applied yet."""
-    done = env.db.migrate()
+    """Create the database's tables, or apply the migrations not applied yet."""
+    click.echo(f"database: {env.where}", err=True)
+    done = env.database().migrate()
     click.echo("applied: " + ", ".join(done) if done else "the database is up to date")
 
 
@@ -129,25 +107,86 @@ def migrate(env: Env) -> None:
 @click.option(
     "--demo", is_flag=True, help="Make sure the demo store exists and print how to use it."
 )
+@click.option(
+    "--log-level",
+    type=click.Choice(LOG_LEVELS, case_sensitive=False),
+    default=None,
+    help="What the server logs: debug, info, warning, error, critical (default: the "
+    "log_level setting, info).",
+)
+@click.option(
+    "--access-log/--no-access-log",
+    default=None,
+    help="Log one line per HTTP request (default: the access_log setting, off).",
+)
 @pass_env
-def serve(env: Env, host: str | None, port: int | None, no_worker: bool, demo: bool) -> None:
+def serve(
+    env: Env,
+    host: str | None,
+    port: int | None,
+    no_worker: bool,
+    demo: bool,
+    log_level: str | None,
+    access_log: bool | None,
+) -> None:
     """Run the HTTP server (ingest, client script, REST API, dashboard) and the worker."""
-    import uvicorn
-
     from shopevents.app import create_app
-    from shopevents.server import uvicorn_config
+    from shopevents.server import Server, uvicorn_config
 
     settings = msgspec.structs.replace(
-        env.settings, host=host or env.settings.host, port=port or env.settings.port
+        env.settings,
+        host=host or env.settings.host,
+        port=port or env.settings.port,
+        log_level=(log_level or env.settings.log_level).lower(),
+        access_log=env.settings.access_log if access_log is None else access_log,
     )
     env.settings = settings
+    _check_port(settings.host, settings.port)
     env.require_migrated(wait=True)
     if demo:
         print_demo(env)
+    with_worker = settings.worker.enabled and not no_worker
     app = create_app(settings, env.db, env.clock, worker=False if no_worker else None)
-    config = uvicorn_config(app, settings)  # timeouts, connection cap, open-file limit
+    config = uvicorn_config(app, settings, log_level=settings.log_level)
     settle_gc()
-    uvicorn.Server(config).run()
+    server = Server(config, ready=f"database {env.where}, worker {'on' if with_worker else 'off'}")
+    try:
+        server.run()
+    except KeyboardInterrupt:  # Ctrl+C: uvicorn has stopped cleanly
+        return
+    if not server.started:
+        raise SystemExit(1)  # it could not listen (uvicorn said why)
+
+
+def _check_port(host: str, port: int) -> None:
+    """Refuse at once, with what to do, an address the server could not listen on."""
+    import socket
+
+    try:
+        infos = socket.getaddrinfo(host, port, type=socket.SOCK_STREAM, flags=socket.AI_PASSIVE)
+    except OSError as exc:
+        raise click.ClickException(
+            f"cannot listen on {host!r} ({exc.strerror or exc}): give an address of this "
+            "machine with --host (or the host setting), e.g. 127.0.0.1 or 0.0.0.0"
+        ) from None
+    family, kind, proto, _, address = infos[0]
+    with socket.socket(family, kind, proto) as sock:
+        sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        try:
+            sock.bind(address)
+        except OSError as exc:
+            import errno
+
+            hint = (
+                "another process is using it; stop it, or choose another --port (or the port "
+                "setting)"
+                if exc.errno == errno.EADDRINUSE
+                else "give an address of this machine with --host (or the host setting), "
+                "e.g. 127.0.0.1 or 0.0.0.0, and a port from 1024 unless run as root"
+            )
+            raise click.ClickException(
+                f"cannot listen on {host}:{port} ({exc.strerror or exc}): {hint}"
+            ) from None
 
 
 def settle_gc() -> None:
@@ -184,6 +223,11 @@ def print_demo(env: Env) -> None:
     click.echo(f"  demo store id: {rec.id}")
     if key:
         click.echo(f"  demo API key:  {key[0]}:{key[1]}   (shown once; keep it for the REST API)")
+    else:
+        click.echo(
+            "  demo API key:  shown when the store was made; a new one: "
+            f"shopevents stores keys {rec.id} --create NAME"
+        )
     click.echo(f"  ingest URL:    {ingest}")
     click.echo(f"  demo shop:     {base}/demo/")
     click.echo(f"  dashboard:     {base}/  (make an account with `shopevents users create NAME`)")
@@ -244,7 +288,9 @@ _DELAY = re.compile(r"^\s*(\d+(?:\.\d+)?)\s*(s|sec|m|min|h|d)?\s*$")
 def parse_delay(text: str) -> int:
     mt = _DELAY.match(text)
     if not mt:
-        raise click.BadParameter(f"{text!r}: use a number with s, m, h or d (e.g. 30m, 5s)")
+        raise click.BadParameter(
+            f"{text!r}: use a number with s, m, h or d (e.g. 30m, 5s)", param_hint="--abandon-after"
+        )
     factor = {"s": 1, "sec": 1, None: 1, "m": 60, "min": 60, "h": 3600, "d": 86400}[mt.group(2)]
     return int(float(mt.group(1)) * factor)
 
@@ -255,15 +301,20 @@ def _check_timezone(tz: str) -> str:
     try:
         ZoneInfo(tz)
     except Exception as exc:
-        raise click.BadParameter(f"unknown time zone {tz!r}") from exc
+        raise click.BadParameter(
+            f"unknown time zone {tz!r}: use an IANA name such as Europe/Madrid or UTC",
+            param_hint="--timezone",
+        ) from exc
     return tz
 
 
-def _check_currency(code: str) -> str:
+def _check_currency(code: str, option: str = "--currency") -> str:
     from shopevents.schema.currencies import ISO_4217
 
     if code.upper() not in ISO_4217:
-        raise click.BadParameter(f"{code!r} is not an ISO 4217 currency code")
+        raise click.BadParameter(
+            f"{code!r} is not an ISO 4217 currency code (EUR, USD, ...)", param_hint=option
+        )
     return code.upper()
 
 
@@ -289,6 +340,8 @@ def stores_create(
 ) -> None:
     """Create a store and its first API key."""
     env.require_migrated()
+    if not name.strip():
+        raise click.BadParameter("a store needs a name that is not blank", param_hint="NAME")
     currency = _check_currency(currency)
     timezone = _check_timezone(timezone)
 
@@ -312,14 +365,18 @@ def stores_create(
 
 
 @stores_group.command("list")
-@click.option("--json", "as_json", is_flag=True)
+@click.option("--json", "as_json", is_flag=True, help="Print a JSON array (the REST API's shape).")
 @pass_env
 def stores_list(env: Env, as_json: bool) -> None:
     """List stores."""
+    from shopevents.api.carts_routes import store_json
+
     rows = env.read(stores.list_stores)
     if as_json:
-        out_json([msgspec.to_builtins(r) for r in rows])
+        out_json([store_json(r) for r in rows])
         return
+    if not rows:
+        click.echo("no stores yet: create one with `shopevents stores create NAME`", err=True)
     for r in rows:
         click.echo(
             f"{r.id}  {r.name}  {r.currency}  {r.timezone}  domains={','.join(r.domains) or '*'}"
@@ -327,7 +384,7 @@ def stores_list(env: Env, as_json: bool) -> None:
 
 
 @stores_group.command("update")
-@click.argument("store_id")
+@click.argument("store_id", metavar="STORE")
 @click.option("--name")
 @click.option(
     "--domain", "domains", multiple=True, help="Replace the authorised domains (repeatable)."
@@ -367,6 +424,7 @@ def stores_update(
     as_json: bool,
 ) -> None:
     """Change a store's settings."""
+    store_id = resolve_store(env, store_id).id
     changes: dict[str, Any] = {}
     if name:
         changes["name"] = name
@@ -377,7 +435,7 @@ def stores_update(
     if currency:
         changes["currency"] = _check_currency(currency)
     if reporting_currency:
-        changes["reporting_currency"] = _check_currency(reporting_currency)
+        changes["reporting_currency"] = _check_currency(reporting_currency, "--reporting-currency")
     if timezone:
         changes["timezone"] = _check_timezone(timezone)
     if abandon_after:
@@ -391,19 +449,27 @@ def stores_update(
             try:
                 re.compile(rx)
             except re.error as exc:
-                raise click.BadParameter(f"{rx!r} is not a regular expression: {exc}") from exc
+                raise click.BadParameter(
+                    f"{rx!r} is not a regular expression: {exc}", param_hint="--exclude"
+                ) from exc
         changes["excluded_paths"] = list(excluded)
+    if name is not None and not name.strip():
+        raise click.BadParameter("a store needs a name that is not blank", param_hint="--name")
+    if not changes:
+        raise click.UsageError("nothing to change: give at least one option (see --help)")
     rec = env.write(lambda conn, now: stores.update_store(conn, store_id, changes))
     if rec is None:
         raise click.ClickException(f"no store has the id {store_id!r}")
     if as_json:
-        out_json(msgspec.to_builtins(rec))
+        from shopevents.api.carts_routes import store_json
+
+        out_json(store_json(rec))
     else:
         click.echo(f"updated {rec.id}: " + ", ".join(f"{k}={v}" for k, v in changes.items()))
 
 
 @stores_group.command("snippet")
-@click.argument("store_id")
+@click.argument("store_id", metavar="STORE")
 @click.option(
     "--base-url", help="The URL shopevents is reached at (default: the configured public URL)."
 )
@@ -412,14 +478,12 @@ def stores_snippet(env: Env, store_id: str, base_url: str | None) -> None:
     """Print the loader snippet to paste into every page of the store."""
     from shopevents.client.snippet import loader_snippet
 
-    rec = env.read(lambda c: stores.get_store(c, store_id))
-    if rec is None:
-        raise click.ClickException(f"no store has the id {store_id!r}")
-    click.echo(loader_snippet(store_id, (base_url or env.settings.base_url).rstrip("/")))
+    rec = resolve_store(env, store_id)
+    click.echo(loader_snippet(rec.id, (base_url or env.settings.base_url).rstrip("/")))
 
 
 @stores_group.command("keys")
-@click.argument("store_id")
+@click.argument("store_id", metavar="STORE")
 @click.option(
     "--create", "create_name", help="Create a key with this name and print its secret once."
 )
@@ -427,6 +491,7 @@ def stores_snippet(env: Env, store_id: str, base_url: str | None) -> None:
 @pass_env
 def stores_keys(env: Env, store_id: str, create_name: str | None, revoke_id: str | None) -> None:
     """List, create or revoke a store's API keys."""
+    store_id = resolve_store(env, store_id).id
     if create_name:
         key_id, secret = env.write(
             lambda c, now: stores.create_api_key(c, store_id, now=now, name=create_name)
@@ -450,15 +515,13 @@ def write_keys_group() -> None:
 
 
 @write_keys_group.command("create")
-@click.argument("store_id")
+@click.argument("store_id", metavar="STORE")
 @click.option("--name", default="default", show_default=True)
 @click.option("--json", "as_json", is_flag=True, help='Print {"writeKey": "..."}.')
 @pass_env
 def write_keys_create(env: Env, store_id: str, name: str, as_json: bool) -> None:
     """Create a write key and print it once (only its hash is stored)."""
-    env.require_migrated()
-    if env.read(lambda c: stores.get_store(c, store_id)) is None:
-        raise click.ClickException(f"no store has the id {store_id!r}")
+    store_id = resolve_store(env, store_id).id
     key_id, key = env.write(lambda c, now: stores.create_write_key(c, store_id, now=now, name=name))
     if as_json:
         out_json({"writeKey": key, "id": key_id})
@@ -468,26 +531,39 @@ def write_keys_create(env: Env, store_id: str, name: str, as_json: bool) -> None
 
 
 @write_keys_group.command("list")
-@click.argument("store_id")
+@click.argument("store_id", metavar="STORE")
 @click.option("--json", "as_json", is_flag=True)
 @pass_env
 def write_keys_list(env: Env, store_id: str, as_json: bool) -> None:
     """List a store's write keys (ids and names; the keys themselves are not stored)."""
+    store_id = resolve_store(env, store_id).id
     keys = env.read(lambda c: stores.list_write_keys(c, store_id))
     if as_json:
-        out_json([msgspec.to_builtins(k) for k in keys])
+        out_json([_key_json(k) for k in keys])
         return
     for k in keys:
         state = "revoked" if k.revoked_at else "active"
         click.echo(f"{k.id}  {k.name}  {state}  created {from_micros(k.created_at).isoformat()}")
 
 
+def _key_json(k: stores.WriteKey) -> dict[str, Any]:
+    """A key as JSON: camelCase names and ISO 8601 times, as the REST API writes them."""
+    return {
+        "id": k.id,
+        "storeId": k.store_id,
+        "name": k.name,
+        "createdAt": iso(k.created_at),
+        "revokedAt": iso(k.revoked_at),
+    }
+
+
 @write_keys_group.command("revoke")
-@click.argument("store_id")
+@click.argument("store_id", metavar="STORE")
 @click.argument("key_id")
 @pass_env
 def write_keys_revoke(env: Env, store_id: str, key_id: str) -> None:
     """Revoke a write key: SDKs sending with it get 401 invalid_write_key."""
+    store_id = resolve_store(env, store_id).id
     ok = env.write(lambda c, now: stores.revoke_write_key(c, store_id, key_id, now=now))
     if not ok:
         raise click.ClickException(f"no active write key {key_id!r} in store {store_id!r}")
@@ -499,36 +575,31 @@ def write_keys_revoke(env: Env, store_id: str, key_id: str) -> None:
 
 @main.command()
 @click.argument("file", type=click.File("rb"))
-@click.option("--store", "store_id", required=True)
+@store_option()
 @click.option(
     "--url", "server", help="Post to a running server at this base URL instead of writing directly."
 )
 @pass_env
-def send(env: Env, file: Any, store_id: str, server: str | None) -> None:
+def send(env: Env, file: Any, store_ref: str | None, server: str | None) -> None:
     """Post an ingest payload (a JSON file, or - for stdin) and print the response."""
     body = file.read()
     if server:
-        import httpx
-
-        r = httpx.post(
-            f"{server.rstrip('/')}/integration-type/system/scrippet-notification/{store_id}",
-            content=body,
-            headers={"Content-Type": "text/plain"},
-            timeout=30,
-        )
-        click.echo(r.text)
-        if r.status_code != 200:
-            sys.exit(1)
+        _send_to(env, server, store_ref, body)
         return
     from shopevents.errors import ApiError
     from shopevents.ingest import intake
     from shopevents.schema.verdicts import CheckContext, read_envelope
 
-    env.require_migrated()
-    store = env.read(lambda c: stores.get_store(c, store_id))
     try:
-        if store is None:
-            raise ApiError("unknown_store", f"No store has the id {store_id!r}")
+        store = resolve_store(env, store_ref)
+    except click.UsageError:
+        raise
+    except click.ClickException as exc:
+        # as the ingest endpoint answers it, in the error shape
+        out_json(ApiError("unknown_store", f"No store has the id or name {store_ref!r}").body())
+        click.echo(f"Error: {exc.message}", err=True)
+        sys.exit(1)
+    try:
         envelope = read_envelope(body)
         if len(envelope.events) > env.settings.ingest.max_events:
             raise ApiError("too_many_events")
@@ -546,6 +617,41 @@ def send(env: Env, file: Any, store_id: str, server: str | None) -> None:
     out_json(env.write(lambda conn, now: intake.apply(conn, prepared, now)))
 
 
+def _send_to(env: Env, server: str, store_ref: str | None, body: bytes) -> None:
+    """`send --url`: a store name is looked up in the local database when there is one;
+    otherwise --store is taken as the id the server knows."""
+    import httpx
+
+    try:
+        store_id = resolve_store(env, store_ref).id
+    except click.ClickException:
+        if store_ref is None:
+            raise
+        store_id = store_ref
+    base = server.rstrip("/")
+    if not base.startswith(("http://", "https://")):
+        raise click.BadParameter(
+            f"{server!r} is not an http:// or https:// URL (e.g. http://127.0.0.1:8000)",
+            param_hint="--url",
+        )
+    try:
+        r = httpx.post(
+            f"{base}/integration-type/system/scrippet-notification/{store_id}",
+            content=body,
+            headers={"Content-Type": "text/plain"},
+            timeout=30,
+        )
+    except httpx.HTTPError as exc:
+        raise click.ClickException(
+            f"could not reach the server at {base} ({first_line(exc)}): is `shopevents serve` "
+            "running there? Start it, or fix --url"
+        ) from None
+    click.echo(r.text)
+    if r.status_code != 200:
+        click.echo(f"Error: the server answered {r.status_code}", err=True)
+        sys.exit(1)
+
+
 @main.group("schema")
 def schema_group() -> None:
     """The JSON Schema of every model."""
@@ -561,26 +667,13 @@ def schema_export(output: str | None) -> None:
 
     text = json.dumps(export(), indent=2)
     if output:
-        Path(output).write_text(text + "\n")
+        with open_output(output) as fh:
+            fh.write(text + "\n")
     else:
         click.echo(text)
 
 
 # --- contacts and carts ----------------------------------------------------------------
-
-
-def _store_or_fail(env: Env, store_id: str | None) -> stores.StoreRecord:
-    """The store named by --store; without it, the only store there is."""
-    if store_id is None:
-        every = env.read(stores.list_stores)
-        if len(every) != 1:
-            names = ", ".join(f"{s.id} ({s.name})" for s in every) or "none yet"
-            raise click.ClickException(f"say which store with --store ID; stores: {names}")
-        return every[0]
-    rec = env.read(lambda c: stores.get_store(c, store_id))
-    if rec is None:
-        raise click.ClickException(f"no store has the id {store_id!r}")
-    return rec
 
 
 @main.group("contacts")
@@ -590,24 +683,25 @@ def contacts_group() -> None:
 
 @contacts_group.command("show")
 @click.argument("email")
-@click.option("--store", "store_id", help="The store id (may be left out when there is one store).")
+@store_option()
 @click.option(
     "--activity",
     "activity_limit",
     default=20,
     show_default=True,
+    type=click.IntRange(0, 500),
     help="How many activities to show.",
 )
 @click.option("--json", "as_json", is_flag=True)
 @pass_env
 def contacts_show(
-    env: Env, email: str, store_id: str | None, activity_limit: int, as_json: bool
+    env: Env, email: str, store_ref: str | None, activity_limit: int, as_json: bool
 ) -> None:
     """A contact: fields, purchase aggregates, trackers, merges and latest activity."""
     from shopevents.domain import timeline
     from shopevents.storage import reads
 
-    store_id = _store_or_fail(env, store_id).id
+    store_id = resolve_store(env, store_ref).id
 
     def load(c: Conn) -> dict[str, Any] | None:
         contact = reads.contact_by_email(c, store_id, email)
@@ -622,7 +716,10 @@ def contacts_show(
 
     contact = env.read(load)
     if contact is None:
-        raise click.ClickException(f"no contact {email!r} in store {store_id}")
+        raise click.ClickException(
+            f"no contact with the e-mail {email!r} in store {store_id} "
+            "(contacts are found by their exact e-mail)"
+        )
     if as_json:
         out_json(contact)
         return
@@ -633,7 +730,7 @@ def contacts_show(
     fields = Table(title=f"Contact {contact['_email']} ({contact['id']})", show_header=False)
     for key, value in contact.items():
         if key not in ("trackers", "merges", "activity"):
-            fields.add_row(key, str(value))
+            fields.add_row(key, plain_text(value))
     console.print(fields)
     if contact["trackers"]:
         console.print("trackers: " + ", ".join(t["trackerId"] for t in contact["trackers"]))
@@ -646,19 +743,19 @@ def contacts_show(
     for col in ("date", "type", "data"):
         acts.add_column(col)
     for a in contact["activity"]:
-        acts.add_row(a["date"], a["type"], msgspec.json.encode(a["data"]).decode()[:80])
+        acts.add_row(a["date"], a["type"], plain_text(a["data"])[:80])
     console.print(acts)
 
 
 @contacts_group.command("unmerge")
 @click.argument("merge_id", type=int)
-@click.option("--store", "store_id", help="The store id (may be left out when there is one store).")
+@store_option()
 @pass_env
-def contacts_unmerge(env: Env, merge_id: int, store_id: str | None) -> None:
+def contacts_unmerge(env: Env, merge_id: int, store_ref: str | None) -> None:
     """Undo a merge: the merged contact and what moved with it come back."""
     from shopevents.domain import identity
 
-    store_id = _store_or_fail(env, store_id).id
+    store_id = resolve_store(env, store_ref).id
     ok = env.write(lambda c, now: identity.unmerge(c, store_id, merge_id, now))
     if not ok:
         raise click.ClickException(f"no merge {merge_id} in store {store_id} that can be undone")
@@ -671,21 +768,26 @@ def carts_group() -> None:
 
 
 @carts_group.command("list")
-@click.option("--store", "store_id", help="The store id (may be left out when there is one store).")
+@store_option()
 @click.option(
     "--status", type=click.Choice(["active", "empty", "purchased", "abandoned", "recovered"])
 )
 @click.option("--contact", "email", help="Only this contact's carts.")
-@click.option("--limit", default=50, show_default=True)
-@click.option("--json", "as_json", is_flag=True)
+@click.option("--limit", default=50, show_default=True, type=click.IntRange(1, 500))
+@click.option("--json", "as_json", is_flag=True, help="Print a JSON array (the REST API's shape).")
 @pass_env
 def carts_list(
-    env: Env, store_id: str | None, status: str | None, email: str | None, limit: int, as_json: bool
+    env: Env,
+    store_ref: str | None,
+    status: str | None,
+    email: str | None,
+    limit: int,
+    as_json: bool,
 ) -> None:
     """Carts, newest first."""
     from shopevents.storage import reads
 
-    store_id = _store_or_fail(env, store_id).id
+    store_id = resolve_store(env, store_ref).id
 
     def load(c: Conn) -> list[dict[str, Any]]:
         contact_id = None
@@ -722,13 +824,13 @@ def carts_list(
 
 @carts_group.command("show")
 @click.argument("cart_key")
-@click.option("--store", "store_id", help="The store id (may be left out when there is one store).")
+@store_option()
 @pass_env
-def carts_show(env: Env, cart_key: str, store_id: str | None) -> None:
+def carts_show(env: Env, cart_key: str, store_ref: str | None) -> None:
     """One cart with its lines and history (JSON)."""
     from shopevents.storage import reads
 
-    store_id = _store_or_fail(env, store_id).id
+    store_id = resolve_store(env, store_ref).id
     cart = env.read(lambda c: reads.cart_by_key(c, store_id, cart_key))
     if cart is None:
         raise click.ClickException(f"no cart {cart_key!r} in store {store_id}")
@@ -736,11 +838,13 @@ def carts_show(env: Env, cart_key: str, store_id: str | None) -> None:
 
 
 def _register() -> None:
-    from shopevents.dashboard.cli import COMMANDS
+    from shopevents.dashboard.cli import COMMANDS, report_group
+    from shopevents.dashboard.sources import report_sources
     from shopevents.reports.cli import COMMANDS as REPORT_COMMANDS
     from shopevents.webhooks.cli import webhooks_group
 
     main.add_command(webhooks_group)
+    report_group.add_command(report_sources)
     for command in [*COMMANDS, *REPORT_COMMANDS]:
         main.add_command(command)
 

@@ -24,6 +24,7 @@ one. `GuardedHttpToolsProtocol` (uvicorn's httptools protocol, extended) adds:
 from __future__ import annotations
 
 import asyncio
+import copy
 import logging
 import resource
 from collections.abc import Callable
@@ -31,6 +32,7 @@ from typing import Any, Literal
 
 import msgspec
 import uvicorn
+import uvicorn.config
 from uvicorn.protocols.http.httptools_impl import HttpToolsProtocol
 
 from shopevents.config import HttpSettings, Settings
@@ -291,6 +293,21 @@ def server_limits(settings: Settings) -> Limits:
     )
 
 
+def log_config(level: str) -> dict[str, Any]:
+    """uvicorn's logging, with times, and shopevents' own loggers on the same handler."""
+    cfg: dict[str, Any] = copy.deepcopy(uvicorn.config.LOGGING_CONFIG)
+    cfg["formatters"]["default"]["fmt"] = "%(asctime)s %(levelprefix)s %(message)s"
+    cfg["formatters"]["access"]["fmt"] = (
+        '%(asctime)s %(levelprefix)s %(client_addr)s - "%(request_line)s" %(status_code)s'
+    )
+    cfg["loggers"]["shopevents"] = {
+        "handlers": ["default"],
+        "level": level.upper(),
+        "propagate": False,
+    }
+    return cfg
+
+
 def uvicorn_config(
     app: Callable[..., Any],
     settings: Settings,
@@ -298,16 +315,44 @@ def uvicorn_config(
     loop: Literal["uvloop", "asyncio", "auto"] = "uvloop",
     log_level: str = "warning",
 ) -> uvicorn.Config:
-    """The uvicorn configuration of every shopevents HTTP server (`serve` and the tests')."""
+    """The uvicorn configuration of every shopevents HTTP server (`serve` and the tests'):
+    `log_level` for uvicorn's and shopevents' loggers, one access-log line per request when
+    the `access_log` setting is on."""
     return uvicorn.Config(
         app,
         host=settings.host,
         port=settings.port,
         log_level=log_level,
-        access_log=False,
+        log_config=log_config(log_level),
+        access_log=settings.access_log,
         loop=loop,
         http=guarded_protocol(server_limits(settings)),
         lifespan="on",
         timeout_keep_alive=settings.http.keep_alive_timeout_seconds,  # type: ignore[arg-type]
         timeout_graceful_shutdown=5,
     )
+
+
+class Server(uvicorn.Server):
+    """uvicorn's server that logs (at info level) one line once it listens: where, and
+    `ready` (more to say, such as the database)."""
+
+    def __init__(self, config: uvicorn.Config, *, ready: str = "") -> None:
+        super().__init__(config)
+        self.ready = ready
+
+    async def startup(self, sockets: list[Any] | None = None) -> None:
+        await super().startup(sockets=sockets)
+        if self.should_exit or not self.started:
+            return
+        cfg = self.config
+        host = f"[{cfg.host}]" if ":" in cfg.host else cfg.host
+        where = f"http://{host}:{cfg.port}"
+        extra = f"; {self.ready}" if self.ready else ""
+        access = "on" if cfg.access_log else "off"
+        log.info(
+            "shopevents ready: listening on %s%s; access log %s (stop with Ctrl+C)",
+            where,
+            extra,
+            access,
+        )

@@ -24,7 +24,7 @@ def test_write_keys_cli(tmp_path: Path) -> None:
     created = json.loads(cli("stores", "write-keys", "create", store, "--json"))
     assert len(created["writeKey"]) >= 40
     listed = json.loads(cli("stores", "write-keys", "list", store, "--json"))
-    assert [k["id"] for k in listed] == [created["id"]] and listed[0]["revoked_at"] is None
+    assert [k["id"] for k in listed] == [created["id"]] and listed[0]["revokedAt"] is None
     assert created["writeKey"] not in json.dumps(listed)
     assert "revoked" in cli("stores", "write-keys", "revoke", store, created["id"])
     res = run.invoke(

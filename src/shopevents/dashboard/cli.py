@@ -16,7 +16,9 @@ from typing import Any
 import click
 import msgspec
 
-from shopevents.storage import stores
+from shopevents.cli_common import open_output, resolve_store
+from shopevents.cli_common import store_option as shared_store_option
+from shopevents.reports import routes as report_routes
 from shopevents.storage.codec import dumps, loads, money_from_db
 from shopevents.storage.database import Conn
 from shopevents.storage.reads import iso
@@ -27,17 +29,12 @@ def _json(value: Any) -> str:
     return dumps(value)
 
 
-def find_store(env: Any, ref: str) -> StoreRecord:
-    """A store by id, or else by exact name."""
-    rec = env.read(lambda c: stores.get_store(c, ref) or stores.find_store_by_name(c, ref))
-    if rec is None:
-        raise click.ClickException(
-            f"no store has the id or name {ref!r} (see `shopevents stores list`)"
-        )
-    return rec
+def find_store(env: Any, ref: str | None) -> StoreRecord:
+    """A store by id, or else by exact name; None: the only store there is."""
+    return resolve_store(env, ref)
 
 
-store_option = click.option("--store", "store_ref", required=True, help="Store id (or exact name).")
+store_option = shared_store_option()
 
 # --- users -----------------------------------------------------------------------------------
 
@@ -77,6 +74,11 @@ def users_set_password(env: Any, username: str, password: str | None) -> None:
     """Change an account's password (its open sessions end)."""
     from shopevents.dashboard import auth
 
+    env.require_migrated()
+    if not any(u["username"] == username for u in env.read(auth.list_users)):
+        raise click.ClickException(
+            f"no user {username!r}: see `shopevents users list`, or `shopevents users create`"
+        )
     if password is None:
         password = click.prompt("New password", hide_input=True, confirmation_prompt=True)
     try:
@@ -94,7 +96,10 @@ def users_list(env: Any) -> None:
     """List dashboard accounts."""
     from shopevents.dashboard import auth
 
-    for u in env.read(auth.list_users):
+    users = env.read(auth.list_users)
+    if not users:
+        click.echo("no users yet: create one with `shopevents users create NAME`", err=True)
+    for u in users:
         click.echo(f"{u['username']}  created {iso(u['createdAt'])}")
 
 
@@ -114,7 +119,7 @@ def quarantine_group() -> None:
 @click.option("--json", "as_json", is_flag=True, help="One JSON object per line.")
 @click.pass_obj
 def quarantine_list(
-    env: Any, store_ref: str, code: str | None, show_all: bool, limit: int, as_json: bool
+    env: Any, store_ref: str | None, code: str | None, show_all: bool, limit: int, as_json: bool
 ) -> None:
     """List quarantined events, newest first (waiting for a replay, unless --all)."""
     from shopevents.dashboard import queries as dq
@@ -154,7 +159,7 @@ def quarantine_list(
 @click.pass_obj
 def quarantine_replay(
     env: Any,
-    store_ref: str,
+    store_ref: str | None,
     ids: tuple[int, ...],
     replay_all: bool,
     code: str | None,
@@ -189,6 +194,12 @@ def quarantine_replay(
                 click.echo(f"{r['id']:>8}  {r['status']}{extra}")
     if not as_json:
         click.echo(replay_summary(results)[1] if results else "nothing to replay")
+    missing = [str(r["id"]) for r in results if r["status"] == "missing"]
+    if missing:
+        raise click.ClickException(
+            f"no quarantined event {', '.join(missing)} in store {store.id} "
+            f"(see `shopevents quarantine list --store {store.id} --all`)"
+        )
 
 
 # --- reports ---------------------------------------------------------------------------------
@@ -222,7 +233,9 @@ def _report_range(
             allow_hour=hour,
         )
     except ValueError as exc:
-        raise click.BadParameter(str(exc).partition(": ")[2] or str(exc)) from exc
+        raise click.BadParameter(
+            str(exc).partition(": ")[2] or str(exc), param_hint="--from/--to"
+        ) from exc
 
 
 def _run_report(env: Any, store: StoreRecord, fn: Any) -> Any:
@@ -249,6 +262,24 @@ def _emit(fmt: str, data: dict[str, Any], head: list[str], rows: list[list[Any]]
     click.echo(buf.getvalue(), nl=False)
 
 
+def _check_currency(ctx: click.Context, param: click.Parameter, value: str | None) -> str | None:
+    """An ISO 4217 code (as the REST API's `currency`), or nothing."""
+    if value is None or value == "":
+        return None
+    from shopevents.schema.currencies import ISO_4217
+
+    if value.upper() not in ISO_4217:
+        raise click.BadParameter(
+            f"expected an ISO 4217 currency code (EUR, USD, ...); got {value!r}"
+        )
+    return value.upper()
+
+
+currency_option = click.option(
+    "--currency",
+    callback=_check_currency,
+    help="Only purchases in this currency, an ISO 4217 code (default the store's).",
+)
 format_option = click.option(
     "--format", "fmt", type=click.Choice(["csv", "json"]), default="csv", show_default=True
 )
@@ -268,12 +299,12 @@ def report_group() -> None:
 @click.option(
     "--group-by", type=click.Choice(["source_type", "source_name", "payment_method"]), default=None
 )
-@click.option("--currency", help="Only purchases in this currency (default the store's).")
+@currency_option
 @format_option
 @click.pass_obj
 def report_revenue(
     env: Any,
-    store_ref: str,
+    store_ref: str | None,
     from_: str | None,
     to_: str | None,
     interval: str,
@@ -306,7 +337,7 @@ def report_revenue(
 @format_option
 @click.pass_obj
 def report_carts(
-    env: Any, store_ref: str, from_: str | None, to_: str | None, interval: str, fmt: str
+    env: Any, store_ref: str | None, from_: str | None, to_: str | None, interval: str, fmt: str
 ) -> None:
     """Carts created, abandoned, purchased, recovered per period (totals in JSON)."""
     from shopevents.reports import queries
@@ -324,14 +355,16 @@ def report_carts(
 
 @report_group.command("products")
 @_range_options
-@click.option("--limit", default=10, show_default=True, type=click.IntRange(1, 1000))
+@click.option(
+    "--limit", default=10, show_default=True, type=click.IntRange(1, report_routes.MAX_LIMIT)
+)
 @click.option("--by", type=click.Choice(["revenue", "units"]), default="revenue", show_default=True)
-@click.option("--currency", help="Only purchases in this currency (default the store's).")
+@currency_option
 @format_option
 @click.pass_obj
 def report_products(
     env: Any,
-    store_ref: str,
+    store_ref: str | None,
     from_: str | None,
     to_: str | None,
     limit: int,
@@ -365,7 +398,7 @@ def report_products(
 @format_option
 @click.pass_obj
 def report_quality(
-    env: Any, store_ref: str, from_: str | None, to_: str | None, interval: str, fmt: str
+    env: Any, store_ref: str | None, from_: str | None, to_: str | None, interval: str, fmt: str
 ) -> None:
     """Events by outcome per period, with warning and rejection codes (in JSON)."""
     from shopevents.reports import queries
@@ -381,7 +414,7 @@ def report_quality(
 @report_group.command("rebuild")
 @store_option
 @click.pass_obj
-def report_rebuild(env: Any, store_ref: str) -> None:
+def report_rebuild(env: Any, store_ref: str | None) -> None:
     """Drop a store's report rollups and build them again from the stored rows."""
     from shopevents.reports import rollups
 
@@ -561,7 +594,7 @@ def _export(
 @click.option(
     "--output",
     "-o",
-    type=click.Path(dir_okay=False, writable=True),
+    type=click.Path(dir_okay=False),
     help="Write to a file (default stdout).",
 )
 @click.option(
@@ -575,7 +608,7 @@ def _export(
 def export_command(
     env: Any,
     what: str,
-    store_ref: str,
+    store_ref: str | None,
     fmt: str,
     output: str | None,
     from_: str | None,
@@ -588,7 +621,7 @@ def export_command(
     store = find_store(env, store_ref)
     bounds = _time_bounds(env, store, from_, to_)
     if output:
-        with open(output, "w", encoding="utf-8", newline="") as fh:
+        with open_output(output) as fh:
             n = _export(env, what, store, fmt, bounds, fh, quiet)
         if not quiet:
             click.echo(f"wrote {n} {what} to {output}", err=True)
@@ -603,9 +636,7 @@ def export_command(
 @click.option(
     "--url", default="http://127.0.0.1:8000", show_default=True, help="The running server."
 )
-@click.option(
-    "--store", "store_ref", default=None, help='Store id or name (default: "Demo store").'
-)
+@shared_store_option(note=' Default: the store named "Demo store" (made if missing).')
 @click.option(
     "--api-key",
     help="keyId:secret: also send marketplace and shop purchases through POST /api/purchases/.",

@@ -9,6 +9,7 @@ from typing import Any
 
 import click
 
+from shopevents.cli_common import resolve_store
 from shopevents.reports import rates
 
 
@@ -37,9 +38,21 @@ def rates_load(env: Any, file: Path) -> None:
 @click.pass_obj
 def rates_list(env: Any, day: str | None) -> None:
     """The rates loaded for a day (units per euro)."""
-    last = date.fromisoformat(day) if day else date.today()
+    try:
+        last = date.fromisoformat(day) if day else date.today()
+    except ValueError:
+        raise click.BadParameter(
+            f"expected a day as YYYY-MM-DD; got {day!r}", param_hint="--date"
+        ) from None
     first = last if day else last - timedelta(days=7)
-    for r in env.read(lambda c: rates.listing(c, first, last)):
+    found = env.read(lambda c: rates.listing(c, first, last))
+    if not found:
+        click.echo(
+            f"no rates loaded for {day or 'the last 7 days'}: load some with "
+            "`shopevents rates load FILE`",
+            err=True,
+        )
+    for r in found:
         click.echo(f"{r['date']}  {r['currency']}  {r['rate']}")
 
 
@@ -52,6 +65,7 @@ def _adjust(env: Any, store_id: str, a: Any) -> None:
     from shopevents.api.adjustments_routes import write_adjustment
     from shopevents.storage.codec import dumps
 
+    store_id = resolve_store(env, store_id).id
     status, details = env.write(write_adjustment(store_id, a, "cli"))
     if status == "refused":
         raise click.ClickException(f"refused: {details}")
@@ -63,7 +77,7 @@ def _adjust(env: Any, store_id: str, a: Any) -> None:
 
 
 @purchases_group.command("refund")
-@click.argument("store_id")
+@click.argument("store_id", metavar="STORE")
 @click.argument("purchase_id")
 @click.option("--refund-id", required=True)
 @click.option("--amount", help="Refund this amount (in the purchase's currency).")
@@ -90,7 +104,12 @@ def purchases_refund(
 
     body: dict[str, Any] = {"refundId": refund_id, "refundedAt": at, "reason": reason}
     if amount is not None:
-        body["amount"] = Decimal(amount)
+        try:
+            body["amount"] = Decimal(amount)
+        except ArithmeticError:
+            raise click.BadParameter(
+                f"expected an amount such as 12.50; got {amount!r}", param_hint="--amount"
+            ) from None
     if lines:
         body["lines"] = []
         for ln in lines:
@@ -106,7 +125,7 @@ def purchases_refund(
 
 
 @purchases_group.command("cancel")
-@click.argument("store_id")
+@click.argument("store_id", metavar="STORE")
 @click.argument("purchase_id")
 @click.option("--at", "at", help="When (ISO 8601); default now.")
 @click.option("--reason")

@@ -34,10 +34,14 @@ def _invalid(exc: ValueError) -> ApiError:
     )
 
 
+MAX_LIMIT = 500
+"""The most products a products report lists (REST and CLI)."""
+
+
 def _limit(request: Request) -> int:
     raw = request.query_params.get("limit", "10")
-    if not (raw.isascii() and raw.isdigit()) or not 1 <= int(raw) <= 500:
-        raise ValueError(f"/limit: Expected a whole number from 1 to 500; received {raw!r}")
+    if not (raw.isascii() and raw.isdigit()) or not 1 <= int(raw) <= MAX_LIMIT:
+        raise ValueError(f"/limit: Expected a whole number from 1 to {MAX_LIMIT}; received {raw!r}")
     return int(raw)
 
 

@@ -376,7 +376,7 @@ def _normalize(obj: dict[str, Any], cls: type, ptr: str, warnings: list[dict[str
             if isinstance(value, str) and value.strip().lower() in ("true", "false", "1", "0"):
                 obj[key] = value.strip().lower() in ("true", "1")
                 warnings.append(
-                    issue("coerced_boolean", here, f"{_show(value)} was read as {obj[key]}")
+                    issue("coerced_boolean", here, f"{_show(value)} was read as {_show(obj[key])}")
                 )
         elif isinstance(t, mi.LiteralType):
             if isinstance(value, str) and value not in t.values:

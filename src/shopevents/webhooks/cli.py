@@ -11,6 +11,7 @@ from typing import Any
 import click
 import msgspec
 
+from shopevents.cli_common import plain_text, resolve_store, store_option
 from shopevents.clock import to_micros
 from shopevents.domain.outbox import TOPICS
 from shopevents.webhooks import deliveries, endpoints
@@ -26,10 +27,20 @@ def _ready(env: Any) -> None:
         check()
 
 
-def _store_exists(env: Any, store_id: str) -> None:
-    found = env.read(lambda c: c.scalar("SELECT 1 FROM stores WHERE id = ?", (store_id,)))
-    if found is None:
-        raise click.ClickException(f"no store {store_id!r}")
+def _store_id(env: Any, ref: str | None) -> str:
+    return str(resolve_store(env, ref).id)
+
+
+def _check_endpoint(env: Any, store_id: str, endpoint_id: str | None) -> None:
+    """--endpoint names one of the store's endpoints."""
+    if endpoint_id is None:
+        return
+    found = env.read(lambda c: endpoints.get_endpoint(c, endpoint_id))
+    if found is None or found.store_id != store_id:
+        raise click.ClickException(
+            f"no webhook endpoint {endpoint_id!r} in store {store_id} "
+            f"(see `shopevents webhooks list --store {store_id}`)"
+        )
 
 
 @click.group("webhooks")
@@ -39,7 +50,7 @@ def webhooks_group() -> None:
 
 @webhooks_group.command("add")
 @click.argument("url")
-@click.option("--store", "store_id", required=True, help="The store's id.")
+@store_option()
 @click.option(
     "--topic",
     "topics",
@@ -54,11 +65,16 @@ def webhooks_group() -> None:
 )
 @click.pass_obj
 def add(
-    env: Any, url: str, store_id: str, topics: tuple[str, ...], description: str, as_json: bool
+    env: Any,
+    url: str,
+    store_ref: str | None,
+    topics: tuple[str, ...],
+    description: str,
+    as_json: bool,
 ) -> None:
     """Register an endpoint URL for a store; prints its id and signing secret (shown once)."""
     _ready(env)
-    _store_exists(env, store_id)
+    store_id = _store_id(env, store_ref)
     try:
         url, clean_topics, description = endpoints.validate(
             url,
@@ -93,12 +109,13 @@ def add(
 
 
 @webhooks_group.command("list")
-@click.option("--store", "store_id", required=True, help="The store's id.")
+@store_option()
 @click.option("--json", "as_json", is_flag=True, help="Print a JSON array.")
 @click.pass_obj
-def list_(env: Any, store_id: str, as_json: bool) -> None:
+def list_(env: Any, store_ref: str | None, as_json: bool) -> None:
     """The store's endpoints with their delivery counts and success rate."""
     _ready(env)
+    store_id = _store_id(env, store_ref)
     now = to_micros(env.clock.now())
     items = env.read(lambda c: endpoints.list_endpoints(c, store_id, now))
     if as_json:
@@ -126,7 +143,9 @@ def remove(env: Any, endpoint_id: str) -> None:
     """Delete an endpoint with its deliveries and their log."""
     _ready(env)
     if not env.write(lambda conn, now: endpoints.remove_endpoint(conn, endpoint_id)):
-        raise click.ClickException(f"no webhook endpoint {endpoint_id!r}")
+        raise click.ClickException(
+            f"no webhook endpoint {endpoint_id!r} (see `shopevents webhooks list`)"
+        )
     click.echo(f"removed {endpoint_id}")
 
 
@@ -140,7 +159,9 @@ def ping(env: Any, endpoint_id: str, queue_only: bool, as_json: bool) -> None:
     _ready(env)
     endpoint = env.read(lambda c: endpoints.get_endpoint(c, endpoint_id))
     if endpoint is None:
-        raise click.ClickException(f"no webhook endpoint {endpoint_id!r}")
+        raise click.ClickException(
+            f"no webhook endpoint {endpoint_id!r} (see `shopevents webhooks list`)"
+        )
     did = env.write(
         lambda conn, now: deliveries.enqueue_ping(conn, endpoint.id, endpoint.store_id, now)
     )
@@ -161,9 +182,13 @@ def ping(env: Any, endpoint_id: str, queue_only: bool, as_json: bool) -> None:
     click.echo(f"delivery {did}: {status}")
     if last is not None:
         code = last["statusCode"] if last["statusCode"] is not None else "-"
-        click.echo(f"    HTTP {code} in {last['latencyMs']} ms" + _error_suffix(last["error"]))
+        click.echo(f"    HTTP {code} in {_ms(last['latencyMs'])}" + _error_suffix(last["error"]))
     elif status == "pending":
         click.echo("    queued: the worker sends it")
+
+
+def _ms(latency: Any) -> str:
+    return "- ms" if latency is None else f"{plain_text(latency)} ms"
 
 
 def _error_suffix(error: str | None) -> str:
@@ -173,7 +198,7 @@ def _error_suffix(error: str | None) -> str:
 
 
 @webhooks_group.command("deliveries")
-@click.option("--store", "store_id", required=True, help="The store's id.")
+@store_option()
 @click.option("--endpoint", "endpoint_id", default=None, help="Only this endpoint's.")
 @click.option("--status", type=click.Choice(deliveries.STATUSES), default=None)
 @click.option("--limit", type=click.IntRange(1, 10_000), default=50, show_default=True)
@@ -181,7 +206,7 @@ def _error_suffix(error: str | None) -> str:
 @click.pass_obj
 def deliveries_(
     env: Any,
-    store_id: str,
+    store_ref: str | None,
     endpoint_id: str | None,
     status: str | None,
     limit: int,
@@ -189,6 +214,8 @@ def deliveries_(
 ) -> None:
     """The store's deliveries, newest first (pending, delivered, failed, dead)."""
     _ready(env)
+    store_id = _store_id(env, store_ref)
+    _check_endpoint(env, store_id, endpoint_id)
     now = to_micros(env.clock.now())
     items = env.read(
         lambda c: deliveries.list_deliveries(c, store_id, endpoint_id, status, limit=limit, now=now)
@@ -197,7 +224,7 @@ def deliveries_(
         _json(items)
         return
     if not items:
-        click.echo("no deliveries")
+        click.echo("no deliveries" + (f" with status {status}" if status else ""))
         return
     for d in items:
         code = d["lastStatusCode"] if d["lastStatusCode"] is not None else "-"
@@ -218,7 +245,9 @@ def attempts(env: Any, delivery_id: str, as_json: bool) -> None:
     now = to_micros(env.clock.now())
     found = env.read(lambda c: deliveries.get_delivery(c, delivery_id, now=now))
     if found is None:
-        raise click.ClickException(f"no webhook delivery {delivery_id!r}")
+        raise click.ClickException(
+            f"no webhook delivery {delivery_id!r} (see `shopevents webhooks deliveries`)"
+        )
     if as_json:
         _json(found)
         return
@@ -226,7 +255,7 @@ def attempts(env: Any, delivery_id: str, as_json: bool) -> None:
     for a in found["attemptLog"]:
         code = a["statusCode"] if a["statusCode"] is not None else "-"
         click.echo(
-            f"  #{a['attempt']}  {a['at']}  HTTP {code}  {a['latencyMs']} ms  {a['outcome']}"
+            f"  #{a['attempt']}  {a['at']}  HTTP {code}  {_ms(a['latencyMs'])}  {a['outcome']}"
             + _error_suffix(a["error"])
         )
         if a["response"]:
@@ -237,7 +266,7 @@ def attempts(env: Any, delivery_id: str, as_json: bool) -> None:
 @click.argument("delivery_id", required=False)
 @click.option("--dead", is_flag=True, help="Replay every dead delivery of --store.")
 @click.option("--failed", is_flag=True, help="Replay every failed delivery of --store.")
-@click.option("--store", "store_id", default=None, help="The store (with --dead/--failed).")
+@store_option(note=" With --dead or --failed; may be left out when there is only one store.")
 @click.option("--endpoint", "endpoint_id", default=None, help="Only this endpoint's.")
 @click.pass_obj
 def replay(
@@ -245,7 +274,7 @@ def replay(
     delivery_id: str | None,
     dead: bool,
     failed: bool,
-    store_id: str | None,
+    store_ref: str | None,
     endpoint_id: str | None,
 ) -> None:
     """Re-queue a failed or dead delivery (or all dead/failed ones of a store) with a fresh
@@ -256,7 +285,9 @@ def replay(
             raise click.UsageError("give a DELIVERY_ID or --dead/--failed, not both")
         before = env.write(lambda conn, now: deliveries.replay(conn, delivery_id, now))
         if before is None:
-            raise click.ClickException(f"no webhook delivery {delivery_id!r}")
+            raise click.ClickException(
+                f"no webhook delivery {delivery_id!r} (see `shopevents webhooks deliveries`)"
+            )
         if before not in ("failed", "dead"):
             raise click.ClickException(
                 f"delivery {delivery_id} is {before}; only failed or dead ones are replayed"
@@ -265,8 +296,8 @@ def replay(
         return
     if not (dead or failed):
         raise click.UsageError("give a DELIVERY_ID, or --dead and/or --failed with --store")
-    if store_id is None:
-        raise click.UsageError("--dead and --failed need --store")
+    store_id = _store_id(env, store_ref)
+    _check_endpoint(env, store_id, endpoint_id)
     statuses = tuple(s for s, on in (("dead", dead), ("failed", failed)) if on)
     count = env.write(
         lambda conn, now: deliveries.replay_all(
