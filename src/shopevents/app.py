@@ -173,7 +173,10 @@ def create_app(
             ctx.committer.background_checkpoints = True
             ctx.committer.checkpointer = checkpointer
         if run_worker:
-            steps = [("abandonment", worker_loop.abandonment_step(ctx, settings.worker.batch_size))]
+            steps = [
+                ("abandonment", worker_loop.abandonment_step(ctx, settings.worker.batch_size)),
+                ("erasure", worker_loop.erasure_step(ctx)),
+            ]
             extra = getattr(app.state, "worker_steps", [])
             task = asyncio.create_task(
                 worker_loop.run_steps(steps + extra, settings.worker.interval_seconds, stop)

@@ -151,6 +151,13 @@ CATALOG: dict[str, Code] = {
             "The event's `type` is missing or not a known event type.",
         ),
         _c(
+            "contact_erased",
+            "rejection",
+            200,
+            "The identification came from the tracker of a contact that was erased: a new "
+            "tracker was given and the e-mail was not linked (identify again from a new tracker).",
+        ),
+        _c(
             "not_an_object",
             "rejection",
             200,

@@ -8,6 +8,7 @@ from zoneinfo import available_timezones
 
 import msgspec
 
+from shopevents.api.openapi_erasure import erase_contact, erasure_paths
 from shopevents.schema import models as m
 from shopevents.schema.currencies import ISO_4217
 from shopevents.schema.jsonschema import _money_schema
@@ -697,7 +698,9 @@ def openapi_document(base_url: str) -> dict[str, Any]:
                         **COMMON,
                     },
                 },
+                "delete": erase_contact(email, COMMON),
             },
+            **erasure_paths(COMMON, _err("No such erasure in this store")),
             "/api/contacts/{email}/activity": {
                 "get": {
                     "summary": "The contact's activity timeline, newest first, paginated",

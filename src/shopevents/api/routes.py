@@ -313,8 +313,10 @@ def routes(ctx: AppContext) -> list[Route]:
 
 
 def more_routes(ctx: AppContext, store_of: Any, write: Any) -> list[Route]:
-    from shopevents.api import adjustments_routes, carts_routes
+    from shopevents.api import adjustments_routes, carts_routes, erasure_routes
 
-    return carts_routes.routes(ctx, store_of, write) + adjustments_routes.routes(
-        ctx, store_of, write
+    return (
+        carts_routes.routes(ctx, store_of, write)
+        + adjustments_routes.routes(ctx, store_of, write)
+        + erasure_routes.routes(ctx, store_of, write)
     )

@@ -19,7 +19,7 @@ from typing import Any
 
 import msgspec
 
-from shopevents.domain import carts, outbox, timeline
+from shopevents.domain import carts, erasure, outbox, timeline
 from shopevents.storage.codec import dumps, loads, money_from_db
 from shopevents.storage.database import Conn
 
@@ -31,6 +31,9 @@ class Identity(msgspec.Struct, kw_only=True):
     created: bool = False
     identified: bool = False
     merged_from: str | None = None
+    erased: bool = False
+    """The request named an erased contact's tracker: a new tracker was made, and the
+    identification it carried was dropped."""
 
 
 def new_id(now_us: int | None = None) -> str:
@@ -256,13 +259,16 @@ def resolve(
     else:
         known = _tracker(conn, store_id, tracker_id) if tracker_id else None
         owner = _contact_by_email(conn, store_id, email) if email is not None else None
+    erased = False
+    if tracker_id and known is None and erasure.tracker_suppressed(conn, store_id, tracker_id):
+        tracker_id, email, owner, fields, erased = None, None, None, None, True
     tracker = tracker_id or new_id(now)
     if email is None:
         if known is not None:
             return Identity(contact_id=known[0], tracker_id=tracker, email=known[1])
         cid = _new_contact(conn, store_id, None, now, fields)
         _point_tracker(conn, store_id, tracker, cid, None, now, exists=False)
-        return Identity(contact_id=cid, tracker_id=tracker, email=None, created=True)
+        return Identity(contact_id=cid, tracker_id=tracker, email=None, created=True, erased=erased)
 
     if owner is not None:
         if known is None:

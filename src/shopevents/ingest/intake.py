@@ -12,7 +12,7 @@ from urllib.parse import unquote
 
 import msgspec
 
-from shopevents.domain import carts, catalog, identity, purchases, timeline
+from shopevents.domain import carts, catalog, erasure, identity, purchases, timeline
 from shopevents.ingest import adjustment_events
 from shopevents.schema import models as m
 from shopevents.schema.verdicts import (
@@ -415,6 +415,8 @@ def apply_encoded(
     if cart_status is not None:
         response["cart"] = cart_status
     ent_status = _part_status(req.entity)
+    if ident.erased and ent_status is not None and ent_status["status"] == "accepted":
+        ent_status = {**ent_status, "status": "rejected", **erasure.refused_identification()}
     if ent_status is not None:
         response["entityInfo"] = ent_status
     encoded_bytes = dumpb(response)
@@ -430,7 +432,7 @@ def apply_encoded(
             req.request_key or None,
             ident.tracker_id,
             req.origin,
-            req.body,
+            b"" if ident.erased else req.body,  # it names an erased contact: not kept
             encoded,
             cid,
             accepted,

@@ -12,7 +12,7 @@ import logging
 from collections.abc import Awaitable, Callable
 from typing import TYPE_CHECKING
 
-from shopevents.domain import carts
+from shopevents.domain import carts, erasure
 from shopevents.errors import StorageUnavailable
 
 if TYPE_CHECKING:
@@ -82,5 +82,15 @@ def abandonment_step(ctx: AppContext, limit: int) -> Step:
         if count:
             ctx.metrics[("carts_abandoned", "")] += count
         return count
+
+    return step
+
+
+def erasure_step(ctx: AppContext) -> Step:
+    """Do the oldest erasure left to the worker (one too large for its request)."""
+
+    async def step() -> int:
+        done: bool = await ctx.write(lambda conn, now: erasure.erase_pending(conn, now))
+        return int(done)
 
     return step

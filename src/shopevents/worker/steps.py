@@ -2,8 +2,9 @@
 
 from __future__ import annotations
 
-from shopevents.clock import Clock
+from shopevents.clock import Clock, to_micros
 from shopevents.config import Settings
+from shopevents.domain.erasure import erase_pending
 from shopevents.storage.database import Conn
 from shopevents.worker.abandonment import mark_due_abandoned
 
@@ -11,6 +12,8 @@ from shopevents.worker.abandonment import mark_due_abandoned
 def run_once(conn: Conn, clock: Clock, settings: Settings) -> bool:
     """Run each step once; True if any of them found work."""
     busy = mark_due_abandoned(conn, clock, settings.worker.batch_size) > 0
+    with conn.transaction():
+        busy = erase_pending(conn, to_micros(clock.now())) or busy
     try:
         from shopevents.webhooks.worker import deliver_due
     except ModuleNotFoundError:
