@@ -18,7 +18,6 @@ from shopevents.asgi import (
     ClientGone,
     RawHeaders,
     as_api_error,
-    body_chunks,
     client_host,
     respond,
     send_json,
@@ -26,6 +25,7 @@ from shopevents.asgi import (
 from shopevents.context import AppContext
 from shopevents.errors import ApiError, StorageUnavailable, storage_error
 from shopevents.ingest import custom_posts, intake
+from shopevents.ingest import tracker as tracker_of
 from shopevents.ingest.limits import RateLimiter
 from shopevents.schema.verdicts import CheckContext, domain_allowed, read_envelope
 from shopevents.storage.stores import StoreRecord
@@ -175,9 +175,11 @@ class IngestEndpoint:
     async def ingest(
         self, store_id: str, scope: Scope, request_headers: Mapping[str, str], receive: Receive
     ) -> tuple[int, Any, dict[str, str]]:
-        """The answer: status, JSON value (or, for a 200, its encoded bytes) and headers."""
+        """The answer: status, JSON value (or, for a 200, its encoded bytes) and headers. An
+        error's body carries a `trackerId` too (`tracker_of.for_error`)."""
         ctx, settings = self.ctx, self.settings
         origin = request_headers.get("origin")
+        tap = tracker_of.BodyTap(receive)
         try:
             store = await self.known_store(store_id)
             if not origin_allowed(origin, store):
@@ -189,9 +191,7 @@ class IngestEndpoint:
                 raise ApiError(
                     "rate_limited", headers={"Retry-After": str(settings.retry_after_seconds)}
                 )
-            body = await read_limited_body(
-                request_headers, body_chunks(receive), settings.max_body_bytes
-            )
+            body = await read_limited_body(request_headers, tap.stream(), settings.max_body_bytes)
             if (type_id := custom_posts.event_type_param(scope)) is not None:
                 return await custom_posts.ingest(
                     ctx, store, type_id, scope, body, origin, cors_headers(origin)
@@ -219,9 +219,12 @@ class IngestEndpoint:
                 )
             except StorageUnavailable as exc:
                 raise storage_error(exc, settings.retry_after_seconds) from None
-        except ApiError as exc:
-            ctx.count("ingest_requests", str(exc.status))
-            return exc.status, exc.body(), {**cors_headers(origin), **exc.headers}
+        except (ApiError, StorageUnavailable) as exc:
+            err = as_api_error(exc, settings.retry_after_seconds)
+            ctx.count("ingest_requests", str(err.status))
+            answer = err.body()
+            answer["trackerId"] = await tracker_of.for_error(tap, scope, request_headers)
+            return err.status, answer, {**cors_headers(origin), **err.headers}
         ctx.count("ingest_requests", "200")
         for r in result["results"]:
             ctx.count("ingest_events", r["status"])
