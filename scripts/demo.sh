@@ -1,5 +1,6 @@
 #!/usr/bin/env bash
 # Set up and run shopevents on SQLite with a demo store: bash scripts/demo.sh
+# (setup.sh installs only on the first run, or after pyproject.toml or setup.sh changed.)
 set -euo pipefail
 cd "$(dirname "$0")/.."
 bash scripts/setup.sh

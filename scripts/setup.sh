@@ -1,6 +1,8 @@
 #!/usr/bin/env bash
 # Create .venv and install shopevents into it. `scripts/setup.sh dev` adds the test tools,
 # Chromium (Debian package) for the browser tests, and Node.js for the client-script tests.
+# The install is skipped when .venv already holds it for this pyproject.toml and this script
+# (a stamp in .venv/.installed); the package is installed editable, so code changes need none.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 PY=${PYTHON:-python3}
@@ -14,8 +16,17 @@ pip_install() {
     exit 1
   fi
 }
+# What the install depends on: a change to either means installing again.
+sources=$(cat pyproject.toml scripts/setup.sh | sha256sum | cut -c1-32)
+installed() {  # installed MODE: this install (MODE: dev, or user, which dev includes) is in place
+  [ -f .venv/.installed ] && .venv/bin/python -c "import shopevents" 2>/dev/null \
+    && grep -qxE "$sources ($1|dev)" .venv/.installed
+}
 if [ "${1:-}" = "dev" ]; then
-  pip_install -e '.[dev]'
+  if ! installed dev; then
+    pip_install -e '.[dev]'
+    echo "$sources dev" > .venv/.installed
+  fi
   need=()
   command -v chromium >/dev/null 2>&1 || need+=(chromium)
   command -v node >/dev/null 2>&1 || need+=(nodejs)
@@ -30,6 +41,7 @@ if [ "${1:-}" = "dev" ]; then
   if [ ! -d tests/segment/node_modules ]; then
     (cd tests/segment && npm ci --no-audit --no-fund --loglevel=error)
   fi
-else
+elif ! installed user; then
   pip_install -e .
+  echo "$sources user" > .venv/.installed
 fi
