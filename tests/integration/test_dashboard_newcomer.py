@@ -265,7 +265,7 @@ def test_contacts_are_named_people_can_tell_apart(web: httpx.Client, store: Stor
     assert "<dt>_name</dt>" not in sheet and "<dt>_surname</dt>" not in sheet
     # E-mails do not wrap mid-word in the purchases table.
     purchases = get(web, f"{base}/purchases")
-    assert re.search(r'class="nowrap">buyer\d@example.com</a>', purchases)
+    assert re.search(r'class="contact">buyer\d@example.com</a>', purchases)
 
 
 def test_abandoned_in_range_and_abandoned_now_are_told_apart(

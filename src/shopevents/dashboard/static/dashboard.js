@@ -95,13 +95,12 @@
     tr.setAttribute("data-id", item.id);
     var a = el("a", null, "#" + item.id);
     a.href = base + "/debugger/requests/" + item.id;
-    var td = el("td"); td.appendChild(a); tr.appendChild(td);
+    var td = el("td"); td.appendChild(a); td.appendChild(el("div", "faint small", item.channel)); tr.appendChild(td);
     var t = el("td", "mono", time(item.receivedAt)); t.title = item.receivedAt; tr.appendChild(t);
-    tr.appendChild(el("td", null, item.channel));
     var who = el("td");
     if (item.contactId) {
-      var ca = el("a", item.contactEmail ? "nowrap" : null,
-        item.contactEmail || "anonymous " + String(item.contactId).slice(-8));
+      var ca = el("a", "contact");
+      ca.textContent = item.contactEmail || "anonymous " + String(item.contactId).slice(-8);
       ca.href = base + "/contacts/" + encodeURIComponent(item.contactId);
       who.appendChild(ca);
     } else {
@@ -109,8 +108,7 @@
     }
     tr.appendChild(who);
     var v = el("td"); v.appendChild(chips(item)); tr.appendChild(v);
-    tr.appendChild(el("td", "num", item.accepted));
-    tr.appendChild(el("td", "num", item.rejected));
+    tr.appendChild(el("td", "num", item.accepted + " / " + item.rejected));
     return tr;
   }
   function pre(text) { var p = el("pre", "code"); p.textContent = text; return p; }
@@ -118,7 +116,7 @@
     var next = tr.nextElementSibling;
     if (next && next.classList.contains("detail-row")) { next.remove(); return; }
     var dr = el("tr", "detail-row");
-    var td = el("td"); td.colSpan = 7; td.textContent = "Loading…"; dr.appendChild(td);
+    var td = el("td"); td.colSpan = 5; td.textContent = "Loading…"; dr.appendChild(td);
     tr.after(dr);
     fetch(base + "/debugger/requests/" + tr.getAttribute("data-id") + ".json", { credentials: "same-origin" })
       .then(function (r) { return r.json(); })
