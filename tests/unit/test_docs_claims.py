@@ -1,0 +1,61 @@
+"""Outputs the docs show are the real ones: the loader snippet of client-script.md, the
+JSON `stores create --json` prints in the quickstart, and the settings file of
+configuration.md (read by the real loader, every value checked by its rule)."""
+
+from __future__ import annotations
+
+import json
+import re
+from pathlib import Path
+
+from click.testing import CliRunner
+
+from shopevents.cli import main
+from shopevents.config import load_settings
+from shopevents.storage.database import Database
+from tests.unit.test_docs_commands import fenced
+
+ROOT = Path(__file__).resolve().parents[2]
+
+
+def doc(name: str) -> str:
+    return (ROOT / "docs" / name).read_text()
+
+
+def cli(url: str, *args: str) -> str:
+    result = CliRunner().invoke(main, ["--database", url, *args], catch_exceptions=False)
+    assert result.exit_code == 0, result.output
+    return result.stdout
+
+
+def test_the_snippet_and_the_store_json_shown_are_what_the_cli_prints(tmp_path: Path) -> None:
+    url = f"sqlite:///{tmp_path / 'shop.db'}"
+    Database(url).migrate()
+    made = json.loads(
+        cli(
+            url, *["stores", "create", "X", "--domain", "myshop.com", "--currency", "EUR", "--json"]
+        )
+    )
+    quickstart = doc("quickstart.md")
+    shown = next(b for lang, b in fenced(quickstart) if lang == "json" and "storeId" in b)
+    assert list(json.loads(shown)) == list(made), "quickstart: stores create --json prints"
+    assert re.fullmatch(r"key_[0-9a-f]{16}", made["apiKeyId"])
+    snippet = cli(
+        url, "stores", "snippet", made["storeId"], "--base-url", "https://events.myshop.com"
+    )
+    html = next(b for lang, b in fenced(doc("client-script.md")) if lang == "html")
+    assert snippet.replace(made["storeId"], "STORE_ID") == html
+
+
+def test_the_settings_file_shown_is_read_as_it_says(tmp_path: Path) -> None:
+    text = doc("configuration.md")
+    toml = next(b for lang, b in fenced(text) if lang == "toml")
+    path = tmp_path / "shopevents.toml"
+    path.write_text(toml)
+    s = load_settings(env={}, config_file=path)
+    assert s.database_url == "postgresql://shopevents@db:5432/shopevents"
+    assert s.public_url == "https://events.myshop.com"
+    assert (s.ingest.max_body_bytes, s.ingest.rate_limit_per_client) == (1048576, 20)
+    assert s.storage.sqlite_synchronous == "FULL"
+    assert load_settings(env={"SHOPEVENTS_INGEST_MAX_EVENTS": "200"}).ingest.max_events == 200
+    assert "SHOPEVENTS_INGEST_MAX_EVENTS=200 shopevents serve" in text
