@@ -352,6 +352,18 @@ REPORTS = [
         ],
     ),
     ("data-quality", "Events by outcome and warnings by code, per day", "reportDataQuality", []),
+    (
+        "sources",
+        "Visits, carts and revenue by traffic source and device: first and last touch",
+        "reportSources",
+        [
+            {
+                "name": "currency",
+                "in": "query",
+                "schema": {"type": "string", "pattern": "^[A-Z]{3}$"},
+            }
+        ],
+    ),
 ]
 
 

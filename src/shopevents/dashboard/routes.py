@@ -24,6 +24,7 @@ from starlette.staticfiles import StaticFiles
 from shopevents.context import AppContext
 from shopevents.dashboard import auth, format, replay, views
 from shopevents.dashboard import queries as dq
+from shopevents.dashboard import sources as sources_page
 from shopevents.domain import identity, timeline
 from shopevents.errors import StorageUnavailable
 from shopevents.reports import queries as rq
@@ -49,6 +50,7 @@ NAV = (
     ("catalog", "Catalog", "catalog"),
     ("carts", "Carts", "carts"),
     ("purchases", "Purchases", "purchases"),
+    ("sources", "Sources", "sources"),
     ("debugger", "Integration", "debugger"),
     ("quarantine", "Quarantine", "quarantine"),
     ("webhooks", "Webhooks", "webhooks"),
@@ -1274,6 +1276,7 @@ def routes(ctx: AppContext) -> list[BaseRoute]:
         R(S + "/carts", page(carts), methods=["GET"]),
         R(S + "/carts/{cart_key}", page(cart), methods=["GET"]),
         R(S + "/purchases", page(purchases), methods=["GET"]),
+        R(S + "/sources", page(sources_page.page(ctx, render, read)), methods=["GET"]),
         R(S + "/purchases/{purchase_id:path}", page(purchase), methods=["GET"]),
         R(S + "/purchases/{purchase_id:path}/adjust", page(purchase_adjust), methods=["POST"]),
         R(S + "/debugger", page(debugger), methods=["GET"]),

@@ -20,6 +20,7 @@ from typing import Any
 import msgspec
 
 from shopevents.domain import carts, erasure, outbox, timeline
+from shopevents.storage import visits
 from shopevents.storage.codec import dumps, loads, money_from_db
 from shopevents.storage.database import Conn
 
@@ -263,6 +264,8 @@ def resolve(
     if tracker_id and known is None and erasure.tracker_suppressed(conn, store_id, tracker_id):
         tracker_id, email, owner, fields, erased = None, None, None, None, True
     tracker = tracker_id or new_id(now)
+    if known is not None:  # a tracker seen before: its lastSeen moves
+        visits.mark_seen(conn, store_id, tracker, now)
     if email is None:
         if known is not None:
             return Identity(contact_id=known[0], tracker_id=tracker, email=known[1])
@@ -311,7 +314,7 @@ def contact_for_email(conn: Conn, store_id: str, email: str, now: int) -> tuple[
 
 # --- merges -------------------------------------------------------------------------------
 
-_MOVED_TABLES = ("events", "activities", "carts", "purchases")
+_MOVED_TABLES = ("events", "activities", "carts", "purchases", "visits")
 
 
 def merge(

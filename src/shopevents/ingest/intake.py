@@ -13,6 +13,7 @@ from urllib.parse import unquote
 import msgspec
 
 from shopevents.domain import carts, catalog, erasure, identity, purchases, timeline
+from shopevents.domain.attribution import visit_columns
 from shopevents.ingest import adjustment_events
 from shopevents.schema import models as m
 from shopevents.schema.verdicts import (
@@ -24,6 +25,7 @@ from shopevents.schema.verdicts import (
     decode_event,
     needs_lenient,
 )
+from shopevents.storage import visits
 from shopevents.storage.codec import dumpb, dumps, loads, plain
 from shopevents.storage.database import Conn
 from shopevents.storage.stores import StoreRecord
@@ -48,6 +50,9 @@ class Prepared(msgspec.Struct, kw_only=True):
     # A cart that can only be made inside the transaction (Segment's cart changes applied to
     # the contact's active cart): (conn, store id, contact id) -> the cart's verdict.
     cart_of: Any = None
+    # The page visit's source, device and compact page/browser info (`visits.record`), when
+    # the request has an accepted page-visit.
+    visit: tuple[Any, ...] | None = None
 
 
 def prepare(
@@ -67,9 +72,11 @@ def prepare(
     ]
     cart = decode_cart(bytes(envelope.cart), ctx, scan=scan) if len(envelope.cart) else None
     entity = decode_entity(bytes(envelope.entityInfo), ctx) if len(envelope.entityInfo) else None
-    url = title = None
+    url = title = visit = None
     if len(envelope.browserInfo) or len(envelope.pageInfo):
         url, title = _page(envelope)
+    if any(v.type == "page-visit" and v.status == "accepted" for v in events):
+        visit = visit_columns(bytes(envelope.pageInfo), bytes(envelope.browserInfo), store.domains)
     return Prepared(
         store=store,
         channel=channel,
@@ -81,6 +88,7 @@ def prepare(
         entity=entity,
         url=url,
         title=title,
+        visit=visit,
         email=event_email(events),
     )
 
@@ -354,6 +362,8 @@ def apply_encoded(
                 dumps(ev),
             ),
         )
+        if req.visit is not None and status == "accepted" and isinstance(ev, m.PageVisit):
+            visits.record(conn, sid, cid, event_id, now, *req.visit)
         activity = timeline.EVENT_ACTIVITY.get(v.type)
         if activity and status == "accepted" and v.type != "purchase":
             if isinstance(ev, m.Custom):

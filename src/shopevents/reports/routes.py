@@ -1,4 +1,4 @@
-"""REST report routes (apiKey auth): GET /api/reports/revenue|carts|products|data-quality.
+"""REST report routes (apiKey auth): GET /api/reports/revenue|carts|products|data-quality|sources.
 
 Query parameters: `from`, `to` (local dates YYYY-MM-DD in the store's time zone, both
 included; default the last 30 days), `interval` (day, week, month; data-quality also hour),
@@ -20,6 +20,7 @@ from shopevents.context import AppContext
 from shopevents.errors import ApiError
 from shopevents.reports import queries, rates
 from shopevents.reports.service import range_for, run_report
+from shopevents.reports.sources import sources as sources_report
 from shopevents.responses import json_response
 from shopevents.storage.stores import StoreRecord
 
@@ -80,6 +81,8 @@ def routes(ctx: AppContext) -> list[Route]:
                 return await run_report(
                     ctx, store, queries.revenue, rng, group_by, _currency(request)
                 )
+            if name == "sources":
+                return await run_report(ctx, store, sources_report, rng, _currency(request))
             if name == "carts":
                 return await run_report(ctx, store, queries.carts, rng)
             if name == "products":
@@ -157,7 +160,7 @@ def routes(ctx: AppContext) -> list[Route]:
 
     return [
         Route(f"/api/reports/{name}", endpoint(name), methods=["GET"])
-        for name in ("revenue", "carts", "products", "data-quality")
+        for name in ("revenue", "carts", "products", "data-quality", "sources")
     ] + [
         Route("/api/rates", post_rates, methods=["POST"]),
         Route("/api/rates", get_rates, methods=["GET"]),

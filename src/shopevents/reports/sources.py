@@ -1,0 +1,265 @@
+"""The sources report: visits, carts and revenue by traffic source and device, with first
+and last touch (rules in `domain.attribution`, described in docs/reports.md).
+
+Purchases count as in the revenue report (on the local day of their purchase date, each
+converted on its own to the reporting currency at its day's rate, refunds and cancellations
+on their own day, converted cumulatively), so the totals are the revenue report's totals.
+A purchase's touches are read from its contact's visits received up to the purchase: the
+first visit's source (first touch) and the last source that is not direct (last touch).
+"""
+
+from __future__ import annotations
+
+from collections import defaultdict
+from datetime import date
+from typing import Any
+
+from shopevents.domain.attribution import NOT_A_TOUCH, UNATTRIBUTED, first_touch
+from shopevents.reports import rates
+from shopevents.reports.queries import _add, _adjusted, _figures
+from shopevents.reports.timebuckets import SLOT_US, Range
+from shopevents.storage.database import Conn
+from shopevents.storage.stores import StoreRecord
+
+UNKNOWN_DEVICE = "unknown"
+_NOT_TOUCH = ", ".join(f"'{s}'" for s in sorted(NOT_A_TOUCH))
+
+# The visits of `contact` up to `upto` (an instant): the first, the latest, and the latest
+# that is a touch (not direct, not internal).
+_TOUCHES = (
+    "(SELECT v.id FROM visits v WHERE v.contact_id = {contact} AND v.at <= {upto} "
+    "ORDER BY v.at, v.id LIMIT 1), "
+    "(SELECT v.id FROM visits v WHERE v.contact_id = {contact} AND v.at <= {upto} "
+    "ORDER BY v.at DESC, v.id DESC LIMIT 1), "
+    "(SELECT v.id FROM visits v WHERE v.contact_id = {contact} AND v.at <= {upto} "
+    f"AND v.source NOT IN ({_NOT_TOUCH}) ORDER BY v.at DESC, v.id DESC LIMIT 1)"
+)
+
+
+class _Visits:
+    """Visit rows by id, read in chunks: (source, name, medium, campaign, device)."""
+
+    def __init__(self, conn: Conn) -> None:
+        self.conn = conn
+        self.rows: dict[int, tuple[Any, ...]] = {}
+
+    def load(self, ids: set[int]) -> None:
+        wanted = sorted(i for i in ids if i is not None and i not in self.rows)
+        for k in range(0, len(wanted), 500):
+            chunk = wanted[k : k + 500]
+            test, params = self.conn.any_of(chunk)
+            for row in self.conn.all(
+                f"SELECT id, source, name, medium, campaign, device FROM visits WHERE id {test}",
+                params,
+            ):
+                self.rows[int(row[0])] = tuple(row[1:])
+
+
+class _Attribution:
+    """A purchase's or cart's first touch, last touch (with its campaign) and device."""
+
+    __slots__ = ("campaign", "device", "first", "last")
+
+    def __init__(self, visits: _Visits, first_id: Any, latest_id: Any, touch_id: Any) -> None:
+        if first_id is None:
+            self.first = self.last = UNATTRIBUTED
+            self.device = UNKNOWN_DEVICE
+            self.campaign: tuple[str, str, str, str] | None = None
+            return
+        first = visits.rows[int(first_id)]
+        latest = visits.rows[int(latest_id)]
+        self.first = first_touch([first[0]])
+        self.device = latest[4] or UNKNOWN_DEVICE
+        if touch_id is None:
+            self.last = "direct"
+            self.campaign = None
+            return
+        touch = visits.rows[int(touch_id)]
+        self.last = touch[0]
+        self.campaign = (
+            (touch[0], touch[1] or "", touch[2] or "", touch[3] or "")
+            if touch[0] in ("campaign", "email") and (touch[2] or touch[3])
+            else None
+        )
+
+
+def _acc() -> list[int]:
+    # orders, gross, refunded, cancelled amount, cancelled orders, refunds (as queries._figures)
+    return [0, 0, 0, 0, 0, 0]
+
+
+def sources(
+    conn: Conn, store: StoreRecord, rng: Range, currency: str | None = None
+) -> dict[str, Any]:
+    """Visits by source and device; carts created and revenue (gross, refunded, net) by first
+    touch, last touch, device and last-touch campaign. Without `currency`, amounts are in the
+    store's reporting currency (as the revenue report converts them); with it, only
+    purchases in that currency, unconverted."""
+    converting = currency is None
+    currency = (currency or store.reporting).upper()
+    sid = store.id
+    days: dict[int, int] = {}
+
+    def day_of(at: int) -> int:
+        slot = int(at) // SLOT_US
+        hit = days.get(slot)
+        if hit is None:
+            hit = days[slot] = rng.slot_day(slot)
+        return hit
+
+    bought = conn.all(
+        "SELECT p.purchased_at, p.currency, p.total_price, "
+        + _TOUCHES.format(contact="p.contact_id", upto="p.received_at")
+        + " FROM purchases p WHERE p.store_id = ? AND p.purchased_at >= ? AND p.purchased_at < ?",
+        (sid, rng.start_us, rng.end_us),
+    )
+    adjusted = conn.all(
+        "SELECT a.purchased_at, a.currency, a.kind, a.amount, a.prior, "
+        + _TOUCHES.format(contact="p.contact_id", upto="p.received_at")
+        + " FROM (SELECT purchase_row, purchased_at, currency, kind, amount, adjusted_at, "
+        "COALESCE(SUM(amount) OVER (PARTITION BY purchase_row ORDER BY id ROWS BETWEEN "
+        "UNBOUNDED PRECEDING AND 1 PRECEDING), 0) AS prior FROM purchase_adjustments "
+        "WHERE store_id = ? AND purchase_row IN (SELECT purchase_row FROM purchase_adjustments "
+        "WHERE store_id = ? AND adjusted_at >= ? AND adjusted_at < ?)) a "
+        "JOIN purchases p ON p.id = a.purchase_row "
+        "WHERE a.adjusted_at >= ? AND a.adjusted_at < ?",
+        (sid, sid, rng.start_us, rng.end_us, rng.start_us, rng.end_us),
+    )
+    started = conn.all(
+        "SELECT t.at, "
+        + _TOUCHES.format(contact="c.contact_id", upto="t.at")
+        + " FROM cart_transitions t JOIN carts c ON c.id = t.cart_row "
+        "WHERE t.store_id = ? AND t.at >= ? AND t.at < ? AND t.from_state IS NULL",
+        (sid, rng.start_us, rng.end_us),
+    )
+    seen = conn.all(
+        "SELECT source, COALESCE(device, ''), COUNT(*) FROM visits "
+        "WHERE store_id = ? AND at >= ? AND at < ? GROUP BY source, device",
+        (sid, rng.start_us, rng.end_us),
+    )
+
+    visits = _Visits(conn)
+    visits.load(
+        {int(i) for row in (*bought, *adjusted, *started) for i in row[-3:] if i is not None}
+    )
+
+    def attribution(row: Any) -> _Attribution:
+        return _Attribution(visits, *row[-3:])
+
+    # -- money, converted as the revenue report converts it -----------------------------------
+    foreign = {str(r[1]) for r in (*bought, *adjusted) if r[1] != currency} if converting else set()
+    table = None
+    if foreign:
+        first_day = min([rng.first_ord] + [day_of(r[0]) for r in adjusted])
+        table = rates.Table(conn, {*foreign, currency}, first_day, rng.last_ord)
+    total = _acc()
+    by_first: dict[str, list[int]] = defaultdict(_acc)
+    by_last: dict[str, list[int]] = defaultdict(_acc)
+    by_device: dict[str, list[int]] = defaultdict(_acc)
+    by_campaign: dict[tuple[str, str, str, str], list[int]] = defaultdict(_acc)
+    others: dict[str, list[int]] = defaultdict(_acc)
+    missing: set[tuple[int, str]] = set()
+
+    def count(a: _Attribution, vals: list[int]) -> None:
+        _add(total, vals)
+        _add(by_first[a.first], vals)
+        _add(by_last[a.last], vals)
+        _add(by_device[a.device], vals)
+        if a.campaign is not None:
+            _add(by_campaign[a.campaign], vals)
+
+    for row in bought:
+        at, cur, price = int(row[0]), str(row[1]), int(row[2])
+        if cur != currency:
+            if not converting:
+                _add(others[cur], [1, price, 0, 0, 0, 0])
+                continue
+            assert table is not None
+            value = rates.convert(price, cur, currency, table, day_of(at))
+            if value is None:
+                missing.add((day_of(at), cur))
+                _add(others[cur], [1, price, 0, 0, 0, 0])
+                continue
+            price = value
+        count(attribution(row), [1, price, 0, 0, 0, 0])
+    for row in adjusted:
+        pat, cur, kind, amount, before = int(row[0]), str(row[1]), row[2], int(row[3]), int(row[4])
+        if cur != currency:
+            if not converting:
+                _add(others[cur], _adjusted(kind, 1, amount))
+                continue
+            assert table is not None
+            upto = rates.convert(before + amount, cur, currency, table, day_of(pat))
+            prior = rates.convert(before, cur, currency, table, day_of(pat)) if before else 0
+            if upto is None or prior is None:
+                missing.add((day_of(pat), cur))
+                _add(others[cur], _adjusted(kind, 1, amount))
+                continue
+            amount = upto - prior
+        count(attribution(row), _adjusted(kind, 1, amount))
+
+    # -- carts created, visits ----------------------------------------------------------------
+    carts_first: dict[str, int] = defaultdict(int)
+    carts_last: dict[str, int] = defaultdict(int)
+    carts_device: dict[str, int] = defaultdict(int)
+    for row in started:
+        a = attribution(row)
+        carts_first[a.first] += 1
+        carts_last[a.last] += 1
+        carts_device[a.device] += 1
+    visits_by_source: dict[str, int] = defaultdict(int)
+    visits_by_device: dict[str, int] = defaultdict(int)
+    for source, device, n in seen:
+        visits_by_source[str(source)] += int(n)
+        visits_by_device[str(device) or UNKNOWN_DEVICE] += int(n)
+
+    def ranked(
+        key: str, money_by: dict[str, list[int]], carts_by: dict[str, int]
+    ) -> list[dict[str, Any]]:
+        keys = set(money_by) | set(carts_by)
+        rows = [
+            {key: k, **_figures(money_by.get(k) or _acc()), "carts": carts_by.get(k, 0)}
+            for k in keys
+        ]
+        rows.sort(key=lambda r: (-r["grossRevenue"], -r["orders"], -r["carts"], r[key]))
+        return rows
+
+    def counted(key: str, d: dict[str, int]) -> list[dict[str, Any]]:
+        return [{key: k, "visits": n} for k, n in sorted(d.items(), key=lambda kv: (-kv[1], kv[0]))]
+
+    campaigns = [
+        {
+            "source": k[0],
+            "name": k[1] or None,
+            "medium": k[2] or None,
+            "campaign": k[3] or None,
+            **_figures(v),
+        }
+        for k, v in sorted(by_campaign.items(), key=lambda kv: (-kv[1][1], -kv[1][0], kv[0]))
+    ]
+    return {
+        "store": {
+            "id": store.id,
+            "name": store.name,
+            "currency": store.currency,
+            "timezone": store.timezone,
+        },
+        "from": rng.first.isoformat(),
+        "to": rng.last.isoformat(),
+        "currency": currency,
+        "totals": {
+            **_figures(total),
+            "carts": len(started),
+            "visits": sum(visits_by_source.values()),
+        },
+        "firstTouch": ranked("source", by_first, carts_first),
+        "lastTouch": ranked("source", by_last, carts_last),
+        "devices": ranked("device", by_device, carts_device),
+        "campaigns": campaigns,
+        "visits": counted("source", visits_by_source),
+        "visitsByDevice": counted("device", visits_by_device),
+        "otherCurrencies": [{"currency": c, **_figures(v)} for c, v in sorted(others.items())],
+        "missingRates": [
+            {"date": date.fromordinal(d).isoformat(), "currency": c} for d, c in sorted(missing)
+        ],
+    }
