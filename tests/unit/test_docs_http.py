@@ -227,3 +227,36 @@ def test_the_answers_errors_md_shows_are_the_real_ones(walk: Walk) -> None:
     events = [{"type": "page-visit"}, {"type": "page-visit"}, {"type": "search", "searchText": ""}]
     r = httpx.post(ingest, content=json.dumps({"events": events}))
     assert r.status_code == 200 and matches(shown[2], r.json()["results"][2]), r.text
+
+
+def console_json_examples(doc: str) -> list[tuple[str, Any]]:
+    """`$ shopevents …` commands of the document's console blocks whose shown output is
+    JSON: (the command, the output shown)."""
+    out = []
+    for lang, block in fenced((ROOT / doc).read_text()):
+        if lang != "console":
+            continue
+        lines = block.splitlines()
+        for i, line in enumerate(lines):
+            if not line.startswith("$ shopevents "):
+                continue
+            command, j = line[2:], i + 1
+            while command.endswith("\\") and j < len(lines):
+                command, j = command[:-1] + " " + lines[j].strip(), j + 1
+            if j < len(lines) and lines[j].startswith("{"):
+                out.append((command, shown_value(lines[j])))
+    return out
+
+
+@pytest.mark.parametrize("doc", WALKS)
+def test_json_printed_by_the_cli_commands_shown(doc: str, walk: Walk) -> None:
+    from tests.unit.test_docs_commands import words
+
+    for command, shown in console_json_examples(doc):
+        args = [w.replace("STORE_ID", walk.store) for w in words(command)[1:]]
+        real = walk.shopevents(*args)
+        assert matches(shown, real), f"{doc}: `{command}` shows {shown}, prints {real}"
+
+
+def test_console_json_examples_are_found() -> None:
+    assert console_json_examples("docs/webhooks.md")
