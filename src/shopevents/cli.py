@@ -318,6 +318,13 @@ def _check_currency(code: str, option: str = "--currency") -> str:
     return code.upper()
 
 
+def _check_domains(domains: tuple[str, ...]) -> list[str]:
+    try:
+        return stores.normalize_domains(domains)
+    except ValueError as exc:
+        raise click.BadParameter(str(exc).split(": ", 1)[-1], param_hint="--domain") from None
+
+
 @stores_group.command("create")
 @click.argument("name")
 @click.option(
@@ -344,10 +351,11 @@ def stores_create(
         raise click.BadParameter("a store needs a name that is not blank", param_hint="NAME")
     currency = _check_currency(currency)
     timezone = _check_timezone(timezone)
+    checked_domains = _check_domains(domains)
 
     def write(conn: Conn, now: int) -> tuple[stores.StoreRecord, str, str]:
         rec = stores.create_store(
-            conn, name, now=now, currency=currency, timezone=timezone, domains=list(domains)
+            conn, name, now=now, currency=currency, timezone=timezone, domains=checked_domains
         )
         key_id, secret = stores.create_api_key(conn, rec.id, now=now)
         return rec, key_id, secret
@@ -429,7 +437,7 @@ def stores_update(
     if name:
         changes["name"] = name
     if domains:
-        changes["domains"] = list(domains)
+        changes["domains"] = _check_domains(domains)
     if clear_domains:
         changes["domains"] = []
     if currency:

@@ -38,6 +38,7 @@ def test_script_is_served_with_the_store_conf_and_cache_headers(
         "autoSendEventsOnInit": False,
         "webTrackingEnabled": True,
         "allowedDomains": [],
+        "allowedDomainRules": [],
         "trackAllByDefault": True,
         "excludeTracking": [],
     }
@@ -57,7 +58,13 @@ def test_store_settings_reach_the_served_conf(e2e_server: Any) -> None:
     conf = conf_of(body)
     assert conf["autoSendEventsOnInit"] is True
     assert conf["webTrackingEnabled"] is False
-    assert conf["allowedDomains"] == ["shop.test", "www.shop.test"]
+    assert conf["allowedDomainRules"] == ["shop.test", "www.shop.test"]  # our script's
+    assert conf["allowedDomains"] == [  # Connectif's form: URL prefixes
+        "https://shop.test/",
+        "http://shop.test/",
+        "https://www.shop.test/",
+        "http://www.shop.test/",
+    ]
     assert conf["excludeTracking"] == ["^/account"]
     # A page can choose the integration style; the ETag follows the content.
     first = httpx.get(f"{e2e_server.base_url}/client-script/{store.id}")

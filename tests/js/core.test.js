@@ -74,7 +74,7 @@ test('request ids are v7 UUIDs, with and without crypto, ordered by the millisec
   }
 });
 
-test('authorised domains: host names, subdomains included, ports and paths ignored (as the server)', () => {
+test('authorised domains: host names (subdomains included, ports ignored) or URL prefixes (as the server)', () => {
   const ok = client.isAllowedDomain;
   assert.ok(ok('https://anything.example/x', []));
   assert.ok(ok('https://anything.example/x', undefined));
@@ -86,7 +86,11 @@ test('authorised domains: host names, subdomains included, ports and paths ignor
   assert.ok(!ok('https://evilshop.example/p/1', ['shop.example']));
   assert.ok(!ok('https://shop.example.evil.test/', ['shop.example']));
   assert.ok(ok('http://127.0.0.1:9000/demo/', ['127.0.0.1:8000']));
-  assert.ok(ok('https://shop.example/fr/p', ['https://shop.example/es/']));
+  // a URL prefix is Connectif's form: the address must start with it (scheme and host in any case)
+  assert.ok(ok('https://shop.example/es/p', ['https://shop.example/es/']));
+  assert.ok(ok('HTTPS://Shop.Example/es/p', ['https://shop.example/es/']));
+  assert.ok(!ok('https://shop.example/fr/p', ['https://shop.example/es/']));
+  assert.ok(!ok('http://shop.example/es/p', ['https://shop.example/es/']));
   assert.ok(!ok('https://other.example/es/p', ['https://shop.example/es/']));
   assert.ok(ok('https://user@shop.example/', ['other.example', 'shop.example']));
   assert.ok(!ok('https://shop.example/', ['', '  ']));

@@ -180,11 +180,9 @@ def parse_store_changes(obj: dict[str, Any]) -> dict[str, Any]:
                 ) from None
             changes["timezone"] = str(value)
         elif key == "domains":
-            if not isinstance(value, list) or not all(
-                isinstance(d, str) and d.strip() for d in value
-            ):
+            if not isinstance(value, list):
                 raise ValueError("/domains: Expected a list of domains")
-            changes["domains"] = [d.strip() for d in value]
+            changes["domains"] = stores.normalize_domains(value)  # the one rule, as the CLI
         elif key == "abandonAfterSeconds":
             if isinstance(value, Decimal | float) and math.isfinite(value) and value == int(value):
                 value = int(value)  # 600.0 is a whole number too

@@ -43,10 +43,23 @@ def client_conf(store: StoreLike, base_url: str, mode: str | None = None) -> dic
         "baseUrl": base_url.rstrip("/") + "/",
         "autoSendEventsOnInit": bool(auto),
         "webTrackingEnabled": bool(store.tracking_enabled),
-        "allowedDomains": list(store.domains),
+        "allowedDomains": connectif_domains(store.domains),
+        "allowedDomainRules": list(store.domains),
         "trackAllByDefault": True,
         "excludeTracking": list(store.excluded_paths),
     }
+
+
+def connectif_domains(domains: list[str]) -> list[str]:
+    """The authorised domains in the form Connectif's script understands: URL prefixes (it
+    tracks a page whose address starts with one). A URL-prefix entry is kept; a host-name
+    entry becomes its `https://` and `http://` prefixes (its subdomains need entries of their
+    own in this form). Our script reads `allowedDomainRules`, the entries as stored."""
+    out: list[str] = []
+    for d in domains:
+        forms = [d] if "//" in d else [f"https://{d}/", f"http://{d}/"]
+        out.extend(f for f in forms if f not in out)
+    return out
 
 
 @dataclass(frozen=True)

@@ -107,17 +107,30 @@
     return { host: host, hostname: host.replace(/:\d+$/, ''), path: (m[3] || '/') + (m[4] || '') };
   }
 
-  // allowedDomains entries are host names ("shop.example" also covers its subdomains); a
-  // port or a path in an entry is ignored, as the server does for the Origin check.
+  // The address with its scheme and host lowercased.
+  function lowerOrigin(href) {
+    return String(href || '').replace(/^([a-z][a-z0-9+.-]*:\/\/[^\/?#]*)/i, function (o) {
+      return o.toLowerCase();
+    });
+  }
+
+  // An authorised domain is a host name ("shop.example" also covers its subdomains; a port
+  // in it is ignored) or, in Connectif's form, a URL prefix ("https://shop.example/es/": the
+  // page's address must start with it). The server's Origin check follows the same rule.
   function isAllowedDomain(href, allowed) {
     if (!allowed || !allowed.length) return true;
     var host = splitUrl(href).hostname;
     return allowed.some(function (d) {
-      d = String(d || '').trim().toLowerCase();
-      d = (d.indexOf('//') >= 0 ? splitUrl(d).hostname : d.split('/')[0].replace(/:\d+$/, ''))
-        .replace(/^\*?\.+/, '');
+      d = String(d || '').trim();
+      if (d.indexOf('//') >= 0) return !!d && lowerOrigin(href).indexOf(lowerOrigin(d)) === 0;
+      d = d.toLowerCase().split('/')[0].replace(/:\d+$/, '').replace(/^\*?\.+/, '');
       return !!d && (host === d || host.slice(-d.length - 1) === '.' + d);
     });
+  }
+
+  // Our own rules (both forms) if served, else Connectif's prefixes.
+  function domainRules(conf) {
+    return conf.allowedDomainRules || conf.allowedDomains;
   }
 
   function matchesAny(patterns, href) {
@@ -344,7 +357,7 @@
 
     function allowed() {
       var href = env.href();
-      return conf.webTrackingEnabled !== false && isAllowedDomain(href, conf.allowedDomains) &&
+      return conf.webTrackingEnabled !== false && isAllowedDomain(href, domainRules(conf)) &&
         !isExcludedPage(href, conf);
     }
 
@@ -390,7 +403,7 @@
 
     return {
       sendEvents: sendEvents,
-      isAllowedDomain: function () { return isAllowedDomain(env.href(), conf.allowedDomains); },
+      isAllowedDomain: function () { return isAllowedDomain(env.href(), domainRules(conf)); },
       isExcludedPage: function () { return isExcludedPage(env.href(), conf); },
       deepEquals: deepEquals,
       url: url

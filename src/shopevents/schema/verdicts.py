@@ -526,8 +526,31 @@ def _depth_of(segs: list[str | int], key: str) -> int:
 # --- checks after decoding --------------------------------------------------------------
 
 
+def _scheme_host_lower(url: str) -> tuple[str, bool]:
+    """The URL with its scheme and host lowercased, and whether it has more than an
+    origin (a path, query or fragment)."""
+    scheme, sep, rest = url.partition("://")
+    if not sep:
+        return url, False
+    cut = min((i for i in (rest.find(c) for c in "/?#") if i >= 0), default=len(rest))
+    return f"{scheme.lower()}://{rest[:cut].lower()}{rest[cut:]}", cut < len(rest)
+
+
+def _prefix_allows(url: str, prefix: str) -> bool:
+    """Connectif's rule for a URL-prefix domain: the address starts with it. An origin
+    (no path: the `Origin` header) is allowed when some page of it would be."""
+    address, has_path = _scheme_host_lower(url)
+    p, _ = _scheme_host_lower(prefix)
+    if has_path:
+        return address.startswith(p)
+    return address.startswith(p) or p == address or p.startswith(address + "/")
+
+
 def domain_allowed(url: str, domains: list[str]) -> bool:
-    """True if the URL's host is one of the domains or under one (no domains: any)."""
+    """True if the URL is under one of the store's authorised domains (no domains: any).
+    A host-name entry (`shop.example`) allows that host and its subdomains, whatever the
+    scheme, port and path; a URL-prefix entry (`https://shop.example/es/`, Connectif's form)
+    allows the addresses that start with it."""
     if not domains:
         return True
     try:
@@ -535,9 +558,13 @@ def domain_allowed(url: str, domains: list[str]) -> bool:
     except ValueError:
         return False
     for d in domains:
-        dhost = (urlsplit(d).hostname if "//" in d else d.split("/")[0].split(":")[0]) or ""
-        dhost = dhost.lower().lstrip(".")
-        if host == dhost or host.endswith("." + dhost):
+        if "//" in d:
+            if _prefix_allows(url, d):
+                return True
+            continue
+        dhost = d.split("/")[0].lower().lstrip("*").lstrip(".")
+        dhost = dhost if dhost.startswith("[") else dhost.split(":")[0]
+        if host == dhost.strip("[]") or host.endswith("." + dhost):
             return True
     return False
 
