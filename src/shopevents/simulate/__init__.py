@@ -575,7 +575,7 @@ def run_demo(
                     bar.advance(task)
                 sim.mistakes()
                 bar.advance(task)
-                back = [v for v in sim.abandoners if rnd.random() < 0.5]
+                back = [v for v in sim.abandoners if rnd.random() < 0.3]  # a third come back
                 wait = (delay if delay is not None else original) + 3
                 if back and wait <= 600:
                     task = bar.add_task("waiting for carts to be abandoned (s)", total=wait)
