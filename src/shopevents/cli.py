@@ -22,7 +22,7 @@ from shopevents.cli_common import (
     store_option,
 )
 from shopevents.clock import from_micros
-from shopevents.config import Settings, load_settings
+from shopevents.config import Settings, SettingsError, load_settings, override
 from shopevents.errors import StorageUnavailable
 from shopevents.storage import stores
 from shopevents.storage.database import Conn
@@ -133,10 +133,12 @@ def serve(
     from shopevents.app import create_app
     from shopevents.server import Server, uvicorn_config
 
+    try:  # the flags are checked by the settings' rules, like the file and the environment
+        flagged = override(env.settings, {"host": host, "port": port})
+    except SettingsError as exc:
+        raise click.ClickException(str(exc)) from None
     settings = msgspec.structs.replace(
-        env.settings,
-        host=host or env.settings.host,
-        port=port or env.settings.port,
+        flagged,
         log_level=(log_level or env.settings.log_level).lower(),
         access_log=env.settings.access_log if access_log is None else access_log,
     )

@@ -325,3 +325,22 @@ def test_the_installed_command_says_it_without_a_traceback(tmp_path: Path) -> No
         "Error: invalid setting ingest.max_events (env SHOPEVENTS_INGEST_MAX_EVENTS): "
         "expected a whole number from 1 to 100000, got -5"
     ), out.stderr
+
+
+@pytest.mark.parametrize(
+    ("args", "message"),
+    [
+        (["--port", "70000"], "port (flag serve --port): expected a whole number from 1 to 65535"),
+        (["--port", "-5"], "port (flag serve --port): expected a whole number from 1 to 65535"),
+        (["--host", ""], 'host (flag serve --host): expected non-empty text, got ""'),
+    ],
+)
+def test_serve_s_flags_are_checked_by_the_same_rules(
+    args: list[str], message: str, tmp_path: Path
+) -> None:
+    clean = {k: v for k, v in os.environ.items() if not k.startswith("SHOPEVENTS_")}
+    db = f"sqlite:///{tmp_path / 'x.db'}"
+    result = CliRunner().invoke(main, ["--database", db, "serve", *args], env=clean)
+    assert result.exit_code != 0
+    lines = result.stderr.strip().splitlines()
+    assert len(lines) == 1 and lines[0].startswith(f"Error: invalid setting {message}"), lines
