@@ -848,12 +848,14 @@ def carts_show(env: Env, cart_key: str, store_ref: str | None) -> None:
 
 
 def _register() -> None:
+    from shopevents.custom_events_cli import custom_events_group
     from shopevents.dashboard.cli import COMMANDS, report_group
     from shopevents.dashboard.sources import report_sources
     from shopevents.reports.cli import COMMANDS as REPORT_COMMANDS
     from shopevents.webhooks.cli import webhooks_group
 
     main.add_command(webhooks_group)
+    main.add_command(custom_events_group)
     report_group.add_command(report_sources)
     for command in [*COMMANDS, *REPORT_COMMANDS]:
         main.add_command(command)

@@ -5,6 +5,8 @@ rejections with their raw bodies in quarantine, and retries with a requestId."""
 
 from __future__ import annotations
 
+import json
+from pathlib import Path
 from typing import Any
 
 import httpx
@@ -12,7 +14,7 @@ import pytest
 
 from shopevents.domain import custom_events
 from shopevents.storage.database import Database
-from tests.conftest import StoreInfo, ingest_path
+from tests.conftest import ROOT, StoreInfo, ingest_path
 
 WP_TYPE = "5f1d2c3b4a59687766554433"
 
@@ -370,3 +372,118 @@ def test_rest_request_id_makes_a_retry_harmless(http: httpx.Client, store: Store
     assert first.status_code == 201 and again.status_code == 200
     assert again.json()["status"] == "duplicate" and again.json()["duplicateRequest"] is True
     assert len([i for i in activity(http, store, "r@s.co") if i["type"] == "custom-event"]) == 1
+
+
+# --- the CLI -------------------------------------------------------------------------------
+
+
+def test_cli_create_list_delete(http: httpx.Client, store: StoreInfo, db: Database) -> None:
+    from click.testing import CliRunner
+
+    from shopevents.cli import main
+
+    runner = CliRunner()
+
+    def cli(*args: str, ok: bool = True) -> Any:
+        result = runner.invoke(main, ["--database", db.url, "custom-events", *args])
+        assert (result.exit_code == 0) == ok, (args, result.output)
+        return result
+
+    made = json.loads(
+        cli(
+            "create",
+            "--store",
+            store.id,
+            "--alias",
+            "wp-form",
+            "--contact-email",
+            "/email",
+            "--event-id",
+            WP_TYPE,
+            "--field",
+            "site=/site",
+            "--json",
+        ).output
+    )
+    assert made["id"] == WP_TYPE and made["payload"] == {"site": "/site"}
+    r = http.post(
+        f"{ingest_path(store.id)}?eventId={WP_TYPE}", json={"email": "z@y.co", "site": "s"}
+    )
+    assert r.status_code == 200 and r.json()["customEvent"]["payload"] == {"site": "s"}
+
+    dup = cli(
+        "create", "--store", store.id, "--alias", "wp-form", "--contact-email", "/e", ok=False
+    )
+    assert "alias 'wp-form'" in dup.output
+    bad = cli("create", "--store", store.id, "--alias", "x", "--contact-email", "email", ok=False)
+    assert "--contact-email: Expected an RFC 6901 JSON pointer" in bad.output
+    assert "Traceback" not in bad.output
+    bad_field = cli(
+        "create",
+        "--store",
+        store.id,
+        "--alias",
+        "x",
+        "--contact-email",
+        "/e",
+        "--field",
+        "nope",
+        ok=False,
+    )
+    assert "NAME=/pointer" in bad_field.output
+    assert "no store has the id or name 'nope'" in cli("list", "--store", "nope", ok=False).output
+
+    listed = json.loads(cli("list", "--store", store.id, "--json").output)
+    assert [t["alias"] for t in listed] == ["wp-form"]
+    assert "wp-form" in cli("list", "--store", store.id).output
+    assert "deleted" in cli("delete", WP_TYPE, "--store", store.id).output
+    assert "no custom event type" in cli("delete", WP_TYPE, "--store", store.id, ok=False).output
+    assert "no custom event types" in cli("list", "--store", store.id).output
+
+
+# --- the documented examples ---------------------------------------------------------------
+
+
+def section(doc: str, heading: str) -> str:
+    """The heading's section: up to the next heading of its level or above (outside code)."""
+    lines = (ROOT / doc).read_text().splitlines(keepends=True)
+    start = lines.index(heading + "\n")
+    level = len(heading.split(" ")[0])
+    fenced = False
+    out = [lines[start]]
+    for line in lines[start + 1 :]:
+        if line.startswith("```"):
+            fenced = not fenced
+        head = line.split(" ")[0]
+        if not fenced and head and set(head) == {"#"} and len(head) <= level:
+            break
+        out.append(line)
+    return "".join(out)
+
+
+@pytest.mark.parametrize(
+    ("doc", "heading"),
+    [
+        ("docs/events.md", "#### Server-side custom events"),
+        ("docs/http-api.md", "### Custom event types and server-side custom events"),
+    ],
+)
+def test_documented_examples_get_the_answers_shown(doc: str, heading: str, tmp_path: Path) -> None:
+    """The curl examples of the docs' custom-event sections, run in order against the real
+    app on a fresh database, get the statuses and answers shown."""
+    from tests.unit.test_docs_http import Walk, examples, matches
+
+    page = tmp_path / "section.md"
+    page.write_text(section(doc, heading))
+    shown = examples(str(page))
+    assert len(shown) >= 3 and all(answer for _, answer in shown)
+    walk = Walk(tmp_path)
+    try:
+        for command, answer in shown:
+            assert answer is not None
+            status, body = walk.run(command)
+            want_status, want = answer
+            assert status == want_status, f"{doc}: `{command}` got {status}: {body}"
+            assert matches(want, json.loads(body)), f"{doc}: `{command}` shows {want}, got {body}"
+    finally:
+        walk.close()

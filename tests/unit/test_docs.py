@@ -215,7 +215,9 @@ def test_shell_lines_use_real_commands(name: str) -> None:
     known = commands(main)
     for block in re.findall(r"```(?:bash|sh)\n(.*?)```", doc(name), re.S):
         for line in block.splitlines():
-            mt = re.match(r"\s*(?:\$ )?shopevents ((?:--\S+ \S+ )*)([a-z]+(?: [a-z]+)?)", line)
+            mt = re.match(
+                r"\s*(?:\$ )?shopevents ((?:--\S+ \S+ )*)([a-z][a-z-]*(?: [a-z-]+)?)", line
+            )
             if mt:
                 words = mt.group(2)
                 assert words in known or words.split()[0] in known, f"{name}: {line}"
