@@ -56,3 +56,25 @@ def test_a_default_given_in_passing_is_the_real_one(
     doc: str, shown: str, name: str, value: float
 ) -> None:
     assert value == DEFAULTS[name], f"{doc} says {shown}; the default is {DEFAULTS[name]}"
+
+
+NUMBER_WORDS = {
+    w: i
+    for i, w in enumerate(
+        "zero one two three four five six seven eight nine ten eleven twelve thirteen "
+        "fourteen fifteen sixteen seventeen eighteen nineteen twenty".split()
+    )
+}
+
+
+def test_the_number_of_event_types_said_is_the_real_one() -> None:
+    from shopevents.schema import models as m
+
+    for doc in DOCS:
+        text = (ROOT / doc).read_text()
+        for mt in re.finditer(r"\b([a-z]+) (?:event )?types\b|lists the ([a-z]+)\)", text, re.I):
+            word = (mt.group(1) or mt.group(2)).lower()
+            if word in NUMBER_WORDS:
+                assert NUMBER_WORDS[word] == len(m.EVENT_TYPES), (
+                    f"{doc} says “{mt.group(0)}”; there are {len(m.EVENT_TYPES)} event types"
+                )
