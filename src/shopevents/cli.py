@@ -35,9 +35,11 @@ LOG_LEVELS = ["debug", "info", "warning", "error", "critical"]
 def _settings_error(exc: Exception, config: str | None) -> click.ClickException:
     import tomllib
 
-    if isinstance(exc, tomllib.TOMLDecodeError):
+    if isinstance(exc, tomllib.TOMLDecodeError) or isinstance(
+        exc.__cause__ or exc.__context__, tomllib.TOMLDecodeError
+    ):
         return click.ClickException(
-            f"the settings file {config} is not valid TOML ({exc}): fix it "
+            f"{exc}: the settings file {config} is not valid TOML; fix it "
             "(docs/configuration.md shows the format), or leave out --config / SHOPEVENTS_CONFIG"
         )
     if isinstance(exc, OSError):
@@ -95,8 +97,8 @@ def main(click_ctx: click.Context, database: str | None, config: str | None) -> 
 @pass_env
 def migrate(env: Env) -> None:
     """Create the database's tables, or apply the migrations not applied yet."""
-    click.echo(f"database: {env.where}", err=True)
     done = env.database().migrate()
+    click.echo(f"database: {env.where}", err=True)
     click.echo("applied: " + ", ".join(done) if done else "the database is up to date")
 
 

@@ -169,10 +169,9 @@ def quarantine_replay(
     from shopevents.dashboard import replay
     from shopevents.dashboard.routes import replay_summary
 
-    env.require_migrated()
-    store = find_store(env, store_ref)
     if not ids and not replay_all:
         raise click.UsageError("give quarantine ids, or --all")
+    store = find_store(env, store_ref)
     todo = list(ids) or env.read(lambda c: replay.pending_ids(c, store.id, code=code, limit=10**9))
     max_bytes = env.settings.ingest.max_event_bytes
     results: list[dict[str, Any]] = []
@@ -668,12 +667,33 @@ def demo_command(
     seed: int | None,
 ) -> None:
     """Fill a store with realistic simulated traffic through the real ingest endpoint."""
+    import httpx
+
+    from shopevents.dashboard.routes import parse_delay
     from shopevents.simulate import run_demo
 
+    if abandon_after != "keep":
+        try:
+            parse_delay(abandon_after)
+        except ValueError:
+            raise click.BadParameter(
+                f"expected a delay such as 30m, 2h or 45s, or keep; got {abandon_after!r}",
+                param_hint="--abandon-after",
+            ) from None
+    env.require_migrated()
+    store_id = None if store_ref is None else find_store(env, store_ref).id
+    base = url.rstrip("/")
+    try:  # before anything is written: nothing changes when no server answers
+        httpx.get(f"{base}/healthz", timeout=5).raise_for_status()
+    except httpx.HTTPError as exc:
+        raise click.ClickException(
+            f"no shopevents server answers at {base} ({exc}): start one with "
+            "`shopevents serve --demo`, or fix --url"
+        ) from None
     run_demo(
         env,
-        url=url.rstrip("/"),
-        store_ref=store_ref,
+        url=base,
+        store_ref=store_id,
         api_key=api_key,
         visitors=visitors,
         days=days,

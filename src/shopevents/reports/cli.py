@@ -65,7 +65,6 @@ def _adjust(env: Any, store_id: str, a: Any) -> None:
     from shopevents.api.adjustments_routes import write_adjustment
     from shopevents.storage.codec import dumps
 
-    store_id = resolve_store(env, store_id).id
     status, details = env.write(write_adjustment(store_id, a, "cli"))
     if status == "refused":
         raise click.ClickException(f"refused: {details}")
@@ -74,6 +73,27 @@ def _adjust(env: Any, store_id: str, a: Any) -> None:
             f"conflict: {a.adjustment_id!r} is recorded for this purchase with another content"
         )
     click.echo(dumps({"status": status, **details}))
+
+
+_OPTIONS = {
+    "/amount": "--amount",
+    "/lines": "--line",
+    "/refundedAt": "--at",
+    "/cancelledAt": "--at",
+    "/reason": "--reason",
+    "/refundId": "--refund-id",
+}
+
+
+def _as_options(message: str) -> str:
+    """A REST body's error, said with the command's options instead of JSON pointers."""
+    path, sep, rest = message.partition(": ")
+    if not sep:
+        return message
+    for pointer, option in _OPTIONS.items():
+        if path == pointer or path.startswith(pointer + "/"):
+            return f"{option}: {rest}"
+    return rest if not path else message
 
 
 @purchases_group.command("refund")
@@ -102,6 +122,11 @@ def purchases_refund(
     from shopevents.clock import to_micros
     from shopevents.errors import ApiError
 
+    store_id = resolve_store(env, store_id).id
+    if amount is None and not lines:
+        raise click.UsageError(
+            "say what is refunded: --amount AMOUNT, or --line PRODUCT_ID:QUANTITY"
+        )
     body: dict[str, Any] = {"refundId": refund_id, "refundedAt": at, "reason": reason}
     if amount is not None:
         try:
@@ -115,12 +140,14 @@ def purchases_refund(
         for ln in lines:
             pid, _, qty = ln.rpartition(":")
             if not pid or not qty.isdigit():
-                raise click.BadParameter(f"{ln!r}: expected PRODUCT_ID:QUANTITY")
+                raise click.BadParameter(
+                    f"{ln!r}: expected PRODUCT_ID:QUANTITY", param_hint="--line"
+                )
             body["lines"].append({"productId": pid, "quantity": int(qty)})
     try:
         a = parse_refund(body, purchase_id, to_micros(env.clock.now()))
     except ApiError as exc:
-        raise click.ClickException(str(exc)) from None
+        raise click.ClickException(_as_options(exc.message)) from None
     _adjust(env, store_id, a)
 
 
@@ -138,12 +165,13 @@ def purchases_cancel(
     from shopevents.clock import to_micros
     from shopevents.errors import ApiError
 
+    store_id = resolve_store(env, store_id).id
     try:
         a = parse_cancellation(
             {"cancelledAt": at, "reason": reason}, purchase_id, to_micros(env.clock.now())
         )
     except ApiError as exc:
-        raise click.ClickException(str(exc)) from None
+        raise click.ClickException(_as_options(exc.message)) from None
     _adjust(env, store_id, a)
 
 

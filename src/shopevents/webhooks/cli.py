@@ -83,7 +83,7 @@ def add(
             allow_private=env.settings.webhooks.allow_private_addresses,
         )
     except endpoints.ValidationErrors as exc:
-        raise click.ClickException(str(exc)) from None
+        raise click.ClickException(f"cannot add {url}: {exc}") from None
     try:
         endpoint, secret = env.write(
             lambda conn, now: endpoints.create_endpoint(
