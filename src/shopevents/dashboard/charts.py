@@ -114,9 +114,12 @@ def _label_every(n: int, width: float, chars: int) -> int:
 
 
 def _svg(height: int, body: str, label: str, width: int = W) -> Markup:
+    """The chart in a frame that scrolls sideways on a narrow screen (where the chart keeps
+    a readable minimum width) instead of shrinking its text to nothing."""
+    kind = "wide" if width >= W else "narrow"
     return Markup(
-        f'<svg class="chart" viewBox="0 0 {width} {height}" role="img" aria-label="{escape(label)}" '
-        f'xmlns="http://www.w3.org/2000/svg">{body}</svg>'
+        f'<div class="chart-frame {kind}"><svg class="chart" viewBox="0 0 {width} {height}" '
+        f'role="img" aria-label="{escape(label)}" xmlns="http://www.w3.org/2000/svg">{body}</svg></div>'
     )
 
 
