@@ -107,7 +107,16 @@ def test_erasure_reaches_every_copy(api: httpx.Client, db: Database) -> None:
         # browser: an anonymous visitor (a cart, a rejected event) logs in as the contact:
         # a merge
         first = send(
-            api, store, {"events": [{"type": "page-visit"}], "cart": cart("c1", line("p1"))}
+            api,
+            store,
+            {
+                "events": [{"type": "page-visit"}],
+                "cart": cart("c1", line("p1")),
+                "browserInfo": {
+                    "url": "https://shop.example/?utm_source=news",
+                    "referrer": f"https://mail.example/read?to={EMAIL}",
+                },
+            },
         )
         t1 = first["trackerId"]
         send(
@@ -143,11 +152,12 @@ def test_erasure_reaches_every_copy(api: httpx.Client, db: Database) -> None:
         needles = [EMAIL.lower(), t1.lower(), t2.lower(), *[c.lower() for c in contact_ids]]
         for n in needles:
             assert n in before, n
+        assert any(ln.startswith("visits:") and EMAIL.lower() in ln for ln in before.splitlines())
 
         r = api.delete(f"/api/contacts/{EMAIL}", headers=h)
         assert r.status_code == 200, r.text
         out = r.json()
-        assert out["status"] == "done" and out["found"] and out["counts"]["contacts"] >= 2
+        assert out["status"] == "done" and out["found"] and out["counts"]["contacts"] >= 2, out
         after = dump(db)
         for n in needles:
             where = [line_ for line_ in after.splitlines() if n in line_]

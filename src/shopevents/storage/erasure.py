@@ -18,7 +18,7 @@ from shopevents.storage.codec import dumps, loads
 from shopevents.storage.database import Conn
 
 ERASED_CONTACT = "erased"
-"""What a kept cart names as its contact once its contact is erased."""
+"""What a kept cart or visit names as its contact once its contact is erased."""
 
 # (table, column, is binary): columns searched for the contact's needles
 _SEARCHED: dict[str, list[tuple[str, bool]]] = {
@@ -31,6 +31,7 @@ _SEARCHED: dict[str, list[tuple[str, bool]]] = {
     "purchase_conflicts": [("data", False)],
     "refused_adjustments": [("data", False), ("reason", False)],
     "carts": [("recovery_url", False), ("lines", False)],
+    "visits": [("info", False)],
 }
 
 
@@ -105,7 +106,10 @@ def erase_rows(
     s = (store_id,)
 
     def run(name: str, sql: str, params: Sequence[Any]) -> None:
-        n = conn.execute(sql, params).rowcount
+        if conn.dialect == "postgres":  # rowcount is not known in a pipelined transaction
+            n = conn.scalar(f"WITH d AS ({sql} RETURNING 1) SELECT count(*) FROM d", params)
+        else:
+            n = conn.execute(sql, params).rowcount
         counts[name] = counts.get(name, 0) + max(int(n or 0), 0)
 
     # requests of the contact or naming it: kept for the counts, emptied
@@ -182,7 +186,14 @@ def erase_rows(
         f"{_mentions(conn, _SEARCHED['carts'], needles)})",
         (*s, *cparams, *_params(_SEARCHED["carts"], needles)),
     )
+    run(
+        "visits",
+        f"UPDATE visits SET contact_id = '{ERASED_CONTACT}', info = NULL WHERE store_id = ? AND "
+        f"(contact_id {cids} OR {_mentions(conn, _SEARCHED['visits'], needles)})",
+        (*s, *cparams, *_params(_SEARCHED["visits"], needles)),
+    )
     run("activities", f"DELETE FROM activities WHERE contact_id {cids}", cparams)
+    run("visits", f"DELETE FROM visits WHERE contact_id {cids}", cparams)
     run(
         "trackers", f"DELETE FROM trackers WHERE store_id = ? AND contact_id {cids}", (*s, *cparams)
     )
