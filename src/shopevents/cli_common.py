@@ -119,6 +119,11 @@ class Env:
                 f"the database at {self.where} refused the login ({reason}): "
                 f"check the user and password in the URL ({DATABASE_HINT})"
             )
+        if self.database().dialect == "sqlite" and "not a database" in reason:
+            return click.ClickException(
+                f"{self.where} is not a SQLite database ({reason}): name the database file "
+                f"({DATABASE_HINT})"
+            )
         if self.database().dialect == "sqlite":
             return click.ClickException(
                 f"cannot open the SQLite database {self.where} ({reason}): "

@@ -210,6 +210,15 @@ def test_the_default_database_is_named_with_its_path(
     assert not (tmp_path / "shopevents.db").exists()
 
 
+def test_a_sqlite_path_that_is_no_database(tmp_path: Path) -> None:
+    text = tmp_path / "notes.txt"
+    text.write_text("hello\n")
+    for command in (["stores", "list"], ["migrate"]):
+        fails(invoke("--database", f"sqlite:///{text}", *command), "is not a SQLite database")
+        fails(invoke("--database", f"sqlite:///{tmp_path}", *command), str(tmp_path), "path")
+    assert text.read_text() == "hello\n"
+
+
 def test_an_unmigrated_sqlite_database(files: Path, tmp_path: Path) -> None:
     target = tmp_path / "empty.db"
     target.touch()
@@ -488,6 +497,14 @@ def test_json_is_the_rest_apis(
 
     stores_json = json.loads(invoke("--database", url, "stores", "list", "--json").stdout)
     assert stores_json == [http.get("/api/store", headers=store.auth).json()]
+
+    contact = json.loads(
+        invoke("--database", url, "contacts", "show", "jane@example.com", "--json").stdout
+    )
+    rest_contact = http.get("/api/contacts/jane@example.com", headers=store.auth).json()
+    activity = http.get("/api/contacts/jane@example.com/activity", headers=store.auth).json()
+    assert contact.pop("activity") == activity["items"]
+    assert contact == rest_contact
 
     table = invoke("--database", url, "contacts", "show", "jane@example.com", "--store", store.id)
     assert table.exit_code == 0

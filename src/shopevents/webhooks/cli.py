@@ -9,16 +9,15 @@ from __future__ import annotations
 from typing import Any
 
 import click
-import msgspec
 
-from shopevents.cli_common import plain_text, resolve_store, store_option
+from shopevents.cli_common import out_json, plain_text, resolve_store, store_option
 from shopevents.clock import to_micros
 from shopevents.domain.outbox import TOPICS
 from shopevents.webhooks import deliveries, endpoints
 
 
 def _json(value: Any) -> None:
-    click.echo(msgspec.json.encode(value).decode())
+    out_json(value)  # the REST API's encoding
 
 
 def _ready(env: Any) -> None:
