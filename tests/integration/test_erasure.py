@@ -236,3 +236,34 @@ def test_a_large_erasure_is_left_to_the_worker(db: Database) -> None:
         assert "big@example.com" not in dump(db)
     finally:
         shop.close()
+
+
+def test_erasure_from_the_command_line(db_url: str, db: Database) -> None:
+    from datetime import UTC, datetime
+
+    from click.testing import CliRunner
+
+    from shopevents.cli import main
+    from shopevents.clock import FixedClock
+    from tests.shop import Shop
+
+    shop = Shop(db, FixedClock(datetime(2026, 3, 1, tzinfo=UTC)))
+    try:
+        shop.send([{"type": "page-visit"}], email="cli@example.com")
+        sid = shop.store.id
+    finally:
+        shop.close()
+    runner = CliRunner()
+    base = ["--database", db_url, "contacts"]
+    no = runner.invoke(main, [*base, "erase", "CLI@example.com", "--store", sid], input="n\n")
+    assert no.exit_code == 1 and "Aborted" in no.output
+    assert "cli@example.com" in dump(db)
+    r = runner.invoke(main, [*base, "erase", "CLI@example.com", "--store", sid, "--yes"])
+    assert r.exit_code == 0 and r.output.startswith("erased cli@example.com"), r.output
+    assert "contacts 1" in r.output and "cli@example.com" not in dump(db)
+    again = runner.invoke(main, [*base, "erase", "cli@example.com", "--store", sid, "--json"])
+    assert again.exit_code == 0 and json.loads(again.output)["status"] == "done"
+    log = json.loads(runner.invoke(main, [*base, "erasures", "--store", sid]).output)
+    assert len(log) == 1 and log[0]["actor"].startswith("cli:")
+    bad = runner.invoke(main, [*base, "erase", "not-an-email", "--store", sid, "--yes"])
+    assert bad.exit_code == 1 and "not an e-mail address" in bad.output

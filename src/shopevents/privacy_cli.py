@@ -1,0 +1,57 @@
+"""`shopevents contacts erase EMAIL --store ID` and `shopevents contacts erasures --store ID`:
+erase a contact and every stored copy of its personal data, and read the audit log."""
+
+from __future__ import annotations
+
+import getpass
+
+import click
+
+from shopevents.cli_common import Env, out_json, resolve_store, store_option
+from shopevents.domain import erasure
+from shopevents.domain.identity import new_id
+from shopevents.schema.verdicts import _EMAIL
+from shopevents.storage import erasure as erasures
+from shopevents.storage.reads import iso
+
+pass_env = click.make_pass_decorator(Env)
+
+
+@click.command("erase")
+@click.argument("email")
+@store_option()
+@click.option("--yes", is_flag=True, help="Do not ask for confirmation.")
+@click.option("--json", "as_json", is_flag=True, help="Print the REST API's answer.")
+@pass_env
+def erase_command(env: Env, email: str, store_ref: str | None, yes: bool, as_json: bool) -> None:
+    """Erase a contact, the contacts merged into it and every stored copy of their personal
+    data (docs/privacy.md); revenue and counts stay as anonymous figures. Idempotent."""
+    address = email.strip().lower()
+    if not _EMAIL.match(address) or len(address) > 254:
+        raise click.ClickException(f"{email!r} is not an e-mail address")
+    store = resolve_store(env, store_ref)
+    if not yes and not as_json:
+        click.confirm(f"Erase {address} from store {store.name} ({store.id})?", abort=True)
+    actor = f"cli:{getpass.getuser()}"
+    job = new_id(env.now())
+    out = env.write(
+        lambda c, now: erasure.request(c, store.id, address, actor, now, job, inline_limit=1 << 62)
+    )
+    if as_json:
+        out_json({"id": out.id, "status": out.status, "found": out.found, "counts": out.counts})
+        return
+    if not out.found:
+        click.echo(f"no contact with the e-mail {address} in store {store.id}: nothing to erase")
+        return
+    counts = ", ".join(f"{k} {v}" for k, v in sorted(out.counts.items())) or "nothing left"
+    click.echo(f"erased {address} (erasure {out.id}): {counts}")
+
+
+@click.command("erasures")
+@store_option()
+@pass_env
+def erasures_command(env: Env, store_ref: str | None) -> None:
+    """The store's erasures (the audit log), newest first, as JSON."""
+    store = resolve_store(env, store_ref)
+    rows = env.read(lambda c: erasures.listed(c, store.id))
+    out_json([erasure.view(e, iso) for e in rows])
