@@ -4,17 +4,19 @@ the days it promises, not piled on the last one."""
 
 from __future__ import annotations
 
+import random
 from collections import Counter
 from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
+import httpx
 import pytest
 
 from shopevents.cli import Env
 from shopevents.clock import SystemClock, from_micros
 from shopevents.config import Settings
-from shopevents.simulate import run_demo
+from shopevents.simulate import Simulator, run_demo
 from shopevents.storage.codec import loads
 from shopevents.storage.database import Database
 from tests.conftest import LiveServer, make_store
@@ -42,7 +44,7 @@ def test_demo_traffic_is_exact_and_spread_over_the_days(
         url=live.url,
         store_ref=None,
         api_key=None,
-        visitors=90,
+        visitors=70,
         days=days,
         abandon_after="keep",  # no waiting: every purchase carries its spread date
         seed=7,
@@ -68,11 +70,30 @@ def test_demo_traffic_is_exact_and_spread_over_the_days(
     assert sum(warnings.values()) <= 6, warnings
     # Purchases spread over the promised days.
     today = datetime.now(UTC).date()
-    assert len(dates) >= 25
+    assert len(dates) >= 20
     assert all(today - timedelta(days=days) <= d <= today for d in dates)
     per_day = Counter(dates)
-    assert len(per_day) >= 15, sorted(per_day.items())
-    assert per_day[today] <= max(3, len(dates) // 10), (per_day[today], len(dates))
-    assert max(per_day.values()) <= max(4, len(dates) // 6), sorted(per_day.items())
+    assert len(per_day) >= 12, sorted(per_day.items())
+    assert per_day[today] <= max(4, len(dates) // 6), (per_day[today], len(dates))
+    assert max(per_day.values()) <= max(7, len(dates) // 4), sorted(per_day.items())
     old_half = sum(n for d, n in per_day.items() if d < today - timedelta(days=days // 2))
     assert old_half >= len(dates) // 4, (old_half, len(dates))
+
+
+def test_purchase_dates_are_even_over_the_days() -> None:
+    """Many draws of the demo's purchase date: every one of the 30 days gets about its
+    thirtieth (the last day no more than its share), none in the future."""
+    days, draws = 30, 6000
+    with httpx.Client() as unused:  # purchase_date() sends nothing
+        sim = Simulator(unused, "store", "http://127.0.0.1", random.Random(3), days, None)
+        now = datetime.now(UTC)
+        stamps = [
+            datetime.fromisoformat(sim.purchase_date().replace("Z", "+00:00")) for _ in range(draws)
+        ]
+    assert all(now - timedelta(days=days) <= at <= now for at in stamps)
+    per_day = Counter((now.date() - at.date()).days for at in stamps)
+    share = draws / days
+    assert set(per_day) <= set(range(days))
+    for day in range(1, days):
+        assert 0.7 * share <= per_day[day] <= 1.3 * share, (day, per_day[day], share)
+    assert per_day[0] <= 1.3 * share, (per_day[0], share)  # today: only its hours so far

@@ -27,6 +27,7 @@ from __future__ import annotations
 
 import re
 from collections.abc import Iterable, Sequence
+from typing import Any
 from urllib.parse import parse_qsl, unquote, urlsplit
 
 import msgspec
@@ -228,7 +229,9 @@ def classify(url: str | None, referrer: str | None, own_domains: Iterable[str] =
     """The source of a visit to `url` (the page, as sent: percent-encoded or not) that came
     from `referrer`; `own_domains` are the store's authorised domains."""
     if url and "%" in url and "://" not in url[:12]:
-        url = unquote(url)
+        low = url.lower()  # undecoded only when neither a campaign nor the host is needed
+        if referrer or "utm_" in low or "clid" in low or "clkid" in low:
+            url = unquote(url)
     found = campaign_of(url)
     if found is not None:
         return found
@@ -306,8 +309,47 @@ class _BrowserInfo(msgspec.Struct):
     screenHeight: object = None
 
 
+class _PageTyped(msgspec.Struct):
+    categories: list[str] | None = None
+    title: str | None = None
+    keywords: list[str] | str | None = None
+    tags: list[str] | None = None
+
+
+class _BrowserTyped(msgspec.Struct):
+    url: str | None = None
+    referer: str | None = None
+    referrer: str | None = None
+    device: str | None = None
+    language: str | None = None
+    platform: str | None = None
+    screenWidth: int | None = None
+    screenHeight: int | None = None
+
+
+# The typed decoders read what the client script sends in one pass; anything else (a field
+# of another type) is read again by the loose ones, which keep what they can.
+_page_typed = msgspec.json.Decoder(_PageTyped | None)
+_browser_typed = msgspec.json.Decoder(_BrowserTyped | None)
 _page_decoder = msgspec.json.Decoder(_PageInfo | None)
 _browser_decoder = msgspec.json.Decoder(_BrowserInfo | None)
+
+
+def _decode(raw: bytes, typed: msgspec.json.Decoder[Any], loose: msgspec.json.Decoder[Any]) -> Any:
+    if not raw:
+        return None
+    try:
+        return typed.decode(raw)
+    except msgspec.ValidationError:
+        pass
+    except msgspec.DecodeError:
+        return None
+    try:
+        return loose.decode(raw)
+    except msgspec.DecodeError:
+        return None
+
+
 MAX_LIST = 10
 MAX_ITEM = 100
 
@@ -329,25 +371,26 @@ def _text(value: object, limit: int = MAX_TEXT) -> str | None:
 
 
 def _texts(value: object) -> list[str] | None:
+    if value is None:
+        return None
     if isinstance(value, str):  # keywords as one text, as some pages send them
         value = value.split(",")
-    if not isinstance(value, list):
+    elif not isinstance(value, list):
         return None
-    out = [t for t in (_text(v, MAX_ITEM) for v in value[:MAX_LIST]) if t]
+    out = []
+    for v in value[:MAX_LIST]:
+        if isinstance(v, str):
+            v = v.strip()
+            if v:
+                out.append(v[:MAX_ITEM])
     return out or None
 
 
 def read_visit(page_raw: bytes, browser_raw: bytes, own_domains: Iterable[str] = ()) -> Visit:
     """A visit from the envelope's raw pageInfo and browserInfo (either may be empty or not
     an object: what cannot be read is left out, never an error)."""
-    try:
-        page = _page_decoder.decode(page_raw) if page_raw else None
-    except msgspec.DecodeError:
-        page = None
-    try:
-        browser = _browser_decoder.decode(browser_raw) if browser_raw else None
-    except msgspec.DecodeError:
-        browser = None
+    page = _decode(page_raw, _page_typed, _page_decoder)
+    browser = _decode(browser_raw, _browser_typed, _browser_decoder)
     info: dict[str, object] = {}
     url = referrer = None
     device = None

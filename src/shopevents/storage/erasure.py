@@ -193,7 +193,6 @@ def erase_rows(
         (*s, *cparams, *_params(_SEARCHED["visits"], needles)),
     )
     run("activities", f"DELETE FROM activities WHERE contact_id {cids}", cparams)
-    run("visits", f"DELETE FROM visits WHERE contact_id {cids}", cparams)
     run(
         "trackers", f"DELETE FROM trackers WHERE store_id = ? AND contact_id {cids}", (*s, *cparams)
     )
