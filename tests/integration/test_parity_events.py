@@ -252,3 +252,26 @@ def test_modal_and_web_content_events_are_accepted_and_recorded(
     # a malformed one is rejected on its own, as any event
     bad = post(http, store, {"events": [{"type": "modal-closed", "modalClosed": "x"}]})
     assert bad["results"][0]["code"] == "not_an_object"
+
+
+def test_an_event_email_wins_over_primary_key_without_taking_its_fields(
+    http: httpx.Client, store: StoreInfo
+) -> None:
+    # Logged in as Hal (cn_client_info on every page), the visitor subscribes Ivy's address.
+    out = post(
+        http,
+        store,
+        {
+            "events": [{"type": "newsletter-subscribe", "email": "ivy@example.com"}],
+            "entityInfo": {"primaryKey": "hal@example.com", "_name": "Hal"},
+        },
+    )
+    assert out["results"][0]["status"] == "accepted"
+    ivy = contact(http, store, "ivy@example.com")
+    assert ivy is not None
+    assert ivy["_newsletterSubscriptionStatus"] == "subscribed"
+    assert ivy.get("_name") is None  # Hal's name stays Hal's
+    assert types(activity(http, store, "ivy@example.com")) == [
+        "entity-created",
+        "newsletter-subscribe",
+    ]

@@ -263,7 +263,9 @@ def apply_encoded(
     fields = entity.fields if entity else None
     request_id = conn.reserve_id("requests")
     changes: dict[str, Any] = {}
-    if entity is not None:
+    if entity is not None and not (
+        req.email and fields is not None and fields.primaryKey not in (None, req.email)
+    ):  # entityInfo's fields describe its own contact, not the one an event names instead
         changes = {
             k: v for k, v in plain(entity.fields).items() if k not in ("primaryKey", "trackerId")
         }
