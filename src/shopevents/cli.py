@@ -335,7 +335,8 @@ def _check_domains(domains: tuple[str, ...]) -> list[str]:
     "--domain",
     "domains",
     multiple=True,
-    help="An authorised domain (repeatable). None: any origin.",
+    help="An authorised domain (repeatable): a host name (shop.example, subdomains included) "
+    "or a URL prefix (https://shop.example/es/). None: any origin.",
 )
 @click.option("--currency", default="EUR", show_default=True)
 @click.option("--timezone", default="UTC", show_default=True)
@@ -399,7 +400,10 @@ def stores_list(env: Env, as_json: bool) -> None:
 @click.argument("store_id", metavar="STORE")
 @click.option("--name")
 @click.option(
-    "--domain", "domains", multiple=True, help="Replace the authorised domains (repeatable)."
+    "--domain",
+    "domains",
+    multiple=True,
+    help="Replace the authorised domains (repeatable): host names or URL prefixes.",
 )
 @click.option("--clear-domains", is_flag=True, help="Allow any origin.")
 @click.option("--currency")
