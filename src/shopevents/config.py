@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import ast
 import difflib
+import functools
 import inspect as pyinspect
 import itertools
 import json
@@ -192,8 +193,8 @@ def _sections() -> dict[str, type[msgspec.Struct]]:
     }
 
 
-def rules() -> dict[str, _Rule]:
-    """Every setting's rule, by its dotted name, in declaration order."""
+@functools.cache
+def _rules() -> dict[str, _Rule]:
     out: dict[str, _Rule] = {}
     sections = _sections()
     for f in msgspec.structs.fields(Settings):
@@ -203,6 +204,11 @@ def rules() -> dict[str, _Rule]:
         else:
             out[f.name] = _Rule(f.name, f.type)
     return out
+
+
+def rules() -> dict[str, _Rule]:
+    """Every setting's rule, by its dotted name, in declaration order."""
+    return dict(_rules())
 
 
 def env_name(name: str) -> str:
@@ -436,6 +442,11 @@ def _docstrings(cls: type) -> dict[str, str]:
 
 def documented_settings() -> list[tuple[str, str, Any]]:
     """(name, doc, default) of every setting, for docs and the test that checks them."""
+    return list(_documented())
+
+
+@functools.cache
+def _documented() -> tuple[tuple[str, str, Any], ...]:
     out: list[tuple[str, str, Any]] = []
     defaults = Settings()
     sections = _sections()
@@ -448,4 +459,4 @@ def documented_settings() -> list[tuple[str, str, Any]]:
                 out.append((f"{f.name}.{g.name}", docs.get(g.name, ""), value))
         else:
             out.append((f.name, top_docs.get(f.name, ""), getattr(defaults, f.name)))
-    return out
+    return tuple(out)
