@@ -487,3 +487,55 @@ def test_documented_examples_get_the_answers_shown(doc: str, heading: str, tmp_p
             assert matches(want, json.loads(body)), f"{doc}: `{command}` shows {want}, got {body}"
     finally:
         walk.close()
+
+
+# --- the dashboard -------------------------------------------------------------------------
+
+
+def test_dashboard_lists_creates_and_deletes_types(
+    http: httpx.Client, store: StoreInfo, db: Database
+) -> None:
+    from tests.integration.test_dashboard_support import add_user, login
+
+    add_user(db)
+    csrf = login(http)
+    base = f"/stores/{store.id}/custom-events"
+    empty = http.get(base)
+    assert empty.status_code == 200 and "No custom event types" in empty.text
+    assert f"scrippet-notification/{store.id}?eventId=" in empty.text
+
+    bad = http.post(
+        base,
+        data={"csrf": csrf, "alias": "<b>x</b>", "contact_email": "email", "fields": "site"},
+    )
+    assert bad.status_code == 422
+    assert "Payload fields, line 1: expected name=/pointer" in bad.text
+    assert "E-mail pointer: Expected an RFC 6901 JSON pointer" in bad.text
+    assert "&lt;b&gt;x&lt;/b&gt;" in bad.text and "<b>x</b>" not in bad.text
+
+    made = http.post(
+        base,
+        data={
+            "csrf": csrf,
+            "alias": "wp-form",
+            "contact_email": "/email",
+            "event_id": WP_TYPE,
+            "fields": "site=/site\n\nlang=/lang\n",
+        },
+    )
+    assert made.status_code == 303
+    listed = http.get(base).text
+    assert "wp-form" in listed and WP_TYPE in listed and "lang = /lang" in listed
+    stored = http.get(f"/api/custom-event-types/{WP_TYPE}", headers=store.auth).json()
+    assert stored["payload"] == {"site": "/site", "lang": "/lang"}
+
+    taken = http.post(
+        base, data={"csrf": csrf, "alias": "wp-form", "contact_email": "/e", "fields": ""}
+    )
+    assert taken.status_code == 409 and "alias" in taken.text
+    forged = http.post(f"{base}/{WP_TYPE}/delete", data={"csrf": "forged"})
+    assert forged.status_code == 403
+    gone = http.post(f"{base}/{WP_TYPE}/delete", data={"csrf": csrf})
+    assert gone.status_code == 303
+    assert http.get(f"/api/custom-event-types/{WP_TYPE}", headers=store.auth).status_code == 404
+    assert "No custom event types" in http.get(base).text

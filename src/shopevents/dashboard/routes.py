@@ -22,7 +22,7 @@ from starlette.routing import BaseRoute, Mount, Route
 from starlette.staticfiles import StaticFiles
 
 from shopevents.context import AppContext
-from shopevents.dashboard import auth, format, replay, views
+from shopevents.dashboard import auth, custom_events_page, format, replay, views
 from shopevents.dashboard import queries as dq
 from shopevents.dashboard import sources as sources_page
 from shopevents.domain import identity, timeline
@@ -54,6 +54,7 @@ NAV = (
     ("debugger", "Integration", "debugger"),
     ("quarantine", "Quarantine", "quarantine"),
     ("webhooks", "Webhooks", "webhooks"),
+    ("custom-events", "Custom events", "custom-events"),
     ("settings", "Settings", "settings"),
 )
 
@@ -1307,6 +1308,7 @@ def routes(ctx: AppContext) -> list[BaseRoute]:
         ),
         R("/favicon.ico", favicon("favicon.ico", "image/x-icon"), methods=["GET", "HEAD"]),
         R("/favicon.svg", favicon("favicon.svg", "image/svg+xml"), methods=["GET", "HEAD"]),
+        *custom_events_page.routes(ctx, S, page, render, read, write, redirect),
         Mount(STATIC_PREFIX, app=StaticFiles(directory=static_dir), name="dashboard-static"),
     ]
 
