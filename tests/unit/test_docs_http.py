@@ -262,3 +262,15 @@ def test_json_printed_by_the_cli_commands_shown(doc: str, walk: Walk) -> None:
 
 def test_console_json_examples_are_found() -> None:
     assert console_json_examples("docs/webhooks.md")
+
+
+def test_send_answers_as_the_server_does(walk: Walk) -> None:
+    """The quickstart: "Without a server, `shopevents send` does the same through the same
+    code": its answer is the one the quickstart shows for the curl."""
+    quickstart = (ROOT / "docs/quickstart.md").read_text()
+    assert "Without a server, `shopevents send` does the same" in quickstart
+    shown = next(a for c, a in examples("docs/quickstart.md") if "seed-purchase" in c)
+    assert shown is not None
+    seed = str(ROOT / "docs/examples/seed-purchase.json")
+    real = walk.shopevents("send", seed, "--store", walk.store)
+    assert matches(shown[1], real), real
