@@ -59,3 +59,18 @@ def test_the_settings_file_shown_is_read_as_it_says(tmp_path: Path) -> None:
     assert s.storage.sqlite_synchronous == "FULL"
     assert load_settings(env={"SHOPEVENTS_INGEST_MAX_EVENTS": "200"}).ingest.max_events == 200
     assert "SHOPEVENTS_INGEST_MAX_EVENTS=200 shopevents serve" in text
+
+
+def test_the_webhook_verifiers_shown_are_the_files_the_tests_run() -> None:
+    """webhooks.md shows the verification function of docs/examples/verify_webhook.py and
+    verify-webhook.js (which the webhook tests run on real deliveries) as they are."""
+    blocks = fenced(doc("webhooks.md"))
+    python = next(b for lang, b in blocks if lang == "python")
+    js = next(b for lang, b in blocks if lang == "js")
+    py_file = (ROOT / "docs/examples/verify_webhook.py").read_text()
+    js_file = (ROOT / "docs/examples/verify-webhook.js").read_text()
+    py_fn = py_file[py_file.index("def verify_webhook") : py_file.index("\n\n\nif __name__")]
+    js_fn = js_file[js_file.index("function verifyWebhook") :]
+    js_fn = js_fn[: js_fn.index("\n}\n") + 2]
+    assert py_fn in python and "TOLERANCE_SECONDS = 300" in python
+    assert js_fn in js and "const TOLERANCE_SECONDS = 300;" in js
