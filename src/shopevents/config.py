@@ -160,11 +160,14 @@ class Settings(msgspec.Struct, frozen=True, kw_only=True):
 
 ENV_PREFIX = "SHOPEVENTS_"
 # SHOPEVENTS_* variables that are not settings: the settings file, the password
-# `users create` reads, and the test and benchmark tools' own (SHOPEVENTS_TEST_*, ...).
+# `users create` reads, the CLI's traceback switch, and the test and benchmark tools' own
+# (SHOPEVENTS_TEST_*, ...). tests/unit/test_settings.py finds any other the code reads.
 OTHER_ENV = frozenset(
     {
         "SHOPEVENTS_CONFIG",
         "SHOPEVENTS_NEW_PASSWORD",
+        "SHOPEVENTS_DEBUG",
+        "SHOPEVENTS_UPDATE_SCREENSHOTS",
         "SHOPEVENTS_CHROMIUM",
         "SHOPEVENTS_FUZZ_EXAMPLES",
         "SHOPEVENTS_OPENAPI_EXAMPLES",

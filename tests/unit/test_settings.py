@@ -344,3 +344,35 @@ def test_serve_s_flags_are_checked_by_the_same_rules(
     assert result.exit_code != 0
     lines = result.stderr.strip().splitlines()
     assert len(lines) == 1 and lines[0].startswith(f"Error: invalid setting {message}"), lines
+
+
+def test_every_shopevents_variable_the_code_reads_is_a_setting_or_known() -> None:
+    """A SHOPEVENTS_* name the code, tests or tools read that is neither a setting nor in
+    OTHER_ENV would stop every command with `invalid setting` when it is set."""
+    from shopevents.config import OTHER_ENV, OTHER_ENV_PREFIXES
+
+    known = {env_name(n) for n in NAMES}
+    found: set[tuple[str, str]] = set()
+    for folder in ("src", "tests", "bench", "scripts"):
+        for path in (ROOT / folder).rglob("*"):
+            if path.suffix not in (".py", ".sh") or "node_modules" in path.parts:
+                continue
+            if path.name == "test_settings.py":
+                continue  # misspelt names on purpose
+            text = path.read_text(errors="replace")
+            for name in re.findall(r"[\"'](SHOPEVENTS_[A-Z0-9_]*[A-Z0-9])[\"'=]", text):
+                if name != "SHOPEVENTS_NAME":  # bench's metavar SHOPEVENTS_NAME=VALUE
+                    found.add((str(path.relative_to(ROOT)), name))
+    assert len(found) > 10
+    for where, name in sorted(found):
+        base = name.removesuffix("_FILE")
+        ok = base in known or name in OTHER_ENV or name.startswith(OTHER_ENV_PREFIXES)
+        assert ok, f"{where} reads {name}: add it to OTHER_ENV in config.py (or make it a setting)"
+
+
+def test_configuration_md_names_the_variables_that_are_not_settings() -> None:
+    from shopevents.config import OTHER_ENV, OTHER_ENV_PREFIXES
+
+    text = (ROOT / "docs" / "configuration.md").read_text()
+    for name in [*OTHER_ENV, *(p + "*" for p in OTHER_ENV_PREFIXES)]:
+        assert f"`{name}`" in text, f"docs/configuration.md does not name `{name}`"
