@@ -192,10 +192,12 @@ def _pages(page: Any, url: str, store_id: str) -> list[tuple[str, str, str]]:
         ("cart", first_link(base + "/carts?state=recovered", "tbody td.mono a"), ""),
         ("purchases", base + "/purchases", ""),
         ("purchase", first_link(base + "/purchases", "tbody td.mono a"), ""),
+        ("sources", base + "/sources", ""),
         ("debugger", base + "/debugger", "hours"),
         ("request", first_link(base + "/debugger?type=purchase", "tbody td a"), ""),
         ("quarantine", base + "/quarantine", ""),
         ("webhooks", base + "/webhooks", ""),
+        ("custom-events", base + "/custom-events", ""),
         ("settings", base + "/settings", ""),
         ("demo-landing", "/demo/", ""),
     ]
