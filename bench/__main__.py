@@ -7,6 +7,7 @@
     python -m bench claims [--backend sqlite|postgres|both] [--endpoints N[,N]] [--purchases N]
     python -m bench fuzz [--backend sqlite|postgres|both] [--count N] [--big-rest]
     python -m bench faults [--backend sqlite|postgres|both] [--scenario NAME[,NAME]] [--tree DIR]
+    python -m bench import [--backend sqlite|postgres|both] [--rows N]
     python -m bench setup
     python -m bench slow-clients [--backend sqlite|postgres|both] [--base-tree DIR]
 
@@ -230,6 +231,14 @@ def cmd_faults(a) -> int:
     return 1 if missed else 0
 
 
+def cmd_import(a) -> int:
+    from bench import imports
+
+    _interrupt_on_sigterm()
+    imports.run(_backends(a.backend), a.rows, log=lambda s: print(s, flush=True))
+    return 0
+
+
 def main(argv: list[str] | None = None) -> int:
     ap = argparse.ArgumentParser(
         prog="python -m bench",
@@ -364,6 +373,10 @@ def main(argv: list[str] | None = None) -> int:
         help="a setting for the servers (repeatable)",
     )  # fmt: skip
     fa.set_defaults(fn=cmd_faults)
+    im = sub.add_parser("import", help="bulk import and export of 100,000 rows (bench/imports.py)")
+    im.add_argument("--backend", default="both", choices=["sqlite", "postgres", "both"])
+    im.add_argument("--rows", type=int, default=100_000, help="rows per file")
+    im.set_defaults(fn=cmd_import)
     s = sub.add_parser("setup", help="install wrk and nginx-light from Debian if missing")
     s.set_defaults(fn=lambda a: setup() or 0)
     a = ap.parse_args(argv)

@@ -854,6 +854,7 @@ def carts_show(env: Env, cart_key: str, store_ref: str | None) -> None:
 
 
 def _register() -> None:
+    from shopevents.bulk_cli import import_command
     from shopevents.custom_events_cli import custom_events_group
     from shopevents.dashboard.cli import COMMANDS, report_group
     from shopevents.dashboard.sources import report_sources
@@ -862,6 +863,7 @@ def _register() -> None:
     from shopevents.webhooks.cli import webhooks_group
 
     main.add_command(webhooks_group)
+    main.add_command(import_command)
     main.add_command(custom_events_group)
     contacts_group.add_command(erase_command)
     contacts_group.add_command(erasures_command)

@@ -8,6 +8,7 @@ from zoneinfo import available_timezones
 
 import msgspec
 
+from shopevents.api.openapi_bulk import bulk_paths
 from shopevents.api.openapi_erasure import erase_contact, erasure_paths
 from shopevents.schema import models as m
 from shopevents.schema.currencies import ISO_4217
@@ -713,6 +714,7 @@ def openapi_document(base_url: str) -> dict[str, Any]:
                 "delete": erase_contact(email, COMMON),
             },
             **erasure_paths(COMMON, _err("No such erasure in this store")),
+            **bulk_paths(COMMON, _resp, _err),
             "/api/contacts/{email}/activity": {
                 "get": {
                     "summary": "The contact's activity timeline, newest first, paginated",

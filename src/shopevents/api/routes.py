@@ -319,4 +319,11 @@ def more_routes(ctx: AppContext, store_of: Any, write: Any) -> list[Route]:
         carts_routes.routes(ctx, store_of, write)
         + adjustments_routes.routes(ctx, store_of, write)
         + erasure_routes.routes(ctx, store_of, write)
+        + bulk_routes(ctx, store_of, write)
     )
+
+
+def bulk_routes(ctx: AppContext, store_of: Any, write: Any) -> list[Route]:
+    from shopevents.api import imports_routes, reads_routes
+
+    return imports_routes.routes(ctx, store_of, write) + reads_routes.routes(ctx, store_of, write)

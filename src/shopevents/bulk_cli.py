@@ -1,0 +1,175 @@
+"""`shopevents import`: a store's catalog or contacts from a CSV or JSON Lines file, checked
+whole first (a progress bar over the file), then written a chunk per transaction (a bar over
+the rows); a file with an error writes nothing (see `domain.imports`)."""
+
+from __future__ import annotations
+
+import os
+import sys
+from functools import partial
+from typing import Any
+
+import click
+
+from shopevents.clock import SystemClock
+from shopevents.domain import imports
+from shopevents.domain.identity import new_id
+from shopevents.storage import stores
+from shopevents.storage.codec import dumps
+
+
+def _store(env: Any, ref: str | None) -> stores.StoreRecord:
+    def find(c: Any) -> stores.StoreRecord | list[stores.StoreRecord] | None:
+        if ref is None:
+            return stores.list_stores(c)
+        return stores.get_store(c, ref) or stores.find_store_by_name(c, ref)
+
+    found = env.read(find)
+    if isinstance(found, list):
+        if len(found) != 1:
+            raise click.UsageError(
+                "--store is needed when there is not exactly one store (see `shopevents stores list`)"
+            )
+        return found[0]
+    if found is None:
+        raise click.ClickException(
+            f"no store has the id or name {ref!r} (see `shopevents stores list`)"
+        )
+    return found
+
+
+def _error_line(e: dict[str, Any]) -> str:
+    where = f"row {e['row']} (line {e['line']})" if e["row"] else f"line {e['line']}"
+    field = f" {e['field']}:" if e["field"] else ""
+    got = f"; got {e['got']}" if e.get("got") is not None else ""
+    return f"{where}:{field} {e['code']}: expected {e['expected']}{got}"
+
+
+@click.command("import")
+@click.argument("kind", type=click.Choice(imports.KINDS))
+@click.argument("file", type=click.Path(exists=True, dir_okay=False, allow_dash=True))
+@click.option("--store", "store_ref", help="The store: its id or its exact name.")
+@click.option(
+    "--format", "fmt", type=click.Choice(imports.FORMATS), help="Default: from the file name."
+)
+@click.option("--delimiter", default=",", show_default=True, help="CSV cell separator.")
+@click.option("--dry-run", is_flag=True, help="Check the file only; write nothing.")
+@click.option("--json", "as_json", is_flag=True, help="Print the report as JSON.")
+@click.option("--quiet", is_flag=True, help="No progress bar.")
+@click.pass_obj
+def import_command(
+    env: Any,
+    kind: str,
+    file: str,
+    store_ref: str | None,
+    fmt: str | None,
+    delimiter: str,
+    dry_run: bool,
+    as_json: bool,
+    quiet: bool,
+) -> None:
+    """Import products (by productId) or contacts (by e-mail) from a CSV or JSON Lines file.
+    Existing ones are updated, missing ones created; the same file twice changes nothing. A
+    file with any bad row is refused whole: each error is listed (row, field, expected, got)
+    and nothing is written."""
+    from rich.console import Console
+    from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn
+
+    env.require_migrated()
+    fmt = fmt or imports.guess_format(file)
+    if fmt is None:
+        raise click.UsageError(
+            f"cannot tell the format of {file!r} from its name: give --format csv or --format jsonl"
+        )
+    store = _store(env, store_ref)
+    check = imports.check_context(
+        SystemClock().now(),
+        store.currency,
+        store.domains,
+    )
+    size = os.path.getsize(file) if file != "-" else None
+    console = Console(stderr=True)
+    try:
+        fh = sys.stdin.buffer if file == "-" else open(file, "rb")  # noqa: SIM115
+    except OSError as exc:
+        raise click.ClickException(f"cannot read {file}: {exc.strerror}") from None
+    try:
+        with Progress(
+            TextColumn("{task.description}"),
+            BarColumn(),
+            MofNCompleteColumn(),
+            console=console,
+            disable=quiet,
+        ) as bar:
+            reading = bar.add_task(f"checking {file}", total=size)
+            try:
+                checked = imports.read_and_check(
+                    fh,
+                    kind,
+                    fmt,
+                    check,
+                    delimiter=delimiter,
+                    on_bytes=lambda n: bar.update(reading, completed=n),
+                )
+            except imports.ImportError_ as exc:
+                _fail(exc.report, as_json)
+                return
+            if checked.error_count:
+                _fail(imports.failed_report(checked), as_json)
+                return
+            if dry_run:
+                report = {**imports.failed_report(checked), "status": "checked", "errors": []}
+                report["records"] = len(checked.records)
+                _print(report, as_json)
+                return
+            writing = bar.add_task("writing", total=len(checked.records))
+            done = [0]
+
+            def transact(step: imports.Step) -> Any:
+                fn, weight = step
+                conn = env.db.connect()
+                try:
+                    with conn.transaction():
+                        result = fn(conn, env.now())
+                finally:
+                    conn.close()
+                if isinstance(fn, partial) and fn.func is imports._write_chunk_at:
+                    done[0] += weight
+                    bar.update(writing, completed=done[0])
+                return result
+
+            try:
+                report = imports.run(transact, store.id, checked, os.path.basename(file), new_id())
+            except Exception as exc:
+                raise click.ClickException(
+                    f"the import could not be written ({exc}); what it had written was undone"
+                ) from None
+    finally:
+        if fh is not sys.stdin.buffer:
+            fh.close()
+    _print(report, as_json)
+
+
+def _print(report: dict[str, Any], as_json: bool) -> None:
+    if as_json:
+        click.echo(dumps(report))
+        return
+    click.echo(
+        f"{report['status']}: {report['rows']} rows, {report.get('created', 0)} created, "
+        f"{report.get('updated', 0)} updated, {report.get('unchanged', 0)} unchanged"
+    )
+
+
+def _fail(report: dict[str, Any], as_json: bool) -> None:
+    if as_json:
+        click.echo(dumps(report))
+    else:
+        for e in report["errors"]:
+            click.echo(_error_line(e), err=True)
+        more = report["errorCount"] - len(report["errors"])
+        if more > 0:
+            click.echo(f"... and {more} more", err=True)
+    raise click.ClickException(f"{report['errorCount']} error(s) in the file; nothing was imported")
+
+
+COMMANDS = [import_command]
