@@ -74,3 +74,24 @@ def test_the_webhook_verifiers_shown_are_the_files_the_tests_run() -> None:
     js_fn = js_fn[: js_fn.index("\n}\n") + 2]
     assert py_fn in python and "TOLERANCE_SECONDS = 300" in python
     assert js_fn in js and "const TOLERANCE_SECONDS = 300;" in js
+
+
+DOC_FILES = ["README.md", *sorted(str(p.relative_to(ROOT)) for p in (ROOT / "docs").glob("*.md"))]
+REPO_PATH = re.compile(r"(?<![\w/.-])((?:docs|src|tests|bench|scripts|\.ci)/[\w./*{}-]+)")
+
+
+def test_every_repository_path_named_exists() -> None:
+    """`docs/examples/seed-purchase.json`, `scripts/demo.sh`, `bench/requirements.txt`…: a
+    path README.md or a doc names is in the repository (a glob matches something)."""
+    for name in DOC_FILES:
+        for path in REPO_PATH.findall((ROOT / name).read_text()):
+            path = path.rstrip(".,)")
+            if "{" in path:
+                continue  # a pattern of files a tool writes
+            found = list(ROOT.glob(path)) if "*" in path else (ROOT / path).exists()
+            assert found, f"{name} names {path}, which does not exist"
+
+
+def test_readme_links_resolve() -> None:
+    for target in re.findall(r"\]\(([^)#:]+)(?:#[^)]*)?\)", (ROOT / "README.md").read_text()):
+        assert (ROOT / target).exists(), f"README.md links to missing {target}"
