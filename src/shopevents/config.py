@@ -15,6 +15,7 @@ import inspect as pyinspect
 import itertools
 import json
 import os
+import re
 import textwrap
 import tomllib
 import typing
@@ -258,6 +259,8 @@ def describe(rule_type: Any) -> str:
 
 
 def _shown(value: Any, raw_text: bool) -> str:
+    if isinstance(value, str):  # a URL's password is not repeated in a message
+        value = re.sub(r"(://[^:/@\s]*):[^@/\s]*@", r"\1:***@", value)
     if raw_text and isinstance(value, str):
         return value if value.strip() == value and value else json.dumps(value)
     try:

@@ -376,3 +376,9 @@ def test_configuration_md_names_the_variables_that_are_not_settings() -> None:
     text = (ROOT / "docs" / "configuration.md").read_text()
     for name in [*OTHER_ENV, *(p + "*" for p in OTHER_ENV_PREFIXES)]:
         assert f"`{name}`" in text, f"docs/configuration.md does not name `{name}`"
+
+
+def test_a_refused_url_s_password_is_not_repeated() -> None:
+    with pytest.raises(SettingsError) as exc:
+        load_settings(env={"SHOPEVENTS_DATABASE_URL": "mysql://shop:s3cret@db:3306/shop"})
+    assert str(exc.value).endswith("got mysql://shop:***@db:3306/shop")
