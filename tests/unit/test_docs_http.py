@@ -274,3 +274,41 @@ def test_send_answers_as_the_server_does(walk: Walk) -> None:
     seed = str(ROOT / "docs/examples/seed-purchase.json")
     real = walk.shopevents("send", seed, "--store", walk.store)
     assert matches(shown[1], real), real
+
+
+ALL_DOCS = ["README.md", *sorted(str(p.relative_to(ROOT)) for p in (ROOT / "docs").glob("*.md"))]
+
+
+def commented_json_examples(doc: str) -> list[tuple[str, Any]]:
+    """`shopevents …` lines of shell blocks followed by the JSON they print, as a comment on
+    the line or on the next: (the command, the output shown)."""
+    out = []
+    for lang, block in fenced((ROOT / doc).read_text()):
+        if lang not in ("bash", "sh"):
+            continue
+        lines = [line.strip() for line in block.splitlines()]
+        for i, line in enumerate(lines):
+            if not line.startswith("shopevents "):
+                continue
+            command, _, comment = line.partition("#")
+            nxt = lines[i + 1] if i + 1 < len(lines) else ""
+            if not comment.strip() and nxt.startswith("# {"):
+                comment = nxt[1:]
+            if comment.strip().startswith("{"):
+                out.append((command.strip(), shown_value(comment.strip())))
+    return out
+
+
+@pytest.mark.parametrize("doc", [d for d in ALL_DOCS if commented_json_examples(d)])
+def test_json_a_shell_comment_shows_is_what_the_command_prints(doc: str, walk: Walk) -> None:
+    from tests.unit.test_docs_commands import words
+
+    for command, shown in commented_json_examples(doc):
+        args = [walk.store if w in ("STORE_ID", "STORE", "ID") else w for w in words(command)[1:]]
+        real = walk.shopevents(*args)
+        assert matches(shown, real), f"{doc}: `{command}` shows {shown}, prints {real}"
+
+
+def test_commented_json_examples_are_found() -> None:
+    found = [c for d in ALL_DOCS for c, _ in commented_json_examples(d)]
+    assert any("write-keys create" in c for c in found), found
