@@ -539,3 +539,40 @@ def test_dashboard_lists_creates_and_deletes_types(
     assert gone.status_code == 303
     assert http.get(f"/api/custom-event-types/{WP_TYPE}", headers=store.auth).status_code == 404
     assert "No custom event types" in http.get(base).text
+
+
+def test_a_quarantined_post_is_replayed_once_its_type_exists(
+    http: httpx.Client, store: StoreInfo, db: Database
+) -> None:
+    from click.testing import CliRunner
+
+    from shopevents.cli import main
+
+    url = f"{ingest_path(store.id)}?eventId={WP_TYPE}"
+    refused = http.post(url, json={"email": "late@shop.example", "site": "s"})
+    assert refused.status_code == 404
+    qid = refused.json()["quarantineId"]
+
+    def replay() -> list[dict[str, Any]]:
+        result = CliRunner().invoke(
+            main,
+            ["--database", db.url, "quarantine", "replay", str(qid), "--store", store.id, "--json"],
+        )
+        assert result.exit_code == 0, result.output
+        return [json.loads(line) for line in result.output.splitlines() if line.strip()]
+
+    # Still no type: still rejected, with the same code.
+    assert replay()[0]["status"] == "rejected"
+    assert quarantined(db, store.id)[0][0] == "unknown_custom_event_type"
+    make_type(http, store, eventId=WP_TYPE, alias="wp", contactEmail="/email", payload={"s": "/x"})
+    # The type cannot map it: rejected with the mapping's error.
+    assert replay()[0]["status"] == "rejected"
+    assert quarantined(db, store.id)[0][0] == "unmappable_custom_event"
+    http.delete(f"/api/custom-event-types/{WP_TYPE}", headers=store.auth)
+    make_type(
+        http, store, eventId=WP_TYPE, alias="wp", contactEmail="/email", payload={"s": "/site"}
+    )
+    assert replay()[0]["status"] == "accepted"
+    items = activity(http, store, "late@shop.example")
+    assert [i["data"]["payload"] for i in items if i["type"] == "custom-event"] == [{"s": "s"}]
+    assert replay()[0]["status"] == "already"

@@ -12,7 +12,7 @@ from __future__ import annotations
 from typing import Any
 
 from shopevents.clock import from_micros
-from shopevents.ingest import intake
+from shopevents.ingest import custom_posts, intake
 from shopevents.schema.verdicts import (
     CheckContext,
     Verdict,
@@ -44,6 +44,9 @@ def replay_one(
     if previous in DONE:
         return {"id": quarantine_id, "status": "already", "previous": previous}
     raw = bytes(raw)
+    posted = custom_posts.replay_quarantined(conn, store.id, quarantine_id, raw, now)
+    if posted is not None:  # a server-side custom post: mapped again through its type
+        return posted
     check = CheckContext(now=from_micros(now), currency=store.currency, domains=store.domains)
     is_cart = int(idx) < 0
     verdict: Verdict | None

@@ -200,9 +200,11 @@ def quarantine(
     *,
     channel: str,
     origin: str | None = None,
+    type_id: str | None = None,
 ) -> dict[str, Any]:
     """Inside a write transaction: a post that cannot be used, kept raw in quarantine with its
-    errors (and the request, for the integration debugger). Gives the answer's body."""
+    errors and the `eventId` it was posted with (so that a replay maps it again), and the
+    request, for the integration debugger. Gives the answer's body."""
     first = error.errors[0] if error.errors else issue("invalid_value", "", error.message)
     result = {"index": 0, "type": "custom", "status": "rejected", "warnings": [], **first}
     answer = {**error.body(), "trackerId": tracker_id, "results": [result]}
@@ -220,10 +222,80 @@ def quarantine(
             error.code,
             now,
             body,
-            dumps({"error": first, "errors": error.errors, "warnings": []}),
+            dumps(
+                {
+                    "error": first,
+                    "errors": error.errors,
+                    "warnings": [],
+                    "customEventTypeId": type_id,
+                }
+            ),
         ),
     )
     return answer
+
+
+def replay_quarantined(
+    conn: Conn, store_id: str, quarantine_id: int, raw: bytes, now: int
+) -> dict[str, Any] | None:
+    """Inside a write transaction: a quarantined server-side custom post mapped again through
+    its type as it is now (the type created or fixed since). None if the row is not one.
+    Gives `{id, status, ...}` like the other replays: `accepted` (recorded, on the contact the
+    e-mail names) or `rejected` (the row keeps the new error)."""
+    row = conn.one(
+        "SELECT errors, request_id FROM quarantine WHERE id = ? AND store_id = ?",
+        (quarantine_id, store_id),
+    )
+    stored = loads(row[0]) if row else None
+    if not isinstance(stored, dict) or not stored.get("customEventTypeId"):
+        return None
+    type_id = str(stored["customEventTypeId"])
+    event_type = types.by_id(conn, store_id, type_id)
+    try:
+        if event_type is None:
+            raise ApiError(
+                "unknown_custom_event_type",
+                f"eventId: no custom event type {type_id!r} in this store",
+                errors=[
+                    issue(
+                        "invalid_value",
+                        "/eventId",
+                        f"Expected the id of one of the store's custom event types; received {type_id!r}",
+                    )
+                ],
+            )
+        doc = decode_body(raw)
+        email, payload = map_or_error(event_type, doc)
+    except ApiError as exc:
+        first = exc.errors[0] if exc.errors else issue("invalid_value", "", exc.message)
+        conn.execute(
+            "UPDATE quarantine SET code = ?, errors = ?, replayed_at = ?, replay_status = 'rejected' WHERE id = ?",
+            (
+                exc.code,
+                dumps(
+                    {
+                        "error": first,
+                        "errors": exc.errors,
+                        "warnings": [],
+                        "customEventTypeId": type_id,
+                    }
+                ),
+                now,
+                quarantine_id,
+            ),
+        )
+        return {"id": quarantine_id, "status": "rejected", "error": first}
+    record(conn, now, store_id, event_type, email, payload, channel="replay", body=raw)
+    conn.execute(
+        "UPDATE quarantine SET replayed_at = ?, replay_status = 'accepted' WHERE id = ?",
+        (now, quarantine_id),
+    )
+    return {
+        "id": quarantine_id,
+        "status": "accepted",
+        "warnings": [],
+        "originalRequestId": int(row[1]),
+    }
 
 
 def unmappable(problems: list[dict[str, str]], what: str) -> ApiError:
@@ -282,7 +354,15 @@ async def ingest(
             tracker = identity.new_id(now_us)
             answer = await ctx.write(
                 lambda conn, now: quarantine(
-                    conn, now, store.id, body, failed, tracker, channel="server", origin=origin
+                    conn,
+                    now,
+                    store.id,
+                    body,
+                    failed,
+                    tracker,
+                    channel="server",
+                    origin=origin,
+                    type_id=type_id,
                 )
             )
             ctx.count("ingest_requests", str(failed.status))
