@@ -22,7 +22,7 @@ from starlette.routing import BaseRoute, Mount, Route
 from starlette.staticfiles import StaticFiles
 
 from shopevents.context import AppContext
-from shopevents.dashboard import auth, custom_events_page, format, replay, views
+from shopevents.dashboard import auth, custom_events_page, debugger_page, format, replay, views
 from shopevents.dashboard import queries as dq
 from shopevents.dashboard import sources as sources_page
 from shopevents.domain import identity, timeline
@@ -31,7 +31,6 @@ from shopevents.reports import queries as rq
 from shopevents.reports import rollups
 from shopevents.reports.service import maintainer, range_for
 from shopevents.reports.timebuckets import SLOT_US, Range, hour_key, hour_label, local_today
-from shopevents.responses import json_response
 from shopevents.storage import reads, stores
 from shopevents.storage.stores import StoreRecord
 from shopevents.webhooks import deliveries as whd
@@ -765,104 +764,6 @@ def routes(ctx: AppContext) -> list[BaseRoute]:
             )
         return redirect(back)
 
-    # --- integration debugger --------------------------------------------------------------------
-
-    def request_filters(v: View) -> dict[str, Any]:
-        from shopevents.schema.models import EVENT_TYPES
-
-        status = v.q.get("status") or None
-        event_type = v.q.get("type") or None
-        return {
-            "status": status if status in dq.REQUEST_STATUSES else None,
-            "event_type": event_type if event_type in EVENT_TYPES else None,
-            "text": (v.q.get("q") or "").strip()[:200] or None,
-        }
-
-    async def debugger(v: View) -> Response:
-        from shopevents.schema.models import EVENT_TYPES
-
-        store = v.store
-        assert store is not None
-        filters = request_filters(v)
-        raw_before = v.q.get("before") or ""
-        before = int(raw_before) if raw_before.isascii() and raw_before.isdigit() else None
-        if before is not None and before > 10**17:
-            before = None
-        rows, older = await read(
-            lambda c: dq.request_page(c, store.id, before_id=before, limit=PAGE, **filters)
-        )
-        live = before is None and not any(filters.values())
-        today = local_today(store.timezone, ctx.clock.now())
-        rng = range_for(
-            ctx,
-            store,
-            {
-                "from": (today.fromordinal(today.toordinal() - 1)).isoformat(),
-                "to": today.isoformat(),
-                "interval": "hour",
-            },
-            allow_hour=True,
-        )
-        maintainer(ctx).poke(store)
-        now = ctx.now_us()
-        quality = await read(lambda c: rq.data_quality(c, store, rng, until_us=now))
-        from shopevents.client.snippet import loader_snippet
-
-        return render(
-            v,
-            "debugger.html",
-            active="debugger",
-            rows=rows,
-            last_id=rows[0]["id"] if rows else 0,
-            live=live,
-            older=older,
-            paged=before is not None,
-            filters=filters,
-            filtered=any(filters.values()),
-            statuses=dq.REQUEST_STATUSES,
-            event_types=sorted(EVENT_TYPES),
-            query=lambda **kw: _query(v.q, **kw),
-            quality=quality,
-            quality_view=views.quality_chart(quality),
-            ingest_url=f"{public_base(v)}/integration-type/system/scrippet-notification/{store.id}",
-            snippet=loader_snippet(store.id, public_base(v)),
-        )
-
-    async def requests_json(v: View) -> Response:
-        store = v.store
-        assert store is not None
-        after = _int(v.q.get("after"), 0)
-        filters = request_filters(v)
-        raw_before = v.q.get("before") or ""
-        before = int(raw_before) if raw_before.isascii() and raw_before.isdigit() else None
-        if before is not None and before > 10**17:
-            before = None
-        rows, older = await read(
-            lambda c: dq.request_page(
-                c, store.id, after_id=after, before_id=before, limit=PAGE, **filters
-            )
-        )
-        return json_response({"items": rows, "older": older})
-
-    async def request_page(v: View) -> Response:
-        store = v.store
-        assert store is not None
-        rid = v.request.path_params["request_id"]
-        as_json = rid.endswith(".json")
-        rid = rid.removesuffix(".json")
-        if not (rid.isascii() and rid.isdigit()) or len(rid) > 18:
-            raise HttpProblem(404, "No such request", "This request does not exist.")
-        found = await read(lambda c: dq.request_detail(c, store.id, int(rid)))
-        if found is None:
-            if as_json:
-                return json_response({"error": "not found"}, 404)
-            raise HttpProblem(404, "No such request", "This request does not exist in this store.")
-        if as_json:
-            found["bodyPretty"] = format.pretty_json(found["body"])
-            found["responsePretty"] = format.pretty_json(found["response"])
-            return json_response(found)
-        return render(v, "request.html", active="debugger", r=found)
-
     # --- quarantine ----------------------------------------------------------------------------
 
     async def quarantine(v: View) -> Response:
@@ -1001,6 +902,8 @@ def routes(ctx: AppContext) -> list[BaseRoute]:
             "tag_mode": bool(v.field("tag_mode")),
             "tracking_enabled": bool(v.field("tracking_enabled")),
             "excluded_paths": v.field("excluded_paths"),
+            "consent_required": bool(v.field("consent_required")),
+            "honour_gpc": bool(v.field("honour_gpc")),
         }
         try:
             delay = parse_delay(v.field("abandon_after"))
@@ -1014,6 +917,8 @@ def routes(ctx: AppContext) -> list[BaseRoute]:
                     "tagMode": form["tag_mode"],
                     "trackingEnabled": form["tracking_enabled"],
                     "excludedPaths": _lines(v.field("excluded_paths")),
+                    "consentRequired": form["consent_required"],
+                    "honourGpc": form["honour_gpc"],
                 }
             )
         except ValueError as exc:
@@ -1280,9 +1185,7 @@ def routes(ctx: AppContext) -> list[BaseRoute]:
         R(S + "/sources", page(sources_page.page(ctx, render, read)), methods=["GET"]),
         R(S + "/purchases/{purchase_id:path}", page(purchase), methods=["GET"]),
         R(S + "/purchases/{purchase_id:path}/adjust", page(purchase_adjust), methods=["POST"]),
-        R(S + "/debugger", page(debugger), methods=["GET"]),
-        R(S + "/debugger/requests.json", page(requests_json), methods=["GET"]),
-        R(S + "/debugger/requests/{request_id}", page(request_page), methods=["GET"]),
+        *debugger_page.routes(ctx, S, page, render, read, public_base, HttpProblem, _query),
         R(S + "/quarantine", page(quarantine), methods=["GET"]),
         R(S + "/quarantine/replay", page(quarantine_replay), methods=["POST"]),
         R(S + "/settings", page(settings_get), methods=["GET"]),
@@ -1363,6 +1266,8 @@ def settings_form(store: StoreRecord) -> dict[str, Any]:
         "tag_mode": store.tag_mode,
         "tracking_enabled": store.tracking_enabled,
         "excluded_paths": "\n".join(store.excluded_paths),
+        "consent_required": store.consent_required,
+        "honour_gpc": store.honour_gpc,
     }
 
 
