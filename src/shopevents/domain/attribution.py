@@ -228,10 +228,12 @@ def referrer_kind(host: str) -> tuple[str, str]:
 def classify(url: str | None, referrer: str | None, own_domains: Iterable[str] = ()) -> Touch:
     """The source of a visit to `url` (the page, as sent: percent-encoded or not) that came
     from `referrer`; `own_domains` are the store's authorised domains."""
+    low = url.lower() if url else ""
+    marked = "utm_" in low or "clid" in low or "clkid" in low
+    if not referrer and not marked:  # the common page view: nothing to read
+        return DIRECT
     if url and "%" in url and "://" not in url[:12]:
-        low = url.lower()  # undecoded only when neither a campaign nor the host is needed
-        if referrer or "utm_" in low or "clid" in low or "clkid" in low:
-            url = unquote(url)
+        url = unquote(url)
     found = campaign_of(url)
     if found is not None:
         return found
