@@ -22,15 +22,19 @@ from starlette.routing import BaseRoute, Mount, Route
 from starlette.staticfiles import StaticFiles
 
 from shopevents.context import AppContext
-from shopevents.dashboard import auth, custom_events_page, debugger_page, format, replay, views
+from shopevents.dashboard import (
+    auth,
+    custom_events_page,
+    debugger_page,
+    format,
+    overview_page,
+    replay,
+    views,
+)
 from shopevents.dashboard import queries as dq
 from shopevents.dashboard import sources as sources_page
 from shopevents.domain import identity, timeline
 from shopevents.errors import StorageUnavailable
-from shopevents.reports import queries as rq
-from shopevents.reports import rollups
-from shopevents.reports.service import maintainer, range_for
-from shopevents.reports.timebuckets import SLOT_US, Range, hour_key, hour_label, local_today
 from shopevents.storage import reads, stores
 from shopevents.storage.stores import StoreRecord
 from shopevents.webhooks import deliveries as whd
@@ -354,93 +358,6 @@ def routes(ctx: AppContext) -> list[BaseRoute]:
         if not any(s.id == sid for s in v.stores):
             return redirect("/")
         return redirect(f"/stores/{quote(sid, safe='')}/{sub}")
-
-    # --- overview ------------------------------------------------------------------------------
-
-    async def overview(v: View) -> Response:
-        store = v.store
-        assert store is not None
-        today = local_today(store.timezone, ctx.clock.now())
-        group_by = v.q.get("groupBy") or "source_type"
-        if group_by not in rq.GROUP_BY:
-            group_by = "source_type"
-        error = None
-        try:
-            rng, chosen = overview_range(store, v.q)
-        except ValueError as exc:
-            error = _message(exc)
-            rng, chosen = overview_range(store, {})
-        maintainer(ctx).poke(store)
-        hourly = rng.interval == "hour"
-        # Revenue, carts and products are kept per local day: an hourly range reads them per
-        # day and draws the revenue per hour from the purchases themselves.
-        day_rng = Range(store.timezone, rng.first, rng.last, "day") if hourly else rng
-        now = ctx.now_us()
-
-        def load(c: Any) -> dict[str, Any]:
-            facts = rollups.read_facts(
-                c,
-                store.id,
-                store.timezone,
-                rng.start_us,
-                rng.end_us,
-                rng.first_ord,
-                rng.last_ord,
-                rollups.KINDS,
-                hourly=hourly,
-            )
-            rev = rq.revenue(c, store, day_rng, group_by, facts=facts)
-            out = {
-                "revenue": rev,
-                "carts": rq.carts(c, store, day_rng, facts=facts),
-                "products": rq.products(c, store, day_rng, facts=facts),
-                "quality": rq.data_quality(c, store, rng, facts=facts, until_us=now),
-                "has_data": dq.store_has_data(c, store.id),
-            }
-            if hourly:
-                hours = [(k, hour_label(k, rng.tz)) for k in rng.hour_buckets() if k <= now]
-                sales = dq.purchases_between(c, store.id, rng.start_us, rng.end_us, rev["currency"])
-                out["hourly"] = views.hourly_revenue(
-                    [(hour_key(at // SLOT_US, rng.tz), amount) for at, amount in sales],
-                    hours,
-                    rev["currency"],
-                )
-            return out
-
-        data = await read(load)
-        rev = data["revenue"]
-        return render(
-            v,
-            "overview.html",
-            active="overview",
-            rng=rng,
-            chosen=chosen,
-            intervals=views.intervals_for(rng.days),
-            error=error,
-            group_by=group_by,
-            presets=views.presets(today),
-            rev=rev,
-            revenue=views.revenue_chart(data.get("hourly") or rev),
-            splits=views.split_tables(rev),
-            carts=data["carts"],
-            carts_view=views.carts_chart(data["carts"], day_rng.interval),
-            products=data["products"],
-            products_view=views.products_chart(data["products"]),
-            quality=data["quality"],
-            quality_view=views.quality_chart(data["quality"]),
-            has_data=data["has_data"],
-            query=lambda **kw: _query(v.q, **kw),
-        )
-
-    def overview_range(store: StoreRecord, params: Any) -> tuple[Range, bool]:
-        """The overview's range, and whether its bucket was chosen by the user: without an
-        `interval` the bucket follows the range's length (`views.pick_interval`)."""
-        chosen = (params.get("interval") or "auto") != "auto"
-        if chosen:
-            return range_for(ctx, store, params, allow_hour=True), True
-        probe = range_for(ctx, store, {**dict(params), "interval": "day"})
-        auto = views.pick_interval(probe.days)
-        return Range(store.timezone, probe.first, probe.last, auto), False
 
     # --- contacts ------------------------------------------------------------------------------
 
@@ -1165,6 +1082,8 @@ def routes(ctx: AppContext) -> list[BaseRoute]:
 
     R = Route
     S = "/stores/{store_id}"
+    from shopevents.dashboard import imports_page
+
     return [
         R("/", page(home, need_store=False), methods=["GET"]),
         R("/login", page(login_page, need_store=False, public=True), methods=["GET"]),
@@ -1173,7 +1092,7 @@ def routes(ctx: AppContext) -> list[BaseRoute]:
         R("/stores", page(create_store, need_store=False), methods=["POST"]),
         R("/switch-store", page(switch_store, need_store=False), methods=["GET"]),
         R(S, lambda r: RedirectResponse(r.url.path + "/", status_code=307), methods=["GET"]),
-        R(S + "/", page(overview), methods=["GET"]),
+        *overview_page.routes(ctx, S, page, render, read, _message, _query),
         R(S + "/contacts", page(contacts), methods=["GET"]),
         R(S + "/contacts/{contact_id}", page(contact), methods=["GET"]),
         R(S + "/merges/{merge_id}/undo", page(undo_merge), methods=["POST"]),
@@ -1212,6 +1131,7 @@ def routes(ctx: AppContext) -> list[BaseRoute]:
         R("/favicon.ico", favicon("favicon.ico", "image/x-icon"), methods=["GET", "HEAD"]),
         R("/favicon.svg", favicon("favicon.svg", "image/svg+xml"), methods=["GET", "HEAD"]),
         *custom_events_page.routes(ctx, S, page, render, read, write, redirect),
+        *imports_page.routes(ctx, S, page, render, read),
         Mount(STATIC_PREFIX, app=StaticFiles(directory=static_dir), name="dashboard-static"),
     ]
 
