@@ -26,6 +26,7 @@ from shopevents.domain import imports
 from shopevents.errors import StorageUnavailable
 from shopevents.storage.database import Database
 from tests.conftest import BACKENDS, PG_URL, LiveServer, StoreInfo, make_store, pg_url_for
+from tests.integration.test_dashboard_support import add_user, login
 
 
 @contextlib.contextmanager
@@ -502,3 +503,40 @@ def test_the_docs_examples(env: Env, tmp_path: Path) -> None:
     )
     assert r.exit_code == 0
     assert r.output.strip() == "finished: 2 rows, 0 created, 0 updated, 2 unchanged"
+
+
+def test_dashboard_upload(env: Env) -> None:
+    """The Import page: a bad file shows each error and writes nothing; a good one is
+    imported and listed."""
+    store = env.store(domains=["shop.example"])
+    add_user(env.db, "importer")
+    examples = DOCS / "examples"
+    with httpx.Client(base_url=str(env.http.base_url), timeout=60) as web:
+        csrf = login(web, "importer")
+        base = f"/stores/{store.id}/imports"
+        assert web.get(base).status_code == 200
+        r = web.post(
+            base,
+            data={"csrf": csrf, "type": "products"},
+            files={"file": ("broken.csv", (examples / "import-products-broken.csv").read_bytes())},
+        )
+        assert r.status_code == 422
+        assert "Nothing was imported" in r.text
+        assert "a number, with a dot before any decimals" in r.text and "24,90" in r.text
+        assert env.q("SELECT COUNT(*) FROM products WHERE store_id = ?", (store.id,))[0][0] == 0
+        r = web.post(
+            base,
+            data={"csrf": csrf, "type": "products"},
+            files={"file": ("products.csv", (examples / "import-products.csv").read_bytes())},
+        )
+        assert r.status_code == 200, r.text[:500]
+        assert "2 rows: 2 created, 0 updated, 0 unchanged" in r.text
+        assert env.q("SELECT COUNT(*) FROM products WHERE store_id = ?", (store.id,))[0][0] == 2
+        r = web.post(base, data={"csrf": csrf, "type": "products"})
+        assert r.status_code == 422 and "Choose a file" in r.text
+        forged = web.post(
+            base,
+            data={"csrf": "forged", "type": "products"},
+            files={"file": ("products.csv", b"productId\n")},
+        )
+        assert forged.status_code == 403

@@ -33,6 +33,7 @@ MAX_IMPORT_BYTES = 512 << 20
 """Largest import file (512 MB)."""
 SPOOL_BYTES = 8 << 20
 PAUSE_SECONDS = 0.001
+YIELD_SECONDS = 0.002
 EXPORT_KINDS = {
     "events": "events",
     "activities": "events",
@@ -90,7 +91,12 @@ async def run_import(
 
     async def transact(step: imports.Step) -> Any:
         fn, weight = step
-        return await ctx.write(fn, weight=weight)
+        result = await ctx.write(fn, weight=weight)
+        # A heavy write runs at once inside `submit` (on SQLite on the loop) and its future is
+        # done before it is awaited, so without this the whole file would be written without
+        # the loop getting a turn: ingest requests would wait for the end of the import.
+        await asyncio.sleep(YIELD_SECONDS)
+        return result
 
     steps = imports.plan(store.id, checked, source, import_id)
     try:
