@@ -37,6 +37,7 @@ TEXT_EXAMPLES: dict[str, tuple[str, str | None]] = {
     "public_url": ("https://events.myshop.com", "events.myshop.com"),
     "host": ("0.0.0.0", ""),
     "dashboard.secret_key": ("a-long-random-secret", None),  # any text is a key
+    "metrics_token": ("s3cret-Token_1", "has a space"),
 }
 
 
@@ -62,7 +63,7 @@ def good_value(name: str) -> Any:
         return t.le if t.le != default(name) else t.ge
     if isinstance(t, msgspec.inspect.FloatType):
         return float(t.le) if t.le != default(name) else float(t.le) / 2
-    raise AssertionError(f"{name}: no example for {t}")
+    raise AssertionError(f"{name}: no example for {t}: add one to TEXT_EXAMPLES")
 
 
 def bad_values(name: str) -> list[Any]:
@@ -82,7 +83,7 @@ def bad_values(name: str) -> list[Any]:
         assert t.le is not None and (t.ge is not None or t.gt is not None), f"{name}: bounds"
         low = t.gt if t.gt is not None else t.ge - 1
         return [low, t.le * 2, "soon", "nan"]
-    raise AssertionError(f"{name}: no bad values for {t}")
+    raise AssertionError(f"{name}: no bad values for {t}: add some to TEXT_EXAMPLES")
 
 
 def toml_value(value: Any) -> str:
