@@ -95,3 +95,14 @@ def test_every_repository_path_named_exists() -> None:
 def test_readme_links_resolve() -> None:
     for target in re.findall(r"\]\(([^)#:]+)(?:#[^)]*)?\)", (ROOT / "README.md").read_text()):
         assert (ROOT / target).exists(), f"README.md links to missing {target}"
+
+
+def test_the_code_layout_names_real_modules() -> None:
+    """Every module or package architecture.md's code layout names is in src/shopevents."""
+    text = doc("architecture.md")
+    layout = text.split("## Code layout", 1)[1]
+    block = next(b for lang, b in fenced(layout) if lang == "text")
+    names = re.findall(r"(?:^  |, )([a-z_]+(?:\.py|/))", block, re.M)
+    assert len(names) > 10, names
+    for name in names:
+        assert (ROOT / "src" / "shopevents" / name).exists(), f"architecture.md names {name}"
