@@ -113,6 +113,8 @@ def every_command(files: Path) -> dict[str, list[str]]:
         "schema export": ["schema", "export"],
         "contacts show": ["contacts", "show", "jane@example.com"],
         "contacts unmerge": ["contacts", "unmerge", "1"],
+        "contacts erase": ["contacts", "erase", "jane@example.com", "--yes"],
+        "contacts erasures": ["contacts", "erasures"],
         "carts list": ["carts", "list"],
         "carts show": ["carts", "show", "1"],
         "webhooks add": ["webhooks", "add", HOOK, "--topic", "purchase.created"],
