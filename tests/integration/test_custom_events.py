@@ -576,3 +576,21 @@ def test_a_quarantined_post_is_replayed_once_its_type_exists(
     items = activity(http, store, "late@shop.example")
     assert [i["data"]["payload"] for i in items if i["type"] == "custom-event"] == [{"s": "s"}]
     assert replay()[0]["status"] == "already"
+
+
+def test_the_contact_sheet_shows_the_custom_event(
+    http: httpx.Client, store: StoreInfo, db: Database
+) -> None:
+    from tests.integration.test_dashboard_support import add_user, login
+
+    make_type(http, store, eventId=WP_TYPE, alias="wp-form", contactEmail="/email")
+    posted = http.post(
+        f"{ingest_path(store.id)}?eventId={WP_TYPE}",
+        json={"email": "sheet@shop.example", "note": "<script>x</script>"},
+    ).json()
+    add_user(db)
+    login(http)
+    sheet = http.get(f"/stores/{store.id}/contacts/{posted['customEvent']['contactId']}")
+    assert sheet.status_code == 200
+    assert "Custom event" in sheet.text and "wp-form" in sheet.text
+    assert "sheet@shop.example" in sheet.text and "<script>x</script>" not in sheet.text
