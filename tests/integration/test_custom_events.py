@@ -594,3 +594,33 @@ def test_the_contact_sheet_shows_the_custom_event(
     assert sheet.status_code == 200
     assert "Custom event" in sheet.text and "wp-form" in sheet.text
     assert "sheet@shop.example" in sheet.text and "<script>x</script>" not in sheet.text
+
+
+@pytest.mark.parametrize(
+    "body",
+    [
+        b'{"email": "nul@shop.example", "x": "a\\u0000b", "k\\u0000": 1}',
+        b'{"email": "big@shop.example", "n": 1e400, "m": 123456789012345678901234567890}',
+        b'{"email": "deep@shop.example", "d": ' + b"[" * 2000 + b"]" * 2000 + b"}",
+        b'\xff\xfe{"email": 1}',
+        b"",
+    ],
+    ids=["nul", "big-numbers", "deep", "not-utf8", "empty"],
+)
+def test_odd_bodies_get_an_answer_never_a_fault(
+    http: httpx.Client, store: StoreInfo, body: bytes
+) -> None:
+    make_type(http, store, eventId=WP_TYPE, alias="wp", contactEmail="/email")
+    r = http.post(
+        f"{ingest_path(store.id)}?eventId={WP_TYPE}",
+        content=body,
+        headers={"Content-Type": "application/json"},
+    )
+    assert r.status_code in (200, 400, 422), r.text
+    assert len(r.json()["trackerId"]) == 24
+    rest = http.post(
+        f"/api/custom-events/event-id/{WP_TYPE}",
+        content=body,
+        headers={**store.auth, "Content-Type": "application/json"},
+    )
+    assert rest.status_code in (201, 400, 422), rest.text
