@@ -198,6 +198,7 @@ def _pages(page: Any, url: str, store_id: str) -> list[tuple[str, str, str]]:
         ("quarantine", base + "/quarantine", ""),
         ("webhooks", base + "/webhooks", ""),
         ("custom-events", base + "/custom-events", ""),
+        ("imports", base + "/imports", ""),
         ("settings", base + "/settings", ""),
         ("demo-landing", "/demo/", ""),
     ]
