@@ -365,7 +365,14 @@ def stores_create(
         key_id, secret = stores.create_api_key(conn, rec.id, now=now)
         return rec, key_id, secret
 
+    same = [s.id for s in env.read(stores.list_stores) if s.name == name]
     rec, key_id, secret = env.write(write)
+    if same:
+        click.echo(
+            f"note: the store {', '.join(same)} has this name too; name these stores by id "
+            "(--store ID), or rename one with `shopevents stores update`",
+            err=True,
+        )
     if as_json:
         out_json({"storeId": rec.id, "apiKeyId": key_id, "apiKeySecret": secret})
         return

@@ -398,7 +398,9 @@ def test_serve_on_a_port_in_use(shop: tuple[str, str]) -> None:
 
 def test_which_store_when_there_are_several(shop: tuple[str, str]) -> None:
     url, first = shop
-    second = json.loads(invoke("--database", url, "stores", "create", "Shop", "--json").stdout)
+    made = invoke("--database", url, "stores", "create", "Shop", "--json")
+    assert made.exit_code == 0 and first in made.stderr and "by id" in made.stderr
+    second = json.loads(made.stdout)
     err = fails(invoke("--database", url, "carts", "list"), "--store", first, code=2)
     assert second["storeId"] in err
     # two stores named alike: the name is ambiguous, the ids are given
