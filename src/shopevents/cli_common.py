@@ -119,6 +119,11 @@ class Env:
                 f"the database at {self.where} refused the login ({reason}): "
                 f"check the user and password in the URL ({DATABASE_HINT})"
             )
+        if self.database().dialect == "sqlite" and "locked" in reason:
+            return click.ClickException(
+                f"the SQLite database {self.where} is busy: another process holds its write "
+                f"lock ({reason}); try again, or raise storage.busy_timeout_ms"
+            )
         if self.database().dialect == "sqlite" and "not a database" in reason:
             return click.ClickException(
                 f"{self.where} is not a SQLite database ({reason}): name the database file "

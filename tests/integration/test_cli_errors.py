@@ -13,6 +13,7 @@ import json
 import os
 import signal
 import socket
+import sqlite3
 import subprocess
 import sys
 import time
@@ -219,6 +220,18 @@ def test_a_sqlite_path_that_is_no_database(tmp_path: Path) -> None:
         fails(invoke("--database", f"sqlite:///{text}", *command), "is not a SQLite database")
         fails(invoke("--database", f"sqlite:///{tmp_path}", *command), str(tmp_path), "path")
     assert text.read_text() == "hello\n"
+
+
+def test_a_locked_sqlite_database(shop: tuple[str, str]) -> None:
+    url, _ = shop
+    holder = sqlite3.connect(url.removeprefix("sqlite:///"), isolation_level=None)
+    try:
+        holder.execute("BEGIN IMMEDIATE")  # another process writing
+        env = {"SHOPEVENTS_STORAGE_BUSY_TIMEOUT_MS": "50"}
+        fails(invoke("--database", url, "stores", "create", "Two", env=env), "busy", "try again")
+    finally:
+        holder.execute("ROLLBACK")
+        holder.close()
 
 
 def test_an_unmigrated_sqlite_database(files: Path, tmp_path: Path) -> None:
