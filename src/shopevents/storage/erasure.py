@@ -32,6 +32,7 @@ _SEARCHED: dict[str, list[tuple[str, bool]]] = {
     "refused_adjustments": [("data", False), ("reason", False)],
     "carts": [("recovery_url", False), ("lines", False)],
     "visits": [("info", False)],
+    "imports": [("errors", False)],
 }
 
 
@@ -191,6 +192,12 @@ def erase_rows(
         f"UPDATE visits SET contact_id = '{ERASED_CONTACT}', info = NULL WHERE store_id = ? AND "
         f"(contact_id {cids} OR {_mentions(conn, _SEARCHED['visits'], needles)})",
         (*s, *cparams, *_params(_SEARCHED["visits"], needles)),
+    )
+    run(
+        "imports",
+        "UPDATE imports SET errors = '[]' WHERE store_id = ? AND "
+        f"{_mentions(conn, _SEARCHED['imports'], needles)}",
+        (*s, *_params(_SEARCHED["imports"], needles)),
     )
     run("activities", f"DELETE FROM activities WHERE contact_id {cids}", cparams)
     run(
