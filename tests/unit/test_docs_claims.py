@@ -86,8 +86,8 @@ def test_every_repository_path_named_exists() -> None:
     for name in DOC_FILES:
         for path in REPO_PATH.findall((ROOT / name).read_text()):
             path = path.rstrip(".,)")
-            if "{" in path:
-                continue  # a pattern of files a tool writes
+            if "{" in path or path.startswith("bench/results/"):
+                continue  # files a tool writes (bench/results/ is not in the repository)
             found = list(ROOT.glob(path)) if "*" in path else (ROOT / path).exists()
             assert found, f"{name} names {path}, which does not exist"
 
