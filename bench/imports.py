@@ -104,8 +104,9 @@ def _cli(url: str, *args: str) -> str:
         capture_output=True,
         text=True,
         cwd=REPO,
-        check=True,
     )
+    if out.returncode != 0:
+        raise SystemExit(f"shopevents {' '.join(args[:2])} failed: {out.stderr.strip()[-2000:]}")
     return out.stdout
 
 

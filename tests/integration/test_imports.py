@@ -410,6 +410,7 @@ def test_export_pages_are_stable_under_inserts(env: Env) -> None:
     assert r.status_code == 422
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("fmt", ["csv", "jsonl"])
 def test_100k_rows(fmt: str, env: Env, tmp_path: Path) -> None:
     if env.db.dialect != "sqlite":

@@ -54,7 +54,8 @@ from shopevents.storage.reads import iso
 KINDS = ("products", "contacts")
 FORMATS = ("csv", "jsonl")
 MAX_ROWS = 1_000_000
-"""Most rows in one file (about 400 MB of memory at this size); split larger files."""
+"""Most rows in one file (its checked records take about 250 MB of memory at this size);
+split larger files."""
 MAX_ERRORS = 1000
 """Errors listed in a report (all are counted)."""
 WRITE_BATCH = 1000
