@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import hmac
 from collections.abc import AsyncIterator
 from typing import Any
 
@@ -75,6 +76,16 @@ def create_app(
         return json_response({"status": "ready"})
 
     async def metrics(request: Request) -> Response:
+        if settings.metrics_token:
+            scheme, _, given = request.headers.get("authorization", "").partition(" ")
+            if scheme.lower() != "bearer" or not hmac.compare_digest(
+                given.strip().encode(), settings.metrics_token.encode()
+            ):
+                raise ApiError(
+                    "unauthorized",
+                    "GET /metrics needs the header `Authorization: Bearer` with the metrics token",
+                    headers={"WWW-Authenticate": 'Bearer realm="metrics"'},
+                )
         lines = [
             "# TYPE shopevents_ingest_requests_total counter",
             "# TYPE shopevents_ingest_events_total counter",

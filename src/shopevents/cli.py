@@ -429,6 +429,16 @@ def stores_list(env: Env, as_json: bool) -> None:
     multiple=True,
     help="A URL regex of pages not to track (repeatable; replaces the list).",
 )
+@click.option(
+    "--consent-required",
+    type=click.Choice(["on", "off"]),
+    help="On: record nothing for a request without the visitor's consent (docs/privacy.md).",
+)
+@click.option(
+    "--honour-gpc",
+    type=click.Choice(["on", "off"]),
+    help="On: a browser's Global Privacy Control or Do Not Track signal refuses tracking.",
+)
 @click.option("--json", "as_json", is_flag=True)
 @pass_env
 def stores_update(
@@ -444,6 +454,8 @@ def stores_update(
     tag_mode: str | None,
     tracking: str | None,
     excluded: tuple[str, ...],
+    consent_required: str | None,
+    honour_gpc: str | None,
     as_json: bool,
 ) -> None:
     """Change a store's settings."""
@@ -467,6 +479,10 @@ def stores_update(
         changes["tag_mode"] = tag_mode == "on"
     if tracking:
         changes["tracking_enabled"] = tracking == "on"
+    if consent_required:
+        changes["consent_required"] = consent_required == "on"
+    if honour_gpc:
+        changes["honour_gpc"] = honour_gpc == "on"
     if excluded:
         for rx in excluded:
             try:

@@ -34,6 +34,10 @@ PUBLIC_URL = Meta(
     pattern=r"^(https?://\S+)?$",
     description="empty, or a URL `http(s)://...`",
 )
+METRICS_TOKEN = Meta(
+    pattern=r"^[\x21-\x7e]*$",
+    description="empty, or a token of printable ASCII without spaces",
+)
 
 
 class IngestSettings(msgspec.Struct, frozen=True, kw_only=True):
@@ -144,6 +148,8 @@ class Settings(msgspec.Struct, frozen=True, kw_only=True):
     """What `serve` logs: debug, info (a ready line, warnings, errors), warning, error or critical."""
     access_log: bool = False
     """`serve` logs one line per HTTP request (client, request line, status)."""
+    metrics_token: Annotated[str, METRICS_TOKEN] = ""
+    """When set, `GET /metrics` needs `Authorization: Bearer TOKEN` (401 otherwise); empty: `/metrics` is open to anyone who reaches the server."""
     ingest: IngestSettings = IngestSettings()
     http: HttpSettings = HttpSettings()
     storage: StorageSettings = StorageSettings()

@@ -158,6 +158,14 @@ CATALOG: dict[str, Code] = {
             "tracker was given and the e-mail was not linked (identify again from a new tracker).",
         ),
         _c(
+            "no_consent",
+            "rejection",
+            200,
+            "The visitor has not given consent (the store requires it, the request says "
+            "`consent: false`, or the browser's privacy signal is honoured): nothing of the "
+            "request was recorded and no tracker was given.",
+        ),
+        _c(
             "not_an_object",
             "rejection",
             200,

@@ -29,7 +29,7 @@ def test_script_is_served_with_the_store_conf_and_cache_headers(
     r = httpx.get(f"{e2e_server.base_url}/client-script/{e2e_store.id}")
     assert r.status_code == 200
     assert r.headers["content-type"].startswith("text/javascript")
-    assert r.headers["cache-control"].startswith("public, max-age=")
+    assert r.headers["cache-control"].startswith("private, max-age=")  # no public_url: by Host
     etag = r.headers["etag"]
     assert re.fullmatch(r'"[0-9a-f]{32}"', etag)
     assert conf_of(r.text) == {
@@ -41,6 +41,8 @@ def test_script_is_served_with_the_store_conf_and_cache_headers(
         "allowedDomainRules": [],
         "trackAllByDefault": True,
         "excludeTracking": [],
+        "consentRequired": False,
+        "honourGpc": False,
     }
     again = httpx.get(
         f"{e2e_server.base_url}/client-script/{e2e_store.id}", headers={"If-None-Match": etag}

@@ -53,6 +53,8 @@ def store_json(rec: stores.StoreRecord) -> dict[str, Any]:
         "tagMode": rec.tag_mode,
         "trackingEnabled": rec.tracking_enabled,
         "excludedPaths": rec.excluded_paths,
+        "consentRequired": rec.consent_required,
+        "honourGpc": rec.honour_gpc,
     }
 
 
@@ -144,6 +146,15 @@ def routes(ctx: AppContext, store_of: Any, write: Any) -> list[Route]:
     ]
 
 
+_FLAGS = {
+    "tagMode": "tag_mode",
+    "trackingEnabled": "tracking_enabled",
+    "consentRequired": "consent_required",
+    "honourGpc": "honour_gpc",
+}
+"""The store's on/off settings: REST name -> column."""
+
+
 def parse_store_changes(obj: dict[str, Any]) -> dict[str, Any]:
     """Validate a store settings patch (REST and dashboard); ValueError('path: message')."""
     import re
@@ -196,10 +207,10 @@ def parse_store_changes(obj: dict[str, Any]) -> dict[str, Any]:
                     "/abandonAfterSeconds: Expected a whole number of seconds from 1 to 7776000"
                 )
             changes["abandon_after_seconds"] = value
-        elif key in ("tagMode", "trackingEnabled"):
+        elif key in _FLAGS:
             if not isinstance(value, bool):
-                raise ValueError(f"/{key}: Expected true or false")
-            changes["tag_mode" if key == "tagMode" else "tracking_enabled"] = value
+                raise ValueError(f"/{key}: Expected true or false; received {value!r}")
+            changes[_FLAGS[key]] = value
         elif key == "excludedPaths":
             if not isinstance(value, list) or not all(isinstance(d, str) for d in value):
                 raise ValueError("/excludedPaths: Expected a list of regular expressions")

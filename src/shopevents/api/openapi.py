@@ -134,6 +134,8 @@ STORE = {
         "tagMode": {"type": "boolean"},
         "trackingEnabled": {"type": "boolean"},
         "excludedPaths": {"type": "array", "items": {"type": "string"}},
+        "consentRequired": {"type": "boolean"},
+        "honourGpc": {"type": "boolean"},
     },
 }
 CONTACT_PATCH = {
@@ -169,6 +171,8 @@ STORE_PATCH = {
         "trackingEnabled": {"type": "boolean"},
         "excludedPaths": {"type": "array", "items": {"type": "string", "format": "regex"}},
         "reportingCurrency": {"enum": sorted(ISO_4217)},
+        "consentRequired": {"type": "boolean"},
+        "honourGpc": {"type": "boolean"},
     },
 }
 _ID = {"type": "string", "minLength": 1, "maxLength": 500, "pattern": TEXT}

@@ -47,6 +47,9 @@ def client_conf(store: StoreLike, base_url: str, mode: str | None = None) -> dic
         "allowedDomainRules": list(store.domains),
         "trackAllByDefault": True,
         "excludeTracking": list(store.excluded_paths),
+        # consent (docs/privacy.md#consent): the script sends nothing without it
+        "consentRequired": bool(getattr(store, "consent_required", False)),
+        "honourGpc": bool(getattr(store, "honour_gpc", False)),
     }
 
 

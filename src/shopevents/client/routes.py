@@ -12,6 +12,10 @@ from shopevents.client import StoreLike, client_conf, render_script
 
 CACHE_CONTROL = "public, max-age=60, stale-while-revalidate=600"
 """Short: a change to the store's settings reaches pages within a minute or two."""
+PRIVATE_CACHE_CONTROL = "private, max-age=60"
+"""Without `public_url` the script's `baseUrl` comes from the request's `Host`: a shared
+cache must not keep it (one request with a forged Host would serve every visitor a script
+that posts elsewhere); the browser's own cache may."""
 
 
 class ClientContext(Protocol):
@@ -20,10 +24,13 @@ class ClientContext(Protocol):
     async def get_store(self, store_id: str) -> StoreLike | None: ...
 
 
+def configured_url(ctx: ClientContext) -> str:
+    return str(getattr(ctx.settings, "public_url", "") or "")
+
+
 def public_base_url(ctx: ClientContext, request: Request) -> str:
     """The configured public URL, or else the one the request came in on."""
-    configured = getattr(ctx.settings, "public_url", "") or ""
-    return (configured or str(request.base_url)).rstrip("/")
+    return (configured_url(ctx) or str(request.base_url)).rstrip("/")
 
 
 def etag_matches(header: str | None, etag: str) -> bool:
@@ -42,12 +49,13 @@ def routes(ctx: ClientContext) -> list[BaseRoute]:
             )
         mode = request.query_params.get("mode")
         rendered = render_script(client_conf(store, public_base_url(ctx, request), mode))
+        fixed = bool(configured_url(ctx))  # else baseUrl depends on the Host header
         headers = {
             "ETag": rendered.etag,
-            "Cache-Control": CACHE_CONTROL,
+            "Cache-Control": CACHE_CONTROL if fixed else PRIVATE_CACHE_CONTROL,
             "X-Content-Type-Options": "nosniff",
             "Access-Control-Allow-Origin": "*",
-            "Vary": "Accept-Encoding",
+            "Vary": "Accept-Encoding" if fixed else "Accept-Encoding, Host",
         }
         if etag_matches(request.headers.get("if-none-match"), rendered.etag):
             return Response(status_code=304, headers=headers)

@@ -7,6 +7,7 @@
   var TRACKER_KEY = 'cn_tracker';
   var PREV_ENTITY_KEY = 'cn_previous_entity_info';
   var PREV_CART_KEY = 'cn_previous_cart';
+  var CONSENT_KEY = 'cn_consent';
   var INGEST_PATH = 'integration-type/system/scrippet-notification/';
 
   var DEFAULTS = {
@@ -361,15 +362,30 @@
         !isExcludedPage(href, conf);
     }
 
+    // The visitor's choice (true, false or undefined); false forgets the tracker and the queue.
+    function consent(given) {
+      if (arguments.length) {
+        writeJSON(storage, CONSENT_KEY, given === true);
+        if (given !== true) [TRACKER_KEY, PREV_ENTITY_KEY, PREV_CART_KEY, QUEUE_KEY].forEach(function (k) { writeJSON(storage, k); });
+      }
+      return readJSON(storage, CONSENT_KEY);
+    }
+
+    function consented() {
+      var c = consent();
+      return c === undefined ? !conf.consentRequired && !(conf.honourGpc && env.privacySignal && env.privacySignal()) : c;
+    }
+
     function sendEvents(events, options) {
       if (!isObject(options)) options = {};
       if (!Array.isArray(events)) events = [];
       var cb = typeof options.onResponded === 'function' ? options.onResponded : null;
-      var skip = function () {
-        if (cb) env.defer(function () { cb({ status: 0, skipped: true }); });
+      var skip = function (no) {
+        if (cb) env.defer(function () { cb(no ? { status: 0, skipped: true, consent: false } : { status: 0, skipped: true }); });
         return Promise.resolve();
       };
       if (!allowed()) return skip();
+      if (!consented()) return skip(1);
 
       var entity = isObject(options.entityInfo) ? options.entityInfo : env.entityInfo();
       entity = JSON.parse(JSON.stringify(entity || {}));
@@ -397,12 +413,15 @@
         requestId: makeId()
       };
       if (cart) body.cart = cart;
+      if (consent()) body.consent = true;
       queue.enqueue(url, JSON.parse(JSON.stringify(body)), cb);
       return Promise.resolve();
     }
 
     return {
       sendEvents: sendEvents,
+      consent: consent,
+      consented: consented,
       isAllowedDomain: function () { return isAllowedDomain(env.href(), domainRules(conf)); },
       isExcludedPage: function () { return isExcludedPage(env.href(), conf); },
       deepEquals: deepEquals,
@@ -657,7 +676,7 @@
     if (!m) return;
     var id = '';
     try { id = decodeURIComponent(m[1].replace(/\+/g, ' ')); } catch (e) { id = m[1]; }
-    if (id) writeJSON(storage, TRACKER_KEY, { id: id.slice(0, 24) });
+    if (id && readJSON(storage, CONSENT_KEY) !== false) writeJSON(storage, TRACKER_KEY, { id: id.slice(0, 24) });
     var search = loc.search.replace(/([?&])__cn_tracker=[^&#]*&?/, '$1').replace(/[?&]$/, '');
     try {
       win.history.replaceState(win.history.state, '', loc.pathname + search + loc.hash);
@@ -686,7 +705,7 @@
       random: Math.random,
       log: log,
       onData: function (data) {
-        if (data.trackerId) {
+        if (data.trackerId && managed.consent() !== false) {
           var before = readJSON(storage, TRACKER_KEY);
           writeJSON(storage, TRACKER_KEY, { id: String(data.trackerId) });
           if (!before || before.id !== String(data.trackerId)) {
@@ -707,10 +726,14 @@
       pageInfo: function () { return scrapePageInfo(doc); },
       browserInfo: function () { return browserInfo(win); },
       bannerPlaceholders: function () { return scrapeBannerPlaceholders(doc); },
+      privacySignal: function () {
+        var n = win.navigator;
+        return n.globalPrivacyControl === true || n.doNotTrack === '1' || win.doNotTrack === '1';
+      },
       defer: function (fn) { win.setTimeout(fn, 0); }
     }, function () { return uuid7(win.crypto, Math.random, Date.now); });
 
-    var ready = false;
+    var ready = false, held = false;
     var cn = {
       version: '1.3.0',
       managed: {
@@ -725,7 +748,13 @@
       shopevents: {
         version: VERSION,
         flush: queue.flush,
-        pending: queue.pending
+        pending: queue.pending,
+        consent: function (given) {
+          if (!arguments.length) return managed.consent();
+          var c = managed.consent(given);
+          if (c && held) { held = false; managed.sendEvents(scrapeEvents(doc)); }
+          return c;
+        }
       }
     };
     win.connectif = cn;
@@ -741,7 +770,10 @@
       fire(doc, 'connectif.initialized');
       queue.flush();
       ready = true;
-      if (conf.autoSendEventsOnInit) managed.sendEvents(scrapeEvents(doc));
+      if (conf.autoSendEventsOnInit) {
+        held = !managed.consented();
+        managed.sendEvents(scrapeEvents(doc));
+      }
       pending.forEach(function (call) {
         var p = managed.sendEvents(call[0], call[1]);
         if (typeof call[2] === 'function') call[2](p);

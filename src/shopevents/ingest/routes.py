@@ -24,7 +24,7 @@ from shopevents.asgi import (
 )
 from shopevents.context import AppContext
 from shopevents.errors import ApiError, StorageUnavailable, storage_error
-from shopevents.ingest import custom_posts, intake
+from shopevents.ingest import consent, custom_posts, intake
 from shopevents.ingest import tracker as tracker_of
 from shopevents.ingest.limits import RateLimiter
 from shopevents.schema.verdicts import CheckContext, domain_allowed, read_envelope
@@ -36,9 +36,12 @@ INGEST_METHODS = {"POST", "OPTIONS"}
 
 
 def origin_allowed(origin: str | None, store: StoreRecord) -> bool:
-    if not store.domains or not origin or origin == "null":
+    """A store with domains lets in the origins among them, and requests without `Origin`
+    (not from a web page). `Origin: null` (a sandboxed iframe, a `data:` page, a redirect
+    across origins) names no domain: refused there."""
+    if not store.domains or not origin:
         return True
-    return domain_allowed(origin, store.domains)
+    return origin != "null" and domain_allowed(origin, store.domains)
 
 
 def cors_headers(origin: str | None) -> dict[str, str]:
@@ -180,6 +183,7 @@ class IngestEndpoint:
         ctx, settings = self.ctx, self.settings
         origin = request_headers.get("origin")
         tap = tracker_of.BodyTap(receive)
+        store: StoreRecord | None = None
         try:
             store = await self.known_store(store_id)
             if not origin_allowed(origin, store):
@@ -202,6 +206,12 @@ class IngestEndpoint:
                     "too_many_events",
                     f"The request holds {len(envelope.events)} events; the limit is {settings.max_events}",
                 )
+            refused = consent.refusal(store, envelope.consent, request_headers)
+            if refused is not None:  # nothing is written: only counted
+                ctx.count("ingest_requests", "200")
+                for _ in envelope.events:
+                    ctx.count("ingest_events", "no_consent")
+                return 200, consent.answer(envelope, refused), cors_headers(origin)
             now = ctx.clock.now()
             prepared = intake.prepare(
                 store,
@@ -223,7 +233,8 @@ class IngestEndpoint:
             err = as_api_error(exc, settings.retry_after_seconds)
             ctx.count("ingest_requests", str(err.status))
             answer = err.body()
-            answer["trackerId"] = await tracker_of.for_error(tap, scope, request_headers)
+            mint = store is None or not consent.gated(store, request_headers)
+            answer["trackerId"] = await tracker_of.for_error(tap, scope, request_headers, mint)
             return err.status, answer, {**cors_headers(origin), **err.headers}
         ctx.count("ingest_requests", "200")
         for r in result["results"]:

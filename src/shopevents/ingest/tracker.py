@@ -127,8 +127,11 @@ def in_request(scope: Scope, headers: Mapping[str, str]) -> str | None:
     return None
 
 
-async def for_error(tap: BodyTap, scope: Scope, headers: Mapping[str, str]) -> str:
-    """The tracker an error answer carries: the request's, else a new one."""
+async def for_error(
+    tap: BodyTap, scope: Scope, headers: Mapping[str, str], mint: bool = True
+) -> str:
+    """The tracker an error answer carries: the request's, else a new one (else `""`, when
+    `mint` is false: a store that may refuse the request for consent mints none)."""
     await tap.peek()
     found = in_body(tap.seen(), headers.get("content-encoding", "")) or in_request(scope, headers)
-    return found or new_id()
+    return found or (new_id() if mint else "")

@@ -271,6 +271,7 @@ class Envelope(msgspec.Struct, kw_only=True):
     pushSubscription: msgspec.Raw = msgspec.Raw()
     bannerPlaceholders: msgspec.Raw = msgspec.Raw()
     requestId: Annotated[str, Meta(max_length=128, pattern=r"^[^\x00]*$")] | None = None
+    consent: bool | None = None  # the visitor's choice (docs/privacy.md#consent)
 
 
 # --- REST API bodies -----------------------------------------------------------------
@@ -292,6 +293,7 @@ class EnvelopeSchema(msgspec.Struct, kw_only=True, omit_defaults=True):
     pushSubscription: dict[str, Any] | None = None
     bannerPlaceholders: list[str] | None = None
     requestId: str | None = None
+    consent: bool | None = None
 
 
 MODELS: dict[str, type] = {

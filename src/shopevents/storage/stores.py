@@ -29,6 +29,10 @@ class StoreRecord(msgspec.Struct, kw_only=True):
     excluded_paths: list[str] = []
     created_at: int = 0
     reporting_currency: str | None = None
+    # Consent (docs/privacy.md#consent): nothing is recorded for a request without the
+    # visitor's `consent: true`; and a browser's `Sec-GPC: 1` / `DNT: 1` counts as a refusal.
+    consent_required: bool = False
+    honour_gpc: bool = False
 
     @property
     def reporting(self) -> str:
@@ -44,7 +48,7 @@ class ApiKey(msgspec.Struct, kw_only=True):
     revoked_at: int | None
 
 
-_COLS = "id, name, currency, timezone, domains, abandon_after_seconds, tag_mode, tracking_enabled, excluded_paths, created_at, reporting_currency"
+_COLS = "id, name, currency, timezone, domains, abandon_after_seconds, tag_mode, tracking_enabled, excluded_paths, created_at, reporting_currency, consent_required, honour_gpc"
 
 
 # --- authorised domains: one rule for the CLI, the REST API and the dashboard ---------------
@@ -118,6 +122,8 @@ def _store(row: Any) -> StoreRecord:
         excluded_paths=loads(row[8]),
         created_at=int(row[9]),
         reporting_currency=row[10],
+        consent_required=bool(row[11]),
+        honour_gpc=bool(row[12]),
     )
 
 
@@ -140,7 +146,7 @@ def create_store(
         created_at=now,
     )
     conn.execute(
-        f"INSERT INTO stores ({_COLS}) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+        f"INSERT INTO stores ({_COLS}) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
         (
             rec.id,
             rec.name,
@@ -153,6 +159,8 @@ def create_store(
             dumps(rec.excluded_paths),
             rec.created_at,
             rec.reporting_currency,
+            int(rec.consent_required),
+            int(rec.honour_gpc),
         ),
     )
     return rec
@@ -184,6 +192,8 @@ UPDATABLE = {
     "tracking_enabled": bool,
     "excluded_paths": list,
     "reporting_currency": str,
+    "consent_required": bool,
+    "honour_gpc": bool,
 }
 
 
