@@ -464,7 +464,10 @@ def test_one_store_option(files: Path) -> None:
         for param in cmd.params:
             if "--store" in getattr(param, "opts", []):
                 seen.append(name)
-                assert param.help.startswith(STORE_HELP.split(" (")[0]), (name, param.help)
+                assert param.help.startswith(STORE_HELP.split(" (")[0]), (
+                    f"{name}: give --store with shopevents.cli_common.store_option(note=...), "
+                    f"so that it reads like every other; its help is {param.help!r}"
+                )
     assert len(seen) >= 20, seen
 
 
