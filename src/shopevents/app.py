@@ -187,6 +187,7 @@ def create_app(
             steps = [
                 ("abandonment", worker_loop.abandonment_step(ctx, settings.worker.batch_size)),
                 ("erasure", worker_loop.erasure_step(ctx)),
+                ("retention", worker_loop.retention_step(ctx)),
             ]
             extra = getattr(app.state, "worker_steps", [])
             task = asyncio.create_task(

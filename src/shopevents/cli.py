@@ -881,7 +881,7 @@ def _register() -> None:
     from shopevents.custom_events_cli import custom_events_group
     from shopevents.dashboard.cli import COMMANDS, report_group
     from shopevents.dashboard.sources import report_sources
-    from shopevents.privacy_cli import erase_command, erasures_command
+    from shopevents.privacy_cli import erase_command, erasures_command, retention_command
     from shopevents.reports.cli import COMMANDS as REPORT_COMMANDS
     from shopevents.webhooks.cli import webhooks_group
 
@@ -890,6 +890,7 @@ def _register() -> None:
     main.add_command(custom_events_group)
     contacts_group.add_command(erase_command)
     contacts_group.add_command(erasures_command)
+    stores_group.add_command(retention_command)
     report_group.add_command(report_sources)
     for command in [*COMMANDS, *REPORT_COMMANDS]:
         main.add_command(command)

@@ -1,5 +1,7 @@
 """`shopevents contacts erase EMAIL --store ID` and `shopevents contacts erasures --store ID`:
-erase a contact and every stored copy of its personal data, and read the audit log."""
+erase a contact and every stored copy of its personal data, and read the audit log;
+`shopevents stores retention --store ID [--days N | --default]`: how long raw request bodies
+and quarantined events are kept."""
 
 from __future__ import annotations
 
@@ -8,10 +10,11 @@ import getpass
 import click
 
 from shopevents.cli_common import Env, out_json, resolve_store, store_option
-from shopevents.domain import erasure
+from shopevents.domain import erasure, retention
 from shopevents.domain.identity import new_id
 from shopevents.schema.verdicts import _EMAIL
 from shopevents.storage import erasure as erasures
+from shopevents.storage import retention as retentions
 from shopevents.storage.reads import iso
 
 pass_env = click.make_pass_decorator(Env)
@@ -55,3 +58,22 @@ def erasures_command(env: Env, store_ref: str | None) -> None:
     store = resolve_store(env, store_ref)
     rows = env.read(lambda c: erasures.listed(c, store.id))
     out_json([erasure.view(e, iso) for e in rows])
+
+
+@click.command("retention")
+@store_option()
+@click.option("--days", type=click.IntRange(retention.MIN_DAYS, retention.MAX_DAYS))
+@click.option("--default", "use_default", is_flag=True, help="Back to the default (90 days).")
+@pass_env
+def retention_command(env: Env, store_ref: str | None, days: int | None, use_default: bool) -> None:
+    """Show or set how long the store keeps raw request bodies and quarantined events; the
+    worker prunes older ones."""
+    if days is not None and use_default:
+        raise click.UsageError("give --days N or --default, not both")
+    store = resolve_store(env, store_ref)
+    if days is not None or use_default:
+        env.write(lambda c, now: retentions.set_days(c, store.id, days))
+    got, until = env.read(
+        lambda c: (retentions.days_of(c, store.id), retentions.pruned_until(c, store.id))
+    )
+    out_json(retention.view(got, until, iso))

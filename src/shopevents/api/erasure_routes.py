@@ -1,6 +1,7 @@
-"""REST routes of erasure: `DELETE /api/contacts/{email}` erases a contact (`200` with what was
+"""REST routes of privacy: `DELETE /api/contacts/{email}` erases a contact (`200` with what was
 erased, or `202` with the erasure's id when the worker does it), `GET /api/erasures` and
-`GET /api/erasures/{id}` read the store's audit log."""
+`GET /api/erasures/{id}` read the store's audit log, `GET` and `PATCH /api/store/retention`
+read and set how long raw bodies and quarantined events are kept."""
 
 from __future__ import annotations
 
@@ -10,14 +11,16 @@ from starlette.requests import Request
 from starlette.responses import Response
 from starlette.routing import Route
 
+from shopevents.api import bodies
 from shopevents.clock import to_micros
 from shopevents.context import AppContext
-from shopevents.domain import erasure
+from shopevents.domain import erasure, retention
 from shopevents.domain.identity import new_id
 from shopevents.errors import ApiError
 from shopevents.responses import json_response
 from shopevents.schema.verdicts import _EMAIL
 from shopevents.storage import erasure as erasures
+from shopevents.storage import retention as retentions
 from shopevents.storage.reads import iso
 
 
@@ -25,6 +28,15 @@ def actor_of(request: Request) -> str:
     """Who asked, for the audit log: the API key's id (never its secret)."""
     cred = request.headers.get("authorization", "").partition(" ")[2]
     return f"api-key:{cred.strip().partition(':')[0]}"
+
+
+def _invalid(path: str, message: str) -> ApiError:
+    return ApiError(
+        "validation_failed",
+        f"{path}: {message}",
+        errors=[{"code": "invalid_value", "path": path, "message": message}],
+        extra={"validationErrors": [{"path": path, "reason": message}]},
+    )
 
 
 def routes(ctx: AppContext, store_of: Any, write: Any) -> list[Route]:
@@ -67,7 +79,36 @@ def routes(ctx: AppContext, store_of: Any, write: Any) -> list[Route]:
             raise ApiError("not_found", f"No erasure {eid!r} in this store")
         return json_response(erasure.view(e, iso))
 
+    async def get_retention(request: Request) -> Response:
+        store = await store_of(request)
+        days, until = await ctx.read(
+            lambda c: (retentions.days_of(c, store.id), retentions.pruned_until(c, store.id))
+        )
+        return json_response(retention.view(days, until, iso))
+
+    async def patch_retention(request: Request) -> Response:
+        store = await store_of(request)
+        body = bodies.decode_json(
+            await bodies.read_bytes(request, ctx.settings.ingest.api_max_body_bytes)
+        )
+        if not isinstance(body, dict) or "retentionDays" not in body:
+            raise _invalid("/retentionDays", 'Expected {"retentionDays": days or null}')
+        value = body["retentionDays"]
+        try:
+            days = None if value is None else retention.check_days(value)
+        except ValueError as exc:
+            raise _invalid("/retentionDays", str(exc)) from None
+
+        def save(conn: Any, now: int) -> tuple[int | None, int]:
+            retentions.set_days(conn, store.id, days)
+            return days, retentions.pruned_until(conn, store.id)
+
+        got, until = await write(save)
+        return json_response(retention.view(got, until, iso))
+
     return [
+        Route("/api/store/retention", get_retention, methods=["GET"]),
+        Route("/api/store/retention", patch_retention, methods=["PATCH"]),
         Route("/api/contacts/{email}", erase, methods=["DELETE"]),
         Route("/api/erasures", listed, methods=["GET"]),
         Route("/api/erasures/{erasure_id}", one, methods=["GET"]),

@@ -1,4 +1,5 @@
-"""The OpenAPI operations of erasure: `DELETE /api/contacts/{email}` and the audit log."""
+"""The OpenAPI operations of privacy: `DELETE /api/contacts/{email}`, the erasures' audit log and
+the store's retention."""
 
 from __future__ import annotations
 
@@ -36,6 +37,33 @@ OUTCOME = {
 }
 
 
+RETENTION = {
+    "type": "object",
+    "required": ["retentionDays", "default", "prunedUntil"],
+    "properties": {
+        "retentionDays": {"type": "integer", "minimum": 1, "maximum": 3650},
+        "default": {"type": "boolean", "description": "True: the server's default applies"},
+        "prunedUntil": {
+            "type": ["string", "null"],
+            "format": "date-time",
+            "description": "Requests received before this have had their raw body emptied",
+        },
+    },
+}
+RETENTION_PATCH = {
+    "type": "object",
+    "required": ["retentionDays"],
+    "properties": {
+        "retentionDays": {
+            "type": ["integer", "null"],
+            "minimum": 1,
+            "maximum": 3650,
+            "description": "Days; null: the default (90)",
+        }
+    },
+}
+
+
 def _json(description: str, schema: dict[str, Any]) -> dict[str, Any]:
     return {"description": description, "content": {"application/json": {"schema": schema}}}
 
@@ -55,6 +83,26 @@ def erase_contact(email: dict[str, Any], common: dict[str, Any]) -> dict[str, An
 
 def erasure_paths(common: dict[str, Any], not_found: dict[str, Any]) -> dict[str, Any]:
     return {
+        "/api/store/retention": {
+            "get": {
+                "summary": "How long raw request bodies and quarantined events are kept",
+                "operationId": "getRetention",
+                "responses": {"200": _json("The retention", RETENTION), **common},
+            },
+            "patch": {
+                "summary": "Set how long raw request bodies and quarantined events are kept",
+                "operationId": "setRetention",
+                "requestBody": {
+                    "required": True,
+                    "content": {"application/json": {"schema": RETENTION_PATCH}},
+                },
+                "responses": {
+                    "200": _json("The retention", RETENTION),
+                    "400": not_found | {"description": "The body is not JSON"},
+                    **common,
+                },
+            },
+        },
         "/api/erasures": {
             "get": {
                 "summary": "The store's erasures (the audit log), newest first",

@@ -12,7 +12,7 @@ import logging
 from collections.abc import Awaitable, Callable
 from typing import TYPE_CHECKING
 
-from shopevents.domain import carts, erasure
+from shopevents.domain import carts, erasure, retention
 from shopevents.errors import StorageUnavailable
 
 if TYPE_CHECKING:
@@ -92,5 +92,15 @@ def erasure_step(ctx: AppContext) -> Step:
     async def step() -> int:
         done: bool = await ctx.write(lambda conn, now: erasure.erase_pending(conn, now))
         return int(done)
+
+    return step
+
+
+def retention_step(ctx: AppContext) -> Step:
+    """Empty raw bodies and delete quarantined events past their store's retention."""
+
+    async def step() -> int:
+        done: int = await ctx.write(lambda conn, now: retention.prune_due(conn, now))
+        return done
 
     return step

@@ -5,6 +5,7 @@ from __future__ import annotations
 from shopevents.clock import Clock, to_micros
 from shopevents.config import Settings
 from shopevents.domain.erasure import erase_pending
+from shopevents.domain.retention import prune_due
 from shopevents.storage.database import Conn
 from shopevents.worker.abandonment import mark_due_abandoned
 
@@ -14,6 +15,8 @@ def run_once(conn: Conn, clock: Clock, settings: Settings) -> bool:
     busy = mark_due_abandoned(conn, clock, settings.worker.batch_size) > 0
     with conn.transaction():
         busy = erase_pending(conn, to_micros(clock.now())) or busy
+    with conn.transaction():
+        busy = prune_due(conn, to_micros(clock.now())) > 0 or busy
     try:
         from shopevents.webhooks.worker import deliver_due
     except ModuleNotFoundError:
