@@ -1,7 +1,26 @@
 #!/usr/bin/env bash
 # Set up and run the whole test suite (SQLite and PostgreSQL, Node, Chromium): bash scripts/test.sh
+#   bash scripts/test.sh --fast   the fast tier: unit tests and the SQLite-only tests that need
+#                                 no browser and are not marked slow (about a minute)
+# Any other arguments go to pytest (e.g. `bash scripts/test.sh tests/unit -x`, `-n 0` to run
+# in one process). SHOPEVENTS_TEST_WORKERS sets the number of pytest-xdist worker processes.
 set -euo pipefail
 cd "$(dirname "$0")/.."
+fast=0
+args=()
+for arg in "$@"; do
+  if [ "$arg" = "--fast" ]; then fast=1; else args+=("$arg"); fi
+done
+# The tests mostly wait (on PostgreSQL's fsyncs, on servers and browsers), so more workers than
+# cores pay off; each worker has its own databases, ports and temporary directories.
+workers=${SHOPEVENTS_TEST_WORKERS:-4}
+if [ "$fast" = 1 ]; then
+  [ -x .venv/bin/pytest ] && .venv/bin/python -c "import xdist" 2>/dev/null || bash scripts/setup.sh dev
+  .venv/bin/ruff check src tests bench
+  export SHOPEVENTS_TEST_BACKENDS=sqlite
+  exec .venv/bin/pytest -q -p no:cacheprovider -n "${SHOPEVENTS_TEST_WORKERS:-4}" \
+    -m "not browser and not slow" "${args[@]}"
+fi
 bash scripts/setup.sh dev
 export SHOPEVENTS_TEST_POSTGRES=${SHOPEVENTS_TEST_POSTGRES:-postgresql://postgres@127.0.0.1:5432/test}
 if ! .venv/bin/python -c "import psycopg,os; psycopg.connect(os.environ['SHOPEVENTS_TEST_POSTGRES'], connect_timeout=3).close()" 2>/dev/null; then
@@ -15,4 +34,4 @@ fi
 if [ -d tests/js ] && ls tests/js/*.test.js >/dev/null 2>&1; then
   node --test tests/js/
 fi
-exec .venv/bin/pytest -q -p no:cacheprovider "$@"
+exec .venv/bin/pytest -q -p no:cacheprovider -n "$workers" --dist loadgroup "${args[@]}"

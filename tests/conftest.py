@@ -4,8 +4,11 @@ on the local PostgreSQL; a live server runs the real app over real HTTP in a thr
 from __future__ import annotations
 
 import asyncio
+import contextlib
+import fcntl
 import os
 import socket
+import tempfile
 import threading
 import time
 import uuid
@@ -31,6 +34,10 @@ ROOT = Path(__file__).resolve().parent.parent
 EXAMPLES = ROOT / "docs" / "examples"
 PG_URL = os.environ.get("SHOPEVENTS_TEST_POSTGRES", "postgresql://postgres@127.0.0.1:5432/test")
 BACKENDS = os.environ.get("SHOPEVENTS_TEST_BACKENDS", "sqlite,postgres").split(",")
+# Under pytest-xdist each worker process has its own databases; RUN keeps two runs on the same
+# PostgreSQL server (two checkouts, two engineers) apart.
+WORKER = os.environ.get("PYTEST_XDIST_WORKER", "main")
+RUN = uuid.uuid4().hex[:8]
 
 
 def pg_url_for(name: str) -> str:
@@ -38,24 +45,288 @@ def pg_url_for(name: str) -> str:
     return f"{base}/{name}"
 
 
+def _admin() -> psycopg.Connection[Any]:
+    return psycopg.connect(PG_URL, autocommit=True)
+
+
+def _create_database(admin: psycopg.Connection[Any], name: str) -> None:
+    """CREATE DATABASE for a test. Its commits do not wait for the WAL to reach the disk
+    (synchronous_commit off): what a test sees is the same, since a commit is still a commit
+    for every connection unless the PostgreSQL server itself crashes (which no test does), and
+    the tests stop spending most of their time waiting on fsync."""
+    admin.execute(f"CREATE DATABASE {name}")
+    admin.execute(f"ALTER DATABASE {name} SET synchronous_commit = off")
+
+
+def create_pg_database(migrated: bool = False) -> str:
+    """A new PostgreSQL database of its own (migrated if asked); give it back with
+    drop_pg_database."""
+    name = f"t_{uuid.uuid4().hex[:12]}"
+    with _admin() as admin:
+        _create_database(admin, name)
+    if migrated:
+        database = Database(pg_url_for(name))
+        database.migrate()
+        database.close()
+    return name
+
+
+def drop_pg_database(name: str) -> None:
+    with _admin() as admin:
+        admin.execute(
+            "SELECT pg_terminate_backend(pid) FROM pg_stat_activity "
+            "WHERE datname = %s AND pid <> pg_backend_pid()",
+            (name,),
+        )
+        admin.execute(f"DROP DATABASE IF EXISTS {name}")
+
+
+# What a database looks like apart from its rows, without OIDs: two databases with the same
+# fingerprint have the same schemas, tables, columns, defaults, constraints, indexes,
+# sequences, functions, triggers, types, extensions, comments and database settings.
+_USER_NS = "SELECT oid FROM pg_namespace WHERE nspname NOT LIKE 'pg\\_%' AND nspname <> 'information_schema'"
+_FINGERPRINT = f"""
+SELECT md5(coalesce(string_agg(x, E'\\n' ORDER BY x), '')) FROM (
+  SELECT 'n ' || nspname || ' ' || pg_get_userbyid(nspowner) || ' ' || coalesce(nspacl::text, '')
+         || ' ' || coalesce(obj_description(oid, 'pg_namespace'), '') AS x
+    FROM pg_namespace WHERE oid IN ({_USER_NS})
+  UNION ALL
+  SELECT 'c ' || c.relnamespace::regnamespace || '.' || c.relname || ' ' || c.relkind::text || ' '
+         || c.relpersistence::text || ' ' || coalesce(c.reloptions::text, '') || ' '
+         || pg_get_userbyid(c.relowner) || ' ' || coalesce(c.relacl::text, '')
+         || ' ' || c.relrowsecurity
+    FROM pg_class c WHERE c.relnamespace IN ({_USER_NS})
+  UNION ALL
+  SELECT 'a ' || a.attrelid::regclass || ' ' || a.attnum || ' ' || a.attname || ' '
+         || format_type(a.atttypid, a.atttypmod) || ' ' || a.attnotnull || ' '
+         || a.attisdropped || ' ' || a.attidentity::text || ' ' || a.attgenerated::text || ' '
+         || coalesce(pg_get_expr(d.adbin, d.adrelid), '')
+    FROM pg_attribute a JOIN pg_class c ON c.oid = a.attrelid
+    LEFT JOIN pg_attrdef d ON d.adrelid = a.attrelid AND d.adnum = a.attnum
+    WHERE a.attnum > 0 AND c.relnamespace IN ({_USER_NS})
+  UNION ALL
+  SELECT 'k ' || conrelid::regclass || ' ' || conname || ' ' || pg_get_constraintdef(oid)
+    FROM pg_constraint WHERE connamespace IN ({_USER_NS})
+  UNION ALL
+  SELECT 'i ' || pg_get_indexdef(i.indexrelid)
+    FROM pg_index i JOIN pg_class c ON c.oid = i.indexrelid WHERE c.relnamespace IN ({_USER_NS})
+  UNION ALL
+  SELECT 't ' || pg_get_triggerdef(oid) FROM pg_trigger WHERE NOT tgisinternal
+  UNION ALL
+  SELECT 'r ' || polname || ' ' || polrelid::regclass FROM pg_policy
+  UNION ALL
+  SELECT 'f ' || p.oid::regprocedure || ' ' || md5(p.prosrc)
+    FROM pg_proc p WHERE p.pronamespace IN ({_USER_NS})
+  UNION ALL
+  SELECT 'y ' || t.typnamespace::regnamespace || '.' || t.typname || ' ' || t.typtype::text
+         || ' ' || coalesce((SELECT string_agg(enumlabel::text, ',' ORDER BY enumsortorder)
+                             FROM pg_enum WHERE enumtypid = t.oid), '')
+    FROM pg_type t WHERE t.typnamespace IN ({_USER_NS})
+  UNION ALL
+  SELECT 's ' || schemaname || '.' || sequencename || ' ' || start_value || ' ' || increment_by
+         || ' ' || coalesce(last_value::text, 'unread')
+    FROM pg_sequences
+  UNION ALL
+  SELECT 'e ' || extname || ' ' || extversion FROM pg_extension
+  UNION ALL
+  SELECT 'v ' || c.relname || ' ' || pg_get_viewdef(c.oid)
+    FROM pg_class c WHERE c.relkind IN ('v', 'm') AND c.relnamespace IN ({_USER_NS})
+  UNION ALL
+  SELECT 'd ' || coalesce(setconfig::text, '') FROM pg_db_role_setting
+    WHERE setdatabase = (SELECT oid FROM pg_database WHERE datname = current_database())
+  UNION ALL
+  SELECT 'D ' || datallowconn || ' ' || datconnlimit || ' ' || datistemplate
+         || ' ' || coalesce(datacl::text, '')
+    FROM pg_database WHERE datname = current_database()
+  UNION ALL
+  SELECT 'm ' || version || ' ' || name FROM {{migrations}}
+) s
+"""
+
+# Empties a migrated database back to what migrating a new one gives: every table that was
+# written to is truncated (its storage and planner statistics start over, as in a new
+# database), every sequence starts again; the migrations' bookkeeping stays.
+_EMPTY_TABLES = """
+DO $$
+DECLARE
+  written text;
+  seq record;
+BEGIN
+  SELECT string_agg(format('%I.%I', schemaname, tablename), ', ') INTO written
+    FROM pg_tables
+    WHERE schemaname = 'public' AND tablename <> 'schema_migrations'
+      AND (pg_relation_size(format('%I.%I', schemaname, tablename)) > 0
+           OR (SELECT reltuples FROM pg_class
+               WHERE oid = format('%I.%I', schemaname, tablename)::regclass) <> -1);
+  IF written IS NOT NULL THEN
+    EXECUTE 'TRUNCATE ' || written || ' CASCADE';
+  END IF;
+  FOR seq IN SELECT format('%I.%I', schemaname, sequencename) AS name, start_value
+               FROM pg_sequences LOOP
+    PERFORM setval(seq.name::regclass, seq.start_value, false);
+  END LOOP;
+END $$
+"""
+
+# Empties an unmigrated database back to what CREATE DATABASE gives.
+_EMPTY_SCHEMA = """
+DROP SCHEMA public CASCADE;
+CREATE SCHEMA public AUTHORIZATION pg_database_owner;
+GRANT USAGE ON SCHEMA public TO PUBLIC;
+COMMENT ON SCHEMA public IS 'standard public schema';
+"""
+
+
+class ReusedPgDatabase:
+    """One PostgreSQL database this worker hands to one test after another instead of creating
+    (and migrating) a new one per test, which takes about a second. Before each test it is
+    emptied back to the state of a new one, migrated or not, and its fingerprint (everything
+    but the rows) is compared with the new one's; if a test changed the schema, the database
+    is dropped and made again."""
+
+    def __init__(self, migrated: bool) -> None:
+        self.migrated = migrated
+        self.name = f"t_{WORKER}_{RUN}_{'m' if migrated else 'e'}"
+        self.expected: str | None = None
+        self.exists = False
+        self.used = False
+
+    @property
+    def url(self) -> str:
+        return pg_url_for(self.name)
+
+    def _fingerprint(self, conn: psycopg.Connection[Any]) -> str:
+        migrations = "schema_migrations" if self.migrated else "(SELECT 0 AS version, '' AS name) m"
+        return str(conn.execute(_FINGERPRINT.format(migrations=migrations)).fetchone()[0])  # type: ignore[index]
+
+    def _create(self) -> None:
+        with _admin() as admin:
+            admin.execute(f"DROP DATABASE IF EXISTS {self.name}")
+            _create_database(admin, self.name)
+        self.exists = True
+        if self.migrated:
+            database = Database(self.url)
+            database.migrate()
+            database.close()
+        with psycopg.connect(self.url, autocommit=True) as conn:
+            fingerprint = self._fingerprint(conn)
+        if self.expected is None:
+            self.expected = fingerprint
+        self.used = False
+
+    def _empty(self) -> bool:
+        self._disconnect_others()
+        with psycopg.connect(self.url, autocommit=True) as conn:
+            conn.execute(_EMPTY_TABLES if self.migrated else _EMPTY_SCHEMA)
+            return self._fingerprint(conn) == self.expected
+
+    def _disconnect_others(self) -> None:
+        with _admin() as admin:
+            admin.execute(
+                "SELECT pg_terminate_backend(pid) FROM pg_stat_activity "
+                "WHERE datname = %s AND pid <> pg_backend_pid()",
+                (self.name,),
+            )
+
+    def acquire(self) -> str:
+        if not self.exists:
+            self._create()
+        elif self.used:
+            try:
+                clean = self._empty()
+            except psycopg.Error:
+                clean = False
+            if not clean:
+                self._create()
+        self.used = True
+        return self.url
+
+    def release(self) -> None:
+        """Ends the connections the test left open (as dropping its database did)."""
+        if self.exists:
+            self._disconnect_others()
+
+    def drop(self) -> None:
+        if self.exists:
+            drop_pg_database(self.name)
+            self.exists = False
+
+
+_reused: dict[bool, ReusedPgDatabase] = {}
+
+
+@pytest.fixture(scope="session", autouse=True)
+def _drop_reused_databases() -> Iterator[None]:
+    yield
+    for reused in _reused.values():
+        reused.drop()
+
+
 @pytest.fixture(params=BACKENDS)
 def db_url(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[str]:
-    """A fresh, empty database on each backend."""
+    """A fresh, empty database on each backend (migrated when the test uses `db`).
+
+    On PostgreSQL the database is this worker's reused one, emptied back to the state of a new
+    database before the test (see ReusedPgDatabase)."""
     if request.param == "sqlite":
         yield f"sqlite:///{tmp_path / 'test.db'}"
         return
-    name = f"t_{uuid.uuid4().hex[:12]}"
-    with psycopg.connect(PG_URL, autocommit=True) as admin:
-        admin.execute(f"CREATE DATABASE {name}")
+    migrated = "db" in request.fixturenames
+    reused = _reused.setdefault(migrated, ReusedPgDatabase(migrated))
+    url = reused.acquire()
     try:
-        yield pg_url_for(name)
+        yield url
     finally:
-        with psycopg.connect(PG_URL, autocommit=True) as admin:
-            admin.execute(
-                "SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE datname = %s AND pid <> pg_backend_pid()",
-                (name,),
-            )
-            admin.execute(f"DROP DATABASE IF EXISTS {name}")
+        reused.release()
+
+
+# --- running under pytest-xdist -----------------------------------------------------------
+
+
+class RunLock:
+    """Lets a test marked `exclusive` (one that measures how long something takes) run while
+    no other worker of the same run is in a test: every other test holds the lock shared.
+    A turnstile lock makes new tests wait behind an exclusive test that is waiting, so it is
+    never starved."""
+
+    def __init__(self, directory: Path) -> None:
+        self.turnstile = open(directory / "exclusive-turnstile.lock", "a")  # noqa: SIM115
+        self.main = open(directory / "exclusive-main.lock", "a")  # noqa: SIM115
+
+    @contextlib.contextmanager
+    def hold(self, exclusive: bool) -> Iterator[None]:
+        fcntl.flock(self.turnstile, fcntl.LOCK_EX)
+        try:
+            fcntl.flock(self.main, fcntl.LOCK_EX if exclusive else fcntl.LOCK_SH)
+        finally:
+            if not exclusive:
+                fcntl.flock(self.turnstile, fcntl.LOCK_UN)
+        try:
+            yield
+        finally:
+            fcntl.flock(self.main, fcntl.LOCK_UN)
+            if exclusive:
+                fcntl.flock(self.turnstile, fcntl.LOCK_UN)
+
+
+_run_lock: list[RunLock] = []
+
+
+def pytest_configure(config: pytest.Config) -> None:
+    workerinput = getattr(config, "workerinput", None)
+    if workerinput is not None:  # a pytest-xdist worker: one lock directory per run
+        directory = Path(tempfile.gettempdir()) / f"shopevents-tests-{workerinput['testrunuid']}"
+        directory.mkdir(exist_ok=True)
+        _run_lock.append(RunLock(directory))
+
+
+@pytest.hookimpl(hookwrapper=True)
+def pytest_runtest_protocol(item: pytest.Item, nextitem: pytest.Item | None) -> Iterator[None]:
+    if not _run_lock:
+        yield
+        return
+    with _run_lock[0].hold(item.get_closest_marker("exclusive") is not None):
+        yield
 
 
 @pytest.fixture
@@ -100,10 +371,13 @@ def free_port() -> int:
 
 
 class LiveServer:
-    """The real app on a real port, served by uvicorn in a background thread."""
+    """The real app on a real port, served by uvicorn in a background thread. The port is
+    bound here, before the thread starts, so parallel test workers never race for it."""
 
     def __init__(self, settings: Settings, db: Database, clock: Any) -> None:
-        self.port = free_port()
+        self.socket = socket.socket()
+        self.socket.bind(("127.0.0.1", 0))
+        self.port = int(self.socket.getsockname()[1])
         settings = msgspec.structs.replace(settings, host="127.0.0.1", port=self.port)
         self.app = create_app(settings, db, clock)
         self.config = uvicorn_config(self.app, settings, loop="asyncio")
@@ -112,11 +386,11 @@ class LiveServer:
         self.url = f"http://127.0.0.1:{self.port}"
 
     def _run(self) -> None:
-        asyncio.run(self.server.serve())
+        asyncio.run(self.server.serve(sockets=[self.socket]))
 
     def start(self) -> LiveServer:
         self.thread.start()
-        deadline = time.time() + 10
+        deadline = time.time() + 60
         while not self.server.started:
             if time.time() > deadline:
                 raise RuntimeError("server did not start")
@@ -126,6 +400,7 @@ class LiveServer:
     def stop(self) -> None:
         self.server.should_exit = True
         self.thread.join(timeout=10)
+        self.socket.close()
 
     @property
     def ctx(self) -> Any:

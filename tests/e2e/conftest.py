@@ -160,7 +160,8 @@ class ShopeventsServer:
             cwd=self.workdir,
         )
         log.close()
-        deadline = time.monotonic() + 30
+        # Generous: on a loaded machine (parallel test workers) starting Python takes a while.
+        deadline = time.monotonic() + 120
         while time.monotonic() < deadline:
             if self.proc.poll() is not None:
                 raise AssertionError(f"shopevents serve exited early:\n{self.log_text()}")

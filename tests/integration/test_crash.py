@@ -22,6 +22,9 @@ import pytest
 from shopevents.storage.database import Database
 from tests.conftest import free_port, ingest_path
 
+# The clients must get enough answers in a short window: no other test runs meanwhile.
+pytestmark = pytest.mark.exclusive
+
 BIN = Path(sys.executable).with_name("shopevents")
 CLIENTS = 6
 TRAFFIC_SECONDS = 1.5

@@ -22,7 +22,6 @@ from typing import Any
 from urllib.parse import quote
 
 import httpx
-import psycopg
 import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
@@ -34,7 +33,15 @@ from shopevents.errors import CATALOG
 from shopevents.schema import models as m
 from shopevents.storage import reads
 from shopevents.storage.database import Database
-from tests.conftest import BACKENDS, PG_URL, LiveServer, ingest_path, make_store, pg_url_for
+from tests.conftest import (
+    BACKENDS,
+    LiveServer,
+    create_pg_database,
+    drop_pg_database,
+    ingest_path,
+    make_store,
+    pg_url_for,
+)
 
 ALLOWED = {200, 400, 403, 413}
 # SHOPEVENTS_FUZZ_EXAMPLES=2000 for a longer hunt; the default keeps the suite fast
@@ -69,9 +76,7 @@ def target(
     if request.param == "sqlite":
         url = f"sqlite:///{tmp_path_factory.mktemp('fuzz') / 'f.db'}"
     else:
-        name = f"t_{uuid.uuid4().hex[:12]}"
-        with psycopg.connect(PG_URL, autocommit=True) as admin:
-            admin.execute(f"CREATE DATABASE {name}")
+        name = create_pg_database()
         url = pg_url_for(name)
     db = Database(url)
     db.migrate()
@@ -88,12 +93,7 @@ def target(
         client.close()
         live.stop()
         if name:
-            with psycopg.connect(PG_URL, autocommit=True) as admin:
-                admin.execute(
-                    "SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE datname = %s",
-                    (name,),
-                )
-                admin.execute(f"DROP DATABASE IF EXISTS {name}")
+            drop_pg_database(name)
 
 
 # --- strategies ---------------------------------------------------------------------------

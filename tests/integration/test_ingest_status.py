@@ -7,7 +7,6 @@ import gzip
 import json
 import sqlite3
 import time
-import uuid
 import zlib
 from collections.abc import Iterator
 from concurrent.futures import ThreadPoolExecutor
@@ -26,6 +25,8 @@ from tests.conftest import (
     PG_URL,
     LiveServer,
     StoreInfo,
+    create_pg_database,
+    drop_pg_database,
     example,
     ingest_path,
     make_store,
@@ -52,21 +53,14 @@ def shared_db(
     if request.param == "sqlite":
         url = f"sqlite:///{tmp_path_factory.mktemp('status') / 's.db'}"
     else:
-        name = f"t_{uuid.uuid4().hex[:12]}"
-        with psycopg.connect(PG_URL, autocommit=True) as admin:
-            admin.execute(f"CREATE DATABASE {name}")
+        name = create_pg_database()
         url = pg_url_for(name)
     database = Database(url)
     database.migrate()
     yield database
     database.close()
     if name:
-        with psycopg.connect(PG_URL, autocommit=True) as admin:
-            admin.execute(
-                "SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE datname = %s",
-                (name,),
-            )
-            admin.execute(f"DROP DATABASE IF EXISTS {name}")
+        drop_pg_database(name)
 
 
 @pytest.fixture(scope="module")

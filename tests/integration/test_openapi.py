@@ -11,13 +11,11 @@ from __future__ import annotations
 import json
 import os
 import re
-import uuid
 from collections.abc import Iterator
 from dataclasses import dataclass
 from typing import Any
 
 import httpx
-import psycopg
 import pytest
 import schemathesis
 from hypothesis import HealthCheck, assume, given, settings
@@ -35,7 +33,15 @@ from starlette.routing import Route
 from shopevents.clock import SystemClock
 from shopevents.config import Settings, WorkerSettings
 from shopevents.storage.database import Database
-from tests.conftest import BACKENDS, PG_URL, LiveServer, StoreInfo, make_store, pg_url_for
+from tests.conftest import (
+    BACKENDS,
+    LiveServer,
+    StoreInfo,
+    create_pg_database,
+    drop_pg_database,
+    make_store,
+    pg_url_for,
+)
 
 EXAMPLES = int(os.environ.get("SHOPEVENTS_OPENAPI_EXAMPLES", "12"))
 
@@ -57,9 +63,7 @@ def served(
     if request.param == "sqlite":
         url = f"sqlite:///{tmp_path_factory.mktemp('openapi') / 'o.db'}"
     else:
-        name = f"t_{uuid.uuid4().hex[:12]}"
-        with psycopg.connect(PG_URL, autocommit=True) as admin:
-            admin.execute(f"CREATE DATABASE {name}")
+        name = create_pg_database()
         url = pg_url_for(name)
     db = Database(url)
     db.migrate()
@@ -75,12 +79,7 @@ def served(
         client.close()
         live.stop()
         if name:
-            with psycopg.connect(PG_URL, autocommit=True) as admin:
-                admin.execute(
-                    "SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE datname = %s",
-                    (name,),
-                )
-                admin.execute(f"DROP DATABASE IF EXISTS {name}")
+            drop_pg_database(name)
 
 
 # --- the document and the routes ------------------------------------------------------------

@@ -13,7 +13,6 @@ from decimal import Decimal
 from typing import Any
 
 import httpx
-import psycopg
 import pytest
 
 from shopevents.clock import SystemClock, to_micros
@@ -22,9 +21,10 @@ from shopevents.storage import stores
 from shopevents.storage.database import Database
 from tests.conftest import (
     BACKENDS,
-    PG_URL,
     LiveServer,
     StoreInfo,
+    create_pg_database,
+    drop_pg_database,
     ingest_path,
     make_store,
     pg_url_for,
@@ -48,9 +48,7 @@ def api(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory
     if request.param == "sqlite":
         url = f"sqlite:///{tmp_path_factory.mktemp('api') / 'a.db'}"
     else:
-        name = f"t_{uuid.uuid4().hex[:12]}"
-        with psycopg.connect(PG_URL, autocommit=True) as admin:
-            admin.execute(f"CREATE DATABASE {name}")
+        name = create_pg_database()
         url = pg_url_for(name)
     db = Database(url)
     db.migrate()
@@ -62,12 +60,7 @@ def api(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory
         client.close()
         live.stop()
         if name:
-            with psycopg.connect(PG_URL, autocommit=True) as admin:
-                admin.execute(
-                    "SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE datname = %s",
-                    (name,),
-                )
-                admin.execute(f"DROP DATABASE IF EXISTS {name}")
+            drop_pg_database(name)
 
 
 def lamp(**kw: Any) -> dict[str, Any]:

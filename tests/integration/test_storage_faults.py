@@ -17,7 +17,6 @@ import subprocess
 import sys
 import threading
 import time
-import uuid
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -27,7 +26,19 @@ import pytest
 
 from shopevents.config import Settings, StorageSettings, WorkerSettings
 from shopevents.storage.database import Database
-from tests.conftest import PG_URL, LiveServer, StoreInfo, ingest_path, make_store
+from tests.conftest import (
+    PG_URL,
+    LiveServer,
+    StoreInfo,
+    create_pg_database,
+    drop_pg_database,
+    ingest_path,
+    make_store,
+    pg_url_for,
+)
+
+# These tests measure how long answers take: no other test runs meanwhile.
+pytestmark = pytest.mark.exclusive
 
 WRITE_TIMEOUT = 1.0
 COMMIT_TIMEOUT = 2.0
@@ -105,22 +116,11 @@ class PgLink:
 @pytest.fixture
 def pg_db_url() -> Iterator[str]:
     """A fresh PostgreSQL database (this module's tests are PostgreSQL-only where they use it)."""
-    import psycopg
-
-    name = f"t_{uuid.uuid4().hex[:12]}"
-    with psycopg.connect(PG_URL, autocommit=True) as admin:
-        admin.execute(f"CREATE DATABASE {name}")
-    base = PG_URL.rsplit("/", 1)[0]
+    name = create_pg_database()
     try:
-        yield f"{base}/{name}"
+        yield pg_url_for(name)
     finally:
-        with psycopg.connect(PG_URL, autocommit=True) as admin:
-            admin.execute(
-                "SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE datname = %s "
-                "AND pid <> pg_backend_pid()",
-                (name,),
-            )
-            admin.execute(f"DROP DATABASE IF EXISTS {name}")
+        drop_pg_database(name)
 
 
 def fault_settings(url: str) -> Settings:

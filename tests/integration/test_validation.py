@@ -17,7 +17,6 @@ from decimal import Decimal
 from typing import Any
 
 import httpx
-import psycopg
 import pytest
 
 from shopevents.clock import SystemClock
@@ -27,9 +26,10 @@ from shopevents.storage.database import Database
 from tests.conftest import (
     BACKENDS,
     EXAMPLES,
-    PG_URL,
     LiveServer,
     StoreInfo,
+    create_pg_database,
+    drop_pg_database,
     ingest_path,
     make_store,
     pg_url_for,
@@ -72,9 +72,7 @@ def live(
     if request.param == "sqlite":
         url = f"sqlite:///{tmp_path_factory.mktemp('validation') / 'v.db'}"
     else:
-        name = f"t_{uuid.uuid4().hex[:12]}"
-        with psycopg.connect(PG_URL, autocommit=True) as admin:
-            admin.execute(f"CREATE DATABASE {name}")
+        name = create_pg_database()
         url = pg_url_for(name)
     db = Database(url)
     db.migrate()
@@ -86,12 +84,7 @@ def live(
         client.close()
         server.stop()
         if name:
-            with psycopg.connect(PG_URL, autocommit=True) as admin:
-                admin.execute(
-                    "SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE datname = %s",
-                    (name,),
-                )
-                admin.execute(f"DROP DATABASE IF EXISTS {name}")
+            drop_pg_database(name)
 
 
 # --- builders -----------------------------------------------------------------------------

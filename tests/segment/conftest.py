@@ -3,6 +3,7 @@ leave behind whichever SDK sent it."""
 
 from __future__ import annotations
 
+import fcntl
 import subprocess
 from decimal import Decimal
 from pathlib import Path
@@ -41,14 +42,18 @@ MUG = {
 
 def ensure_node_modules() -> None:
     """The npm packages of tests/segment (scripts/setup.sh dev installs them; a fresh
-    checkout gets them here)."""
-    if not (NODE_MODULES / "@segment" / "analytics-node").exists():
-        subprocess.run(
-            ["npm", "ci", "--no-audit", "--no-fund", "--loglevel=error"],
-            cwd=HERE,
-            check=True,
-            timeout=600,
-        )
+    checkout gets them here). A lock keeps parallel test workers from installing at once."""
+    if (NODE_MODULES / "@segment" / "analytics-node").exists():
+        return
+    with open(HERE / "package.json") as lock:  # held for the install (an advisory lock)
+        fcntl.flock(lock, fcntl.LOCK_EX)
+        if not (NODE_MODULES / "@segment" / "analytics-node").exists():
+            subprocess.run(
+                ["npm", "ci", "--no-audit", "--no-fund", "--loglevel=error"],
+                cwd=HERE,
+                check=True,
+                timeout=600,
+            )
 
 
 class SegmentStore(msgspec.Struct):

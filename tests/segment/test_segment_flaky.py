@@ -20,6 +20,9 @@ from tests.conftest import LiveServer
 from tests.segment.conftest import SegmentStore, check_session, count_requests, session
 from tests.segment.test_segment_node_sdk import run_session
 
+# The clients must send while the write lock is held (3.5 s): no other test runs meanwhile.
+pytestmark = pytest.mark.exclusive
+
 
 @pytest.fixture
 def flaky(db_url: str, server: LiveServer) -> Iterator[threading.Event]:
