@@ -36,7 +36,10 @@ import uvicorn.config
 from uvicorn.protocols.http.httptools_impl import HttpToolsProtocol
 
 from shopevents.config import HttpSettings, Settings
+from shopevents.domain.identity import new_id
 from shopevents.errors import ApiError
+from shopevents.ingest import tracker
+from shopevents.ingest.routes import INGEST_PREFIX
 from shopevents.storage.codec import dumpb
 
 log = logging.getLogger("shopevents")
@@ -83,9 +86,25 @@ class Limits(msgspec.Struct, frozen=True):
     retry_after_seconds: int
 
 
-def _error_bytes(status_line: bytes, code: str, headers: dict[str, str] | None = None) -> bytes:
+def tracker_field(scope: Any) -> dict[str, str]:
+    """On the ingest path, the tracker an answer given by the server itself carries (as every
+    ingest answer does, so a client that stores `answer.trackerId` keeps its visitor): the
+    request's (query or cookie), else a new one unless the browser asks not to be tracked."""
+    if not scope or not str(scope.get("path", "")).startswith(INGEST_PREFIX):
+        return {}
+    headers = {
+        k.decode("latin-1").lower(): v.decode("latin-1") for k, v in scope.get("headers", [])
+    }
+    found = tracker.in_request(scope, headers)
+    untracked = headers.get("dnt") == "1" or headers.get("sec-gpc") == "1"
+    return {"trackerId": found or ("" if untracked else new_id())}
+
+
+def _error_bytes(
+    status_line: bytes, code: str, headers: dict[str, str] | None = None, scope: Any = None
+) -> bytes:
     err = ApiError(code, headers=headers)
-    body = dumpb(err.body())
+    body = dumpb({**err.body(), **tracker_field(scope)})
     head = [status_line]
     for name, value in err.headers.items():
         head.append(f"{name.lower()}: {value}\r\n".encode("latin-1"))
@@ -249,7 +268,11 @@ class GuardedHttpToolsProtocol(HttpToolsProtocol):
         cycle = self.cycle
         if cycle is not None and not cycle.response_started and not self.transport.is_closing():
             self.transport.write(
-                _error_bytes(b"HTTP/1.1 408 Request Timeout\r\n", "request_timeout")
+                _error_bytes(
+                    b"HTTP/1.1 408 Request Timeout\r\n",
+                    "request_timeout",
+                    scope=getattr(cycle, "scope", None),
+                )
             )
         if cycle is not None:
             # the handler reading the body now sees the client gone; nothing more is sent
@@ -262,7 +285,7 @@ class GuardedHttpToolsProtocol(HttpToolsProtocol):
     async def too_many_connections(self, scope: Any, receive: Any, send: Any) -> None:
         retry = str(self.limits.retry_after_seconds)
         err = ApiError("too_many_connections", headers={"Retry-After": retry})
-        body = dumpb(err.body())
+        body = dumpb({**err.body(), **tracker_field(scope)})
         await send(
             {
                 "type": "http.response.start",

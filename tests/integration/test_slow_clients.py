@@ -141,8 +141,19 @@ def test_a_stalled_body_gets_408_and_the_connection_closes(
     assert elapsed <= TIMEOUT + SLACK
     assert data.startswith(b"HTTP/1.1 408 ")
     assert b"connection: close" in data.lower()
-    assert json.loads(data.split(b"\r\n\r\n", 1)[1])["code"] == "request_timeout"
+    answer = json.loads(data.split(b"\r\n\r\n", 1)[1])
+    assert answer["code"] == "request_timeout"
+    assert len(answer["trackerId"]) == 24  # an ingest answer always carries a tracker
     sock.close()
+    # the tracker the request named (here in the query) is the one the answer carries
+    sock = connect(live)
+    named = head(store, 100).replace(
+        b" HTTP/1.1", b"?__cn_tracker=6b15c2890000000000000abc HTTP/1.1"
+    )
+    sock.sendall(named + b'{"events": [')
+    data, _ = read_until_closed(sock, TIMEOUT + SLACK + 1)
+    sock.close()
+    assert json.loads(data.split(b"\r\n\r\n", 1)[1])["trackerId"] == "6b15c2890000000000000abc"
     assert post_ok(live, store).status_code == 200
 
 
@@ -222,6 +233,7 @@ def test_when_every_connection_is_being_answered_a_newcomer_gets_503(
         assert head.startswith(b"HTTP/1.1 503 ")
         assert b"retry-after: 5" in head.lower() and b"connection: close" in head.lower()
         assert json.loads(body)["code"] == "too_many_connections"
+        assert "trackerId" not in json.loads(body)  # not the ingest path
         assert post_ok(server, store).status_code == 200  # room again
     finally:
         holder.close()
