@@ -24,6 +24,7 @@ from tests.integration.test_dashboard_support import (
     cart,
     csrf_of,
     login,
+    owner_hooks,
     product,
     purchase_event,
     send,
@@ -44,7 +45,7 @@ def live(settings: Settings, db: Database) -> Iterator[LiveServer]:
 @pytest.fixture
 def web(live: LiveServer, db: Database) -> Iterator[httpx.Client]:
     add_user(db)
-    with httpx.Client(base_url=live.url, timeout=30) as client:
+    with httpx.Client(base_url=live.url, timeout=30, event_hooks=owner_hooks(db)) as client:
         yield client
 
 
@@ -357,7 +358,7 @@ def test_switch_between_stores(web: httpx.Client, store: StoreInfo, db: Database
 
 def test_welcome_page_creates_the_first_store(live: LiveServer, db: Database) -> None:
     add_user(db)
-    with httpx.Client(base_url=live.url, timeout=30) as web:
+    with httpx.Client(base_url=live.url, timeout=30, event_hooks=owner_hooks(db)) as web:
         # (no store yet: logging in lands on the welcome page)
         token = csrf_of(web.get("/login").text)
         web.post("/login", data={"csrf": token, "username": "admin", "password": PASSWORD})
@@ -387,7 +388,7 @@ def test_replay_quarantined_events_after_a_rule_change(db: Database, store: Stor
     big_mug = {**MUG, "description": "x" * 800}
     first = start_server(small, db, FixedClock(NOW))
     try:
-        with httpx.Client(base_url=first.url, timeout=30) as c:
+        with httpx.Client(base_url=first.url, timeout=30, event_hooks=owner_hooks(db)) as c:
             out = send(
                 c,
                 store.id,
@@ -406,7 +407,7 @@ def test_replay_quarantined_events_after_a_rule_change(db: Database, store: Stor
         Settings(worker=Settings().worker.__class__(enabled=False)), db, FixedClock(NOW)
     )
     try:
-        with httpx.Client(base_url=second.url, timeout=30) as web:
+        with httpx.Client(base_url=second.url, timeout=30, event_hooks=owner_hooks(db)) as web:
             csrf = login(web)
             base = f"/stores/{store.id}"
             listing = web.get(base + "/quarantine").text

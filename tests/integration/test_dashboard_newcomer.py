@@ -24,6 +24,7 @@ from tests.integration.test_dashboard_support import (
     add_user,
     cart,
     login,
+    owner_hooks,
     product,
     purchase_event,
     send,
@@ -50,7 +51,7 @@ def live(settings: Settings, db: Database) -> Iterator[LiveServer]:
 @pytest.fixture
 def web(live: LiveServer, db: Database) -> Iterator[httpx.Client]:
     add_user(db)
-    with httpx.Client(base_url=live.url, timeout=30) as client:
+    with httpx.Client(base_url=live.url, timeout=30, event_hooks=owner_hooks(db)) as client:
         login(client)
         yield client
 

@@ -16,6 +16,7 @@ from tests.conftest import LiveServer, StoreInfo
 from tests.integration.test_dashboard_support import (
     add_user,
     login,
+    owner_hooks,
     product,
     purchase_event,
     send,
@@ -30,7 +31,7 @@ def web(settings: Settings, db: Database) -> Iterator[httpx.Client]:
     srv: LiveServer = start_server(settings, db, FixedClock(NOW))
     add_user(db)
     try:
-        with httpx.Client(base_url=srv.url, timeout=30) as client:
+        with httpx.Client(base_url=srv.url, timeout=30, event_hooks=owner_hooks(db)) as client:
             yield client
     finally:
         srv.stop()

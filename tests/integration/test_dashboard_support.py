@@ -12,6 +12,7 @@ import httpx
 from shopevents.clock import FixedClock, to_micros
 from shopevents.config import Settings
 from shopevents.dashboard import auth
+from shopevents.storage import accounts, stores
 from shopevents.storage.codec import dumpb
 from shopevents.storage.database import Database
 from tests.conftest import LiveServer, ingest_path
@@ -32,11 +33,61 @@ def start_server(settings: Settings, db: Database, clock: Any) -> LiveServer:
     return live.start()
 
 
-def add_user(db: Database, username: str = "admin", password: str = PASSWORD) -> None:
+_OWNERS: dict[str, Database] = {}
+"""Accounts made by `add_user` with owner=True: `login` makes them owners of every store there
+is by then (stores made after the user are the tests' own)."""
+
+
+def add_user(
+    db: Database, username: str = "admin", password: str = PASSWORD, *, owner: bool = True
+) -> None:
+    """A dashboard account; by default owner of every store (now and at each `login`)."""
     conn = db.connect()
     try:
         with conn.transaction():
             auth.create_user(conn, username, password, to_micros(FixedClock().now()))
+    finally:
+        conn.close()
+    if owner:
+        _OWNERS[username] = db
+        grant_all(db, username)
+    else:
+        _OWNERS.pop(username, None)
+
+
+def grant_all(db: Database, username: str, role: str = "owner") -> None:
+    """Give the account `role` on every store that exists."""
+    conn = db.connect()
+    try:
+        with conn.transaction():
+            uid = accounts.user_id_of(conn, username)
+            assert uid is not None, username
+            for rec in stores.list_stores(conn):
+                accounts.grant(conn, uid, rec.id, role, to_micros(FixedClock().now()))
+    finally:
+        conn.close()
+
+
+def owner_hooks(db: Database, username: str = "admin") -> dict[str, list[Any]]:
+    """httpx event hooks that make `username` owner of every store there is before each
+    dashboard request (the dashboard shows an account only the stores it has a grant on, and
+    the tests make stores before and after logging in)."""
+
+    def hook(request: httpx.Request) -> None:
+        path = request.url.path
+        if username in _OWNERS and (path == "/" or path.startswith(("/stores", "/login"))):
+            grant_all(db, username)
+
+    return {"request": [hook]}
+
+
+def grant(db: Database, username: str, store_id: str, role: str) -> None:
+    conn = db.connect()
+    try:
+        with conn.transaction():
+            uid = accounts.user_id_of(conn, username)
+            assert uid is not None, username
+            accounts.grant(conn, uid, store_id, role, to_micros(FixedClock().now()))
     finally:
         conn.close()
 
@@ -49,6 +100,8 @@ def csrf_of(html: str) -> str:
 
 def login(client: httpx.Client, username: str = "admin", password: str = PASSWORD) -> str:
     """Log in; give the CSRF token of the session."""
+    if username in _OWNERS:
+        grant_all(_OWNERS[username], username)
     page = client.get("/login")
     token = csrf_of(page.text)
     r = client.post(

@@ -17,7 +17,14 @@ from shopevents.config import Settings
 from shopevents.storage.database import Conn, Database
 from shopevents.webhooks import deliveries, endpoints
 from tests.conftest import LiveServer, StoreInfo, make_store
-from tests.integration.test_dashboard_support import XSS, add_user, csrf_of, login, start_server
+from tests.integration.test_dashboard_support import (
+    XSS,
+    add_user,
+    csrf_of,
+    login,
+    owner_hooks,
+    start_server,
+)
 
 NOW = datetime(2026, 4, 15, 12, 0, tzinfo=UTC)
 SCRIPT = "<script>alert(1)</script>"
@@ -108,7 +115,7 @@ def live(settings: Settings, db: Database) -> Iterator[LiveServer]:
 @pytest.fixture
 def web(live: LiveServer, db: Database) -> Iterator[httpx.Client]:
     add_user(db)
-    with httpx.Client(base_url=live.url, timeout=30) as client:
+    with httpx.Client(base_url=live.url, timeout=30, event_hooks=owner_hooks(db)) as client:
         yield client
 
 

@@ -2,11 +2,13 @@
 
 - Passwords are hashed with Argon2id (argon2-cffi); hashes are re-hashed on login when the
   parameters change.
-- The session is a signed cookie (itsdangerous, key `dashboard.secret_key`; a random key per
-  process if unset) holding the user id, a fingerprint of the password hash (changing the
-  password ends every session), the CSRF token and the last store opened. HttpOnly,
-  SameSite=Lax, Secure on https.
-- Every form carries the session's CSRF token; every POST checks it.
+- Sessions live on the server (table `dashboard_sessions`, `storage.accounts`): the cookie holds
+  only a random token, signed (itsdangerous, key `dashboard.secret_key`; a random key per
+  process if unset); the row is keyed by the token's SHA-256 and holds the account, the times,
+  the user agent, the last store opened and the pending messages. Logging out deletes the row,
+  so a copied cookie is refused afterwards; so do revoking a session, changing the password and
+  revoking a grant. HttpOnly, SameSite=Lax, Secure on https.
+- Every form carries a CSRF token derived from the cookie's token (HMAC); every POST checks it.
 - Failed logins are throttled per client address and per username.
 """
 
@@ -24,6 +26,7 @@ from argon2 import PasswordHasher
 from argon2.exceptions import InvalidHashError, VerificationError, VerifyMismatchError
 from itsdangerous import BadSignature, URLSafeTimedSerializer
 
+from shopevents.storage import accounts
 from shopevents.storage.database import Conn
 
 COOKIE = "shopevents_session"
@@ -58,7 +61,12 @@ def set_password(conn: Conn, username: str, password: str) -> bool:
         "UPDATE users SET password_hash = ? WHERE username = ?",
         (hash_password(password), username.strip()),
     )
-    return cur.rowcount > 0
+    if cur.rowcount > 0:
+        uid = accounts.user_id_of(conn, username)
+        if uid is not None:
+            accounts.end_sessions(conn, uid)
+        return True
+    return False
 
 
 def list_users(conn: Conn) -> list[dict[str, Any]]:
@@ -100,39 +108,45 @@ def check_password(conn: Conn, username: str, password: str) -> tuple[int, str, 
 _DUMMY = _HASHER.hash(secrets.token_urlsafe(16))
 
 
-def fingerprint(password_hash: str) -> str:
-    return hashlib.sha256(password_hash.encode()).hexdigest()[:16]
-
-
 # --- sessions -----------------------------------------------------------------------------
 
 
 class Sessions:
+    """Signs and reads the cookie's token; derives the CSRF token from it."""
+
     def __init__(self, secret: str, max_age: int) -> None:
         self.max_age = max_age
+        self.key = (secret or secrets.token_urlsafe(32)).encode()
         self.serializer = URLSafeTimedSerializer(
-            secret or secrets.token_urlsafe(32), salt="shopevents.dashboard.session"
+            self.key.decode(), salt="shopevents.dashboard.session"
         )
 
-    def load(self, cookie: str | None) -> dict[str, Any]:
+    def token_of(self, cookie: str | None) -> str | None:
         if not cookie:
-            return {}
+            return None
         try:
             data = self.serializer.loads(cookie, max_age=self.max_age)
         except BadSignature:
-            return {}
-        return data if isinstance(data, dict) else {}
+            return None
+        return data if isinstance(data, str) and 20 <= len(data) <= 100 else None
 
-    def dump(self, data: dict[str, Any]) -> str:
-        return self.serializer.dumps(data)
+    def dump(self, token: str) -> str:
+        return self.serializer.dumps(token)
+
+    def csrf(self, token: str) -> str:
+        return hmac.new(self.key, b"csrf:" + token.encode(), hashlib.sha256).hexdigest()[:40]
 
 
-def new_csrf() -> str:
-    return secrets.token_urlsafe(24)
+def new_token() -> str:
+    return secrets.token_urlsafe(32)
 
 
-def csrf_ok(session: dict[str, Any], token: str | None) -> bool:
-    expected = session.get("csrf")
+def session_id(token: str) -> str:
+    """The row id of a session: the SHA-256 of its cookie's token."""
+    return hashlib.sha256(token.encode()).hexdigest()
+
+
+def csrf_ok(expected: str | None, token: str | None) -> bool:
     return bool(expected and token and hmac.compare_digest(str(expected), str(token)))
 
 

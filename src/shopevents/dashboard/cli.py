@@ -18,6 +18,7 @@ import msgspec
 
 from shopevents.cli_common import open_output, resolve_store
 from shopevents.cli_common import store_option as shared_store_option
+from shopevents.clock import to_micros
 from shopevents.reports import routes as report_routes
 from shopevents.storage.codec import dumps, loads, money_from_db
 from shopevents.storage.database import Conn
@@ -44,6 +45,23 @@ def users_group() -> None:
     """Dashboard accounts."""
 
 
+def _role_choice() -> click.Choice:
+    from shopevents.storage.accounts import ROLES
+
+    return click.Choice(ROLES)
+
+
+def _find_user(env: Any, username: str) -> int:
+    from shopevents.storage import accounts
+
+    uid = env.read(lambda c: accounts.user_id_of(c, username))
+    if uid is None:
+        raise click.ClickException(
+            f"no user {username!r}: see `shopevents users list`, or `shopevents users create`"
+        )
+    return int(uid)
+
+
 @users_group.command("create")
 @click.argument("username")
 @click.option(
@@ -51,19 +69,120 @@ def users_group() -> None:
     envvar="SHOPEVENTS_NEW_PASSWORD",
     help="The password (else asked for; env SHOPEVENTS_NEW_PASSWORD).",
 )
+@click.option(
+    "--store",
+    "store_ref",
+    help="Grant the account this store (id or name); without it the account sees no store.",
+)
+@click.option("--role", type=_role_choice(), default="viewer", show_default=True)
 @click.pass_obj
-def users_create(env: Any, username: str, password: str | None) -> None:
-    """Create a dashboard account (password hashed with Argon2id)."""
+def users_create(
+    env: Any, username: str, password: str | None, store_ref: str | None, role: str
+) -> None:
+    """Create a dashboard account (password hashed with Argon2id); --store grants it a store."""
     from shopevents.dashboard import auth
+    from shopevents.storage import accounts
 
     env.require_migrated()
+    store = find_store(env, store_ref) if store_ref is not None else None
     if password is None:
         password = click.prompt("Password", hide_input=True, confirmation_prompt=True)
+
+    def make(c: Any, now: int) -> None:
+        uid = auth.create_user(c, username, password, now)
+        if store is not None:
+            accounts.grant(c, uid, store.id, role, now)
+
     try:
-        env.write(lambda c, now: auth.create_user(c, username, password, now))
+        env.write(make)
     except ValueError as exc:
         raise click.ClickException(str(exc)) from exc
     click.echo(f"created user {username.strip()!r}; log in at {env.settings.base_url}/login")
+    if store is None:
+        click.echo(
+            f"it sees no store yet: `shopevents users grant {username.strip()} --store ID "
+            "--role viewer|admin|owner`",
+            err=True,
+        )
+    else:
+        click.echo(f"{username.strip()!r} is {role} of store {store.id} ({store.name})")
+
+
+@users_group.command("grant")
+@click.argument("username")
+@click.option("--store", "store_ref", required=True, help="The store: its id or its name.")
+@click.option("--role", type=_role_choice(), required=True, help="viewer, admin or owner.")
+@click.pass_obj
+def users_grant(env: Any, username: str, store_ref: str, role: str) -> None:
+    """Give an account a role on a store (replaces the role it had there)."""
+    from shopevents.storage import accounts
+
+    env.require_migrated()
+    uid = _find_user(env, username)
+    store = find_store(env, store_ref)
+
+    def run(c: Any, now: int) -> str | None:
+        before = accounts.grant(c, uid, store.id, role, now)
+        if before is not None and before != role:
+            accounts.end_sessions(c, uid)  # the new role applies from a new login
+        return before
+
+    before = env.write(run)
+    was = f" (was {before})" if before and before != role else ""
+    click.echo(f"{username!r} is {role} of store {store.id} ({store.name}){was}")
+
+
+@users_group.command("revoke")
+@click.argument("username")
+@click.option("--store", "store_ref", required=True, help="The store: its id or its name.")
+@click.pass_obj
+def users_revoke(env: Any, username: str, store_ref: str) -> None:
+    """Take an account's access to a store away (its sessions end)."""
+    from shopevents.storage import accounts
+
+    env.require_migrated()
+    uid = _find_user(env, username)
+    store = find_store(env, store_ref)
+    if not env.write(lambda c, now: accounts.revoke(c, uid, store.id)):
+        raise click.ClickException(f"{username!r} has no access to store {store.id}")
+    click.echo(f"{username!r} has no access to store {store.id} ({store.name}) any more")
+
+
+@users_group.command("sessions")
+@click.argument("username")
+@click.option("--json", "as_json", is_flag=True, help="One JSON object per line.")
+@click.pass_obj
+def users_sessions(env: Any, username: str, as_json: bool) -> None:
+    """List an account's open dashboard sessions."""
+    from shopevents.storage import accounts
+
+    env.require_migrated()
+    uid = _find_user(env, username)
+    now = to_micros(env.clock.now())
+    rows = env.read(lambda c: accounts.list_sessions(c, uid, now))
+    if not rows and not as_json:
+        click.echo(f"{username!r} has no open session", err=True)
+    for r in rows:
+        if as_json:
+            click.echo(_json(r))
+        else:
+            click.echo(
+                f"{r['id'][:12]}  signed in {iso(r['createdAt'])}  last seen "
+                f"{iso(r['lastSeenAt'])}  expires {iso(r['expiresAt'])}  {r['userAgent'] or '-'}"
+            )
+
+
+@users_group.command("revoke-sessions")
+@click.argument("username")
+@click.pass_obj
+def users_revoke_sessions(env: Any, username: str) -> None:
+    """End every dashboard session of an account (it must log in again)."""
+    from shopevents.storage import accounts
+
+    env.require_migrated()
+    uid = _find_user(env, username)
+    n = env.write(lambda c, now: accounts.end_sessions(c, uid))
+    click.echo(f"{n} session{'' if n == 1 else 's'} of {username!r} ended")
 
 
 @users_group.command("set-password")

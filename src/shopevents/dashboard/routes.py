@@ -23,6 +23,7 @@ from starlette.staticfiles import StaticFiles
 
 from shopevents.context import AppContext
 from shopevents.dashboard import (
+    accounts_page,
     auth,
     custom_events_page,
     debugger_page,
@@ -35,7 +36,7 @@ from shopevents.dashboard import queries as dq
 from shopevents.dashboard import sources as sources_page
 from shopevents.domain import identity, timeline
 from shopevents.errors import StorageUnavailable
-from shopevents.storage import reads, stores
+from shopevents.storage import accounts, reads, stores
 from shopevents.storage.stores import StoreRecord
 from shopevents.webhooks import deliveries as whd
 from shopevents.webhooks import endpoints as whe
@@ -60,6 +61,8 @@ NAV = (
     ("custom-events", "Custom events", "custom-events"),
     ("settings", "Settings", "settings"),
 )
+ACCOUNTS_NAV = ("accounts", "Accounts", "accounts")  # owners only
+TOUCH_EVERY_US = 60_000_000  # a session's last-seen time is written at most once a minute
 
 
 class HttpProblem(Exception):
@@ -71,22 +74,30 @@ class HttpProblem(Exception):
 
 
 class View:
-    """One dashboard request: its session, user, store and form."""
+    """One dashboard request: its session, user, store (with the account's role) and form.
 
-    def __init__(self, request: Request, session: dict[str, Any]) -> None:
+    `session` holds what the server-side session row keeps between requests (the last store
+    opened, pending messages) and the request's CSRF token."""
+
+    def __init__(self, request: Request, token: str, csrf: str) -> None:
         self.request = request
-        self.session = session
+        self.token = token
+        self.session: dict[str, Any] = {"csrf": csrf}
+        self.sid: str | None = None  # the session row, when logged in
         self.changed = False
+        self.new_cookie = False
         self.user: tuple[int, str, str] | None = None
         self.store: StoreRecord | None = None
         self.stores: list[StoreRecord] = []
+        self.roles: dict[str, str] = {}
+        self.role: str | None = None
+        self.store_count = 0
         self.form: FormData | None = None
-        self.flash: list[tuple[str, str]] = list(session.pop("flash", []) or [])
-        if self.flash:
-            self.changed = True
-        if not session.get("csrf"):
-            session["csrf"] = auth.new_csrf()
-            self.changed = True
+        self.flash: list[tuple[str, str]] = []
+
+    def can(self, needed: str) -> bool:
+        """The account's role on the open store is at least `needed`."""
+        return accounts.at_least(self.role, needed)
 
     @property
     def q(self) -> Any:
@@ -150,7 +161,9 @@ def routes(ctx: AppContext) -> list[BaseRoute]:
             base=v.base if v.store else "",
             csrf=v.session.get("csrf", ""),
             flash=v.flash,
-            nav=NAV,
+            nav=NAV + ((ACCOUNTS_NAV,) if v.can("owner") else ()),
+            role=v.role,
+            can_admin=v.can("admin"),
             path=v.request.url.path,
             tz=v.store.timezone if v.store else "UTC",
             cur=v.store.currency if v.store else "",
@@ -162,10 +175,10 @@ def routes(ctx: AppContext) -> list[BaseRoute]:
         return RedirectResponse(url, status_code=303)
 
     def finish(v: View, resp: Response) -> Response:
-        if v.changed:
+        if v.new_cookie:
             resp.set_cookie(
                 auth.COOKIE,
-                sessions.dump(v.session),
+                sessions.dump(v.token),
                 max_age=sessions.max_age,
                 httponly=True,
                 samesite="lax",
@@ -179,23 +192,52 @@ def routes(ctx: AppContext) -> list[BaseRoute]:
         resp.headers.setdefault("Cache-Control", "no-store")
         return resp
 
+    async def save(v: View, last_seen: int) -> None:
+        """Keep the session row's last store, pending messages and last-seen time."""
+        sid = v.sid
+        if sid is None or not (v.changed or ctx.now_us() - last_seen > TOUCH_EVERY_US):
+            return
+        store_id = v.session.get("store")
+        pending = list(v.session.get("flash") or [])
+        await write(lambda c, now: accounts.touch_session(c, sid, now, store_id, pending))
+
+    def start_session(v: View, token: str) -> None:
+        """Use a new cookie token from now on (login, logout)."""
+        v.token = token
+        v.session["csrf"] = sessions.csrf(token)
+        v.new_cookie = True
+
     Handler = Callable[[View], Awaitable[Response]]
 
-    def page(handler: Handler, *, need_store: bool = True, public: bool = False) -> Any:
+    def page(
+        handler: Handler,
+        *,
+        need_store: bool = True,
+        public: bool = False,
+        role: str | None = None,
+    ) -> Any:
+        """A dashboard endpoint. On a store's pages the account needs a grant on the store
+        (else 404) and a role: `role`, else viewer to read (GET) and admin to act (POST)."""
+
         async def endpoint(request: Request) -> Response:
-            v = View(request, sessions.load(request.cookies.get(auth.COOKIE)))
+            token = sessions.token_of(request.cookies.get(auth.COOKIE))
+            fresh = token is None
+            token = token or auth.new_token()
+            v = View(request, token, sessions.csrf(token))
+            v.new_cookie = fresh
+            sid = auth.session_id(token)
+            last_seen = 0
             try:
+                found = await read(lambda c: accounts.load_session(c, sid, ctx.now_us()))
+                if found is not None:
+                    v.sid = sid
+                    v.user = found["user"]
+                    v.session["store"] = found["store"]
+                    v.flash = list(found["flash"])
+                    v.changed = bool(v.flash)
+                    last_seen = found["lastSeenAt"]
                 if not public:
-                    uid = v.session.get("uid")
-                    user = (
-                        await read(lambda c: auth.user_by_id(c, uid))
-                        if isinstance(uid, int)
-                        else None
-                    )
-                    if user is None or auth.fingerprint(user[2]) != v.session.get("fp"):
-                        for key in ("uid", "fp"):
-                            v.session.pop(key, None)
-                        v.changed = True
+                    if v.user is None:
                         target = request.url.path + (
                             "?" + request.url.query if request.url.query else ""
                         )
@@ -206,11 +248,17 @@ def routes(ctx: AppContext) -> list[BaseRoute]:
                                 )
                             return finish(v, redirect("/login"))
                         return finish(v, redirect("/login?next=" + quote(target, safe="")))
-                    v.user = user
-                    v.stores = await read(stores.list_stores)
+                    uid = v.user[0]
+
+                    def load(c: Any) -> tuple[dict[str, str], list[StoreRecord]]:
+                        return accounts.roles_of(c, uid), stores.list_stores(c)
+
+                    v.roles, every = await read(load)
+                    v.store_count = len(every)
+                    v.stores = [s for s in every if s.id in v.roles]
                 if request.method == "POST":
                     v.form = await request.form()
-                    if not auth.csrf_ok(v.session, v.field("csrf")):
+                    if not auth.csrf_ok(v.session["csrf"], v.field("csrf")):
                         raise HttpProblem(
                             403,
                             "This form has expired",
@@ -218,12 +266,21 @@ def routes(ctx: AppContext) -> list[BaseRoute]:
                             "Go back, reload the page and try again.",
                         )
                 if need_store:
-                    sid = request.path_params["store_id"]
-                    v.store = next((s for s in v.stores if s.id == sid), None)
+                    sid_ = request.path_params["store_id"]
+                    v.store = next((s for s in v.stores if s.id == sid_), None)
                     if v.store is None:
                         raise HttpProblem(404, "No such store", "There is no store with this id.")
-                    if v.session.get("store") != sid:
-                        v.session["store"] = sid
+                    v.role = v.roles.get(sid_)
+                    needed = role or ("admin" if request.method != "GET" else "viewer")
+                    if not v.can(needed):
+                        raise HttpProblem(
+                            403,
+                            "Not allowed",
+                            f"Your role on this store is {v.role}: this needs {needed} "
+                            "(code role_required). Ask an owner of the store.",
+                        )
+                    if v.session.get("store") != sid_:
+                        v.session["store"] = sid_
                         v.changed = True
                 resp = await handler(v)
             except HttpProblem as exc:
@@ -239,6 +296,10 @@ def routes(ctx: AppContext) -> list[BaseRoute]:
                     message="Try again in a moment.",
                     active="",
                 )
+            try:
+                await save(v, last_seen)
+            except StorageUnavailable:
+                pass
             return finish(v, resp)
 
         return endpoint
@@ -257,11 +318,8 @@ def routes(ctx: AppContext) -> list[BaseRoute]:
         return "/"
 
     async def login_page(v: View) -> Response:
-        uid = v.session.get("uid")
-        if isinstance(uid, int):
-            user = await read(lambda c: auth.user_by_id(c, uid))
-            if user and auth.fingerprint(user[2]) == v.session.get("fp"):
-                return redirect(next_url(v.q.get("next")))
+        if v.user is not None:
+            return redirect(next_url(v.q.get("next")))
         users = await read(auth.count_users)
         return render(
             v, "login.html", no_users=users == 0, next=next_url(v.q.get("next")), error=None
@@ -297,21 +355,40 @@ def routes(ctx: AppContext) -> list[BaseRoute]:
                 username=username,
             )
         throttle.clear(*keys)
-        v.session.clear()
-        v.session.update({"uid": user[0], "fp": auth.fingerprint(user[2]), "csrf": auth.new_csrf()})
-        v.changed = True
+        # A new token at login (no session fixation); the old session, if any, ends.
+        old_sid, token = v.sid, auth.new_token()
+        new_sid = auth.session_id(token)
+        agent = v.request.headers.get("user-agent", "")
+        life = sessions.max_age * 1_000_000
+
+        def begin(c: Any, now: int) -> None:
+            if old_sid is not None:
+                accounts.end_session(c, old_sid)
+            accounts.create_session(c, new_sid, user[0], now, now + life, agent)
+
+        await write(begin)
+        v.sid = None  # nothing left to save on the old row
+        start_session(v, token)
         return redirect(nxt)
 
     async def logout(v: View) -> Response:
-        v.session.clear()
-        v.session["csrf"] = auth.new_csrf()
-        v.changed = True
+        sid = v.sid
+        if sid is not None:
+            await write(lambda c, now: accounts.end_session(c, sid))
+        v.sid = None
+        start_session(v, auth.new_token())
         return redirect("/login")
 
     # --- home and stores -----------------------------------------------------------------------
 
+    def may_create_store(v: View) -> bool:
+        """Owners create stores (and own them); so does anyone while there is no store."""
+        return v.store_count == 0 or "owner" in v.roles.values()
+
     async def home(v: View) -> Response:
         if not v.stores:
+            if not may_create_store(v):
+                return render(v, "no_store.html", active="")
             return render(v, "welcome.html", active="", error=None, form={})
         last = v.session.get("store")
         target = next((s for s in v.stores if s.id == last), v.stores[0])
@@ -320,6 +397,12 @@ def routes(ctx: AppContext) -> list[BaseRoute]:
     async def create_store(v: View) -> Response:
         from shopevents.api.carts_routes import parse_store_changes
 
+        if not may_create_store(v):
+            raise HttpProblem(
+                403,
+                "Not allowed",
+                "Only an owner of a store can create stores (code role_required).",
+            )
         form = {k: v.field(k) for k in ("name", "currency", "timezone")}
         try:
             changes = parse_store_changes(
@@ -340,11 +423,16 @@ def routes(ctx: AppContext) -> list[BaseRoute]:
                 currency=changes["currency"],
                 timezone=changes["timezone"],
             )
+            accounts.grant(conn, uid, rec.id, "owner", now)
             return rec, stores.create_api_key(conn, rec.id, now=now, name="default")
 
+        assert v.user is not None
+        uid = v.user[0]
         rec, key = await write(make)
-        v.stores = await read(stores.list_stores)
+        v.roles[rec.id] = "owner"
+        v.stores = [s for s in await read(stores.list_stores) if s.id in v.roles]
         v.store = rec
+        v.role = "owner"
         v.session["store"] = rec.id
         v.changed = True
         v.flash.append(
@@ -776,9 +864,13 @@ def routes(ctx: AppContext) -> list[BaseRoute]:
         assert store is not None
         from shopevents.client.snippet import loader_snippet
 
-        keys = await read(lambda c: stores.list_api_keys(c, store.id))
-        write_keys = await read(lambda c: stores.list_write_keys(c, store.id))
-        hooks = await webhook_endpoints(store.id)
+        keys: list[Any] = []
+        write_keys: list[Any] = []
+        hooks = None
+        if v.can("admin"):  # a viewer sees no keys and no webhook settings
+            keys = await read(lambda c: stores.list_api_keys(c, store.id))
+            write_keys = await read(lambda c: stores.list_write_keys(c, store.id))
+            hooks = await webhook_endpoints(store.id)
         resp = render(
             v,
             "settings.html",
@@ -1132,6 +1224,7 @@ def routes(ctx: AppContext) -> list[BaseRoute]:
         R("/favicon.svg", favicon("favicon.svg", "image/svg+xml"), methods=["GET", "HEAD"]),
         *custom_events_page.routes(ctx, S, page, render, read, write, redirect),
         *imports_page.routes(ctx, S, page, render, read),
+        *accounts_page.routes(ctx, S, page, render, read, write, redirect),
         Mount(STATIC_PREFIX, app=StaticFiles(directory=static_dir), name="dashboard-static"),
     ]
 
