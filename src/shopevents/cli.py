@@ -626,7 +626,7 @@ def send(env: Env, file: Any, store_ref: str | None, server: str | None) -> None
         _send_to(env, server, store_ref, body)
         return
     from shopevents.errors import ApiError
-    from shopevents.ingest import intake
+    from shopevents.ingest import consent, intake
     from shopevents.schema.verdicts import CheckContext, read_envelope
 
     try:
@@ -642,6 +642,9 @@ def send(env: Env, file: Any, store_ref: str | None, server: str | None) -> None
         envelope = read_envelope(body)
         if len(envelope.events) > env.settings.ingest.max_events:
             raise ApiError("too_many_events")
+        if (refused := consent.refusal(store, envelope.consent, {})) is not None:
+            out_json(consent.answer(envelope, refused))  # as the endpoint: nothing written
+            return
         prepared = intake.prepare(
             store,
             envelope,

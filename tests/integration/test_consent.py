@@ -301,3 +301,25 @@ def test_connectifs_script_survives_a_refused_answer(
     answer = post(http, store.id, nxt).json()
     assert answer["entityInfo"]["status"] == "accepted"
     assert re.fullmatch(r"[0-9a-f]{24}", answer["trackerId"])
+
+
+def test_cli_send_answers_as_the_endpoint(
+    db_url: str, db: Database, store: StoreInfo, tmp_path: Any
+) -> None:
+    """`shopevents send FILE` writes directly: it refuses for consent as the endpoint does."""
+    conn = db.connect()
+    try:
+        with conn.transaction():
+            stores.update_store(conn, store.id, {"consent_required": True})
+    finally:
+        conn.close()
+    path = tmp_path / "req.json"
+    path.write_text(json.dumps(envelope()))
+    before = row_counts(db)
+    out = CliRunner().invoke(main, ["--database", db_url, "send", str(path), "--store", store.id])
+    assert out.exit_code == 0, out.output
+    assert_refused(json.loads(out.stdout), "requires the visitor's consent")
+    assert row_counts(db) == before
+    path.write_text(json.dumps(envelope(consent=True)))
+    out = CliRunner().invoke(main, ["--database", db_url, "send", str(path), "--store", store.id])
+    assert json.loads(out.stdout)["results"][0]["status"] == "accepted", out.output
