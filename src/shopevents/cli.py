@@ -439,6 +439,11 @@ def stores_list(env: Env, as_json: bool) -> None:
     type=click.Choice(["on", "off"]),
     help="On: a browser's Global Privacy Control or Do Not Track signal refuses tracking.",
 )
+@click.option(
+    "--keep-bots",
+    type=click.Choice(["on", "off"]),
+    help="On: count crawlers and headless browsers like people (docs/privacy.md#bots).",
+)
 @click.option("--json", "as_json", is_flag=True)
 @pass_env
 def stores_update(
@@ -456,6 +461,7 @@ def stores_update(
     excluded: tuple[str, ...],
     consent_required: str | None,
     honour_gpc: str | None,
+    keep_bots: str | None,
     as_json: bool,
 ) -> None:
     """Change a store's settings."""
@@ -479,6 +485,8 @@ def stores_update(
         changes["tag_mode"] = tag_mode == "on"
     if tracking:
         changes["tracking_enabled"] = tracking == "on"
+    if keep_bots:
+        changes["keep_bots"] = keep_bots == "on"
     if consent_required:
         changes["consent_required"] = consent_required == "on"
     if honour_gpc:

@@ -53,6 +53,7 @@ def store_json(rec: stores.StoreRecord) -> dict[str, Any]:
         "tagMode": rec.tag_mode,
         "trackingEnabled": rec.tracking_enabled,
         "excludedPaths": rec.excluded_paths,
+        "keepBots": rec.keep_bots,
         "consentRequired": rec.consent_required,
         "honourGpc": rec.honour_gpc,
     }
@@ -211,6 +212,10 @@ def parse_store_changes(obj: dict[str, Any]) -> dict[str, Any]:
             if not isinstance(value, bool):
                 raise ValueError(f"/{key}: Expected true or false; received {value!r}")
             changes[_FLAGS[key]] = value
+        elif key == "keepBots":  # docs/privacy.md#bots
+            if not isinstance(value, bool):
+                raise ValueError(f"/keepBots: Expected true or false; received {value!r}")
+            changes["keep_bots"] = value
         elif key == "excludedPaths":
             if not isinstance(value, list) or not all(isinstance(d, str) for d in value):
                 raise ValueError("/excludedPaths: Expected a list of regular expressions")

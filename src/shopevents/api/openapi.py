@@ -136,6 +136,7 @@ STORE = {
         "excludedPaths": {"type": "array", "items": {"type": "string"}},
         "consentRequired": {"type": "boolean"},
         "honourGpc": {"type": "boolean"},
+        "keepBots": {"type": "boolean"},
     },
 }
 CONTACT_PATCH = {
@@ -173,6 +174,7 @@ STORE_PATCH = {
         "reportingCurrency": {"enum": sorted(ISO_4217)},
         "consentRequired": {"type": "boolean"},
         "honourGpc": {"type": "boolean"},
+        "keepBots": {"type": "boolean"},
     },
 }
 _ID = {"type": "string", "minLength": 1, "maxLength": 500, "pattern": TEXT}

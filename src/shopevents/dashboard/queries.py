@@ -22,6 +22,8 @@ def _summary(row: Any) -> dict[str, Any]:
         "trackerId": row[4],
         "contactId": row[5],
         "contactEmail": row[10],
+        "bot": row[11],  # why it is a bot's request (docs/privacy.md#bots), or None
+        "botKept": bool(row[12]),
         "accepted": int(row[7]),
         "rejected": int(row[8]),
         "size": int(row[9] or 0),
@@ -45,11 +47,11 @@ def _summary(row: Any) -> dict[str, Any]:
 
 _REQ_COLS = (
     "r.id, r.received_at, r.channel, r.origin, r.tracker_id, r.contact_id, r.response, "
-    "r.accepted, r.rejected, LENGTH(r.body), COALESCE(c.email, m.email)"
+    "r.accepted, r.rejected, LENGTH(r.body), COALESCE(c.email, m.email), bq.reason, bq.kept"
 )
 _REQ_FROM = (
     "FROM requests r LEFT JOIN contacts c ON c.id = r.contact_id "
-    "LEFT JOIN contacts m ON m.id = c.merged_into"
+    "LEFT JOIN contacts m ON m.id = c.merged_into LEFT JOIN bot_requests bq ON bq.id = r.id"
 )
 REQUEST_STATUSES = ("accepted", "duplicate", "conflict", "rejected")
 SCAN_LIMIT = 5000
@@ -165,8 +167,8 @@ def request_detail(conn: Conn, store_id: str, request_id: int) -> dict[str, Any]
     if row is None:
         return None
     out = _summary(row)
-    out["body"] = bytes(row[11]).decode("utf-8", "replace")
-    out["response"] = row[12]
+    out["body"] = bytes(row[13]).decode("utf-8", "replace")
+    out["response"] = row[14]
     out["quarantined"] = [
         {"id": int(r[0]), "index": int(r[1]), "code": r[2], "replayStatus": r[3]}
         for r in conn.all(

@@ -913,6 +913,7 @@ def routes(ctx: AppContext) -> list[BaseRoute]:
             "excluded_paths": v.field("excluded_paths"),
             "consent_required": bool(v.field("consent_required")),
             "honour_gpc": bool(v.field("honour_gpc")),
+            "keep_bots": bool(v.field("keep_bots")),
         }
         try:
             delay = parse_delay(v.field("abandon_after"))
@@ -928,6 +929,7 @@ def routes(ctx: AppContext) -> list[BaseRoute]:
                     "excludedPaths": _lines(v.field("excluded_paths")),
                     "consentRequired": form["consent_required"],
                     "honourGpc": form["honour_gpc"],
+                    "keepBots": form["keep_bots"],
                 }
             )
         except ValueError as exc:
@@ -1281,6 +1283,7 @@ def settings_form(store: StoreRecord) -> dict[str, Any]:
         "excluded_paths": "\n".join(store.excluded_paths),
         "consent_required": store.consent_required,
         "honour_gpc": store.honour_gpc,
+        "keep_bots": store.keep_bots,
     }
 
 

@@ -427,6 +427,16 @@ def close_for_purchase(
     return new_state, row.id
 
 
+def never_abandon(conn: Conn, store_id: str, contact_id: str, cart_id: str) -> None:
+    """A bot's cart (docs/privacy.md#bots): no abandonment deadline (a later snapshot from a
+    person's browser sets one again)."""
+    conn.execute(
+        "UPDATE carts SET abandon_at = NULL WHERE store_id = ? AND contact_id = ? AND cart_id = ? "
+        "AND abandon_at IS NOT NULL",
+        (store_id, contact_id, cart_id),
+    )
+
+
 def mark_due_abandoned(conn: Conn, now: int, limit: int = 500) -> int:
     """One worker step: abandon due active carts (claimed through the deadline index with a
     compare-and-set). Give how many were abandoned. Call it inside a transaction."""

@@ -23,6 +23,8 @@ TOPICS = (
 
 def emit(conn: Conn, store_id: str, topic: str, at: int, data: dict[str, Any]) -> None:
     assert topic in TOPICS, topic
+    if conn.tx_memo.get("bots.quiet"):  # a bot's request: nothing for the outside world
+        return
     conn.append(
         "INSERT INTO outbox (store_id, topic, occurred_at, payload) VALUES (?, ?, ?, ?)",
         (store_id, topic, at, dumps(data)),

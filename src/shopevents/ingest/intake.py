@@ -12,7 +12,7 @@ from urllib.parse import unquote
 
 import msgspec
 
-from shopevents.domain import carts, catalog, erasure, identity, purchases, timeline
+from shopevents.domain import bots, carts, catalog, erasure, identity, purchases, timeline
 from shopevents.domain.attribution import visit_columns
 from shopevents.ingest import adjustment_events
 from shopevents.schema import models as m
@@ -53,6 +53,8 @@ class Prepared(msgspec.Struct, kw_only=True):
     # The page visit's source, device and compact page/browser info (`visits.record`), when
     # the request has an accepted page-visit.
     visit: tuple[Any, ...] | None = None
+    # Why the request is a bot's (`bots.reason` of its User-Agent), or None.
+    bot: str | None = None
 
 
 def prepare(
@@ -64,6 +66,7 @@ def prepare(
     max_event_bytes: int,
     channel: str = "browser",
     origin: str | None = None,
+    bot: str | None = None,
 ) -> Prepared:
     scan = needs_lenient(body)  # none in the body: none in any part
     events = [
@@ -90,6 +93,7 @@ def prepare(
         title=title,
         visit=visit,
         email=event_email(events),
+        bot=bot,
     )
 
 
@@ -243,7 +247,17 @@ def apply_encoded(
     conn: Conn, req: Prepared, now: int, recent: catalog.RecentWrites | None = None
 ) -> tuple[dict[str, Any], bytes]:
     """`apply`, with the response body also as the JSON stored with the request (encoded
-    once, for the request row and for the answer)."""
+    once, for the request row and for the answer). A bot's request (unless its store keeps
+    bots) emits no outbox event."""
+    if req.bot is None or req.store.keep_bots:
+        return _apply_encoded(conn, req, now, recent)
+    with bots.quiet(conn):
+        return _apply_encoded(conn, req, now, recent)
+
+
+def _apply_encoded(
+    conn: Conn, req: Prepared, now: int, recent: catalog.RecentWrites | None = None
+) -> tuple[dict[str, Any], bytes]:
     store = req.store
     sid = store.id
     keyed = _keyed(conn)
@@ -282,6 +296,10 @@ def apply_encoded(
         changes,
     )
     cid = ident.contact_id
+    if req.bot is not None or (
+        not ident.created and (req.email or (fields is not None and fields.primaryKey))
+    ):  # a bot's request, or a person's identification (it clears a contact's flag)
+        bots.flag(conn, sid, request_id, req.bot, store.keep_bots, cid, ident.created)
     if ident.created:
         carts.new_contact(conn, sid, cid)
     if changes and not ident.created:
@@ -400,6 +418,8 @@ def apply_encoded(
         )
         assert cart_status is not None
         cart_status["outcome"] = outcome
+        if req.bot is not None and not store.keep_bots:
+            carts.never_abandon(conn, sid, cid, cart.cartId)
     elif cart_verdict is not None and cart_verdict.status == "rejected":
         conn.append(
             "INSERT INTO quarantine (store_id, request_id, idx, type, code, received_at, raw, errors) VALUES (?, ?, ?, ?, ?, ?, ?, ?)",

@@ -23,6 +23,7 @@ from shopevents.asgi import (
     send_json,
 )
 from shopevents.context import AppContext
+from shopevents.domain import bots
 from shopevents.errors import ApiError, StorageUnavailable, storage_error
 from shopevents.ingest import consent, custom_posts, intake
 from shopevents.ingest import tracker as tracker_of
@@ -220,6 +221,7 @@ class IngestEndpoint:
                 ctx=CheckContext(now=now, currency=store.currency, domains=store.domains),
                 max_event_bytes=settings.max_event_bytes,
                 origin=origin,
+                bot=bots.reason(request_headers.get("user-agent")),
             )
             try:
                 result, encoded = await ctx.write(

@@ -114,6 +114,21 @@ class _Days:
 # --- base-table aggregates (shared by catch-up and report tails) ----------------------------
 
 
+def _human(request_col: str) -> str:
+    """SQL: the row did not come from a bot's request that its store left out of the figures
+    (docs/privacy.md#bots). `bot_requests` holds only bots' requests: a primary-key probe in a
+    small table. A request's flag never changes, so rollups stay exact."""
+    return f"NOT EXISTS (SELECT 1 FROM bot_requests b WHERE b.id = {request_col} AND b.kept = 0)"
+
+
+def _human_purchase(row_col: str) -> str:
+    """SQL: the purchase `row_col` (an adjustment's `purchase_row`) is not a left-out bot's."""
+    return (
+        "NOT EXISTS (SELECT 1 FROM purchases bp JOIN bot_requests b ON b.id = bp.request_id "
+        f"AND b.kept = 0 WHERE bp.id = {row_col})"
+    )
+
+
 def _where(
     conn: Conn,
     alias: str,
@@ -152,7 +167,7 @@ def add_sales(
     rows = conn.all(
         f"SELECT purchased_at / {SLOT_US}, currency, source_type, source_name, payment_method, recovered, "
         f"COUNT(*), SUM(total_price) FROM purchases WHERE {where} "
-        "GROUP BY 1, 2, 3, 4, 5, 6",
+        f"AND {_human('request_id')} GROUP BY 1, 2, 3, 4, 5, 6",
         [store_id, *params],
     )
     for slot, cur, st, sn, pm, rec, n, total in rows:
@@ -167,7 +182,7 @@ def add_sales(
         f"SELECT l.purchased_at / {SLOT_US}, p.currency, l.product_id, MAX(l.name), SUM(l.quantity), "
         "SUM(l.price), COUNT(DISTINCT l.purchase_row) FROM purchases p JOIN purchase_lines l "
         "ON l.store_id = p.store_id AND l.purchased_at = p.purchased_at AND l.purchase_row = p.id "
-        f"WHERE {where} GROUP BY 1, 2, 3",
+        f"WHERE {where} AND {_human('p.request_id')} GROUP BY 1, 2, 3",
         [store_id, *params],
     )
     for slot, cur, pid, name, units, revenue, orders in rows:
@@ -192,7 +207,8 @@ def add_refunds(
     where, params = _where(conn, "", "adjusted_at", lo, hi, start, end)
     rows = conn.all(
         f"SELECT adjusted_at / {SLOT_US}, currency, source_type, source_name, payment_method, kind, "
-        f"COUNT(*), SUM(amount) FROM purchase_adjustments WHERE {where} GROUP BY 1, 2, 3, 4, 5, 6",
+        f"COUNT(*), SUM(amount) FROM purchase_adjustments WHERE {where} "
+        f"AND {_human_purchase('purchase_row')} GROUP BY 1, 2, 3, 4, 5, 6",
         [store_id, *params],
     )
     for slot, cur, st, sn, pm, kind, n, amount in rows:
@@ -214,7 +230,7 @@ def foreign_rows(
         for slot, st, sn, pm, rec, total in conn.all(
             f"SELECT purchased_at / {SLOT_US}, source_type, source_name, payment_method, recovered, "
             "total_price FROM purchases WHERE store_id = ? AND currency = ? "
-            "AND purchased_at >= ? AND purchased_at < ?",
+            f"AND purchased_at >= ? AND purchased_at < ? AND {_human('request_id')}",
             (store_id, currency, start, end),
         )
     ]
@@ -222,13 +238,14 @@ def foreign_rows(
         (days(slot), days(pslot), _txt(st), _txt(sn), _txt(pm), kind, int(amount), int(before))
         for slot, pslot, st, sn, pm, kind, amount, before in conn.all(
             f"SELECT adjusted_at / {SLOT_US}, purchased_at / {SLOT_US}, source_type, source_name, "
-            "payment_method, kind, amount, prior_amount FROM (SELECT adjusted_at, purchased_at, "
+            "payment_method, kind, amount, prior_amount FROM (SELECT purchase_row, adjusted_at, purchased_at, "
             "source_type, source_name, payment_method, kind, amount, COALESCE(SUM(amount) OVER "
             "(PARTITION BY purchase_row ORDER BY id ROWS BETWEEN UNBOUNDED PRECEDING AND "
             "1 PRECEDING), 0) AS prior_amount FROM purchase_adjustments WHERE store_id = ? "
             "AND currency = ? AND purchase_row IN (SELECT purchase_row FROM "
             "purchase_adjustments WHERE store_id = ? AND currency = ? AND adjusted_at >= ? "
-            "AND adjusted_at < ?)) AS a WHERE adjusted_at >= ? AND adjusted_at < ?",
+            "AND adjusted_at < ?)) AS a WHERE adjusted_at >= ? AND adjusted_at < ? "
+            f"AND {_human_purchase('a.purchase_row')}",
             (store_id, currency, store_id, currency, start, end, start, end),
         )
     ]
@@ -241,7 +258,8 @@ def returns(conn: Conn, store_id: str, start: int, end: int) -> dict[tuple[str, 
     out: dict[tuple[str, str], list[int]] = defaultdict(lambda: [0, 0])
     for cur, lines in conn.all(
         "SELECT currency, lines FROM purchase_adjustments WHERE store_id = ? "
-        "AND adjusted_at >= ? AND adjusted_at < ? AND lines IS NOT NULL",
+        "AND adjusted_at >= ? AND adjusted_at < ? AND lines IS NOT NULL "
+        f"AND {_human_purchase('purchase_row')}",
         (store_id, start, end),
     ):
         for ln in loads(lines) or []:
@@ -264,7 +282,7 @@ def add_carts(
     where, params = _where(conn, "", "at", lo, hi, start, end)
     rows = conn.all(
         f"SELECT at / {SLOT_US}, to_state, CASE WHEN from_state IS NULL THEN 1 ELSE 0 END, COUNT(*) "
-        f"FROM cart_transitions WHERE {where} GROUP BY 1, 2, 3",
+        f"FROM cart_transitions WHERE {where} AND {_human('request_id')} GROUP BY 1, 2, 3",
         [store_id, *params],
     )
     for slot, to_state, first, n in rows:
@@ -302,13 +320,14 @@ def add_events(
 ) -> None:
     where, params = _where(conn, "", "received_at", lo, hi, start, end)
     for slot, status, n in conn.all(
-        f"SELECT received_at / {SLOT_US}, status, COUNT(*) FROM events WHERE {where} GROUP BY 1, 2",
+        f"SELECT received_at / {SLOT_US}, status, COUNT(*) FROM events WHERE {where} "
+        f"AND {_human('request_id')} GROUP BY 1, 2",
         [store_id, *params],
     ):
         facts.quality[(int(slot), "status", status)] += int(n)
     for slot, warnings, n in conn.all(
         f"SELECT received_at / {SLOT_US}, warnings, COUNT(*) FROM events WHERE {where} "
-        "AND warnings IS NOT NULL GROUP BY 1, 2",
+        f"AND warnings IS NOT NULL AND {_human('request_id')} GROUP BY 1, 2",
         [store_id, *params],
     ):
         for code in warning_codes(warnings):
@@ -337,7 +356,7 @@ def add_rejections(
     where, params = _where(conn, "", "received_at", lo, hi, start, end)
     for slot, code, is_cart, n in conn.all(
         f"SELECT received_at / {SLOT_US}, code, CASE WHEN idx < 0 THEN 1 ELSE 0 END, COUNT(*) "
-        f"FROM quarantine WHERE {where} GROUP BY 1, 2, 3",
+        f"FROM quarantine WHERE {where} AND {_human('request_id')} GROUP BY 1, 2, 3",
         [store_id, *params],
     ):
         facts.quality[(int(slot), "rejected_cart" if is_cart else "rejected", code)] += int(n)

@@ -29,6 +29,8 @@ class StoreRecord(msgspec.Struct, kw_only=True):
     excluded_paths: list[str] = []
     created_at: int = 0
     reporting_currency: str | None = None
+    # Bots (docs/privacy.md#bots): count crawlers and headless browsers as people.
+    keep_bots: bool = False
     # Consent (docs/privacy.md#consent): nothing is recorded for a request without the
     # visitor's `consent: true`; and a browser's `Sec-GPC: 1` / `DNT: 1` counts as a refusal.
     consent_required: bool = False
@@ -49,6 +51,8 @@ class ApiKey(msgspec.Struct, kw_only=True):
 
 
 _COLS = "id, name, currency, timezone, domains, abandon_after_seconds, tag_mode, tracking_enabled, excluded_paths, created_at, reporting_currency, consent_required, honour_gpc"
+
+_READ = _COLS + ", keep_bots"  # read last: `_store` takes it as row[-1]
 
 
 # --- authorised domains: one rule for the CLI, the REST API and the dashboard ---------------
@@ -122,6 +126,7 @@ def _store(row: Any) -> StoreRecord:
         excluded_paths=loads(row[8]),
         created_at=int(row[9]),
         reporting_currency=row[10],
+        keep_bots=bool(row[-1]),  # _READ's last column
         consent_required=bool(row[11]),
         honour_gpc=bool(row[12]),
     )
@@ -167,17 +172,17 @@ def create_store(
 
 
 def get_store(conn: Conn, store_id: str) -> StoreRecord | None:
-    row = conn.one(f"SELECT {_COLS} FROM stores WHERE id = ?", (store_id,))
+    row = conn.one(f"SELECT {_READ} FROM stores WHERE id = ?", (store_id,))
     return _store(row) if row else None
 
 
 def list_stores(conn: Conn) -> list[StoreRecord]:
-    return [_store(r) for r in conn.all(f"SELECT {_COLS} FROM stores ORDER BY created_at, id")]
+    return [_store(r) for r in conn.all(f"SELECT {_READ} FROM stores ORDER BY created_at, id")]
 
 
 def find_store_by_name(conn: Conn, name: str) -> StoreRecord | None:
     row = conn.one(
-        f"SELECT {_COLS} FROM stores WHERE name = ? ORDER BY created_at LIMIT 1", (name,)
+        f"SELECT {_READ} FROM stores WHERE name = ? ORDER BY created_at LIMIT 1", (name,)
     )
     return _store(row) if row else None
 
@@ -192,6 +197,7 @@ UPDATABLE = {
     "tracking_enabled": bool,
     "excluded_paths": list,
     "reporting_currency": str,
+    "keep_bots": bool,
     "consent_required": bool,
     "honour_gpc": bool,
 }
