@@ -85,6 +85,12 @@ def test_the_setting_over_rest(http: Any, db: Database) -> None:
     assert got == {"retentionDays": 90, "default": True, "prunedUntil": None}
     r = http.patch("/api/store/retention", json={"retentionDays": 30}, headers=h)
     assert r.status_code == 200 and r.json()["retentionDays"] == 30 and not r.json()["default"]
+    assert (
+        http.patch("/api/store/retention", json={"retentionDays": 45.0}, headers=h).json()[
+            "retentionDays"
+        ]
+        == 45
+    )
     for bad in (0, 4000, "x", True, 1.5):
         r = http.patch("/api/store/retention", json={"retentionDays": bad}, headers=h)
         assert r.status_code == 422, bad

@@ -7,6 +7,8 @@ quarantined events older than it (they can no longer be replayed)."""
 
 from __future__ import annotations
 
+from decimal import Decimal
+
 from shopevents.storage import retention as store
 from shopevents.storage.database import Conn
 
@@ -18,13 +20,20 @@ SLACK_US = 3_600 * 1_000_000
 
 
 def check_days(value: object) -> int:
-    """A retention in days (a whole number from 1 to 3650); ValueError saying why not."""
-    if isinstance(value, bool) or not isinstance(value, int | str):
-        raise ValueError(f"Expected a whole number of days; received {value!r}")
-    try:
-        days = int(value)
-    except ValueError:
-        raise ValueError(f"Expected a whole number of days; received {value!r}") from None
+    """A retention in days (a whole number from 1 to 3650; `30.0` is 30); ValueError saying
+    why not."""
+    days: int | None = None
+    if isinstance(value, int) and not isinstance(value, bool):
+        days = value
+    elif isinstance(value, Decimal | float) and Decimal(value).is_finite():
+        whole = Decimal(value)
+        if abs(whole) > MAX_DAYS:
+            raise ValueError(f"Expected {MIN_DAYS} to {MAX_DAYS} days; received {value!s}")
+        days = int(whole) if whole == whole.to_integral_value() else None
+    elif isinstance(value, str) and value.strip().isdigit():
+        days = int(value.strip())
+    if days is None:
+        raise ValueError(f"Expected a whole number of days; received {value!s}")
     if not MIN_DAYS <= days <= MAX_DAYS:
         raise ValueError(f"Expected {MIN_DAYS} to {MAX_DAYS} days; received {days}")
     return days
