@@ -21,7 +21,7 @@ from shopevents.clock import SystemClock, to_micros
 from shopevents.config import Settings
 from shopevents.dashboard import auth
 from shopevents.simulate import run_demo
-from shopevents.storage import stores
+from shopevents.storage import accounts, stores
 from shopevents.storage.codec import dumpb
 from shopevents.storage.database import Database
 
@@ -118,8 +118,10 @@ def shop(tmp_path_factory: pytest.TempPathFactory) -> Iterator[dict[str, Any]]:
     try:
         with conn.transaction():
             store = stores.create_store(conn, "Demo store", now=now, timezone="Europe/Madrid")
-            stores.create_store(conn, "Second shop", now=now + 1)
-            auth.create_user(conn, "admin", PASSWORD, now)
+            second = stores.create_store(conn, "Second shop", now=now + 1)
+            uid = auth.create_user(conn, "admin", PASSWORD, now)
+            for rec in (store, second):  # the account owns both stores
+                accounts.grant(conn, uid, rec.id, "owner", now)
     finally:
         conn.close()
         db.close()

@@ -27,7 +27,7 @@ from shopevents.clock import SystemClock, to_micros
 from shopevents.config import Settings
 from shopevents.dashboard import auth
 from shopevents.simulate import run_demo
-from shopevents.storage import stores
+from shopevents.storage import accounts, stores
 from shopevents.storage.database import Database
 
 pytestmark = pytest.mark.browser
@@ -140,7 +140,8 @@ def demo(tmp_path_factory: pytest.TempPathFactory) -> Iterator[dict[str, Any]]:
             store = stores.create_store(
                 conn, "Demo store", now=now, timezone="Europe/Madrid", currency="EUR"
             )
-            auth.create_user(conn, "admin", PASSWORD, now)
+            uid = auth.create_user(conn, "admin", PASSWORD, now)
+            accounts.grant(conn, uid, store.id, "owner", now)  # the account owns the store
     finally:
         conn.close()
         db.close()

@@ -57,16 +57,12 @@ def create_user(conn: Conn, username: str, password: str, now: int) -> int:
 def set_password(conn: Conn, username: str, password: str) -> bool:
     if len(password) < MIN_PASSWORD:
         raise ValueError(f"a password is at least {MIN_PASSWORD} characters")
-    cur = conn.execute(
-        "UPDATE users SET password_hash = ? WHERE username = ?",
-        (hash_password(password), username.strip()),
-    )
-    if cur.rowcount > 0:
-        uid = accounts.user_id_of(conn, username)
-        if uid is not None:
-            accounts.end_sessions(conn, uid)
-        return True
-    return False
+    uid = accounts.user_id_of(conn, username)
+    if uid is None:
+        return False
+    conn.execute("UPDATE users SET password_hash = ? WHERE id = ?", (hash_password(password), uid))
+    accounts.end_sessions(conn, uid)
+    return True
 
 
 def list_users(conn: Conn) -> list[dict[str, Any]]:

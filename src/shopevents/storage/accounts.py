@@ -44,13 +44,11 @@ def grant(conn: Conn, user_id: int, store_id: str, role: str, now: int) -> str |
 
 def revoke(conn: Conn, user_id: int, store_id: str) -> bool:
     """Take the account's access to the store away; its sessions end. False: it had none."""
-    cur = conn.execute(
-        "DELETE FROM store_grants WHERE user_id = ? AND store_id = ?", (user_id, store_id)
-    )
-    if cur.rowcount > 0:
-        end_sessions(conn, user_id)
-        return True
-    return False
+    if role_of(conn, user_id, store_id) is None:
+        return False
+    conn.execute("DELETE FROM store_grants WHERE user_id = ? AND store_id = ?", (user_id, store_id))
+    end_sessions(conn, user_id)
+    return True
 
 
 def role_of(conn: Conn, user_id: int, store_id: str) -> str | None:
@@ -135,22 +133,33 @@ def touch_session(
     )
 
 
+def _deleted(conn: Conn, sql: str, params: tuple[Any, ...]) -> int:
+    """Run a DELETE; how many rows went."""
+    if conn.dialect == "postgres":  # rowcount is not known in a pipelined transaction
+        return int(conn.scalar(f"WITH d AS ({sql} RETURNING 1) SELECT count(*) FROM d", params))
+    return max(int(conn.execute(sql, params).rowcount or 0), 0)
+
+
 def end_session(conn: Conn, session_id: str, user_id: int | None = None) -> bool:
     if user_id is None:
-        cur = conn.execute("DELETE FROM dashboard_sessions WHERE id = ?", (session_id,))
-    else:
-        cur = conn.execute(
-            "DELETE FROM dashboard_sessions WHERE id = ? AND user_id = ?", (session_id, user_id)
+        return _deleted(conn, "DELETE FROM dashboard_sessions WHERE id = ?", (session_id,)) > 0
+    return (
+        _deleted(
+            conn,
+            "DELETE FROM dashboard_sessions WHERE id = ? AND user_id = ?",
+            (session_id, user_id),
         )
-    return bool(cur.rowcount > 0)
+        > 0
+    )
 
 
 def end_sessions(conn: Conn, user_id: int, keep: str | None = None) -> int:
     """End every session of the account (but `keep`); how many ended."""
-    cur = conn.execute(
-        "DELETE FROM dashboard_sessions WHERE user_id = ? AND id <> ?", (user_id, keep or "")
+    return _deleted(
+        conn,
+        "DELETE FROM dashboard_sessions WHERE user_id = ? AND id <> ?",
+        (user_id, keep or ""),
     )
-    return int(cur.rowcount or 0)
 
 
 def list_sessions(conn: Conn, user_id: int, now: int) -> list[dict[str, Any]]:
