@@ -1,9 +1,9 @@
 """Bots (docs/privacy.md#bots), over real HTTP on both backends: a crawler's or headless
 browser's request is answered as anyone's, flagged (request and contact), and by default its
-purchase is not in the revenue, carts or products reports (before and after the rollups
-catch up), its cart is never abandoned and no outbox event (so no webhook) comes of it; a
-store that keeps its bots (`keep_bots`, set by the CLI, `PATCH /api/store` and the
-dashboard's form) gets everything as from a person, and the debugger shows the flag."""
+purchase is not in the revenue, carts, products, data-quality or sources reports (before and
+after the rollups catch up), its cart is never abandoned and no outbox event (so no webhook)
+comes of it; a store that keeps its bots (`keep_bots`, set by the CLI, `PATCH /api/store` and
+the dashboard's form) gets everything as from a person, and the debugger shows the flag."""
 
 from __future__ import annotations
 
@@ -181,6 +181,8 @@ def test_a_bots_purchase_cart_and_events_are_left_out_by_default(
         assert cart_totals["created"] == 1, cart_totals
         quality = report(web, store, "data-quality")["totals"]
         assert quality["accepted"] == 2, quality  # the person's purchase and page visit
+        sources = report(web, store, "sources")["totals"]
+        assert (sources["orders"], sources["carts"], sources["visits"]) == (1, 1, 1), sources
 
     with db.reader() as c:
         flagged = dict(c.all("SELECT reason, COUNT(*) FROM bot_requests GROUP BY reason"))
@@ -221,6 +223,8 @@ def test_a_store_that_keeps_bots_counts_them_and_the_debugger_flags_them(
         totals = revenue(web, store)
         assert (totals["orders"], totals["grossRevenue"]) == (1, 500), totals
         assert report(web, store, "carts")["totals"]["created"] == 2
+        sources = report(web, store, "sources")["totals"]
+        assert (sources["orders"], sources["carts"], sources["visits"]) == (1, 2, 2), sources
     assert "purchase.created" in outbox_topics(db, store.id)
     assert abandon_all(db) == 2  # both bots' carts, as anyone's
     assert "cart.abandoned" in outbox_topics(db, store.id)

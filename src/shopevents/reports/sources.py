@@ -83,6 +83,10 @@ class _Attribution:
         )
 
 
+_HUMAN = "NOT EXISTS (SELECT 1 FROM bot_requests b WHERE b.id = {request} AND b.kept = 0)"
+"""SQL: the row is not from a bot's request left out of the figures (docs/privacy.md#bots)."""
+
+
 def _acc() -> list[int]:
     # orders, gross, refunded, cancelled amount, cancelled orders, refunds (as queries._figures)
     return [0, 0, 0, 0, 0, 0]
@@ -110,7 +114,8 @@ def sources(
     bought = conn.all(
         "SELECT p.purchased_at, p.currency, p.total_price, "
         + _TOUCHES.format(contact="p.contact_id", upto="p.received_at")
-        + " FROM purchases p WHERE p.store_id = ? AND p.purchased_at >= ? AND p.purchased_at < ?",
+        + " FROM purchases p WHERE p.store_id = ? AND p.purchased_at >= ? AND p.purchased_at < ? "
+        f"AND {_HUMAN.format(request='p.request_id')}",
         (sid, rng.start_us, rng.end_us),
     )
     adjusted = conn.all(
@@ -122,19 +127,23 @@ def sources(
         "WHERE store_id = ? AND purchase_row IN (SELECT purchase_row FROM purchase_adjustments "
         "WHERE store_id = ? AND adjusted_at >= ? AND adjusted_at < ?)) a "
         "JOIN purchases p ON p.id = a.purchase_row "
-        "WHERE a.adjusted_at >= ? AND a.adjusted_at < ?",
+        "WHERE a.adjusted_at >= ? AND a.adjusted_at < ? "
+        f"AND {_HUMAN.format(request='p.request_id')}",
         (sid, sid, rng.start_us, rng.end_us, rng.start_us, rng.end_us),
     )
     started = conn.all(
         "SELECT t.at, "
         + _TOUCHES.format(contact="c.contact_id", upto="t.at")
         + " FROM cart_transitions t JOIN carts c ON c.id = t.cart_row "
-        "WHERE t.store_id = ? AND t.at >= ? AND t.at < ? AND t.from_state IS NULL",
+        "WHERE t.store_id = ? AND t.at >= ? AND t.at < ? AND t.from_state IS NULL "
+        f"AND {_HUMAN.format(request='t.request_id')}",
         (sid, rng.start_us, rng.end_us),
     )
     seen = conn.all(
         "SELECT source, COALESCE(device, ''), COUNT(*) FROM visits "
-        "WHERE store_id = ? AND at >= ? AND at < ? GROUP BY source, device",
+        "WHERE store_id = ? AND at >= ? AND at < ? AND NOT EXISTS (SELECT 1 FROM events e "
+        "JOIN bot_requests b ON b.id = e.request_id AND b.kept = 0 WHERE e.id = visits.event_id) "
+        "GROUP BY source, device",
         (sid, rng.start_us, rng.end_us),
     )
 
