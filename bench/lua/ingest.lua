@@ -59,6 +59,9 @@ function init(args)
   events_per_ok = tonumber(os.getenv("BENCH_EVENTS_PER_OK") or "0")
 end
 
+-- A browser's User-Agent: without one the request would count as a bot's (docs/privacy.md#bots).
+local user_agent = "Mozilla/5.0 (Windows NT 10.0; Win64; x64) AppleWebKit/537.36 (KHTML, like Gecko) Chrome/131.0.0.0 Safari/537.36"
+
 function request()
   local k = n
   n = n + 1
@@ -68,7 +71,7 @@ function request()
   local token = prefix .. string.format("%012x", k)
   sent = sent + 1
   local body = table.concat(frags, token)
-  return wrk.format("POST", path, { ["Content-Type"] = content_type }, body)
+  return wrk.format("POST", path, { ["Content-Type"] = content_type, ["User-Agent"] = user_agent }, body)
 end
 
 function response(status, headers, body)
