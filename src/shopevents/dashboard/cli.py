@@ -69,11 +69,7 @@ def _find_user(env: Any, username: str) -> int:
     envvar="SHOPEVENTS_NEW_PASSWORD",
     help="The password (else asked for; env SHOPEVENTS_NEW_PASSWORD).",
 )
-@click.option(
-    "--store",
-    "store_ref",
-    help="Grant the account this store (id or name); without it the account sees no store.",
-)
+@shared_store_option(note=" Grants the account this store; without it the account sees no store.")
 @click.option("--role", type=_role_choice(), default="viewer", show_default=True)
 @click.pass_obj
 def users_create(
@@ -110,7 +106,7 @@ def users_create(
 
 @users_group.command("grant")
 @click.argument("username")
-@click.option("--store", "store_ref", required=True, help="The store: its id or its name.")
+@shared_store_option(required=True)
 @click.option("--role", type=_role_choice(), required=True, help="viewer, admin or owner.")
 @click.pass_obj
 def users_grant(env: Any, username: str, store_ref: str, role: str) -> None:
@@ -134,7 +130,7 @@ def users_grant(env: Any, username: str, store_ref: str, role: str) -> None:
 
 @users_group.command("revoke")
 @click.argument("username")
-@click.option("--store", "store_ref", required=True, help="The store: its id or its name.")
+@shared_store_option(required=True)
 @click.pass_obj
 def users_revoke(env: Any, username: str, store_ref: str) -> None:
     """Take an account's access to a store away (its sessions end)."""
