@@ -548,7 +548,7 @@ def test_unknown_path_and_method_use_the_error_shape(api: Api) -> None:
     store = api.store()
     assert_error(api.http.get("/api/nothing-here", headers=store.auth), 404, "not_found")
     assert_error(
-        api.http.delete("/api/contacts/a@example.com", headers=store.auth),
+        api.http.put("/api/contacts/a@example.com", headers=store.auth),
         405,
         "method_not_allowed",
     )

@@ -33,6 +33,13 @@ ERROR = {
     },
 }
 OBJ = {"type": "object"}
+DOMAIN = {
+    "type": "string",
+    "description": "A host name (shop.example: it and its subdomains) or a URL prefix with its "
+    "scheme (https://shop.example/es/)",
+    "pattern": r"^(?:(?:\*\.|\.)?(?:[A-Za-z0-9_-]+\.)*[A-Za-z0-9_-]+(?::[0-9]{1,5})?"
+    r"|https?://(?:[a-z0-9-]+\.)*[a-z0-9-]+(?::[0-9]{1,4})?(?:/[!-~]*)?)$",
+}
 NULLABLE_STR = {"type": ["string", "null"]}
 
 
@@ -166,7 +173,7 @@ STORE_PATCH = {
             "description": "An IANA time zone, e.g. Europe/Madrid",
             "enum": sorted(available_timezones()),
         },
-        "domains": {"type": "array", "items": {"type": "string", "pattern": TEXT}},
+        "domains": {"type": "array", "items": DOMAIN},
         "abandonAfterSeconds": {"type": "integer", "minimum": 1, "maximum": 7776000},
         "tagMode": {"type": "boolean"},
         "trackingEnabled": {"type": "boolean"},
