@@ -352,6 +352,9 @@ def test_cli_grant_and_revoke(
     bare = cli("--database", url, "users", "create", "dave", "--password", PASSWORD)
     assert bare.exit_code == 0 and "users grant dave" in bare.output, bare.output
     assert accounts_of(db, "dave") == {}
+    listed = cli("--database", url, "users", "list").output
+    assert "carol  created" in listed and f"stores: {a.id} (admin)" in listed, listed
+    assert "stores: none" in listed
     bad = [
         (["users", "grant", "ghost", "--store", a.id, "--role", "viewer"], "ghost"),
         (["users", "grant", "nobody", "--store", "No such shop", "--role", "viewer"], "No such"),

@@ -210,12 +210,15 @@ def users_set_password(env: Any, username: str, password: str | None) -> None:
 def users_list(env: Any) -> None:
     """List dashboard accounts."""
     from shopevents.dashboard import auth
+    from shopevents.storage import accounts
 
     users = env.read(auth.list_users)
     if not users:
         click.echo("no users yet: create one with `shopevents users create NAME`", err=True)
+    roles = env.read(lambda c: {u["id"]: accounts.roles_of(c, u["id"]) for u in users})
     for u in users:
-        click.echo(f"{u['username']}  created {iso(u['createdAt'])}")
+        grants = ", ".join(f"{sid} ({role})" for sid, role in sorted(roles[u["id"]].items()))
+        click.echo(f"{u['username']}  created {iso(u['createdAt'])}  stores: {grants or 'none'}")
 
 
 # --- quarantine ------------------------------------------------------------------------------
