@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # Set up and run the whole test suite (SQLite and PostgreSQL, Node, Chromium): bash scripts/test.sh
 #   bash scripts/test.sh --fast   the fast tier: unit tests and the SQLite-only tests that need
-#                                 no browser and are not marked slow (about a minute)
+#                                 no browser and are not marked slow
 # Any other arguments go to pytest (e.g. `bash scripts/test.sh tests/unit -x`, `-n 0` to run
 # in one process). SHOPEVENTS_TEST_WORKERS sets the number of pytest-xdist worker processes.
 set -euo pipefail
