@@ -178,6 +178,9 @@ def test_a_viewer_is_refused_every_other_store_and_every_action(
         settings = web.get(f"/stores/{a.id}/settings").text
         assert a.key_id not in settings and 'id="new-key"' not in settings
         assert "Add an endpoint" not in settings and "/keys/" not in settings
+        for section in ("imports", "custom-events"):  # no forms it could not send
+            html = web.get(f"/stores/{a.id}/{section}").text
+            assert f'method="post" action="/stores/{a.id}/{section}"' not in html, section
     # The same actions by an admin go through (the refusals above were the role's doing).
     with client(live) as web:
         csrf = login(web, "admin")
