@@ -274,3 +274,39 @@ def test_erasure_from_the_command_line(db_url: str, db: Database) -> None:
     assert len(log) == 1 and log[0]["actor"].startswith("cli:")
     bad = runner.invoke(main, [*base, "erase", "not-an-email", "--store", sid, "--yes"])
     assert bad.exit_code == 1 and "not an e-mail address" in bad.output
+
+
+def test_erasure_from_the_dashboard(api: httpx.Client, live: LiveServer, db: Database) -> None:
+    from tests.integration.test_dashboard_support import add_user, grant, login
+
+    store = make_store(db)
+    r = api.patch(f"/api/contacts/{EMAIL}", json={"_name": "Erin"}, headers=store.auth)
+    assert r.status_code in (200, 201)
+    cid = api.get(f"/api/contacts/{EMAIL}", headers=store.auth).json()["id"]
+    add_user(db, "owner")
+    add_user(db, "watcher", owner=False)
+    grant(db, "watcher", store.id, "viewer")
+    page = f"/stores/{store.id}/contacts/{cid}"
+    with httpx.Client(base_url=live.url, timeout=30) as viewer:
+        token = login(viewer, "watcher")
+        assert "Erase this contact" not in viewer.get(page).text
+        refused = viewer.post(page + "/erase", data={"csrf": token, "confirm": EMAIL})
+        assert refused.status_code == 403
+    with httpx.Client(base_url=live.url, timeout=30) as web:
+        token = login(web, "owner")
+        html = web.get(page).text
+        assert "Erase this contact" in html and "data-confirm" in html
+        # the e-mail must be typed again
+        wrong = web.post(page + "/erase", data={"csrf": token, "confirm": "someone@else.com"})
+        assert wrong.status_code == 303 and wrong.headers["location"].endswith(page)
+        assert "Type the contact" in web.get(wrong.headers["location"]).text
+        assert api.get(f"/api/contacts/{EMAIL}", headers=store.auth).status_code == 200
+        # no CSRF token: refused
+        assert web.post(page + "/erase", data={"confirm": EMAIL}).status_code == 403
+        done = web.post(page + "/erase", data={"csrf": token, "confirm": EMAIL.upper()})
+        assert done.status_code == 303
+        assert "was erased" in web.get(done.headers["location"]).text
+    assert api.get(f"/api/contacts/{EMAIL}", headers=store.auth).status_code == 404
+    log = api.get("/api/erasures", headers=store.auth).json()["erasures"]
+    assert log[0]["actor"] == "user:owner"
+    assert EMAIL.lower() not in dump(db)

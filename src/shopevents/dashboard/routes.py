@@ -1176,7 +1176,7 @@ def routes(ctx: AppContext) -> list[BaseRoute]:
 
     R = Route
     S = "/stores/{store_id}"
-    from shopevents.dashboard import imports_page
+    from shopevents.dashboard import erasure_page, imports_page
 
     return [
         R("/", page(home, need_store=False), methods=["GET"]),
@@ -1226,6 +1226,7 @@ def routes(ctx: AppContext) -> list[BaseRoute]:
         R("/favicon.svg", favicon("favicon.svg", "image/svg+xml"), methods=["GET", "HEAD"]),
         *custom_events_page.routes(ctx, S, page, render, read, write, redirect),
         *imports_page.routes(ctx, S, page, render, read),
+        *erasure_page.routes(ctx, S, page, redirect, read, write),
         *accounts_page.routes(ctx, S, page, render, read, write, redirect),
         Mount(STATIC_PREFIX, app=StaticFiles(directory=static_dir), name="dashboard-static"),
     ]
