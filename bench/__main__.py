@@ -239,6 +239,13 @@ def cmd_import(a) -> int:
     return 0
 
 
+def cmd_retention(a) -> int:
+    from bench import retention
+
+    retention.run(_backends(a.backend), a.rows, log=lambda s: print(s, flush=True))
+    return 0
+
+
 def main(argv: list[str] | None = None) -> int:
     ap = argparse.ArgumentParser(
         prog="python -m bench",
@@ -377,6 +384,10 @@ def main(argv: list[str] | None = None) -> int:
     im.add_argument("--backend", default="both", choices=["sqlite", "postgres", "both"])
     im.add_argument("--rows", type=int, default=100_000, help="rows per file")
     im.set_defaults(fn=cmd_import)
+    rt = sub.add_parser("retention", help="the worker's pruning of raw bodies past retention")
+    rt.add_argument("--backend", default="both", choices=["sqlite", "postgres", "both"])
+    rt.add_argument("--rows", type=int, default=200_000, help="requests past retention")
+    rt.set_defaults(fn=cmd_retention)
     s = sub.add_parser("setup", help="install wrk and nginx-light from Debian if missing")
     s.set_defaults(fn=lambda a: setup() or 0)
     a = ap.parse_args(argv)
