@@ -160,3 +160,22 @@ def test_the_docs_request_is_kept_as_the_docs_visit() -> None:
     got = dict(zip(("source", "name", "medium", "campaign", "device", "info"), cols, strict=True))
     got["info"] = json.loads(got["info"])
     assert got == expected
+
+
+def test_no_stored_text_holds_a_nul() -> None:
+    """PostgreSQL's text refuses NUL: a referrer or campaign parameter carrying one is kept
+    without it."""
+    import json
+
+    from shopevents.domain.attribution import visit_columns
+
+    for browser in (
+        {"referer": "\u0000"},
+        {
+            "url": "https://s.example/?utm_source=%00&utm_campaign=a%00b",
+            "referrer": "https://x\u0000y/",
+        },
+        {"device": "\u0000"},
+    ):
+        got = visit_columns(b"", json.dumps(browser).encode())
+        assert not any(isinstance(v, str) and "\x00" in v for v in got), (browser, got)

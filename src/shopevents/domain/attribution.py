@@ -446,9 +446,17 @@ def visit_columns(
             info["content"] = t.content
     return (
         t.source,
-        t.name,
-        t.medium,
-        t.campaign,
-        v.device,
+        _no_nul(t.name),
+        _no_nul(t.medium),
+        _no_nul(t.campaign),
+        _no_nul(v.device),
         _encode(info).decode() if info else None,
     )
+
+
+def _no_nul(text: str | None) -> str | None:
+    """A text fit for storage: PostgreSQL's text refuses NUL characters (a referrer or a
+    campaign parameter may carry one, as `%00`)."""
+    if text is None or "\x00" not in text:
+        return text
+    return text.replace("\x00", "") or None
