@@ -442,3 +442,17 @@ def accounts_of(db: Database, username: str) -> dict[str, str]:
 def sessions_of(db: Database, username: str) -> list[dict[str, Any]]:
     uid = user_id(db, username)
     return _read(db, lambda c: accounts.list_sessions(c, uid, 0))  # type: ignore[no-any-return]
+
+
+def test_the_first_account_owns_every_store(db: Database) -> None:
+    """The README's demo: `users create admin` on a server with a store and no account yet
+    makes an account that sees the store (owner); a later one sees nothing until granted."""
+    a = make_store(db, "First shop")
+    b = make_store(db, "Second shop")
+    first = cli("--database", db.url, "users", "create", "founder", "--password", PASSWORD)
+    assert first.exit_code == 0, first.output
+    assert "owner of every store" in first.output
+    assert accounts_of(db, "founder") == {a.id: "owner", b.id: "owner"}
+    later = cli("--database", db.url, "users", "create", "later", "--password", PASSWORD)
+    assert later.exit_code == 0 and accounts_of(db, "later") == {}
+    assert "users grant later" in later.output

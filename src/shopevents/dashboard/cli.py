@@ -20,6 +20,7 @@ from shopevents.cli_common import open_output, resolve_store
 from shopevents.cli_common import store_option as shared_store_option
 from shopevents.clock import to_micros
 from shopevents.reports import routes as report_routes
+from shopevents.storage import stores
 from shopevents.storage.codec import dumps, loads, money_from_db
 from shopevents.storage.database import Conn
 from shopevents.storage.reads import iso
@@ -69,7 +70,10 @@ def _find_user(env: Any, username: str) -> int:
     envvar="SHOPEVENTS_NEW_PASSWORD",
     help="The password (else asked for; env SHOPEVENTS_NEW_PASSWORD).",
 )
-@shared_store_option(note=" Grants the account this store; without it the account sees no store.")
+@shared_store_option(
+    note=" Grants the account this store; without it the account sees no store, unless it is"
+    " the server's first account (owner of every store there is)."
+)
 @click.option("--role", type=_role_choice(), default="viewer", show_default=True)
 @click.pass_obj
 def users_create(
@@ -84,17 +88,26 @@ def users_create(
     if password is None:
         password = click.prompt("Password", hide_input=True, confirmation_prompt=True)
 
-    def make(c: Any, now: int) -> None:
+    def make(c: Any, now: int) -> list[Any]:
+        first = accounts.user_count(c) == 0
         uid = auth.create_user(c, username, password, now)
         if store is not None:
             accounts.grant(c, uid, store.id, role, now)
+            return []
+        owned = stores.list_stores(c) if first else []
+        for rec in owned:  # the server's first account runs it: owner of every store
+            accounts.grant(c, uid, rec.id, "owner", now)
+        return owned
 
     try:
-        env.write(make)
+        owned = env.write(make)
     except ValueError as exc:
         raise click.ClickException(str(exc)) from exc
     click.echo(f"created user {username.strip()!r}; log in at {env.settings.base_url}/login")
-    if store is None:
+    if owned:
+        names = ", ".join(rec.name for rec in owned)
+        click.echo(f"the server's first account: owner of every store ({names})")
+    elif store is None:
         click.echo(
             f"it sees no store yet: `shopevents users grant {username.strip()} --store ID "
             "--role viewer|admin|owner`",

@@ -86,6 +86,10 @@ def owner_count(conn: Conn, store_id: str) -> int:
     )
 
 
+def user_count(conn: Conn) -> int:
+    return int(conn.scalar("SELECT COUNT(*) FROM users") or 0)
+
+
 def user_id_of(conn: Conn, username: str) -> int | None:
     value = conn.scalar("SELECT id FROM users WHERE username = ?", (username.strip(),))
     return int(value) if value is not None else None
