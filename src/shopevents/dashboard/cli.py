@@ -10,7 +10,6 @@ import io
 import sys
 from collections.abc import Iterator
 from datetime import UTC, datetime
-from decimal import Decimal
 from typing import Any
 
 import click
@@ -20,8 +19,8 @@ from shopevents.cli_common import open_output, resolve_store
 from shopevents.cli_common import store_option as shared_store_option
 from shopevents.clock import to_micros
 from shopevents.reports import routes as report_routes
-from shopevents.storage import stores
-from shopevents.storage.codec import dumps, loads, money_from_db
+from shopevents.storage import exports, stores
+from shopevents.storage.codec import dumps
 from shopevents.storage.database import Conn
 from shopevents.storage.reads import iso
 from shopevents.storage.stores import StoreRecord
@@ -631,55 +630,6 @@ def _export(
         ],
     }  # fmt: skip
 
-    def record(r: Any) -> dict[str, Any]:
-        if what == "events":
-            return {
-                "id": int(r[0]),
-                "requestId": int(r[1]),
-                "index": int(r[2]),
-                "type": r[3],
-                "status": r[4],
-                "receivedAt": iso(r[5]),
-                "contactId": r[6],
-                "warnings": loads(r[7]) or [],
-                "data": loads(r[8]),
-            }
-        if what == "purchases":
-            data = loads(r[15]) or {}
-            return {
-                "id": int(r[0]),
-                "purchaseId": r[1],
-                "purchaseDate": iso(r[2]),
-                "receivedAt": iso(r[4]),
-                "contactId": r[5],
-                "cartId": r[6],
-                "channel": r[7],
-                "totalPrice": money_from_db(int(r[8])),
-                "totalQuantity": int(r[9]),
-                "currency": r[10],
-                "paymentMethod": r[11],
-                "source_type": r[12],
-                "source_name": r[13],
-                "recovered": bool(r[14]),
-                "products": data.get("products", []),
-            }
-        return {
-            "id": r[0],
-            "email": r[1],
-            "createdAt": iso(r[3]),
-            "updatedAt": iso(r[4]),
-            "mergedInto": r[5],
-            "totalPurchases": int(r[6]),
-            "totalAmount": Decimal(str(r[7] or "0")),
-            "firstPurchaseDate": iso(r[8]),
-            "lastPurchaseDate": iso(r[9]),
-            "fields": loads(r[2]) or {},
-        }
-
-    def flat(rec: dict[str, Any]) -> list[Any]:
-        vals = list(rec.values())
-        return [_json(v) if isinstance(v, dict | list) else ("" if v is None else v) for v in vals]
-
     conn = env.db.connect()
     written = 0
     try:
@@ -701,9 +651,9 @@ def _export(
         ) as bar:
             task = bar.add_task(what, total=total)
             for row in _pages(conn, sql, store.id, "" if what == "contacts" else 0, extra):
-                rec = record(row)
+                rec = exports.record(what, row)
                 if writer is not None:
-                    writer.writerow(flat(rec))
+                    writer.writerow(exports.flat(rec))
                 else:
                     out.write(_json(rec) + "\n")
                 written += 1
