@@ -113,6 +113,42 @@ def _error_bytes(
     return b"".join(head) + body
 
 
+LINGER_SECONDS = 2.0
+"""How long a connection answered before its request body was read keeps reading (and
+dropping) what the client still sends, so that closing it does not reset the answer away."""
+
+
+class LingeringTransport:
+    """The connection's transport as the HTTP cycle sees it. Closing it while the client is
+    still sending the request's body (an early `413`) would make the kernel reset the
+    connection, and the client may lose the answer it was sent: instead the write side is
+    shut (the answer, then end of file), what still comes is dropped, and the connection is
+    closed at the client's end of file or after LINGER_SECONDS."""
+
+    def __init__(self, transport: asyncio.Transport, owner: Any) -> None:
+        self._transport = transport
+        self._owner = owner
+        self.draining = False
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(self._transport, name)
+
+    def close(self) -> None:
+        t = self._transport
+        if t.is_closing() or self.draining:
+            return
+        if not self._owner.awaiting_body or not t.can_write_eof():
+            t.close()
+            return
+        self.draining = True
+        t.write_eof()
+        self._owner.loop.call_later(LINGER_SECONDS, self.hard_close)
+
+    def hard_close(self) -> None:
+        if not self._transport.is_closing():
+            self._transport.close()
+
+
 class Guard:
     """Per server: the connections that are only waiting, oldest first (a dict keeps order)."""
 
@@ -161,7 +197,7 @@ class GuardedHttpToolsProtocol(HttpToolsProtocol):
     # --- connection life ---------------------------------------------------------------------
 
     def connection_made(self, transport: asyncio.Transport) -> None:  # type: ignore[override]
-        super().connection_made(transport)
+        super().connection_made(LingeringTransport(transport, self))  # type: ignore[arg-type]
         limits = self.limits
         if len(self.connections) > limits.max_connections and not self.guard.evict_oldest():
             self.guard.refused += 1
@@ -180,6 +216,9 @@ class GuardedHttpToolsProtocol(HttpToolsProtocol):
     def eof_received(self) -> bool | None:  # type: ignore[override]
         """The client half-closed its side: a request already in is still answered (then
         the connection is closed); otherwise the connection is closed now."""
+        if self.transport.draining:  # type: ignore[attr-defined]
+            self.transport.hard_close()  # type: ignore[attr-defined]
+            return None
         cycle = self.cycle
         if not self.in_head and cycle is not None and not cycle.response_complete:
             cycle.keep_alive = False
@@ -192,7 +231,7 @@ class GuardedHttpToolsProtocol(HttpToolsProtocol):
         self.guard.busy(self)
         self.connections.discard(self)
         if not self.transport.is_closing():
-            self.transport.close()
+            self.transport.hard_close()  # type: ignore[attr-defined]
 
     def cancel_timers(self) -> None:
         if self.head_timer is not None:
@@ -205,6 +244,8 @@ class GuardedHttpToolsProtocol(HttpToolsProtocol):
     # --- the parser's progress ---------------------------------------------------------------
 
     def data_received(self, data: bytes) -> None:
+        if self.transport.draining:  # type: ignore[attr-defined]
+            return  # the rest of a body already answered: dropped
         super().data_received(data)
         if self.transport.is_closing():
             return
