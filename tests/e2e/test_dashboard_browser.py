@@ -201,8 +201,8 @@ def test_log_in_and_open_every_page(page: Any, shop: dict[str, Any], kit: Any) -
     kit.screenshot(page, "dashboard-login")
     login(page, shop["url"])
     for key, label in PAGES:
-        page.click(f".nav a:text-is('{label}')")
-        page.wait_for_load_state()
+        with page.expect_navigation():
+            page.click(f".nav a:text-is('{label}')")
         assert page.locator(".nav a.active").inner_text() == label
         assert page.locator("h1").count() == 1
         kit.screenshot(page, f"dashboard-{key}")
@@ -214,15 +214,18 @@ def test_log_in_and_open_every_page(page: Any, shop: dict[str, Any], kit: Any) -
     assert page.locator("#revenue details.numbers tbody tr").count() == 30
     # A contact sheet, a cart, a purchase.
     page.goto(f"{shop['url']}/stores/{shop['store']}/contacts")
-    page.locator("tbody a").first.click()
+    with page.expect_navigation():
+        page.locator("tbody a").first.click()
     assert page.locator("#activity .timeline li").count() > 0
     kit.screenshot(page, "dashboard-contact")
     page.goto(f"{shop['url']}/stores/{shop['store']}/carts?state=recovered")
-    page.locator("tbody a").first.click()
+    with page.expect_navigation():
+        page.locator("tbody a").first.click()
     assert page.locator("text=abandoned").count() > 0
     kit.screenshot(page, "dashboard-cart")
     page.goto(f"{shop['url']}/stores/{shop['store']}/purchases?view=repeats")
-    page.locator("tbody td.mono a").first.click()
+    with page.expect_navigation():
+        page.locator("tbody td.mono a").first.click()
     assert page.locator("#versions").count() == 1
     kit.screenshot(page, "dashboard-purchase")
     # Store text is text: the product named like a script is shown, never run.
@@ -251,8 +254,8 @@ def test_date_picker(page: Any, shop: dict[str, Any], kit: Any) -> None:
     page.click("form.picker button[type=submit]")
     page.wait_for_url(re.compile(r"from=" + last[:8] + "01"))
     assert page.input_value("input[name=from]") == last[:8] + "01"
-    page.click(".presets a:text-is('90 days')")
-    page.wait_for_load_state()
+    with page.expect_navigation():
+        page.click(".presets a:text-is('90 days')")
     assert page.locator(".presets a.on").inner_text() == "90 days"
     page.select_option("select[name=interval]", "week")  # submits by itself
     page.wait_for_url(re.compile(r"interval=week"))
@@ -266,8 +269,8 @@ def test_date_picker(page: Any, shop: dict[str, Any], kit: Any) -> None:
 
 def test_requests_arrive_live(page: Any, shop: dict[str, Any], kit: Any) -> None:
     login(page, shop["url"])
-    page.click(".nav a:text-is('Integration')")
-    page.wait_for_load_state()
+    with page.expect_navigation():
+        page.click(".nav a:text-is('Integration')")
     before = page.locator("#reqs tr.req").first.get_attribute("data-id")
     out = _ingest(
         shop["url"],
@@ -303,8 +306,8 @@ def test_replay_a_quarantined_event(page: Any, shop: dict[str, Any], kit: Any) -
     row = page.locator("tbody tr", has_text="too_large")
     assert row.count() == 1
     row.locator("input[name=id]").check()
-    page.click("button:text-is('Replay selected')")
-    page.wait_for_load_state()
+    with page.expect_navigation():
+        page.click("button:text-is('Replay selected')")
     assert "1 replayed and accepted" in page.locator(".flash").inner_text()
     kit.screenshot(page, "dashboard-quarantine-replayed")
     page.goto(f"{shop['url']}/stores/{shop['store']}/purchases?q=ORD-LARGE-1")
