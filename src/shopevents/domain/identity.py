@@ -252,9 +252,13 @@ def resolve(
     now: int,
     request_id: int | None = None,
     fields: dict[str, Any] | None = None,
+    *,
+    minted: str | None = None,
 ) -> Identity:
     """Who is acting. A contact created here gets `fields` at once (`created` is then True and
-    the caller need not update them)."""
+    the caller need not update them). A request without a tracker gets `minted` (the tracker
+    a cluster collector already answered with), else a new one."""
+    tracker_id = tracker_id or minted
     if tracker_id and email is not None:
         known, owner = _tracker_and_email(conn, store_id, tracker_id, email)
     else:

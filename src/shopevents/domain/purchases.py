@@ -75,8 +75,13 @@ def record(
     now: int,
     store_currency: str,
     contact_email: str | None = None,
+    decided: str | None = None,
 ) -> tuple[str, dict[str, Any]]:
-    """Record a purchase; give (status, details) with status accepted / duplicate / conflict."""
+    """Record a purchase; give (status, details) with status accepted / duplicate / conflict.
+
+    `decided`: the verdict a cluster collector already gave (and answered with) from the
+    purchase claims: `duplicate` changes nothing, `conflict` keeps the conflict for review,
+    `accepted` records it as here (the ledger then has the last word)."""
     currency = p.currency or store_currency
     fp = fingerprint(p, currency)
     purchased_at = now
@@ -109,6 +114,10 @@ def record(
     )
     known = _known(conn)
     key = (store_id, p.purchaseId)
+    if decided == "duplicate":
+        return "duplicate", {"purchaseRow": (known.rows.get(key) or (None, None))[1]}
+    if decided == "conflict":
+        return _conflict(conn, store_id, p, channel, request_id, now, fp, data, known.rows.get(key))
     existing: tuple[str, int] | None = None
     if key in known.rows:  # looked up (or recorded) in this transaction
         existing = known.rows[key]
@@ -127,15 +136,7 @@ def record(
     if purchase_row is None:
         if existing is not None and existing[0] == fp:
             return "duplicate", {"purchaseRow": existing[1]}
-        conn.execute(
-            "INSERT INTO purchase_conflicts (store_id, purchase_id, channel, request_id, received_at, fingerprint, data) "
-            "VALUES (?, ?, ?, ?, ?, ?, ?)",
-            (store_id, p.purchaseId, channel, request_id, now, fp, dumps(data)),
-        )
-        outbox.emit(
-            conn, store_id, "purchase.conflict", now, {"purchaseId": p.purchaseId, "received": data}
-        )
-        return "conflict", {"purchaseRow": existing[1] if existing else None}
+        return _conflict(conn, store_id, p, channel, request_id, now, fp, data, existing)
     known.rows[key] = (fp, purchase_row)
     for i in p.products:
         conn.append(
@@ -208,6 +209,29 @@ def record(
         },
     )
     return "accepted", {"purchaseRow": purchase_row, "cart": outcome, "cartRow": cart_row}
+
+
+def _conflict(
+    conn: Conn,
+    store_id: str,
+    p: m.Purchase,
+    channel: str,
+    request_id: int | None,
+    now: int,
+    fp: str,
+    data: Any,
+    existing: tuple[str, int] | None,
+) -> tuple[str, dict[str, Any]]:
+    """Keep a record that differs from the ledger's for review; it is never counted."""
+    conn.execute(
+        "INSERT INTO purchase_conflicts (store_id, purchase_id, channel, request_id, received_at, fingerprint, data) "
+        "VALUES (?, ?, ?, ?, ?, ?, ?)",
+        (store_id, p.purchaseId, channel, request_id, now, fp, dumps(data)),
+    )
+    outbox.emit(
+        conn, store_id, "purchase.conflict", now, {"purchaseId": p.purchaseId, "received": data}
+    )
+    return "conflict", {"purchaseRow": existing[1] if existing else None}
 
 
 def money(value: int) -> Decimal | None:

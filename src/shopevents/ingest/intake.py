@@ -55,6 +55,13 @@ class Prepared(msgspec.Struct, kw_only=True):
     visit: tuple[Any, ...] | None = None
     # Why the request is a bot's (`bots.reason` of its User-Agent), or None.
     bot: str | None = None
+    # Cluster mode: set by the collector that accepted the request. Its id (stored as the
+    # request row's `intake_id`, which makes applying it twice a no-op), the tracker it
+    # minted for a request that names none, and its verdicts on the request's accepted
+    # purchase events by event index (`accepted` | `duplicate` | `conflict`).
+    intake_id: str | None = None
+    tracker_id: str | None = None
+    decided: dict[int, str] | None = None
 
 
 def prepare(
@@ -175,7 +182,8 @@ def _fields(req: Prepared) -> Any:
 
 def warm(conn: Conn, batch: list[Prepared]) -> None:
     """Before the requests of one transaction run: their request keys, purchaseIds, trackers
-    and e-mails, then the carts of the contacts found, each in one round trip per store."""
+    (given or minted by a collector) and e-mails, then the carts of the contacts found, each
+    in one round trip per store."""
     trackers: dict[str, list[str]] = {}
     emails: dict[str, list[str]] = {}
     request_keys: dict[str, list[str]] = {}
@@ -189,11 +197,12 @@ def warm(conn: Conn, batch: list[Prepared]) -> None:
                 purchase_ids.setdefault(req.store.id, []).append(v.value[0].purchase.purchaseId)
         fields = _fields(req)
         email = req.email or (fields.primaryKey if fields else None)
-        if fields is None and email is None:
+        tracker = (fields.trackerId if fields else None) or req.tracker_id
+        if tracker is None and email is None:
             continue
         sid = req.store.id
-        if fields is not None and fields.trackerId:
-            trackers.setdefault(sid, []).append(fields.trackerId)
+        if tracker:
+            trackers.setdefault(sid, []).append(tracker)
         if email is not None:
             emails.setdefault(sid, []).append(email)
         if req.cart is not None and req.cart.status == "accepted":
@@ -227,6 +236,42 @@ def _part_status(v: Verdict | None) -> dict[str, Any] | None:
     return out
 
 
+def answer(
+    prepared: Prepared, tracker_id: str, purchase_statuses: dict[int, str]
+) -> dict[str, Any]:
+    """The answer to a request from its verdicts alone: each event's result (an accepted
+    purchase's status is its ledger verdict in `purchase_statuses`, by event index), the
+    cart's and entityInfo's status. What only the transaction knows (the cart's `outcome`,
+    an adjustment event's `adjustment`, an erased contact's refused identification) is not
+    in it; `apply` adds it."""
+    return _answer(prepared, tracker_id, purchase_statuses, prepared.cart)
+
+
+def _answer(
+    req: Prepared, tracker_id: str, purchase_statuses: dict[int, str], cart: Verdict | None
+) -> dict[str, Any]:
+    results = []
+    for v in req.events:
+        r = v.result()
+        if v.status == "accepted" and isinstance(v.value[0], m.PurchaseEvent):
+            r["status"] = purchase_statuses.get(v.index, "accepted")
+        results.append(r)
+    response: dict[str, Any] = {
+        "trackerId": tracker_id,
+        "banners": [],
+        "webContents": [],
+        "webModals": {},
+        "results": results,
+    }
+    cart_status = _part_status(cart)
+    if cart_status is not None:
+        response["cart"] = cart_status
+    ent_status = _part_status(req.entity)
+    if ent_status is not None:
+        response["entityInfo"] = ent_status
+    return response
+
+
 def _duplicate_of(stored: dict[str, Any], tracker_id: str) -> dict[str, Any]:
     for r in stored.get("results", []):
         if r.get("status") != "rejected":
@@ -234,6 +279,17 @@ def _duplicate_of(stored: dict[str, Any], tracker_id: str) -> dict[str, Any]:
     stored["trackerId"] = stored.get("trackerId") or tracker_id
     stored["duplicateRequest"] = True
     return stored
+
+
+_INSERT_REQUEST = (
+    "INSERT INTO requests (id, store_id, received_at, channel, request_key, tracker_id, origin, body, "
+    "response, contact_id, accepted, rejected) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)"
+)
+# A request a cluster collector accepted: with its intake id.
+_INSERT_INTAKE_REQUEST = (
+    "INSERT INTO requests (id, store_id, received_at, channel, request_key, tracker_id, origin, body, "
+    "response, contact_id, accepted, rejected, intake_id) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)"
+)
 
 
 def apply(
@@ -294,6 +350,7 @@ def _apply_encoded(
         now,
         request_id,
         changes,
+        minted=req.tracker_id,
     )
     cid = ident.contact_id
     if req.bot is not None or (
@@ -305,11 +362,12 @@ def _apply_encoded(
     if changes and not ident.created:
         identity.update_fields(conn, cid, changes, now)
 
-    results: list[dict[str, Any]] = []
+    purchase_statuses: dict[int, str] = {}
+    adjusted: dict[int, Any] = {}  # position in the request's events → the adjustment made
     accepted = rejected = 0
     seen_products: list[m.Product] = []
     activities: list[timeline.Item] = []
-    for v in req.events:
+    for pos, v in enumerate(req.events):
         if v.status == "rejected":
             rejected += 1
             conn.append(
@@ -325,7 +383,6 @@ def _apply_encoded(
                     dumps({"error": v.error, "warnings": v.warnings}),
                 ),
             )
-            results.append(v.result())
             continue
         ev, extra = v.value
         status = "accepted"
@@ -342,7 +399,9 @@ def _apply_encoded(
                 now=now,
                 store_currency=store.currency,
                 contact_email=ident.email,
+                decided=req.decided.get(v.index) if req.decided else None,
             )
+            purchase_statuses[v.index] = status
             seen_products.extend(ev.purchase.products)
         elif isinstance(ev, m.ProductVisited | m.ProductSearched):
             seen_products.append(ev.product)
@@ -394,15 +453,12 @@ def _apply_encoded(
                     data_extra["primaryKeyField"] = ev.primaryKeyField
             activities.append((activity, event_id, data_extra))
         accepted += status == "accepted"
-        r = v.result()
-        r["status"] = status
         if isinstance(ev, m.Custom) and ev.eventId in adjustment_events.EVENT_IDS:
-            r["adjustment"] = adjustment_events.apply(conn, sid, ev, now, req.channel)
-        results.append(r)
+            adjusted[pos] = adjustment_events.apply(conn, sid, ev, now, req.channel)
     timeline.add_many(conn, sid, cid, now, activities)
 
     cart_verdict = req.cart if req.cart_of is None else req.cart_of(conn, sid, cid)
-    cart_status = _part_status(cart_verdict)
+    outcome: str | None = None
     if cart_verdict is not None and cart_verdict.status == "accepted":
         cart: m.Cart = cart_verdict.value
         seen_products.extend(cart.products)
@@ -416,8 +472,6 @@ def _apply_encoded(
             store.currency,
             request_id,
         )
-        assert cart_status is not None
-        cart_status["outcome"] = outcome
         if req.bot is not None and not store.keep_bots:
             carts.never_abandon(conn, sid, cid, cart.cartId)
     elif cart_verdict is not None and cart_verdict.status == "rejected":
@@ -437,25 +491,22 @@ def _apply_encoded(
     if seen_products:
         catalog.upsert(conn, sid, seen_products, now, recent)
 
-    response: dict[str, Any] = {
-        "trackerId": ident.tracker_id,
-        "banners": [],
-        "webContents": [],
-        "webModals": {},
-        "results": results,
-    }
-    if cart_status is not None:
-        response["cart"] = cart_status
-    ent_status = _part_status(req.entity)
+    response = _answer(req, ident.tracker_id, purchase_statuses, cart_verdict)
+    for pos, adjustment in adjusted.items():
+        response["results"][pos]["adjustment"] = adjustment
+    if outcome is not None:
+        response["cart"]["outcome"] = outcome
+    ent_status = response.get("entityInfo")
     if ident.erased and ent_status is not None and ent_status["status"] == "accepted":
-        ent_status = {**ent_status, "status": "rejected", **erasure.refused_identification()}
-    if ent_status is not None:
-        response["entityInfo"] = ent_status
+        response["entityInfo"] = {
+            **ent_status,
+            "status": "rejected",
+            **erasure.refused_identification(),
+        }
     encoded_bytes = dumpb(response)
     encoded = encoded_bytes.decode()
     conn.append(
-        "INSERT INTO requests (id, store_id, received_at, channel, request_key, tracker_id, origin, body, "
-        "response, contact_id, accepted, rejected) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+        _INSERT_REQUEST if req.intake_id is None else _INSERT_INTAKE_REQUEST,
         (
             request_id,
             sid,
@@ -469,6 +520,7 @@ def _apply_encoded(
             cid,
             accepted,
             rejected,
+            *(() if req.intake_id is None else (req.intake_id,)),
         ),
     )
     if req.request_key:
