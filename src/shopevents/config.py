@@ -34,6 +34,14 @@ PUBLIC_URL = Meta(
     pattern=r"^(https?://\S+)?$",
     description="empty, or a URL `http(s)://...`",
 )
+NATS_URLS = Meta(
+    pattern=r"^(nats|tls)://[^\s,]+(,(nats|tls)://[^\s,]+)*$",
+    description="one or more URLs `nats://HOST:PORT`, separated by commas",
+)
+CLUSTER_PREFIX = Meta(
+    pattern=r"^[a-z][a-z0-9_]{0,31}$",
+    description="a name of 1 to 32 lower-case letters, digits and `_`, from a letter",
+)
 METRICS_TOKEN = Meta(
     pattern=r"^[\x21-\x7e]*$",
     description="empty, or a token of printable ASCII without spaces",
@@ -135,6 +143,21 @@ class DashboardSettings(msgspec.Struct, frozen=True, kw_only=True):
     """How long a dashboard login lasts."""
 
 
+class ClusterSettings(msgspec.Struct, frozen=True, kw_only=True):
+    nats_urls: Annotated[str, NATS_URLS] = "nats://127.0.0.1:4222"
+    """The NATS JetStream servers of cluster mode (`collect`, `process`, `cluster init`), comma-separated; also `--nats`."""
+    prefix: Annotated[str, CLUSTER_PREFIX] = "shopevents"
+    """Names the stream, consumers, buckets and subjects, so that several deployments share one NATS; also `--prefix`."""
+    partitions: Annotated[int, Meta(ge=1, le=1024)] = 16
+    """Partitions of the intake stream (fixed by `cluster init`): processors share them out."""
+    replicas: Annotated[int, Meta(ge=1, le=5)] = 3
+    """Copies of the stream and buckets `cluster init` makes (on that many NATS servers); also `--replicas`."""
+    max_stream_bytes: Annotated[int, Meta(ge=1 << 20, le=1 << 50)] = 1 << 30
+    """Most bytes the intake stream holds; when full, collectors answer `503` until processors catch up."""
+    publish_timeout_seconds: Annotated[float, Meta(gt=0, le=60)] = 2.0
+    """Longest a collector waits for JetStream to acknowledge a request; then `503` with `Retry-After`."""
+
+
 class Settings(msgspec.Struct, frozen=True, kw_only=True):
     database_url: Annotated[str, DATABASE_URL] = "sqlite:///./shopevents.db"
     """`sqlite:///path` or `postgresql://user@host:port/db`."""
@@ -156,6 +179,7 @@ class Settings(msgspec.Struct, frozen=True, kw_only=True):
     worker: WorkerSettings = WorkerSettings()
     webhooks: WebhookSettings = WebhookSettings()
     dashboard: DashboardSettings = DashboardSettings()
+    cluster: ClusterSettings = ClusterSettings()
 
     @property
     def base_url(self) -> str:

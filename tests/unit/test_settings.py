@@ -38,6 +38,8 @@ TEXT_EXAMPLES: dict[str, tuple[str, str | None]] = {
     "host": ("0.0.0.0", ""),
     "dashboard.secret_key": ("a-long-random-secret", None),  # any text is a key
     "metrics_token": ("s3cret-Token_1", "has a space"),
+    "cluster.nats_urls": ("nats://n1:4222,nats://n2:4222", "n1:4222"),
+    "cluster.prefix": ("shop_2", "Shop.events"),
 }
 
 
@@ -199,7 +201,7 @@ def test_the_environment_wins_over_the_file_and_flags_over_both(tmp_path: Path) 
         (
             "[ingset]\nmax_events = 3\n",
             "invalid setting [ingset] (file {p}): expected one of the sections ingest, http, "
-            "storage, worker, webhooks, dashboard, got the unknown section [ingset]; "
+            "storage, worker, webhooks, dashboard, cluster, got the unknown section [ingset]; "
             "did you mean [ingest]?",
         ),
         (
@@ -215,7 +217,7 @@ def test_the_environment_wins_over_the_file_and_flags_over_both(tmp_path: Path) 
         (
             "[nothing_alike]\nx = 1\n",
             "invalid setting [nothing_alike] (file {p}): expected one of the sections ingest, "
-            "http, storage, worker, webhooks, dashboard, got the unknown section "
+            "http, storage, worker, webhooks, dashboard, cluster, got the unknown section "
             "[nothing_alike]",
         ),
         (
