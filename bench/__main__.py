@@ -2,11 +2,14 @@
 
     python -m bench run [--scenario NAME[,NAME]] [--backend sqlite|postgres|both]
                         [--runs N] [--duration S] [--server-env K=V]... [--variant L:K=V,...]...
+    python -m bench run --mode cluster [--topologies 1x1,2x2] [--runs N] [--duration S]
+                        [--rate R] [--profile]
     python -m bench report bench/results/FILE.json [--markdown]
     python -m bench profile --scenario page-visit --backend sqlite [--duration S]
     python -m bench claims [--backend sqlite|postgres|both] [--endpoints N[,N]] [--purchases N]
     python -m bench fuzz [--backend sqlite|postgres|both] [--count N] [--big-rest]
     python -m bench faults [--backend sqlite|postgres|both] [--scenario NAME[,NAME]] [--tree DIR]
+    python -m bench faults --mode cluster [--scenario NAME[,NAME]]
     python -m bench import [--backend sqlite|postgres|both] [--rows N]
     python -m bench setup
     python -m bench slow-clients [--backend sqlite|postgres|both] [--base-tree DIR]
@@ -71,6 +74,8 @@ def cmd_run(a) -> int:
         raise SystemExit("--runs must be 1..15")
     if not 1 <= a.duration <= 120:
         raise SystemExit("--duration must be 1..120 seconds")
+    if a.mode == "cluster":
+        return _run_cluster(a)
     names = ALL if a.scenario == "all" else a.scenario.split(",")
     for n in names:
         if n not in ALL:
@@ -131,6 +136,19 @@ def cmd_run(a) -> int:
         Path(a.markdown).write_text(render_doc(doc, markdown=True))
         print(f"\nMarkdown written to {a.markdown}")
     return 0
+
+
+def _run_cluster(a) -> int:
+    from bench import cluster_run
+
+    why = pg_available()
+    if why is not None:
+        raise SystemExit(f"cluster mode needs PostgreSQL, which is not reachable ({why})")
+    _interrupt_on_sigterm()
+    setup()
+    RESULTS.mkdir(parents=True, exist_ok=True)
+    a.argv = sys.argv[1:]
+    return cluster_run.run(a, RESULTS)
 
 
 def render_doc(doc: dict, markdown: bool) -> str:
@@ -222,6 +240,15 @@ def cmd_faults(a) -> int:
 
     _interrupt_on_sigterm()
     names = a.scenario.split(",") if a.scenario else None
+    if a.mode == "cluster":
+        from bench import cluster_faults
+
+        rows, missed = cluster_faults.run(names)
+        print()
+        print(cluster_faults.render(rows))
+        for line in missed:
+            print("missed:", line)
+        return 1 if missed else 0
     tree = Path(a.tree).resolve() if a.tree else None
     rows, missed = faults.run(_backends(a.backend), names, tree, parse_env(a.server_env))
     print()
@@ -294,6 +321,24 @@ def main(argv: list[str] | None = None) -> int:
         "PYTHONPATH=DIR runs another source tree (e.g. base:PYTHONPATH=/tmp/base/src)",
     )
     r.add_argument("--no-refs", action="store_true", help="skip the nginx and raw-ASGI references")
+    r.add_argument(
+        "--mode",
+        default="embedded",
+        choices=["embedded", "cluster"],
+        help="cluster: page-visit through `shopevents collect` with processors, 3 JetStream "
+        "nodes and PostgreSQL, per-role CPU per event and the end-to-end lag (bench/cluster_run.py)",
+    )
+    r.add_argument(
+        "--topologies",
+        default="1x1,2x2",
+        help="--mode cluster: COLLECTORSxPROCESSORS to measure, alternated run by run",
+    )
+    r.add_argument(
+        "--profile",
+        action="store_true",
+        help="--mode cluster: py-spy profiles of collector 1 and processor 1 during the first "
+        "saturation phase of each topology",
+    )
     r.add_argument(
         "--db-core",
         type=int,
@@ -371,6 +416,13 @@ def main(argv: list[str] | None = None) -> int:
         "faults", help="crash, outage, lock and hostile-client faults under traffic, both backends"
     )
     fa.add_argument("--backend", default="both", choices=["sqlite", "postgres", "both"])
+    fa.add_argument(
+        "--mode",
+        default="embedded",
+        choices=["embedded", "cluster"],
+        help="cluster: kill -9 of a collector, a processor, the stream leader; PostgreSQL "
+        "stopped (bench/cluster_faults.py)",
+    )
     fa.add_argument("--scenario", default="", help="only these (comma-separated); default all")
     fa.add_argument(
         "--tree", default=None, metavar="DIR", help="serve another checkout's src (a before run)"
