@@ -28,12 +28,19 @@ from shopevents.config import Settings
 from shopevents.server import uvicorn_config
 from shopevents.storage import stores
 from shopevents.storage.database import Database
+from tests.natscluster import Alternating, LoopThread, NatsCluster, Rig, collector_app
 from tests.shop import Shop
 
 ROOT = Path(__file__).resolve().parent.parent
 EXAMPLES = ROOT / "docs" / "examples"
 PG_URL = os.environ.get("SHOPEVENTS_TEST_POSTGRES", "postgresql://postgres@127.0.0.1:5432/test")
-BACKENDS = os.environ.get("SHOPEVENTS_TEST_BACKENDS", "sqlite,postgres").split(",")
+# The modes the tests run in: `sqlite` and `postgres` (embedded: one process writes through
+# the group committer) and `cluster` (collectors publish to a 3-node NATS JetStream cluster,
+# processors apply to PostgreSQL). A test runs in cluster mode when it (or its module) is
+# marked `cluster` and not `embedded`; BACKENDS are the embedded ones.
+MODES = os.environ.get("SHOPEVENTS_TEST_BACKENDS", "sqlite,postgres,cluster").split(",")
+BACKENDS = [m for m in MODES if m != "cluster"]
+CLUSTER = "cluster" in MODES
 # Under pytest-xdist each worker process has its own databases; RUN keeps two runs on the same
 # PostgreSQL server (two checkouts, two engineers) apart.
 WORKER = os.environ.get("PYTEST_XDIST_WORKER", "main")
@@ -262,16 +269,36 @@ def _drop_reused_databases() -> Iterator[None]:
         reused.drop()
 
 
-@pytest.fixture(params=BACKENDS)
-def db_url(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[str]:
-    """A fresh, empty database on each backend (migrated when the test uses `db`).
+def modes_of(item: pytest.Item | Any) -> list[str]:
+    """The modes a test runs in: every embedded backend, and cluster mode if it is marked
+    `cluster` (itself or its module) and not `embedded`."""
+    clustered = item.get_closest_marker("cluster") is not None
+    embedded_only = item.get_closest_marker("embedded") is not None
+    return BACKENDS + (["cluster"] if CLUSTER and clustered and not embedded_only else [])
 
-    On PostgreSQL the database is this worker's reused one, emptied back to the state of a new
-    database before the test (see ReusedPgDatabase)."""
+
+def pytest_generate_tests(metafunc: pytest.Metafunc) -> None:
+    if "db_url" in metafunc.fixturenames:
+        metafunc.parametrize("db_url", modes_of(metafunc.definition), indirect=True)
+
+
+@pytest.fixture
+def mode(db_url: str, request: pytest.FixtureRequest) -> str:
+    """`sqlite`, `postgres` or `cluster`: the mode this test runs in."""
+    return str(request.node.callspec.params["db_url"])
+
+
+@pytest.fixture
+def db_url(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[str]:
+    """A fresh, empty database in each mode (migrated when the test uses `db`, and always in
+    cluster mode, whose processors write to it).
+
+    On PostgreSQL (and in cluster mode) the database is this worker's reused one, emptied back
+    to the state of a new database before the test (see ReusedPgDatabase)."""
     if request.param == "sqlite":
         yield f"sqlite:///{tmp_path / 'test.db'}"
         return
-    migrated = "db" in request.fixturenames
+    migrated = "db" in request.fixturenames or request.param == "cluster"
     reused = _reused.setdefault(migrated, ReusedPgDatabase(migrated))
     url = reused.acquire()
     try:
@@ -313,6 +340,16 @@ _run_lock: list[RunLock] = []
 
 
 def pytest_configure(config: pytest.Config) -> None:
+    config.addinivalue_line(
+        "markers",
+        "cluster: a behaviour test that also runs in cluster mode (collectors, a 3-node NATS "
+        "JetStream cluster, processors on PostgreSQL), next to the embedded backends",
+    )
+    config.addinivalue_line(
+        "markers",
+        "embedded(reason): runs in the embedded modes only, in a module marked `cluster` "
+        "(SQLite-specific, or about the group committer or one process's internals)",
+    )
     workerinput = getattr(config, "workerinput", None)
     if workerinput is not None:  # a pytest-xdist worker: one lock directory per run
         directory = Path(tempfile.gettempdir()) / f"shopevents-tests-{workerinput['testrunuid']}"
@@ -374,12 +411,16 @@ class LiveServer:
     """The real app on a real port, served by uvicorn in a background thread. The port is
     bound here, before the thread starts, so parallel test workers never race for it."""
 
-    def __init__(self, settings: Settings, db: Database, clock: Any) -> None:
+    def __init__(
+        self, settings: Settings, db: Database, clock: Any, *, collector: bool = False
+    ) -> None:
         self.socket = socket.socket()
         self.socket.bind(("127.0.0.1", 0))
         self.port = int(self.socket.getsockname()[1])
         settings = msgspec.structs.replace(settings, host="127.0.0.1", port=self.port)
-        self.app = create_app(settings, db, clock)
+        self.app = (
+            collector_app(settings, db, clock) if collector else create_app(settings, db, clock)
+        )
         self.config = uvicorn_config(self.app, settings, loop="asyncio")
         self.server = uvicorn.Server(self.config)
         self.thread = threading.Thread(target=self._run, daemon=True)
@@ -406,6 +447,9 @@ class LiveServer:
     def ctx(self) -> Any:
         return self.app.state.ctx
 
+    def client(self, **kw: Any) -> httpx.Client:
+        return httpx.Client(base_url=self.url, **kw)
+
 
 @pytest.fixture
 def settings() -> Settings:
@@ -417,24 +461,107 @@ def clock() -> FixedClock:
     return FixedClock()
 
 
+# --- cluster mode ----------------------------------------------------------------------
+
+
+@pytest.fixture(scope="session")
+def nats_cluster(tmp_path_factory: pytest.TempPathFactory) -> Iterator[NatsCluster]:
+    """This worker's 3-node NATS JetStream cluster on loopback (each test has its own stream
+    prefix on it)."""
+    cluster = NatsCluster(tmp_path_factory.mktemp("nats")).start()
+    yield cluster
+    cluster.stop()
+
+
+@pytest.fixture(scope="session")
+def nats_loop() -> Iterator[LoopThread]:
+    loop = LoopThread()
+    yield loop
+    loop.stop()
+
+
 @pytest.fixture
-def shop(db: Database, clock: FixedClock) -> Iterator[Shop]:
-    """A store driven through the real intake transaction (carts fall due after 30 min)."""
-    s = Shop(db, clock)
+def rig(mode: str, request: pytest.FixtureRequest) -> Iterator[Rig | None]:
+    """In cluster mode: this test's stream prefix and its two processors on the test's
+    database (None in the embedded modes)."""
+    if mode != "cluster":
+        yield None
+        return
+    db: Database = request.getfixturevalue("db")
+    settings: Settings = request.getfixturevalue("settings")
+    nats: NatsCluster = request.getfixturevalue("nats_cluster")
+    loop: LoopThread = request.getfixturevalue("nats_loop")
+    started = Rig(nats, loop, settings, db)
+    try:
+        started.start()
+        yield started
+    finally:
+        started.stop()
+
+
+@pytest.fixture
+def shop(db: Database, clock: FixedClock, rig: Rig | None) -> Iterator[Shop]:
+    """A store driven through the real intake transaction (carts fall due after 30 min); in
+    cluster mode through a collector's intake driver, the stream and the processors."""
+    s = Shop(db, clock, rig=rig)
     yield s
     s.close()
 
 
+class Collectors:
+    """Cluster mode's stand-in for LiveServer: two collectors (the app with the cluster intake
+    driver) on real ports. `url`, `app` and `ctx` are the first one's; `client()` alternates
+    between them and waits for the processors after each write."""
+
+    def __init__(self, rig: Rig, db: Database, clock: Any, count: int = 2) -> None:
+        self.rig = rig
+        self.servers = [LiveServer(rig.settings, db, clock, collector=True) for _ in range(count)]
+
+    def start(self) -> Collectors:
+        for live in self.servers:
+            live.start()
+        return self
+
+    def stop(self) -> None:
+        for live in self.servers:
+            live.stop()
+
+    @property
+    def url(self) -> str:
+        return self.servers[0].url
+
+    @property
+    def app(self) -> Any:
+        return self.servers[0].app
+
+    @property
+    def ctx(self) -> Any:
+        return self.servers[0].ctx
+
+    def client(self, **kw: Any) -> httpx.Client:
+        transport = Alternating([live.port for live in self.servers], self.rig.settle)
+        return httpx.Client(base_url=self.url, transport=transport, **kw)
+
+
+def live_server(
+    settings: Settings, db: Database, clock: Any, rig: Rig | None = None
+) -> LiveServer | Collectors:
+    """The running app of the mode: one LiveServer (embedded) or two collectors (cluster)."""
+    if rig is None:
+        return LiveServer(settings, db, clock).start()
+    return Collectors(rig, db, clock).start()
+
+
 @pytest.fixture
-def server(settings: Settings, db: Database) -> Iterator[LiveServer]:
-    live = LiveServer(settings, db, SystemClock()).start()
+def server(settings: Settings, db: Database, rig: Rig | None) -> Iterator[LiveServer | Collectors]:
+    live = live_server(settings, db, SystemClock(), rig)
     yield live
     live.stop()
 
 
 @pytest.fixture
-def http(server: LiveServer) -> Iterator[httpx.Client]:
-    with httpx.Client(base_url=server.url, timeout=30) as client:
+def http(server: LiveServer | Collectors) -> Iterator[httpx.Client]:
+    with server.client(timeout=30) as client:
         yield client
 
 

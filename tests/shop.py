@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import msgspec
 
@@ -12,6 +12,9 @@ from shopevents.schema.verdicts import CheckContext, read_envelope
 from shopevents.storage import stores
 from shopevents.storage.database import Conn, Database
 from shopevents.worker.abandonment import mark_due_abandoned
+
+if TYPE_CHECKING:
+    from tests.natscluster import Rig
 
 
 def product(pid: str, price: str = "10", **kw: Any) -> dict[str, Any]:
@@ -52,11 +55,23 @@ def purchase(
 
 
 class Shop:
+    """A store. Its requests run through the real intake transaction, or, with a cluster-mode
+    `rig`, through a collector's intake driver (alternating between two), the stream and the
+    processors: `send` returns once the processors have applied the request, so what it
+    changed can be read at once."""
+
     def __init__(
-        self, db: Database, clock: FixedClock, *, abandon_after: int = 1800, name: str = "Shop"
+        self,
+        db: Database,
+        clock: FixedClock,
+        *,
+        abandon_after: int = 1800,
+        name: str = "Shop",
+        rig: Rig | None = None,
     ) -> None:
         self.db = db
         self.clock = clock
+        self.rig = rig
         self.conn: Conn = db.connect()
         with self.conn.transaction():
             self.store = stores.create_store(self.conn, name, now=to_micros(clock.now()))
@@ -76,6 +91,8 @@ class Shop:
         prepared = self.prepare(
             events, tracker=tracker, email=email, cart=cart, entity=entity, request_id=request_id
         )
+        if self.rig is not None:
+            return self.rig.send([prepared], self.clock)[0]
         with self.conn.transaction():
             return intake.apply(self.conn, prepared, to_micros(self.clock.now()))
 
@@ -83,6 +100,8 @@ class Shop:
         """Several requests in one transaction, warmed up first, as the group committer runs
         a batch (each dict: the keyword arguments of `send`)."""
         prepared = [self.prepare(**r) for r in requests]
+        if self.rig is not None:
+            return self.rig.send(prepared, self.clock)
         now = to_micros(self.clock.now())
         with self.conn.transaction(pipelined=True):
             intake.warm(self.conn, prepared)
