@@ -48,6 +48,7 @@ class AppContext:
         self.recent_products = RecentWrites()
         self.committer.on_rollback.append(self.recent_products.forget)
         self._stores: dict[str, tuple[float, StoreRecord | None]] = {}
+        self.api_keys = stores.ApiKeyCheck(self.read)
         self.metrics: Counter[tuple[str, str]] = Counter()
         self._readers: ThreadPoolExecutor | None = None
         self._refreshing: set[str] = set()

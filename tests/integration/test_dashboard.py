@@ -294,9 +294,10 @@ def test_settings_api_keys_and_webhooks(web: httpx.Client, store: StoreInfo, db:
     assert web.get("/api/store", headers=auth).status_code == 200
     assert key.split(":")[1] not in web.get(base + "/settings").text  # shown once
     assert web.post(base + f"/keys/{key_id}/revoke", data={"csrf": csrf}).status_code == 303
-    assert "revoked" in web.get(base + "/settings").text
-    # (the REST API caches a good key for a few seconds; the report routes never saw it)
+    # refused from the very next request on, by every key-authenticated surface
+    assert web.get("/api/store", headers=auth).status_code == 401
     assert web.get("/api/reports/carts", headers=auth).status_code == 401
+    assert "revoked" in web.get(base + "/settings").text
 
     hook = web.post(
         base + "/webhooks", data={"csrf": csrf, "url": "ftp://nope", "topics": "purchase.created"}

@@ -1,53 +1,38 @@
-"""API key authentication with a short in-memory cache of successful checks."""
+"""The one API-key check of the key-authenticated surfaces (`/api`: the REST API, webhooks,
+reports, Segment write keys): `Authorization: apiKey {keyId}:{keySecret}`, the key looked
+up for every request (`AppContext.api_keys`), so a revoked key is refused from the next
+request on."""
 
 from __future__ import annotations
-
-import hashlib
-import time
 
 from starlette.requests import Request
 
 from shopevents.context import AppContext
 from shopevents.errors import ApiError
-from shopevents.storage import stores
+from shopevents.storage.stores import StoreRecord
 
-_CACHE_SECONDS = 5.0
-
-
-class KeyCache:
-    def __init__(self) -> None:
-        self.hits: dict[str, tuple[float, str]] = {}
-
-    def get(self, token: str) -> str | None:
-        hit = self.hits.get(token)
-        if hit and time.monotonic() - hit[0] < _CACHE_SECONDS:
-            return hit[1]
-        return None
-
-    def put(self, token: str, store_id: str) -> None:
-        if len(self.hits) > 10_000:
-            self.hits.clear()
-        self.hits[token] = (time.monotonic(), store_id)
+_CHALLENGE = {"WWW-Authenticate": "apiKey"}
+# Key ids are `key_` and 16 hex digits; anything much longer is not looked up.
+_MAX_KEY_ID = 64
 
 
-async def authenticate(ctx: AppContext, cache: KeyCache, request: Request) -> str:
+async def authenticate(ctx: AppContext, request: Request) -> str:
     """The store id the request's API key belongs to, or ApiError `unauthorized`."""
-    header = request.headers.get("authorization", "")
-    scheme, _, cred = header.partition(" ")
+    scheme, _, cred = request.headers.get("authorization", "").partition(" ")
     if scheme.lower() != "apikey" or ":" not in cred:
         raise ApiError(
-            "unauthorized",
-            "Send `Authorization: apiKey {keyId}:{keySecret}`",
-            headers={"WWW-Authenticate": "apiKey"},
+            "unauthorized", "Send `Authorization: apiKey {keyId}:{keySecret}`", headers=_CHALLENGE
         )
     key_id, _, secret = cred.strip().partition(":")
-    token = hashlib.sha256(cred.strip().encode()).hexdigest()
-    store_id = cache.get(token)
-    if store_id is None:
-        store_id = await ctx.read(lambda c: stores.check_api_key(c, key_id, secret))
-        if store_id is None:
-            raise ApiError(
-                "unauthorized", "Unknown or revoked API key", headers={"WWW-Authenticate": "apiKey"}
-            )
-        cache.put(token, store_id)
-    return store_id
+    key = await ctx.api_keys.active(key_id) if len(key_id) <= _MAX_KEY_ID else None
+    if key is None or not key.opens_with(secret):
+        raise ApiError("unauthorized", "Unknown or revoked API key", headers=_CHALLENGE)
+    return key.store_id
+
+
+async def key_store(ctx: AppContext, request: Request) -> StoreRecord:
+    """The store of the request's API key (see `authenticate`)."""
+    store = await ctx.get_store(await authenticate(ctx, request))
+    if store is None:
+        raise ApiError("unauthorized", "The key's store no longer exists")
+    return store

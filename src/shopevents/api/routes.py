@@ -10,7 +10,7 @@ from starlette.responses import Response
 from starlette.routing import Route
 
 from shopevents.api import bodies, custom_events_routes, writes
-from shopevents.api.auth import KeyCache, authenticate
+from shopevents.api.auth import key_store
 from shopevents.api.openapi import openapi_document
 from shopevents.context import AppContext
 from shopevents.domain import timeline
@@ -76,14 +76,8 @@ def _email(text: str) -> str:
 
 
 def routes(ctx: AppContext) -> list[Route]:
-    cache = KeyCache()
-
     async def store_of(request: Request) -> StoreRecord:
-        store_id = await authenticate(ctx, cache, request)
-        store = await ctx.get_store(store_id)
-        if store is None:
-            raise ApiError("unauthorized", "The key's store no longer exists")
-        return store
+        return await key_store(ctx, request)
 
     async def body_of(request: Request) -> bytes:
         return await bodies.read_bytes(request, ctx.settings.ingest.api_max_body_bytes)

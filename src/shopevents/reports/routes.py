@@ -15,7 +15,7 @@ from starlette.requests import Request
 from starlette.responses import Response
 from starlette.routing import Route
 
-from shopevents.api.auth import KeyCache, authenticate
+from shopevents.api.auth import key_store
 from shopevents.context import AppContext
 from shopevents.errors import ApiError
 from shopevents.reports import queries, rates
@@ -58,14 +58,8 @@ def _currency(request: Request) -> str | None:
 
 
 def routes(ctx: AppContext) -> list[Route]:
-    cache = KeyCache()
-
     async def store_of(request: Request) -> StoreRecord:
-        store_id = await authenticate(ctx, cache, request)
-        store = await ctx.get_store(store_id)
-        if store is None:
-            raise ApiError("unauthorized", "The key's store no longer exists")
-        return store
+        return await key_store(ctx, request)
 
     async def report(request: Request, name: str) -> Any:
         store = await store_of(request)

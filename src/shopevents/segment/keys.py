@@ -10,7 +10,7 @@ from starlette.responses import Response
 from starlette.routing import Route
 
 from shopevents.api import bodies
-from shopevents.api.auth import KeyCache, authenticate
+from shopevents.api.auth import authenticate
 from shopevents.clock import from_micros
 from shopevents.context import AppContext
 from shopevents.errors import ApiError, StorageUnavailable, storage_error
@@ -30,8 +30,6 @@ def key_view(k: stores.WriteKey) -> dict[str, Any]:
 
 
 def routes(ctx: AppContext) -> list[Route]:
-    cache = KeyCache()
-
     async def write(fn: Any) -> Any:
         try:
             return await ctx.write(fn)
@@ -39,7 +37,7 @@ def routes(ctx: AppContext) -> list[Route]:
             raise storage_error(exc, ctx.settings.ingest.retry_after_seconds) from None
 
     async def create(request: Request) -> Response:
-        store_id = await authenticate(ctx, cache, request)
+        store_id = await authenticate(ctx, request)
         body = await read_body(request, 4096)
         name = "default"
         if body.strip():
@@ -53,12 +51,12 @@ def routes(ctx: AppContext) -> list[Route]:
         return json_response({"id": key_id, "name": name[:100], "writeKey": key}, 201)
 
     async def listing(request: Request) -> Response:
-        store_id = await authenticate(ctx, cache, request)
+        store_id = await authenticate(ctx, request)
         keys = await ctx.read(lambda c: stores.list_write_keys(c, store_id))
         return json_response({"writeKeys": [key_view(k) for k in keys]})
 
     async def revoke(request: Request) -> Response:
-        store_id = await authenticate(ctx, cache, request)
+        store_id = await authenticate(ctx, request)
         key_id = request.path_params["key_id"]
         done = await write(lambda c, now: stores.revoke_write_key(c, store_id, key_id, now=now))
         if not done:

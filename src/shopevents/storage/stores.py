@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
+import asyncio
+import functools
 import hashlib
 import hmac
 import re
 import secrets
 import uuid
-from collections.abc import Iterable
+from collections.abc import Awaitable, Callable, Collection, Iterable
 from typing import Any
 from urllib.parse import urlsplit
 
@@ -236,12 +238,83 @@ def create_api_key(
     return key_id, secret
 
 
-def check_api_key(conn: Conn, key_id: str, secret: str) -> str | None:
-    """The store id the key belongs to, or None."""
-    row = conn.one("SELECT store_id, secret_hash, revoked_at FROM api_keys WHERE id = ?", (key_id,))
-    if row is None or row[2] is not None:
-        return None
-    return row[0] if hmac.compare_digest(row[1], _hash(secret)) else None
+class ActiveKey(msgspec.Struct, frozen=True):
+    """An API key that is not revoked: its store and the SHA-256 of its secret."""
+
+    store_id: str
+    secret_hash: str
+
+    def opens_with(self, secret: str) -> bool:
+        return hmac.compare_digest(self.secret_hash, _hash(secret))
+
+
+KEYS_PER_READ = 200
+
+
+def active_api_keys(conn: Conn, key_ids: Collection[str]) -> dict[str, ActiveKey]:
+    """The keys among `key_ids` that exist and are not revoked, by id."""
+    ids = list(key_ids)
+    found: dict[str, ActiveKey] = {}
+    for start in range(0, len(ids), KEYS_PER_READ):
+        part = ids[start : start + KEYS_PER_READ]
+        test, params = conn.any_of(part)
+        for key_id, store_id, secret_hash in conn.all(
+            f"SELECT id, store_id, secret_hash FROM api_keys WHERE id {test} AND revoked_at IS NULL",
+            params,
+        ):
+            found[key_id] = ActiveKey(store_id, secret_hash)
+    return found
+
+
+class ApiKeyCheck:
+    """Which store an API key opens, read from the database for every request, and one read
+    for all the requests waiting: at most one look-up is in flight, and the keys of the
+    requests that arrive meanwhile wait for the next, which starts when it ends. Each
+    request is thus answered from a read that began after it arrived, so a key revoked by
+    anyone (the dashboard, the CLI in another process, another server) is refused from the
+    next request on, and there is no cache to clear or expire. One per server (the
+    `AppContext` holds it); `read` runs a function on a reader connection with the read
+    deadline."""
+
+    def __init__(self, read: Callable[[Callable[[Conn], Any]], Awaitable[Any]]) -> None:
+        self._read = read
+        self._waiting: dict[str, asyncio.Future[ActiveKey | None]] = {}
+        self._reading: asyncio.Task[None] | None = None
+
+    async def active(self, key_id: str) -> ActiveKey | None:
+        """The key if it exists and is not revoked, as the database has it now. Raises what
+        `read` raises (`StorageUnavailable` when the database does not answer in time)."""
+        loop = asyncio.get_running_loop()
+        answer = self._waiting.get(key_id)
+        if answer is None:
+            answer = self._waiting[key_id] = loop.create_future()
+        if self._reading is None:
+            self._reading = loop.create_task(self._read_while_waiting())
+        # shielded: a request that goes away does not cancel the others' answer
+        return await asyncio.shield(answer)
+
+    async def _read_while_waiting(self) -> None:
+        try:
+            while self._waiting:
+                batch, self._waiting = self._waiting, {}
+                try:
+                    found = await self._read(
+                        functools.partial(active_api_keys, key_ids=tuple(batch))
+                    )
+                except Exception as exc:
+                    # the read failed (the database did not answer in time): the requests that
+                    # came in meanwhile, which have waited as long, get the same answer
+                    failed = [*batch.values(), *self._waiting.values()]
+                    self._waiting = {}
+                    for answer in failed:
+                        if not answer.done():
+                            answer.set_exception(exc)
+                else:
+                    for key_id, answer in batch.items():
+                        if not answer.done():
+                            answer.set_result(found.get(key_id))
+        finally:
+            self._reading = None
 
 
 def list_api_keys(conn: Conn, store_id: str) -> list[ApiKey]:

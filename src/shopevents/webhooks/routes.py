@@ -19,7 +19,7 @@ from starlette.requests import Request
 from starlette.responses import Response
 from starlette.routing import Route
 
-from shopevents.api.auth import KeyCache, authenticate
+from shopevents.api.auth import authenticate
 from shopevents.context import AppContext
 from shopevents.errors import ApiError, StorageUnavailable, storage_error
 from shopevents.ingest.routes import read_body
@@ -54,10 +54,8 @@ def _int_param(request: Request, name: str, default: int, low: int, high: int) -
 
 
 def routes(ctx: AppContext) -> list[Route]:
-    cache = KeyCache()
-
     async def store_id_of(request: Request) -> str:
-        return await authenticate(ctx, cache, request)
+        return await authenticate(ctx, request)
 
     async def write(fn: Any) -> Any:
         try:
