@@ -164,12 +164,15 @@ class _Keyed(msgspec.Struct):
 
     responses: dict[tuple[str, str], str]
     absent: set[tuple[str, str]]
+    # The same for intake ids (cluster mode): a request already applied, with its answer.
+    applied: dict[tuple[str, str], str] = {}
+    unapplied: set[tuple[str, str]] = set()
 
 
 def _keyed(conn: Conn) -> _Keyed:
     keyed = conn.tx_memo.get("request_keys")
     if keyed is None:
-        keyed = conn.tx_memo["request_keys"] = _Keyed({}, set())
+        keyed = conn.tx_memo["request_keys"] = _Keyed({}, set(), {}, set())
     return keyed  # type: ignore[no-any-return]
 
 
@@ -187,11 +190,14 @@ def warm(conn: Conn, batch: list[Prepared]) -> None:
     trackers: dict[str, list[str]] = {}
     emails: dict[str, list[str]] = {}
     request_keys: dict[str, list[str]] = {}
+    intake_ids: dict[str, list[str]] = {}
     purchase_ids: dict[str, list[str]] = {}
     with_carts: set[str] = set()
     for req in batch:
         if req.request_key:
             request_keys.setdefault(req.store.id, []).append(req.request_key)
+        if req.intake_id:
+            intake_ids.setdefault(req.store.id, []).append(req.intake_id)
         for v in req.events:
             if v.status == "accepted" and isinstance(v.value[0], m.PurchaseEvent):
                 purchase_ids.setdefault(req.store.id, []).append(v.value[0].purchase.purchaseId)
@@ -215,6 +221,13 @@ def warm(conn: Conn, batch: list[Prepared]) -> None:
                 keyed.responses[(sid, k)] = found[k]
             else:
                 keyed.absent.add((sid, k))
+    for sid, ids in intake_ids.items():
+        found = dict(conn.rows_by_key("requests", "intake_id", "response", sid, ids))
+        for k in ids:
+            if k in found:
+                keyed.applied[(sid, k)] = found[k]
+            else:
+                keyed.unapplied.add((sid, k))
     for sid, ids in purchase_ids.items():
         purchases.prefetch(conn, sid, ids)
     for sid in trackers.keys() | emails.keys():
@@ -317,6 +330,15 @@ def _apply_encoded(
     store = req.store
     sid = store.id
     keyed = _keyed(conn)
+    if req.intake_id:  # applied before (a redelivery): nothing changes
+        done = keyed.applied.get((sid, req.intake_id))
+        if done is None and (sid, req.intake_id) not in keyed.unapplied:
+            done = conn.scalar_written(
+                "SELECT response FROM requests WHERE store_id = ? AND intake_id = ?",
+                (sid, req.intake_id),
+            )
+        if done is not None:
+            return loads(done), done.encode()
     if req.request_key:
         key = (sid, req.request_key)
         prior = keyed.responses.get(key)
@@ -525,4 +547,6 @@ def _apply_encoded(
     )
     if req.request_key:
         keyed.responses[(sid, req.request_key)] = encoded
+    if req.intake_id:
+        keyed.applied[(sid, req.intake_id)] = encoded
     return response, encoded_bytes
