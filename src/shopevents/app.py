@@ -9,7 +9,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import hmac
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Callable
 from typing import Any
 
 from starlette.applications import Starlette
@@ -22,8 +22,9 @@ from shopevents.api import routes as api_routes
 from shopevents.asgi import FastPath, as_api_error
 from shopevents.client import routes as client_routes
 from shopevents.clock import Clock, SystemClock
+from shopevents.cluster.collector import partition_lag
 from shopevents.config import Settings
-from shopevents.context import AppContext
+from shopevents.context import AppContext, IntakeService
 from shopevents.dashboard import routes as dashboard_routes
 from shopevents.demoshop import routes as demoshop_routes
 from shopevents.errors import ApiError, StorageUnavailable
@@ -46,9 +47,14 @@ def create_app(
     clock: Clock | None = None,
     *,
     worker: bool | None = None,
+    intake: Callable[[AppContext], IntakeService] | None = None,
 ) -> FastPath:
+    """`intake`: the ingest endpoint's intake service (default: the embedded one, applying
+    each request here; `shopevents collect` gives cluster mode's)."""
     db = db or open_database(settings)
     ctx = AppContext(settings, db, clock or SystemClock())
+    if intake is not None:
+        ctx.intake = intake(ctx)
     run_worker = settings.worker.enabled if worker is None else worker
 
     async def healthz(request: Request) -> Response:
@@ -91,6 +97,7 @@ def create_app(
             "# TYPE shopevents_ingest_events_total counter",
             "# TYPE shopevents_carts_abandoned_total counter",
             "# TYPE shopevents_webhook_attempts_total counter",
+            "# TYPE shopevents_cluster_publishes_total counter",
         ]
         for (name, label), value in sorted(ctx.metrics.items()):
             lab = ""
@@ -121,6 +128,14 @@ def create_app(
             lag = (ctx.now_us() - due[1]) / 1e6 if due[1] is not None else 0
             lines.append("# TYPE shopevents_abandonment_lag_seconds gauge")
             lines.append(f"shopevents_abandonment_lag_seconds {lag:.3f}")
+            cluster = await ctx.read(lambda c: partition_lag(c, ctx.now_us()))
+            if cluster is not None:  # cluster mode: what processors have applied
+                lines.append("# TYPE shopevents_cluster_lag_seconds gauge")
+                lines.append(f"shopevents_cluster_lag_seconds {cluster[0]:.3f}")
+                lines.append("# TYPE shopevents_cluster_pending_messages gauge")
+                lines.append(f"shopevents_cluster_pending_messages {cluster[1]}")
+                lines.append("# TYPE shopevents_cluster_report_age_seconds gauge")
+                lines.append(f"shopevents_cluster_report_age_seconds {cluster[2]:.3f}")
         except StorageUnavailable:
             pass
         return PlainTextResponse("\n".join(lines) + "\n", media_type="text/plain; version=0.0.4")
@@ -176,6 +191,7 @@ def create_app(
 
     @contextlib.asynccontextmanager
     async def lifespan(app: Starlette) -> AsyncIterator[None]:
+        await ctx.intake.start()
         stop = asyncio.Event()
         task = None
         checkpointer = None
@@ -196,6 +212,7 @@ def create_app(
         try:
             yield
         finally:
+            await ctx.intake.close()
             stop.set()
             if task is not None:
                 await task

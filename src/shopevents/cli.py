@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 import json
 import re
 import sys
@@ -11,6 +12,7 @@ from typing import Any
 import click
 import msgspec
 
+from shopevents import cluster_cli
 from shopevents.cli_common import (
     Env,
     Group,
@@ -102,24 +104,37 @@ def migrate(env: Env) -> None:
     click.echo("applied: " + ", ".join(done) if done else "the database is up to date")
 
 
+def server_options(fn: Any) -> Any:
+    """The options of the commands that run the HTTP server (`serve`, `collect`)."""
+    for option in reversed(
+        [
+            click.option("--host", default=None, help="Address to listen on (default 127.0.0.1)."),
+            click.option(
+                "--port", default=None, type=int, help="Port to listen on (default 8000)."
+            ),
+            click.option(
+                "--log-level",
+                type=click.Choice(LOG_LEVELS, case_sensitive=False),
+                default=None,
+                help="What the server logs: debug, info, warning, error, critical (default: the "
+                "log_level setting, info).",
+            ),
+            click.option(
+                "--access-log/--no-access-log",
+                default=None,
+                help="Log one line per HTTP request (default: the access_log setting, off).",
+            ),
+        ]
+    ):
+        fn = option(fn)
+    return fn
+
+
 @main.command()
-@click.option("--host", default=None, help="Address to listen on (default 127.0.0.1).")
-@click.option("--port", default=None, type=int, help="Port to listen on (default 8000).")
+@server_options
 @click.option("--no-worker", is_flag=True, help="Do not run the worker loop inside the server.")
 @click.option(
     "--demo", is_flag=True, help="Make sure the demo store exists and print how to use it."
-)
-@click.option(
-    "--log-level",
-    type=click.Choice(LOG_LEVELS, case_sensitive=False),
-    default=None,
-    help="What the server logs: debug, info, warning, error, critical (default: the "
-    "log_level setting, info).",
-)
-@click.option(
-    "--access-log/--no-access-log",
-    default=None,
-    help="Log one line per HTTP request (default: the access_log setting, off).",
 )
 @pass_env
 def serve(
@@ -132,6 +147,40 @@ def serve(
     access_log: bool | None,
 ) -> None:
     """Run the HTTP server (ingest, client script, REST API, dashboard) and the worker."""
+    run_server(env, host, port, log_level, access_log, no_worker=no_worker, demo=demo)
+
+
+@main.command()
+@cluster_cli.nats_options
+@server_options
+@pass_env
+def collect(
+    env: Env,
+    nats_urls: str | None,
+    prefix: str | None,
+    host: str | None,
+    port: int | None,
+    log_level: str | None,
+    access_log: bool | None,
+) -> None:
+    """Run a collector (cluster mode): `serve` without the worker, whose ingest endpoint
+    publishes each request to NATS JetStream for processors to apply."""
+    cluster_cli.cluster_settings(env, nats_urls=nats_urls, prefix=prefix)
+    run_server(env, host, port, log_level, access_log, no_worker=True, cluster=True)
+
+
+def run_server(
+    env: Env,
+    host: str | None,
+    port: int | None,
+    log_level: str | None,
+    access_log: bool | None,
+    *,
+    no_worker: bool,
+    demo: bool = False,
+    cluster: bool = False,
+) -> None:
+    """Serve the app until stopped; `cluster`: with cluster mode's intake (a collector)."""
     from shopevents.app import create_app
     from shopevents.server import Server, uvicorn_config
 
@@ -150,10 +199,26 @@ def serve(
     if demo:
         print_demo(env)
     with_worker = settings.worker.enabled and not no_worker
-    app = create_app(settings, env.db, env.clock, worker=False if no_worker else None)
+    ready = f"database {env.where}, worker {'on' if with_worker else 'off'}"
+    intake = None
+    if cluster:
+        from shopevents.cluster.collector import ClusterIntake
+
+        cluster_cli.require_postgres(env)
+        ready += f", {cluster_cli.check_stream(settings)}"
+        c = settings.cluster
+        intake = functools.partial(
+            ClusterIntake,
+            urls=c.nats_urls,
+            prefix=c.prefix,
+            publish_timeout=c.publish_timeout_seconds,
+        )
+    app = create_app(
+        settings, env.db, env.clock, worker=False if no_worker else None, intake=intake
+    )
     config = uvicorn_config(app, settings, log_level=settings.log_level)
     settle_gc()
-    server = Server(config, ready=f"database {env.where}, worker {'on' if with_worker else 'off'}")
+    server = Server(config, ready=ready)
     try:
         server.run()
     except KeyboardInterrupt:  # Ctrl+C: uvicorn has stopped cleanly
@@ -897,6 +962,8 @@ def _register() -> None:
     from shopevents.webhooks.cli import webhooks_group
 
     main.add_command(webhooks_group)
+    main.add_command(cluster_cli.cluster_group)
+    main.add_command(cluster_cli.process)
     main.add_command(import_command)
     main.add_command(custom_events_group)
     contacts_group.add_command(erase_command)

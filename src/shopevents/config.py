@@ -206,7 +206,14 @@ OTHER_ENV = frozenset(
 )
 OTHER_ENV_PREFIXES = ("SHOPEVENTS_TEST_",)
 # The flags that set a setting, for messages.
-FLAGS = {"database_url": "--database", "host": "serve --host", "port": "serve --port"}
+FLAGS = {
+    "database_url": "--database",
+    "host": "serve --host",
+    "port": "serve --port",
+    "cluster.nats_urls": "--nats",
+    "cluster.prefix": "--prefix",
+    "cluster.replicas": "cluster init --replicas",
+}
 
 
 class SettingsError(ValueError):

@@ -1,4 +1,5 @@
-"""What the HTTP surfaces share: settings, database, clock, the group committer, a store cache."""
+"""What the HTTP surfaces share: settings, database, clock, the group committer, the intake
+service, a store cache."""
 
 from __future__ import annotations
 
@@ -7,12 +8,13 @@ import time
 from collections import Counter
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
-from typing import Any, TypeVar
+from typing import Any, Protocol, TypeVar
 
 from shopevents.clock import Clock, to_micros
 from shopevents.config import Settings
 from shopevents.domain.catalog import RecentWrites
 from shopevents.errors import StorageUnavailable
+from shopevents.ingest import intake
 from shopevents.ingest.committer import GroupCommitter, WarmUp
 from shopevents.storage import stores
 from shopevents.storage.database import Conn, Database
@@ -27,6 +29,47 @@ READER_THREADS = 16
 # A store look-up on the ingest path waits at most this long (a known store is then served
 # from the cache).
 STORE_LOOKUP_SECONDS = 2.0
+# A store's cache entry is looked up again once it is this old: a store created or changed
+# by another process on the same database (`shopevents stores create`, another collector) is
+# served within about this long.
+STORE_CACHE_SECONDS = 1.0
+
+
+class IntakeService(Protocol):
+    """Where a decoded and judged request goes (the ingest endpoint's one way to store it),
+    and what it answers: the answer as a value and as the JSON bytes sent. Two drivers: the
+    embedded one (the group committer applies it now) and cluster mode's collector
+    (`cluster/collector.py`: publish to JetStream, a processor applies it)."""
+
+    async def submit(self, prepared: intake.Prepared, weight: int) -> tuple[dict[str, Any], bytes]:
+        """`weight`: the events the request writes. Raises StorageUnavailable (answered
+        `503` with `Retry-After`) when the request could not be kept."""
+        ...
+
+    async def start(self) -> None: ...
+
+    async def close(self) -> None: ...
+
+
+class EmbeddedIntake:
+    """The request applied in this process, in the group committer's shared transaction."""
+
+    def __init__(self, ctx: AppContext) -> None:
+        self.ctx = ctx
+
+    async def submit(self, prepared: intake.Prepared, weight: int) -> tuple[dict[str, Any], bytes]:
+        recent = self.ctx.recent_products
+        return await self.ctx.write(
+            lambda conn, t: intake.apply_encoded(conn, prepared, t, recent),
+            (intake.warm, prepared),
+            weight=weight,
+        )
+
+    async def start(self) -> None:
+        pass
+
+    async def close(self) -> None:
+        pass
 
 
 class AppContext:
@@ -47,6 +90,7 @@ class AppContext:
         )
         self.recent_products = RecentWrites()
         self.committer.on_rollback.append(self.recent_products.forget)
+        self.intake: IntakeService = EmbeddedIntake(self)
         self._stores: dict[str, tuple[float, StoreRecord | None]] = {}
         self.api_keys = stores.ApiKeyCheck(self.read)
         self.metrics: Counter[tuple[str, str]] = Counter()
@@ -93,15 +137,20 @@ class AppContext:
 
     # -- stores -------------------------------------------------------------------------
 
-    async def get_store(self, store_id: str, max_age: float = 2.0) -> StoreRecord | None:
+    async def get_store(
+        self, store_id: str, max_age: float = STORE_CACHE_SECONDS
+    ) -> StoreRecord | None:
         """The store, from a cache refreshed every `max_age` seconds. A store not in the cache
         is looked up in a reader thread with a short deadline (`StorageUnavailable` if the
-        database does not answer). A store whose entry is older than `max_age` is served from
-        it while a look-up in the background refreshes it, so a database that stops answering
-        never delays a request for a known store (its settings are then as old as the
-        outage)."""
+        database does not answer); so is an id found unknown more than `max_age` ago (a store
+        created since is served at once). A known store whose entry is older than `max_age` is
+        served from it while a look-up in the background refreshes it, so a database that
+        stops answering never delays a request for a known store (its settings are then as
+        old as the outage)."""
         hit = self._stores.get(store_id)
         now = time.monotonic()
+        if hit is not None and hit[1] is None and now - hit[0] >= max_age:
+            hit = None  # unknown a while ago: it may exist now
         if hit is not None:
             if now - hit[0] >= max_age and store_id not in self._refreshing:
                 self._refreshing.add(store_id)

@@ -167,6 +167,9 @@ def every_command(files: Path) -> dict[str, list[str]]:
             "1",
         ],
         "purchases cancel": ["purchases", "cancel", "Shop", "p1"],
+        "cluster init": ["cluster", "init", "--nats", "nats://127.0.0.1:1", "--replicas", "1"],
+        "collect": ["collect", "--nats", "nats://127.0.0.1:1", "--port", str(free_port())],
+        "process": ["process", "--nats", "nats://127.0.0.1:1"],
     }
     known = set(leaf_commands(main))
     return {name: args for name, args in cases.items() if name in known}
@@ -382,6 +385,14 @@ BAD_INPUT: list[tuple[list[str], int, list[str]]] = [
     (["purchases", "refund", "Shop", "p1", "--refund-id", "r1", "--amount", "x"], 2, ["--amount"]),
     (["purchases", "refund", "Shop", "p1", "--refund-id", "r1", "--line", "p"], 2, ["--line"]),
     (["serve", "--log-level", "loud"], 2, ["--log-level"]),
+    # cluster mode: PostgreSQL only, and its flags checked by the settings' rules
+    (["cluster", "init", "--nats", "nats://127.0.0.1:1"], 1, ["needs PostgreSQL", "--database"]),
+    (["collect", "--nats", "nats://127.0.0.1:1", "--port", str(free_port())], 1, ["PostgreSQL"]),
+    (["process", "--nats", "nats://127.0.0.1:1"], 1, ["needs PostgreSQL", "shopevents serve"]),
+    (["cluster", "init", "--nats", "127.0.0.1:4222"], 2, ["--nats", "nats://HOST:PORT"]),
+    (["cluster", "init", "--replicas", "0"], 2, ["--replicas", "from 1 to 5"]),
+    (["collect", "--prefix", "My.Shop"], 2, ["--prefix", "lower-case"]),
+    (["process", "--prefix", ""], 2, ["--prefix"]),
     (["serve", "--port", "http"], 2, ["--port"]),
 ]
 

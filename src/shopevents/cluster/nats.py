@@ -37,8 +37,11 @@ class _Quiet:
         self.name = name
         self.last: dict[str, float] = {}
         self.client: Client | None = None
+        self.silent = False
 
     def _say(self, key: str, level: int, text: str) -> None:
+        if self.silent:
+            return
         now = monotonic()
         if now - self.last.get(key, -LOG_EVERY_SECONDS) >= LOG_EVERY_SECONDS:
             self.last[key] = now
@@ -66,6 +69,7 @@ async def connect(
     the servers (a command that reports and exits). A first connection that no server
     accepts raises `nats.errors.NoServersError`."""
     quiet = _Quiet(name)
+    quiet.silent = not persistent  # a command says what failed in its own words
     options: dict[str, Any] = {
         "servers": split_urls(urls),
         "name": name,

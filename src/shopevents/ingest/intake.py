@@ -294,6 +294,13 @@ def _duplicate_of(stored: dict[str, Any], tracker_id: str) -> dict[str, Any]:
     return stored
 
 
+def replayed(stored: str | bytes) -> tuple[dict[str, Any], bytes]:
+    """The answer to a request whose requestId was answered before, from that answer: each
+    event not rejected then is a `duplicate` now, and `duplicateRequest` says why."""
+    again = _duplicate_of(loads(stored), "")
+    return again, dumpb(again)
+
+
 _INSERT_REQUEST = (
     "INSERT INTO requests (id, store_id, received_at, channel, request_key, tracker_id, origin, body, "
     "response, contact_id, accepted, rejected) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)"
@@ -347,8 +354,7 @@ def _apply_encoded(
                 "SELECT response FROM requests WHERE store_id = ? AND request_key = ?", key
             )
         if prior is not None:
-            again = _duplicate_of(loads(prior), "")
-            return again, dumpb(again)
+            return replayed(prior)
     entity: EntityInfo | None = (
         req.entity.value if req.entity and req.entity.status == "accepted" else None
     )

@@ -224,11 +224,7 @@ class IngestEndpoint:
                 bot=bots.reason(request_headers.get("user-agent")),
             )
             try:
-                result, encoded = await ctx.write(
-                    lambda conn, t: intake.apply_encoded(conn, prepared, t, ctx.recent_products),
-                    (intake.warm, prepared),
-                    weight=max(1, len(envelope.events)),
-                )
+                result, encoded = await ctx.intake.submit(prepared, max(1, len(envelope.events)))
             except StorageUnavailable as exc:
                 raise storage_error(exc, settings.retry_after_seconds) from None
         except (ApiError, StorageUnavailable) as exc:

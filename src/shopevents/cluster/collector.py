@@ -1,0 +1,191 @@
+"""Cluster mode's intake driver: what `shopevents collect` does with a decoded and judged
+request instead of writing it. It answers exactly what the embedded mode answers from the
+verdicts (`intake.answer`), after the request is safe in a replicated JetStream stream:
+
+1. a `requestId` answered before (the answers bucket, 24 h) is answered again as a
+   duplicate request, as the embedded mode does from its requests table;
+2. a request without a tracker gets one minted here (the processor gives it to the contact);
+3. the accepted purchase events are claimed in PostgreSQL (`claims.claim`: one statement),
+   which gives their `accepted` / `duplicate` / `conflict` verdicts;
+4. the request is published to its partition's subject (by store and tracker, so one
+   contact's requests are applied in order) and the collector waits for the stream's
+   acknowledgement, which JetStream gives once a quorum of its replicas holds the message;
+5. the answer is stored under the request's `requestId`, for its replays.
+
+Any NATS failure (no server, no quorum, the stream full, a timeout) is `StorageUnavailable`:
+`503` with `Retry-After`, never a `200` for a request that is not replicated."""
+
+from __future__ import annotations
+
+import hashlib
+import logging
+import uuid
+from typing import Any
+
+import nats.errors
+from nats.aio.client import Client
+from nats.js import JetStreamContext
+from nats.js.errors import KeyNotFoundError, KeyWrongLastSequenceError
+from nats.js.kv import KeyValue
+
+from shopevents.cluster import claims, messages, streams
+from shopevents.cluster import nats as cluster_nats
+from shopevents.context import AppContext
+from shopevents.domain.identity import new_id
+from shopevents.errors import StorageUnavailable
+from shopevents.ingest import intake
+from shopevents.schema import models as m
+from shopevents.storage.codec import dumpb
+from shopevents.storage.database import Conn
+
+log = logging.getLogger("shopevents.cluster")
+
+# How long `collect` tries to reach NATS when it starts.
+FIRST_CONNECT_SECONDS = 10.0
+
+
+def answer_key(store_id: str, request_key: str) -> str:
+    """The answers bucket's key of a request's `requestId` (any text: hashed into the
+    characters a key allows)."""
+    return hashlib.sha256(f"{store_id}\x00{request_key}".encode()).hexdigest()[:40]
+
+
+def _partition_key(req: intake.Prepared, tracker: str | None) -> str | None:
+    """The request's own tracker, else the e-mail that names its contact, else None."""
+    if tracker:
+        return tracker
+    fields = req.entity.value.fields if req.entity and req.entity.status == "accepted" else None
+    return req.email or (fields.primaryKey if fields else None)
+
+
+def given_tracker(req: intake.Prepared) -> str | None:
+    if req.entity is None or req.entity.status != "accepted":
+        return None
+    fields = req.entity.value.fields
+    return fields.trackerId if fields else None
+
+
+class ClusterIntake:
+    """The intake service of a collector (see `context.IntakeService`)."""
+
+    def __init__(
+        self,
+        ctx: AppContext,
+        urls: str,
+        prefix: str,
+        *,
+        publish_timeout: float,
+        name: str = "shopevents collect",
+        first_wait: float = FIRST_CONNECT_SECONDS,
+    ) -> None:
+        self.ctx = ctx
+        self.urls = urls
+        self.prefix = prefix
+        self.timeout = publish_timeout
+        self.name = name
+        self.first_wait = first_wait
+        self.nc: Client | None = None
+        self.js: JetStreamContext | None = None
+        self.answers: KeyValue | None = None
+        self.partitions = 0
+
+    async def start(self) -> None:
+        """Connect and read the stream's partitions; `streams.NotInitialised` without a stream
+        (`cluster init` not run), `nats.errors.NoServersError` if no server answers."""
+        self.nc = await cluster_nats.connect(
+            self.urls, name=self.name, persistent=True, first_wait=self.first_wait
+        )
+        self.js = self.nc.jetstream(timeout=self.timeout)
+        self.partitions = await streams.partitions(self.js, self.prefix)
+        self.answers = await self.js.key_value(messages.bucket_name(self.prefix, "answers"))
+
+    async def close(self) -> None:
+        if self.nc is not None and not self.nc.is_closed:
+            await self.nc.close()
+
+    async def submit(self, prepared: intake.Prepared, weight: int) -> tuple[dict[str, Any], bytes]:
+        if self.js is None or self.answers is None:
+            raise StorageUnavailable("not connected to NATS JetStream yet")
+        try:
+            return await self._submit(prepared, self.js, self.answers)
+        except (nats.errors.Error, TimeoutError, OSError) as exc:
+            self.ctx.count("cluster_publishes", "failed")
+            raise StorageUnavailable(f"NATS JetStream: {_said(exc)}") from None
+
+    async def _submit(
+        self, req: intake.Prepared, js: JetStreamContext, answers: KeyValue
+    ) -> tuple[dict[str, Any], bytes]:
+        ctx, store = self.ctx, req.store
+        key = answer_key(store.id, req.request_key) if req.request_key else None
+        if key is not None and (prior := await _stored(answers, key)) is not None:
+            return intake.replayed(prior)
+        now = ctx.now_us()
+        given = given_tracker(req)
+        tracker = given or new_id(now)
+        purchase_events = [
+            (v.index, v.value[0])
+            for v in req.events
+            if v.status == "accepted" and isinstance(v.value[0], m.PurchaseEvent)
+        ]
+        decided: dict[int, str] = {}
+        if purchase_events:
+            wanted = claims.wanted(store, purchase_events)
+            decided = await ctx.write(lambda conn, t: claims.claim(conn, store.id, wanted, t))
+        answer = intake.answer(req, tracker, decided)
+        encoded = dumpb(answer)
+        message = messages.IntakeMessage(
+            id=uuid.uuid4().hex,
+            store_id=store.id,
+            received_at=now,
+            channel=req.channel,
+            body=req.body,
+            tracker_id=tracker,
+            origin=req.origin,
+            bot=req.bot,
+            purchases=decided,
+        )
+        part = messages.partition(store.id, _partition_key(req, given) or tracker, self.partitions)
+        ack = await js.publish(
+            messages.subject(self.prefix, part),
+            messages.encode(message),
+            timeout=self.timeout,
+            headers={"Nats-Msg-Id": f"{store.id}:{req.request_key}" if key else message.id},
+        )
+        ctx.count("cluster_publishes", "duplicate" if ack.duplicate else "ok")
+        if key is not None:
+            if ack.duplicate and (prior := await _stored(answers, key)) is not None:
+                return intake.replayed(prior)  # the same requestId, published moments ago
+            try:
+                await answers.create(key, encoded)
+            except KeyWrongLastSequenceError:
+                pass  # another collector stored the first answer
+            except (nats.errors.Error, TimeoutError, OSError) as exc:
+                # The request is replicated: it is answered; a replay of it within the
+                # stream's duplicate window is still recognised by its message id.
+                log.warning("the answer to a requestId was not stored: %s", _said(exc))
+        return answer, encoded
+
+
+async def _stored(answers: KeyValue, key: str) -> bytes | None:
+    try:
+        entry = await answers.get(key)
+    except KeyNotFoundError:
+        return None
+    return entry.value
+
+
+def _said(exc: BaseException) -> str:
+    description = getattr(exc, "description", None)
+    return str(description or exc or type(exc).__name__)
+
+
+def partition_lag(conn: Conn, now: int) -> tuple[float, int, float] | None:
+    """From the processors' partition rows: the processing lag in seconds (the oldest
+    applied-through time among partitions with messages pending), the messages pending, and
+    the age of the oldest row (a processor that stopped reporting); None outside cluster
+    mode."""
+    rows = conn.all("SELECT applied_through, applied_at, pending FROM cluster_partitions")
+    if not rows:
+        return None
+    lag = max(((now - int(r[0])) / 1e6 if int(r[2]) > 0 else 0.0) for r in rows)
+    return max(lag, 0.0), sum(int(r[2]) for r in rows), (now - min(int(r[1]) for r in rows)) / 1e6

@@ -1,0 +1,383 @@
+"""The collector (`shopevents collect`): the app whose ingest endpoint publishes to the
+intake stream instead of writing. Real parts throughout: the tests' 3-node JetStream cluster
+(or a single `nats-server` of the test's own, to stop it or fill its stream), PostgreSQL,
+the app on a real port, the real CLI. No processor runs here: what the collector answers
+and publishes is checked on its own (the processors' side: test_processor.py)."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import shutil
+import socket
+import subprocess
+import threading
+import time
+import uuid
+from collections.abc import Awaitable, Callable, Iterator
+from pathlib import Path
+from typing import Any
+
+import httpx
+import msgspec
+import nats
+import psycopg
+import pytest
+import uvicorn
+from click.testing import CliRunner, Result
+
+from shopevents.app import create_app
+from shopevents.cli import main
+from shopevents.clock import SystemClock
+from shopevents.cluster import messages, streams
+from shopevents.cluster.collector import ClusterIntake, answer_key
+from shopevents.config import Settings
+from shopevents.context import AppContext
+from shopevents.server import uvicorn_config
+from shopevents.storage.database import Database
+from tests.conftest import (
+    create_pg_database,
+    drop_pg_database,
+    example,
+    ingest_path,
+    make_store,
+    pg_url_for,
+)
+from tests.natscluster import LoopThread, NatsCluster
+
+SEED = example("seed-purchase.json")
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
+@pytest.fixture
+def pg() -> Iterator[str]:
+    """A migrated PostgreSQL database of the test's own: its URL."""
+    name = create_pg_database(migrated=True)
+    yield pg_url_for(name)
+    drop_pg_database(name)
+
+
+def cluster_settings(base: Settings, urls: str, prefix: str, **kw: Any) -> Settings:
+    return msgspec.structs.replace(
+        base,
+        cluster=msgspec.structs.replace(base.cluster, nats_urls=urls, prefix=prefix, **kw),
+    )
+
+
+class OwnNats:
+    """One JetStream server of the test's own on a free port (R1), to stop and start."""
+
+    def __init__(self, directory: Path) -> None:
+        self.directory = directory
+        self.port = free_port()
+        self.process: subprocess.Popen[bytes] | None = None
+
+    @property
+    def url(self) -> str:
+        return f"nats://127.0.0.1:{self.port}"
+
+    def start(self) -> OwnNats:
+        binary = shutil.which("nats-server")
+        assert binary, "nats-server is not on PATH"
+        log = open(self.directory / "nats.log", "ab")  # noqa: SIM115 (the process keeps it)
+        self.process = subprocess.Popen(
+            [binary, "-js", "-a", "127.0.0.1", "-p", str(self.port), "-sd", str(self.directory)],
+            stdout=log,
+            stderr=subprocess.STDOUT,
+        )
+        log.close()
+        deadline = time.monotonic() + 20
+        while True:
+            try:
+                with socket.create_connection(("127.0.0.1", self.port), timeout=1):
+                    return self
+            except OSError:
+                assert time.monotonic() < deadline, "nats-server did not start"
+                time.sleep(0.05)
+
+    def stop(self) -> None:
+        if self.process is not None:
+            self.process.terminate()
+            self.process.wait(timeout=20)
+            self.process = None
+
+
+@pytest.fixture
+def own_nats(tmp_path: Path) -> Iterator[OwnNats]:
+    server = OwnNats(tmp_path).start()
+    yield server
+    server.stop()
+
+
+class Collector:
+    """What `shopevents collect` serves (the app with the cluster intake driver, no worker
+    loop) on a real port, in a thread."""
+
+    def __init__(self, settings: Settings, db: Database) -> None:
+        self.socket = socket.socket()
+        self.socket.bind(("127.0.0.1", 0))
+        self.port = int(self.socket.getsockname()[1])
+        c = settings.cluster
+
+        def intake(ctx: AppContext) -> ClusterIntake:
+            return ClusterIntake(
+                ctx, c.nats_urls, c.prefix, publish_timeout=c.publish_timeout_seconds
+            )
+
+        self.app = create_app(settings, db, SystemClock(), worker=False, intake=intake)
+        self.server = uvicorn.Server(uvicorn_config(self.app, settings, loop="asyncio"))
+        self.thread = threading.Thread(
+            target=lambda: asyncio.run(self.server.serve(sockets=[self.socket])), daemon=True
+        )
+
+    def start(self) -> Collector:
+        self.thread.start()
+        deadline = time.monotonic() + 60
+        while not self.server.started:
+            assert self.thread.is_alive() and time.monotonic() < deadline, "did not start"
+            time.sleep(0.02)
+        return self
+
+    def stop(self) -> None:
+        self.server.should_exit = True
+        self.thread.join(timeout=10)
+        self.socket.close()
+
+    @property
+    def ctx(self) -> Any:
+        return self.app.state.ctx
+
+    def client(self, **kw: Any) -> httpx.Client:
+        return httpx.Client(base_url=f"http://127.0.0.1:{self.port}", **kw)
+
+
+def cli(url: str, *args: str) -> Result:
+    return CliRunner().invoke(main, ["--database", url, *args])
+
+
+def one_line_error(result: Result, *hints: str) -> str:
+    text = result.output + result.stderr
+    assert "Traceback" not in text, text
+    assert result.exit_code == 1, (result.exit_code, text)
+    errors = [ln for ln in result.stderr.splitlines() if ln.startswith("Error: ")]
+    assert len(errors) == 1, result.stderr
+    for hint in hints:
+        assert hint in errors[0], (hint, errors[0])
+    return errors[0]
+
+
+def stream_messages(loop: LoopThread, urls: str, prefix: str) -> list[tuple[str, Any]]:
+    """(subject, decoded IntakeMessage) of every message of the prefix's stream, in order."""
+
+    async def read() -> list[tuple[str, Any]]:
+        nc = await nats.connect(servers=urls.split(","))
+        try:
+            js = nc.jetstream()
+            name = messages.stream_name(prefix)
+            info = await js.stream_info(name)
+            out = []
+            for seq in range(info.state.first_seq, info.state.last_seq + 1):
+                if info.state.messages == 0:
+                    break
+                msg = await js.get_msg(name, seq)
+                out.append((msg.subject, messages.decode(msg.data or b"")))
+            return out
+        finally:
+            await nc.close()
+
+    return loop.run(read())
+
+
+PARTITIONS = 4
+
+
+@pytest.fixture
+def collector(
+    nats_cluster: NatsCluster, nats_loop: LoopThread, settings: Settings, pg: str
+) -> Iterator[tuple[Collector, str, str]]:
+    """A collector on the tests' 3-node cluster with a stream of its own (as `cluster init`
+    makes it, replicas 3): (server, store id, prefix)."""
+    prefix = f"c{uuid.uuid4().hex[:12]}"
+    layout = streams.Layout(prefix=prefix, partitions=PARTITIONS, replicas=3, max_bytes=1 << 30)
+
+    async def jetstream(work: Callable[[Any], Awaitable[Any]]) -> None:
+        nc = await nats.connect(servers=nats_cluster.urls)
+        try:
+            await work(nc.jetstream())
+        finally:
+            await nc.close()
+
+    async def delete(js: Any) -> None:
+        await js.delete_stream(messages.stream_name(prefix))
+        for what in ("answers", "leases"):
+            await js.delete_key_value(messages.bucket_name(prefix, what))
+
+    nats_loop.run(jetstream(lambda js: streams.init(js, layout)))
+    conf = cluster_settings(settings, nats_cluster.url, prefix, partitions=PARTITIONS, replicas=3)
+    db = Database(pg)
+    store = make_store(db, "Shop")
+    live = Collector(conf, db).start()
+    yield live, store.id, prefix
+    live.stop()
+    db.close()
+    nats_loop.run(jetstream(delete))
+
+
+def test_purchase_verdicts_are_exact_and_published_with_the_request(
+    collector: tuple[Collector, str, str], nats_loop: LoopThread, pg: str
+) -> None:
+    live, store_id, prefix = collector
+    other = json.loads(SEED)
+    other["events"][0]["purchase"]["totalPrice"] = 1.5
+    other["events"][0]["purchase"]["products"][0]["unitPrice"] = 1.5
+    with live.client(timeout=30) as http:
+        answers = [
+            http.post(ingest_path(store_id), content=body).json()
+            for body in (SEED, SEED, json.dumps(other).encode())
+        ]
+    assert [a["results"][0]["status"] for a in answers] == ["accepted", "duplicate", "conflict"]
+    tracker = answers[0]["trackerId"]
+    assert len(tracker) == 24 and all(a["trackerId"] != tracker for a in answers[1:])
+
+    published = stream_messages(nats_loop, live.ctx.settings.cluster.nats_urls, prefix)
+    assert [m.purchases for _, m in published] == [
+        {0: "accepted"},
+        {0: "duplicate"},
+        {0: "conflict"},
+    ]
+    subject, first = published[0]
+    assert first.store_id == store_id and first.body == SEED and first.tracker_id == tracker
+    # no tracker in the request: its partition is its contact's e-mail's, as any other
+    # request naming that e-mail without a tracker
+    key = json.loads(SEED)["entityInfo"]["primaryKey"]
+    assert subject == messages.subject(prefix, messages.partition(store_id, key, PARTITIONS))
+    assert len({m.id for _, m in published}) == 3
+    with psycopg.connect(pg) as conn:  # the authority holds the first record's fingerprint
+        rows = conn.execute("SELECT purchase_id FROM purchase_claims").fetchall()
+        assert rows == [(json.loads(SEED)["events"][0]["purchase"]["purchaseId"],)]
+        # nothing else was written: applying is the processors' work
+        assert conn.execute("SELECT COUNT(*) FROM requests").fetchone() == (0,)
+
+
+def test_a_request_id_is_answered_again_from_the_answers_bucket(
+    collector: tuple[Collector, str, str], nats_loop: LoopThread
+) -> None:
+    live, store_id, prefix = collector
+    body = json.dumps(
+        {
+            "requestId": "req-1",
+            "entityInfo": {"trackerId": "5f0c1d2e3a4b5c6d7e8f9a0b"},
+            "events": [{"type": "page-visit"}],
+            "pageInfo": {"title": "Home"},
+        }
+    ).encode()
+    with live.client(timeout=30) as http:
+        first = http.post(ingest_path(store_id), content=body)
+        again = http.post(ingest_path(store_id), content=body)
+    assert first.status_code == again.status_code == 200
+    assert first.json()["results"][0]["status"] == "accepted"
+    assert again.json()["duplicateRequest"] is True
+    assert again.json()["results"][0]["status"] == "duplicate"
+    assert again.json()["trackerId"] == "5f0c1d2e3a4b5c6d7e8f9a0b"
+    published = stream_messages(nats_loop, live.ctx.settings.cluster.nats_urls, prefix)
+    assert len(published) == 1  # the replay was answered without publishing
+    assert published[0][1].tracker_id == "5f0c1d2e3a4b5c6d7e8f9a0b"
+    assert answer_key(store_id, "req-1") != answer_key(store_id, "req-2")
+
+
+def test_cluster_init_is_idempotent_and_a_collector_answers_503_while_nats_is_down(
+    own_nats: OwnNats, pg: str, settings: Settings
+) -> None:
+    init = ["cluster", "init", "--nats", own_nats.url, "--prefix", "solo", "--replicas", "1"]
+    made = cli(pg, *init)
+    assert made.exit_code == 0, made.output + made.stderr
+    assert "stream SOLO_INTAKE: created (16 partitions, 1 replicas" in made.stdout
+    assert "bucket SOLO_answers: created" in made.stdout
+    again = cli(pg, *init)
+    assert again.exit_code == 0 and "created" not in again.stdout, again.stdout
+    assert "stream SOLO_INTAKE: exists (16 partitions, 1 replicas, 0 messages)" in again.stdout
+
+    db = Database(pg)
+    store = make_store(db, "Shop")
+    conf = cluster_settings(settings, own_nats.url, "solo", publish_timeout_seconds=0.5)
+    live = Collector(conf, db).start()
+    try:
+        with live.client(timeout=30) as http:
+            assert http.post(ingest_path(store.id), content=SEED).status_code == 200
+            own_nats.stop()
+            down = http.post(ingest_path(store.id), content=SEED)
+            assert down.status_code == 503, down.text
+            assert down.json()["code"] == "storage_unavailable"
+            assert down.headers["Retry-After"] == str(settings.ingest.retry_after_seconds)
+            own_nats.start()  # the collector reconnects by itself
+            deadline = time.monotonic() + 30
+            while (status := http.post(ingest_path(store.id), content=SEED).status_code) != 200:
+                assert status == 503 and time.monotonic() < deadline, status
+                time.sleep(0.2)
+            metrics = http.get("/metrics").text
+        assert 'shopevents_cluster_publishes_total{outcome="failed"}' in metrics
+    finally:
+        live.stop()
+        db.close()
+
+
+def test_a_full_stream_refuses_new_requests_with_503(
+    own_nats: OwnNats, pg: str, settings: Settings
+) -> None:
+    """The stream's size bound (discard policy new): once full, a request is refused, and
+    every acknowledged one is still there."""
+    conf = cluster_settings(settings, own_nats.url, "small", max_stream_bytes=1 << 20)
+
+    async def init() -> None:
+        nc = await nats.connect(own_nats.url)
+        layout = streams.Layout(prefix="small", partitions=2, replicas=1, max_bytes=1 << 20)
+        await streams.init(nc.jetstream(), layout)
+        await nc.close()
+
+    asyncio.run(init())
+    db = Database(pg)
+    store = make_store(db, "Shop")
+    big = json.dumps(
+        {"events": [{"type": "page-visit"}], "pageInfo": {"title": "x" * 300_000}}
+    ).encode()
+    live = Collector(conf, db).start()
+    try:
+        with live.client(timeout=30) as http:
+            statuses = [http.post(ingest_path(store.id), content=big).status_code for _ in range(5)]
+    finally:
+        live.stop()
+        db.close()
+    assert statuses[:3] == [200, 200, 200] and statuses[3:] == [503, 503], statuses
+
+    async def count() -> int:
+        nc = await nats.connect(own_nats.url)
+        info = await nc.jetstream().stream_info(messages.stream_name("small"))
+        await nc.close()
+        return int(info.state.messages)
+
+    assert asyncio.run(count()) == 3
+
+
+def test_cluster_commands_say_what_is_wrong_in_one_line(own_nats: OwnNats, pg: str) -> None:
+    one_line_error(
+        cli(pg, "cluster", "init", "--nats", "nats://127.0.0.1:1", "--replicas", "1"),
+        "cannot reach NATS at nats://127.0.0.1:1",
+        "nats-server -js",
+    )
+    one_line_error(
+        cli(pg, "cluster", "init", "--nats", own_nats.url, "--replicas", "3"),
+        "cannot place 3 replicas",
+        "--replicas 1",
+    )
+    for command in (["collect", "--port", str(free_port())], ["process"]):
+        one_line_error(
+            cli(pg, *command, "--nats", own_nats.url, "--prefix", "nothing_here"),
+            "has no stream NOTHING_HERE_INTAKE",
+            "shopevents cluster init",
+            "--prefix nothing_here",
+        )
