@@ -13,7 +13,7 @@ import click
 
 from shopevents.clock import SystemClock
 from shopevents.domain import imports
-from shopevents.domain.identity import new_id
+from shopevents.ids import new_id
 from shopevents.storage import stores
 from shopevents.storage.codec import dumps
 
@@ -139,7 +139,8 @@ def import_command(
                 return result
 
             try:
-                report = imports.run(transact, store.id, checked, os.path.basename(file), new_id())
+                import_id = new_id(env.now())
+                report = imports.run(transact, store.id, checked, os.path.basename(file), import_id)
             except Exception as exc:
                 raise click.ClickException(
                     f"the import could not be written ({exc}); what it had written was undone"

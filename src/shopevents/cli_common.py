@@ -14,7 +14,7 @@ from urllib.parse import urlsplit, urlunsplit
 
 import click
 
-from shopevents.clock import SystemClock, to_micros
+from shopevents.clock import SystemClock, monotonic, to_micros
 from shopevents.config import Settings
 from shopevents.errors import StorageUnavailable
 from shopevents.storage import stores
@@ -149,14 +149,14 @@ class Env:
 
     def _pending(self, wait: bool) -> list[str]:
         limit = self.settings.storage.startup_wait_seconds if wait else 0.0
-        give_up = time.monotonic() + limit
+        give_up = monotonic() + limit
         told = False
         while True:
             try:
                 return self.database().pending_migrations()
             except StorageUnavailable as exc:
                 reason = first_line(exc)
-                if time.monotonic() >= give_up or _lasting(reason):
+                if monotonic() >= give_up or _lasting(reason):
                     raise self.unavailable(exc) from None
                 if not told:
                     click.echo(

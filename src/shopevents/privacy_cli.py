@@ -11,7 +11,7 @@ import click
 
 from shopevents.cli_common import Env, out_json, resolve_store, store_option
 from shopevents.domain import erasure, retention
-from shopevents.domain.identity import new_id
+from shopevents.ids import new_id
 from shopevents.schema.verdicts import _EMAIL
 from shopevents.storage import erasure as erasures
 from shopevents.storage import retention as retentions

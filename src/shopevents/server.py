@@ -35,9 +35,10 @@ import uvicorn
 import uvicorn.config
 from uvicorn.protocols.http.httptools_impl import HttpToolsProtocol
 
+from shopevents.clock import SystemClock, to_micros
 from shopevents.config import HttpSettings, Settings
-from shopevents.domain.identity import new_id
 from shopevents.errors import ApiError
+from shopevents.ids import new_id
 from shopevents.ingest import tracker
 from shopevents.ingest.routes import INGEST_PREFIX
 from shopevents.storage.codec import dumpb
@@ -97,7 +98,10 @@ def tracker_field(scope: Any) -> dict[str, str]:
     }
     found = tracker.in_request(scope, headers)
     untracked = headers.get("dnt") == "1" or headers.get("sec-gpc") == "1"
-    return {"trackerId": found or ("" if untracked else new_id())}
+    if found or untracked:
+        return {"trackerId": found or ""}
+    # the connection layer answers outside the app, so without its clock: the system's
+    return {"trackerId": new_id(to_micros(SystemClock().now()))}
 
 
 def _error_bytes(

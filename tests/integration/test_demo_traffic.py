@@ -14,7 +14,7 @@ import httpx
 import pytest
 
 from shopevents.cli import Env
-from shopevents.clock import SystemClock, from_micros
+from shopevents.clock import FixedClock, SystemClock, from_micros
 from shopevents.config import Settings
 from shopevents.simulate import Simulator, run_demo
 from shopevents.storage.codec import loads
@@ -85,8 +85,10 @@ def test_purchase_dates_are_even_over_the_days() -> None:
     thirtieth (the last day no more than its share), none in the future."""
     days, draws = 30, 6000
     with httpx.Client() as unused:  # purchase_date() sends nothing
-        sim = Simulator(unused, "store", "http://127.0.0.1", random.Random(3), days, None)
-        now = datetime.now(UTC)
+        now = datetime(2026, 3, 15, 16, 30, tzinfo=UTC)
+        sim = Simulator(
+            unused, "store", "http://127.0.0.1", random.Random(3), days, None, FixedClock(now)
+        )
         stamps = [
             datetime.fromisoformat(sim.purchase_date().replace("Z", "+00:00")) for _ in range(draws)
         ]

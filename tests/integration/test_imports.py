@@ -301,7 +301,13 @@ def test_a_failed_transaction_undoes_the_whole_file(env: Env) -> None:
         return result
 
     with pytest.raises(StorageUnavailable):
-        imports.run(lambda s: transact(s, fail_after=4), store.id, checked, "x.jsonl")
+        imports.run(
+            lambda s: transact(s, fail_after=4),
+            store.id,
+            checked,
+            "x.jsonl",
+            "failedimport000000000000",
+        )
     after = env.q(
         "SELECT product_id, name, unit_price, data, updated_at FROM products WHERE store_id = ?",
         (store.id,),
@@ -329,6 +335,7 @@ def test_a_failed_transaction_undoes_the_whole_file(env: Env) -> None:
             "products", iter([imports.Row(1, 2, product(9000))]), ctx, csv_cells=False
         ),
         "next.jsonl",
+        "nextimport00000000000000",
     )
     assert report["created"] == 1
     names = dict(env.q("SELECT product_id, name FROM products WHERE store_id = ?", (store.id,)))

@@ -8,6 +8,7 @@ from datetime import UTC, datetime
 
 import pytest
 
+from shopevents import ids
 from shopevents.webhooks import backoff, guard, signing
 
 
@@ -137,7 +138,7 @@ def test_signature_format_and_rotation() -> None:
     two = header + ",v1=" + signing.signature("whsec_b", 1_700_000_000, body)
     assert signing.verify("whsec_b", two, body, 1_700_000_000)
     assert not signing.verify("whsec_a", "v1=abc", body, 0)
-    assert signing.new_secret() != signing.new_secret()
+    assert ids.webhook_secret() != ids.webhook_secret()
 
 
 def test_retry_after_parsing() -> None:

@@ -13,6 +13,7 @@ import pytest
 
 from shopevents.clock import FixedClock, SystemClock, to_micros
 from shopevents.config import Settings, WebhookSettings, WorkerSettings
+from shopevents.ids import delivery_id
 from shopevents.storage.database import Conn, Database
 from shopevents.webhooks import deliveries, endpoints
 from shopevents.webhooks.worker import worker_steps
@@ -215,7 +216,7 @@ def test_fan_out_writes_a_bounded_number_of_deliveries_per_transaction(kit: Kit)
     by_outbox: dict[int, list[str]] = {}
     for eid, oid, did in rows:
         by_outbox.setdefault(int(oid), []).append(eid)
-        assert did == deliveries.delivery_id_for(int(oid), eid)
+        assert did == delivery_id(int(oid), eid)
     assert all(sorted(v) == ids for v in by_outbox.values())
     assert not deliveries.outbox_waiting(kit.conn)
     # Every endpoint is due, and per-contact order holds across the split.

@@ -15,8 +15,8 @@ from shopevents.api import bodies
 from shopevents.clock import to_micros
 from shopevents.context import AppContext
 from shopevents.domain import erasure, retention
-from shopevents.domain.identity import new_id
 from shopevents.errors import ApiError
+from shopevents.ids import new_id
 from shopevents.responses import json_response
 from shopevents.schema.verdicts import _EMAIL
 from shopevents.storage import erasure as erasures

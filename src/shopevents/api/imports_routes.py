@@ -22,8 +22,8 @@ from starlette.routing import Route
 
 from shopevents.context import AppContext
 from shopevents.domain import imports
-from shopevents.domain.identity import new_id
 from shopevents.errors import ApiError, StorageUnavailable, storage_error
+from shopevents.ids import new_id
 from shopevents.reports.timebuckets import local_today, make_range
 from shopevents.responses import json_response
 from shopevents.storage import exports
@@ -70,7 +70,7 @@ async def run_import(
     """Check the file, then write it; (HTTP status, report). 422: the file was refused whole
     (its errors listed, nothing written); 201: written. StorageUnavailable: what was written
     is undone (or, if storage stays away, undone by the next import)."""
-    import_id = new_id()
+    import_id = new_id(ctx.now_us())
     check = check_context(ctx, store)
     try:
         checked = await asyncio.to_thread(

@@ -16,8 +16,6 @@ from __future__ import annotations
 
 import hashlib
 import hmac
-import secrets
-import time
 import weakref
 from collections import deque
 from typing import Any
@@ -26,6 +24,8 @@ from argon2 import PasswordHasher
 from argon2.exceptions import InvalidHashError, VerificationError, VerifyMismatchError
 from itsdangerous import BadSignature, URLSafeTimedSerializer
 
+from shopevents import ids
+from shopevents.clock import Clock
 from shopevents.storage import accounts
 from shopevents.storage.database import Conn
 
@@ -101,7 +101,7 @@ def check_password(conn: Conn, username: str, password: str) -> tuple[int, str, 
     return int(row[0]), row[1], row[2]
 
 
-_DUMMY = _HASHER.hash(secrets.token_urlsafe(16))
+_DUMMY = _HASHER.hash(ids.secret(16))
 
 
 # --- sessions -----------------------------------------------------------------------------
@@ -112,7 +112,7 @@ class Sessions:
 
     def __init__(self, secret: str, max_age: int) -> None:
         self.max_age = max_age
-        self.key = (secret or secrets.token_urlsafe(32)).encode()
+        self.key = (secret or ids.secret()).encode()
         self.serializer = URLSafeTimedSerializer(
             self.key.decode(), salt="shopevents.dashboard.session"
         )
@@ -134,7 +134,7 @@ class Sessions:
 
 
 def new_token() -> str:
-    return secrets.token_urlsafe(32)
+    return ids.secret()
 
 
 def session_id(token: str) -> str:
@@ -150,16 +150,17 @@ def csrf_ok(expected: str | None, token: str | None) -> bool:
 
 
 class Throttle:
-    """At most `limit` failed logins per key in `window` seconds."""
+    """At most `limit` failed logins per key in `window` seconds of `clock`."""
 
-    def __init__(self, limit: int = 8, window: float = 300.0) -> None:
+    def __init__(self, clock: Clock, limit: int = 8, window: float = 300.0) -> None:
+        self.clock = clock
         self.limit = limit
         self.window = window
         self.fails: dict[str, deque[float]] = {}
 
     def _recent(self, key: str) -> deque[float]:
         q = self.fails.setdefault(key, deque())
-        cutoff = time.monotonic() - self.window
+        cutoff = self.clock.now().timestamp() - self.window
         while q and q[0] < cutoff:
             q.popleft()
         return q
@@ -171,7 +172,7 @@ class Throttle:
         if len(self.fails) > 10_000:
             self.fails.clear()
         for k in keys:
-            self._recent(k).append(time.monotonic())
+            self._recent(k).append(self.clock.now().timestamp())
 
     def clear(self, *keys: str) -> None:
         for k in keys:

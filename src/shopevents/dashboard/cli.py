@@ -9,7 +9,6 @@ import csv
 import io
 import sys
 from collections.abc import Iterator
-from datetime import UTC, datetime
 from typing import Any
 
 import click
@@ -355,7 +354,7 @@ def _report_range(
     try:
         return make_range(
             store.timezone,
-            local_today(store.timezone, datetime.now(UTC)),
+            local_today(store.timezone, env.clock.now()),
             from_,
             to_,
             interval,

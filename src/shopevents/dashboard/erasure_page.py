@@ -14,7 +14,7 @@ from starlette.routing import Route
 
 from shopevents.clock import to_micros
 from shopevents.domain import erasure
-from shopevents.domain.identity import new_id
+from shopevents.ids import new_id
 from shopevents.storage import reads
 
 

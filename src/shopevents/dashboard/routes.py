@@ -140,11 +140,12 @@ def routes(ctx: AppContext) -> list[BaseRoute]:
         lstrip_blocks=True,
     )
     env.filters.update(format.FILTERS)
+    env.filters["ago"] = lambda value: format.ago(value, ctx.clock.now())
     env.filters["safe_url"] = safe_url
     env.globals["activity_labels"] = views.ACTIVITY_LABELS
     env.globals["static"] = STATIC_PREFIX
     sessions = auth.sessions_for(ctx)
-    throttle = auth.Throttle()
+    throttle = auth.Throttle(ctx.clock)
 
     async def read(fn: Callable[[Any], Any]) -> Any:
         return await ctx.read(fn)

@@ -272,8 +272,8 @@ class State:
         return state
 
 
-def new_order(cart: Cart, payment: str, now: datetime | None = None) -> Order:
-    when = (now or datetime.now(UTC)).astimezone(UTC)
+def new_order(cart: Cart, payment: str, now: datetime) -> Order:
+    when = now.astimezone(UTC)
     return Order(
         id="ORD-" + secrets.token_hex(5).upper(),
         cart_id=cart.id,

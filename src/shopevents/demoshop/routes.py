@@ -13,6 +13,7 @@ from starlette.responses import HTMLResponse, RedirectResponse, Response
 from starlette.routing import BaseRoute, Route
 
 from shopevents.client.snippet import loader_snippet
+from shopevents.clock import Clock
 from shopevents.demoshop import (
     CATALOG,
     CATEGORIES,
@@ -36,6 +37,8 @@ COOKIE = "se_demo"
 
 
 class DemoContext(Protocol):
+    clock: Clock
+
     async def demo_store_id(self) -> str | None: ...
 
 
@@ -279,7 +282,7 @@ def routes(ctx: DemoContext) -> list[BaseRoute]:
                 errors.append("Please choose a payment method.")
             if not errors:
                 state.customer = Customer(values["email"], values["name"], values["surname"])
-                state.order = new_order(state.cart, values["payment"])
+                state.order = new_order(state.cart, values["payment"], ctx.clock.now())
                 state.cart = None
                 return redirect(variant, f"/confirmation/{state.order.id}", state)
         return await page(

@@ -14,8 +14,8 @@ from typing import Any
 
 import msgspec
 
-from shopevents.domain.identity import new_id
 from shopevents.errors import issue
+from shopevents.ids import new_id
 from shopevents.schema.verdicts import _EMAIL
 
 MAX_FIELDS = 100

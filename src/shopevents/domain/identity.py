@@ -12,14 +12,13 @@
 
 from __future__ import annotations
 
-import os
-import time
 from decimal import Decimal
 from typing import Any
 
 import msgspec
 
 from shopevents.domain import carts, erasure, outbox, timeline
+from shopevents.ids import new_id
 from shopevents.storage import visits
 from shopevents.storage.codec import dumps, loads, money_from_db
 from shopevents.storage.database import Conn
@@ -35,17 +34,6 @@ class Identity(msgspec.Struct, kw_only=True):
     erased: bool = False
     """The request named an erased contact's tracker: a new tracker was made, and the
     identification it carried was dropped."""
-
-
-def new_id(now_us: int | None = None) -> str:
-    """24 hex characters like Connectif's (ObjectId-shaped): 4 bytes of seconds, 20 bits of
-    microseconds, then 44 random bits. Ids made at a later instant sort later, so the rows of
-    one transaction (one instant) land together at the end of their indexes instead of on
-    pages all over the last second's range."""
-    us = now_us if now_us is not None else time.time_ns() // 1000
-    seconds, micros = divmod(us, 1_000_000)
-    noise = int.from_bytes(os.urandom(6), "big") >> 4
-    return f"{seconds & 0xFFFFFFFF:08x}{micros:05x}{noise:011x}"
 
 
 class _Known(msgspec.Struct):

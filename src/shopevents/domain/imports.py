@@ -35,7 +35,7 @@ from msgspec import inspect as mi
 
 from shopevents.domain import timeline
 from shopevents.domain.catalog import product_data
-from shopevents.domain.identity import new_id
+from shopevents.ids import new_id
 from shopevents.schema import models as m
 from shopevents.schema.numbers import Unreadable, decode_any, read_text
 from shopevents.schema.verdicts import (
@@ -903,11 +903,10 @@ def run(
     store_id: str,
     checked: Checked,
     source: str | None,
-    import_id: str | None = None,
+    import_id: str,
 ) -> dict[str, Any]:
     """Write a checked file, synchronously (the CLI): all of it, or, if a transaction fails,
     none of it (what was written is undone, and the error raised)."""
-    import_id = import_id or new_id()
     try:
         return drive(plan(store_id, checked, source, import_id), transact)  # type: ignore[no-any-return]
     except Exception as exc:

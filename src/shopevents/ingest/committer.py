@@ -30,12 +30,12 @@ import asyncio
 import logging
 import os
 import time
-import uuid
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from typing import Any, TypeVar
 
-from shopevents.clock import Clock, to_micros
+from shopevents import ids
+from shopevents.clock import Clock, monotonic, to_micros
 from shopevents.errors import OutcomeUnknown, StorageBusy, StorageUnavailable
 from shopevents.storage.database import Checkpointer, Conn, Database
 
@@ -44,7 +44,7 @@ log = logging.getLogger("shopevents.committer")
 T = TypeVar("T")
 Write = Callable[[Conn, int], Any]
 WarmUp = Callable[[Conn, list[Any]], None]
-# (write, its future, its warm-up, when it was submitted (loop time), its weight in events)
+# (write, its future, its warm-up, when it was submitted (monotonic), its weight in events)
 Pending = tuple[Write, "asyncio.Future[Any]", "tuple[WarmUp, Any] | None", float, int]
 Outcome = tuple[bool, Any]  # (True, result) or (False, exception)
 
@@ -143,7 +143,7 @@ class GroupCommitter:
         events (a heavier write has one of its own), so that none runs long."""
         loop = asyncio.get_running_loop()
         fut: asyncio.Future[Any] = loop.create_future()
-        self._pending.append((write, fut, warm, loop.time(), weight))
+        self._pending.append((write, fut, warm, monotonic(), weight))
         self._queued_events += weight
         if not self._watching:
             self._watching = True
@@ -162,8 +162,9 @@ class GroupCommitter:
         """Fail the writes past their deadline: those still queued are withdrawn (they never
         ran), those in the batch the database is working on are in doubt."""
         loop = asyncio.get_running_loop()
-        oldest = loop.time() - self.write_timeout
-        oldest_running = loop.time() - self.commit_timeout
+        now = monotonic()
+        oldest = now - self.write_timeout
+        oldest_running = now - self.commit_timeout
         if self._pending and self._pending[0][3] <= oldest:
             self.healthy = False
             keep = []
@@ -301,7 +302,7 @@ class GroupCommitter:
                 for write, _, _, _, _ in batch:
                     results.append(write(conn, now))
                 if conn.dialect == "postgres":
-                    mark = (now, uuid.uuid4().hex)
+                    mark = (now, ids.token(16))
                     conn.append("INSERT INTO commit_marks (at, token) VALUES (?, ?)", mark)
                     if now - self._marks_pruned > MARK_PRUNE_US:
                         self._marks_pruned = now
@@ -344,7 +345,7 @@ class GroupCommitter:
         """After the connection broke with COMMIT sent: whether the batch's mark is in the
         database, asking again on new connections until the write deadline; None if the
         database did not answer by then."""
-        give_up = time.monotonic() + self.write_timeout
+        give_up = monotonic() + self.write_timeout
         while True:
             try:
                 conn = self.db.connect()
@@ -356,7 +357,7 @@ class GroupCommitter:
                     conn.close()
                 return found is not None
             except StorageUnavailable:
-                if time.monotonic() >= give_up:
+                if monotonic() >= give_up:
                     return None
                 time.sleep(0.2)
 

@@ -24,6 +24,7 @@ import msgspec
 
 from shopevents.domain import carts, custom_events, identity, timeline
 from shopevents.errors import ApiError, StorageUnavailable, issue, storage_error
+from shopevents.ids import new_id
 from shopevents.storage import custom_event_types as types
 from shopevents.storage.codec import dumpb, dumps, loads
 from shopevents.storage.database import Conn
@@ -351,7 +352,7 @@ async def ingest(
             error = exc
         if error is not None:
             failed = error
-            tracker = identity.new_id(now_us)
+            tracker = new_id(now_us)
             answer = await ctx.write(
                 lambda conn, now: quarantine(
                     conn,

@@ -11,8 +11,9 @@ sleeping. A rate of 0 turns that limit off."""
 from __future__ import annotations
 
 import ipaddress
-import time
 from collections.abc import Callable
+
+from shopevents.clock import monotonic
 
 MAX_KEYS = 100_000
 """Buckets kept per limit; past it, buckets full again (idle long enough) are forgotten."""
@@ -64,7 +65,7 @@ class RateLimiter:
         per_client: float,
         *,
         exempt_loopback: bool = False,
-        clock: Callable[[], float] = time.monotonic,
+        clock: Callable[[], float] = monotonic,
     ) -> None:
         self.stores = Buckets(per_store)
         self.clients = Buckets(per_client)

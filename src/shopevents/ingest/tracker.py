@@ -26,7 +26,8 @@ import msgspec
 from starlette.types import Receive, Scope
 
 from shopevents.asgi import ClientGone, body_chunks
-from shopevents.domain.identity import new_id
+from shopevents.clock import SystemClock, to_micros
+from shopevents.ids import new_id
 
 PEEK_BYTES = 64 * 1024
 """How much of a body not read yet an error answer reads to find the tracker."""
@@ -128,10 +129,18 @@ def in_request(scope: Scope, headers: Mapping[str, str]) -> str | None:
 
 
 async def for_error(
-    tap: BodyTap, scope: Scope, headers: Mapping[str, str], mint: bool = True
+    tap: BodyTap,
+    scope: Scope,
+    headers: Mapping[str, str],
+    mint: bool = True,
+    *,
+    now_us: int | None = None,
 ) -> str:
-    """The tracker an error answer carries: the request's, else a new one (else `""`, when
-    `mint` is false: a store that may refuse the request for consent mints none)."""
+    """The tracker an error answer carries: the request's, else a new one made at `now_us`
+    (the caller's clock; by default the system's), else `""` when `mint` is false: a store
+    that may refuse the request for consent mints none."""
     await tap.peek()
     found = in_body(tap.seen(), headers.get("content-encoding", "")) or in_request(scope, headers)
-    return found or (new_id() if mint else "")
+    if found or not mint:
+        return found or ""
+    return new_id(to_micros(SystemClock().now()) if now_us is None else now_us)

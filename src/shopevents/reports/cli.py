@@ -39,7 +39,7 @@ def rates_load(env: Any, file: Path) -> None:
 def rates_list(env: Any, day: str | None) -> None:
     """The rates loaded for a day (units per euro)."""
     try:
-        last = date.fromisoformat(day) if day else date.today()
+        last = date.fromisoformat(day) if day else env.clock.now().date()
     except ValueError:
         raise click.BadParameter(
             f"expected a day as YYYY-MM-DD; got {day!r}", param_hint="--date"

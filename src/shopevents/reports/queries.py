@@ -12,6 +12,7 @@ from datetime import date, datetime
 from decimal import Decimal
 from typing import Any
 
+from shopevents.clock import Clock, SystemClock, from_micros, to_micros
 from shopevents.reports import rates, rollups
 from shopevents.reports.timebuckets import (
     SLOT_US,
@@ -458,22 +459,23 @@ def overview(
     interval: str = "day",
     group_by: str = "source_type",
     maintain: bool = True,
+    clock: Clock | None = None,
 ) -> dict[str, Any]:
     """The overview for the local days touched by [start, end) (µs or datetimes).
 
     With `maintain` (the default, for callers holding their own connection such as the CLI
-    and the bench) the store's rollups are first brought up to date on this connection;
-    the server does that in the background instead.
+    and the bench) the store's rollups are first brought up to date on this connection, up
+    to the time of `clock` (default: the system's); the server does that in the background
+    instead.
     """
     store = stores.get_store(conn, store_id)
     if store is None:
         raise LookupError(f"no store has the id {store_id!r}")
-    from shopevents.clock import from_micros, to_micros
-
     start_dt = start if isinstance(start, datetime) else from_micros(int(start))
     end_dt = end if isinstance(end, datetime) else from_micros(int(end))
     if maintain:
-        rollups.catch_up(conn, store.id, store.timezone, to_micros(datetime.now(start_dt.tzinfo)))
+        now = (clock or SystemClock()).now()
+        rollups.catch_up(conn, store.id, store.timezone, to_micros(now))
     first = local_today(store.timezone, start_dt)
     last = local_today(store.timezone, from_micros(max(to_micros(end_dt) - 1, to_micros(start_dt))))
     rng = make_range(store.timezone, last, first.isoformat(), last.isoformat(), interval)

@@ -6,11 +6,11 @@ from __future__ import annotations
 
 import asyncio
 import logging
-import time
 import weakref
 from collections.abc import Awaitable, Callable
 from typing import Any
 
+from shopevents.clock import monotonic
 from shopevents.context import AppContext
 from shopevents.reports import rollups
 from shopevents.reports.timebuckets import Range, local_today, make_range
@@ -32,7 +32,7 @@ class Maintainer:
 
     def poke(self, store: StoreRecord) -> None:
         """Catch the store's rollups up in the background unless done very recently."""
-        now = time.monotonic()
+        now = monotonic()
         if store.id in self.running or now - self.last.get(store.id, -1e9) < REFRESH_SECONDS:
             return
         self.running.add(store.id)
@@ -93,7 +93,7 @@ def rollup_step(ctx: AppContext) -> tuple[str, Callable[[], Awaitable[int]]]:
         m = maintainer(ctx)
         done = 0
         for store in await ctx.read(stores.list_stores):
-            now = time.monotonic()
+            now = monotonic()
             if store.id in m.running or now - m.last.get(store.id, -1e9) < REFRESH_SECONDS:
                 continue
             m.running.add(store.id)

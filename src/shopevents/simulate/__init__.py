@@ -24,13 +24,14 @@ from __future__ import annotations
 import random
 import time
 from dataclasses import dataclass, field
-from datetime import UTC, datetime, timedelta
+from datetime import timedelta
 from decimal import Decimal
 from typing import Any
 
 import click
 import httpx
 
+from shopevents.clock import Clock
 from shopevents.storage import stores
 
 FIRST = (
@@ -173,8 +174,10 @@ class Simulator:
         rnd: random.Random,
         days: int,
         api_key: str | None,
+        clock: Clock,
     ) -> None:
         self.client = client
+        self.clock = clock
         self.store_id = store_id
         self.base = base
         self.rnd = rnd
@@ -299,7 +302,7 @@ class Simulator:
     def purchase_date(self) -> str:
         """A past instant, any of the last `days` days as likely as another (today only up to
         now), in shop hours: afternoon and evening more than morning."""
-        now = datetime.now(UTC)
+        now = self.clock.now()
         latest = now - timedelta(minutes=1)
         for _ in range(50):
             day = self.rnd.randrange(max(self.days, 1))
@@ -561,7 +564,7 @@ def run_demo(
                 lambda c, now: stores.update_store(c, store.id, {"abandon_after_seconds": delay})
             )
             time.sleep(2.2)  # the server re-reads store settings every 2 s
-        sim = Simulator(client, store.id, url, rnd, days, api_key)
+        sim = Simulator(client, store.id, url, rnd, days, api_key, env.clock)
         offline = max(1, visitors // 8)
         try:
             with _progress() as bar:

@@ -11,13 +11,13 @@ import re
 import shutil
 import sqlite3
 import threading
-import time
 from collections.abc import Callable, Iterable, Iterator, Sequence
 from contextlib import AbstractContextManager, contextmanager, nullcontext
 from importlib import resources
 from pathlib import Path
 from typing import Any, Literal
 
+from shopevents.clock import monotonic
 from shopevents.config import Settings
 from shopevents.errors import StorageBusy, StorageUnavailable
 
@@ -398,7 +398,7 @@ class Conn:
 
     def _next_id(self, table: str) -> int:
         entry = self._ids.get(table)
-        now = time.monotonic()
+        now = monotonic()
         if entry is None or not entry[1] or now - entry[0] > self.id_block_seconds:
             rows = self.raw.execute(
                 "SELECT nextval(pg_get_serial_sequence(%s, 'id')) FROM generate_series(1, %s)",

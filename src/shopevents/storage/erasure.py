@@ -10,10 +10,10 @@ a rejected event carries no contact id.
 
 from __future__ import annotations
 
-import secrets
 from collections.abc import Sequence
 from typing import Any
 
+from shopevents import ids
 from shopevents.storage.codec import dumps, loads
 from shopevents.storage.database import Conn
 
@@ -59,7 +59,7 @@ def key(conn: Conn) -> bytes:
         conn.execute(
             "INSERT INTO server_secrets (name, value) VALUES ('suppression', ?) "
             "ON CONFLICT (name) DO NOTHING",
-            (secrets.token_hex(32),),
+            (ids.hex_secret(),),
         )
         value = conn.scalar("SELECT value FROM server_secrets WHERE name = 'suppression'")
     return bytes.fromhex(str(value))

@@ -26,13 +26,12 @@ endpoints cannot hold the shared writer for long.
 
 from __future__ import annotations
 
-import hashlib
 import random
-import secrets
 from typing import Any
 
 import msgspec
 
+from shopevents.ids import delivery_id, ping_delivery_id
 from shopevents.storage.codec import dumpb, loads
 from shopevents.storage.database import Conn
 from shopevents.storage.reads import iso
@@ -73,12 +72,6 @@ class Outcome(msgspec.Struct, kw_only=True):
     error: str | None = None
     response: str | None = None
     retry_after: float | None = None
-
-
-def delivery_id_for(outbox_id: int, endpoint_id: str) -> str:
-    """The stable id of the delivery of outbox row `outbox_id` to `endpoint_id`."""
-    digest = hashlib.sha256(f"{outbox_id}/{endpoint_id}".encode()).hexdigest()
-    return "whd_" + digest[:24]
 
 
 def build_body(
@@ -165,7 +158,7 @@ def dispatch_outbox(conn: Conn, now: int, limit: int = 200, budget: int = FANOUT
         if take:
             key = _order_key(loads(payload))
             for endpoint_id in take:
-                did = delivery_id_for(int(outbox_id), endpoint_id)
+                did = delivery_id(int(outbox_id), endpoint_id)
                 body = build_body(did, topic, int(occurred_at), store_id, payload)
                 inserts.append(
                     (
@@ -199,7 +192,7 @@ def dispatch_outbox(conn: Conn, now: int, limit: int = 200, budget: int = FANOUT
 
 def enqueue_ping(conn: Conn, endpoint_id: str, store_id: str, now: int) -> str:
     """A `ping` delivery to one endpoint (whatever its topics), due now; give its id."""
-    did = "whd_" + secrets.token_hex(12)
+    did = ping_delivery_id()
     data = dumpb({"endpointId": endpoint_id, "message": "ping from shopevents"})
     body = build_body(did, "ping", now, store_id, data)
     conn.execute(

@@ -6,18 +6,17 @@ connection; the ones that write expect to run inside a transaction.
 
 from __future__ import annotations
 
-import secrets
 from collections.abc import Iterable
 from typing import Any
 
 import msgspec
 
+from shopevents import ids
 from shopevents.domain.outbox import TOPICS
 from shopevents.storage.codec import dumps, loads
 from shopevents.storage.database import Conn
 from shopevents.storage.reads import iso
 from shopevents.webhooks import guard
-from shopevents.webhooks.signing import new_secret
 
 MAX_DESCRIPTION = 200
 DAY_US = 86_400 * 1_000_000
@@ -78,10 +77,6 @@ class Endpoint(msgspec.Struct, kw_only=True):
     enabled: bool
     description: str
     created_at: int
-
-
-def new_endpoint_id() -> str:
-    return "whe_" + secrets.token_hex(10)
 
 
 def validate(
@@ -172,8 +167,8 @@ def create_endpoint(
             # Two registrations for one store at once: the second waits, then counts.
             conn.execute("SELECT 1 FROM stores WHERE id = ? FOR UPDATE", (store_id,))
         check_endpoint_limit(conn, store_id, max_endpoints)
-    endpoint_id = new_endpoint_id()
-    secret = new_secret()
+    endpoint_id = ids.endpoint_id()
+    secret = ids.webhook_secret()
     conn.execute(
         "INSERT INTO webhook_endpoints (id, store_id, url, secret, topics, enabled, created_at, description, updated_at) "
         "VALUES (?, ?, ?, ?, ?, 1, ?, ?, ?)",

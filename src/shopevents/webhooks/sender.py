@@ -6,13 +6,12 @@ No database here: the caller claims (and commits) before, and records (and commi
 from __future__ import annotations
 
 import asyncio
-import time
 from collections.abc import Callable
 from datetime import datetime
 
 import httpx
 
-from shopevents.clock import to_micros
+from shopevents.clock import monotonic, to_micros
 from shopevents.webhooks import backoff, guard
 from shopevents.webhooks.deliveries import Claimed, Outcome
 from shopevents.webhooks.signing import HEADER, sign
@@ -59,10 +58,10 @@ async def send(
     receiver does."""
     started = now()
     at = to_micros(started)
-    t0 = time.monotonic()
+    t0 = monotonic()
 
     def elapsed() -> int:
-        return int((time.monotonic() - t0) * 1000)
+        return int((monotonic() - t0) * 1000)
 
     try:
         target = await asyncio.wait_for(
@@ -113,7 +112,7 @@ async def send(
         finally:
             await response.aclose()
 
-    remaining = max(timeout - (time.monotonic() - t0), 0.05)  # one budget for the whole attempt
+    remaining = max(timeout - (monotonic() - t0), 0.05)  # one budget for the whole attempt
     try:
         response, raw = await asyncio.wait_for(attempt(), remaining)
     except (TimeoutError, httpx.TimeoutException):

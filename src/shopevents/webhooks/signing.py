@@ -9,15 +9,9 @@ from __future__ import annotations
 
 import hashlib
 import hmac
-import secrets
 
 HEADER = "Shopevents-Signature"
 TOLERANCE_SECONDS = 300
-SECRET_PREFIX = "whsec_"
-
-
-def new_secret() -> str:
-    return SECRET_PREFIX + secrets.token_hex(24)
 
 
 def signature(secret: str, timestamp: int, body: bytes) -> str:
