@@ -6,7 +6,6 @@ import functools
 import json
 import re
 import sys
-import time
 from typing import Any
 
 import click
@@ -25,7 +24,6 @@ from shopevents.cli_common import (
 )
 from shopevents.clock import from_micros
 from shopevents.config import Settings, SettingsError, load_settings, override
-from shopevents.errors import StorageUnavailable
 from shopevents.storage import stores
 from shopevents.storage.database import Conn
 from shopevents.storage.reads import iso
@@ -312,35 +310,21 @@ def print_demo(env: Env) -> None:
 @click.option("--once", is_flag=True, help="Run every step until nothing is due, then exit.")
 @pass_env
 def worker(env: Env, once: bool) -> None:
-    """Run the worker loop on its own (abandonment, webhook delivery)."""
-    from shopevents.worker.loop import Outage
-    from shopevents.worker.steps import run_once
+    """Run the worker loop on its own (abandonment, erasure, retention, webhook delivery,
+    report rollups)."""
+    import asyncio
+
+    from shopevents.context import AppContext
+    from shopevents.worker.loop import run_until_idle, run_until_signalled
 
     env.require_migrated(wait=True)
-    outage = Outage(env.settings.worker.interval_seconds)
-    conn: Conn | None = None
+    ctx = AppContext(env.settings, env.db, env.clock)
     try:
-        while True:
-            try:
-                conn = conn or env.db.connect()
-                done = run_once(conn, env.clock, env.settings)
-            except StorageUnavailable as exc:
-                if conn is not None:
-                    conn.close()
-                conn = None
-                outage.failed(exc, time.monotonic())
-                time.sleep(outage.wait)
-                continue
-            outage.ok(time.monotonic())
-            if once and not done:
-                break
-            if not done:
-                time.sleep(env.settings.worker.interval_seconds)
+        asyncio.run(run_until_idle(ctx) if once else run_until_signalled(ctx))
     except KeyboardInterrupt:
         pass
     finally:
-        if conn is not None:
-            conn.close()
+        ctx.close()
 
 
 # --- stores ---------------------------------------------------------------------------

@@ -5,10 +5,11 @@ at a time: claim (commit), send (no transaction open), record (commit), next. La
 different endpoints run side by side, up to `webhooks.concurrency`, on one shared HTTP
 client, so an endpoint that hangs holds only its own lane until its timeout.
 
-Inside `serve`, `worker_steps(ctx)` gives the steps for the app's worker loop; claims and
-results go through the group committer. The `shopevents worker` process calls
-`deliver_due(conn, clock, settings)`, which runs the same lanes on a background event loop
-until nothing is due.
+The worker loop (`shopevents.worker`) makes one `Deliverer` per loop with
+`worker_deliverer(runtime)`: claims and results go through the runtime's writes (the group
+committer, in `serve` and `shopevents worker`). `deliver_due`, `deliver_one` and
+`deliver_now` run the same lanes on one connection, each in an event loop of its own for
+the length of the call (the CLI's `webhooks ping`, tests).
 """
 
 from __future__ import annotations
@@ -17,8 +18,7 @@ import asyncio
 import logging
 import random
 import secrets
-import threading
-from collections.abc import Awaitable, Callable, Coroutine
+from collections.abc import Awaitable, Callable
 from typing import Any, TypeVar
 
 import httpx
@@ -34,7 +34,7 @@ log = logging.getLogger("shopevents.webhooks")
 T = TypeVar("T")
 Write = Callable[[Callable[[Conn, int], Any]], Awaitable[Any]]
 Read = Callable[[Callable[[Conn], Any]], Awaitable[Any]]
-Step = Callable[[], Awaitable[int]]
+Step = Callable[[], Awaitable[bool]]
 
 LEASE_MARGIN_SECONDS = 60.0
 DISPATCH_BATCH = 200
@@ -120,14 +120,24 @@ class Deliverer:
         done, self.completed = self.completed, 0
         return done
 
-    async def dispatch_step(self) -> int:
-        return await self.dispatch()
+    async def dispatch_step(self) -> bool:
+        """A worker step: fan the outbox out; True if there was something to fan out."""
+        return await self.dispatch() > 0
 
-    async def deliver_step(self) -> int:
-        """Start lanes; give the attempts finished since the last call (so the loop comes
-        back at once while deliveries complete, and sleeps when nothing moves)."""
+    async def deliver_step(self) -> bool:
+        """A worker step: start lanes; True if attempts finished since the last call (so the
+        loop comes back at once while deliveries complete, and waits when nothing moves)."""
         await self.start_lanes()
-        return self.take_completed()
+        return self.take_completed() > 0
+
+    async def settle(self) -> bool:
+        """Wait until every running lane has finished (each stops when its endpoint has
+        nothing due); True if any was running."""
+        if not self.lanes:
+            return False
+        while self.lanes:
+            await asyncio.wait(list(self.lanes.values()))
+        return True
 
     # -- lanes -------------------------------------------------------------------------
 
@@ -218,67 +228,34 @@ class Deliverer:
             self._client = None
 
 
-# --- inside `serve` ---------------------------------------------------------------------
+# --- the worker loop ----------------------------------------------------------------------
 
 
-def worker_steps(ctx: Any) -> list[tuple[str, Step]]:
-    """The app's worker steps: fan the outbox out, and start delivery lanes."""
+def worker_deliverer(runtime: Any) -> Deliverer:
+    """The deliverer of a worker loop: reads and writes through `runtime` (an AppContext, or
+    anything with its `settings`, `clock`, `metrics`, `read` and `write`); each attempt is
+    counted in its metrics (`webhook_attempts` by outcome)."""
 
     def counted(status: str) -> None:
-        metrics = getattr(ctx, "metrics", None)
-        if metrics is not None:
-            metrics[("webhook_attempts", status)] += 1
+        runtime.metrics[("webhook_attempts", status)] += 1
 
-    deliverer = Deliverer(ctx.settings, ctx.clock, ctx.write, ctx.read, on_result=counted)
-    ctx.webhook_deliverer = deliverer
+    return Deliverer(
+        runtime.settings, runtime.clock, runtime.write, runtime.read, on_result=counted
+    )
+
+
+def worker_steps(runtime: Any) -> list[tuple[str, Step]]:
+    """The webhook steps alone, as (name, step) pairs, on a deliverer of their own. The worker
+    loop builds its steps with `worker_deliverer`, which also gives it the lanes to wait for
+    and to stop."""
+    deliverer = worker_deliverer(runtime)
     return [
         ("webhooks.dispatch", deliverer.dispatch_step),
         ("webhooks.deliver", deliverer.deliver_step),
     ]
 
 
-async def close_worker(ctx: Any) -> None:
-    """Stop the app's delivery lanes and close their HTTP client (call at shutdown)."""
-    deliverer = getattr(ctx, "webhook_deliverer", None)
-    if deliverer is not None:
-        await deliverer.aclose()
-
-
-# --- the `shopevents worker` process and the CLI -----------------------------------------
-
-
-class _Runner:
-    """One background event loop per process, with its shared HTTP clients."""
-
-    def __init__(self) -> None:
-        self.loop = asyncio.new_event_loop()
-        self.thread = threading.Thread(
-            target=self.loop.run_forever, name="shopevents-webhooks", daemon=True
-        )
-        self.thread.start()
-        self.clients: dict[tuple[float, int], httpx.AsyncClient] = {}
-
-    def run(self, coro: Coroutine[Any, Any, T]) -> T:
-        return asyncio.run_coroutine_threadsafe(coro, self.loop).result()
-
-    def client(self, settings: Settings) -> httpx.AsyncClient:
-        key = (settings.webhooks.timeout_seconds, max(1, settings.webhooks.concurrency))
-        found = self.clients.get(key)
-        if found is None:
-            found = self.clients[key] = sender.make_client(*key)
-        return found
-
-
-_RUNNER: _Runner | None = None
-_RUNNER_LOCK = threading.Lock()
-
-
-def _runner() -> _Runner:
-    global _RUNNER
-    with _RUNNER_LOCK:
-        if _RUNNER is None:
-            _RUNNER = _Runner()
-        return _RUNNER
+# --- on one connection (the CLI's `webhooks ping`, tests) -----------------------------------
 
 
 def _on_conn(
@@ -287,7 +264,11 @@ def _on_conn(
     settings: Settings,
     rng: random.Random | None,
     resolver: guard.Resolver | None,
-) -> Deliverer:
+    job: Callable[[Deliverer], Awaitable[T]],
+) -> T:
+    """Run `job` with a deliverer on `conn` (each write its own transaction) in an event loop
+    of its own, then stop its lanes and close its HTTP client."""
+
     async def write(fn: Callable[[Conn, int], Any]) -> Any:
         with conn.transaction():
             return fn(conn, to_micros(clock.now()))
@@ -295,15 +276,14 @@ def _on_conn(
     async def read(fn: Callable[[Conn], Any]) -> Any:
         return fn(conn)
 
-    return Deliverer(
-        settings,
-        clock,
-        write,
-        read,
-        client=_runner().client(settings),
-        rng=rng,
-        resolver=resolver,
-    )
+    async def main() -> T:
+        deliverer = Deliverer(settings, clock, write, read, rng=rng, resolver=resolver)
+        try:
+            return await job(deliverer)
+        finally:
+            await deliverer.aclose()
+
+    return asyncio.run(main())
 
 
 def deliver_due(
@@ -316,14 +296,12 @@ def deliver_due(
 ) -> int:
     """Dispatch the outbox and deliver everything due, one lane per endpoint, until nothing
     is due; give the outbox rows dispatched plus the attempts made. The database work runs
-    on `conn` (one statement at a time, from the background loop while this call waits)."""
-    runner = _runner()
+    on `conn`, one statement at a time."""
 
-    async def main() -> int:
-        deliverer = _on_conn(conn, clock, settings, rng, resolver)
+    async def job(deliverer: Deliverer) -> int:
         return await deliverer.run_until_idle()
 
-    return runner.run(main())
+    return _on_conn(conn, clock, settings, rng, resolver, job)
 
 
 def deliver_one(
@@ -336,10 +314,8 @@ def deliver_one(
 ) -> str | None:
     """Claim one due delivery (any endpoint), send it, record it; give its new status, or
     None when nothing was due."""
-    runner = _runner()
 
-    async def main() -> str | None:
-        deliverer = _on_conn(conn, clock, settings, rng, resolver)
+    async def job(deliverer: Deliverer) -> str | None:
         token = secrets.token_hex(8)
         lease = lease_micros(settings)
         now = to_micros(clock.now())
@@ -360,7 +336,7 @@ def deliver_one(
                 await deliverer.write(release)
         return None
 
-    return runner.run(main())
+    return _on_conn(conn, clock, settings, rng, resolver, job)
 
 
 def deliver_now(
@@ -374,10 +350,8 @@ def deliver_now(
 ) -> str | None:
     """Send one given pending delivery now (the CLI's `ping`); give its new status, or None
     when it could not be claimed (not pending, or its endpoint is busy with another)."""
-    runner = _runner()
 
-    async def main() -> str | None:
-        deliverer = _on_conn(conn, clock, settings, rng, resolver)
+    async def job(deliverer: Deliverer) -> str | None:
         token = secrets.token_hex(8)
         lease = lease_micros(settings)
         claimed = await deliverer.write(
@@ -392,4 +366,4 @@ def deliver_now(
                 lambda c, now: deliveries.release_endpoint(c, claimed.endpoint_id, token)
             )
 
-    return runner.run(main())
+    return _on_conn(conn, clock, settings, rng, resolver, job)

@@ -1,1 +1,1 @@
-"""Worker loops and their steps: abandonment, webhook delivery."""
+"""The worker: one loop (loop.py) over one list of steps (steps.py), in every host."""
