@@ -22,7 +22,7 @@ from typing import Any
 
 from argon2 import PasswordHasher
 from argon2.exceptions import InvalidHashError, VerificationError, VerifyMismatchError
-from itsdangerous import BadSignature, URLSafeTimedSerializer
+from itsdangerous import BadSignature, TimestampSigner, URLSafeTimedSerializer
 
 from shopevents import ids
 from shopevents.clock import Clock
@@ -107,14 +107,29 @@ _DUMMY = _HASHER.hash(ids.secret(16))
 # --- sessions -----------------------------------------------------------------------------
 
 
-class Sessions:
-    """Signs and reads the cookie's token; derives the CSRF token from it."""
+class _ClockSigner(TimestampSigner):
+    """Stamps and ages cookies by the injected clock (itsdangerous would read the system's)."""
 
-    def __init__(self, secret: str, max_age: int) -> None:
+    def __init__(self, *args: Any, clock: Clock, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self.clock = clock
+
+    def get_timestamp(self) -> int:
+        return int(self.clock.now().timestamp())
+
+
+class Sessions:
+    """Signs and reads the cookie's token; derives the CSRF token from it. A cookie is good
+    for `max_age` seconds of `clock`."""
+
+    def __init__(self, secret: str, max_age: int, clock: Clock) -> None:
         self.max_age = max_age
         self.key = (secret or ids.secret()).encode()
         self.serializer = URLSafeTimedSerializer(
-            self.key.decode(), salt="shopevents.dashboard.session"
+            self.key.decode(),
+            salt="shopevents.dashboard.session",
+            signer=_ClockSigner,
+            signer_kwargs={"clock": clock},
         )
 
     def token_of(self, cookie: str | None) -> str | None:
@@ -186,5 +201,5 @@ def sessions_for(ctx: Any) -> Sessions:
     s = _SESSIONS.get(ctx)
     if s is None:
         cfg = ctx.settings.dashboard
-        s = _SESSIONS[ctx] = Sessions(cfg.secret_key, cfg.session_max_age_seconds)
+        s = _SESSIONS[ctx] = Sessions(cfg.secret_key, cfg.session_max_age_seconds, ctx.clock)
     return s
