@@ -6,6 +6,7 @@ skips Starlette's per-request layers; every other request goes through Starlette
 
 from __future__ import annotations
 
+import asyncio
 import contextlib
 import hmac
 from collections.abc import AsyncIterator, Callable
@@ -21,7 +22,7 @@ from shopevents.api import routes as api_routes
 from shopevents.asgi import FastPath, as_api_error
 from shopevents.client import routes as client_routes
 from shopevents.clock import Clock, SystemClock
-from shopevents.cluster.collector import partition_lag
+from shopevents.cluster.collector import processing_lag
 from shopevents.config import Settings
 from shopevents.context import AppContext, IntakeService
 from shopevents.dashboard import routes as dashboard_routes
@@ -29,12 +30,15 @@ from shopevents.demoshop import routes as demoshop_routes
 from shopevents.errors import ApiError, StorageUnavailable
 from shopevents.ingest import routes as ingest_routes
 from shopevents.reports import routes as report_routes
+from shopevents.reports.service import rollup_step
 from shopevents.responses import json_response
 from shopevents.segment import keys as segment_keys
 from shopevents.segment import routes as segment_routes
 from shopevents.storage.database import Checkpointer, Database, open_database, probe_write
 from shopevents.webhooks import routes as webhook_routes
-from shopevents.worker.loop import Worker
+from shopevents.webhooks.worker import close_worker as close_webhooks
+from shopevents.webhooks.worker import worker_steps as webhook_worker_steps
+from shopevents.worker import loop as worker_loop
 
 
 def create_app(
@@ -124,14 +128,13 @@ def create_app(
             lag = (ctx.now_us() - due[1]) / 1e6 if due[1] is not None else 0
             lines.append("# TYPE shopevents_abandonment_lag_seconds gauge")
             lines.append(f"shopevents_abandonment_lag_seconds {lag:.3f}")
-            cluster = await ctx.read(lambda c: partition_lag(c, ctx.now_us()))
-            if cluster is not None:  # cluster mode: what processors have applied
+            backlog = await ctx.intake.backlog()
+            cluster = await ctx.read(lambda c: processing_lag(c, ctx.now_us(), backlog))
+            if cluster is not None:  # cluster mode: what processors have not applied yet
                 lines.append("# TYPE shopevents_cluster_lag_seconds gauge")
                 lines.append(f"shopevents_cluster_lag_seconds {cluster[0]:.3f}")
                 lines.append("# TYPE shopevents_cluster_pending_messages gauge")
                 lines.append(f"shopevents_cluster_pending_messages {cluster[1]}")
-                lines.append("# TYPE shopevents_cluster_report_age_seconds gauge")
-                lines.append(f"shopevents_cluster_report_age_seconds {cluster[2]:.3f}")
         except StorageUnavailable:
             pass
         return PlainTextResponse("\n".join(lines) + "\n", media_type="text/plain; version=0.0.4")
@@ -188,21 +191,31 @@ def create_app(
     @contextlib.asynccontextmanager
     async def lifespan(app: Starlette) -> AsyncIterator[None]:
         await ctx.intake.start()
-        worker = None
+        stop = asyncio.Event()
+        task = None
         checkpointer = None
         if db.dialect == "sqlite":
             checkpointer = Checkpointer(db).start()
             ctx.committer.background_checkpoints = True
             ctx.committer.checkpointer = checkpointer
         if run_worker:
-            worker = Worker(ctx)
-            worker.start()
+            steps = [
+                ("abandonment", worker_loop.abandonment_step(ctx, settings.worker.batch_size)),
+                ("erasure", worker_loop.erasure_step(ctx)),
+                ("retention", worker_loop.retention_step(ctx)),
+            ]
+            extra = getattr(app.state, "worker_steps", [])
+            task = asyncio.create_task(
+                worker_loop.run_steps(steps + extra, settings.worker.interval_seconds, stop)
+            )
         try:
             yield
         finally:
             await ctx.intake.close()
-            if worker is not None:
-                await worker.stop()
+            stop.set()
+            if task is not None:
+                await task
+            await close_webhooks(ctx)
             ctx.close()
             if checkpointer is not None:
                 ctx.committer.checkpointer = None
@@ -220,4 +233,5 @@ def create_app(
         lifespan=lifespan,
     )
     app.state.ctx = ctx
+    app.state.worker_steps = [*webhook_worker_steps(ctx), rollup_step(ctx)]
     return FastPath(app, ingest_routes.INGEST_PREFIX, ingest_routes.INGEST_METHODS, ingest.handle)

@@ -50,6 +50,11 @@ class IntakeService(Protocol):
 
     async def close(self) -> None: ...
 
+    async def backlog(self) -> dict[int, tuple[int, int | None]] | None:
+        """Cluster mode: per partition of the stream, the requests not applied yet and the
+        receive time (µs) of the oldest; None for the embedded mode."""
+        ...
+
 
 class EmbeddedIntake:
     """The request applied in this process, in the group committer's shared transaction."""
@@ -70,6 +75,9 @@ class EmbeddedIntake:
 
     async def close(self) -> None:
         pass
+
+    async def backlog(self) -> dict[int, tuple[int, int | None]] | None:
+        return None
 
 
 class AppContext:

@@ -240,6 +240,7 @@ def test_purchase_verdicts_are_exact_and_published_with_the_request(
             http.post(ingest_path(store_id), content=body).json()
             for body in (SEED, SEED, json.dumps(other).encode())
         ]
+        metrics = http.get("/metrics").text
     assert [a["results"][0]["status"] for a in answers] == ["accepted", "duplicate", "conflict"]
     tracker = answers[0]["trackerId"]
     assert len(tracker) == 24 and all(a["trackerId"] != tracker for a in answers[1:])
@@ -257,6 +258,9 @@ def test_purchase_verdicts_are_exact_and_published_with_the_request(
     key = json.loads(SEED)["entityInfo"]["primaryKey"]
     assert subject == messages.subject(prefix, messages.partition(store_id, key, PARTITIONS))
     assert len({m.id for _, m in published}) == 3
+    # no processor runs: the three wait in the stream, and /metrics says so
+    assert "shopevents_cluster_pending_messages 3\n" in metrics, metrics
+    assert "shopevents_cluster_lag_seconds " in metrics
     with psycopg.connect(pg) as conn:  # the authority holds the first record's fingerprint
         rows = conn.execute("SELECT purchase_id FROM purchase_claims").fetchall()
         assert rows == [(json.loads(SEED)["events"][0]["purchase"]["purchaseId"],)]
@@ -349,10 +353,15 @@ def test_a_full_stream_refuses_new_requests_with_503(
     try:
         with live.client(timeout=30) as http:
             statuses = [http.post(ingest_path(store.id), content=big).status_code for _ in range(5)]
+            purchase = {**json.loads(SEED), "pageInfo": {"title": "x" * 300_000}}
+            refused = http.post(ingest_path(store.id), content=json.dumps(purchase).encode())
     finally:
         live.stop()
         db.close()
     assert statuses[:3] == [200, 200, 200] and statuses[3:] == [503, 503], statuses
+    assert refused.status_code == 503 and "Retry-After" in refused.headers
+    with psycopg.connect(pg) as conn:  # its purchase's claim was given back: a retry is new
+        assert conn.execute("SELECT COUNT(*) FROM purchase_claims").fetchone() == (0,)
 
     async def count() -> int:
         nc = await nats.connect(own_nats.url)

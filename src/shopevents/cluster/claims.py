@@ -78,3 +78,14 @@ def _insert(conn: Conn, store_id: str, first: dict[str, str], now: int) -> set[s
         if row is not None:
             new.add(pid)
     return new
+
+
+def release(conn: Conn, store_id: str, items: Wanted) -> None:
+    """Give back claims made for a request that was then not published (JetStream refused
+    it): each claim with the request's fingerprint, unless its purchase is in the ledger."""
+    for _, pid, fp in items:
+        conn.execute(
+            "DELETE FROM purchase_claims WHERE store_id = ? AND purchase_id = ? AND fingerprint = ? "
+            "AND NOT EXISTS (SELECT 1 FROM purchases WHERE store_id = ? AND purchase_id = ?)",
+            (store_id, pid, fp, store_id, pid),
+        )

@@ -17,21 +17,21 @@ Any NATS failure (no server, no quorum, the stream full, a timeout) is `StorageU
 
 from __future__ import annotations
 
+import asyncio
 import hashlib
 import logging
-import uuid
 from typing import Any
 
 import nats.errors
 from nats.aio.client import Client
 from nats.js import JetStreamContext
-from nats.js.errors import KeyNotFoundError, KeyWrongLastSequenceError
+from nats.js.errors import APIError, KeyNotFoundError, KeyWrongLastSequenceError, NotFoundError
 from nats.js.kv import KeyValue
 
+from shopevents import ids
 from shopevents.cluster import claims, messages, streams
 from shopevents.cluster import nats as cluster_nats
 from shopevents.context import AppContext
-from shopevents.domain.identity import new_id
 from shopevents.errors import StorageUnavailable
 from shopevents.ingest import intake
 from shopevents.schema import models as m
@@ -121,20 +121,20 @@ class ClusterIntake:
             return intake.replayed(prior)
         now = ctx.now_us()
         given = given_tracker(req)
-        tracker = given or new_id(now)
+        tracker = given or ids.new_id(now)
         purchase_events = [
             (v.index, v.value[0])
             for v in req.events
             if v.status == "accepted" and isinstance(v.value[0], m.PurchaseEvent)
         ]
         decided: dict[int, str] = {}
-        if purchase_events:
-            wanted = claims.wanted(store, purchase_events)
+        wanted = claims.wanted(store, purchase_events)
+        if wanted:
             decided = await ctx.write(lambda conn, t: claims.claim(conn, store.id, wanted, t))
         answer = intake.answer(req, tracker, decided)
         encoded = dumpb(answer)
         message = messages.IntakeMessage(
-            id=uuid.uuid4().hex,
+            id=ids.token(16),
             store_id=store.id,
             received_at=now,
             channel=req.channel,
@@ -145,12 +145,20 @@ class ClusterIntake:
             purchases=decided,
         )
         part = messages.partition(store.id, _partition_key(req, given) or tracker, self.partitions)
-        ack = await js.publish(
-            messages.subject(self.prefix, part),
-            messages.encode(message),
-            timeout=self.timeout,
-            headers={"Nats-Msg-Id": f"{store.id}:{req.request_key}" if key else message.id},
-        )
+        try:
+            ack = await js.publish(
+                messages.subject(self.prefix, part),
+                messages.encode(message),
+                timeout=self.timeout,
+                headers={"Nats-Msg-Id": f"{store.id}:{req.request_key}" if key else message.id},
+            )
+        except (nats.errors.NoRespondersError, APIError):
+            # Refused for sure (no stream, the stream full): the purchases this request
+            # claimed are given back, so that its retry is `accepted` again.
+            mine = [i for i in wanted if decided.get(i[0]) == claims.ACCEPTED]
+            if mine:
+                await ctx.write(lambda conn, t: claims.release(conn, store.id, mine))
+            raise
         ctx.count("cluster_publishes", "duplicate" if ack.duplicate else "ok")
         if key is not None:
             if ack.duplicate and (prior := await _stored(answers, key)) is not None:
@@ -164,6 +172,37 @@ class ClusterIntake:
                 # stream's duplicate window is still recognised by its message id.
                 log.warning("the answer to a requestId was not stored: %s", _said(exc))
         return answer, encoded
+
+    async def backlog(self) -> dict[int, tuple[int, int | None]] | None:
+        """Per partition: the messages processors have not acknowledged yet and the
+        collector's receive time (µs) of the oldest of them, read from the consumers and the
+        stream; None if JetStream does not answer within the publish timeout."""
+        js = self.js
+        if js is None:
+            return None
+        name = messages.stream_name(self.prefix)
+
+        async def one(part: int) -> tuple[int, int | None]:
+            info = await js.consumer_info(name, messages.consumer_name(part))
+            waiting = int(info.num_pending or 0) + int(info.num_ack_pending or 0)
+            if not waiting:
+                return 0, None
+            floor = int(info.ack_floor.stream_seq or 0) if info.ack_floor else 0
+            try:
+                raw = await js.get_msg(
+                    name, floor + 1, subject=messages.subject(self.prefix, part), next=True
+                )
+            except NotFoundError:
+                return waiting, None
+            return waiting, messages.decode(raw.data or b"").received_at
+
+        try:
+            found = await asyncio.wait_for(
+                asyncio.gather(*(one(p) for p in range(self.partitions))), self.timeout
+            )
+        except (nats.errors.Error, TimeoutError, OSError, ValueError):
+            return None
+        return dict(enumerate(found))
 
 
 async def _stored(answers: KeyValue, key: str) -> bytes | None:
@@ -179,13 +218,20 @@ def _said(exc: BaseException) -> str:
     return str(description or exc or type(exc).__name__)
 
 
-def partition_lag(conn: Conn, now: int) -> tuple[float, int, float] | None:
-    """From the processors' partition rows: the processing lag in seconds (the oldest
-    applied-through time among partitions with messages pending), the messages pending, and
-    the age of the oldest row (a processor that stopped reporting); None outside cluster
-    mode."""
-    rows = conn.all("SELECT applied_through, applied_at, pending FROM cluster_partitions")
+def processing_lag(
+    conn: Conn, now: int, backlog: dict[int, tuple[int, int | None]] | None
+) -> tuple[float, int] | None:
+    """Cluster mode's processing lag in seconds (how long the oldest request not yet applied
+    has waited) and the requests waiting. From the stream (`backlog`, a collector's view)
+    when given; else from the rows processors write (`cluster_partitions`: the lag of a
+    partition with requests pending is the time since the last one applied). None outside
+    cluster mode."""
+    if backlog is not None:
+        oldest = [t for n, t in backlog.values() if n and t is not None]
+        lag = (now - min(oldest)) / 1e6 if oldest else 0.0
+        return max(lag, 0.0), sum(n for n, _ in backlog.values())
+    rows = conn.all("SELECT applied_through, pending FROM cluster_partitions")
     if not rows:
         return None
-    lag = max(((now - int(r[0])) / 1e6 if int(r[2]) > 0 else 0.0) for r in rows)
-    return max(lag, 0.0), sum(int(r[2]) for r in rows), (now - min(int(r[1]) for r in rows)) / 1e6
+    lag = max(((now - int(r[0])) / 1e6 if int(r[1]) > 0 else 0.0) for r in rows)
+    return max(lag, 0.0), sum(int(r[1]) for r in rows)
