@@ -6,7 +6,6 @@ skips Starlette's per-request layers; every other request goes through Starlette
 
 from __future__ import annotations
 
-import asyncio
 import contextlib
 import hmac
 from collections.abc import AsyncIterator, Callable
@@ -30,15 +29,12 @@ from shopevents.demoshop import routes as demoshop_routes
 from shopevents.errors import ApiError, StorageUnavailable
 from shopevents.ingest import routes as ingest_routes
 from shopevents.reports import routes as report_routes
-from shopevents.reports.service import rollup_step
 from shopevents.responses import json_response
 from shopevents.segment import keys as segment_keys
 from shopevents.segment import routes as segment_routes
 from shopevents.storage.database import Checkpointer, Database, open_database, probe_write
 from shopevents.webhooks import routes as webhook_routes
-from shopevents.webhooks.worker import close_worker as close_webhooks
-from shopevents.webhooks.worker import worker_steps as webhook_worker_steps
-from shopevents.worker import loop as worker_loop
+from shopevents.worker.loop import Worker
 
 
 def create_app(
@@ -191,31 +187,21 @@ def create_app(
     @contextlib.asynccontextmanager
     async def lifespan(app: Starlette) -> AsyncIterator[None]:
         await ctx.intake.start()
-        stop = asyncio.Event()
-        task = None
+        worker = None
         checkpointer = None
         if db.dialect == "sqlite":
             checkpointer = Checkpointer(db).start()
             ctx.committer.background_checkpoints = True
             ctx.committer.checkpointer = checkpointer
         if run_worker:
-            steps = [
-                ("abandonment", worker_loop.abandonment_step(ctx, settings.worker.batch_size)),
-                ("erasure", worker_loop.erasure_step(ctx)),
-                ("retention", worker_loop.retention_step(ctx)),
-            ]
-            extra = getattr(app.state, "worker_steps", [])
-            task = asyncio.create_task(
-                worker_loop.run_steps(steps + extra, settings.worker.interval_seconds, stop)
-            )
+            worker = Worker(ctx)
+            worker.start()
         try:
             yield
         finally:
             await ctx.intake.close()
-            stop.set()
-            if task is not None:
-                await task
-            await close_webhooks(ctx)
+            if worker is not None:
+                await worker.stop()
             ctx.close()
             if checkpointer is not None:
                 ctx.committer.checkpointer = None
@@ -233,5 +219,4 @@ def create_app(
         lifespan=lifespan,
     )
     app.state.ctx = ctx
-    app.state.worker_steps = [*webhook_worker_steps(ctx), rollup_step(ctx)]
     return FastPath(app, ingest_routes.INGEST_PREFIX, ingest_routes.INGEST_METHODS, ingest.handle)
