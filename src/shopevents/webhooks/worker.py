@@ -17,12 +17,12 @@ from __future__ import annotations
 import asyncio
 import logging
 import random
-import secrets
 from collections.abc import Awaitable, Callable
 from typing import Any, TypeVar
 
 import httpx
 
+from shopevents import ids
 from shopevents.clock import Clock, to_micros
 from shopevents.config import Settings
 from shopevents.storage.database import Conn
@@ -142,7 +142,7 @@ class Deliverer:
     # -- lanes -------------------------------------------------------------------------
 
     async def _lane(self, endpoint_id: str) -> None:
-        token = secrets.token_hex(8)
+        token = ids.token()
         lease = lease_micros(self.settings)
         try:
             while True:
@@ -316,7 +316,7 @@ def deliver_one(
     None when nothing was due."""
 
     async def job(deliverer: Deliverer) -> str | None:
-        token = secrets.token_hex(8)
+        token = ids.token()
         lease = lease_micros(settings)
         now = to_micros(clock.now())
         for endpoint_id in deliveries.due_endpoints(conn, now, 20):
@@ -352,7 +352,7 @@ def deliver_now(
     when it could not be claimed (not pending, or its endpoint is busy with another)."""
 
     async def job(deliverer: Deliverer) -> str | None:
-        token = secrets.token_hex(8)
+        token = ids.token()
         lease = lease_micros(settings)
         claimed = await deliverer.write(
             lambda c, now: deliveries.claim_delivery(c, delivery_id, token, now, lease)
