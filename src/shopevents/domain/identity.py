@@ -246,6 +246,7 @@ def resolve(
     """Who is acting. A contact created here gets `fields` at once (`created` is then True and
     the caller need not update them). A request without a tracker gets `minted` (the tracker
     a cluster collector already answered with), else a new one."""
+    fresh = not tracker_id and bool(minted)  # just minted: no erased contact ever had it
     tracker_id = tracker_id or minted
     if tracker_id and email is not None:
         known, owner = _tracker_and_email(conn, store_id, tracker_id, email)
@@ -253,7 +254,12 @@ def resolve(
         known = _tracker(conn, store_id, tracker_id) if tracker_id else None
         owner = _contact_by_email(conn, store_id, email) if email is not None else None
     erased = False
-    if tracker_id and known is None and erasure.tracker_suppressed(conn, store_id, tracker_id):
+    if (
+        tracker_id
+        and known is None
+        and not fresh
+        and erasure.tracker_suppressed(conn, store_id, tracker_id)
+    ):
         tracker_id, email, owner, fields, erased = None, None, None, None, True
     tracker = tracker_id or new_id(now)
     if known is not None:  # a tracker seen before: its lastSeen moves
