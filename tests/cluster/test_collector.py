@@ -29,10 +29,12 @@ from click.testing import CliRunner, Result
 from shopevents.app import create_app
 from shopevents.cli import main
 from shopevents.clock import SystemClock
-from shopevents.cluster import messages, streams
+from shopevents.cluster import claims, messages, streams
 from shopevents.cluster.collector import ClusterIntake, answer_key
 from shopevents.config import Settings
 from shopevents.context import AppContext
+from shopevents.schema import models as m
+from shopevents.schema.verdicts import CheckContext, decode_event
 from shopevents.server import uvicorn_config
 from shopevents.storage.database import Database
 from tests.conftest import (
@@ -390,3 +392,82 @@ def test_cluster_commands_say_what_is_wrong_in_one_line(own_nats: OwnNats, pg: s
             "shopevents cluster init",
             "--prefix nothing_here",
         )
+
+
+def purchase_event(purchase_id: str, price: float) -> m.PurchaseEvent:
+    """The seed's purchase under another purchaseId and price, decoded as the endpoint does."""
+    raw = json.loads(SEED)["events"][0]
+    raw["purchase"]["purchaseId"] = purchase_id
+    raw["purchase"]["totalPrice"] = raw["purchase"]["products"][0]["unitPrice"] = price
+    context = CheckContext(now=SystemClock().now())
+    verdict = decode_event(json.dumps(raw).encode(), 0, context, 1 << 20)
+    assert verdict.status == "accepted", verdict.result()
+    event: m.PurchaseEvent = verdict.value[0]
+    return event
+
+
+def test_claims_decide_each_purchase_once_per_store(db: Database) -> None:
+    """The authority on its own, on both backends: one statement claims a request's
+    purchases; the same purchaseId again is a duplicate with the same content and a conflict
+    with another, in the same request as across requests and collectors; other stores are
+    apart."""
+    store = make_store(db, "Shop")
+    other = make_store(db, "Other")
+    rec = db_store(db, store.id)
+
+    def claim(store_id: str, *events: tuple[int, m.PurchaseEvent]) -> dict[int, str]:
+        wanted = claims.wanted(rec, list(events))
+        conn = db.connect()
+        try:
+            with conn.transaction():
+                return claims.claim(conn, store_id, wanted, 1)
+        finally:
+            conn.close()
+
+    a, a_other, b = purchase_event("A", 10.0), purchase_event("A", 11.0), purchase_event("B", 5.0)
+    assert claim(store.id, (0, a), (1, a), (2, a_other), (3, b)) == {
+        0: "accepted",
+        1: "duplicate",
+        2: "conflict",
+        3: "accepted",
+    }
+    assert claim(store.id, (0, a_other), (1, b), (2, a)) == {
+        0: "conflict",
+        1: "duplicate",
+        2: "duplicate",
+    }
+    assert claim(other.id, (0, a_other)) == {0: "accepted"}
+    assert claim(store.id) == {}
+
+
+def db_store(db: Database, store_id: str) -> Any:
+    from shopevents.storage import stores
+
+    with db.reader() as conn:
+        return stores.get_store(conn, store_id)
+
+
+def test_purchases_entering_the_ledger_otherwise_are_claimed_by_the_trigger(pg: str) -> None:
+    """PostgreSQL: a purchase recorded by the REST API, an import or the embedded mode
+    (any INSERT into purchases, COPY included) is claimed, so a collector then answers
+    `duplicate` or `conflict` for it."""
+    db = Database(pg)
+    store = make_store(db, "Shop")
+    rec = db_store(db, store.id)
+    with psycopg.connect(pg) as conn:
+        conn.execute(
+            "INSERT INTO purchases (store_id, purchase_id, channel, purchased_at, received_at, "
+            "total_price, total_quantity, currency, fingerprint, data) "
+            "VALUES (%s, 'A', 'api', 1, 2, 3, 1, 'EUR', %s, '{}')",
+            (store.id, claims.wanted(rec, [(0, purchase_event("A", 10.0))])[0][2]),
+        )
+    conn2 = db.connect()
+    try:
+        with conn2.transaction():
+            wanted = claims.wanted(
+                rec, [(0, purchase_event("A", 10.0)), (1, purchase_event("A", 12.0))]
+            )
+            assert claims.claim(conn2, store.id, wanted, 5) == {0: "duplicate", 1: "conflict"}
+    finally:
+        conn2.close()
+        db.close()
