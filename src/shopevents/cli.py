@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import functools
 import json
-import re
 import sys
 from typing import Any
 
@@ -24,6 +23,7 @@ from shopevents.cli_common import (
 )
 from shopevents.clock import from_micros
 from shopevents.config import Settings, SettingsError, load_settings, override
+from shopevents.domain import store_settings
 from shopevents.storage import stores
 from shopevents.storage.database import Conn
 from shopevents.storage.reads import iso
@@ -335,47 +335,14 @@ def stores_group() -> None:
     """Create, list and change stores."""
 
 
-_DELAY = re.compile(r"^\s*(\d+(?:\.\d+)?)\s*(s|sec|m|min|h|d)?\s*$")
-
-
-def parse_delay(text: str) -> int:
-    mt = _DELAY.match(text)
-    if not mt:
-        raise click.BadParameter(
-            f"{text!r}: use a number with s, m, h or d (e.g. 30m, 5s)", param_hint="--abandon-after"
-        )
-    factor = {"s": 1, "sec": 1, None: 1, "m": 60, "min": 60, "h": 3600, "d": 86400}[mt.group(2)]
-    return int(float(mt.group(1)) * factor)
-
-
-def _check_timezone(tz: str) -> str:
-    from zoneinfo import ZoneInfo
-
+def _store_settings(given: dict[str, Any], hints: dict[str, str] | None = None) -> dict[str, Any]:
+    """Settings given in REST names -> columns, by the rules of domain/store_settings.py (the
+    dashboard and the REST API use them too); a refusal is one line naming the option."""
     try:
-        ZoneInfo(tz)
-    except Exception as exc:
-        raise click.BadParameter(
-            f"unknown time zone {tz!r}: use an IANA name such as Europe/Madrid or UTC",
-            param_hint="--timezone",
-        ) from exc
-    return tz
-
-
-def _check_currency(code: str, option: str = "--currency") -> str:
-    from shopevents.schema.currencies import ISO_4217
-
-    if code.upper() not in ISO_4217:
-        raise click.BadParameter(
-            f"{code!r} is not an ISO 4217 currency code (EUR, USD, ...)", param_hint=option
-        )
-    return code.upper()
-
-
-def _check_domains(domains: tuple[str, ...]) -> list[str]:
-    try:
-        return stores.normalize_domains(domains)
-    except ValueError as exc:
-        raise click.BadParameter(str(exc).split(": ", 1)[-1], param_hint="--domain") from None
+        return store_settings.parse_changes(given)
+    except store_settings.SettingError as exc:
+        hint = (hints or {}).get(exc.name) or store_settings.SETTINGS[exc.name].option
+        raise click.BadParameter(exc.message, param_hint=hint) from None
 
 
 @stores_group.command("create")
@@ -401,20 +368,22 @@ def stores_create(
 ) -> None:
     """Create a store and its first API key."""
     env.require_migrated()
-    if not name.strip():
-        raise click.BadParameter("a store needs a name that is not blank", param_hint="NAME")
-    currency = _check_currency(currency)
-    timezone = _check_timezone(timezone)
-    checked_domains = _check_domains(domains)
+    given = {"name": name, "currency": currency, "timezone": timezone, "domains": list(domains)}
+    checked = _store_settings(given, {"name": "NAME"})
 
     def write(conn: Conn, now: int) -> tuple[stores.StoreRecord, str, str]:
         rec = stores.create_store(
-            conn, name, now=now, currency=currency, timezone=timezone, domains=checked_domains
+            conn,
+            checked["name"],
+            now=now,
+            currency=checked["currency"],
+            timezone=checked["timezone"],
+            domains=checked["domains"],
         )
         key_id, secret = stores.create_api_key(conn, rec.id, now=now)
         return rec, key_id, secret
 
-    same = [s.id for s in env.read(stores.list_stores) if s.name == name]
+    same = [s.id for s in env.read(stores.list_stores) if s.name == checked["name"]]
     rec, key_id, secret = env.write(write)
     if same:
         click.echo(
@@ -465,13 +434,16 @@ def stores_list(env: Env, as_json: bool) -> None:
 @click.option("--currency")
 @click.option("--reporting-currency", help="The currency of the store's reports (ISO 4217).")
 @click.option("--timezone")
-@click.option("--abandon-after", help="Abandonment delay, e.g. 30m, 2h, 5s.")
+@click.option(
+    "--abandon-after",
+    help="Abandonment delay, 1 s to 90 d: 45s, 30m, 2h, 1d (a bare number is seconds).",
+)
 @click.option(
     "--tag-mode",
-    type=click.Choice(["on", "off"]),
+    metavar="on|off",
     help="autoSendEventsOnInit: read the HTML tags on load.",
 )
-@click.option("--tracking", type=click.Choice(["on", "off"]), help="Web tracking on or off.")
+@click.option("--tracking", metavar="on|off", help="Web tracking on or off.")
 @click.option(
     "--exclude",
     "excluded",
@@ -480,17 +452,17 @@ def stores_list(env: Env, as_json: bool) -> None:
 )
 @click.option(
     "--consent-required",
-    type=click.Choice(["on", "off"]),
+    metavar="on|off",
     help="On: record nothing for a request without the visitor's consent (docs/privacy.md).",
 )
 @click.option(
     "--honour-gpc",
-    type=click.Choice(["on", "off"]),
+    metavar="on|off",
     help="On: a browser's Global Privacy Control or Do Not Track signal refuses tracking.",
 )
 @click.option(
     "--keep-bots",
-    type=click.Choice(["on", "off"]),
+    metavar="on|off",
     help="On: count crawlers and headless browsers like people (docs/privacy.md#bots).",
 )
 @click.option("--json", "as_json", is_flag=True)
@@ -515,42 +487,21 @@ def stores_update(
 ) -> None:
     """Change a store's settings."""
     store_id = resolve_store(env, store_id).id
-    changes: dict[str, Any] = {}
-    if name:
-        changes["name"] = name
-    if domains:
-        changes["domains"] = _check_domains(domains)
-    if clear_domains:
-        changes["domains"] = []
-    if currency:
-        changes["currency"] = _check_currency(currency)
-    if reporting_currency:
-        changes["reporting_currency"] = _check_currency(reporting_currency, "--reporting-currency")
-    if timezone:
-        changes["timezone"] = _check_timezone(timezone)
-    if abandon_after:
-        changes["abandon_after_seconds"] = parse_delay(abandon_after)
-    if tag_mode:
-        changes["tag_mode"] = tag_mode == "on"
-    if tracking:
-        changes["tracking_enabled"] = tracking == "on"
-    if keep_bots:
-        changes["keep_bots"] = keep_bots == "on"
-    if consent_required:
-        changes["consent_required"] = consent_required == "on"
-    if honour_gpc:
-        changes["honour_gpc"] = honour_gpc == "on"
-    if excluded:
-        for rx in excluded:
-            try:
-                re.compile(rx)
-            except re.error as exc:
-                raise click.BadParameter(
-                    f"{rx!r} is not a regular expression: {exc}", param_hint="--exclude"
-                ) from exc
-        changes["excluded_paths"] = list(excluded)
-    if name is not None and not name.strip():
-        raise click.BadParameter("a store needs a name that is not blank", param_hint="--name")
+    given: dict[str, Any] = {
+        "name": name,
+        "domains": [] if clear_domains else list(domains) if domains else None,
+        "currency": currency,
+        "reportingCurrency": reporting_currency,
+        "timezone": timezone,
+        "abandonAfterSeconds": abandon_after,
+        "tagMode": tag_mode,
+        "trackingEnabled": tracking,
+        "keepBots": keep_bots,
+        "consentRequired": consent_required,
+        "honourGpc": honour_gpc,
+        "excludedPaths": list(excluded) or None,
+    }
+    changes = _store_settings({k: v for k, v in given.items() if v is not None})
     if not changes:
         raise click.UsageError("nothing to change: give at least one option (see --help)")
     rec = env.write(lambda conn, now: stores.update_store(conn, store_id, changes))

@@ -1,9 +1,8 @@
-"""REST routes for carts, merges and the store's own settings."""
+"""REST routes for carts, merges and the store's own settings (their rules:
+domain/store_settings.py)."""
 
 from __future__ import annotations
 
-import math
-from decimal import Decimal
 from typing import Any
 
 from starlette.requests import Request
@@ -11,7 +10,7 @@ from starlette.responses import Response
 from starlette.routing import Route
 
 from shopevents.context import AppContext
-from shopevents.domain import identity
+from shopevents.domain import identity, store_settings
 from shopevents.errors import ApiError
 from shopevents.responses import json_response
 from shopevents.storage import reads, stores
@@ -128,11 +127,10 @@ def routes(ctx: AppContext, store_of: Any, write: Any) -> list[Route]:
                 [{"code": "not_an_object", "path": "", "message": "Expected a JSON object"}]
             )
         try:
-            changes = parse_store_changes(obj)
-        except ValueError as exc:
-            path, _, message = str(exc).partition(": ")
+            changes = store_settings.parse_changes(obj)
+        except store_settings.SettingError as exc:
             raise validation_error(
-                [{"code": "invalid_value", "path": path, "message": message}]
+                [{"code": "invalid_value", "path": exc.path, "message": exc.message}]
             ) from None
         rec = await write(lambda conn, now: stores.update_store(conn, store.id, changes))
         ctx.forget_store(store.id)
@@ -145,88 +143,3 @@ def routes(ctx: AppContext, store_of: Any, write: Any) -> list[Route]:
         Route("/api/store", get_store, methods=["GET"]),
         Route("/api/store", patch_store, methods=["PATCH"]),
     ]
-
-
-_FLAGS = {
-    "tagMode": "tag_mode",
-    "trackingEnabled": "tracking_enabled",
-    "consentRequired": "consent_required",
-    "honourGpc": "honour_gpc",
-}
-"""The store's on/off settings: REST name -> column."""
-
-
-def parse_store_changes(obj: dict[str, Any]) -> dict[str, Any]:
-    """Validate a store settings patch (REST and dashboard); ValueError('path: message')."""
-    import re
-    from zoneinfo import ZoneInfo
-
-    from shopevents.schema.currencies import ISO_4217
-
-    changes: dict[str, Any] = {}
-    for key, value in obj.items():
-        if isinstance(value, str) and "\x00" in value:
-            raise ValueError(f"/{key}: Expected a text without NUL (U+0000) characters")
-        if isinstance(value, list) and any(isinstance(v, str) and "\x00" in v for v in value):
-            raise ValueError(f"/{key}: Expected texts without NUL (U+0000) characters")
-        if key == "name":
-            if not isinstance(value, str) or not value.strip():
-                raise ValueError("/name: Expected a non-empty text")
-            changes["name"] = value.strip()
-        elif key == "currency":
-            if not isinstance(value, str) or value.upper() not in ISO_4217:
-                raise ValueError(f"/currency: Expected an ISO 4217 code; received {value!r}")
-            changes["currency"] = value.upper()
-        elif key == "reportingCurrency":
-            if not isinstance(value, str) or value.upper() not in ISO_4217:
-                raise ValueError(
-                    f"/reportingCurrency: Expected an ISO 4217 code; received {value!r}"
-                )
-            changes["reporting_currency"] = value.upper()
-        elif key == "timezone":
-            try:
-                ZoneInfo(str(value))
-            except Exception:
-                raise ValueError(
-                    f"/timezone: Expected an IANA time zone; received {value!r}"
-                ) from None
-            changes["timezone"] = str(value)
-        elif key == "domains":
-            if not isinstance(value, list):
-                raise ValueError("/domains: Expected a list of domains")
-            changes["domains"] = stores.normalize_domains(value)  # the one rule, as the CLI
-        elif key == "abandonAfterSeconds":
-            if isinstance(value, Decimal | float) and math.isfinite(value) and value == int(value):
-                value = int(value)  # 600.0 is a whole number too
-            if (
-                isinstance(value, bool)
-                or not isinstance(value, int)
-                or value < 1
-                or value > 90 * 86400
-            ):
-                raise ValueError(
-                    "/abandonAfterSeconds: Expected a whole number of seconds from 1 to 7776000"
-                )
-            changes["abandon_after_seconds"] = value
-        elif key in _FLAGS:
-            if not isinstance(value, bool):
-                raise ValueError(f"/{key}: Expected true or false; received {value!r}")
-            changes[_FLAGS[key]] = value
-        elif key == "keepBots":  # docs/privacy.md#bots
-            if not isinstance(value, bool):
-                raise ValueError(f"/keepBots: Expected true or false; received {value!r}")
-            changes["keep_bots"] = value
-        elif key == "excludedPaths":
-            if not isinstance(value, list) or not all(isinstance(d, str) for d in value):
-                raise ValueError("/excludedPaths: Expected a list of regular expressions")
-            for rx in value:
-                try:
-                    re.compile(rx)
-                except re.error as exc:
-                    raise ValueError(
-                        f"/excludedPaths: {rx!r} is not a regular expression: {exc}"
-                    ) from None
-            changes["excluded_paths"] = value
-        elif key != "id":
-            raise ValueError(f"/{key}: Unknown setting")
-    return changes

@@ -749,15 +749,15 @@ def demo_command(
     """Fill a store with realistic simulated traffic through the real ingest endpoint."""
     import httpx
 
-    from shopevents.dashboard.routes import parse_delay
+    from shopevents.domain import store_settings
     from shopevents.simulate import run_demo
 
     if abandon_after != "keep":
-        try:
-            parse_delay(abandon_after)
-        except ValueError:
+        try:  # the store setting's rule (domain/store_settings.py), or keep
+            store_settings.abandon_after(abandon_after)
+        except store_settings.SettingError as exc:
             raise click.BadParameter(
-                f"expected a delay such as 30m, 2h or 45s, or keep; got {abandon_after!r}",
+                f"Expected {exc.expected}, or keep; received {store_settings.shown(exc.got)}",
                 param_hint="--abandon-after",
             ) from None
     env.require_migrated()

@@ -34,7 +34,7 @@ from shopevents.dashboard import (
 )
 from shopevents.dashboard import queries as dq
 from shopevents.dashboard import sources as sources_page
-from shopevents.domain import identity, timeline
+from shopevents.domain import identity, store_settings, timeline
 from shopevents.errors import StorageUnavailable
 from shopevents.storage import accounts, reads, stores
 from shopevents.storage.stores import StoreRecord
@@ -396,8 +396,6 @@ def routes(ctx: AppContext) -> list[BaseRoute]:
         return redirect(f"/stores/{quote(target.id, safe='')}/")
 
     async def create_store(v: View) -> Response:
-        from shopevents.api.carts_routes import parse_store_changes
-
         if not may_create_store(v):
             raise HttpProblem(
                 403,
@@ -406,15 +404,16 @@ def routes(ctx: AppContext) -> list[BaseRoute]:
             )
         form = {k: v.field(k) for k in ("name", "currency", "timezone")}
         try:
-            changes = parse_store_changes(
+            changes = store_settings.parse_changes(
                 {
                     "name": form["name"],
                     "currency": form["currency"] or "EUR",
                     "timezone": form["timezone"] or "UTC",
                 }
             )
-        except ValueError as exc:
-            return render(v, "welcome.html", 422, active="", error=_message(exc), form=form)
+        except store_settings.SettingError as exc:
+            error = setting_message(exc)
+            return render(v, "welcome.html", 422, active="", error=error, form=form)
 
         def make(conn: Any, now: int) -> tuple[StoreRecord, tuple[str, str]]:
             rec = stores.create_store(
@@ -899,8 +898,6 @@ def routes(ctx: AppContext) -> list[BaseRoute]:
         return await settings_page(v)
 
     async def settings_post(v: View) -> Response:
-        from shopevents.api.carts_routes import parse_store_changes
-
         store = v.store
         assert store is not None
         form: dict[str, Any] = {
@@ -916,25 +913,25 @@ def routes(ctx: AppContext) -> list[BaseRoute]:
             "honour_gpc": bool(v.field("honour_gpc")),
             "keep_bots": bool(v.field("keep_bots")),
         }
-        try:
-            delay = parse_delay(v.field("abandon_after"))
-            changes = parse_store_changes(
+        try:  # the rules of domain/store_settings.py, as the CLI and the REST API
+            changes = store_settings.parse_changes(
                 {
-                    "name": v.field("name"),
-                    "currency": v.field("currency").strip(),
-                    "timezone": v.field("timezone").strip(),
-                    "domains": _lines(v.field("domains")),
-                    "abandonAfterSeconds": delay,
+                    "name": form["name"],
+                    "currency": form["currency"],
+                    "timezone": form["timezone"],
+                    "domains": _lines(form["domains"]),
+                    "abandonAfterSeconds": form["abandon_after"],
                     "tagMode": form["tag_mode"],
                     "trackingEnabled": form["tracking_enabled"],
-                    "excludedPaths": _lines(v.field("excluded_paths")),
+                    "excludedPaths": _lines(form["excluded_paths"]),
                     "consentRequired": form["consent_required"],
                     "honourGpc": form["honour_gpc"],
                     "keepBots": form["keep_bots"],
                 }
             )
-        except ValueError as exc:
-            return await settings_page(v, error=_message(exc), form=form, status=422)
+        except store_settings.SettingError as exc:
+            error = setting_message(exc)
+            return await settings_page(v, error=error, form=form, status=422)
         await write(lambda c, now: stores.update_store(c, store.id, changes))
         ctx.forget_store(store.id)
         v.say("ok", "Settings saved.")
@@ -1256,21 +1253,10 @@ def replay_summary(results: list[dict[str, Any]]) -> tuple[str, str]:
     return level, "Replay: " + ", ".join(parts) + "."
 
 
-_DELAY = re.compile(
-    r"^\s*(\d+(?:\.\d+)?)\s*(s|sec|seconds?|m|min|minutes?|h|hours?|d|days?)?\s*$", re.I
-)
-
-
-def parse_delay(text: str) -> int:
-    """'30m', '2h', '45 s', '1d' or a number of minutes; ValueError otherwise."""
-    mt = _DELAY.match(text or "")
-    if not mt:
-        raise ValueError(
-            f"/abandonAfterSeconds: Expected a delay such as 30m, 2h or 45s; received {text!r}"
-        )
-    unit = (mt.group(2) or "m").lower()[0]
-    factor = {"s": 1, "m": 60, "h": 3600, "d": 86400}[unit]
-    return int(float(mt.group(1)) * factor)
+def setting_message(exc: store_settings.SettingError) -> str:
+    """A refused store setting as the settings form shows it: its label, then the rule's
+    message (the CLI and the REST API show the same message)."""
+    return f"{store_settings.SETTINGS[exc.name].label}: {exc.message}"
 
 
 def settings_form(store: StoreRecord) -> dict[str, Any]:

@@ -528,7 +528,7 @@ def run_demo(
     seed: int | None,
 ) -> None:
     from shopevents.context import DEMO_STORE_NAME
-    from shopevents.dashboard.routes import parse_delay
+    from shopevents.domain import store_settings
 
     env.require_migrated()
     ref = store_ref or DEMO_STORE_NAME
@@ -545,7 +545,7 @@ def run_demo(
         raise click.ClickException(
             f"no shopevents server answers at {url} ({exc}); start one with `shopevents serve --demo`"
         ) from exc
-    delay = None if abandon_after == "keep" else parse_delay(abandon_after)
+    delay = None if abandon_after == "keep" else store_settings.abandon_after(abandon_after)
     original = store.abandon_after_seconds
     rnd = random.Random(seed)
     with httpx.Client(base_url=url, timeout=30) as client:

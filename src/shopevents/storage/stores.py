@@ -6,12 +6,10 @@ import asyncio
 import functools
 import hashlib
 import hmac
-import re
 import secrets
 import uuid
-from collections.abc import Awaitable, Callable, Collection, Iterable
+from collections.abc import Awaitable, Callable, Collection
 from typing import Any
-from urllib.parse import urlsplit
 
 import msgspec
 
@@ -57,64 +55,6 @@ _COLS = "id, name, currency, timezone, domains, abandon_after_seconds, tag_mode,
 _READ = _COLS + ", keep_bots"  # read last: `_store` takes it as row[-1]
 
 
-# --- authorised domains: one rule for the CLI, the REST API and the dashboard ---------------
-
-_HOST = re.compile(r"^(?:[\w-]+\.)*[\w-]+(?::\d{1,5})?$|^\[[0-9a-f:.]+\](?::\d{1,5})?$")
-_EXPECTED = (
-    "Expected a host name (shop.example, which covers its subdomains) or a URL prefix "
-    "with its scheme (https://shop.example/es/)"
-)
-
-
-def normalize_domain(value: Any, path: str = "/domains/0") -> str:
-    """One authorised domain, in one of the two forms stores use:
-
-    - a host name, `shop.example` (our script's form and the Origin check's): that host and
-      its subdomains, any scheme and port; a leading `*.` or `.` is dropped, a port kept;
-    - a URL prefix, `https://shop.example/es/` (Connectif's form: its script tracks a page
-      whose address starts with it): scheme and host lowercased, the rest kept as given.
-
-    ValueError (`path: message`) for anything else."""
-    if not isinstance(value, str):
-        raise ValueError(f"{path}: {_EXPECTED}; received {value!r}")
-    text = value.strip()
-    if not text or any(ch.isspace() or ord(ch) < 32 or ch == "\x7f" for ch in text):
-        raise ValueError(f"{path}: {_EXPECTED}; received {value!r}")
-    if "://" in text:
-        try:
-            parts = urlsplit(text)
-            host = parts.hostname
-            parts.port  # noqa: B018 - raises on a bad port
-        except ValueError:
-            host = None
-        scheme = parts.scheme.lower() if host else ""
-        if scheme not in ("http", "https") or not host or "@" in parts.netloc:
-            raise ValueError(
-                f"{path}: {_EXPECTED}; a URL prefix starts with http:// or https:// and a host; "
-                f"received {value!r}"
-            )
-        head = f"{parts.scheme}://{parts.netloc}"
-        return f"{scheme}://{parts.netloc.lower()}{text[len(head) :]}"
-    host = text.lower()
-    for lead in ("*.", "."):
-        host = host.removeprefix(lead)
-    if "/" in host or not _HOST.match(host):
-        raise ValueError(
-            f"{path}: {_EXPECTED} (a path needs the scheme in front); received {value!r}"
-        )
-    return host
-
-
-def normalize_domains(values: Iterable[Any]) -> list[str]:
-    """The authorised domains, each checked by `normalize_domain`, duplicates dropped."""
-    out: list[str] = []
-    for i, value in enumerate(values):
-        d = normalize_domain(value, f"/domains/{i}")
-        if d not in out:
-            out.append(d)
-    return out
-
-
 def _store(row: Any) -> StoreRecord:
     return StoreRecord(
         id=row[0],
@@ -149,7 +89,7 @@ def create_store(
         name=name,
         currency=currency,
         timezone=timezone,
-        domains=normalize_domains(domains or []),
+        domains=list(domains or []),  # checked by domain/store_settings.py
         created_at=now,
     )
     conn.execute(
@@ -209,8 +149,6 @@ def update_store(conn: Conn, store_id: str, changes: dict[str, Any]) -> StoreRec
     for key, value in changes.items():
         if key not in UPDATABLE:
             raise KeyError(key)
-        if key == "domains":
-            value = normalize_domains(value)
         if isinstance(value, list):
             value = dumps(value)
         elif isinstance(value, bool):
