@@ -24,27 +24,27 @@ from typing import Any
 from urllib.parse import urlsplit
 from zoneinfo import ZoneInfo
 
-from shopevents.errors import FieldError
 from shopevents.schema.currencies import ISO_4217
 
 MIN_DELAY, MAX_DELAY = 1, 90 * 86400
 """The abandonment delay's bounds, in seconds: 1 s to 90 days."""
 
 
-class SettingError(FieldError):
+class SettingError(ValueError):
     """A store setting refused: `path` (a JSON pointer in the REST API's names), what was
-    expected, what was received (a field error of the one error model)."""
+    expected, what was received."""
 
     def __init__(self, path: str, expected: str, got: Any) -> None:
-        super().__init__(
-            path, f"Expected {expected}; received {shown(got)}", expected=expected, got=got
-        )
-        self.expected: str = expected
+        self.path = path
+        self.expected = expected
+        self.got = got
+        self.message = f"Expected {expected}; received {shown(got)}"
+        super().__init__(f"{path}: {self.message}")
 
     @property
     def name(self) -> str:
         """The setting's REST name (`domains` for `/domains/1`)."""
-        return self.field
+        return self.path.split("/")[1]
 
 
 def shown(value: Any) -> str:
