@@ -1,22 +1,24 @@
 """Cluster mode's commands: `cluster init` (the stream, consumers and buckets on NATS
 JetStream) and `process` (a processor), and what `collect` (in cli.py, beside `serve`) checks
-before it starts. Every failure is one line saying what to do (docs/scaling.md)."""
+before it starts. Every failure is one line saying what to do (docs/scaling.md).
+
+NATS's client is imported by the functions that talk to NATS, so that the other commands do
+not load it."""
 
 from __future__ import annotations
 
 import asyncio
 from collections.abc import Awaitable, Callable
-from typing import Any, TypeVar
+from typing import TYPE_CHECKING, Any, TypeVar
 
 import click
-import nats.errors
-from nats.js import JetStreamContext
-from nats.js.errors import APIError
 
 from shopevents.cli_common import Env
-from shopevents.cluster import messages, streams
-from shopevents.cluster import nats as cluster_nats
+from shopevents.cluster import messages
 from shopevents.config import Settings, SettingsError, override
+
+if TYPE_CHECKING:
+    from nats.js import JetStreamContext
 
 T = TypeVar("T")
 pass_env = click.make_pass_decorator(Env)
@@ -64,6 +66,11 @@ def require_postgres(env: Env) -> None:
 
 def failure(exc: BaseException, settings: Settings) -> click.ClickException:
     """The one line for a NATS failure."""
+    import nats.errors
+    from nats.js.errors import APIError
+
+    from shopevents.cluster import streams
+
     c = settings.cluster
     urls = c.nats_urls
     if isinstance(exc, streams.NotInitialised):
@@ -101,6 +108,10 @@ def failure(exc: BaseException, settings: Settings) -> click.ClickException:
 
 def with_jetstream(settings: Settings, fn: Callable[[JetStreamContext], Awaitable[T]]) -> T:
     """Run `fn` on a JetStream connection made for it; NATS failures as one line."""
+    import nats.errors
+
+    from shopevents.cluster import nats as cluster_nats
+    from shopevents.cluster import streams
 
     async def run() -> T:
         nc = await cluster_nats.connect(
@@ -119,6 +130,8 @@ def with_jetstream(settings: Settings, fn: Callable[[JetStreamContext], Awaitabl
 
 def check_stream(settings: Settings) -> str:
     """Before `collect` or `process` starts: the stream exists. What to say of it."""
+    from shopevents.cluster import streams
+
     prefix = settings.cluster.prefix
     parts = with_jetstream(settings, lambda js: streams.partitions(js, prefix))
     return (
@@ -144,6 +157,8 @@ def cluster_group() -> None:
 @pass_env
 def cluster_init(env: Env, nats_urls: str | None, prefix: str | None, replicas: int | None) -> None:
     """Create the intake stream, its consumers and the buckets (again: changes nothing)."""
+    from shopevents.cluster import streams
+
     settings = cluster_settings(env, nats_urls=nats_urls, prefix=prefix, replicas=replicas)
     require_postgres(env)
     c = settings.cluster
