@@ -6,13 +6,12 @@ import asyncio
 import functools
 import hashlib
 import hmac
-import secrets
-import uuid
 from collections.abc import Awaitable, Callable, Collection
 from typing import Any
 
 import msgspec
 
+from shopevents import ids as new_ids
 from shopevents.storage.codec import dumps, loads
 from shopevents.storage.database import Conn
 
@@ -85,7 +84,7 @@ def create_store(
     store_id: str | None = None,
 ) -> StoreRecord:
     rec = StoreRecord(
-        id=store_id or str(uuid.uuid4()),
+        id=store_id or new_ids.store_id(),
         name=name,
         currency=currency,
         timezone=timezone,
@@ -167,8 +166,8 @@ def _hash(secret: str) -> str:
 def create_api_key(
     conn: Conn, store_id: str, *, now: int, name: str = "default"
 ) -> tuple[str, str]:
-    key_id = "key_" + secrets.token_hex(8)
-    secret = secrets.token_urlsafe(32)
+    key_id = new_ids.api_key_id()
+    secret = new_ids.secret()
     conn.execute(
         "INSERT INTO api_keys (id, store_id, name, secret_hash, created_at) VALUES (?, ?, ?, ?, ?)",
         (key_id, store_id, name, _hash(secret), now),
@@ -290,8 +289,8 @@ def create_write_key(
     conn: Conn, store_id: str, *, now: int, name: str = "default"
 ) -> tuple[str, str]:
     """A new write key: (id, key). The key is shown once; only its hash is stored."""
-    key_id = "wk_" + secrets.token_hex(8)
-    key = secrets.token_urlsafe(32)
+    key_id = new_ids.write_key_id()
+    key = new_ids.secret()
     conn.execute(
         "INSERT INTO segment_write_keys (id, store_id, name, key_hash, created_at) VALUES (?, ?, ?, ?, ?)",
         (key_id, store_id, name, _hash(key), now),
