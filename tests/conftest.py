@@ -28,7 +28,14 @@ from shopevents.config import Settings
 from shopevents.server import uvicorn_config
 from shopevents.storage import stores
 from shopevents.storage.database import Database
-from tests.natscluster import Alternating, LoopThread, NatsCluster, Rig, collector_app
+from tests.natscluster import (
+    Alternating,
+    ClusterSession,
+    LoopThread,
+    NatsCluster,
+    Rig,
+    collector_app,
+)
 from tests.shop import Shop
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -41,6 +48,8 @@ PG_URL = os.environ.get("SHOPEVENTS_TEST_POSTGRES", "postgresql://postgres@127.0
 MODES = os.environ.get("SHOPEVENTS_TEST_BACKENDS", "sqlite,postgres,cluster").split(",")
 BACKENDS = [m for m in MODES if m != "cluster"]
 CLUSTER = "cluster" in MODES
+# The params of a module-scoped fixture whose tests also run in cluster mode.
+CLUSTER_MODES = BACKENDS + (["cluster"] if CLUSTER else [])
 # Under pytest-xdist each worker process has its own databases; RUN keeps two runs on the same
 # PostgreSQL server (two checkouts, two engineers) apart.
 WORKER = os.environ.get("PYTEST_XDIST_WORKER", "main")
@@ -271,15 +280,33 @@ def _drop_reused_databases() -> Iterator[None]:
 
 def modes_of(item: pytest.Item | Any) -> list[str]:
     """The modes a test runs in: every embedded backend, and cluster mode if it is marked
-    `cluster` (itself or its module) and not `embedded`."""
-    clustered = item.get_closest_marker("cluster") is not None
+    `cluster` (itself or its module) and not `embedded`; cluster mode alone if marked
+    `cluster(only=True)`."""
+    clustered = item.get_closest_marker("cluster")
     embedded_only = item.get_closest_marker("embedded") is not None
-    return BACKENDS + (["cluster"] if CLUSTER and clustered and not embedded_only else [])
+    if clustered is None or embedded_only:
+        return BACKENDS
+    if clustered.kwargs.get("only"):
+        return ["cluster"] if CLUSTER else []
+    return BACKENDS + (["cluster"] if CLUSTER else [])
 
 
 def pytest_generate_tests(metafunc: pytest.Metafunc) -> None:
     if "db_url" in metafunc.fixturenames:
         metafunc.parametrize("db_url", modes_of(metafunc.definition), indirect=True)
+
+
+def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
+    """A module-scoped fixture parametrized over CLUSTER_MODES gives its cluster mode only to
+    the tests that take it (marked `cluster`, not `embedded`)."""
+    kept, dropped = [], []
+    for item in items:
+        params = getattr(getattr(item, "callspec", None), "params", {})
+        clustered = any(isinstance(v, str) and v == "cluster" for v in params.values())
+        (dropped if clustered and "cluster" not in modes_of(item) else kept).append(item)
+    if dropped:
+        config.hook.pytest_deselected(items=dropped)
+        items[:] = kept
 
 
 @pytest.fixture
@@ -342,8 +369,9 @@ _run_lock: list[RunLock] = []
 def pytest_configure(config: pytest.Config) -> None:
     config.addinivalue_line(
         "markers",
-        "cluster: a behaviour test that also runs in cluster mode (collectors, a 3-node NATS "
-        "JetStream cluster, processors on PostgreSQL), next to the embedded backends",
+        "cluster(only=False): a behaviour test that also runs in cluster mode (collectors, a "
+        "3-node NATS JetStream cluster, processors on PostgreSQL), next to the embedded "
+        "backends; with only=True, in cluster mode alone",
     )
     config.addinivalue_line(
         "markers",
@@ -414,7 +442,10 @@ class LiveServer:
     def __init__(
         self, settings: Settings, db: Database, clock: Any, *, collector: bool = False
     ) -> None:
-        self.socket = socket.socket()
+        # proto IPPROTO_TCP, not 0: asyncio sets TCP_NODELAY only on the connections of a
+        # socket made so (with 0, an answer's body waits ~40 ms behind its headers for the
+        # client's delayed ACK on every keep-alive request).
+        self.socket = socket.socket(socket.AF_INET, socket.SOCK_STREAM, socket.IPPROTO_TCP)
         self.socket.bind(("127.0.0.1", 0))
         self.port = int(self.socket.getsockname()[1])
         settings = msgspec.structs.replace(settings, host="127.0.0.1", port=self.port)
@@ -480,6 +511,28 @@ def nats_loop() -> Iterator[LoopThread]:
     loop.stop()
 
 
+@pytest.fixture(scope="session")
+def cluster_session(nats_cluster: NatsCluster, nats_loop: LoopThread) -> Iterator[ClusterSession]:
+    session = ClusterSession(nats_cluster, nats_loop).start()
+    yield session
+    session.stop()
+
+
+def start_rig(
+    request: pytest.FixtureRequest, settings: Settings, db: Database, *, worker: bool = False
+) -> Rig:
+    """Cluster mode on `db` with `settings` (for fixtures of any scope): a stream prefix of
+    its own and two processors (running the worker loop too if `worker`); stop it with
+    `.stop()`."""
+    session: ClusterSession = request.getfixturevalue("cluster_session")
+    started = Rig(session, settings, db)
+    try:
+        return started.start(worker=worker)
+    except BaseException:
+        started.stop()
+        raise
+
+
 @pytest.fixture
 def rig(mode: str, request: pytest.FixtureRequest) -> Iterator[Rig | None]:
     """In cluster mode: this test's stream prefix and its two processors on the test's
@@ -487,16 +540,9 @@ def rig(mode: str, request: pytest.FixtureRequest) -> Iterator[Rig | None]:
     if mode != "cluster":
         yield None
         return
-    db: Database = request.getfixturevalue("db")
-    settings: Settings = request.getfixturevalue("settings")
-    nats: NatsCluster = request.getfixturevalue("nats_cluster")
-    loop: LoopThread = request.getfixturevalue("nats_loop")
-    started = Rig(nats, loop, settings, db)
-    try:
-        started.start()
-        yield started
-    finally:
-        started.stop()
+    started = start_rig(request, request.getfixturevalue("settings"), request.getfixturevalue("db"))
+    yield started
+    started.stop()
 
 
 @pytest.fixture

@@ -5,6 +5,7 @@ worker and stopped at its end."""
 from __future__ import annotations
 
 import asyncio
+import concurrent.futures
 import contextlib
 import json
 import shutil
@@ -21,10 +22,22 @@ from typing import Any, TypeVar
 
 import httpx
 import msgspec
+import nats.errors
+from nats.js.errors import NotFoundError
+
+from shopevents.app import create_app
+from shopevents.clock import SystemClock
+from shopevents.cluster import messages, streams
+from shopevents.cluster.collector import ClusterIntake
+from shopevents.cluster.nats import connect
+from shopevents.config import ClusterSettings
+from shopevents.context import AppContext
+from shopevents.storage.database import Database
 
 T = TypeVar("T")
 
 STARTUP_SECONDS = 30
+API_SECONDS = 20.0
 
 
 class NatsClusterError(RuntimeError):
@@ -183,85 +196,176 @@ class LoopThread:
         self.thread.join(timeout=10)
 
 
-class Rig:
-    """Cluster mode for one test: its own stream prefix (the stream, consumers and buckets
-    `cluster init` makes, replicas 3) on the worker's NATS cluster, two processors applying
-    to the test's PostgreSQL database, and collectors on demand. `settle()` is the barrier
-    the harness runs after every write it sends: it returns when the processors have applied
-    (and acknowledged) everything published so far."""
+class ClusterSession:
+    """A test worker's side of its NATS cluster: one connection (for the barrier and
+    clean-up) and a pool of stream prefixes already initialised by `cluster init`'s own code
+    (the stream, its per-partition consumers and the two buckets, replicas 3). Creating them
+    takes seconds (a Raft group per object, each electing a leader), so the pool makes them
+    in the background, `AHEAD` at a time, while tests run: each test still gets a stream of its
+    own."""
 
     PARTITIONS = 4
+    AHEAD = 2
 
-    def __init__(self, nats: NatsCluster, loop: LoopThread, settings: Any, db: Any) -> None:
-        from shopevents.cluster import messages
-        from shopevents.config import ClusterSettings
-
+    def __init__(self, nats: NatsCluster, loop: LoopThread) -> None:
         self.nats = nats
         self.loop = loop
-        self.prefix = f"t{uuid.uuid4().hex[:12]}"
+        self.nc: Any = None
+        self.js: Any = None
+        self.pool: list[concurrent.futures.Future[str]] = []
+        self.releases: list[concurrent.futures.Future[None]] = []
+
+    def start(self) -> ClusterSession:
+        self.loop.run(self._connect())
+        self._refill()
+        return self
+
+    async def _connect(self) -> None:
+        self.nc = await connect(self.nats.urls, name="tests")
+        # Creating a replicated stream or consumer elects a Raft leader: seconds on a loaded
+        # machine, past nats-py's 5 s default.
+        self.js = self.nc.jetstream(timeout=API_SECONDS)
+
+    async def _initialised(self) -> str:
+        for attempt in range(3):
+            try:
+                return await self._initialise()
+            except nats.errors.Error:
+                if attempt == 2:
+                    raise
+        raise AssertionError("unreachable")
+
+    async def _initialise(self) -> str:
+        prefix = f"t{uuid.uuid4().hex[:12]}"
+        layout = streams.Layout(
+            prefix=prefix,
+            partitions=self.PARTITIONS,
+            replicas=3,
+            max_bytes=ClusterSettings().max_stream_bytes,
+        )
+        layout_stream = messages.stream_name(prefix)
+        # What `cluster init` creates, its objects made concurrently (each is a Raft group
+        # that elects its leader, about half a second apiece here), then `cluster init` itself,
+        # which finds them all.
+        await self.js.add_stream(streams.stream_config(layout))
+        await asyncio.gather(
+            *(
+                self.js.add_consumer(layout_stream, streams.consumer_config(prefix, p))
+                for p in range(self.PARTITIONS)
+            ),
+            *(self.js.create_key_value(config) for config in streams.bucket_configs(layout)),
+        )
+        said = await streams.init(self.js, layout)
+        assert all("created" not in line for line in said), said
+        return prefix
+
+    def _refill(self) -> None:
+        while len(self.pool) < self.AHEAD:
+            self.pool.append(asyncio.run_coroutine_threadsafe(self._initialised(), self.loop.loop))
+
+    def take(self) -> str:
+        """A prefix whose stream, consumers and buckets exist and were never used."""
+        future = self.pool.pop(0)
+        self._refill()
+        return future.result(timeout=120)
+
+    async def _delete(self, prefix: str) -> None:
+        with contextlib.suppress(Exception):
+            await self.js.delete_stream(messages.stream_name(prefix))
+        for what in ("answers", "leases"):
+            with contextlib.suppress(Exception):
+                await self.js.delete_key_value(messages.bucket_name(prefix, what))
+
+    def release(self, prefix: str) -> None:
+        """Deletes a used prefix's stream and buckets, in the background."""
+        self.releases = [f for f in self.releases if not f.done()]
+        self.releases.append(asyncio.run_coroutine_threadsafe(self._delete(prefix), self.loop.loop))
+
+    def stop(self) -> None:
+        for future in self.pool:
+            future.cancel()
+        for release in self.releases:
+            with contextlib.suppress(Exception):
+                release.result(timeout=10)
+        if self.nc is not None:
+            with contextlib.suppress(Exception):
+                self.loop.run(self.nc.close(), timeout=10)
+
+
+class Rig:
+    """Cluster mode for one test: a stream prefix of its own on the worker's NATS cluster,
+    two processors applying to the test's PostgreSQL database, and collectors' intake drivers
+    on demand. `settle()` is the barrier the harness runs after every write it sends: it
+    returns when the processors have applied (and acknowledged) everything published so far."""
+
+    def __init__(self, session: ClusterSession, settings: Any, db: Any) -> None:
+        self.session = session
+        self.loop = session.loop
+        self.prefix = session.take()
+        parts = session.PARTITIONS
         self.settings = msgspec.structs.replace(
             settings,
-            cluster=ClusterSettings(
-                nats_urls=nats.url, prefix=self.prefix, partitions=self.PARTITIONS, replicas=3
+            cluster=msgspec.structs.replace(
+                settings.cluster,
+                nats_urls=session.nats.url,
+                prefix=self.prefix,
+                partitions=parts,
+                replicas=3,
+                # The tests share a machine with other tests: a publish is allowed longer than
+                # a deployment's default before a collector gives up on it.
+                publish_timeout_seconds=API_SECONDS,
             ),
         )
         self.db = db
         self.stream = messages.stream_name(self.prefix)
-        self.subjects = [messages.subject(self.prefix, p) for p in range(self.PARTITIONS)]
-        self.consumers = [messages.consumer_name(p) for p in range(self.PARTITIONS)]
+        self.subjects = [messages.subject(self.prefix, p) for p in range(parts)]
+        self.consumers = [messages.consumer_name(p) for p in range(parts)]
         self.processors: list[Any] = []
-        self.nc: Any = None
-        self.js: Any = None
-        self._drivers: dict[Any, list[Any]] = {}
+        self._drivers: list[ClusterIntake] = []
         self._contexts: list[tuple[Any, Any]] = []
         self.sent = 0
 
-    async def _connect(self) -> None:
-        import nats
+    @property
+    def js(self) -> Any:
+        return self.session.js
 
-        self.nc = await nats.connect(servers=self.nats.urls, max_reconnect_attempts=-1)
-        self.js = self.nc.jetstream()
-
-    def start(self, processors: int = 2) -> Rig:
+    def start(self, processors: int = 2, worker: bool = False) -> Rig:
+        """`worker`: the processors also run the worker loop (abandonment, webhooks,
+        retention), as `shopevents process` does unless `--no-worker`."""
         from shopevents.cluster.processor import Processor
 
-        from shopevents.clock import SystemClock
-        from shopevents.cluster import streams
-
-        self.loop.run(self._connect())
-        self.loop.run(streams.init(self.js, self.settings.cluster))
-        for _ in range(processors):
-            self.processors.append(
-                Processor(self.settings, self.db, SystemClock(), worker=False).start()
+        for i in range(processors):
+            # Each its own Database, as each its own process would have.
+            processor = Processor(
+                self.settings, Database(self.db.url), SystemClock(), worker=worker, name=f"p{i}"
             )
+            self.processors.append(processor.start())
         return self
 
     # -- requests through the collectors' intake driver -----------------------------------
 
-    def send(self, prepared: list[Any], clock: Any) -> list[dict[str, Any]]:
+    def send(self, prepared: list[Any], clock: Any, *, settle: bool = True) -> list[dict[str, Any]]:
         """Each request submitted in turn to the next of two collectors' intake drivers (on
-        `clock`), then the barrier: the answers, once the processors have applied them."""
-        if clock not in self._drivers:
-            self._drivers[clock] = [self.loop.run(self._driver(clock)) for _ in range(2)]
-        drivers = self._drivers[clock]
+        `clock`), then (`settle`) the barrier: the answers, once the processors have applied
+        them."""
+        if not self._drivers:
+            self._drivers = [self.loop.run(self._driver(clock)) for _ in range(2)]
         answers = []
         for p in prepared:
-            driver = drivers[self.sent % len(drivers)]
+            driver = self._drivers[self.sent % len(self._drivers)]
+            driver.ctx.clock = clock
             self.sent += 1
             answer, _ = self.loop.run(driver.submit(p, max(1, len(p.events))))
             answers.append(answer)
-        self.settle()
+        if settle:
+            self.settle()
         return answers
 
     async def _driver(self, clock: Any) -> Any:
-        from shopevents.cluster.collector import ClusterIntake
-
-        from shopevents.context import AppContext
-
-        ctx = AppContext(self.settings, self.db, clock)
-        driver = ClusterIntake(ctx)
-        await driver.start()
+        ctx = AppContext(self.settings, Database(self.db.url), clock)
+        driver = cluster_intake(ctx)
         self._contexts.append((ctx, driver))
+        await driver.start()
         return driver
 
     # -- the barrier ----------------------------------------------------------------------
@@ -269,7 +373,6 @@ class Rig:
     async def _behind(self) -> list[str]:
         """The partitions whose consumer has not yet acknowledged the last message of its
         subject (read from the stream leader, which holds every acknowledged publish)."""
-        from nats.js.errors import NotFoundError
 
         async def last(subject: str) -> int:
             try:
@@ -306,24 +409,14 @@ class Rig:
 
     # -- stop -----------------------------------------------------------------------------
 
-    async def _delete(self) -> None:
-        from shopevents.cluster import messages
-
-        with contextlib.suppress(Exception):
-            await self.js.delete_stream(self.stream)
-        for what in ("answers", "leases"):
-            with contextlib.suppress(Exception):
-                await self.js.delete_key_value(messages.bucket_name(self.prefix, what))
-        await self.nc.close()
-
     def stop(self) -> None:
-        for _, driver in self._contexts:
+        for ctx, driver in self._contexts:
             with contextlib.suppress(Exception):
-                self.loop.run(driver.stop())
+                self.loop.run(driver.close())
+            ctx.close()
         for processor in self.processors:
             processor.stop()
-        if self.nc is not None:
-            self.loop.run(self._delete())
+        self.session.release(self.prefix)
 
 
 class Alternating(httpx.BaseTransport):
@@ -352,8 +445,15 @@ class Alternating(httpx.BaseTransport):
         self.inner.close()
 
 
-def collector_app(settings: Any, db: Any, clock: Any) -> Any:
-    """The app as `shopevents collect` runs it: the cluster intake driver, no worker loop."""
-    from shopevents.app import create_app
+def cluster_intake(ctx: AppContext) -> ClusterIntake:
+    """A collector's intake driver, on the context's cluster settings."""
+    c = ctx.settings.cluster
+    return ClusterIntake(
+        ctx, c.nats_urls, c.prefix, publish_timeout=c.publish_timeout_seconds, first_wait=10
+    )
 
-    return create_app(settings, db, clock, worker=False, cluster=True)  # type: ignore[call-arg]
+
+def collector_app(settings: Any, db: Database, clock: Any) -> Any:
+    """The app as `shopevents collect` runs it: the cluster intake driver, no worker loop; on
+    a Database of its own, as another process would have."""
+    return create_app(settings, Database(db.url), clock, worker=False, intake=cluster_intake)

@@ -54,6 +54,16 @@ def purchase(
     return {"type": "purchase", "purchase": p}
 
 
+def collector_view(stored: dict[str, Any]) -> dict[str, Any]:
+    """A stored answer without what only the transaction knows, as a collector answers."""
+    view = msgspec.json.decode(msgspec.json.encode(stored))
+    for r in view.get("results", []):
+        r.pop("adjustment", None)
+    if "cart" in view:
+        view["cart"].pop("outcome", None)
+    return view
+
+
 class Shop:
     """A store. Its requests run through the real intake transaction, or, with a cluster-mode
     `rig`, through a collector's intake driver (alternating between two), the stream and the
@@ -92,7 +102,7 @@ class Shop:
             events, tracker=tracker, email=email, cart=cart, entity=entity, request_id=request_id
         )
         if self.rig is not None:
-            return self.rig.send([prepared], self.clock)[0]
+            return self._through_cluster([prepared])[0]
         with self.conn.transaction():
             return intake.apply(self.conn, prepared, to_micros(self.clock.now()))
 
@@ -101,11 +111,36 @@ class Shop:
         a batch (each dict: the keyword arguments of `send`)."""
         prepared = [self.prepare(**r) for r in requests]
         if self.rig is not None:
-            return self.rig.send(prepared, self.clock)
+            return self._through_cluster(prepared)
         now = to_micros(self.clock.now())
         with self.conn.transaction(pipelined=True):
             intake.warm(self.conn, prepared)
             return [intake.apply(self.conn, p, now) for p in prepared]
+
+    def _through_cluster(self, prepared: list[intake.Prepared]) -> list[dict[str, Any]]:
+        """The requests through two collectors and the processors. Each answer is the one the
+        processor stored with the request (it has what only the transaction knows: a cart's
+        `outcome`, an adjustment); the collector's own answer must be that one without
+        those parts."""
+        assert self.rig is not None
+        before = self.one(
+            "SELECT COALESCE(MAX(id), 0) FROM requests WHERE store_id = ?", (self.store.id,)
+        )
+        answers = self.rig.send(prepared, self.clock)
+        rows = self.q(
+            "SELECT tracker_id, response FROM requests WHERE store_id = ? AND id > ? ORDER BY id",
+            (self.store.id, before),
+        )
+        out = []
+        for answer in answers:
+            i = next((i for i, r in enumerate(rows) if r[0] == answer["trackerId"]), None)
+            if i is None:  # a replay of a requestId: the collector answered from its bucket
+                out.append(answer)
+                continue
+            stored = msgspec.json.decode(rows.pop(i)[1])
+            assert answer == collector_view(stored), (answer, stored)
+            out.append(stored)
+        return out
 
     def prepare(
         self,

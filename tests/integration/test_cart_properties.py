@@ -7,12 +7,16 @@ from __future__ import annotations
 from decimal import Decimal
 from typing import Any
 
+import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from shopevents.clock import FixedClock
 from shopevents.storage.database import Database
+from tests.natscluster import Rig
 from tests.shop import Shop, cart, line, purchase
+
+pytestmark = pytest.mark.cluster
 
 DELAY = 30 * 60
 VISITORS = 3
@@ -54,14 +58,23 @@ def _lines(spec: list[tuple[str, int]]) -> list[dict[str, Any]]:
     return [line(pid, qty, "9.99") for pid, qty in spec]
 
 
-@settings(
-    max_examples=60,
-    deadline=None,
-    suppress_health_check=[HealthCheck.function_scoped_fixture, HealthCheck.too_slow],
-)
-@given(ops=st.lists(op_st, min_size=1, max_size=25))
-def test_cart_and_purchase_invariants(db: Database, ops: list[tuple[Any, ...]]) -> None:
-    shop = Shop(db, FixedClock(), abandon_after=DELAY)
+def test_cart_and_purchase_invariants(db: Database, rig: Rig | None) -> None:
+    # In cluster mode each request goes through a collector, the stream and a processor:
+    # fewer examples keep its time near the embedded modes'.
+    @settings(
+        max_examples=60 if rig is None else 20,
+        deadline=None,
+        suppress_health_check=[HealthCheck.function_scoped_fixture, HealthCheck.too_slow],
+    )
+    @given(ops=st.lists(op_st, min_size=1, max_size=25))
+    def invariants(ops: list[tuple[Any, ...]]) -> None:
+        check_invariants(db, rig, ops)
+
+    invariants()
+
+
+def check_invariants(db: Database, rig: Rig | None, ops: list[tuple[Any, ...]]) -> None:
+    shop = Shop(db, FixedClock(), abandon_after=DELAY, rig=rig)
     sid = shop.store.id
     trackers: list[str | None] = [None] * VISITORS
     counted: dict[str, Decimal] = {}

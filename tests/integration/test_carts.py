@@ -9,11 +9,14 @@ from datetime import timedelta
 from typing import Any
 
 import httpx
+import pytest
 
 from shopevents.clock import FixedClock
 from shopevents.storage.database import Database
 from tests.conftest import LiveServer, Settings
 from tests.shop import Shop, cart, line, purchase
+
+pytestmark = pytest.mark.cluster
 
 MIN = 60
 

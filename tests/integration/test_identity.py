@@ -5,9 +5,13 @@ from __future__ import annotations
 from decimal import Decimal
 from typing import Any
 
+import pytest
+
 from shopevents.domain import identity
 from shopevents.storage import reads
 from tests.shop import Shop, cart, line, purchase
+
+pytestmark = pytest.mark.cluster
 
 
 def test_new_visitor_gets_a_tracker_and_keeps_it(shop: Shop) -> None:

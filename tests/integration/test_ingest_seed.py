@@ -5,9 +5,12 @@ from __future__ import annotations
 import json
 
 import httpx
+import pytest
 
 from shopevents.storage.database import Database
 from tests.conftest import StoreInfo, example, ingest_path
+
+pytestmark = pytest.mark.cluster
 
 
 def revenue(db: Database, store_id: str) -> tuple[int, int]:

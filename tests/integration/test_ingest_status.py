@@ -21,17 +21,23 @@ from shopevents.clock import SystemClock
 from shopevents.config import IngestSettings, Settings, WorkerSettings
 from shopevents.storage.database import Database
 from tests.conftest import (
-    BACKENDS,
+    CLUSTER_MODES,
     PG_URL,
+    Collectors,
     LiveServer,
     StoreInfo,
     create_pg_database,
     drop_pg_database,
     example,
     ingest_path,
+    live_server,
     make_store,
     pg_url_for,
+    start_rig,
 )
+
+# The status codes come from the ingest endpoint, which collectors serve too.
+pytestmark = pytest.mark.cluster
 
 PAGE = {"events": [{"type": "page-visit"}]}
 ERROR_KEYS = {"status", "code", "message", "errors"}
@@ -44,13 +50,16 @@ def settings(**ingest: Any) -> Settings:
     )
 
 
-@pytest.fixture(scope="module", params=BACKENDS)
-def shared_db(
-    request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory
-) -> Iterator[Database]:
-    """One database per backend for the module (a PostgreSQL database takes a second to make)."""
+@pytest.fixture(scope="module", params=CLUSTER_MODES)
+def shared_mode(request: pytest.FixtureRequest) -> str:
+    return str(request.param)
+
+
+@pytest.fixture(scope="module")
+def shared_db(shared_mode: str, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Database]:
+    """One database per mode for the module (a PostgreSQL database takes a second to make)."""
     name = None
-    if request.param == "sqlite":
+    if shared_mode == "sqlite":
         url = f"sqlite:///{tmp_path_factory.mktemp('status') / 's.db'}"
     else:
         name = create_pg_database()
@@ -64,20 +73,26 @@ def shared_db(
 
 
 @pytest.fixture(scope="module")
-def running(shared_db: Database) -> Iterator[LiveServer]:
-    live = LiveServer(settings(), shared_db, SystemClock()).start()
+def running(
+    shared_db: Database, shared_mode: str, request: pytest.FixtureRequest
+) -> Iterator[LiveServer | Collectors]:
+    """The server (embedded), or two collectors and two processors (cluster mode)."""
+    rig = start_rig(request, settings(), shared_db) if shared_mode == "cluster" else None
+    live = live_server(settings(), shared_db, SystemClock(), rig)
     yield live
     live.stop()
+    if rig is not None:
+        rig.stop()
 
 
 @pytest.fixture
-def db(shared_db: Database, running: LiveServer) -> Database:
+def db(shared_db: Database, running: LiveServer | Collectors) -> Database:
     return shared_db
 
 
 @pytest.fixture
-def client(running: LiveServer) -> Iterator[httpx.Client]:
-    with httpx.Client(base_url=running.url, timeout=30) as c:
+def client(running: LiveServer | Collectors) -> Iterator[httpx.Client]:
+    with running.client(timeout=30) as c:
         yield c
 
 
@@ -306,6 +321,7 @@ def test_gzip_bodies(client: httpx.Client, store: StoreInfo) -> None:
     )
 
 
+@pytest.mark.embedded("starts its own server on the database")
 def test_limits_are_configurable(db: Database) -> None:
     store = make_store(db)
     live = LiveServer(
@@ -328,6 +344,7 @@ def test_limits_are_configurable(db: Database) -> None:
 # --- 429 ------------------------------------------------------------------------------------
 
 
+@pytest.mark.embedded("starts its own server on the database")
 def test_rate_limit_per_store_is_429_with_retry_after(db: Database) -> None:
     store = make_store(db)
     other = make_store(db, "other")
@@ -349,6 +366,7 @@ def test_rate_limit_per_store_is_429_with_retry_after(db: Database) -> None:
 # --- 503 and recovery -------------------------------------------------------------------------
 
 
+@pytest.mark.embedded("starts its own server on the database")
 def test_storage_down_is_503_with_retry_after_then_recovers(db_url: str) -> None:
     db = Database(db_url, busy_timeout_ms=200)
     db.migrate()
@@ -454,6 +472,7 @@ def test_health_and_readiness(client: httpx.Client) -> None:
     assert client.get("/readyz").json() == {"status": "ready"}
 
 
+@pytest.mark.embedded("starts its own server on the database")
 def test_reads_recover_right_after_an_outage(db_url: str) -> None:
     db = Database(db_url, busy_timeout_ms=200)
     db.migrate()

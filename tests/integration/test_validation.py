@@ -24,16 +24,21 @@ from shopevents.config import Settings, WorkerSettings
 from shopevents.storage.codec import loads
 from shopevents.storage.database import Database
 from tests.conftest import (
-    BACKENDS,
+    CLUSTER_MODES,
     EXAMPLES,
+    Collectors,
     LiveServer,
     StoreInfo,
     create_pg_database,
     drop_pg_database,
     ingest_path,
+    live_server,
     make_store,
     pg_url_for,
+    start_rig,
 )
+
+pytestmark = pytest.mark.cluster
 
 SHOP = "https://shop.example"
 DOMAINS = ["shop.example"]
@@ -47,7 +52,7 @@ DROP = object()
 class Live:
     url: str
     db: Database
-    server: LiveServer
+    server: LiveServer | Collectors
     http: httpx.Client
 
     def store(self, **kw: Any) -> StoreInfo:
@@ -64,7 +69,7 @@ class Live:
             return c.all(sql, params)
 
 
-@pytest.fixture(scope="module", params=BACKENDS)
+@pytest.fixture(scope="module", params=CLUSTER_MODES)
 def live(
     request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory
 ) -> Iterator[Live]:
@@ -76,13 +81,17 @@ def live(
         url = pg_url_for(name)
     db = Database(url)
     db.migrate()
-    server = LiveServer(Settings(worker=WorkerSettings(enabled=False)), db, SystemClock()).start()
-    client = httpx.Client(base_url=server.url, timeout=30)
+    settings = Settings(worker=WorkerSettings(enabled=False))
+    rig = start_rig(request, settings, db) if request.param == "cluster" else None
+    server = live_server(settings, db, SystemClock(), rig)
+    client = server.client(timeout=30)
     try:
         yield Live(url, db, server, client)
     finally:
         client.close()
         server.stop()
+        if rig is not None:
+            rig.stop()
         if name:
             drop_pg_database(name)
 

@@ -6,6 +6,7 @@ from __future__ import annotations
 import json
 import time
 from collections.abc import Iterator
+from typing import Any
 
 import httpx
 import pytest
@@ -14,32 +15,52 @@ from shopevents.clock import SystemClock
 from shopevents.config import Settings, WebhookSettings, WorkerSettings
 from shopevents.storage.database import Database
 from shopevents.webhooks.worker import worker_steps
-from tests.conftest import LiveServer, StoreInfo, example, ingest_path, make_store
+from tests.conftest import (
+    Collectors,
+    LiveServer,
+    StoreInfo,
+    example,
+    ingest_path,
+    make_store,
+    start_rig,
+)
 from tests.webhooks_receiver import Receiver
 
 
-def live_server(db: Database, **hooks: object) -> LiveServer:
+def hook_settings(**hooks: object) -> Settings:
     options = {"allow_private_addresses": True, "timeout_seconds": 2.0}
     options.update(hooks)
-    settings = Settings(
+    return Settings(
         worker=WorkerSettings(enabled=True, interval_seconds=0.05),
         webhooks=WebhookSettings(**options),  # type: ignore[arg-type]
     )
-    server = LiveServer(settings, db, SystemClock())
+
+
+def live_server(db: Database, **hooks: object) -> LiveServer:
+    server = LiveServer(hook_settings(**hooks), db, SystemClock())
     server.app.state.worker_steps = worker_steps(server.ctx)
     return server.start()
 
 
 @pytest.fixture
-def live(db: Database) -> Iterator[LiveServer]:
-    server = live_server(db)
-    yield server
-    server.stop()
+def live(db: Database, mode: str, request: pytest.FixtureRequest) -> Iterator[Any]:
+    """The server (embedded), or two collectors and two processors running the worker loop
+    (cluster mode)."""
+    if mode != "cluster":
+        server = live_server(db)
+        yield server
+        server.stop()
+        return
+    rig = start_rig(request, hook_settings(), db, worker=True)
+    collectors = Collectors(rig, db, SystemClock()).start()
+    yield collectors
+    collectors.stop()
+    rig.stop()
 
 
 @pytest.fixture
-def api(live: LiveServer) -> Iterator[httpx.Client]:
-    with httpx.Client(base_url=live.url, timeout=30) as client:
+def api(live: LiveServer | Collectors) -> Iterator[httpx.Client]:
+    with live.client(timeout=30) as client:
         yield client
 
 
@@ -184,6 +205,7 @@ def test_private_urls_refused_at_registration_unless_allowed(
         server.stop()
 
 
+@pytest.mark.cluster
 def test_ingested_purchase_reaches_the_endpoint_signed(
     api: httpx.Client, store: StoreInfo, receivers: list[Receiver]
 ) -> None:
@@ -210,6 +232,7 @@ def test_ingested_purchase_reaches_the_endpoint_signed(
     assert len(rec.received) == 2  # a duplicate purchase fires nothing
 
 
+@pytest.mark.cluster
 def test_ping_log_and_replay_over_the_api(
     api: httpx.Client, store: StoreInfo, receivers: list[Receiver]
 ) -> None:
@@ -306,6 +329,7 @@ def documented_examples() -> dict[str, dict[str, object]]:
     return out
 
 
+@pytest.mark.cluster
 def test_every_topic_fires_as_documented(
     api: httpx.Client, store: StoreInfo, db: Database, receivers: list[Receiver]
 ) -> None:
