@@ -316,16 +316,22 @@ def test_cluster_init_is_idempotent_and_a_collector_answers_503_while_nats_is_do
         with live.client(timeout=30) as http:
             assert http.post(ingest_path(store.id), content=SEED).status_code == 200
             own_nats.stop()
-            down = http.post(ingest_path(store.id), content=SEED)
+            fresh = json.loads(SEED)
+            fresh["events"][0]["purchase"]["purchaseId"] = "bought-while-nats-was-down"
+            body = json.dumps(fresh).encode()
+            down = http.post(ingest_path(store.id), content=body)
             assert down.status_code == 503, down.text
             assert down.json()["code"] == "storage_unavailable"
             assert down.headers["Retry-After"] == str(settings.ingest.retry_after_seconds)
             own_nats.start()  # the collector reconnects by itself
             deadline = time.monotonic() + 30
-            while (status := http.post(ingest_path(store.id), content=SEED).status_code) != 200:
-                assert status == 503 and time.monotonic() < deadline, status
+            while (retry := http.post(ingest_path(store.id), content=body)).status_code != 200:
+                assert retry.status_code == 503 and time.monotonic() < deadline, retry.text
                 time.sleep(0.2)
             metrics = http.get("/metrics").text
+        # the refused attempts gave their claim back: the retry that got through is the
+        # purchase's first record, not a duplicate of one that never reached the stream
+        assert retry.json()["results"][0]["status"] == "accepted"
         assert 'shopevents_cluster_publishes_total{outcome="failed"}' in metrics
     finally:
         live.stop()

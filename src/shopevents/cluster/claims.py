@@ -81,8 +81,8 @@ def _insert(conn: Conn, store_id: str, first: dict[str, str], now: int) -> set[s
 
 
 def release(conn: Conn, store_id: str, items: Wanted) -> None:
-    """Give back claims made for a request that was then not published (JetStream refused
-    it): each claim with the request's fingerprint, unless its purchase is in the ledger."""
+    """Give back the claims a request made when JetStream did not acknowledge it: each
+    claim with the request's fingerprint, unless its purchase is in the ledger."""
     for _, pid, fp in items:
         conn.execute(
             "DELETE FROM purchase_claims WHERE store_id = ? AND purchase_id = ? AND fingerprint = ? "

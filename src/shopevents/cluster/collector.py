@@ -18,6 +18,7 @@ Any NATS failure (no server, no quorum, the stream full, a timeout) is `StorageU
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import hashlib
 import logging
 from typing import Any
@@ -25,7 +26,7 @@ from typing import Any
 import nats.errors
 from nats.aio.client import Client
 from nats.js import JetStreamContext
-from nats.js.errors import APIError, KeyNotFoundError, KeyWrongLastSequenceError, NotFoundError
+from nats.js.errors import KeyNotFoundError, KeyWrongLastSequenceError, NotFoundError
 from nats.js.kv import KeyValue
 
 from shopevents import ids
@@ -152,12 +153,16 @@ class ClusterIntake:
                 timeout=self.timeout,
                 headers={"Nats-Msg-Id": f"{store.id}:{req.request_key}" if key else message.id},
             )
-        except (nats.errors.NoRespondersError, APIError):
-            # Refused for sure (no stream, the stream full): the purchases this request
-            # claimed are given back, so that its retry is `accepted` again.
+        except (nats.errors.Error, TimeoutError, OSError):
+            # Not acknowledged (refused, or no answer in time): the request is answered 503
+            # and its client sends it again. The purchases it claimed are given back, so
+            # that the retry is `accepted` and carries them to the ledger. Had the stream
+            # kept the message after all, both are `accepted` and the ledger records the
+            # first one applied (the other finds it there, with the same fingerprint).
             mine = [i for i in wanted if decided.get(i[0]) == claims.ACCEPTED]
             if mine:
-                await ctx.write(lambda conn, t: claims.release(conn, store.id, mine))
+                with contextlib.suppress(StorageUnavailable):
+                    await ctx.write(lambda conn, t: claims.release(conn, store.id, mine))
             raise
         ctx.count("cluster_publishes", "duplicate" if ack.duplicate else "ok")
         if key is not None:
