@@ -49,10 +49,6 @@ ALLOWED: frozenset[tuple[str, str]] = frozenset(
         # the server's start time (/metrics uptime) and the age of the store cache
         ("context.py", "time.time"),
         ("context.py", "time.monotonic"),
-        # the worker loop's outage back-off, on the event loop's clock (`clock.time()`)
-        ("worker/loop.py", "loop.time()"),
-        # cluster mode's timeouts and lease beats (a folder: its modules are being written)
-        ("cluster/", "time.monotonic"),
     }
 )
 
