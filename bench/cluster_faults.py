@@ -13,12 +13,17 @@ The fault, then the heal, then traffic stops and the processors are left to catc
 90 s). Judged from PostgreSQL:
 - acknowledged: requests answered `200`; stored: those found in `requests` (by requestId);
   lost: acknowledged, not stored; duplicated: a requestId stored twice;
-- purchases accepted twice: a purchase answered `accepted` by two different requests, or
+- buyers: contacts whose aggregate counts a purchase; purchases accepted twice: a purchase answered `accepted` by two different requests, or
   stored twice; aggregate ≠ ledger: contacts whose purchase count or total differs from their
   rows in the ledger;
-- resumed: seconds from the heal until every acknowledged request was applied (processing
-  resumes by itself: nothing is restarted but the killed process, and a killed processor is
-  not restarted at all).
+- 5xx: answers `5xx` (a `503` while a fault lasts), visit 5xx: those to page-visits alone
+  (no purchase, so no PostgreSQL claim);
+- in stream: messages the intake stream still holds unapplied at the end (pending or
+  unacknowledged): an acknowledged request not stored but still there is late, not lost;
+- caught up: seconds from the end of the traffic (3 s after the heal) until every
+  acknowledged request was applied: processing resumes by itself (nothing is restarted but
+  the killed collector or JetStream node, and a killed processor is not restarted at all);
+- worst: the slowest answer (of any status) to a request sent while the fault lasted.
 """
 
 from __future__ import annotations
@@ -167,6 +172,31 @@ WHERE c.merged_into IS NULL
 """
 
 
+def stream_waiting(urls: str, partitions: int = 16) -> int | None:
+    """Messages of the intake stream that its consumers have not had acknowledged (pending or
+    delivered and unacknowledged): what is still to apply, as opposed to lost."""
+    import asyncio
+
+    import nats
+
+    async def count() -> int:
+        nc = await nats.connect(urls.split(","), connect_timeout=2, max_reconnect_attempts=1)
+        try:
+            js = nc.jetstream(timeout=5)
+            total = 0
+            for p in range(partitions):
+                info = await js.consumer_info(STREAM, f"part-{p}")
+                total += (info.num_pending or 0) + (info.num_ack_pending or 0)
+            return total
+        finally:
+            await nc.close()
+
+    try:
+        return asyncio.run(count())
+    except Exception:
+        return None
+
+
 def judge(url: str, traffic: Traffic, drain_started: float) -> dict[str, Any]:
     acked = [s for s in traffic.sent if 200 in s.statuses]
     deadline = drain_started + DRAIN_TIMEOUT
@@ -179,17 +209,28 @@ def judge(url: str, traffic: Traffic, drain_started: float) -> dict[str, Any]:
         if missing == 0 or time.monotonic() > deadline:
             break
         time.sleep(0.2)
-    resumed = time.monotonic() - drain_started
+    caught_up = time.monotonic() - drain_started
     time.sleep(1.0)  # a late redelivery would show as a duplicate
     stored = stored_keys(url)
     with _connect(url) as conn:
         ledger = dict(conn.execute("SELECT purchase_id, count(*) FROM purchases GROUP BY 1"))
         mismatched = int(conn.execute(LEDGER_MISMATCH).fetchone()[0])
+        buyers = int(
+            conn.execute("SELECT count(*) FROM contacts WHERE total_purchases > 0").fetchone()[0]
+        )
     accepted_by: dict[str, set[str]] = {}
     for s in acked:
         if s.purchase_id and "accepted" in s.purchase_verdicts:
             accepted_by.setdefault(s.purchase_id, set()).add(s.key)
     purchases_acked = {s.purchase_id for s in acked if s.purchase_id}
+    with _connect(url) as conn:
+        claimed = {r[0] for r in conn.execute("SELECT purchase_id FROM purchase_claims")}
+    unledgered = [
+        f"{s.purchase_id}: statuses {s.statuses}, verdicts {s.purchase_verdicts}, "
+        f"{'claimed' if s.purchase_id in claimed else 'not claimed'}"
+        for s in acked
+        if s.purchase_id and not ledger.get(s.purchase_id)
+    ]
     return {
         "requests": len(traffic.sent),
         "acknowledged": len(acked),
@@ -200,9 +241,14 @@ def judge(url: str, traffic: Traffic, drain_started: float) -> dict[str, Any]:
         "purchases_stored": sum(1 for p in purchases_acked if ledger.get(p)),
         "accepted_twice": sum(1 for keys in accepted_by.values() if len(keys) > 1)
         + sum(1 for n in ledger.values() if n > 1),
+        "buyers": buyers,
         "aggregate_mismatch": mismatched,
         "5xx": sum(1 for s in traffic.sent for st in s.statuses if st >= 500),
-        "resumed_s": round(resumed, 1) if missing == 0 else None,
+        "unledgered": unledgered,
+        "visit_5xx": sum(
+            1 for s in traffic.sent if not s.purchase_id for st in s.statuses if st >= 500
+        ),
+        "caught_up_s": round(caught_up, 1) if missing == 0 else None,
     }
 
 
@@ -233,7 +279,8 @@ def _steady(env: Env, fault: Callable[[], None], during: float,
     end = time.monotonic()
     time.sleep(3.0)
     traffic.stop()
-    result = judge(env.dep.db_url, traffic, end)
+    result = judge(env.dep.db_url, traffic, time.monotonic())
+    result["in_stream"] = stream_waiting(env.dep.nats.urls)
     result["worst_s"] = round(traffic.worst(start, end), 2)
     return result
 
@@ -294,8 +341,8 @@ SCENARIOS: dict[str, Callable[[Env], dict[str, Any]]] = {
     "pg-stop": pg_stop,
 }
 COLUMNS = ["requests", "acknowledged", "stored", "lost", "duplicated", "purchases",
-           "purchases_stored", "accepted_twice", "aggregate_mismatch", "5xx", "worst_s",
-           "resumed_s"]  # fmt: skip
+           "purchases_stored", "accepted_twice", "buyers", "aggregate_mismatch", "in_stream", "5xx", "visit_5xx", "worst_s",
+           "caught_up_s"]  # fmt: skip
 
 
 def render(rows: list[tuple[str, dict[str, Any]]]) -> str:
@@ -315,7 +362,7 @@ def failures(rows: list[tuple[str, dict[str, Any]]]) -> list[str]:
                 out.append(f"{name}: {key} = {r[key]}")
         if r.get("error"):
             out.append(f"{name}: {r['error']}")
-        elif r.get("resumed_s") is None:
+        elif r.get("caught_up_s") is None:
             out.append(f"{name}: processing did not catch up within {DRAIN_TIMEOUT:.0f} s")
         if r.get("purchases") != r.get("purchases_stored"):
             out.append(f"{name}: {r.get('purchases')} purchases acknowledged, "
@@ -343,4 +390,6 @@ def run(names: list[str] | None) -> tuple[list[tuple[str, dict[str, Any]]], list
             shutil.copytree(env.workdir, keep, ignore=shutil.ignore_patterns("n[0-9]"))
             shutil.rmtree(env.workdir, ignore_errors=True)
         print(render(rows[-1:]), flush=True)
+        for line in rows[-1][1].get("unledgered", []):
+            print(f"  acknowledged, not in the ledger: {line}", flush=True)
     return rows, failures(rows)

@@ -26,6 +26,7 @@ import contextlib
 import datetime as dt
 import http.client
 import json
+import os
 import shutil
 import statistics
 import tempfile
@@ -42,7 +43,7 @@ from bench.http_scenarios import HTTP_SCENARIOS, PAYLOADS, HttpOptions, HttpScen
 from bench.loadgen import Load, PhaseResult, run_fixed, run_wrk
 from bench.procs import CpuTracker
 from bench.table import grid
-from bench.targets import RawAsgiTarget
+from bench.targets import RawAsgiTarget, ShopeventsTarget
 
 PROBE_RATE = 10.0  # lag probes per second
 PROBE_POLL = 0.01  # seconds between two reads of one probe
@@ -167,6 +168,46 @@ class LagProber:
         }
 
 
+def _wal_bytes(db: PostgresDatabase) -> float:
+    """The server's WAL position in bytes (every database of the server writes to it)."""
+    with db.connect() as conn:
+        return float(conn.execute("SELECT pg_current_wal_lsn() - '0/0'").fetchone()[0])
+
+
+CLAIM_SQL = (
+    "INSERT INTO purchase_claims (store_id, purchase_id, fingerprint, claimed_at) "
+    "SELECT %s, x.p, x.f, %s FROM unnest(%s::text[], %s::text[]) AS x(p, f) "
+    "ON CONFLICT DO NOTHING RETURNING purchase_id"
+)
+
+
+def claim_cost(n: int = 2000) -> dict:
+    """The purchase authority's statement (cluster/claims.py) alone: `n` new purchaseIds
+    claimed one statement and one commit each, then the same `n` again (all duplicates):
+    wall time per claim on this connection and the PostgreSQL backend's CPU per claim."""
+    from bench.procs import proc_cpu_seconds
+
+    db = PostgresDatabase()
+    db.create()
+    try:
+        from bench.cluster import shopevents
+
+        shopevents(db.url, "migrate")
+        out: dict = {}
+        with db.connect() as conn:
+            backend = int(conn.execute("SELECT pg_backend_pid()").fetchone()[0])
+            ids = [uuid.uuid4().hex for _ in range(n)]
+            for label in ("new", "again"):
+                cpu0, t0 = proc_cpu_seconds(backend), time.perf_counter()
+                for pid in ids:
+                    conn.execute(CLAIM_SQL, ("store", 1, [pid], ["fp"])).fetchall()
+                wall, cpu = time.perf_counter() - t0, proc_cpu_seconds(backend) - cpu0
+                out[label] = {"wall_us": wall / n * 1e6, "postgres_cpu_us": cpu / n * 1e6}
+        return out
+    finally:
+        db.drop()
+
+
 def _parallel(fn, ports: list[int]) -> list[PhaseResult]:
     with ThreadPoolExecutor(len(ports)) as pool:
         return list(pool.map(fn, ports))
@@ -194,10 +235,11 @@ def cluster_once(scn: HttpScenario, topo: tuple[int, int], opts: HttpOptions, lo
 
     def snap() -> dict[str, float]:
         pg.update(db.server_pids())
-        return {**dep.cpu(), "postgres": pg.total()}
+        return {**dep.cpu(), "postgres": pg.total(), "wal": _wal_bytes(db)}
 
     threading.Thread(target=sample_pg, daemon=True).start()
     result: dict = {"target": name, "collectors": nc, "processors": np_}
+    load_before = os.getloadavg()[0]
     try:
         dep.start()
         ports = [c.port for c in dep.collectors]
@@ -250,6 +292,13 @@ def cluster_once(scn: HttpScenario, topo: tuple[int, int], opts: HttpOptions, lo
         return b[role] - a[role]
 
     stored = counts.get("requests") or 0
+    parts = [
+        _us(delta(c0, c1, "collector"), sat_events),
+        _us(delta(c0, c2, "processor"), sat_events),
+        _us(delta(c0, c2, "postgres"), sat_events),
+        _us(delta(c0, c2, "nats"), sat_events),
+    ]
+    result["total_us_per_event"] = sum(parts) if all(p is not None for p in parts) else None
     result.update(
         {
             "sat_rps": sum(s.rps for s in sat),
@@ -271,12 +320,14 @@ def cluster_once(scn: HttpScenario, topo: tuple[int, int], opts: HttpOptions, lo
             "fixed_processor_us_per_event": _us(delta(c2, c4, "processor"), fixed_events),
             "fixed_postgres_us_per_event": _us(delta(c2, c4, "postgres"), fixed_events),
             "fixed_nats_us_per_event": _us(delta(c2, c4, "nats"), fixed_events),
+            "wal_bytes_per_event": delta(c0, c2, "wal") / sat_events if sat_events else None,
             "fixed_drain_s": drain_fixed,
             "lag_p50_ms": lag["lag_p50_ms"],
             "lag_p99_ms": lag["lag_p99_ms"],
             "lag_max_ms": lag["lag_max_ms"],
             "lag": lag,
             "non200": sum(p.other_status for p in [*warm, *sat, *fixed]),
+            "loadavg": (load_before + os.getloadavg()[0]) / 2,
             "acked_requests": acked,
             "stored_requests": stored,
             "durability_ok": acked <= stored <= acked + slack,
@@ -289,7 +340,7 @@ def cluster_once(scn: HttpScenario, topo: tuple[int, int], opts: HttpOptions, lo
 class _Spy(threading.Thread):
     def __init__(self, pid: int, duration: float, out: Path) -> None:
         super().__init__(daemon=True)
-        self.argv = [_py_spy(), "record", "--pid", str(pid), "--rate", "200", "--duration",
+        self.argv = [_py_spy(), "record", "--pid", str(pid), "--rate", "200", "--gil", "--duration",
                      str(int(duration)), "--format", "raw", "--output", str(out)]  # fmt: skip
         self.out = out
 
@@ -323,6 +374,8 @@ ROWS = [
     ("processor CPU per event (µs)", "processor_us_per_event", "{:.1f}"),
     ("PostgreSQL backends' CPU per event (µs)", "postgres_us_per_event", "{:.1f}"),
     ("NATS (3 nodes) CPU per event (µs)", "nats_us_per_event", "{:.1f}"),
+    ("all roles' CPU per event (µs)", "total_us_per_event", "{:.1f}"),
+    ("WAL bytes per event (the whole server's WAL)", "wal_bytes_per_event", "{:,.0f}"),
     ("processors' drain after saturation (s)", "sat_drain_s", "{:.1f}"),
     ("req/s achieved at fixed rate", "fixed_rps", "{:,.0f}"),
     ("p50 ack at fixed rate (ms)", "fixed_p50_ms", "{:.2f}"),
@@ -335,6 +388,7 @@ ROWS = [
     ("lag ack → visible in REST API, p50 (ms)", "lag_p50_ms", "{:.0f}"),
     ("lag ack → visible in REST API, p99 (ms)", "lag_p99_ms", "{:.0f}"),
     ("processors' drain after the fixed rate (s)", "fixed_drain_s", "{:.1f}"),
+    ("machine's load average (1 min) during the run", "loadavg", "{:.1f}"),
 ]
 NUMERIC = [key for _, key, _ in ROWS if key != "ratio_collector"] + ["lag_max_ms"]
 
@@ -356,12 +410,13 @@ def median_of(runs: list[dict]) -> dict:
 def render(doc: dict, markdown: bool = False) -> str:
     res = doc["results"]
     ref = res.get("raw-asgi", {})
-    ref_us = ref.get("cpu_us_per_event")
+    epr = doc.get("events_per_request", 1)
+    ref_us = ref["cpu_us_per_event"] * epr if ref.get("cpu_us_per_event") else None
     names = [n for n in res if n.startswith("cluster-")]
     for n in names:
         col = res[n].get("collector_us_per_req")
         res[n]["ratio_collector"] = ref_us / col if ref_us and col else None
-    headers = ["page-visit", *names]
+    headers = [doc.get("scenario", "page-visit"), *names]
     rows = []
     for label, key, fmt in ROWS:
         cells = [label]
@@ -379,6 +434,23 @@ def render(doc: dict, markdown: bool = False) -> str:
             f"\nin-run reference, raw ASGI + msgspec (1 process, core 0): {ref_us:.1f} µs CPU per "
             f"request, {ref.get('sat_rps') or 0:,.0f} req/s at saturation, p99 at "
             f"{ref.get('fixed_rate') or 0:,.0f} req/s {ref.get('fixed_p99_ms') or 0:.2f} ms"
+        )
+    emb = res.get("shopevents-postgres", {})
+    if emb.get("cpu_us_per_event"):
+        out.append(
+            f"in-run embedded mode, `serve` on PostgreSQL (1 process, core 0): "
+            f"{emb['cpu_us_per_event']:.1f} µs CPU per event, server + PostgreSQL (of which "
+            f"PostgreSQL {emb.get('db_cpu_us_per_event') or 0:.1f}), "
+            f"{emb.get('sat_rps') or 0:,.0f} req/s at saturation, p99 at "
+            f"{emb.get('fixed_rate') or 0:,.0f} req/s {emb.get('fixed_p99_ms') or 0:.2f} ms"
+        )
+    claims = doc.get("claims")
+    if claims:
+        out.append(
+            "purchase claim alone (one statement and commit each, 2,000 claims): new "
+            f"{claims['new']['wall_us']:.0f} µs wall, {claims['new']['postgres_cpu_us']:.0f} µs "
+            f"PostgreSQL CPU; already claimed {claims['again']['wall_us']:.0f} µs wall, "
+            f"{claims['again']['postgres_cpu_us']:.0f} µs PostgreSQL CPU"
         )
     if len(names) >= 2:
         a, b = res[names[0]], res[names[-1]]
@@ -412,6 +484,7 @@ def run(a, results: Path) -> int:
     per: dict[str, list[dict]] = {}
     errors: dict[str, str] = {}
     ref = RawAsgiTarget()
+    embedded = ShopeventsTarget("postgres")
     for i in range(opts.runs):
         for topo in topologies:
             name = f"cluster-{topo[0]}x{topo[1]}"
@@ -438,19 +511,27 @@ def run(a, results: Path) -> int:
                 flush=True,
             )
         if not a.no_refs:
-            print(f"  [{scn.name}] run {i + 1}/{opts.runs} raw-asgi ...", flush=True)
-            per.setdefault("raw-asgi", []).append(run_once(scn, ref, opts, logdir))
+            for target in (ref, embedded):
+                print(f"  [{scn.name}] run {i + 1}/{opts.runs} {target.name} ...", flush=True)
+                r = run_once(scn, target, opts, logdir)
+                r["loadavg"] = os.getloadavg()[0]
+                per.setdefault(target.name, []).append(r)
     results_doc = {}
     for name, runs in per.items():
-        if name == "raw-asgi":
+        if name in ("raw-asgi", embedded.name):
+            keys = ("cpu_us_per_event", "db_cpu_us_per_event", "sat_rps", "fixed_rate",
+                    "fixed_p99_ms", "loadavg")  # fmt: skip
             results_doc[name] = {
-                k: statistics.median([r[k] for r in runs if r.get(k) is not None])
-                for k in ("cpu_us_per_event", "sat_rps", "fixed_rate", "fixed_p99_ms")
+                k: statistics.median(v)
+                if (v := [r[k] for r in runs if r.get(k) is not None])
+                else None
+                for k in keys
             }
         else:
             results_doc[name] = median_of(runs)
     doc = {"command": "python -m bench " + " ".join(a.argv), "machine": info, "scenario": scn.name,
-           "results": results_doc, "raw": per, "errors": errors}  # fmt: skip
+           "events_per_request": scn.events_per_request, "results": results_doc, "raw": per,
+           "errors": errors, "claims": claim_cost() if scn.purchases_per_request else None}  # fmt: skip
     out_path.write_text(json.dumps(doc, indent=1, default=str))
     print("\n" + render(doc), flush=True)
     if a.profile:
