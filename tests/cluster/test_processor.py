@@ -7,6 +7,8 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import subprocess
+import sys
 import time
 import uuid
 from collections.abc import Callable, Iterator
@@ -15,7 +17,8 @@ from typing import Any
 import msgspec
 import psycopg
 import pytest
-from nats.js.errors import NotFoundError
+from nats.errors import TimeoutError as NatsTimeout
+from nats.js.errors import KeyNotFoundError, NotFoundError
 
 from shopevents.clock import SystemClock, to_micros
 from shopevents.cluster import messages, streams
@@ -87,7 +90,7 @@ class Stream:
         for p in range(PARTITIONS):
             try:
                 c = await self.js.consumer_info(self.name, messages.consumer_name(p))
-            except NotFoundError:  # made again by a processor taking the partition over
+            except (NotFoundError, NatsTimeout):  # being made again by a processor taking over
                 out.append(f"part-{p}: being made again")
                 continue
             if c.num_pending or c.num_ack_pending:
@@ -115,6 +118,30 @@ class Stream:
             got = await sub.fetch(n, timeout=5)
             await sub.unsubscribe()
             return list(got)
+
+        return self.loop.run(go())
+
+    def leases(self) -> dict[str, str]:
+        """The partitions' leases: key → holder."""
+
+        async def go() -> dict[str, str]:
+            kv = await self.js.key_value(messages.bucket_name(self.prefix, "leases"))
+            out = {}
+            for p in range(PARTITIONS):
+                try:
+                    entry = await kv.get(f"p{p}")
+                except KeyNotFoundError:
+                    continue
+                if entry.value:
+                    out[f"p{p}"] = entry.value.decode()
+            return out
+
+        return self.loop.run(go())
+
+    def unacknowledged(self, part: int) -> int:
+        async def go() -> int:
+            info = await self.js.consumer_info(self.name, messages.consumer_name(part))
+            return int(info.num_ack_pending)
 
         return self.loop.run(go())
 
@@ -457,3 +484,49 @@ def test_the_database_away_keeps_the_messages_and_the_processor_resumes(
     assert {m.id for m in sent} <= ids
     assert processor.counts["applied"] == 9
     assert any("database back" in r.getMessage() for r in caplog.records)
+
+
+def test_a_killed_processors_partitions_and_messages_are_taken_over(
+    pg: Database, stream: Stream, store: StoreRecord, processors: Callable[[], Processor]
+) -> None:
+    """`kill -9` of a `shopevents process` holding fetched, unacknowledged messages (the
+    database was away): its leases expire, another processor takes its partitions and
+    applies every message once."""
+    command = ["--database", pg.url, "process", "--nats", stream.urls, "--prefix", stream.prefix]
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "shopevents", *command, "--no-worker"],
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
+    name = pg.target.rsplit("/", 1)[-1]
+    admin = psycopg.connect(pg.url.rsplit("/", 1)[0] + "/postgres", autocommit=True)
+    try:
+        _until(lambda: len(stream.leases()) == PARTITIONS, "the process holds every partition")
+        admin.execute(f'ALTER DATABASE "{name}" ALLOW_CONNECTIONS false')
+        admin.execute(
+            "SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE datname = %s", (name,)
+        )
+        sent = [message(store, f"t{i}", [{"type": "page-visit"}]) for i in range(20)]
+        for m in sent:
+            stream.publish(m)
+        used = {messages.partition(store.id, m.tracker_id, PARTITIONS) for m in sent}
+        assert used == set(range(PARTITIONS))
+        _until(  # each partition's first batch in hand, kept from redelivery, unacknowledged
+            lambda: all(stream.unacknowledged(p) > 0 for p in used), "the process fetched"
+        )
+        proc.kill()
+        proc.wait(10)
+        admin.execute(f'ALTER DATABASE "{name}" ALLOW_CONNECTIONS true')
+        pg.close()  # its pooled connections were ended with the others
+        taker = processors()
+        stream.settle(timeout=60)
+    finally:
+        admin.execute(f'ALTER DATABASE "{name}" ALLOW_CONNECTIONS true')
+        admin.close()
+        if proc.poll() is None:
+            proc.kill()
+            proc.wait(10)
+    applied = q(pg, "SELECT intake_id FROM requests WHERE store_id = ?", (store.id,))
+    assert sorted(r[0] for r in applied) == sorted(m.id for m in sent)
+    assert taker.counts["applied"] == len(sent)
+    assert taker.owned() == set(range(PARTITIONS))
