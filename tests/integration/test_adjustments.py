@@ -20,7 +20,10 @@ from shopevents.reports import queries, rollups
 from shopevents.reports.timebuckets import local_today, make_range
 from shopevents.storage import stores
 from shopevents.storage.database import Database
+from tests.natscluster import Rig
 from tests.shop import Shop, line, purchase
+
+pytestmark = pytest.mark.cluster
 
 # --- the plain rules ----------------------------------------------------------------------
 
@@ -137,9 +140,11 @@ def scenario(draw: Any) -> dict[str, Any]:
     suppress_health_check=[HealthCheck.function_scoped_fixture, HealthCheck.too_slow],
 )
 @given(sc=scenario())
-def test_net_revenue_for_any_interleaving(db: Database, sc: dict[str, Any]) -> None:
+def test_net_revenue_for_any_interleaving(
+    db: Database, rig: Rig | None, sc: dict[str, Any]
+) -> None:
     clock = FixedClock()
-    shop = Shop(db, clock, name=f"prop-{uuid.uuid4().hex[:6]}")
+    shop = Shop(db, clock, name=f"prop-{uuid.uuid4().hex[:6]}", rig=rig)
     try:
         by_id = dict(sc["purchases"])
         for kind, args in sc["ops"]:
@@ -314,9 +319,9 @@ def test_rest_refunds_and_cancellation(http: Any, db: Database) -> None:
     assert bad.status_code == 422 and bad.json()["code"] == "validation_failed"
 
 
-def test_top_products_are_net_of_returns(db: Database) -> None:
+def test_top_products_are_net_of_returns(db: Database, rig: Rig | None) -> None:
     clock = FixedClock()
-    shop = Shop(db, clock)
+    shop = Shop(db, clock, rig=rig)
     try:
         shop.send([purchase("o1", line("a", 3, "10"), line("b", 1, "25"))])
         now = to_micros(clock.now())
@@ -345,11 +350,11 @@ def test_top_products_are_net_of_returns(db: Database) -> None:
         shop.close()
 
 
-def test_the_ingest_extension_event(db: Database) -> None:
+def test_the_ingest_extension_event(db: Database, rig: Rig | None) -> None:
     """A back end posting through the ingest endpoint: custom events with the reserved
     eventIds, a refund before its purchase included."""
     clock = FixedClock()
-    shop = Shop(db, clock)
+    shop = Shop(db, clock, rig=rig)
     try:
         refund = {
             "type": "custom",
@@ -381,11 +386,11 @@ def test_the_ingest_extension_event(db: Database) -> None:
         shop.close()
 
 
-def test_contact_aggregates_give_gross_and_net(db: Database) -> None:
+def test_contact_aggregates_give_gross_and_net(db: Database, rig: Rig | None) -> None:
     from shopevents.storage import reads
 
     clock = FixedClock()
-    shop = Shop(db, clock)
+    shop = Shop(db, clock, rig=rig)
     try:
         shop.send([purchase("o1", line("a", 2, "10"))], email="bo@example.com")
         shop.send([purchase("o2", line("b", 1, "30"))], email="bo@example.com")

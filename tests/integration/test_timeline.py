@@ -11,6 +11,8 @@ from shopevents.domain import timeline
 from shopevents.storage.database import Database
 from tests.shop import Shop, cart, line
 
+pytestmark = pytest.mark.cluster
+
 
 def all_pages(shop: Shop, cid: str, limit: int) -> list[dict[str, Any]]:
     out: list[dict[str, Any]] = []
@@ -96,6 +98,7 @@ def test_a_row_holds_at_most_items_per_row(shop: Shop) -> None:
     assert [a["data"]["searchText"] for a in page] == [str(i) for i in reversed(range(many))]
 
 
+@pytest.mark.embedded("timeline storage calls on one connection, no request")
 def test_a_statement_reading_the_timeline_sees_what_the_transaction_added(shop: Shop) -> None:
     with shop.conn.transaction():
         timeline.add(shop.conn, shop.store.id, "c-x", 1_000, "search", {"searchText": "a"})
@@ -105,6 +108,7 @@ def test_a_statement_reading_the_timeline_sees_what_the_transaction_added(shop: 
     assert texts == ["b", "a"]
 
 
+@pytest.mark.embedded("timeline storage calls on one connection, no request")
 def test_a_rolled_back_transaction_leaves_no_activity(shop: Shop) -> None:
     with pytest.raises(RuntimeError), shop.conn.transaction():
         timeline.add(shop.conn, shop.store.id, "c-y", 1_000, "search", {"searchText": "a"})
@@ -115,6 +119,7 @@ def test_a_rolled_back_transaction_leaves_no_activity(shop: Shop) -> None:
     assert texts == ["b"]
 
 
+@pytest.mark.embedded("migrates a database itself")
 def test_activities_stored_one_per_row_read_after_the_migration(db_url: str) -> None:
     """A database made before activities shared rows: its activities keep their order and
     content once migrated."""
