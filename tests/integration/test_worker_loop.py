@@ -1,5 +1,5 @@
-"""The one worker loop in its hosts: the `shopevents worker` process (until SIGTERM), and a
-host of its own running `run_forever(ctx, stop)` in its own thread and event loop, as the
+"""The one worker loop in its hosts: the `shopevents worker` process (until SIGTERM, or
+`--once`), and a host of its own running `run_forever(ctx, stop)` in its own thread and event loop, as the
 cluster processor does. `serve`'s host is covered by every test with a live server."""
 
 from __future__ import annotations
@@ -10,12 +10,13 @@ import signal
 import subprocess
 import sys
 import threading
+import time
 from collections.abc import Iterator
 from datetime import timedelta
 
 import pytest
 
-from shopevents.clock import FixedClock, SystemClock, to_micros
+from shopevents.clock import FixedClock, SystemClock, monotonic, to_micros
 from shopevents.config import Settings, WebhookSettings, WorkerSettings
 from shopevents.context import AppContext
 from shopevents.storage.database import Database
@@ -59,6 +60,10 @@ def abandoned(shop: Shop) -> list[str]:
     ]
 
 
+def delivery_statuses(shop: Shop) -> list[str]:
+    return [row[0] for row in shop.conn.all("SELECT status FROM webhook_deliveries")]
+
+
 def test_the_worker_process_loops_until_sigterm(
     db_url: str, shop: Shop, receiver: Receiver
 ) -> None:
@@ -87,6 +92,20 @@ def test_the_worker_process_loops_until_sigterm(
     assert all(r.valid for r in both)
     assert sorted(r.json["data"]["cartId"] for r in both) == ["c1", "c2"]
     assert abandoned(shop) == ["c1", "c2"]
+
+
+def test_worker_once_ends_after_the_deliveries_it_started(
+    db_url: str, shop: Shop, receiver: Receiver
+) -> None:
+    shop.send([], cart=cart("c1", line("A")))
+    env = {**os.environ, "SHOPEVENTS_WEBHOOKS_ALLOW_PRIVATE_ADDRESSES": "true"}
+    cmd = [sys.executable, "-m", "shopevents", "--database", db_url, "worker", "--once"]
+    done = subprocess.run(cmd, env=env, capture_output=True, text=True, timeout=120)
+    assert done.returncode == 0, done.stderr
+    # No waiting: the attempt was made and recorded before the process ended.
+    assert len(receiver.received) == 1 and receiver.received[0].valid
+    assert delivery_statuses(shop) == ["delivered"]
+    assert abandoned(shop) == ["c1"]
 
 
 def test_a_host_runs_the_loop_in_its_own_thread(
@@ -119,12 +138,17 @@ def test_a_host_runs_the_loop_in_its_own_thread(
     try:
         assert started.wait(30)
         received = receiver.wait_for(1, timeout=60)
+        # Stopping now could cut the delivery short after it was sent: wait for its record.
+        deadline = monotonic() + 60
+        while delivery_statuses(shop) != ["delivered"] and monotonic() < deadline:
+            time.sleep(0.01)
     finally:
         loop, stop = handle["loop"]
         loop.call_soon_threadsafe(stop.set)
         thread.join(60)
     assert not thread.is_alive() and not failures, failures
     assert received[0].valid and received[0].json["data"]["cartId"] == "c1"
+    assert delivery_statuses(shop) == ["delivered"]
     assert ctx.metrics[("carts_abandoned", "")] == 1
     assert ctx.metrics[("webhook_attempts", "delivered")] == 1
     # The loop leaves the runtime it was given open: its host closes it.

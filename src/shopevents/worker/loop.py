@@ -37,6 +37,7 @@ import logging
 import signal
 from collections.abc import Awaitable, Callable
 
+from shopevents.clock import monotonic
 from shopevents.errors import StorageUnavailable
 from shopevents.worker.steps import Runtime, Step, close, drain, run_round, steps
 
@@ -111,13 +112,12 @@ class Worker:
     async def _round(self, run: Callable[[list[Step]], Awaitable[bool]]) -> bool | None:
         """`run(self.steps)` (`run_round`, or `drain`: rounds until idle); None when the
         database is away."""
-        clock = asyncio.get_running_loop()
         try:
             busy = await run(self.steps)
         except StorageUnavailable as exc:
-            self.outage.failed(exc, clock.time())
+            self.outage.failed(exc, monotonic())
             return None
-        self.outage.ok(clock.time())
+        self.outage.ok(monotonic())
         return busy
 
     def start(self) -> asyncio.Task[None]:
