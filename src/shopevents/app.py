@@ -26,7 +26,7 @@ from shopevents.config import Settings
 from shopevents.context import AppContext, IntakeService
 from shopevents.dashboard import routes as dashboard_routes
 from shopevents.demoshop import routes as demoshop_routes
-from shopevents.errors import ApiError, StorageUnavailable
+from shopevents.errors import ApiError, StorageUnavailable, code_for_status
 from shopevents.ingest import routes as ingest_routes
 from shopevents.reports import routes as report_routes
 from shopevents.responses import json_response
@@ -165,13 +165,8 @@ def create_app(
 
     async def http_error_async(request: Request, exc: Exception) -> Response:
         assert isinstance(exc, HTTPException)
-        code = {
-            404: "not_found",
-            405: "method_not_allowed",
-            401: "unauthorized",
-            403: "forbidden",
-        }.get(exc.status_code)
-        if code is None:
+        code = code_for_status(exc.status_code)
+        if code == "http_error":
             return json_response(
                 {
                     "status": exc.status_code,

@@ -272,6 +272,73 @@ CATALOG: dict[str, Code] = {
 }
 
 
+HTTP_STATUS_CODES: dict[int, str] = {
+    401: "unauthorized",
+    403: "forbidden",
+    404: "not_found",
+    405: "method_not_allowed",
+}
+"""The catalog code of an HTTP-level refusal by its status (any other status is `http_error`)."""
+
+
+def code_for_status(status: int) -> str:
+    """The catalog code answering an HTTP-level refusal with this status."""
+    return HTTP_STATUS_CODES.get(status, "http_error")
+
+
+class FieldError(ValueError):
+    """One field refused, as data: `path` (a JSON pointer in the REST API's names), `code` (a
+    catalog code), `message`; `expected` and `got` when the rule knows them. Every surface
+    reads these attributes (REST problem body, CLI one-line error, dashboard form error); the
+    exception's text is only for logs and is never parsed."""
+
+    def __init__(
+        self,
+        path: str,
+        message: str,
+        *,
+        code: str = "invalid_value",
+        expected: str | None = None,
+        got: Any = None,
+    ) -> None:
+        assert code in CATALOG, code
+        self.path = path
+        self.code = code
+        self.message = message
+        self.expected = expected
+        self.got = got
+        super().__init__(f"{path}: {message}")
+
+    @property
+    def field(self) -> str:
+        """The first name of the path (`domains` for `/domains/1`; empty for the whole body)."""
+        return self.path.split("/")[1] if self.path.startswith("/") else self.path
+
+    def entry(self) -> dict[str, str]:
+        """The `{code, path, message}` entry of a problem body's `errors`."""
+        return issue(self.code, self.path, self.message)
+
+
+def validation_error(
+    errors: list[dict[str, Any]] | list[FieldError],
+    message: str | None = None,
+    extra: dict[str, Any] | None = None,
+) -> ApiError:
+    """`422 validation_failed` for these field errors (entries or `FieldError`s), the one
+    shape of every surface: the message names the first five (unless given), `errors` and
+    `validationErrors` list them all."""
+    items = [e.entry() if isinstance(e, FieldError) else e for e in errors]
+    return ApiError(
+        "validation_failed",
+        message or "; ".join(f"{e['path'] or '/'}: {e['message']}" for e in items[:5]),
+        errors=items,
+        extra={
+            "validationErrors": [{"path": e["path"], "reason": e["message"]} for e in items],
+            **(extra or {}),
+        },
+    )
+
+
 class ApiError(Exception):
     """An error answered to a client, in the one shape:
     `{"status", "code", "message", "errors": [...]}`."""

@@ -9,7 +9,7 @@ from typing import Any
 import msgspec
 from starlette.requests import Request
 
-from shopevents.errors import ApiError
+from shopevents.errors import ApiError, FieldError, validation_error
 from shopevents.ingest.routes import read_body
 from shopevents.schema import models as m
 from shopevents.schema.numbers import decode_any, strict_float_hook
@@ -27,13 +27,8 @@ async def read_bytes(request: Request, limit: int) -> bytes:
     an empty body is a `422`."""
     body = await read_body(request, limit)
     if not body.strip():
-        raise ApiError(
-            "validation_failed",
-            "/: Expected a JSON object body",
-            errors=[
-                {"code": "missing_field", "path": "", "message": "Expected a JSON object body"}
-            ],
-            extra={"validationErrors": [{"path": "", "reason": "Expected a JSON object body"}]},
+        raise validation_error(
+            [FieldError("", "Expected a JSON object body", code="missing_field")]
         )
     return body
 

@@ -23,20 +23,11 @@ from starlette.routing import Route
 from shopevents.api import bodies
 from shopevents.context import AppContext
 from shopevents.domain import custom_events
-from shopevents.errors import ApiError, issue
+from shopevents.errors import ApiError, issue, validation_error
 from shopevents.ingest import custom_posts
 from shopevents.responses import json_response
 from shopevents.storage import custom_event_types as types
 from shopevents.storage.database import Conn
-
-
-def validation_error(errors: list[dict[str, str]]) -> ApiError:
-    return ApiError(
-        "validation_failed",
-        "; ".join(f"{e['path'] or '/'}: {e['message']}" for e in errors[:5]),
-        errors=errors,
-        extra={"validationErrors": [{"path": e["path"], "reason": e["message"]} for e in errors]},
-    )
 
 
 def create_type(conn: Conn, now: int, store_id: str, d: custom_events.Definition) -> Any:

@@ -15,7 +15,7 @@ from shopevents.api import bodies
 from shopevents.clock import to_micros
 from shopevents.context import AppContext
 from shopevents.domain import erasure, retention
-from shopevents.errors import ApiError
+from shopevents.errors import ApiError, FieldError, validation_error
 from shopevents.ids import new_id
 from shopevents.responses import json_response
 from shopevents.schema.verdicts import _EMAIL
@@ -31,12 +31,7 @@ def actor_of(request: Request) -> str:
 
 
 def _invalid(path: str, message: str) -> ApiError:
-    return ApiError(
-        "validation_failed",
-        f"{path}: {message}",
-        errors=[{"code": "invalid_value", "path": path, "message": message}],
-        extra={"validationErrors": [{"path": path, "reason": message}]},
-    )
+    return validation_error([FieldError(path, message)])
 
 
 def routes(ctx: AppContext, store_of: Any, write: Any) -> list[Route]:
@@ -44,19 +39,9 @@ def routes(ctx: AppContext, store_of: Any, write: Any) -> list[Route]:
         store = await store_of(request)
         email = request.path_params["email"].strip().lower()
         if not _EMAIL.match(email) or len(email) > 254:
-            raise ApiError(
-                "validation_failed",
+            raise validation_error(
+                [FieldError("/email", "Expected an e-mail address", code="invalid_email")],
                 f"/email: Expected an e-mail address; received {request.path_params['email']!r}",
-                errors=[
-                    {
-                        "code": "invalid_email",
-                        "path": "/email",
-                        "message": "Expected an e-mail address",
-                    }
-                ],
-                extra={
-                    "validationErrors": [{"path": "/email", "reason": "Expected an e-mail address"}]
-                },
             )
         actor = actor_of(request)
         job = new_id(to_micros(ctx.clock.now()))

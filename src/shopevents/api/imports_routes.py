@@ -22,7 +22,13 @@ from starlette.routing import Route
 
 from shopevents.context import AppContext
 from shopevents.domain import imports
-from shopevents.errors import ApiError, StorageUnavailable, storage_error
+from shopevents.errors import (
+    ApiError,
+    FieldError,
+    StorageUnavailable,
+    storage_error,
+    validation_error,
+)
 from shopevents.ids import new_id
 from shopevents.reports.timebuckets import local_today, make_range
 from shopevents.responses import json_response
@@ -46,12 +52,7 @@ MEDIA = {"csv": "text/csv; charset=utf-8", "jsonl": "application/x-ndjson"}
 
 
 def _bad(path: str, message: str, code: str = "invalid_value") -> ApiError:
-    return ApiError(
-        "validation_failed",
-        f"{path}: {message}",
-        errors=[{"code": code, "path": path, "message": message}],
-        extra={"validationErrors": [{"path": path, "reason": message}]},
-    )
+    return validation_error([FieldError(path, message, code=code)])
 
 
 def check_context(ctx: AppContext, store: StoreRecord) -> Any:
@@ -208,16 +209,10 @@ def routes(ctx: AppContext, store_of: Any, write: Any) -> list[Route]:
                 }
                 for e in report["errors"]
             ]
-            raise ApiError(
-                "validation_failed",
+            raise validation_error(
+                errors,
                 f"{report['errorCount']} error(s) in the file; nothing was imported",
-                errors=errors,
-                extra={
-                    "validationErrors": [
-                        {"path": e["path"], "reason": e["message"]} for e in errors
-                    ],
-                    "import": report,
-                },
+                {"import": report},
             )
         return json_response(report, status)
 
@@ -310,7 +305,6 @@ def time_bounds(
             to_,
             "day",
         )
-    except ValueError as exc:
-        path, _, message = str(exc).partition(": ")
-        raise _bad(path or "/from", message or str(exc)) from None
+    except FieldError as exc:
+        raise validation_error([exc]) from None
     return rng.start_us, rng.end_us

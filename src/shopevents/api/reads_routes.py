@@ -15,6 +15,7 @@ from starlette.routing import Route
 from shopevents.api.carts_routes import _int
 from shopevents.api.imports_routes import _bad
 from shopevents.context import AppContext
+from shopevents.errors import FieldError, validation_error
 from shopevents.reports.timebuckets import local_midnight_us, parse_day, zone
 from shopevents.responses import json_response
 from shopevents.storage import listings
@@ -46,9 +47,8 @@ def day_bounds(tz_name: str, from_: str | None, to_: str | None) -> tuple[int, i
             last = parse_day(to_, "to")
             if last < date.max:
                 end = local_midnight_us(last + timedelta(days=1), tz)
-    except ValueError as exc:
-        path, _, message = str(exc).partition(": ")
-        raise _bad(path, message) from None
+    except FieldError as exc:
+        raise validation_error([exc]) from None
     except OverflowError:
         start = -FAR  # a day before year 1 in UTC: from the beginning
     return start, end

@@ -14,7 +14,7 @@ from shopevents.api.auth import key_store
 from shopevents.api.openapi import openapi_document
 from shopevents.context import AppContext
 from shopevents.domain import timeline
-from shopevents.errors import ApiError, StorageUnavailable, storage_error
+from shopevents.errors import ApiError, StorageUnavailable, storage_error, validation_error
 from shopevents.responses import json_response
 from shopevents.schema import models as m
 from shopevents.schema.dates import parse_iso8601
@@ -40,15 +40,6 @@ register_url_convertor("text", AnyText())
 
 # Warnings that mean a field was dropped: the REST API refuses them (422) instead.
 STRICT = {"invalid_enum", "invalid_field", "invalid_date", "invalid_email", "invalid_currency"}
-
-
-def validation_error(errors: list[dict[str, str]]) -> ApiError:
-    return ApiError(
-        "validation_failed",
-        "; ".join(f"{e['path'] or '/'}: {e['message']}" for e in errors[:5]),
-        errors=errors,
-        extra={"validationErrors": [{"path": e["path"], "reason": e["message"]} for e in errors]},
-    )
 
 
 def strict(verdict: Verdict) -> Any:

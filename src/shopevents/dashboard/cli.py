@@ -17,6 +17,7 @@ import msgspec
 from shopevents.cli_common import open_output, resolve_store
 from shopevents.cli_common import store_option as shared_store_option
 from shopevents.clock import to_micros
+from shopevents.errors import FieldError
 from shopevents.reports import routes as report_routes
 from shopevents.storage import exports, stores
 from shopevents.storage.codec import dumps
@@ -360,10 +361,8 @@ def _report_range(
             interval,
             allow_hour=hour,
         )
-    except ValueError as exc:
-        raise click.BadParameter(
-            str(exc).partition(": ")[2] or str(exc), param_hint="--from/--to"
-        ) from exc
+    except FieldError as exc:
+        raise click.BadParameter(exc.message, param_hint="--from/--to") from exc
 
 
 def _run_report(env: Any, store: StoreRecord, fn: Any) -> Any:

@@ -35,7 +35,7 @@ from shopevents.dashboard import (
 from shopevents.dashboard import queries as dq
 from shopevents.dashboard import sources as sources_page
 from shopevents.domain import identity, store_settings, timeline
-from shopevents.errors import StorageUnavailable
+from shopevents.errors import FieldError, StorageUnavailable
 from shopevents.storage import accounts, reads, stores
 from shopevents.storage.stores import StoreRecord
 from shopevents.webhooks import deliveries as whd
@@ -1280,8 +1280,10 @@ def _lines(text: str) -> list[str]:
 
 
 def _message(exc: ValueError) -> str:
-    path, _, message = str(exc).partition(": ")
-    field = path.strip("/")
+    """A refused report parameter as the page shows it: the field's label, then the rule's
+    message (read from the `FieldError`; any other ValueError as it is)."""
+    if not isinstance(exc, FieldError):
+        return str(exc)
     names = {
         "abandonAfterSeconds": "Abandonment delay",
         "timezone": "Time zone",
@@ -1294,7 +1296,7 @@ def _message(exc: ValueError) -> str:
         "interval": "Interval",
         "groupBy": "Split",
     }
-    return f"{names.get(field, field)}: {message}" if message else str(exc)
+    return f"{names.get(exc.field, exc.field)}: {exc.message}"
 
 
 def _query(params: Any, **changes: Any) -> str:

@@ -16,6 +16,7 @@ from shopevents.dashboard.cli import (
     find_store,
     format_option,
 )
+from shopevents.errors import FieldError
 
 
 def _currency(ctx: click.Context, param: click.Parameter, value: str | None) -> str | None:
@@ -82,9 +83,8 @@ def page(
         error = None
         try:
             rng = range_for(ctx, store, v.q)
-        except ValueError as exc:
-            path, _, message = str(exc).partition(": ")
-            error = f"{path.strip('/')}: {message}" if message else str(exc)
+        except FieldError as exc:
+            error = f"{exc.field}: {exc.message}"
             rng = range_for(ctx, store, {})
         maintainer(ctx).poke(store)
         data = await read(lambda c: sources(c, store, rng))

@@ -9,7 +9,7 @@ from typing import Any
 
 from shopevents.clock import to_micros
 from shopevents.domain import adjustments
-from shopevents.errors import ApiError
+from shopevents.errors import ApiError, FieldError, validation_error
 from shopevents.schema import models as m
 from shopevents.schema.dates import parse_iso8601
 from shopevents.storage.codec import money_to_db
@@ -19,12 +19,7 @@ MAX_AMOUNT = Decimal(10**12)
 
 
 def invalid(path: str, message: str) -> ApiError:
-    return ApiError(
-        "validation_failed",
-        f"{path}: {message}",
-        errors=[{"code": "invalid_value", "path": path, "message": message}],
-        extra={"validationErrors": [{"path": path, "reason": message}]},
-    )
+    return validation_error([FieldError(path, message)])
 
 
 def _id(obj: dict[str, Any], key: str) -> str:

@@ -24,27 +24,27 @@ from typing import Any
 from urllib.parse import urlsplit
 from zoneinfo import ZoneInfo
 
+from shopevents.errors import FieldError
 from shopevents.schema.currencies import ISO_4217
 
 MIN_DELAY, MAX_DELAY = 1, 90 * 86400
 """The abandonment delay's bounds, in seconds: 1 s to 90 days."""
 
 
-class SettingError(ValueError):
+class SettingError(FieldError):
     """A store setting refused: `path` (a JSON pointer in the REST API's names), what was
-    expected, what was received."""
+    expected, what was received (a field error of the one error model)."""
 
     def __init__(self, path: str, expected: str, got: Any) -> None:
-        self.path = path
-        self.expected = expected
-        self.got = got
-        self.message = f"Expected {expected}; received {shown(got)}"
-        super().__init__(f"{path}: {self.message}")
+        super().__init__(
+            path, f"Expected {expected}; received {shown(got)}", expected=expected, got=got
+        )
+        self.expected: str = expected
 
     @property
     def name(self) -> str:
         """The setting's REST name (`domains` for `/domains/1`)."""
-        return self.path.split("/")[1]
+        return self.field
 
 
 def shown(value: Any) -> str:

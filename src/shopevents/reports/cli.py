@@ -85,15 +85,16 @@ _OPTIONS = {
 }
 
 
-def _as_options(message: str) -> str:
-    """A REST body's error, said with the command's options instead of JSON pointers."""
-    path, sep, rest = message.partition(": ")
-    if not sep:
-        return message
+def _as_options(exc: Any) -> str:
+    """A REST body's error (an `ApiError`), said with the command's options instead of JSON
+    pointers: read from its first field error."""
+    if not exc.errors:
+        return str(exc.message)
+    path, message = exc.errors[0]["path"], exc.errors[0]["message"]
     for pointer, option in _OPTIONS.items():
         if path == pointer or path.startswith(pointer + "/"):
-            return f"{option}: {rest}"
-    return rest if not path else message
+            return f"{option}: {message}"
+    return f"{path}: {message}" if path else str(message)
 
 
 @purchases_group.command("refund")
@@ -147,7 +148,7 @@ def purchases_refund(
     try:
         a = parse_refund(body, purchase_id, to_micros(env.clock.now()))
     except ApiError as exc:
-        raise click.ClickException(_as_options(exc.message)) from None
+        raise click.ClickException(_as_options(exc)) from None
     _adjust(env, store_id, a)
 
 
@@ -171,7 +172,7 @@ def purchases_cancel(
             {"cancelledAt": at, "reason": reason}, purchase_id, to_micros(env.clock.now())
         )
     except ApiError as exc:
-        raise click.ClickException(_as_options(exc.message)) from None
+        raise click.ClickException(_as_options(exc)) from None
     _adjust(env, store_id, a)
 
 

@@ -13,6 +13,7 @@ from decimal import Decimal
 from typing import Any
 
 from shopevents.clock import Clock, SystemClock, from_micros, to_micros
+from shopevents.errors import FieldError
 from shopevents.reports import rates, rollups
 from shopevents.reports.timebuckets import (
     SLOT_US,
@@ -91,7 +92,9 @@ def revenue(
     unconverted, and the others are listed in `otherCurrencies`. `byCurrency` gives the
     figures per original currency, unconverted."""
     if group_by is not None and group_by not in GROUP_BY:
-        raise ValueError(f"/groupBy: Expected one of {', '.join(GROUP_BY)}; received {group_by!r}")
+        raise FieldError(
+            "/groupBy", f"Expected one of {', '.join(GROUP_BY)}; received {group_by!r}"
+        )
     converting = currency is None
     currency = (currency or store.reporting).upper()
     facts = facts or _facts(conn, store, rng, ("sales",))

@@ -17,23 +17,12 @@ from starlette.routing import Route
 
 from shopevents.api.auth import key_store
 from shopevents.context import AppContext
-from shopevents.errors import ApiError
+from shopevents.errors import FieldError, validation_error
 from shopevents.reports import queries, rates
 from shopevents.reports.service import range_for, run_report
 from shopevents.reports.sources import sources as sources_report
 from shopevents.responses import json_response
 from shopevents.storage.stores import StoreRecord
-
-
-def _invalid(exc: ValueError) -> ApiError:
-    path, _, message = str(exc).partition(": ")
-    return ApiError(
-        "validation_failed",
-        f"{path}: {message}",
-        errors=[{"code": "invalid_value", "path": path, "message": message}],
-        extra={"validationErrors": [{"path": path, "reason": message}]},
-    )
-
 
 MAX_LIMIT = 500
 """The most products a products report lists (REST and CLI)."""
@@ -42,7 +31,9 @@ MAX_LIMIT = 500
 def _limit(request: Request) -> int:
     raw = request.query_params.get("limit", "10")
     if not (raw.isascii() and raw.isdigit()) or not 1 <= int(raw) <= MAX_LIMIT:
-        raise ValueError(f"/limit: Expected a whole number from 1 to {MAX_LIMIT}; received {raw!r}")
+        raise FieldError(
+            "/limit", f"Expected a whole number from 1 to {MAX_LIMIT}; received {raw!r}"
+        )
     return int(raw)
 
 
@@ -53,7 +44,7 @@ def _currency(request: Request) -> str | None:
     from shopevents.schema.currencies import ISO_4217
 
     if raw.upper() not in ISO_4217:
-        raise ValueError(f"/currency: Expected an ISO 4217 code; received {raw!r}")
+        raise FieldError("/currency", f"Expected an ISO 4217 code; received {raw!r}")
     return raw.upper()
 
 
@@ -69,8 +60,9 @@ def routes(ctx: AppContext) -> list[Route]:
             if name == "revenue":
                 group_by = q.get("groupBy") or None
                 if group_by is not None and group_by not in queries.GROUP_BY:
-                    raise ValueError(
-                        f"/groupBy: Expected one of {', '.join(queries.GROUP_BY)}; received {group_by!r}"
+                    raise FieldError(
+                        "/groupBy",
+                        f"Expected one of {', '.join(queries.GROUP_BY)}; received {group_by!r}",
                     )
                 return await run_report(
                     ctx, store, queries.revenue, rng, group_by, _currency(request)
@@ -84,8 +76,8 @@ def routes(ctx: AppContext) -> list[Route]:
                     ctx, store, queries.products, rng, _limit(request), _currency(request)
                 )
             return await run_report(ctx, store, queries.data_quality, rng)
-        except ValueError as exc:
-            raise _invalid(exc) from None
+        except FieldError as exc:
+            raise validation_error([exc]) from None
 
     def endpoint(name: str) -> Any:
         async def handler(request: Request) -> Response:
@@ -127,7 +119,7 @@ def routes(ctx: AppContext) -> list[Route]:
             else:
                 parsed = rates.parse(body)
         except rates.RatesError as exc:
-            raise _invalid(ValueError(f"/: {exc}")) from None
+            raise validation_error([FieldError("/", str(exc))]) from None
         n = await ctx.write(lambda conn, now: rates.load(conn, parsed, now))
         days = sorted({d for d, _, _ in parsed})
         return json_response(
@@ -147,7 +139,9 @@ def routes(ctx: AppContext) -> list[Route]:
         try:
             last = _date.fromisoformat(raw) if raw else ctx.clock.now().date()
         except ValueError:
-            raise _invalid(ValueError(f"/date: Expected YYYY-MM-DD; received {raw!r}")) from None
+            raise validation_error(
+                [FieldError("/date", f"Expected YYYY-MM-DD; received {raw!r}")]
+            ) from None
         first = last if raw else last - timedelta(days=rates.MAX_AGE_DAYS)
         found = await ctx.read(lambda c: rates.listing(c, first, last))
         return json_response({"base": rates.BASE, "rates": found})

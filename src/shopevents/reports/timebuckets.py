@@ -15,6 +15,7 @@ from functools import lru_cache
 from zoneinfo import ZoneInfo
 
 from shopevents.clock import EPOCH, to_micros
+from shopevents.errors import FieldError
 
 SLOT_US = 15 * 60 * 1_000_000
 INTERVALS = ("hour", "day", "week", "month")
@@ -144,7 +145,9 @@ def parse_day(text: str, name: str) -> date:
     try:
         return date.fromisoformat(text.strip()[:10])
     except ValueError:
-        raise ValueError(f"/{name}: Expected a date as YYYY-MM-DD; received {text!r}") from None
+        raise FieldError(
+            f"/{name}", f"Expected a date as YYYY-MM-DD; received {text!r}", got=text
+        ) from None
 
 
 def make_range(
@@ -157,19 +160,24 @@ def make_range(
     default_days: int = 30,
     allow_hour: bool = False,
 ) -> Range:
-    """A report range from query text; ValueError('/field: message') when it cannot be used."""
+    """A report range from query text; `FieldError` (path, message) when it cannot be used."""
     interval = (interval or "day").strip().lower()
     allowed = INTERVALS if allow_hour else INTERVALS[1:]
     if interval not in allowed:
-        raise ValueError(f"/interval: Expected one of {', '.join(allowed)}; received {interval!r}")
+        raise FieldError(
+            "/interval",
+            f"Expected one of {', '.join(allowed)}; received {interval!r}",
+            expected=f"one of {', '.join(allowed)}",
+            got=interval,
+        )
     end = parse_day(last, "to") if last else today
     start = parse_day(first, "from") if first else end - timedelta(days=default_days - 1)
     if start > end:
-        raise ValueError(f"/from: {start} is after `to` ({end})")
+        raise FieldError("/from", f"{start} is after `to` ({end})")
     if (end - start).days + 1 > MAX_DAYS:
-        raise ValueError(f"/from: A range is at most {MAX_DAYS} days")
+        raise FieldError("/from", f"A range is at most {MAX_DAYS} days")
     if interval == "hour" and (end - start).days + 1 > 62:
-        raise ValueError("/interval: Hourly figures are for ranges of at most 62 days")
+        raise FieldError("/interval", "Hourly figures are for ranges of at most 62 days")
     return Range(tz_name, start, end, interval)
 
 

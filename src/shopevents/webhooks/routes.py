@@ -21,22 +21,13 @@ from starlette.routing import Route
 
 from shopevents.api.auth import authenticate
 from shopevents.context import AppContext
-from shopevents.errors import ApiError, StorageUnavailable, storage_error
+from shopevents.errors import ApiError, StorageUnavailable, storage_error, validation_error
 from shopevents.ingest.routes import read_body
 from shopevents.responses import json_response
 from shopevents.schema.numbers import decode_any
 from shopevents.webhooks import deliveries, endpoints
 
 BODY_LIMIT = 64 * 1024
-
-
-def validation_error(errors: list[dict[str, str]]) -> ApiError:
-    return ApiError(
-        "validation_failed",
-        "; ".join(f"{e['path'] or '/'}: {e['message']}" for e in errors[:5]),
-        errors=errors,
-        extra={"validationErrors": [{"path": e["path"], "reason": e["message"]} for e in errors]},
-    )
 
 
 def limit_error(exc: endpoints.EndpointLimitError) -> ApiError:
