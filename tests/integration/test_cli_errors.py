@@ -503,7 +503,6 @@ def purchase_body(amount: str) -> str:
     return json.dumps(body)
 
 
-@pytest.mark.parametrize("db_url", ["sqlite"], indirect=True)
 def test_json_is_the_rest_apis(
     db: Database, store: StoreInfo, http: httpx.Client, tmp_path: Path
 ) -> None:
