@@ -21,44 +21,32 @@ from nats.errors import TimeoutError as NatsTimeout
 from nats.js.errors import KeyNotFoundError, NotFoundError
 
 from shopevents.clock import SystemClock, to_micros
-from shopevents.cluster import messages, streams
-from shopevents.cluster.nats import connect
+from shopevents.cluster import messages
 from shopevents.cluster.processor import Processor, rebuild
 from shopevents.config import ClusterSettings, Settings, WorkerSettings
 from shopevents.ingest import intake
 from shopevents.storage import stores
 from shopevents.storage.database import Conn, Database
 from shopevents.storage.stores import StoreRecord
-from tests.natscluster import LoopThread, NatsCluster
+from tests.natscluster import ClusterSession
 from tests.shop import cart, line, purchase
 
 PARTITIONS = 4
 
 
 class Stream:
-    """A stream prefix of this test's own on the worker's NATS cluster, made by `cluster
-    init`'s code; publishes messages as a collector does, and waits for the processors."""
+    """A stream prefix of this test's own on the worker's NATS cluster (made by `cluster
+    init`'s code, from the session's pool); publishes messages as a collector does, and
+    waits for the processors."""
 
-    def __init__(self, nats: NatsCluster, loop: LoopThread) -> None:
-        self.loop = loop
-        self.prefix = f"p{uuid.uuid4().hex[:12]}"
-        self.urls = nats.url
+    def __init__(self, session: ClusterSession) -> None:
+        assert session.PARTITIONS == PARTITIONS
+        self.session = session
+        self.loop = session.loop
+        self.prefix = session.take()
+        self.urls = session.nats.url
         self.name = messages.stream_name(self.prefix)
-        self.nc: Any = None
-        self.js: Any = None
-        self.seq = 0
-
-    async def _start(self) -> None:
-        self.nc = await connect(self.urls, name="processor tests")
-        self.js = self.nc.jetstream()
-        layout = streams.Layout(
-            prefix=self.prefix, partitions=PARTITIONS, replicas=3, max_bytes=64 << 20
-        )
-        await streams.init(self.js, layout)
-
-    def start(self) -> Stream:
-        self.loop.run(self._start())
-        return self
+        self.js: Any = session.js
 
     def settings(self) -> Settings:
         return Settings(
@@ -146,16 +134,7 @@ class Stream:
         return self.loop.run(go())
 
     def stop(self) -> None:
-        async def go() -> None:
-            for bucket in ("answers", "leases"):
-                try:
-                    await self.js.delete_key_value(messages.bucket_name(self.prefix, bucket))
-                except Exception:
-                    pass
-            await self.js.delete_stream(self.name)
-            await self.nc.close()
-
-        self.loop.run(go())
+        self.session.release(self.prefix)
 
 
 @pytest.fixture
@@ -166,8 +145,8 @@ def pg(db: Database, mode: str) -> Database:
 
 
 @pytest.fixture
-def stream(nats_cluster: NatsCluster, nats_loop: LoopThread) -> Iterator[Stream]:
-    s = Stream(nats_cluster, nats_loop).start()
+def stream(cluster_session: ClusterSession) -> Iterator[Stream]:
+    s = Stream(cluster_session)
     yield s
     s.stop()
 
@@ -289,13 +268,11 @@ def test_a_partition_is_applied_in_stream_order(
     assert processor.counts["applied"] == 60
     # The lag row of each partition used (written at most once a second): the last message's
     # receive time, nothing pending.
-    for p in {messages.partition(store.id, t, PARTITIONS) for t in ("ta", "tb")}:
-        last = max(
-            m.received_at
-            for m in sent
-            if messages.partition(store.id, m.tracker_id, PARTITIONS) == p
-        )
-        _until(lambda p=p, last=last: _lag(pg).get(p) == (processor.id, last, 0), f"lag row {p}")
+    expected: dict[int, tuple[str, int, int]] = {}
+    for m in sent:
+        p = messages.partition(store.id, m.tracker_id, PARTITIONS)
+        expected[p] = (processor.id, max(m.received_at, expected.get(p, ("", 0, 0))[1]), 0)
+    _until(lambda: {p: _lag(pg).get(p) for p in expected} == expected, "the lag rows")
 
 
 def _lag(db: Database) -> dict[int, tuple[Any, ...]]:

@@ -41,7 +41,7 @@ def test_answer_is_the_transactions_answer_without_what_only_the_database_knows(
     shop: Shop,
 ) -> None:
     shop.send([purchase("P0", line("A"))], tracker="t-old")
-    requests = [
+    requests: list[dict[str, Any]] = [
         {  # accepted page visit, a purchase that is new, one already stored, a rejected event
             "events": [
                 {"type": "page-visit"},
