@@ -1,0 +1,31 @@
+"""The e-mail rule: what an identifying e-mail address looks like (`primaryKey`, a newsletter's
+`email`, a form's primary key field, the REST API's and the CLI's e-mail arguments)."""
+
+from __future__ import annotations
+
+import re
+from typing import Any
+
+from shopevents.errors import issue
+from shopevents.schema.reasons import _show
+
+_EMAIL = re.compile(r"^[^@\s\x00]+@[^@\s\x00]+\.[^@\s\x00]+$")
+
+
+def identifying_email(value: Any, path: str, w: list[dict[str, str]]) -> str | None:
+    """The e-mail an event names (a newsletter's `email`, a form's primary key field),
+    trimmed and lowercased as `primaryKey` is; otherwise None with an `invalid_email`
+    warning (the event is then recorded on the visitor's contact)."""
+    if isinstance(value, str):
+        pk = value.strip()
+        if _EMAIL.match(pk) and len(pk) <= 254:
+            return pk.lower()
+    w.append(
+        issue(
+            "invalid_email",
+            path,
+            f"Expected an e-mail address; received {_show(value)}; the event is recorded on "
+            "the visitor's contact",
+        )
+    )
+    return None
