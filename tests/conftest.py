@@ -569,6 +569,8 @@ class Collectors:
         return self
 
     def stop(self) -> None:
+        for live in self.servers:  # all told at once, then each waited for
+            live.server.should_exit = True
         for live in self.servers:
             live.stop()
 
