@@ -421,7 +421,7 @@ def main(argv: list[str] | None = None) -> int:
         default="embedded",
         choices=["embedded", "cluster"],
         help="cluster: kill -9 of a collector, a processor, the stream leader; PostgreSQL "
-        "stopped (bench/cluster_faults.py)",
+        "stopped; the stream full (bench/cluster_faults.py)",
     )
     fa.add_argument("--scenario", default="", help="only these (comma-separated); default all")
     fa.add_argument(

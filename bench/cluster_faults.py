@@ -9,6 +9,9 @@ purchase of a new `purchaseId`, which is then sent again (another `requestId`) t
 other collector and must be answered `duplicate`. An unanswered or `5xx` request is retried
 with the same `requestId` after 0.2 s, as the client script does.
 
+Faults: `kill -9` of a collector, of a processor, of the JetStream node leading the stream;
+PostgreSQL stopped for 10 s; the stream's size limit reached (`stream-full`, 1 MiB).
+
 The fault, then the heal, then traffic stops and the processors are left to catch up (at most
 90 s). Judged from PostgreSQL:
 - acknowledged: requests answered `200`; stored: those found in `requests` (by requestId);
@@ -259,11 +262,11 @@ class Env:
     workdir: Path
 
 
-def _env() -> Env:
+def _env(settings: dict[str, str] | None = None) -> Env:
     workdir = Path(tempfile.mkdtemp(prefix="shopevents-cluster-faults-"))
     pg = PrivatePostgres()
     pg.start()
-    dep = Deployment(pg.url, workdir, collectors=2, processors=2)
+    dep = Deployment(pg.url, workdir, collectors=2, processors=2, env=settings)
     return Env(pg, dep, workdir)
 
 
@@ -334,14 +337,48 @@ def pg_stop(env: Env) -> dict[str, Any]:
     return _steady(env, env.pg.stop_hard, 10.0, env.pg.start)
 
 
+def stream_full(env: Env) -> dict[str, Any]:
+    """The intake stream's size limit reached (1 MiB here, `cluster.max_stream_bytes`) under
+    traffic: collectors answer `503`; traffic stops 2 s after the first one, the processors
+    catch up, then a page-visit is posted every second for 20 s: the seconds until one is
+    accepted again (none: the stream keeps refusing once processors have applied everything)."""
+    traffic = Traffic(env.dep).start()
+    deadline = time.monotonic() + 90
+    while time.monotonic() < deadline:
+        with traffic.lock:
+            if any(status == 503 for _, _, status in traffic.timings):
+                break
+        time.sleep(0.2)
+    start = time.monotonic()
+    time.sleep(2.0)
+    traffic.stop()
+    result = judge(env.dep.db_url, traffic, time.monotonic())
+    result["in_stream"] = stream_waiting(env.dep.nats.urls)
+    result["worst_s"] = round(traffic.worst(start, time.monotonic()), 2)
+    t0 = time.monotonic()
+    result["accepting_again_s"] = None
+    while time.monotonic() - t0 < 20:
+        key = uuid.uuid4().hex
+        body = json.dumps({"requestId": key, "events": [{"type": "page-visit"}],
+                           "entityInfo": {"primaryKey": f"{key[:12]}@example.com"}})  # fmt: skip
+        status, _ = traffic._post(0, body.encode())
+        if status == 200:
+            result["accepting_again_s"] = round(time.monotonic() - t0, 1)
+            break
+        time.sleep(1.0)
+    return result
+
+
+SETTINGS = {"stream-full": {"SHOPEVENTS_CLUSTER_MAX_STREAM_BYTES": str(1 << 20)}}
 SCENARIOS: dict[str, Callable[[Env], dict[str, Any]]] = {
     "kill-collector": kill_collector,
     "kill-processor": kill_processor,
     "kill-stream-leader": kill_stream_leader,
     "pg-stop": pg_stop,
+    "stream-full": stream_full,
 }
 COLUMNS = ["requests", "acknowledged", "stored", "lost", "duplicated", "purchases",
-           "purchases_stored", "accepted_twice", "buyers", "aggregate_mismatch", "in_stream", "5xx", "visit_5xx", "worst_s",
+           "purchases_stored", "accepted_twice", "buyers", "aggregate_mismatch", "in_stream", "5xx", "visit_5xx", "worst_s", "accepting_again_s",
            "caught_up_s"]  # fmt: skip
 
 
@@ -364,6 +401,8 @@ def failures(rows: list[tuple[str, dict[str, Any]]]) -> list[str]:
             out.append(f"{name}: {r['error']}")
         elif r.get("caught_up_s") is None:
             out.append(f"{name}: processing did not catch up within {DRAIN_TIMEOUT:.0f} s")
+        if name == "stream-full" and r.get("accepting_again_s") is None and not r.get("error"):
+            out.append(f"{name}: collectors still refuse after the processors caught up")
         if r.get("purchases") != r.get("purchases_stored"):
             out.append(f"{name}: {r.get('purchases')} purchases acknowledged, "
                        f"{r.get('purchases_stored')} in the ledger")  # fmt: skip
@@ -376,7 +415,7 @@ def run(names: list[str] | None) -> tuple[list[tuple[str, dict[str, Any]]], list
         if names and name not in names:
             continue
         print(f"{name} (cluster) …", flush=True)
-        env = _env()
+        env = _env(SETTINGS.get(name))
         try:
             env.dep.start()
             rows.append((name, fn(env)))
