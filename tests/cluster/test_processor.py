@@ -507,3 +507,30 @@ def test_a_killed_processors_partitions_and_messages_are_taken_over(
     assert sorted(r[0] for r in applied) == sorted(m.id for m in sent)
     assert taker.counts["applied"] == len(sent)
     assert taker.owned() == set(range(PARTITIONS))
+
+
+def test_a_missing_consumer_is_made_again_and_nothing_is_applied_twice(
+    pg: Database, stream: Stream, store: StoreRecord, processors: Callable[[], Processor]
+) -> None:
+    """A consumer left deleted (its re-making cut short by a crash or a leader election) is
+    made again by the processor that takes the partition, from a minute before the last
+    message applied; what was applied is skipped."""
+    first = processors()
+    sent = [message(store, "one", [{"type": "page-visit"}]) for _ in range(5)]
+    for m in sent:
+        stream.publish(m)
+    stream.settle()
+    first.stop()
+    part = messages.partition(store.id, "one", PARTITIONS)
+    stream.loop.run(stream.js.delete_consumer(stream.name, messages.consumer_name(part)))
+    later = [message(store, "one", [{"type": "page-visit"}]) for _ in range(3)]
+    for m in later:
+        stream.publish(m)
+    second = processors()
+    stream.settle()
+    ids = [
+        r[0]
+        for r in q(pg, "SELECT intake_id FROM requests WHERE store_id = ? ORDER BY id", (store.id,))
+    ]
+    assert ids == [m.id for m in sent + later]
+    assert second.counts["applied"] == len(sent + later)  # the first five again, skipped

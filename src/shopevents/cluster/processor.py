@@ -42,6 +42,7 @@ from typing import Any
 import msgspec
 from nats.errors import TimeoutError as NatsTimeout
 from nats.js import api
+from nats.js.errors import NotFoundError
 
 from shopevents import ids
 from shopevents.clock import Clock, from_micros, monotonic
@@ -70,6 +71,9 @@ RETRY_MAX_SECONDS = 5.0
 IN_FLIGHT_BATCHES = 2
 # How long a write may wait in the committer's queue before it counts as the database away.
 QUEUE_SECONDS = 30.0
+# A consumer made again without a known restart point starts this long before the receive
+# time of the last message applied (collectors' and JetStream's clocks may differ a little).
+RESTART_MARGIN_US = 60 * 1_000_000
 
 _LAG_ROW = (
     "INSERT INTO cluster_partitions (partition, processor, applied_through, applied_at, pending) "
@@ -128,6 +132,9 @@ class Processor:
         self._failed: BaseException | None = None
         self.leases: Leases | None = None
         self._in_flight = asyncio.Semaphore(IN_FLIGHT_BATCHES)
+        # Partitions whose consumer is being made again: the stream sequence to start from.
+        self._restart: dict[int, int] = {}
+        self._work_queue = False
 
     # -- in a thread ----------------------------------------------------------------------
 
@@ -181,6 +188,10 @@ class Processor:
         try:
             js = nc.jetstream()
             self.partitions = await streams.partitions(js, self.prefix)
+            info = await js.stream_info(self.stream)
+            # A work queue keeps only unacknowledged messages: a consumer made again starts at
+            # the first of them by itself (and a work queue accepts no other start).
+            self._work_queue = info.config.retention == api.RetentionPolicy.WORK_QUEUE
             kv = await js.key_value(messages.bucket_name(self.prefix, "leases"))
             self.leases = leases = Leases(kv, self.id, self.partitions)
             if self.worker:
@@ -241,7 +252,7 @@ class Processor:
         """Apply partition `p` until `stop` or `done`; each fetched batch is applied and
         acknowledged before the next fetch."""
         durable = messages.consumer_name(p)
-        await resume_at_ack_floor(js, self.stream, durable)
+        await self._consumer_ready(ctx, js, p)
         sub = await js.pull_subscribe_bind(durable, self.stream)
         lag = self._lag.setdefault(p, _Lag())
         try:
@@ -264,6 +275,63 @@ class Processor:
         finally:
             with contextlib.suppress(Exception):
                 await sub.unsubscribe()
+
+    async def _consumer_ready(self, ctx: AppContext, js: Any, p: int) -> None:
+        """Before a partition just taken is fetched. If messages of it are unacknowledged
+        (delivered to a processor that died), its consumer is made again from the first of
+        them, so that they come again now and in order, rather than after the
+        acknowledgement timeout and behind later ones. A consumer found missing (a re-making
+        cut short, by a crash or a JetStream leader election) is made again: from where this
+        processor meant to restart it, else from a minute before the last message the
+        partition's lag row says was applied (what was applied is skipped by its intake id),
+        else from the stream's start (a work-queue stream: from its first message, the
+        first unacknowledged one). A failure raises: the partition is given back and taken
+        again at the next beat, and this is tried again."""
+        durable = messages.consumer_name(p)
+        try:
+            info = await js.consumer_info(self.stream, durable)
+        except NotFoundError:
+            info = None
+        config = streams.consumer_config(self.prefix, p)
+        if info is not None:
+            if not info.num_ack_pending:
+                self._restart.pop(p, None)
+                return
+            floor = info.ack_floor.stream_seq if info.ack_floor else 0
+            self._restart[p] = floor + 1
+            log.warning(
+                "processor %s: partition %d: %d messages of a stopped processor unacknowledged; "
+                "delivering again from #%d",
+                self.id,
+                p,
+                info.num_ack_pending,
+                floor + 1,
+            )
+            await js.delete_consumer(self.stream, durable)
+        if self._work_queue:  # it holds only unacknowledged messages: from its first
+            log.warning("processor %s: partition %d: consumer made again", self.id, p)
+        elif p in self._restart:
+            config.deliver_policy = api.DeliverPolicy.BY_START_SEQUENCE
+            config.opt_start_seq = self._restart[p]
+        else:
+            through = await ctx.read(
+                lambda c: c.scalar(
+                    "SELECT applied_through FROM cluster_partitions WHERE partition = ?", (p,)
+                )
+            )
+            since = "the stream's start"
+            if through:
+                config.deliver_policy = api.DeliverPolicy.BY_START_TIME
+                config.opt_start_time = from_micros(int(through) - RESTART_MARGIN_US)
+                since = config.opt_start_time.isoformat()
+            log.warning(
+                "processor %s: partition %d: consumer missing; made again, delivering from %s",
+                self.id,
+                p,
+                since,
+            )
+        await js.add_consumer(self.stream, config=config)
+        self._restart.pop(p, None)
 
     async def _apply(self, ctx: AppContext, p: int, msgs: list[Any], stop: asyncio.Event) -> bool:
         """Apply a fetched batch and acknowledge it; True when done, False if stopped while the
@@ -452,28 +520,6 @@ def rebuild(store: StoreRecord, message: messages.IntakeMessage, max_event_bytes
     prepared.tracker_id = message.tracker_id
     prepared.decided = dict(message.purchases) or None
     return prepared
-
-
-async def resume_at_ack_floor(js: Any, stream: str, durable: str) -> None:
-    """A partition just taken over with messages still unacknowledged (delivered to a
-    processor that died): start its consumer again at the first of them, so that they come
-    again now and in order, rather than after the acknowledgement timeout and behind later
-    ones. The consumer is made again with the same configuration."""
-    info = await js.consumer_info(stream, durable)
-    if not info.num_ack_pending:
-        return
-    floor = info.ack_floor.stream_seq if info.ack_floor else 0
-    config = info.config
-    config.deliver_policy = api.DeliverPolicy.BY_START_SEQUENCE
-    config.opt_start_seq = floor + 1
-    log.warning(
-        "consumer %s: %d messages of a stopped processor unacknowledged; delivering again from #%d",
-        durable,
-        info.num_ack_pending,
-        floor + 1,
-    )
-    await js.delete_consumer(stream, durable)
-    await js.add_consumer(stream, config=config)
 
 
 def run(
