@@ -23,10 +23,12 @@ import hashlib
 import logging
 from typing import Any
 
+import msgspec
 import nats.errors
 from nats.aio.client import Client
+from nats.aio.msg import Msg
 from nats.js import JetStreamContext
-from nats.js.errors import KeyNotFoundError, KeyWrongLastSequenceError, NotFoundError
+from nats.js.errors import APIError, KeyNotFoundError, KeyWrongLastSequenceError, NotFoundError
 from nats.js.kv import KeyValue
 
 from shopevents import ids
@@ -66,6 +68,59 @@ def given_tracker(req: intake.Prepared) -> str | None:
     return fields.trackerId if fields else None
 
 
+class _PubAck(msgspec.Struct):
+    duplicate: bool = False
+    error: dict[str, Any] | None = None
+
+
+_pub_ack = msgspec.json.Decoder(_PubAck)
+
+
+class Acks:
+    """JetStream publishes whose acknowledgements come back on one subscription of this
+    collector's own: a future per publish, by its reply subject. It does what nats-py's
+    `js.publish` does (a request per message) for about two thirds of its CPU, measured
+    here: the publish is most of what a collector spends on a request."""
+
+    def __init__(self, nc: Client) -> None:
+        self.nc = nc
+        self.inbox = nc.new_inbox()
+        self.waiting: dict[str, asyncio.Future[Msg]] = {}
+        self.sent = 0
+
+    async def start(self) -> None:
+        await self.nc.subscribe(self.inbox + ".*", cb=self._acked)
+
+    async def _acked(self, msg: Msg) -> None:
+        future = self.waiting.pop(msg.subject, None)
+        if future is not None and not future.done():
+            future.set_result(msg)
+
+    async def publish(
+        self, subject: str, payload: bytes, headers: dict[str, str], timeout: float
+    ) -> bool:
+        """Whether the stream already had the message (its `Nats-Msg-Id`). Raises
+        NoRespondersError (no stream), APIError (refused: the stream full) or TimeoutError."""
+        self.sent += 1
+        reply = f"{self.inbox}.{self.sent}"
+        future: asyncio.Future[Msg] = asyncio.get_running_loop().create_future()
+        self.waiting[reply] = future
+        try:
+            await self.nc.publish(subject, payload, reply=reply, headers=headers)
+            msg = await asyncio.wait_for(future, timeout)
+        finally:
+            self.waiting.pop(reply, None)
+        if msg.headers and msg.headers.get("Status") == "503":
+            raise nats.errors.NoRespondersError
+        try:
+            ack = _pub_ack.decode(msg.data)
+        except msgspec.DecodeError:
+            raise APIError(description=f"unreadable acknowledgement {msg.data[:80]!r}") from None
+        if ack.error is not None:
+            APIError.from_error(ack.error)  # raises
+        return ack.duplicate
+
+
 class ClusterIntake:
     """The intake service of a collector (see `context.IntakeService`)."""
 
@@ -88,6 +143,7 @@ class ClusterIntake:
         self.nc: Client | None = None
         self.js: JetStreamContext | None = None
         self.answers: KeyValue | None = None
+        self.acks: Acks | None = None
         self.partitions = 0
 
     async def start(self) -> None:
@@ -99,22 +155,24 @@ class ClusterIntake:
         self.js = self.nc.jetstream(timeout=self.timeout)
         self.partitions = await streams.partitions(self.js, self.prefix)
         self.answers = await self.js.key_value(messages.bucket_name(self.prefix, "answers"))
+        self.acks = Acks(self.nc)
+        await self.acks.start()
 
     async def close(self) -> None:
         if self.nc is not None and not self.nc.is_closed:
             await self.nc.close()
 
     async def submit(self, prepared: intake.Prepared, weight: int) -> tuple[dict[str, Any], bytes]:
-        if self.js is None or self.answers is None:
+        if self.acks is None or self.answers is None:
             raise StorageUnavailable("not connected to NATS JetStream yet")
         try:
-            return await self._submit(prepared, self.js, self.answers)
+            return await self._submit(prepared, self.acks, self.answers)
         except (nats.errors.Error, TimeoutError, OSError) as exc:
             self.ctx.count("cluster_publishes", "failed")
             raise StorageUnavailable(f"NATS JetStream: {_said(exc)}") from None
 
     async def _submit(
-        self, req: intake.Prepared, js: JetStreamContext, answers: KeyValue
+        self, req: intake.Prepared, acks: Acks, answers: KeyValue
     ) -> tuple[dict[str, Any], bytes]:
         ctx, store = self.ctx, req.store
         key = answer_key(store.id, req.request_key) if req.request_key else None
@@ -147,11 +205,11 @@ class ClusterIntake:
         )
         part = messages.partition(store.id, _partition_key(req, given) or tracker, self.partitions)
         try:
-            ack = await js.publish(
+            duplicate = await acks.publish(
                 messages.subject(self.prefix, part),
                 messages.encode(message),
-                timeout=self.timeout,
-                headers={"Nats-Msg-Id": f"{store.id}:{req.request_key}" if key else message.id},
+                {"Nats-Msg-Id": f"{store.id}:{req.request_key}" if key else message.id},
+                self.timeout,
             )
         except (nats.errors.Error, TimeoutError, OSError):
             # Not acknowledged (refused, or no answer in time): the request is answered 503
@@ -164,9 +222,9 @@ class ClusterIntake:
                 with contextlib.suppress(StorageUnavailable):
                     await ctx.write(lambda conn, t: claims.release(conn, store.id, mine))
             raise
-        ctx.count("cluster_publishes", "duplicate" if ack.duplicate else "ok")
+        ctx.count("cluster_publishes", "duplicate" if duplicate else "ok")
         if key is not None:
-            if ack.duplicate and (prior := await _stored(answers, key)) is not None:
+            if duplicate and (prior := await _stored(answers, key)) is not None:
                 return intake.replayed(prior)  # the same requestId, published moments ago
             try:
                 await answers.create(key, encoded)
