@@ -13,6 +13,7 @@ import msgspec
 
 from shopevents import ids
 from shopevents.domain.outbox import TOPICS
+from shopevents.errors import FieldError
 from shopevents.storage.codec import dumps, loads
 from shopevents.storage.database import Conn
 from shopevents.storage.reads import iso
@@ -22,17 +23,11 @@ MAX_DESCRIPTION = 200
 DAY_US = 86_400 * 1_000_000
 
 
-class EndpointError(ValueError):
+class EndpointError(FieldError):
     """A field of a new endpoint is invalid: `path` is a JSON pointer, `message` says why."""
 
     def __init__(self, code: str, path: str, message: str) -> None:
-        super().__init__(message)
-        self.code = code
-        self.path = path
-        self.message = message
-
-    def as_issue(self) -> dict[str, str]:
-        return {"code": self.code, "path": self.path, "message": self.message}
+        super().__init__(path, message, code=code)
 
 
 class ValidationErrors(ValueError):
@@ -41,7 +36,7 @@ class ValidationErrors(ValueError):
         self.errors = errors
 
     def issues(self) -> list[dict[str, str]]:
-        return [e.as_issue() for e in self.errors]
+        return [e.entry() for e in self.errors]
 
 
 class EndpointLimitError(ValueError):
