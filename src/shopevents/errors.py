@@ -373,6 +373,18 @@ class ApiError(Exception):
         return out
 
 
+class PageProblem(Exception):
+    """A dashboard page that cannot be shown: the status and the catalog code it answers
+    with, and a title and message for the error page."""
+
+    def __init__(self, status: int, title: str, message: str) -> None:
+        super().__init__(message)
+        self.status = status
+        self.code = code_for_status(status)
+        self.title = title
+        self.message = message
+
+
 class StorageUnavailable(Exception):
     """The database cannot be reached, did not answer in time, or is locked beyond the busy
     timeout. Nothing of the write was stored."""

@@ -21,6 +21,7 @@ from shopevents.domain import store_settings
 from shopevents.errors import (
     ApiError,
     FieldError,
+    PageProblem,
     code_for_status,
     validation_error,
 )
@@ -176,3 +177,5 @@ def test_http_refusals_have_catalog_codes() -> None:
         "http_error",
         "http_error",
     ]
+    problem = PageProblem(404, "No such store", "There is no store with this id.")
+    assert (problem.status, problem.code, problem.title) == (404, "not_found", "No such store")

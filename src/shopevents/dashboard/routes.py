@@ -35,7 +35,7 @@ from shopevents.dashboard import (
 from shopevents.dashboard import queries as dq
 from shopevents.dashboard import sources as sources_page
 from shopevents.domain import identity, store_settings, timeline
-from shopevents.errors import FieldError, StorageUnavailable
+from shopevents.errors import FieldError, PageProblem, StorageUnavailable
 from shopevents.storage import accounts, reads, stores
 from shopevents.storage.stores import StoreRecord
 from shopevents.webhooks import deliveries as whd
@@ -65,12 +65,7 @@ ACCOUNTS_NAV = ("accounts", "Accounts", "accounts")  # owners only
 TOUCH_EVERY_US = 60_000_000  # a session's last-seen time is written at most once a minute
 
 
-class HttpProblem(Exception):
-    def __init__(self, status: int, title: str, message: str) -> None:
-        super().__init__(message)
-        self.status = status
-        self.title = title
-        self.message = message
+HttpProblem = PageProblem  # the catalog's page problem (errors.py): status, code, title, message
 
 
 class View:
