@@ -11,6 +11,7 @@ from nats.js.api import (
     ConsumerConfig,
     DiscardPolicy,
     KeyValueConfig,
+    RetentionPolicy,
     StorageType,
     StreamConfig,
 )
@@ -45,6 +46,9 @@ def stream_config(layout: Layout) -> StreamConfig:
         num_replicas=layout.replicas,
         max_bytes=layout.max_bytes,
         discard=DiscardPolicy.NEW,
+        # Acknowledged messages leave the stream, so `max_bytes` bounds the backlog, not the
+        # traffic so far (with the default limits retention a full stream stays full).
+        retention=RetentionPolicy.WORK_QUEUE,
         duplicate_window=DUPLICATE_WINDOW_SECONDS,
     )
 
