@@ -412,7 +412,9 @@ def test_a_message_that_cannot_be_read_is_set_aside_and_logged(
     assert processor.counts["unknown_store"] == 1
     assert [r[0] for r in q(pg, "SELECT intake_id FROM requests")] == [good.id]
     said = [r.getMessage() for r in caplog.records if "cannot be read" in r.getMessage()]
-    assert len(said) == 1 and f"#{bad_seq}" in said[0]
+    assert len(said) == 1 and f"#{bad_seq}" in said[0] and "not a message" in said[0]
+    info = stream.loop.run(stream.js.stream_info(stream.name))
+    assert info.state.messages == 0  # terminated, it left the stream: the log keeps it
 
 
 def _until(check: Callable[[], bool], what: str, timeout: float = 40) -> None:

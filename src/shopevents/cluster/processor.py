@@ -13,9 +13,9 @@ commit marks, and nothing of its own to keep in step with them.
   them, and only then fetches again: a partition is applied in stream order.
 - Idempotent: a message whose intake id (or requestId) is already stored changes nothing, so
   a redelivery (a processor killed between COMMIT and the acknowledgement) is harmless.
-- A message that cannot be read is logged and set aside (terminated: never redelivered); a
-  message for a store that no longer exists is acknowledged and counted; a request that
-  fails even alone is logged, counted and set aside.
+- A message that cannot be read is set aside: logged with its bytes, and terminated (never
+  redelivered). A message for a store that no longer exists is acknowledged and counted; a
+  request that fails even alone is set aside as well.
 - PostgreSQL away: the messages stay unacknowledged (kept from redelivery while the
   processor retries them, with a growing pause), and it resumes by itself.
 - Lag: per partition, at most once a second, `cluster_partitions` gets the receive time of
@@ -71,6 +71,8 @@ RETRY_MAX_SECONDS = 5.0
 IN_FLIGHT_BATCHES = 2
 # How long a write may wait in the committer's queue before it counts as the database away.
 QUEUE_SECONDS = 30.0
+# How much of a message set aside the log shows.
+SHOWN_BYTES = 4096
 # A consumer made again without a known restart point starts this long before the receive
 # time of the last message applied (collectors' and JetStream's clocks may differ a little).
 RESTART_MARGIN_US = 60 * 1_000_000
@@ -343,11 +345,12 @@ class Processor:
             except _Unreadable as exc:
                 self.counts["unreadable"] += 1
                 log.error(
-                    "processor %s: partition %d: message %s cannot be read (%s); set aside",
+                    "processor %s: partition %d: message %s cannot be read (%s); set aside: %s",
                     self.id,
                     p,
                     _seq(msg),
                     exc,
+                    _shown(msg.data),
                 )
                 await msg.term()
         pause = RETRY_FIRST_SECONDS
@@ -384,12 +387,13 @@ class Processor:
             if isinstance(outcome, BaseException):
                 self.counts["failed"] += 1
                 log.error(
-                    "processor %s: partition %d: message %s (intake %s) failed; set aside: %s",
+                    "processor %s: partition %d: message %s (intake %s) failed (%s); set aside: %s",
                     self.id,
                     p,
                     _seq(msg),
                     message.id,
                     outcome,
+                    _shown(msg.data),
                 )
                 await msg.term()
             else:
@@ -483,6 +487,11 @@ def _applier(prepared: intake.Prepared, received_at: int) -> Any:
         return intake.apply_encoded(conn, prepared, received_at)[0]
 
     return write
+
+
+def _shown(data: bytes) -> str:
+    """A set-aside message as the log keeps it (it leaves the stream when terminated)."""
+    return f"{len(data)} bytes, {data[:SHOWN_BYTES]!r}" + ("..." if len(data) > SHOWN_BYTES else "")
 
 
 def _seq(msg: Any) -> str:
