@@ -88,14 +88,31 @@ def test_answer_gives_the_collectors_purchase_verdicts(shop: Shop) -> None:
     assert not shop.q("SELECT 1 FROM requests")  # pure: nothing written
 
 
-def test_decided_duplicate_changes_no_ledger(shop: Shop) -> None:
+def test_decided_duplicate_changes_nothing_the_ledger_holds(shop: Shop) -> None:
+    shop.send([purchase("P1", line("A"))], tracker="t1")
     prepared = shop.prepare([purchase("P1", line("A"))], tracker="t1")
     prepared.decided = {0: "duplicate"}
     answer = _apply(shop, prepared)
     assert answer["results"][0]["status"] == "duplicate"
-    assert not shop.q("SELECT 1 FROM purchases")
+    assert shop.one("SELECT COUNT(*) FROM purchases") == 1
     assert not shop.q("SELECT 1 FROM purchase_conflicts")
-    assert shop.one("SELECT total_purchases FROM contacts") == 0
+    assert shop.one("SELECT total_purchases FROM contacts") == 1
+
+
+def test_decided_duplicate_records_a_purchase_the_ledger_lacks(shop: Shop) -> None:
+    # Its first request was claimed but never published (the collector died in between):
+    # the retry, answered `duplicate`, brings the purchase into the ledger, once.
+    prepared = shop.prepare([purchase("P1", line("A"))], tracker="t1")
+    prepared.decided = {0: "duplicate"}
+    answer = _apply(shop, prepared)
+    assert answer["results"][0]["status"] == "duplicate"
+    assert shop.one("SELECT COUNT(*) FROM purchases") == 1
+    assert not shop.q("SELECT 1 FROM purchase_conflicts")
+    assert shop.one("SELECT total_purchases FROM contacts") == 1
+    again = shop.prepare([purchase("P1", line("A"))], tracker="t1")
+    again.decided = {0: "duplicate"}
+    _apply(shop, again)
+    assert shop.one("SELECT COUNT(*) FROM purchases") == 1
 
 
 def test_decided_conflict_is_kept_for_review_and_not_counted(shop: Shop) -> None:

@@ -80,7 +80,8 @@ def record(
     """Record a purchase; give (status, details) with status accepted / duplicate / conflict.
 
     `decided`: the verdict a cluster collector already gave (and answered with) from the
-    purchase claims: `duplicate` changes nothing, `conflict` keeps the conflict for review,
+    purchase claims: `duplicate` changes nothing if the ledger holds the purchase and records
+    it if not (its first request never came), `conflict` keeps the conflict for review,
     `accepted` records it as here (the ledger then has the last word)."""
     currency = p.currency or store_currency
     fp = fingerprint(p, currency)
@@ -115,7 +116,22 @@ def record(
     known = _known(conn)
     key = (store_id, p.purchaseId)
     if decided == "duplicate":
-        return "duplicate", {"purchaseRow": (known.rows.get(key) or (None, None))[1]}
+        # The purchase was claimed before, but its first request may never reach the ledger
+        # (a collector that died between its claim and its publish): record it if missing.
+        # The claim and this request have the same fingerprint, so it counts once.
+        _, details = record(
+            conn,
+            store_id,
+            contact_id,
+            p,
+            date,
+            channel=channel,
+            request_id=request_id,
+            now=now,
+            store_currency=store_currency,
+            contact_email=contact_email,
+        )
+        return "duplicate", details
     if decided == "conflict":
         return _conflict(conn, store_id, p, channel, request_id, now, fp, data, known.rows.get(key))
     existing: tuple[str, int] | None = None
