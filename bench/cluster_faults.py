@@ -47,12 +47,13 @@ from typing import Any
 
 from bench.cluster import Deployment
 from bench.faults import PrivatePostgres
+from shopevents.cluster.messages import stream_name
 
 CLIENTS = 6
 PAUSE = 0.005
 PURCHASE_EVERY = 5
 DRAIN_TIMEOUT = 90.0
-STREAM = "SHOPEVENTS_INTAKE"
+STREAM = stream_name("shopevents")
 
 
 @dataclass
