@@ -12,6 +12,7 @@ from shopevents.api.openapi_bulk import bulk_paths
 from shopevents.api.openapi_erasure import erase_contact, erasure_paths
 from shopevents.schema import models as m
 from shopevents.schema.currencies import ISO_4217
+from shopevents.schema.emails import EMAIL_PATTERN
 from shopevents.schema.jsonschema import _money_schema
 
 ERROR = {
@@ -592,8 +593,7 @@ def openapi_document(base_url: str) -> dict[str, Any]:
         "description": "The contact's e-mail",
         "schema": {
             "type": "string",
-            "format": "email",
-            "pattern": "^[^@\\s\\x00]+@[^@\\s\\x00]+\\.[^@\\s\\x00]+$",
+            "pattern": EMAIL_PATTERN,
             "maxLength": 254,
         },
     }

@@ -9,7 +9,13 @@ from typing import Any
 from shopevents.errors import issue
 from shopevents.schema.reasons import _show
 
-_EMAIL = re.compile(r"^[^@\s\x00]+@[^@\s\x00]+\.[^@\s\x00]+$")
+# What may not appear in an address: `@`, NUL and white space as Python's `str.isspace` knows
+# it, spelled out so that the same pattern means the same in the OpenAPI document (ECMA-262
+# regular expressions, whose `\s` is another set).
+_SPACE = r"\t\n\x0b\x0c\r\x1c-\x20\x85\xa0\u1680\u2000-\u200a\u2028\u2029\u202f\u205f\u3000"
+_PART = rf"[^@\x00{_SPACE}]+"
+EMAIL_PATTERN = rf"^{_PART}@{_PART}\.{_PART}$"
+_EMAIL = re.compile(EMAIL_PATTERN)
 
 
 def identifying_email(value: Any, path: str, w: list[dict[str, str]]) -> str | None:
