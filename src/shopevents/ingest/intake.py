@@ -214,20 +214,8 @@ def warm(conn: Conn, batch: list[Prepared]) -> None:
         if req.cart is not None and req.cart.status == "accepted":
             with_carts.add(sid)
     keyed = _keyed(conn)
-    for sid, keys in request_keys.items():
-        found = dict(conn.rows_by_key("requests", "request_key", "response", sid, keys))
-        for k in keys:
-            if k in found:
-                keyed.responses[(sid, k)] = found[k]
-            else:
-                keyed.absent.add((sid, k))
-    for sid, ids in intake_ids.items():
-        found = dict(conn.rows_by_key("requests", "intake_id", "response", sid, ids))
-        for k in ids:
-            if k in found:
-                keyed.applied[(sid, k)] = found[k]
-            else:
-                keyed.unapplied.add((sid, k))
+    _stored_responses(conn, "request_key", request_keys, keyed.responses, keyed.absent)
+    _stored_responses(conn, "intake_id", intake_ids, keyed.applied, keyed.unapplied)
     for sid, ids in purchase_ids.items():
         purchases.prefetch(conn, sid, ids)
     for sid in trackers.keys() | emails.keys():
@@ -238,6 +226,24 @@ def warm(conn: Conn, batch: list[Prepared]) -> None:
             )
             if contacts:
                 carts.prefetch(conn, sid, contacts)
+
+
+def _stored_responses(
+    conn: Conn,
+    column: str,
+    wanted: dict[str, list[str]],
+    found_into: dict[tuple[str, str], str],
+    missing_into: set[tuple[str, str]],
+) -> None:
+    """The stored answers of the requests with these keys (`request_key` or `intake_id`), per
+    store in one round trip; the keys not stored go into `missing_into`."""
+    for sid, keys in wanted.items():
+        found = dict(conn.rows_by_key("requests", column, "response", sid, keys))
+        for k in keys:
+            if k in found:
+                found_into[(sid, k)] = found[k]
+            else:
+                missing_into.add((sid, k))
 
 
 def _part_status(v: Verdict | None) -> dict[str, Any] | None:
