@@ -28,8 +28,7 @@ import nats.errors
 from nats.aio.client import Client
 from nats.aio.msg import Msg
 from nats.js import JetStreamContext
-from nats.js.errors import APIError, KeyNotFoundError, KeyWrongLastSequenceError, NotFoundError
-from nats.js.kv import KeyValue
+from nats.js.errors import APIError, NotFoundError
 
 from shopevents import ids
 from shopevents.cluster import claims, messages, streams
@@ -75,50 +74,102 @@ class _PubAck(msgspec.Struct):
 
 _pub_ack = msgspec.json.Decoder(_PubAck)
 
+# How often waits past their deadline are failed (`Replies`).
+SWEEP_SECONDS = 0.05
+# A requestId the stream already holds but whose answer is not stored yet (its first copy is
+# being answered by another collector at the same moment): how often and how long to look.
+ANSWER_POLL_SECONDS = 0.02
+ANSWER_POLLS = 10
 
-class Acks:
-    """JetStream publishes whose acknowledgements come back on one subscription of this
-    collector's own: a future per publish, by its reply subject. It does what nats-py's
-    `js.publish` does (a request per message) for about two thirds of its CPU, measured
-    here: the publish is most of what a collector spends on a request."""
 
-    def __init__(self, nc: Client) -> None:
+class Replies:
+    """Requests to JetStream (publishes, reads of the answers bucket) whose replies come back
+    on one subscription of this collector's own: a future per request, keyed by its reply
+    subject, and one sweeper that fails the ones past their deadline. It does what nats-py's
+    `js.publish` and `kv.get` do (a subscription and a timer per request) for a fraction of
+    their CPU, and lets one request send its publish and its answer lookup together: the
+    client writes both in one flush."""
+
+    def __init__(self, nc: Client, timeout: float) -> None:
         self.nc = nc
+        self.timeout = timeout
         self.inbox = nc.new_inbox()
-        self.waiting: dict[str, asyncio.Future[Msg]] = {}
+        # In the order sent, so in the order of their deadlines.
+        self.waiting: dict[str, tuple[float, asyncio.Future[Msg]]] = {}
         self.sent = 0
+        self.sweeper: asyncio.Task[None] | None = None
 
     async def start(self) -> None:
-        await self.nc.subscribe(self.inbox + ".*", cb=self._acked)
+        await self.nc.subscribe(self.inbox + ".*", cb=self._replied)
+        self.sweeper = asyncio.get_running_loop().create_task(self._sweep())
 
-    async def _acked(self, msg: Msg) -> None:
-        future = self.waiting.pop(msg.subject, None)
-        if future is not None and not future.done():
-            future.set_result(msg)
+    async def close(self) -> None:
+        if self.sweeper is not None:
+            self.sweeper.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await self.sweeper
 
-    async def publish(
-        self, subject: str, payload: bytes, headers: dict[str, str], timeout: float
-    ) -> bool:
-        """Whether the stream already had the message (its `Nats-Msg-Id`). Raises
-        NoRespondersError (no stream), APIError (refused: the stream full) or TimeoutError."""
+    async def _replied(self, msg: Msg) -> None:
+        found = self.waiting.pop(msg.subject, None)
+        if found is not None and not found[1].done():
+            found[1].set_result(msg)
+
+    async def _sweep(self) -> None:
+        loop = asyncio.get_running_loop()
+        while True:
+            await asyncio.sleep(SWEEP_SECONDS)
+            now = loop.time()
+            while self.waiting:
+                reply, (deadline, future) = next(iter(self.waiting.items()))
+                if deadline > now:
+                    break
+                del self.waiting[reply]
+                if not future.done():
+                    future.set_exception(TimeoutError())
+
+    async def send(
+        self, subject: str, payload: bytes, headers: dict[str, str] | None = None
+    ) -> asyncio.Future[Msg]:
+        """Send a request; its reply (or TimeoutError) comes on the future."""
         self.sent += 1
         reply = f"{self.inbox}.{self.sent}"
-        future: asyncio.Future[Msg] = asyncio.get_running_loop().create_future()
-        self.waiting[reply] = future
+        loop = asyncio.get_running_loop()
+        future: asyncio.Future[Msg] = loop.create_future()
+        self.waiting[reply] = (loop.time() + self.timeout, future)
         try:
             await self.nc.publish(subject, payload, reply=reply, headers=headers)
-            msg = await asyncio.wait_for(future, timeout)
-        finally:
+        except BaseException:
             self.waiting.pop(reply, None)
-        if msg.headers and msg.headers.get("Status") == "503":
-            raise nats.errors.NoRespondersError
-        try:
-            ack = _pub_ack.decode(msg.data)
-        except msgspec.DecodeError:
-            raise APIError(description=f"unreadable acknowledgement {msg.data[:80]!r}") from None
-        if ack.error is not None:
-            APIError.from_error(ack.error)  # raises
-        return ack.duplicate
+            raise
+        return future
+
+
+def published(msg: Msg) -> bool:
+    """A publish's acknowledgement: whether the stream already had the message (by its
+    `Nats-Msg-Id`). Raises NoRespondersError (no stream) or APIError (refused: the stream
+    full, no quorum)."""
+    if msg.headers and msg.headers.get("Status") == "503":
+        raise nats.errors.NoRespondersError
+    try:
+        ack = _pub_ack.decode(msg.data)
+    except msgspec.DecodeError:
+        raise APIError(description=f"unreadable acknowledgement {msg.data[:80]!r}") from None
+    if ack.error is not None:
+        APIError.from_error(ack.error)  # raises
+    return ack.duplicate
+
+
+def stored_answer(msg: Msg) -> bytes | None:
+    """A direct read of the answers bucket: the value, or None (no such key: `404`)."""
+    status = msg.headers.get("Status") if msg.headers else None
+    if status == "404":
+        return None
+    if status is not None:
+        description = msg.headers.get("Description", "") if msg.headers else ""
+        raise APIError(description=f"answers bucket: {status} {description}".strip())
+    if msg.headers and msg.headers.get("KV-Operation") in ("DEL", "PURGE"):
+        return None
+    return msg.data or None
 
 
 class ClusterIntake:
@@ -142,9 +193,11 @@ class ClusterIntake:
         self.first_wait = first_wait
         self.nc: Client | None = None
         self.js: JetStreamContext | None = None
-        self.answers: KeyValue | None = None
-        self.acks: Acks | None = None
+        self.replies: Replies | None = None
         self.partitions = 0
+        bucket = messages.bucket_name(prefix, "answers")
+        self.answers_get = f"$JS.API.DIRECT.GET.KV_{bucket}.$KV.{bucket}."
+        self.answers_put = f"$KV.{bucket}."
 
     async def start(self) -> None:
         """Connect and read the stream's partitions; `streams.NotInitialised` without a stream
@@ -154,30 +207,28 @@ class ClusterIntake:
         )
         self.js = self.nc.jetstream(timeout=self.timeout)
         self.partitions = await streams.partitions(self.js, self.prefix)
-        self.answers = await self.js.key_value(messages.bucket_name(self.prefix, "answers"))
-        self.acks = Acks(self.nc)
-        await self.acks.start()
+        await streams.answers_readable(self.js, self.prefix)
+        self.replies = Replies(self.nc, self.timeout)
+        await self.replies.start()
 
     async def close(self) -> None:
+        if self.replies is not None:
+            await self.replies.close()
         if self.nc is not None and not self.nc.is_closed:
             await self.nc.close()
 
     async def submit(self, prepared: intake.Prepared, weight: int) -> tuple[dict[str, Any], bytes]:
-        if self.acks is None or self.answers is None:
+        if self.replies is None:
             raise StorageUnavailable("not connected to NATS JetStream yet")
         try:
-            return await self._submit(prepared, self.acks, self.answers)
+            return await self._submit(prepared, self.replies)
         except (nats.errors.Error, TimeoutError, OSError) as exc:
             self.ctx.count("cluster_publishes", "failed")
             raise StorageUnavailable(f"NATS JetStream: {_said(exc)}") from None
 
-    async def _submit(
-        self, req: intake.Prepared, acks: Acks, answers: KeyValue
-    ) -> tuple[dict[str, Any], bytes]:
+    async def _submit(self, req: intake.Prepared, replies: Replies) -> tuple[dict[str, Any], bytes]:
         ctx, store = self.ctx, req.store
         key = answer_key(store.id, req.request_key) if req.request_key else None
-        if key is not None and (prior := await _stored(answers, key)) is not None:
-            return intake.replayed(prior)
         now = ctx.now_us()
         given = given_tracker(req)
         tracker = given or ids.new_id(now)
@@ -190,8 +241,6 @@ class ClusterIntake:
         wanted = claims.wanted(store, purchase_events)
         if wanted:
             decided = await ctx.write(lambda conn, t: claims.claim(conn, store.id, wanted, t))
-        answer = intake.answer(req, tracker, decided)
-        encoded = dumpb(answer)
         message = messages.IntakeMessage(
             id=ids.token(16),
             store_id=store.id,
@@ -204,37 +253,69 @@ class ClusterIntake:
             purchases=decided,
         )
         part = messages.partition(store.id, _partition_key(req, given) or tracker, self.partitions)
+        # The publish and, for a request with a requestId, the read of its stored answer go
+        # out together. A repeat is published too: the stream (within its duplicate window)
+        # or the processor (by requestId) keeps one copy.
+        lookup = await replies.send(self.answers_get + key, b"") if key is not None else None
         try:
-            duplicate = await acks.publish(
+            ack = await replies.send(
                 messages.subject(self.prefix, part),
                 messages.encode(message),
                 {"Nats-Msg-Id": f"{store.id}:{req.request_key}" if key else message.id},
-                self.timeout,
             )
+            duplicate = published(await ack)
         except (nats.errors.Error, TimeoutError, OSError):
             # Not acknowledged (refused, or no answer in time): the request is answered 503
             # and its client sends it again. The purchases it claimed are given back, so
             # that the retry is `accepted` and carries them to the ledger. Had the stream
             # kept the message after all, both are `accepted` and the ledger records the
             # first one applied (the other finds it there, with the same fingerprint).
+            if lookup is not None:
+                lookup.cancel()
             mine = [i for i in wanted if decided.get(i[0]) == claims.ACCEPTED]
             if mine:
                 with contextlib.suppress(StorageUnavailable):
                     await ctx.write(lambda conn, t: claims.release(conn, store.id, mine))
             raise
         ctx.count("cluster_publishes", "duplicate" if duplicate else "ok")
+        if key is not None and lookup is not None:
+            prior = await self._prior(replies, key, lookup, duplicate)
+            if prior is not None:
+                return intake.replayed(prior)
+        answer = intake.answer(req, tracker, decided)
+        encoded = dumpb(answer)
+        if duplicate:  # a repeat whose first answer could not be read: its own, as a repeat
+            return intake.replayed(encoded)
         if key is not None:
-            if duplicate and (prior := await _stored(answers, key)) is not None:
-                return intake.replayed(prior)  # the same requestId, published moments ago
-            try:
-                await answers.create(key, encoded)
-            except KeyWrongLastSequenceError:
-                pass  # another collector stored the first answer
-            except (nats.errors.Error, TimeoutError, OSError) as exc:
-                # The request is replicated: it is answered; a replay of it within the
-                # stream's duplicate window is still recognised by its message id.
-                log.warning("the answer to a requestId was not stored: %s", _said(exc))
+            # Kept for the requestId's replays (24 h), the first answer winning; not waited
+            # for: the request is replicated, and a replay the bucket misses is still known
+            # by its message id (the duplicate window) and by the processor (its requestId).
+            with contextlib.suppress(nats.errors.Error, OSError):
+                await self.nc.publish(  # type: ignore[union-attr]
+                    self.answers_put + key,
+                    encoded,
+                    headers={"Nats-Expected-Last-Subject-Sequence": "0"},
+                )
         return answer, encoded
+
+    async def _prior(
+        self, replies: Replies, key: str, lookup: asyncio.Future[Msg], duplicate: bool
+    ) -> bytes | None:
+        """The stored answer to the request's requestId. When the stream already held the
+        request (`duplicate`) but its answer is not stored yet, the first copy is being
+        answered right now: its answer is awaited a moment."""
+        try:
+            prior = stored_answer(await lookup)
+        except (nats.errors.Error, TimeoutError, OSError) as exc:
+            log.warning("the answer to a requestId could not be read: %s", _said(exc))
+            prior = None
+        polls = ANSWER_POLLS if duplicate else 0
+        while prior is None and polls:
+            polls -= 1
+            await asyncio.sleep(ANSWER_POLL_SECONDS)
+            with contextlib.suppress(nats.errors.Error, TimeoutError, OSError):
+                prior = stored_answer(await (await replies.send(self.answers_get + key, b"")))
+        return prior
 
     async def backlog(self) -> dict[int, tuple[int, int | None]] | None:
         """Per partition: the messages processors have not acknowledged yet and the
@@ -266,14 +347,6 @@ class ClusterIntake:
         except (nats.errors.Error, TimeoutError, OSError, ValueError):
             return None
         return dict(enumerate(found))
-
-
-async def _stored(answers: KeyValue, key: str) -> bytes | None:
-    try:
-        entry = await answers.get(key)
-    except KeyNotFoundError:
-        return None
-    return entry.value
 
 
 def _said(exc: BaseException) -> str:

@@ -70,6 +70,7 @@ def bucket_configs(layout: Layout) -> list[KeyValueConfig]:
             history=1,
             ttl=ANSWERS_TTL_SECONDS,
             replicas=layout.replicas,
+            direct=True,  # read by collectors from any replica (`answers_readable`)
         ),
         KeyValueConfig(
             bucket=messages.bucket_name(layout.prefix, "leases"),
@@ -115,6 +116,8 @@ async def init(js: JetStreamContext, layout: Layout) -> list[str]:
         try:
             await js.key_value(config.bucket)
             said.append(f"bucket {config.bucket}: exists")
+            if config.direct:
+                await _readable_by_any_replica(js, config.bucket)
         except BucketNotFoundError:
             await js.create_key_value(config)
             said.append(
@@ -131,3 +134,21 @@ async def partitions(js: JetStreamContext, prefix: str) -> int:
     except NotFoundError:
         raise NotInitialised(messages.stream_name(prefix)) from None
     return len(info.config.subjects or [])
+
+
+async def _readable_by_any_replica(js: JetStreamContext, bucket: str) -> None:
+    """Let any replica of a bucket's stream answer direct reads of it (a stream made before
+    collectors read the answers bucket that way lacks it)."""
+    info = await js.stream_info(f"KV_{bucket}")
+    if not info.config.allow_direct:
+        info.config.allow_direct = True
+        await js.update_stream(info.config)
+
+
+async def answers_readable(js: JetStreamContext, prefix: str) -> None:
+    """The answers bucket exists and takes direct reads; NotInitialised without it."""
+    bucket = messages.bucket_name(prefix, "answers")
+    try:
+        await _readable_by_any_replica(js, bucket)
+    except NotFoundError:
+        raise NotInitialised(f"KV_{bucket}") from None
