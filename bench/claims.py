@@ -139,11 +139,15 @@ def _time_claims(conn: Any, now: int, budget_s: float, reps: int) -> tuple[float
 
 def _plans(conn: Any, now: int) -> list[str]:
     """The claim queries' plans at the largest size (new code only)."""
-    from shopevents.webhooks import deliveries
+    import importlib
 
     out: list[str] = []
-    sql_due = getattr(deliveries, "DUE_ENDPOINTS_SQL", None)
-    sql_next = getattr(deliveries, "NEXT_DELIVERY_SQL", None)
+    try:  # the tree's claim queries, wherever that tree keeps them
+        holder: Any = importlib.import_module("shopevents.storage.webhook_deliveries")
+    except ImportError:
+        holder = importlib.import_module("shopevents.webhooks.deliveries")
+    sql_due = getattr(holder, "DUE_ENDPOINTS_SQL", None)
+    sql_next = getattr(holder, "NEXT_DELIVERY_SQL", None)
     if sql_due is None or sql_next is None:
         return out
     prefix = "EXPLAIN " if conn.dialect == "postgres" else "EXPLAIN QUERY PLAN "

@@ -9,12 +9,10 @@ from __future__ import annotations
 from collections.abc import Iterable
 from typing import Any
 
-import msgspec
-
 from shopevents import ids
 from shopevents.domain.outbox import TOPICS
 from shopevents.errors import FieldError
-from shopevents.storage.codec import dumps, loads
+from shopevents.storage import webhook_endpoints as stored
 from shopevents.storage.database import Conn
 from shopevents.storage.reads import iso
 from shopevents.webhooks import guard
@@ -52,26 +50,17 @@ class EndpointLimitError(ValueError):
         super().__init__(self.message)
 
 
+Endpoint = stored.Endpoint
+
+
 def endpoint_count(conn: Conn, store_id: str) -> int:
-    return int(
-        conn.scalar("SELECT COUNT(*) FROM webhook_endpoints WHERE store_id = ?", (store_id,)) or 0
-    )
+    return stored.count(conn, store_id)
 
 
 def check_endpoint_limit(conn: Conn, store_id: str, limit: int | None) -> None:
     """Raise EndpointLimitError when the store cannot register one more endpoint."""
     if limit is not None and endpoint_count(conn, store_id) >= limit:
         raise EndpointLimitError(store_id, limit)
-
-
-class Endpoint(msgspec.Struct, kw_only=True):
-    id: str
-    store_id: str
-    url: str
-    topics: list[str]
-    enabled: bool
-    description: str
-    created_at: int
 
 
 def validate(
@@ -158,60 +147,29 @@ def create_endpoint(
         url, list(topics), description, allow_private=allow_private
     )
     if max_endpoints is not None:
-        if conn.dialect == "postgres":
-            # Two registrations for one store at once: the second waits, then counts.
-            conn.execute("SELECT 1 FROM stores WHERE id = ? FOR UPDATE", (store_id,))
+        stored.lock_store(conn, store_id)
         check_endpoint_limit(conn, store_id, max_endpoints)
-    endpoint_id = ids.endpoint_id()
+    endpoint = Endpoint(
+        id=ids.endpoint_id(),
+        store_id=store_id,
+        url=clean_url,
+        topics=clean_topics,
+        enabled=True,
+        description=desc,
+        created_at=now,
+    )
     secret = ids.webhook_secret()
-    conn.execute(
-        "INSERT INTO webhook_endpoints (id, store_id, url, secret, topics, enabled, created_at, description, updated_at) "
-        "VALUES (?, ?, ?, ?, ?, 1, ?, ?, ?)",
-        (endpoint_id, store_id, clean_url, secret, dumps(clean_topics), now, desc, now),
-    )
-    return (
-        Endpoint(
-            id=endpoint_id,
-            store_id=store_id,
-            url=clean_url,
-            topics=clean_topics,
-            enabled=True,
-            description=desc,
-            created_at=now,
-        ),
-        secret,
-    )
-
-
-_COLS = "id, store_id, url, topics, enabled, description, created_at"
-
-
-def _endpoint(row: Any) -> Endpoint:
-    return Endpoint(
-        id=row[0],
-        store_id=row[1],
-        url=row[2],
-        topics=loads(row[3]) or [],
-        enabled=bool(row[4]),
-        description=row[5] or "",
-        created_at=int(row[6]),
-    )
+    stored.insert(conn, endpoint, secret, now)
+    return endpoint, secret
 
 
 def get_endpoint(conn: Conn, endpoint_id: str, store_id: str | None = None) -> Endpoint | None:
     """One endpoint (only if it belongs to `store_id`, when given)."""
-    if store_id is None:
-        row = conn.one(f"SELECT {_COLS} FROM webhook_endpoints WHERE id = ?", (endpoint_id,))
-    else:
-        row = conn.one(
-            f"SELECT {_COLS} FROM webhook_endpoints WHERE id = ? AND store_id = ?",
-            (endpoint_id, store_id),
-        )
-    return _endpoint(row) if row else None
+    return stored.get(conn, endpoint_id, store_id)
 
 
 def endpoint_secret(conn: Conn, endpoint_id: str) -> str | None:
-    return conn.scalar("SELECT secret FROM webhook_endpoints WHERE id = ?", (endpoint_id,))
+    return stored.secret(conn, endpoint_id)
 
 
 def remove_endpoint(conn: Conn, endpoint_id: str, store_id: str | None = None) -> bool:
@@ -219,9 +177,7 @@ def remove_endpoint(conn: Conn, endpoint_id: str, store_id: str | None = None) -
     found = get_endpoint(conn, endpoint_id, store_id)
     if found is None:
         return False
-    conn.execute("DELETE FROM webhook_attempts WHERE endpoint_id = ?", (endpoint_id,))
-    conn.execute("DELETE FROM webhook_deliveries WHERE endpoint_id = ?", (endpoint_id,))
-    conn.execute("DELETE FROM webhook_endpoints WHERE id = ?", (endpoint_id,))
+    stored.delete(conn, endpoint_id)
     return True
 
 
@@ -230,12 +186,7 @@ def set_enabled(
 ) -> bool:
     """Pause or resume an endpoint. A paused one gets no new deliveries and its pending ones
     wait; give False if there is no such endpoint."""
-    sql = "UPDATE webhook_endpoints SET enabled = ?, updated_at = ? WHERE id = ?"
-    params: list[Any] = [1 if enabled else 0, now, endpoint_id]
-    if store_id is not None:
-        sql += " AND store_id = ?"
-        params.append(store_id)
-    return conn.one(sql + " RETURNING id", params) is not None
+    return stored.set_enabled(conn, endpoint_id, enabled, now, store_id)
 
 
 def endpoint_stats(conn: Conn, endpoint_ids: list[str], now: int) -> dict[str, dict[str, Any]]:
@@ -244,7 +195,6 @@ def endpoint_stats(conn: Conn, endpoint_ids: list[str], now: int) -> dict[str, d
     out: dict[str, dict[str, Any]] = {}
     if not endpoint_ids:
         return out
-    marks = ", ".join("?" for _ in endpoint_ids)
     for eid in endpoint_ids:
         out[eid] = {
             "pending": 0,
@@ -259,32 +209,22 @@ def endpoint_stats(conn: Conn, endpoint_ids: list[str], now: int) -> dict[str, d
             "lastStatusCode": None,
             "lastError": None,
         }
-    for eid, status, count in conn.all(
-        f"SELECT endpoint_id, status, COUNT(*) FROM webhook_deliveries WHERE endpoint_id IN ({marks}) "
-        "GROUP BY endpoint_id, status",
-        endpoint_ids,
-    ):
+    for eid, status, count in stored.delivery_counts(conn, endpoint_ids):
         if status in out[eid]:
-            out[eid][status] = int(count)
-    since = now - DAY_US
-    for eid, total, failed, latency in conn.all(
-        "SELECT endpoint_id, COUNT(*), SUM(CASE WHEN outcome = 'delivered' THEN 0 ELSE 1 END), AVG(latency_ms) "
-        f"FROM webhook_attempts WHERE endpoint_id IN ({marks}) AND at >= ? GROUP BY endpoint_id",
-        [*endpoint_ids, since],
-    ):
-        out[eid]["attempts24h"] = int(total)
-        out[eid]["failedAttempts24h"] = int(failed or 0)
-        out[eid]["meanLatencyMs24h"] = None if latency is None else round(float(latency), 1)
-    for eid in endpoint_ids:
-        last = conn.one(
-            "SELECT at, status_code, error FROM webhook_attempts WHERE endpoint_id = ? "
-            "ORDER BY at DESC, id DESC LIMIT 1",
-            (eid,),
+            out[eid][status] = count
+    for fig in stored.attempt_figures(conn, endpoint_ids, now - DAY_US):
+        s = out[fig.endpoint_id]
+        s["attempts24h"] = fig.total
+        s["failedAttempts24h"] = fig.failed
+        s["meanLatencyMs24h"] = (
+            None if fig.mean_latency_ms is None else round(fig.mean_latency_ms, 1)
         )
+    for eid in endpoint_ids:
+        last = stored.last_attempt(conn, eid)
         if last is not None:
-            out[eid]["lastAttemptAt"] = iso(last[0])
-            out[eid]["lastStatusCode"] = last[1]
-            out[eid]["lastError"] = last[2]
+            out[eid]["lastAttemptAt"] = iso(last.at)
+            out[eid]["lastStatusCode"] = last.status_code
+            out[eid]["lastError"] = last.error
         s = out[eid]
         finished = s["delivered"] + s["failed"] + s["dead"]
         s["successRate"] = round(s["delivered"] / finished, 4) if finished else None
@@ -308,11 +248,7 @@ def endpoint_view(endpoint: Endpoint, stats: dict[str, Any] | None = None) -> di
 
 def list_endpoints(conn: Conn, store_id: str, now: int | None = None) -> list[dict[str, Any]]:
     """The store's endpoints, oldest first, each with `stats` (see `endpoint_stats`)."""
-    rows = conn.all(
-        f"SELECT {_COLS} FROM webhook_endpoints WHERE store_id = ? ORDER BY created_at, id",
-        (store_id,),
-    )
-    found = [_endpoint(r) for r in rows]
+    found = stored.of_store(conn, store_id)
     if now is None:
         from shopevents.clock import SystemClock, to_micros
 
