@@ -27,6 +27,7 @@ from datetime import date, datetime
 from decimal import ROUND_HALF_EVEN, Decimal, InvalidOperation, localcontext
 
 from shopevents.schema.currencies import ISO_4217, minor_unit
+from shopevents.storage import exchange_rates as stored
 from shopevents.storage.database import Conn
 
 MAX_AGE_DAYS = 7
@@ -133,23 +134,15 @@ def parse_xml(text: str) -> list[Rate]:
 
 def load(conn: Conn, rates: Iterable[Rate], now: int) -> int:
     """Store rates (a day's rate loaded again replaces the old one). Gives how many."""
-    rows = [(d.toordinal(), c, str(v), now) for d, c, v in rates if c != BASE]
-    conn.executemany(
-        "INSERT INTO exchange_rates (day, currency, rate, loaded_at) VALUES (?, ?, ?, ?) "
-        "ON CONFLICT (currency, day) DO UPDATE SET rate = excluded.rate, loaded_at = excluded.loaded_at",
-        rows,
-    )
+    rows = [stored.StoredRate(d.toordinal(), c, v) for d, c, v in rates if c != BASE]
+    stored.save(conn, rows, now)
     return len(rows)
 
 
 def listing(conn: Conn, first: date, last: date) -> list[dict[str, object]]:
     return [
-        {"date": date.fromordinal(int(d)).isoformat(), "currency": c, "rate": Decimal(r)}
-        for d, c, r in conn.all(
-            "SELECT day, currency, rate FROM exchange_rates WHERE day >= ? AND day <= ? "
-            "ORDER BY day, currency",
-            (first.toordinal(), last.toordinal()),
-        )
+        {"date": date.fromordinal(r.day).isoformat(), "currency": r.currency, "rate": r.rate}
+        for r in stored.between(conn, first.toordinal(), last.toordinal())
     ]
 
 
@@ -161,14 +154,9 @@ class Table:
         self.values: dict[str, list[Decimal]] = defaultdict(list)
         wanted = sorted({c for c in currencies if c != BASE})
         if wanted:
-            marks = ", ".join("?" for _ in wanted)
-            for d, c, r in conn.all(
-                f"SELECT day, currency, rate FROM exchange_rates WHERE currency IN ({marks}) "
-                "AND day >= ? AND day <= ? ORDER BY currency, day",
-                (*wanted, first_day - MAX_AGE_DAYS, last_day),
-            ):
-                self.days[c].append(int(d))
-                self.values[c].append(Decimal(r))
+            for d, c, r in stored.of_currencies(conn, wanted, first_day - MAX_AGE_DAYS, last_day):
+                self.days[c].append(d)
+                self.values[c].append(r)
 
     def rate(self, currency: str, day: int) -> Decimal | None:
         """Units of `currency` per euro on local day `day` (an ordinal), or None if missing."""

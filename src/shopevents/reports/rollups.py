@@ -29,6 +29,8 @@ from datetime import date, timedelta
 from typing import Any
 
 from shopevents.reports.timebuckets import SLOT_US, slot_local_day, zone
+from shopevents.storage import report_facts as base
+from shopevents.storage import rollups as stored
 from shopevents.storage.codec import loads
 from shopevents.storage.database import Conn
 
@@ -38,30 +40,6 @@ CHUNK_IDS = 500_000
 """Most ids one catch-up step covers, so each step is short."""
 
 KINDS = ("sales", "carts", "events", "rejections", "refunds")
-_TABLE = {
-    "sales": ("purchases", "received_at"),
-    "refunds": ("purchase_adjustments", "received_at"),
-    "carts": ("cart_transitions", "at"),
-    "events": ("events", "received_at"),
-    "rejections": ("quarantine", "received_at"),
-}
-_RESET = {
-    "sales": (
-        "DELETE FROM report_sales_days WHERE store_id = ?",
-        "DELETE FROM report_product_days WHERE store_id = ?",
-        "DELETE FROM report_product_months WHERE store_id = ?",
-    ),
-    "carts": ("DELETE FROM report_cart_days WHERE store_id = ?",),
-    "refunds": ("DELETE FROM report_refund_days WHERE store_id = ?",),
-    "events": (
-        "DELETE FROM report_quality_slots WHERE store_id = ? AND kind IN ('status', 'warning')",
-        "DELETE FROM report_quality_days WHERE store_id = ? AND kind IN ('status', 'warning')",
-    ),
-    "rejections": (
-        "DELETE FROM report_quality_slots WHERE store_id = ? AND kind LIKE 'rejected%'",
-        "DELETE FROM report_quality_days WHERE store_id = ? AND kind LIKE 'rejected%'",
-    ),
-}
 CART_MEASURES = ("created", "abandoned", "purchased", "recovered", "recovered_of_abandoned")
 
 
@@ -114,45 +92,6 @@ class _Days:
 # --- base-table aggregates (shared by catch-up and report tails) ----------------------------
 
 
-def _human(request_col: str) -> str:
-    """SQL: the row did not come from a bot's request that its store left out of the figures
-    (docs/privacy.md#bots). `bot_requests` holds only bots' requests: a primary-key probe in a
-    small table. A request's flag never changes, so rollups stay exact."""
-    return f"NOT EXISTS (SELECT 1 FROM bot_requests b WHERE b.id = {request_col} AND b.kept = 0)"
-
-
-def _human_purchase(row_col: str) -> str:
-    """SQL: the purchase `row_col` (an adjustment's `purchase_row`) is not a left-out bot's."""
-    return (
-        "NOT EXISTS (SELECT 1 FROM purchases bp JOIN bot_requests b ON b.id = bp.request_id "
-        f"AND b.kept = 0 WHERE bp.id = {row_col})"
-    )
-
-
-def _where(
-    conn: Conn,
-    alias: str,
-    time_col: str,
-    lo: int,
-    hi: int | None,
-    start: int | None,
-    end: int | None,
-) -> tuple[str, list[Any]]:
-    """`store_id = ?` and the id (and time) bounds. Past a watermark, a unary `+` keeps the
-    SQLite planner on the id range (the primary key, a short tail) instead of a (store, time)
-    index over the whole range; with no watermark the planner chooses."""
-    plus = "+" if conn.dialect == "sqlite" and lo > 0 else ""
-    sql = f"{plus}{alias}store_id = ? AND {alias}id > ?"
-    params: list[Any] = [lo]
-    if hi is not None:
-        sql += f" AND {alias}id <= ?"
-        params.append(hi)
-    if start is not None:
-        sql += f" AND {plus}{alias}{time_col} >= ? AND {plus}{alias}{time_col} < ?"
-        params += [start, end]
-    return sql, params
-
-
 def add_sales(
     conn: Conn,
     store_id: str,
@@ -163,29 +102,16 @@ def add_sales(
     start: int | None = None,
     end: int | None = None,
 ) -> None:
-    where, params = _where(conn, "", "purchased_at", lo, hi, start, end)
-    rows = conn.all(
-        f"SELECT purchased_at / {SLOT_US}, currency, source_type, source_name, payment_method, recovered, "
-        f"COUNT(*), SUM(total_price) FROM purchases WHERE {where} "
-        f"AND {_human('request_id')} GROUP BY 1, 2, 3, 4, 5, 6",
-        [store_id, *params],
-    )
-    for slot, cur, st, sn, pm, rec, n, total in rows:
+    for slot, cur, st, sn, pm, rec, n, total in base.sales(conn, store_id, lo, hi, start, end):
         acc = facts.sales[(days(slot), cur, _txt(st), _txt(sn), _txt(pm))]
         acc[0] += int(n)
         acc[1] += int(total)
         if rec:
             acc[2] += int(n)
             acc[3] += int(total)
-    where, params = _where(conn, "p.", "purchased_at", lo, hi, start, end)
-    rows = conn.all(
-        f"SELECT l.purchased_at / {SLOT_US}, p.currency, l.product_id, MAX(l.name), SUM(l.quantity), "
-        "SUM(l.price), COUNT(DISTINCT l.purchase_row) FROM purchases p JOIN purchase_lines l "
-        "ON l.store_id = p.store_id AND l.purchased_at = p.purchased_at AND l.purchase_row = p.id "
-        f"WHERE {where} AND {_human('p.request_id')} GROUP BY 1, 2, 3",
-        [store_id, *params],
-    )
-    for slot, cur, pid, name, units, revenue, orders in rows:
+    for slot, cur, pid, name, units, revenue, orders in base.products(
+        conn, store_id, lo, hi, start, end
+    ):
         acc = facts.products[(days(slot), cur, pid)]
         acc[0] += int(units)
         acc[1] += int(revenue)
@@ -204,14 +130,7 @@ def add_refunds(
     end: int | None = None,
 ) -> None:
     """Refunds and cancellations, on the local day they were made."""
-    where, params = _where(conn, "", "adjusted_at", lo, hi, start, end)
-    rows = conn.all(
-        f"SELECT adjusted_at / {SLOT_US}, currency, source_type, source_name, payment_method, kind, "
-        f"COUNT(*), SUM(amount) FROM purchase_adjustments WHERE {where} "
-        f"AND {_human_purchase('purchase_row')} GROUP BY 1, 2, 3, 4, 5, 6",
-        [store_id, *params],
-    )
-    for slot, cur, st, sn, pm, kind, n, amount in rows:
+    for slot, cur, st, sn, pm, kind, n, amount in base.refunds(conn, store_id, lo, hi, start, end):
         acc = facts.refunds[(days(slot), cur, _txt(st), _txt(sn), _txt(pm), kind)]
         acc[0] += int(n)
         acc[1] += int(amount)
@@ -227,26 +146,14 @@ def foreign_rows(
     days = _Days(tz_name)
     purchases = [
         (days(slot), _txt(st), _txt(sn), _txt(pm), rec, int(total))
-        for slot, st, sn, pm, rec, total in conn.all(
-            f"SELECT purchased_at / {SLOT_US}, source_type, source_name, payment_method, recovered, "
-            "total_price FROM purchases WHERE store_id = ? AND currency = ? "
-            f"AND purchased_at >= ? AND purchased_at < ? AND {_human('request_id')}",
-            (store_id, currency, start, end),
+        for slot, st, sn, pm, rec, total in base.foreign_purchases(
+            conn, store_id, currency, start, end
         )
     ]
     adjusted = [
         (days(slot), days(pslot), _txt(st), _txt(sn), _txt(pm), kind, int(amount), int(before))
-        for slot, pslot, st, sn, pm, kind, amount, before in conn.all(
-            f"SELECT adjusted_at / {SLOT_US}, purchased_at / {SLOT_US}, source_type, source_name, "
-            "payment_method, kind, amount, prior_amount FROM (SELECT purchase_row, adjusted_at, purchased_at, "
-            "source_type, source_name, payment_method, kind, amount, COALESCE(SUM(amount) OVER "
-            "(PARTITION BY purchase_row ORDER BY id ROWS BETWEEN UNBOUNDED PRECEDING AND "
-            "1 PRECEDING), 0) AS prior_amount FROM purchase_adjustments WHERE store_id = ? "
-            "AND currency = ? AND purchase_row IN (SELECT purchase_row FROM "
-            "purchase_adjustments WHERE store_id = ? AND currency = ? AND adjusted_at >= ? "
-            "AND adjusted_at < ?)) AS a WHERE adjusted_at >= ? AND adjusted_at < ? "
-            f"AND {_human_purchase('a.purchase_row')}",
-            (store_id, currency, store_id, currency, start, end, start, end),
+        for slot, pslot, st, sn, pm, kind, amount, before in base.foreign_adjustments(
+            conn, store_id, currency, start, end
         )
     ]
     return purchases, adjusted
@@ -256,13 +163,8 @@ def returns(conn: Conn, store_id: str, start: int, end: int) -> dict[tuple[str, 
     """Units and amounts returned (refunds by lines) per (currency, product), on the day of
     the return; read from the adjustments themselves (returns are few)."""
     out: dict[tuple[str, str], list[int]] = defaultdict(lambda: [0, 0])
-    for cur, lines in conn.all(
-        "SELECT currency, lines FROM purchase_adjustments WHERE store_id = ? "
-        "AND adjusted_at >= ? AND adjusted_at < ? AND lines IS NOT NULL "
-        f"AND {_human_purchase('purchase_row')}",
-        (store_id, start, end),
-    ):
-        for ln in loads(lines) or []:
+    for cur, lines in base.returned_lines(conn, store_id, start, end):
+        for ln in lines:
             acc = out[(cur, str(ln["productId"]))]
             acc[0] += int(ln["quantity"])
             acc[1] += int(ln["amount"])
@@ -279,33 +181,14 @@ def add_carts(
     start: int | None = None,
     end: int | None = None,
 ) -> None:
-    where, params = _where(conn, "", "at", lo, hi, start, end)
-    rows = conn.all(
-        f"SELECT at / {SLOT_US}, to_state, CASE WHEN from_state IS NULL THEN 1 ELSE 0 END, COUNT(*) "
-        f"FROM cart_transitions WHERE {where} AND {_human('request_id')} GROUP BY 1, 2, 3",
-        [store_id, *params],
-    )
-    for slot, to_state, first, n in rows:
+    for slot, to_state, first, n in base.carts(conn, store_id, lo, hi, start, end):
         day = days(slot)
         if first:
             facts.carts[(day, "created")] += int(n)
         if to_state in ("abandoned", "purchased", "recovered"):
             facts.carts[(day, to_state)] += int(n)
     # Recovered carts, counted on the day they were abandoned (for the recovery rate).
-    where, params = _where(conn, "t.", "at", lo, hi, None, None)
-    sql = (
-        "SELECT (SELECT MAX(a.at) FROM cart_transitions a WHERE a.cart_row = t.cart_row "
-        "AND a.to_state = 'abandoned' AND a.id < t.id) AS abandoned_at FROM cart_transitions t "
-        f"WHERE t.to_state = 'recovered' AND {where}"
-    )
-    outer = (
-        f"SELECT abandoned_at / {SLOT_US}, COUNT(*) FROM ({sql}) r WHERE abandoned_at IS NOT NULL"
-    )
-    oparams: list[Any] = [store_id, *params]
-    if start is not None:
-        outer += " AND abandoned_at >= ? AND abandoned_at < ?"
-        oparams += [start, end]
-    for slot, n in conn.all(outer + " GROUP BY 1", oparams):
+    for slot, n in base.recovered_by_abandonment(conn, store_id, lo, hi, start, end):
         facts.carts[(days(slot), "recovered_of_abandoned")] += int(n)
 
 
@@ -318,18 +201,9 @@ def add_events(
     start: int | None = None,
     end: int | None = None,
 ) -> None:
-    where, params = _where(conn, "", "received_at", lo, hi, start, end)
-    for slot, status, n in conn.all(
-        f"SELECT received_at / {SLOT_US}, status, COUNT(*) FROM events WHERE {where} "
-        f"AND {_human('request_id')} GROUP BY 1, 2",
-        [store_id, *params],
-    ):
+    for slot, status, n in base.statuses(conn, store_id, lo, hi, start, end):
         facts.quality[(int(slot), "status", status)] += int(n)
-    for slot, warnings, n in conn.all(
-        f"SELECT received_at / {SLOT_US}, warnings, COUNT(*) FROM events WHERE {where} "
-        f"AND warnings IS NOT NULL AND {_human('request_id')} GROUP BY 1, 2",
-        [store_id, *params],
-    ):
+    for slot, warnings, n in base.warnings(conn, store_id, lo, hi, start, end):
         for code in warning_codes(warnings):
             facts.quality[(int(slot), "warning", code)] += int(n)
 
@@ -353,12 +227,7 @@ def add_rejections(
     start: int | None = None,
     end: int | None = None,
 ) -> None:
-    where, params = _where(conn, "", "received_at", lo, hi, start, end)
-    for slot, code, is_cart, n in conn.all(
-        f"SELECT received_at / {SLOT_US}, code, CASE WHEN idx < 0 THEN 1 ELSE 0 END, COUNT(*) "
-        f"FROM quarantine WHERE {where} AND {_human('request_id')} GROUP BY 1, 2, 3",
-        [store_id, *params],
-    ):
+    for slot, code, is_cart, n in base.rejections(conn, store_id, lo, hi, start, end):
         facts.quality[(int(slot), "rejected_cart" if is_cart else "rejected", code)] += int(n)
 
 
@@ -368,11 +237,9 @@ def add_rejections(
 def watermarks(conn: Conn, store_id: str, tz_name: str) -> dict[str, int]:
     """The usable watermark of each kind (0: no rollup yet, or one in another time zone)."""
     out = dict.fromkeys(KINDS, 0)
-    for kind, tz, last_id in conn.all(
-        "SELECT kind, timezone, last_id FROM report_watermarks WHERE store_id = ?", (store_id,)
-    ):
+    for kind, tz, last_id in stored.watermarks(conn, store_id):
         if kind in out and tz == tz_name:
-            out[kind] = int(last_id)
+            out[kind] = last_id
     return out
 
 
@@ -411,11 +278,8 @@ def read_facts(
     facts.quality_unit = "slot" if hourly else "day"
     if "sales" in parts:
         if marks["sales"]:
-            for day, cur, st, sn, pm, o, r, ro, rr in conn.all(
-                "SELECT day, currency, source_type, source_name, payment_method, orders, revenue, "
-                "recovered_orders, recovered_revenue FROM report_sales_days "
-                "WHERE store_id = ? AND day >= ? AND day <= ?",
-                (store_id, first_day, last_day),
+            for day, cur, st, sn, pm, o, r, ro, rr in stored.sales_days(
+                conn, store_id, first_day, last_day
             ):
                 acc = facts.sales[(int(day), cur, st, sn, pm)]
                 acc[0] += int(o)
@@ -423,7 +287,7 @@ def read_facts(
                 acc[2] += int(ro)
                 acc[3] += int(rr)
             months = full_months(first_day, last_day)
-            rows = []
+            rows: list[stored.ProductDay] = []
             if months:
                 m_first = months[0]
                 m_end = (
@@ -431,21 +295,13 @@ def read_facts(
                     .replace(day=1)
                     .toordinal()
                 )
-                rows += conn.all(
-                    "SELECT month, currency, product_id, name, units, revenue, orders FROM report_product_months "
-                    "WHERE store_id = ? AND month >= ? AND month <= ?",
-                    (store_id, m_first, months[-1]),
-                )
+                rows += stored.product_months(conn, store_id, m_first, months[-1])
                 spans = [(first_day, m_first - 1), (m_end, last_day)]
             else:
                 spans = [(first_day, last_day)]
             for lo_day, hi_day in spans:
                 if lo_day <= hi_day:
-                    rows += conn.all(
-                        "SELECT day, currency, product_id, name, units, revenue, orders FROM report_product_days "
-                        "WHERE store_id = ? AND day >= ? AND day <= ?",
-                        (store_id, lo_day, hi_day),
-                    )
+                    rows += stored.product_days(conn, store_id, lo_day, hi_day)
             for day, cur, pid, name, units, revenue, orders in rows:
                 acc = facts.products[(int(day), cur, pid)]
                 acc[0] += int(units)
@@ -454,10 +310,8 @@ def read_facts(
                 facts.names.setdefault(pid, name)
         add_sales(conn, store_id, days, facts, marks["sales"], None, start_us, end_us)
         if marks["refunds"]:
-            for day, cur, st, sn, pm, kind, n, amount in conn.all(
-                "SELECT day, currency, source_type, source_name, payment_method, kind, n, amount "
-                "FROM report_refund_days WHERE store_id = ? AND day >= ? AND day <= ?",
-                (store_id, first_day, last_day),
+            for day, cur, st, sn, pm, kind, n, amount in stored.refund_days(
+                conn, store_id, first_day, last_day
             ):
                 acc = facts.refunds[(int(day), cur, st, sn, pm, kind)]
                 acc[0] += int(n)
@@ -465,27 +319,18 @@ def read_facts(
         add_refunds(conn, store_id, days, facts, marks["refunds"], None, start_us, end_us)
     if "carts" in parts:
         if marks["carts"]:
-            for day, measure, n in conn.all(
-                "SELECT day, measure, n FROM report_cart_days WHERE store_id = ? AND day >= ? AND day <= ?",
-                (store_id, first_day, last_day),
-            ):
+            for day, measure, n in stored.cart_days(conn, store_id, first_day, last_day):
                 facts.carts[(int(day), measure)] += int(n)
         add_carts(conn, store_id, days, facts, marks["carts"], None, start_us, end_us)
     if "events" in parts or "rejections" in parts:
         if marks["events"] or marks["rejections"]:
             if hourly:
-                sql = (
-                    "SELECT slot, kind, code, n FROM report_quality_slots "
-                    "WHERE store_id = ? AND slot >= ? AND slot < ?"
+                counted = stored.quality_slots(
+                    conn, store_id, start_us // SLOT_US, end_us // SLOT_US
                 )
-                bounds = (store_id, start_us // SLOT_US, end_us // SLOT_US)
             else:
-                sql = (
-                    "SELECT day, kind, code, n FROM report_quality_days "
-                    "WHERE store_id = ? AND day >= ? AND day <= ?"
-                )
-                bounds = (store_id, first_day, last_day)
-            for key, kind, code, n in conn.all(sql, bounds):
+                counted = stored.quality_days(conn, store_id, first_day, last_day)
+            for key, kind, code, n in counted:
                 if (kind in ("status", "warning") and marks["events"]) or (
                     kind.startswith("rejected") and marks["rejections"]
                 ):
@@ -517,22 +362,13 @@ class Chunk:
 
 def next_chunk(conn: Conn, store_id: str, tz_name: str, kind: str, now_us: int) -> Chunk | None:
     """Read (outside any write transaction) the next step of `kind`, or None if up to date."""
-    table, time_col = _TABLE[kind]
-    row = conn.one(
-        "SELECT timezone, last_id FROM report_watermarks WHERE store_id = ? AND kind = ?",
-        (store_id, kind),
-    )
-    reset = row is not None and row[0] != tz_name
-    lo = 0 if row is None or reset else int(row[1])
-    plus = "+" if conn.dialect == "sqlite" else ""
-    hi = conn.scalar(
-        f"SELECT id FROM {table} WHERE id > ? AND {plus}{time_col} <= ? ORDER BY id DESC LIMIT 1",
-        (lo, now_us - MARGIN_US),
-    )
-    if hi is None and not reset:
+    row = stored.watermark(conn, store_id, kind)
+    reset = row is not None and row.timezone != tz_name
+    lo = 0 if row is None or reset else row.last_id
+    last = base.last_id(conn, kind, lo, now_us - MARGIN_US)
+    if last is None and not reset:
         return None
-    hi = int(hi) if hi is not None else lo
-    hi = min(hi, lo + CHUNK_IDS)
+    hi = min(last if last is not None else lo, lo + CHUNK_IDS)
     facts = Facts()
     days = _Days(tz_name)
     if kind == "sales":
@@ -553,100 +389,55 @@ def apply_chunk(conn: Conn, chunk: Chunk, now_us: int) -> bool:
     chunk's sums. False, changing nothing, if another catch-up moved it first."""
     sid, kind = chunk.store_id, chunk.kind
     if chunk.reset:
-        gone = conn.execute(
-            "DELETE FROM report_watermarks WHERE store_id = ? AND kind = ? AND timezone <> ?",
-            (sid, kind, chunk.tz_name),
-        ).rowcount
-        if not gone:
+        if not stored.drop_other_zone(conn, sid, kind, chunk.tz_name):
             return False
-        for sql in _RESET[kind]:
-            conn.execute(sql, (sid,))
+        stored.reset(conn, sid, kind)
     if not chunk.exists:
-        ok = conn.one(
-            "INSERT INTO report_watermarks (store_id, kind, timezone, last_id, updated_at) "
-            "VALUES (?, ?, ?, ?, ?) ON CONFLICT (store_id, kind) DO NOTHING RETURNING last_id",
-            (sid, kind, chunk.tz_name, chunk.hi, now_us),
-        )
-        if ok is None:
+        if not stored.start(conn, sid, kind, chunk.tz_name, chunk.hi, now_us):
             return False
-    else:
-        moved = conn.execute(
-            "UPDATE report_watermarks SET last_id = ?, updated_at = ? "
-            "WHERE store_id = ? AND kind = ? AND last_id = ? AND timezone = ?",
-            (chunk.hi, now_us, sid, kind, chunk.lo, chunk.tz_name),
-        ).rowcount
-        if moved != 1:
-            return False
+    elif not stored.move(conn, sid, kind, chunk.tz_name, chunk.lo, chunk.hi, now_us):
+        return False
     f = chunk.facts
     if f.sales:
-        conn.executemany(
-            "INSERT INTO report_sales_days (store_id, day, currency, source_type, source_name, payment_method, "
-            "orders, revenue, recovered_orders, recovered_revenue) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?) "
-            "ON CONFLICT (store_id, day, currency, source_type, source_name, payment_method) DO UPDATE SET "
-            "orders = report_sales_days.orders + excluded.orders, "
-            "revenue = report_sales_days.revenue + excluded.revenue, "
-            "recovered_orders = report_sales_days.recovered_orders + excluded.recovered_orders, "
-            "recovered_revenue = report_sales_days.recovered_revenue + excluded.recovered_revenue",
-            [(sid, *key, *vals) for key, vals in f.sales.items()],
-        )
+        stored.add_sales_days(conn, sid, [(*key, *vals) for key, vals in f.sales.items()])
     if f.products:
-        conn.executemany(
-            "INSERT INTO report_product_days (store_id, day, currency, product_id, name, units, revenue, orders) "
-            "VALUES (?, ?, ?, ?, ?, ?, ?, ?) ON CONFLICT (store_id, day, currency, product_id) DO UPDATE SET "
-            "name = excluded.name, units = report_product_days.units + excluded.units, "
-            "revenue = report_product_days.revenue + excluded.revenue, "
-            "orders = report_product_days.orders + excluded.orders",
+        stored.add_product_days(
+            conn,
+            sid,
             [
-                (sid, day, cur, pid, f.names.get(pid, pid), *vals)
+                stored.ProductDay(day, cur, pid, f.names.get(pid, pid), *vals)
                 for (day, cur, pid), vals in f.products.items()
             ],
         )
-    if f.products:
         months: dict[tuple[int, str, str], list[int]] = defaultdict(lambda: [0, 0, 0])
         for (day, cur, pid), vals in f.products.items():
             acc = months[(date.fromordinal(day).replace(day=1).toordinal(), cur, pid)]
             for i in range(3):
                 acc[i] += vals[i]
-        conn.executemany(
-            "INSERT INTO report_product_months (store_id, month, currency, product_id, name, units, revenue, orders) "
-            "VALUES (?, ?, ?, ?, ?, ?, ?, ?) ON CONFLICT (store_id, month, currency, product_id) DO UPDATE SET "
-            "name = excluded.name, units = report_product_months.units + excluded.units, "
-            "revenue = report_product_months.revenue + excluded.revenue, "
-            "orders = report_product_months.orders + excluded.orders",
+        stored.add_product_months(
+            conn,
+            sid,
             [
-                (sid, month, cur, pid, f.names.get(pid, pid), *vals)
+                stored.ProductDay(month, cur, pid, f.names.get(pid, pid), *vals)
                 for (month, cur, pid), vals in months.items()
             ],
         )
     if f.refunds:
-        conn.executemany(
-            "INSERT INTO report_refund_days (store_id, day, currency, source_type, source_name, "
-            "payment_method, kind, n, amount) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?) "
-            "ON CONFLICT (store_id, day, currency, source_type, source_name, payment_method, kind) "
-            "DO UPDATE SET n = report_refund_days.n + excluded.n, "
-            "amount = report_refund_days.amount + excluded.amount",
-            [(sid, *key, *vals) for key, vals in f.refunds.items()],
-        )
+        stored.add_refund_days(conn, sid, [(*key, *vals) for key, vals in f.refunds.items()])
     if f.carts:
-        conn.executemany(
-            "INSERT INTO report_cart_days (store_id, day, measure, n) VALUES (?, ?, ?, ?) "
-            "ON CONFLICT (store_id, day, measure) DO UPDATE SET n = report_cart_days.n + excluded.n",
-            [(sid, day, measure, n) for (day, measure), n in f.carts.items()],
+        stored.add_cart_days(
+            conn, sid, [stored.CartDay(day, measure, n) for (day, measure), n in f.carts.items()]
         )
     if f.quality:
-        conn.executemany(
-            "INSERT INTO report_quality_slots (store_id, slot, kind, code, n) VALUES (?, ?, ?, ?, ?) "
-            "ON CONFLICT (store_id, slot, kind, code) DO UPDATE SET n = report_quality_slots.n + excluded.n",
-            [(sid, slot, kind, code, n) for (slot, kind, code), n in f.quality.items()],
+        stored.add_quality_slots(
+            conn, sid, [stored.QualityCount(*key, n) for key, n in f.quality.items()]
         )
         days = _Days(chunk.tz_name)
         by_day: dict[tuple[int, str, str], int] = defaultdict(int)
         for (slot, kind, code), n in f.quality.items():
             by_day[(days(slot), kind, code)] += n
-        conn.executemany(
-            "INSERT INTO report_quality_days (store_id, day, kind, code, n) VALUES (?, ?, ?, ?, ?) "
-            "ON CONFLICT (store_id, day, kind, code) DO UPDATE SET n = report_quality_days.n + excluded.n",
-            [(sid, day, kind, code, n) for (day, kind, code), n in by_day.items()],
+        stored.add_quality_days(
+            conn, sid, [stored.QualityCount(*key, n) for key, n in by_day.items()]
         )
     return True
 
@@ -670,14 +461,4 @@ def catch_up(conn: Conn, store_id: str, tz_name: str, now_us: int) -> int:
 
 def drop(conn: Conn, store_id: str) -> None:
     """Forget every rollup of a store (they are built again on the next catch-up)."""
-    for table in (
-        "report_sales_days",
-        "report_refund_days",
-        "report_product_days",
-        "report_product_months",
-        "report_quality_days",
-        "report_cart_days",
-        "report_quality_slots",
-        "report_watermarks",
-    ):
-        conn.execute(f"DELETE FROM {table} WHERE store_id = ?", (store_id,))
+    stored.drop(conn, store_id)

@@ -18,41 +18,23 @@ from shopevents.domain.attribution import NOT_A_TOUCH, UNATTRIBUTED, first_touch
 from shopevents.reports import rates
 from shopevents.reports.queries import _add, _adjusted, _figures
 from shopevents.reports.timebuckets import SLOT_US, Range
+from shopevents.storage import attribution_facts as facts
 from shopevents.storage.database import Conn
 from shopevents.storage.stores import StoreRecord
 
 UNKNOWN_DEVICE = "unknown"
-_NOT_TOUCH = ", ".join(f"'{s}'" for s in sorted(NOT_A_TOUCH))
-
-# The visits of `contact` up to `upto` (an instant): the first, the latest, and the latest
-# that is a touch (not direct, not internal).
-_TOUCHES = (
-    "(SELECT v.id FROM visits v WHERE v.contact_id = {contact} AND v.at <= {upto} "
-    "ORDER BY v.at, v.id LIMIT 1), "
-    "(SELECT v.id FROM visits v WHERE v.contact_id = {contact} AND v.at <= {upto} "
-    "ORDER BY v.at DESC, v.id DESC LIMIT 1), "
-    "(SELECT v.id FROM visits v WHERE v.contact_id = {contact} AND v.at <= {upto} "
-    f"AND v.source NOT IN ({_NOT_TOUCH}) ORDER BY v.at DESC, v.id DESC LIMIT 1)"
-)
 
 
 class _Visits:
-    """Visit rows by id, read in chunks: (source, name, medium, campaign, device)."""
+    """Visits by id, read in chunks."""
 
     def __init__(self, conn: Conn) -> None:
         self.conn = conn
-        self.rows: dict[int, tuple[Any, ...]] = {}
+        self.rows: dict[int, facts.Visit] = {}
 
     def load(self, ids: set[int]) -> None:
         wanted = sorted(i for i in ids if i is not None and i not in self.rows)
-        for k in range(0, len(wanted), 500):
-            chunk = wanted[k : k + 500]
-            test, params = self.conn.any_of(chunk)
-            for row in self.conn.all(
-                f"SELECT id, source, name, medium, campaign, device FROM visits WHERE id {test}",
-                params,
-            ):
-                self.rows[int(row[0])] = tuple(row[1:])
+        self.rows.update(facts.visits(self.conn, wanted))
 
 
 class _Attribution:
@@ -60,31 +42,29 @@ class _Attribution:
 
     __slots__ = ("campaign", "device", "first", "last")
 
-    def __init__(self, visits: _Visits, first_id: Any, latest_id: Any, touch_id: Any) -> None:
+    def __init__(self, visits: _Visits, touches: facts.Touches) -> None:
+        first_id, latest_id, touch_id = touches
         if first_id is None:
             self.first = self.last = UNATTRIBUTED
             self.device = UNKNOWN_DEVICE
             self.campaign: tuple[str, str, str, str] | None = None
             return
-        first = visits.rows[int(first_id)]
-        latest = visits.rows[int(latest_id)]
+        first = visits.rows[first_id]
+        assert latest_id is not None  # there is a latest visit when there is a first one
+        latest = visits.rows[latest_id]
         self.first = first_touch([first[0]])
         self.device = latest[4] or UNKNOWN_DEVICE
         if touch_id is None:
             self.last = "direct"
             self.campaign = None
             return
-        touch = visits.rows[int(touch_id)]
+        touch = visits.rows[touch_id]
         self.last = touch[0]
         self.campaign = (
             (touch[0], touch[1] or "", touch[2] or "", touch[3] or "")
             if touch[0] in ("campaign", "email") and (touch[2] or touch[3])
             else None
         )
-
-
-_HUMAN = "NOT EXISTS (SELECT 1 FROM bot_requests b WHERE b.id = {request} AND b.kept = 0)"
-"""SQL: the row is not from a bot's request left out of the figures (docs/privacy.md#bots)."""
 
 
 def _acc() -> list[int]:
@@ -111,55 +91,29 @@ def sources(
             hit = days[slot] = rng.slot_day(slot)
         return hit
 
-    bought = conn.all(
-        "SELECT p.purchased_at, p.currency, p.total_price, "
-        + _TOUCHES.format(contact="p.contact_id", upto="p.received_at")
-        + " FROM purchases p WHERE p.store_id = ? AND p.purchased_at >= ? AND p.purchased_at < ? "
-        f"AND {_HUMAN.format(request='p.request_id')}",
-        (sid, rng.start_us, rng.end_us),
-    )
-    adjusted = conn.all(
-        "SELECT a.purchased_at, a.currency, a.kind, a.amount, a.prior, "
-        + _TOUCHES.format(contact="p.contact_id", upto="p.received_at")
-        + " FROM (SELECT purchase_row, purchased_at, currency, kind, amount, adjusted_at, "
-        "COALESCE(SUM(amount) OVER (PARTITION BY purchase_row ORDER BY id ROWS BETWEEN "
-        "UNBOUNDED PRECEDING AND 1 PRECEDING), 0) AS prior FROM purchase_adjustments "
-        "WHERE store_id = ? AND purchase_row IN (SELECT purchase_row FROM purchase_adjustments "
-        "WHERE store_id = ? AND adjusted_at >= ? AND adjusted_at < ?)) a "
-        "JOIN purchases p ON p.id = a.purchase_row "
-        "WHERE a.adjusted_at >= ? AND a.adjusted_at < ? "
-        f"AND {_HUMAN.format(request='p.request_id')}",
-        (sid, sid, rng.start_us, rng.end_us, rng.start_us, rng.end_us),
-    )
-    started = conn.all(
-        "SELECT t.at, "
-        + _TOUCHES.format(contact="c.contact_id", upto="t.at")
-        + " FROM cart_transitions t JOIN carts c ON c.id = t.cart_row "
-        "WHERE t.store_id = ? AND t.at >= ? AND t.at < ? AND t.from_state IS NULL "
-        f"AND {_HUMAN.format(request='t.request_id')}",
-        (sid, rng.start_us, rng.end_us),
-    )
-    seen = conn.all(
-        "SELECT source, COALESCE(device, ''), COUNT(*) FROM visits "
-        "WHERE store_id = ? AND at >= ? AND at < ? AND NOT EXISTS (SELECT 1 FROM events e "
-        "JOIN bot_requests b ON b.id = e.request_id AND b.kept = 0 WHERE e.id = visits.event_id) "
-        "GROUP BY source, device",
-        (sid, rng.start_us, rng.end_us),
-    )
+    bought = facts.bought(conn, sid, rng.start_us, rng.end_us, NOT_A_TOUCH)
+    adjusted = facts.adjusted(conn, sid, rng.start_us, rng.end_us, NOT_A_TOUCH)
+    started = facts.started(conn, sid, rng.start_us, rng.end_us, NOT_A_TOUCH)
+    seen = facts.seen(conn, sid, rng.start_us, rng.end_us)
 
     visits = _Visits(conn)
-    visits.load(
-        {int(i) for row in (*bought, *adjusted, *started) for i in row[-3:] if i is not None}
-    )
+    touched = [r.touches for r in bought] + [r.touches for r in adjusted]
+    touched += [r.touches for r in started]
+    visits.load({i for touches in touched for i in touches if i is not None})
 
-    def attribution(row: Any) -> _Attribution:
-        return _Attribution(visits, *row[-3:])
+    def attribution(row: facts.BoughtRow | facts.AdjustedRow | facts.StartedRow) -> _Attribution:
+        return _Attribution(visits, row.touches)
 
     # -- money, converted as the revenue report converts it -----------------------------------
-    foreign = {str(r[1]) for r in (*bought, *adjusted) if r[1] != currency} if converting else set()
+    foreign = (
+        {r.currency for r in bought if r.currency != currency}
+        | {r.currency for r in adjusted if r.currency != currency}
+        if converting
+        else set()
+    )
     table = None
     if foreign:
-        first_day = min([rng.first_ord] + [day_of(r[0]) for r in adjusted])
+        first_day = min([rng.first_ord] + [day_of(r.purchased_at) for r in adjusted])
         table = rates.Table(conn, {*foreign, currency}, first_day, rng.last_ord)
     total = _acc()
     by_first: dict[str, list[int]] = defaultdict(_acc)
@@ -178,7 +132,7 @@ def sources(
             _add(by_campaign[a.campaign], vals)
 
     for row in bought:
-        at, cur, price = int(row[0]), str(row[1]), int(row[2])
+        at, cur, price = row.purchased_at, row.currency, row.total
         if cur != currency:
             if not converting:
                 _add(others[cur], [1, price, 0, 0, 0, 0])
@@ -191,8 +145,14 @@ def sources(
                 continue
             price = value
         count(attribution(row), [1, price, 0, 0, 0, 0])
-    for row in adjusted:
-        pat, cur, kind, amount, before = int(row[0]), str(row[1]), row[2], int(row[3]), int(row[4])
+    for adj in adjusted:
+        pat, cur, kind, amount, before = (
+            adj.purchased_at,
+            adj.currency,
+            adj.kind,
+            adj.amount,
+            adj.prior,
+        )
         if cur != currency:
             if not converting:
                 _add(others[cur], _adjusted(kind, 1, amount))
@@ -205,14 +165,14 @@ def sources(
                 _add(others[cur], _adjusted(kind, 1, amount))
                 continue
             amount = upto - prior
-        count(attribution(row), _adjusted(kind, 1, amount))
+        count(attribution(adj), _adjusted(kind, 1, amount))
 
     # -- carts created, visits ----------------------------------------------------------------
     carts_first: dict[str, int] = defaultdict(int)
     carts_last: dict[str, int] = defaultdict(int)
     carts_device: dict[str, int] = defaultdict(int)
-    for row in started:
-        a = attribution(row)
+    for started_row in started:
+        a = attribution(started_row)
         carts_first[a.first] += 1
         carts_last[a.last] += 1
         carts_device[a.device] += 1

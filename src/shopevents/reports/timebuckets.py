@@ -16,8 +16,8 @@ from zoneinfo import ZoneInfo
 
 from shopevents.clock import EPOCH, to_micros
 from shopevents.errors import FieldError
+from shopevents.storage.report_facts import SLOT_US as SLOT_US
 
-SLOT_US = 15 * 60 * 1_000_000
 INTERVALS = ("hour", "day", "week", "month")
 MAX_DAYS = 3700
 
