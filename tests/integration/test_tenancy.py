@@ -14,7 +14,7 @@ from typing import Any
 import httpx
 import pytest
 from click.testing import CliRunner
-from starlette.routing import Route
+from starlette.routing import BaseRoute, Mount, Route
 
 from shopevents.cli import main
 from shopevents.clock import SystemClock
@@ -81,13 +81,22 @@ def client(live: LiveServer, agent: str = "test-browser") -> httpx.Client:
     return httpx.Client(base_url=live.url, timeout=30, headers={"User-Agent": agent})
 
 
+def every_route(routes: list[Any]) -> list[Route]:
+    """The routes of a table, those of its sub-applications (the dashboard's pages) included."""
+    out: list[Route] = []
+    for r in routes:
+        if isinstance(r, Route):
+            out.append(r)
+        elif isinstance(r, BaseRoute) and not isinstance(r, Mount):
+            out.extend(every_route(getattr(r, "routes", [])))
+    return out
+
+
 def dashboard_routes(live: LiveServer) -> list[tuple[str, str]]:
     """(method, path) of every dashboard route: the app's route table, less the REST API,
     ingest and static files."""
     out = []
-    for r in live.app.router.routes:
-        if not isinstance(r, Route):
-            continue
+    for r in every_route(live.app.router.routes):
         p = r.path
         if not (p == "/" or p.startswith(("/stores", "/switch", "/log", "/account"))):
             continue

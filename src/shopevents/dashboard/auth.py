@@ -16,7 +16,6 @@ from __future__ import annotations
 
 import hashlib
 import hmac
-import weakref
 from collections import deque
 from typing import Any
 
@@ -192,14 +191,3 @@ class Throttle:
     def clear(self, *keys: str) -> None:
         for k in keys:
             self.fails.pop(k, None)
-
-
-_SESSIONS: weakref.WeakKeyDictionary[Any, Sessions] = weakref.WeakKeyDictionary()
-
-
-def sessions_for(ctx: Any) -> Sessions:
-    s = _SESSIONS.get(ctx)
-    if s is None:
-        cfg = ctx.settings.dashboard
-        s = _SESSIONS[ctx] = Sessions(cfg.secret_key, cfg.session_max_age_seconds, ctx.clock)
-    return s

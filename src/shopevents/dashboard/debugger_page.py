@@ -1,26 +1,26 @@
 """The dashboard's *Integration* pages: the store's requests (live, paged back with an
 "older" cursor, filtered by an event's outcome and type and by a request number, tracker id
-or e-mail), their JSON for the live list, and one request's verdicts, raw body and response.
-The routes use the dashboard's own page machinery (login, CSRF, store), passed in by
-`dashboard.routes`."""
+or e-mail), their JSON for the live list, and one request's verdicts, raw body and response."""
 
 from __future__ import annotations
 
-from collections.abc import Callable
 from typing import Any
 
+from starlette.requests import Request
 from starlette.responses import Response
-from starlette.routing import Route
 
+from shopevents.client.snippet import loader_snippet
 from shopevents.dashboard import format, views
 from shopevents.dashboard import queries as dq
+from shopevents.dashboard.params import PAGE, query
+from shopevents.dashboard.site import store_view
+from shopevents.errors import PageProblem
 from shopevents.reports import queries as rq
 from shopevents.reports.service import maintainer, range_for
 from shopevents.reports.timebuckets import local_today
 from shopevents.responses import json_response
 from shopevents.schema.models import EVENT_TYPES
 
-PAGE = 50
 LIVE_BATCH = 50
 
 
@@ -43,96 +43,77 @@ def request_id(text: str | None) -> int | None:
     return None
 
 
-def routes(
-    ctx: Any,
-    prefix: str,
-    page: Any,
-    render: Any,
-    read: Any,
-    public_base: Callable[[Any], str],
-    problem: Callable[[int, str, str], Exception],
-    query: Callable[..., str],
-) -> list[Route]:
-    async def debugger(v: Any) -> Response:
-        from shopevents.client.snippet import loader_snippet
+async def debugger(request: Request) -> Response:
+    v, store = store_view(request)
+    ctx = v.ctx
+    filters = filters_of(v.q)
+    before = request_id(v.q.get("before"))
+    rows, older = await v.read(
+        lambda c: dq.request_page(c, store.id, before_id=before, limit=PAGE, **filters)
+    )
+    live = before is None and not any(filters.values())
+    today = local_today(store.timezone, ctx.clock.now())
+    rng = range_for(
+        ctx,
+        store,
+        {
+            "from": (today.fromordinal(today.toordinal() - 1)).isoformat(),
+            "to": today.isoformat(),
+            "interval": "hour",
+        },
+        allow_hour=True,
+    )
+    maintainer(ctx).poke(store)
+    now = ctx.now_us()
+    quality = await v.read(lambda c: rq.data_quality(c, store, rng, until_us=now))
+    base = v.public_base
+    return v.render(
+        "debugger.html",
+        active="debugger",
+        rows=rows,
+        last_id=rows[0]["id"] if rows else 0,
+        live=live,
+        older=older,
+        paged=before is not None,
+        filters=filters,
+        filtered=any(filters.values()),
+        statuses=dq.REQUEST_STATUSES,
+        event_types=sorted(EVENT_TYPES),
+        query=lambda **kw: query(v.q, **kw),
+        quality=quality,
+        quality_view=views.quality_chart(quality),
+        ingest_url=f"{base}/integration-type/system/scrippet-notification/{store.id}",
+        snippet=loader_snippet(store.id, base),
+    )
 
-        store = v.store
-        assert store is not None
-        filters = filters_of(v.q)
-        before = request_id(v.q.get("before"))
-        rows, older = await read(
-            lambda c: dq.request_page(c, store.id, before_id=before, limit=PAGE, **filters)
-        )
-        live = before is None and not any(filters.values())
-        today = local_today(store.timezone, ctx.clock.now())
-        rng = range_for(
-            ctx,
-            store,
-            {
-                "from": (today.fromordinal(today.toordinal() - 1)).isoformat(),
-                "to": today.isoformat(),
-                "interval": "hour",
-            },
-            allow_hour=True,
-        )
-        maintainer(ctx).poke(store)
-        now = ctx.now_us()
-        quality = await read(lambda c: rq.data_quality(c, store, rng, until_us=now))
-        base = public_base(v)
-        return render(  # type: ignore[no-any-return]
-            v,
-            "debugger.html",
-            active="debugger",
-            rows=rows,
-            last_id=rows[0]["id"] if rows else 0,
-            live=live,
-            older=older,
-            paged=before is not None,
-            filters=filters,
-            filtered=any(filters.values()),
-            statuses=dq.REQUEST_STATUSES,
-            event_types=sorted(EVENT_TYPES),
-            query=lambda **kw: query(v.q, **kw),
-            quality=quality,
-            quality_view=views.quality_chart(quality),
-            ingest_url=f"{base}/integration-type/system/scrippet-notification/{store.id}",
-            snippet=loader_snippet(store.id, base),
-        )
 
-    async def requests_json(v: Any) -> Response:
-        store = v.store
-        assert store is not None
-        after = request_id(v.q.get("after")) or 0
-        before = request_id(v.q.get("before"))
-        filters = filters_of(v.q)
-        rows, older = await read(
-            lambda c: dq.request_page(
-                c, store.id, after_id=after, before_id=before, limit=LIVE_BATCH, **filters
-            )
+async def requests_json(request: Request) -> Response:
+    v, store = store_view(request)
+    after = request_id(v.q.get("after")) or 0
+    before = request_id(v.q.get("before"))
+    filters = filters_of(v.q)
+    rows, older = await v.read(
+        lambda c: dq.request_page(
+            c, store.id, after_id=after, before_id=before, limit=LIVE_BATCH, **filters
         )
-        return json_response({"items": rows, "older": older})
+    )
+    return json_response({"items": rows, "older": older})
 
-    async def request_page(v: Any) -> Response:
-        store = v.store
-        assert store is not None
-        rid = v.request.path_params["request_id"]
-        as_json = rid.endswith(".json")
-        rid = rid.removesuffix(".json")
-        if not (rid.isascii() and rid.isdigit()) or len(rid) > 18:
-            raise problem(404, "No such request", "This request does not exist.")
-        found = await read(lambda c: dq.request_detail(c, store.id, int(rid)))
-        if found is None:
-            if as_json:
-                return json_response({"error": "not found"}, 404)
-            raise problem(404, "No such request", "This request does not exist in this store.")
+
+async def request_page(request: Request) -> Response:
+    v, store = store_view(request)
+    rid = request.path_params["request_id"]
+    as_json = rid.endswith(".json")
+    rid = rid.removesuffix(".json")
+    if not (rid.isascii() and rid.isdigit()) or len(rid) > 18:
+        raise PageProblem(404, "No such request", "This request does not exist.")
+    found = await v.read(lambda c: dq.request_detail(c, store.id, int(rid)))
+    if found is None:
         if as_json:
-            found["bodyPretty"] = format.pretty_json(found["body"])
-            found["responsePretty"] = format.pretty_json(found["response"])
-            return json_response(found)
-        return render(v, "request.html", active="debugger", r=found)  # type: ignore[no-any-return]
-
-    return [
-        Route(prefix + "/debugger", page(debugger), methods=["GET"]),
-        Route(prefix + "/debugger/requests.json", page(requests_json), methods=["GET"]),
-        Route(prefix + "/debugger/requests/{request_id}", page(request_page), methods=["GET"]),
-    ]
+            return json_response({"error": "not found"}, 404)
+        raise PageProblem(404, "No such request", "This request does not exist in this store.")
+    if as_json:
+        found["bodyPretty"] = format.pretty_json(found["body"])
+        found["responsePretty"] = format.pretty_json(found["response"])
+        return json_response(found)
+    return v.render("request.html", active="debugger", r=found)

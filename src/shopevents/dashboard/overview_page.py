@@ -1,117 +1,107 @@
 """The dashboard's *Overview*: revenue, carts, products and events for a date range, each
-chart in buckets that fit the range (`views.pick_interval`) unless the merchant chose one.
-The route uses the dashboard's own page machinery (login, CSRF, store), passed in by
-`dashboard.routes`."""
+chart in buckets that fit the range (`views.pick_interval`) unless the merchant chose one."""
 
 from __future__ import annotations
 
-from collections.abc import Callable
 from typing import Any
 
+from starlette.requests import Request
 from starlette.responses import Response
-from starlette.routing import Route
 
+from shopevents.context import AppContext
 from shopevents.dashboard import queries as dq
 from shopevents.dashboard import views
+from shopevents.dashboard.params import field_message, query
+from shopevents.dashboard.site import store_view
 from shopevents.reports import queries as rq
 from shopevents.reports import rollups
 from shopevents.reports.service import maintainer, range_for
 from shopevents.reports.timebuckets import SLOT_US, Range, hour_key, hour_label, local_today
+from shopevents.storage.database import Conn
 from shopevents.storage.stores import StoreRecord
 
 
-def routes(
-    ctx: Any,
-    prefix: str,
-    page: Any,
-    render: Any,
-    read: Any,
-    message: Callable[[ValueError], str],
-    query: Callable[..., str],
-) -> list[Route]:
-    async def overview(v: Any) -> Response:
-        store = v.store
-        assert store is not None
-        today = local_today(store.timezone, ctx.clock.now())
-        group_by = v.q.get("groupBy") or "source_type"
-        if group_by not in rq.GROUP_BY:
-            group_by = "source_type"
-        error = None
-        try:
-            rng, chosen = overview_range(store, v.q)
-        except ValueError as exc:
-            error = message(exc)
-            rng, chosen = overview_range(store, {})
-        maintainer(ctx).poke(store)
-        hourly = rng.interval == "hour"
-        # Revenue, carts and products are kept per local day: an hourly range reads them per
-        # day and draws the revenue per hour from the purchases themselves.
-        day_rng = Range(store.timezone, rng.first, rng.last, "day") if hourly else rng
-        now = ctx.now_us()
+async def overview(request: Request) -> Response:
+    v, store = store_view(request)
+    ctx = v.ctx
+    today = local_today(store.timezone, ctx.clock.now())
+    group_by = v.q.get("groupBy") or "source_type"
+    if group_by not in rq.GROUP_BY:
+        group_by = "source_type"
+    error = None
+    try:
+        rng, chosen = overview_range(ctx, store, v.q)
+    except ValueError as exc:
+        error = field_message(exc)
+        rng, chosen = overview_range(ctx, store, {})
+    maintainer(ctx).poke(store)
+    hourly = rng.interval == "hour"
+    # Revenue, carts and products are kept per local day: an hourly range reads them per
+    # day and draws the revenue per hour from the purchases themselves.
+    day_rng = Range(store.timezone, rng.first, rng.last, "day") if hourly else rng
+    now = ctx.now_us()
 
-        def load(c: Any) -> dict[str, Any]:
-            facts = rollups.read_facts(
-                c,
-                store.id,
-                store.timezone,
-                rng.start_us,
-                rng.end_us,
-                rng.first_ord,
-                rng.last_ord,
-                rollups.KINDS,
-                hourly=hourly,
-            )
-            rev = rq.revenue(c, store, day_rng, group_by, facts=facts)
-            out = {
-                "revenue": rev,
-                "carts": rq.carts(c, store, day_rng, facts=facts),
-                "products": rq.products(c, store, day_rng, facts=facts),
-                "quality": rq.data_quality(c, store, rng, facts=facts, until_us=now),
-                "has_data": dq.store_has_data(c, store.id),
-            }
-            if hourly:
-                hours = [(k, hour_label(k, rng.tz)) for k in rng.hour_buckets() if k <= now]
-                sales = dq.purchases_between(c, store.id, rng.start_us, rng.end_us, rev["currency"])
-                out["hourly"] = views.hourly_revenue(
-                    [(hour_key(at // SLOT_US, rng.tz), amount) for at, amount in sales],
-                    hours,
-                    rev["currency"],
-                )
-            return out
-
-        data = await read(load)
-        rev = data["revenue"]
-        return render(
-            v,
-            "overview.html",
-            active="overview",
-            rng=rng,
-            chosen=chosen,
-            intervals=views.intervals_for(rng.days),
-            error=error,
-            group_by=group_by,
-            presets=views.presets(today),
-            rev=rev,
-            revenue=views.revenue_chart(data.get("hourly") or rev),
-            splits=views.split_tables(rev),
-            carts=data["carts"],
-            carts_view=views.carts_chart(data["carts"], day_rng.interval),
-            products=data["products"],
-            products_view=views.products_chart(data["products"]),
-            quality=data["quality"],
-            quality_view=views.quality_chart(data["quality"]),
-            has_data=data["has_data"],
-            query=lambda **kw: query(v.q, **kw),
+    def load(c: Conn) -> dict[str, Any]:
+        facts = rollups.read_facts(
+            c,
+            store.id,
+            store.timezone,
+            rng.start_us,
+            rng.end_us,
+            rng.first_ord,
+            rng.last_ord,
+            rollups.KINDS,
+            hourly=hourly,
         )
+        rev = rq.revenue(c, store, day_rng, group_by, facts=facts)
+        out = {
+            "revenue": rev,
+            "carts": rq.carts(c, store, day_rng, facts=facts),
+            "products": rq.products(c, store, day_rng, facts=facts),
+            "quality": rq.data_quality(c, store, rng, facts=facts, until_us=now),
+            "has_data": dq.store_has_data(c, store.id),
+        }
+        if hourly:
+            hours = [(k, hour_label(k, rng.tz)) for k in rng.hour_buckets() if k <= now]
+            sales = dq.purchases_between(c, store.id, rng.start_us, rng.end_us, rev["currency"])
+            out["hourly"] = views.hourly_revenue(
+                [(hour_key(at // SLOT_US, rng.tz), amount) for at, amount in sales],
+                hours,
+                rev["currency"],
+            )
+        return out
 
-    def overview_range(store: StoreRecord, params: Any) -> tuple[Range, bool]:
-        """The overview's range, and whether its bucket was chosen by the user: without an
-        `interval` the bucket follows the range's length (`views.pick_interval`)."""
-        chosen = (params.get("interval") or "auto") != "auto"
-        if chosen:
-            return range_for(ctx, store, params, allow_hour=True), True
-        probe = range_for(ctx, store, {**dict(params), "interval": "day"})
-        auto = views.pick_interval(probe.days)
-        return Range(store.timezone, probe.first, probe.last, auto), False
+    data = await v.read(load)
+    rev = data["revenue"]
+    return v.render(
+        "overview.html",
+        active="overview",
+        rng=rng,
+        chosen=chosen,
+        intervals=views.intervals_for(rng.days),
+        error=error,
+        group_by=group_by,
+        presets=views.presets(today),
+        rev=rev,
+        revenue=views.revenue_chart(data.get("hourly") or rev),
+        splits=views.split_tables(rev),
+        carts=data["carts"],
+        carts_view=views.carts_chart(data["carts"], day_rng.interval),
+        products=data["products"],
+        products_view=views.products_chart(data["products"]),
+        quality=data["quality"],
+        quality_view=views.quality_chart(data["quality"]),
+        has_data=data["has_data"],
+        query=lambda **kw: query(v.q, **kw),
+    )
 
-    return [Route(prefix + "/", page(overview), methods=["GET"])]
+
+def overview_range(ctx: AppContext, store: StoreRecord, params: Any) -> tuple[Range, bool]:
+    """The overview's range, and whether its bucket was chosen by the user: without an
+    `interval` the bucket follows the range's length (`views.pick_interval`)."""
+    chosen = (params.get("interval") or "auto") != "auto"
+    if chosen:
+        return range_for(ctx, store, params, allow_hour=True), True
+    probe = range_for(ctx, store, {**dict(params), "interval": "day"})
+    auto = views.pick_interval(probe.days)
+    return Range(store.timezone, probe.first, probe.last, auto), False

@@ -139,3 +139,25 @@ def pending_ids(
     sql += " ORDER BY id LIMIT ?"
     params.append(limit)
     return [int(r[0]) for r in conn.all(sql, params)]
+
+
+def replay_summary(results: list[dict[str, Any]]) -> tuple[str, str]:
+    """A replay's outcome in one line, and its level (ok when some were accepted and none
+    still rejected, else info)."""
+    counts: dict[str, int] = {}
+    for r in results:
+        counts[r["status"]] = counts.get(r["status"], 0) + 1
+    parts = []
+    names = {
+        "accepted": "replayed and accepted",
+        "duplicate": "replayed as duplicates",
+        "conflict": "replayed as conflicts",
+        "rejected": "still rejected (their errors are updated)",
+        "already": "replayed before",
+        "missing": "not found",
+    }
+    for key in ("accepted", "duplicate", "conflict", "rejected", "already", "missing"):
+        if counts.get(key):
+            parts.append(f"{counts[key]} {names[key]}")
+    level = "ok" if counts.get("accepted") and not counts.get("rejected") else "info"
+    return level, "Replay: " + ", ".join(parts) + "."
