@@ -5,8 +5,8 @@ from __future__ import annotations
 
 import pytest
 
-from shopevents.storage import database as dbmod
 from shopevents.storage.database import COPY_MIN_ROWS, Database
+from shopevents.storage.statements import insert
 
 INSERT = "INSERT INTO outbox (store_id, topic, occurred_at, payload) VALUES (?, ?, ?, ?)"
 INSERT_EVENT = (
@@ -176,8 +176,8 @@ def test_many_queued_rows_of_a_statement_round_trip_exactly(db: Database) -> Non
             for i in range(5):
                 conn.append(INSERT, ("s1", "ping", i, "{}"))
             # Both statements qualify for COPY (the outbox's 5 rows are too few).
-            assert dbmod._copy_sql(dbmod._with_id(INSERT_EVENT))
-            assert dbmod._copy_sql(INSERT_REQUEST)
+            assert insert(INSERT_EVENT).with_id.plain
+            assert insert(INSERT_REQUEST).plain
         got = conn.all(
             "SELECT id, store_id, request_id, idx, type, status, received_at, contact_id, "
             "warnings, data FROM events ORDER BY id"
