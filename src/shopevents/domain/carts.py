@@ -16,22 +16,31 @@ import msgspec
 
 from shopevents.domain import outbox, timeline
 from shopevents.schema import models as m
-from shopevents.storage.codec import dumps, loads, money_from_db, money_to_db
+from shopevents.storage import carts as stored
+from shopevents.storage import contacts
+from shopevents.storage.carts import CartRow, NewCart
+from shopevents.storage.codec import dumps, money_from_db, money_to_db
 from shopevents.storage.database import Conn
 
+__all__ = ["CLOSED", "CartChange", "CartRow"]
+
 CLOSED = ("purchased", "recovered")
+# The first inferred match among a contact's most recently changed open carts.
+INFER_AMONG = 5
+
+_REASONS = {
+    ("active", "empty"): "emptied",
+    ("empty", "active"): "items added",
+    ("abandoned", "active"): "changed after abandonment",
+    ("abandoned", "empty"): "emptied after abandonment",
+}
 
 
-class CartRow(msgspec.Struct, kw_only=True):
-    id: int
-    contact_id: str
-    cart_id: str
-    state: str
-    lines: list[dict[str, Any]]
-    closed_lines: list[dict[str, Any]] | None
+# -- the rules, on plain values --------------------------------------------------------------
 
 
-def _line(item: m.BasketItem) -> dict[str, Any]:
+def line(item: m.BasketItem) -> dict[str, Any]:
+    """A basket item as a cart line."""
     return {
         "productId": item.productId,
         "name": item.name,
@@ -42,11 +51,105 @@ def _line(item: m.BasketItem) -> dict[str, Any]:
     }
 
 
+def same_lines(a: list[dict[str, Any]], b: list[dict[str, Any]]) -> bool:
+    """Whether two carts hold the same products, quantities and prices (in any order)."""
+    return _key(a) == _key(b)
+
+
 def _key(lines: list[dict[str, Any]]) -> list[tuple[str, int, str]]:
     return sorted(
         (ln["productId"], int(ln["quantity"]), str(Decimal(str(ln["price"])).normalize()))
         for ln in lines
     )
+
+
+def diff(cart_id: str, old: list[dict[str, Any]], new: list[dict[str, Any]]) -> list[timeline.Item]:
+    """The timeline's added/removed activities from one snapshot of a cart to the next."""
+    before = {ln["productId"]: ln for ln in old}
+    after = {ln["productId"]: ln for ln in new}
+    items: list[timeline.Item] = []
+    for pid, ln in after.items():
+        prev = before.get(pid)
+        added = int(ln["quantity"]) - (int(prev["quantity"]) if prev else 0)
+        if added:
+            kind = "cart-product-added" if added > 0 else "cart-product-removed"
+            items.append((kind, None, _moved(cart_id, pid, ln["name"], abs(added))))
+    for pid, ln in before.items():
+        if pid not in after:
+            items.append(
+                ("cart-product-removed", None, _moved(cart_id, pid, ln["name"], ln["quantity"]))
+            )
+    return items
+
+
+def _moved(cart_id: str, product_id: str, name: Any, quantity: Any) -> dict[str, Any]:
+    return {"cartId": cart_id, "productId": product_id, "name": name, "quantity": int(quantity)}
+
+
+class CartChange(msgspec.Struct, kw_only=True):
+    """What a snapshot does to a cart: `outcome` (stale, unchanged, created, updated), the
+    cart's new `state` and abandonment deadline, the `reason` of a change of state (None when
+    the state stays), and the timeline's activities."""
+
+    outcome: str
+    state: str | None = None
+    abandon_at: int | None = None
+    reason: str | None = None
+    items: list[timeline.Item] = []
+
+
+def next_state(
+    current: CartRow | None, cart_id: str, lines: list[dict[str, Any]], now: int, delay_us: int
+) -> CartChange:
+    """The change a snapshot with `lines` makes to the contact's latest cart `current`
+    (None: none). After a purchase, a snapshot with the lines the cart had or the purchase
+    bought (or an empty one) is stale; different lines start a new cart."""
+    has_items = bool(lines)
+    if current is not None and current.state in CLOSED:
+        if not has_items or _key(lines) in (
+            _key(current.lines),
+            _key(current.closed_lines or current.lines),
+        ):
+            return CartChange(outcome="stale")
+        current = None
+    if current is None:
+        if not has_items:
+            return CartChange(outcome="unchanged")
+        return CartChange(
+            outcome="created",
+            state="active",
+            abandon_at=now + delay_us,
+            reason="first snapshot with items",
+            items=diff(cart_id, [], lines),
+        )
+    if same_lines(lines, current.lines):
+        return CartChange(outcome="unchanged")
+    state = "active" if has_items else "empty"
+    return CartChange(
+        outcome="updated",
+        state=state,
+        abandon_at=now + delay_us if has_items else None,
+        reason=None if state == current.state else _REASONS.get((current.state, state), "snapshot"),
+        items=diff(cart_id, current.lines, lines),
+    )
+
+
+def inferred(candidates: list[CartRow], bought: set[str]) -> CartRow | None:
+    """The cart a purchase without a cartId closes: the first open cart (most recently
+    changed first) whose every product was bought."""
+    for row in candidates:
+        held = {ln["productId"] for ln in row.lines}
+        if held and held <= bought:
+            return row
+    return None
+
+
+def closed_state(current: str) -> str:
+    """A purchase recovers an abandoned cart and closes any other as purchased."""
+    return "recovered" if current == "abandoned" else "purchased"
+
+
+# -- what the open transaction knows ---------------------------------------------------------
 
 
 class _Known(msgspec.Struct):
@@ -80,17 +183,6 @@ def new_contact(conn: Conn, store_id: str, contact_id: str) -> None:
     _known(conn).complete.add((store_id, contact_id))
 
 
-def _row(r: Any) -> CartRow:
-    return CartRow(
-        id=r[0],
-        contact_id=r[1],
-        cart_id=r[2],
-        state=r[3],
-        lines=loads(r[4]),
-        closed_lines=loads(r[5]),
-    )
-
-
 def prefetch(conn: Conn, store_id: str, contact_ids: list[str]) -> None:
     """The latest carts of many contacts in one round trip, for the requests of one
     transaction."""
@@ -98,23 +190,8 @@ def prefetch(conn: Conn, store_id: str, contact_ids: list[str]) -> None:
     wanted = [c for c in dict.fromkeys(contact_ids) if (store_id, c) not in known.complete]
     if not wanted:
         return
-    if conn.dialect == "postgres":  # one index look-up per contact, whatever the statistics
-        sql = (
-            "SELECT x.id, x.contact_id, x.cart_id, x.state, x.lines, x.closed_lines "
-            "FROM unnest(?::text[]) AS k(v) CROSS JOIN LATERAL ("
-            "SELECT DISTINCT ON (cart_id) id, contact_id, cart_id, state, lines, closed_lines "
-            "FROM carts WHERE store_id = ? AND contact_id = k.v ORDER BY cart_id, id DESC) x"
-        )
-        params: tuple[Any, ...] = (wanted, store_id)
-    else:
-        test, in_params = conn.any_of(wanted)
-        sql = (
-            "SELECT id, contact_id, cart_id, state, lines, closed_lines FROM carts WHERE id IN ("
-            f"SELECT MAX(id) FROM carts WHERE store_id = ? AND contact_id {test} GROUP BY contact_id, cart_id)"
-        )
-        params = (store_id, *in_params)
-    for r in conn.all(sql, params):
-        known.latest[(store_id, r[1], r[2])] = _row(r)
+    for row in stored.latest_of_contacts(conn, store_id, wanted):
+        known.latest[(store_id, row.contact_id, row.cart_id)] = row
     known.complete.update((store_id, c) for c in wanted)
 
 
@@ -125,115 +202,11 @@ def _latest(conn: Conn, store_id: str, contact_id: str, cart_id: str) -> CartRow
         return known.latest[key]
     if (store_id, contact_id) in known.complete:
         return None
-    r = conn.one(
-        "SELECT id, contact_id, cart_id, state, lines, closed_lines FROM carts "
-        "WHERE store_id = ? AND contact_id = ? AND cart_id = ? ORDER BY id DESC LIMIT 1",
-        (store_id, contact_id, cart_id),
-    )
-    row = known.latest[key] = None if r is None else _row(r)
+    row = known.latest[key] = stored.latest(conn, store_id, contact_id, cart_id)
     return row
 
 
-def _transition(
-    conn: Conn,
-    store_id: str,
-    cart_row: int,
-    at: int,
-    old: str | None,
-    new: str,
-    reason: str,
-    request_id: int | None,
-) -> None:
-    conn.append(
-        "INSERT INTO cart_transitions (cart_row, store_id, at, from_state, to_state, reason, request_id) VALUES (?, ?, ?, ?, ?, ?, ?)",
-        (cart_row, store_id, at, old, new, reason, request_id),
-    )
-
-
-def _diff(
-    conn: Conn,
-    store_id: str,
-    contact_id: str,
-    cart_id: str,
-    old: list[dict[str, Any]],
-    new: list[dict[str, Any]],
-    now: int,
-) -> None:
-    before = {ln["productId"]: ln for ln in old}
-    after = {ln["productId"]: ln for ln in new}
-    items: list[timeline.Item] = []
-    for pid, ln in after.items():
-        prev = before.get(pid)
-        added = int(ln["quantity"]) - (int(prev["quantity"]) if prev else 0)
-        if added:
-            items.append(
-                (
-                    "cart-product-added" if added > 0 else "cart-product-removed",
-                    None,
-                    {
-                        "cartId": cart_id,
-                        "productId": pid,
-                        "name": ln["name"],
-                        "quantity": abs(added),
-                    },
-                )
-            )
-    for pid, ln in before.items():
-        if pid not in after:
-            items.append(
-                (
-                    "cart-product-removed",
-                    None,
-                    {
-                        "cartId": cart_id,
-                        "productId": pid,
-                        "name": ln["name"],
-                        "quantity": int(ln["quantity"]),
-                    },
-                )
-            )
-    timeline.add_many(conn, store_id, contact_id, now, items)
-
-
-def _insert(
-    conn: Conn,
-    store_id: str,
-    contact_id: str,
-    cart_id: str,
-    state: str,
-    lines: str,
-    total_price: int,
-    total_quantity: int,
-    currency: str,
-    recovery_url: str | None,
-    now: int,
-    abandon_at: int | None,
-    purchase_id: str | None = None,
-    purchase_link: str | None = None,
-    closed_lines: str | None = None,
-) -> int:
-    return conn.append_id(
-        "INSERT INTO carts (store_id, contact_id, cart_id, state, lines, total_price, total_quantity, "
-        "currency, recovery_url, created_at, updated_at, abandon_at, purchase_id, purchase_link, "
-        "closed_lines) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
-        (
-            store_id,
-            contact_id,
-            cart_id,
-            state,
-            lines,
-            total_price,
-            total_quantity,
-            currency,
-            recovery_url,
-            now,
-            now,
-            abandon_at,
-            purchase_id,
-            purchase_link,
-            closed_lines,
-        ),
-    )
+# -- applying the rules ----------------------------------------------------------------------
 
 
 def apply_snapshot(
@@ -247,71 +220,58 @@ def apply_snapshot(
     request_id: int | None,
 ) -> str:
     """Apply one snapshot; give what happened (for the cart's verdict)."""
-    lines = [_line(i) for i in cart.products]
-    has_items = bool(lines)
+    lines = [line(i) for i in cart.products]
     row = _latest(conn, store_id, contact_id, cart.cartId)
-    if row is not None and row.state in CLOSED:
-        if not has_items or _key(lines) in (_key(row.lines), _key(row.closed_lines or row.lines)):
-            return "stale"
-        row = None
-    if row is None:
-        if not has_items:
-            return "unchanged"
-        cart_row = _insert(
+    change = next_state(row, cart.cartId, lines, now, delay_us)
+    if change.outcome == "created":
+        assert change.state is not None and change.reason is not None
+        cart_row = stored.insert(
             conn,
-            store_id,
-            contact_id,
-            cart.cartId,
-            "active",
-            dumps(lines),
-            money_to_db(cart.totalPrice),
-            cart.totalQuantity,
-            cart.currency or currency,
-            cart.cartRecoveryUrl,
-            now,
-            now + delay_us,
+            NewCart(
+                store_id=store_id,
+                contact_id=contact_id,
+                cart_id=cart.cartId,
+                state=change.state,
+                lines=dumps(lines),
+                total_price=money_to_db(cart.totalPrice),
+                total_quantity=cart.totalQuantity,
+                currency=cart.currency or currency,
+                recovery_url=cart.cartRecoveryUrl,
+                at=now,
+                abandon_at=change.abandon_at,
+            ),
         )
         _known(conn).latest[(store_id, contact_id, cart.cartId)] = CartRow(
             id=cart_row,
             contact_id=contact_id,
             cart_id=cart.cartId,
-            state="active",
+            state=change.state,
             lines=lines,
             closed_lines=None,
         )
-        _transition(
-            conn, store_id, cart_row, now, None, "active", "first snapshot with items", request_id
+        stored.transition(
+            conn, store_id, cart_row, now, None, change.state, change.reason, request_id
         )
-        _diff(conn, store_id, contact_id, cart.cartId, [], lines, now)
-        return "created"
-    if _key(lines) == _key(row.lines):
-        return "unchanged"
-    _diff(conn, store_id, contact_id, cart.cartId, row.lines, lines, now)
-    new_state = "active" if has_items else "empty"
-    conn.execute(
-        "UPDATE carts SET state = ?, lines = ?, total_price = ?, total_quantity = ?, recovery_url = COALESCE(?, recovery_url), "
-        "updated_at = ?, abandon_at = ? WHERE id = ?",
-        (
-            new_state,
-            dumps(lines),
-            money_to_db(cart.totalPrice),
-            cart.totalQuantity,
-            cart.cartRecoveryUrl,
-            now,
-            now + delay_us if has_items else None,
+    elif change.outcome == "updated":
+        assert row is not None and change.state is not None
+        stored.update_lines(
+            conn,
             row.id,
-        ),
-    )
-    old_state, row.state, row.lines = row.state, new_state, lines  # the memo's row too
-    if new_state != old_state:
-        reason = {
-            ("active", "empty"): "emptied",
-            ("empty", "active"): "items added",
-            ("abandoned", "active"): "changed after abandonment",
-            ("abandoned", "empty"): "emptied after abandonment",
-        }.get((old_state, new_state), "snapshot")
-        _transition(conn, store_id, row.id, now, old_state, new_state, reason, request_id)
-    return "updated"
+            state=change.state,
+            lines=dumps(lines),
+            total_price=money_to_db(cart.totalPrice),
+            total_quantity=cart.totalQuantity,
+            recovery_url=cart.cartRecoveryUrl,
+            at=now,
+            abandon_at=change.abandon_at,
+        )
+        old_state, row.state, row.lines = row.state, change.state, lines  # the memo's row too
+        if change.reason is not None:
+            stored.transition(
+                conn, store_id, row.id, now, old_state, change.state, change.reason, request_id
+            )
+    timeline.add_many(conn, store_id, contact_id, now, change.items)
+    return change.outcome
 
 
 def close_for_purchase(
@@ -327,81 +287,55 @@ def close_for_purchase(
     """Mark the purchase's cart purchased (or recovered); give (outcome, cart row)."""
     if contact_id is None:
         return "no-contact", None
-    lines = [_line(i) for i in purchase.products]
+    lines = [line(i) for i in purchase.products]
     if purchase.cartId:
         row = _latest(conn, store_id, contact_id, purchase.cartId)
         link = "explicit"
         if row is None:
-            cart_row = _insert(
+            cart_row = stored.insert(
                 conn,
-                store_id,
-                contact_id,
-                purchase.cartId,
-                "purchased",
-                dumps(lines),
-                total_price,
-                purchase.totalQuantity,
-                currency,
-                None,
-                now,
-                None,
-                purchase.purchaseId,
-                link,
-                dumps(lines),
+                NewCart(
+                    store_id=store_id,
+                    contact_id=contact_id,
+                    cart_id=purchase.cartId,
+                    state="purchased",
+                    lines=dumps(lines),
+                    total_price=total_price,
+                    total_quantity=purchase.totalQuantity,
+                    currency=currency,
+                    recovery_url=None,
+                    at=now,
+                    abandon_at=None,
+                    purchase_id=purchase.purchaseId,
+                    purchase_link=link,
+                    closed_lines=dumps(lines),
+                ),
             )
-            _transition(
-                conn,
-                store_id,
-                cart_row,
-                now,
-                None,
-                "purchased",
-                f"purchase {purchase.purchaseId} before any snapshot",
-                request_id,
-            )
+            reason = f"purchase {purchase.purchaseId} before any snapshot"
+            stored.transition(conn, store_id, cart_row, now, None, "purchased", reason, request_id)
             _forget_one(conn, store_id, contact_id, purchase.cartId)
             return "purchased", cart_row
         if row.state in CLOSED:
             return "already-closed", row.id
     else:
         link = "inferred"
-        bought = {i.productId for i in purchase.products}
-        row = None
-        for r in conn.all(
-            "SELECT id, contact_id, cart_id, state, lines, closed_lines FROM carts WHERE store_id = ? AND contact_id = ? "
-            "AND state IN ('active', 'abandoned') ORDER BY updated_at DESC, id DESC LIMIT 5",
-            (store_id, contact_id),
-        ):
-            held = {ln["productId"] for ln in loads(r[4])}
-            if held and held <= bought:
-                row = CartRow(
-                    id=r[0],
-                    contact_id=r[1],
-                    cart_id=r[2],
-                    state=r[3],
-                    lines=loads(r[4]),
-                    closed_lines=None,
-                )
-                break
+        candidates = stored.open_of_contact(conn, store_id, contact_id, INFER_AMONG)
+        row = inferred(candidates, {i.productId for i in purchase.products})
         if row is None:
             return "no-cart", None
-    new_state = "recovered" if row.state == "abandoned" else "purchased"
-    closed = lines or row.lines
+    new_state = closed_state(row.state)
     _forget_one(conn, store_id, contact_id, row.cart_id)
-    conn.execute(
-        "UPDATE carts SET state = ?, abandon_at = NULL, updated_at = ?, purchase_id = ?, purchase_link = ?, closed_lines = ? WHERE id = ?",
-        (new_state, now, purchase.purchaseId, link, dumps(closed), row.id),
-    )
-    _transition(
+    stored.close(
         conn,
-        store_id,
         row.id,
-        now,
-        row.state,
-        new_state,
-        f"purchase {purchase.purchaseId} ({link} link)",
-        request_id,
+        state=new_state,
+        at=now,
+        purchase_id=purchase.purchaseId,
+        link=link,
+        lines=dumps(lines or row.lines),
     )
+    reason = f"purchase {purchase.purchaseId} ({link} link)"
+    stored.transition(conn, store_id, row.id, now, row.state, new_state, reason, request_id)
     if new_state == "recovered":
         timeline.add(
             conn,
@@ -430,39 +364,23 @@ def close_for_purchase(
 def never_abandon(conn: Conn, store_id: str, contact_id: str, cart_id: str) -> None:
     """A bot's cart (docs/privacy.md#bots): no abandonment deadline (a later snapshot from a
     person's browser sets one again)."""
-    conn.execute(
-        "UPDATE carts SET abandon_at = NULL WHERE store_id = ? AND contact_id = ? AND cart_id = ? "
-        "AND abandon_at IS NOT NULL",
-        (store_id, contact_id, cart_id),
-    )
+    stored.never_abandon(conn, store_id, contact_id, cart_id)
 
 
 def mark_due_abandoned(conn: Conn, now: int, limit: int = 500) -> int:
     """One worker step: abandon due active carts (claimed through the deadline index with a
     compare-and-set). Give how many were abandoned. Call it inside a transaction."""
     forget(conn)
-    lock = " FOR UPDATE SKIP LOCKED" if conn.dialect == "postgres" else ""
-    due = conn.all(
-        "SELECT id FROM carts WHERE state = 'active' AND abandon_at <= ? ORDER BY abandon_at LIMIT ?"
-        + lock,
-        (now, limit),
-    )
     count = 0
-    for (cart_row,) in due:
-        got = conn.one(
-            "UPDATE carts SET state = 'abandoned', abandon_at = NULL, updated_at = ? "
-            "WHERE id = ? AND state = 'active' AND abandon_at <= ? "
-            "RETURNING store_id, contact_id, cart_id, total_price, lines, recovery_url, currency",
-            (now, cart_row, now),
-        )
-        if got is None:
+    for cart_row in stored.due(conn, now, limit):
+        cart = stored.abandon(conn, cart_row, now)
+        if cart is None:
             continue
         count += 1
-        store_id, contact_id, cart_id, total, lines, recovery, currency = got
-        _transition(
+        stored.transition(
             conn,
-            store_id,
-            cart_row,
+            cart.store_id,
+            cart.id,
             now,
             "active",
             "abandoned",
@@ -471,27 +389,26 @@ def mark_due_abandoned(conn: Conn, now: int, limit: int = 500) -> int:
         )
         timeline.add(
             conn,
-            store_id,
-            contact_id,
+            cart.store_id,
+            cart.contact_id,
             now,
             "cart-abandoned",
-            {"cartId": cart_id, "cartKey": str(cart_row)},
+            {"cartId": cart.cart_id, "cartKey": str(cart.id)},
         )
-        email = conn.scalar("SELECT email FROM contacts WHERE id = ?", (contact_id,))
         outbox.emit(
             conn,
-            store_id,
+            cart.store_id,
             "cart.abandoned",
             now,
             {
-                "cartKey": str(cart_row),
-                "cartId": cart_id,
-                "contactId": contact_id,
-                "email": email,
-                "totalPrice": money_from_db(total),
-                "currency": currency,
-                "lines": loads(lines),
-                "cartRecoveryUrl": recovery,
+                "cartKey": str(cart.id),
+                "cartId": cart.cart_id,
+                "contactId": cart.contact_id,
+                "email": contacts.email_of(conn, cart.contact_id),
+                "totalPrice": money_from_db(cart.total_price),
+                "currency": cart.currency,
+                "lines": cart.lines,
+                "cartRecoveryUrl": cart.recovery_url,
             },
         )
     return count

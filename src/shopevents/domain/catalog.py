@@ -5,18 +5,12 @@ from __future__ import annotations
 from typing import Any
 
 from shopevents.schema import models as m
+from shopevents.storage import catalog as stored
+from shopevents.storage.catalog import ProductWrite
 from shopevents.storage.codec import dumps, money_to_db, plain
 from shopevents.storage.database import Conn
 
 _LINE_ONLY = ("quantity", "price")
-
-_UPSERT = (
-    "INSERT INTO products (store_id, product_id, name, unit_price, availability, data, first_seen, last_seen, updated_at) "
-    "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?) "
-    "ON CONFLICT (store_id, product_id) DO UPDATE SET name = excluded.name, unit_price = excluded.unit_price, "
-    "availability = excluded.availability, data = excluded.data, last_seen = excluded.last_seen, "
-    "updated_at = excluded.updated_at"
-)
 
 
 def product_data(p: m.Product) -> dict[str, Any]:
@@ -64,7 +58,15 @@ def upsert(
     now: int,
     recent: RecentWrites | None = None,
 ) -> None:
-    rows = []
+    stored.upsert(conn, writes(store_id, products, now, recent))
+
+
+def writes(
+    store_id: str, products: list[m.Product], now: int, recent: RecentWrites | None = None
+) -> list[ProductWrite]:
+    """The catalog rows a request's products write: the last occurrence of each product
+    (the newest), unless `recent` knows it written lately with the same data."""
+    out = []
     seen: set[str] = set()
     for p in reversed(products):  # the last occurrence in a request is the newest
         if p.productId in seen:
@@ -78,36 +80,24 @@ def upsert(
             if recent.fresh(key, data, now):
                 continue
             recent.mark(key, data, now, p)
-        rows.append(
-            (
-                store_id,
-                p.productId,
-                p.name,
-                money_to_db(p.unitPrice),
-                p.availability,
-                data,
-                now,
-                now,
-                now,
+        out.append(
+            ProductWrite(
+                store_id, p.productId, p.name, money_to_db(p.unitPrice), p.availability, data, now
             )
         )
-    conn.executemany(_UPSERT, rows)
+    return out
 
 
 def upsert_from_api(
     conn: Conn, store_id: str, product_id: str, data: dict[str, Any], now: int
 ) -> None:
-    conn.execute(
-        _UPSERT,
-        (
-            store_id,
-            product_id,
-            data["name"],
-            money_to_db(data["unitPrice"]),
-            data.get("availability") or "instock",
-            dumps({"productId": product_id, **data}),
-            now,
-            now,
-            now,
-        ),
+    write = ProductWrite(
+        store_id,
+        product_id,
+        data["name"],
+        money_to_db(data["unitPrice"]),
+        data.get("availability") or "instock",
+        dumps({"productId": product_id, **data}),
+        now,
     )
+    stored.upsert(conn, [write])

@@ -19,7 +19,7 @@ import msgspec
 
 from shopevents.domain import carts, erasure, outbox, timeline
 from shopevents.ids import new_id
-from shopevents.storage import visits
+from shopevents.storage import contacts, visits
 from shopevents.storage.codec import dumps, loads, money_from_db
 from shopevents.storage.database import Conn
 
@@ -57,22 +57,6 @@ def _forget(conn: Conn) -> None:
     conn.tx_memo.pop("identity", None)
 
 
-_LOOKUP = (
-    "SELECT 't', t.tracker_id, c.id, c.email FROM trackers t JOIN contacts c ON c.id = t.contact_id "
-    "WHERE t.store_id = ? AND t.tracker_id {trackers} "
-    "UNION ALL SELECT 'e', email, id, email FROM contacts WHERE store_id = ? AND email {emails}"
-)
-# PostgreSQL: one index look-up per key whatever the planner's statistics say (with `= ANY`
-# and no statistics yet, it may scan the whole store's index and filter).
-_LOOKUP_PG = (
-    "SELECT 't', k.v, x.id, x.email FROM unnest(?::text[]) AS k(v) CROSS JOIN LATERAL ("
-    "SELECT c.id, c.email FROM trackers t JOIN contacts c ON c.id = t.contact_id "
-    "WHERE t.store_id = ? AND t.tracker_id = k.v OFFSET 0) x "
-    "UNION ALL SELECT 'e', k.v, x.id, x.email FROM unnest(?::text[]) AS k(v) CROSS JOIN LATERAL ("
-    "SELECT id, email FROM contacts WHERE store_id = ? AND email = k.v OFFSET 0) x"
-)
-
-
 def prefetch(conn: Conn, store_id: str, trackers: list[str], emails: list[str]) -> None:
     """Look up many trackers and e-mails in one round trip, for the requests of one
     transaction; `resolve` then reads them from memory."""
@@ -81,22 +65,16 @@ def prefetch(conn: Conn, store_id: str, trackers: list[str], emails: list[str]) 
     emails = [e for e in dict.fromkeys(emails) if (store_id, e) not in known.emails]
     if not trackers and not emails:
         return
-    if conn.dialect == "postgres":
-        sql, params = _LOOKUP_PG, (trackers, store_id, emails, store_id)
-    else:
-        t_sql, t_params = conn.any_of(trackers or [""])
-        e_sql, e_params = conn.any_of(emails or [""])
-        sql = _LOOKUP.format(trackers=t_sql, emails=e_sql)
-        params = (store_id, *t_params, store_id, *e_params)
     for t in trackers:
         known.trackers[(store_id, t)] = None
     for e in emails:
         known.emails[(store_id, e)] = None
-    for kind, key, cid, mail in conn.all(sql, params):
-        if kind == "t":
-            known.trackers[(store_id, key)] = (cid, mail)
+    found = contacts.of_trackers_and_emails(conn, store_id, trackers, emails)
+    for hit in found:
+        if hit.tracker_id is not None:
+            known.trackers[(store_id, hit.tracker_id)] = (hit.contact_id, hit.email)
         else:
-            known.emails[(store_id, key)] = cid
+            known.emails[(store_id, hit.email or "")] = hit.contact_id
 
 
 def known_contacts(conn: Conn, store_id: str, trackers: list[str], emails: list[str]) -> list[str]:
@@ -111,9 +89,7 @@ def _contact_by_email(conn: Conn, store_id: str, email: str) -> str | None:
     known = _known(conn)
     key = (store_id, email)
     if key not in known.emails:
-        known.emails[key] = conn.scalar(
-            "SELECT id FROM contacts WHERE store_id = ? AND email = ?", (store_id, email)
-        )
+        known.emails[key] = contacts.id_of_email(conn, store_id, email)
     return known.emails[key]
 
 
@@ -121,12 +97,8 @@ def _tracker(conn: Conn, store_id: str, tracker_id: str) -> tuple[str, str | Non
     known = _known(conn)
     key = (store_id, tracker_id)
     if key not in known.trackers:
-        row = conn.one(
-            "SELECT c.id, c.email FROM trackers t JOIN contacts c ON c.id = t.contact_id "
-            "WHERE t.store_id = ? AND t.tracker_id = ?",
-            (store_id, tracker_id),
-        )
-        known.trackers[key] = (row[0], row[1]) if row else None
+        hit = contacts.of_tracker(conn, store_id, tracker_id)
+        known.trackers[key] = None if hit is None else (hit.contact_id, hit.email)
     return known.trackers[key]
 
 
@@ -264,29 +236,25 @@ def resolve(
     tracker = tracker_id or new_id(now)
     if known is not None:  # a tracker seen before: its lastSeen moves
         visits.mark_seen(conn, store_id, tracker, now)
-    if email is None:
-        if known is not None:
-            return Identity(contact_id=known[0], tracker_id=tracker, email=known[1])
+    step = next_step(known, owner, email)
+    if step == "known":
+        assert known is not None
+        return Identity(contact_id=known[0], tracker_id=tracker, email=known[1])
+    if step == "new-anonymous":
         cid = _new_contact(conn, store_id, None, now, fields)
         _point_tracker(conn, store_id, tracker, cid, None, now, exists=False)
         return Identity(contact_id=cid, tracker_id=tracker, email=None, created=True, erased=erased)
-
-    if owner is not None:
-        if known is None:
-            _point_tracker(conn, store_id, tracker, owner, email, now, exists=False)
-            return Identity(contact_id=owner, tracker_id=tracker, email=email)
-        if known[0] == owner:
-            return Identity(contact_id=owner, tracker_id=tracker, email=email)
-        if known[1] is None:
-            merge(conn, store_id, known[0], owner, now, request_id)
-            return Identity(contact_id=owner, tracker_id=tracker, email=email, merged_from=known[0])
-        _point_tracker(conn, store_id, tracker, owner, email, now, exists=True)
+    assert email is not None
+    if step in ("owner", "owner-repoint") and owner is not None:
+        _point_tracker(conn, store_id, tracker, owner, email, now, exists=step == "owner-repoint")
         return Identity(contact_id=owner, tracker_id=tracker, email=email)
-
-    if known is not None and known[1] is None:
-        conn.execute(
-            "UPDATE contacts SET email = ?, updated_at = ? WHERE id = ?", (email, now, known[0])
-        )
+    if step == "same" and owner is not None:
+        return Identity(contact_id=owner, tracker_id=tracker, email=email)
+    if step == "merge" and owner is not None and known is not None:
+        merge(conn, store_id, known[0], owner, now, request_id)
+        return Identity(contact_id=owner, tracker_id=tracker, email=email, merged_from=known[0])
+    if step == "identify" and known is not None:
+        contacts.set_email(conn, known[0], email, now)
         memo = _known(conn)
         memo.emails[(store_id, email)] = known[0]
         for key, hit in memo.trackers.items():
@@ -300,6 +268,35 @@ def resolve(
     cid = _new_contact(conn, store_id, email, now, fields)
     _point_tracker(conn, store_id, tracker, cid, email, now, exists=known is not None)
     return Identity(contact_id=cid, tracker_id=tracker, email=email, created=True)
+
+
+def next_step(known: tuple[str, str | None] | None, owner: str | None, email: str | None) -> str:
+    """What a request does to identity, from its tracker's contact and that contact's e-mail
+    (`known`, None: an unknown tracker), the contact that has the request's e-mail (`owner`)
+    and the e-mail (None: none given):
+
+    - `known`: no e-mail, a known tracker: its contact;
+    - `new-anonymous`: no e-mail, an unknown tracker: a new anonymous contact;
+    - `owner`: an unknown tracker with the e-mail of a contact: that contact, the tracker
+      now pointing to it;
+    - `same`: the tracker's contact has the e-mail;
+    - `merge`: the tracker's anonymous contact is merged into the e-mail's contact;
+    - `owner-repoint`: the tracker of a contact with another e-mail (a shared device) now
+      points to the e-mail's contact; nothing is merged;
+    - `identify`: the tracker's anonymous contact takes the e-mail no contact has;
+    - `new-identified`: a new contact with the e-mail (no contact has it, and the tracker's
+      contact, if any, has another)."""
+    if email is None:
+        return "known" if known is not None else "new-anonymous"
+    if owner is not None:
+        if known is None:
+            return "owner"
+        if known[0] == owner:
+            return "same"
+        return "merge" if known[1] is None else "owner-repoint"
+    if known is not None and known[1] is None:
+        return "identify"
+    return "new-identified"
 
 
 def contact_for_email(conn: Conn, store_id: str, email: str, now: int) -> tuple[str, bool]:

@@ -16,6 +16,7 @@ import msgspec
 from shopevents.domain import adjustments, carts, identity, outbox, timeline
 from shopevents.schema import models as m
 from shopevents.schema.dates import ParsedDate
+from shopevents.storage import ledger
 from shopevents.storage.codec import dumps, money_from_db, money_to_db, plain
 from shopevents.storage.database import Conn
 
@@ -25,6 +26,12 @@ def fingerprint(p: m.Purchase, currency: str) -> str:
     lines = sorted((i.productId, i.quantity, str(Decimal(i.price).normalize())) for i in p.products)
     text = dumps([str(Decimal(p.totalPrice).normalize()), p.totalQuantity, currency, lines])
     return hashlib.sha256(text.encode()).hexdigest()[:32]
+
+
+def verdict(existing: tuple[str, int] | None, fp: str) -> str:
+    """A purchaseId the ledger holds as `existing` (fingerprint, row), sent again with
+    fingerprint `fp`: the same content is a `duplicate`, another is a `conflict`."""
+    return "duplicate" if existing is not None and existing[0] == fp else "conflict"
 
 
 class _Known(msgspec.Struct):
@@ -48,19 +55,9 @@ def prefetch(conn: Conn, store_id: str, purchase_ids: list[str]) -> None:
     wanted = [p for p in dict.fromkeys(purchase_ids) if (store_id, p) not in known.rows]
     if not wanted:
         return
-    found = {
-        r[0]: (r[1], int(r[2]))
-        for r in conn.rows_by_key("purchases", "purchase_id", "fingerprint, id", store_id, wanted)
-    }
+    found = ledger.fingerprints(conn, store_id, wanted)
     for p in wanted:
         known.rows[(store_id, p)] = found.get(p)
-
-
-_INSERT = (
-    "INSERT INTO purchases (store_id, purchase_id, contact_id, cart_id, channel, request_id, purchased_at, date_offset, "
-    "received_at, total_price, total_quantity, currency, payment_method, source_type, source_name, fingerprint, data) "
-    "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)"
-)
 
 
 def record(
@@ -137,35 +134,27 @@ def record(
     existing: tuple[str, int] | None = None
     if key in known.rows:  # looked up (or recorded) in this transaction
         existing = known.rows[key]
-        purchase_row = conn.append_id(_INSERT, row_params) if existing is None else None
+        purchase_row = ledger.append(conn, row_params) if existing is None else None
     else:
-        row = conn.one(
-            _INSERT + " ON CONFLICT (store_id, purchase_id) DO NOTHING RETURNING id", row_params
-        )
-        purchase_row = None if row is None else int(row[0])
+        purchase_row = ledger.insert_new(conn, row_params)
         if purchase_row is None:
-            stored = conn.one(
-                "SELECT fingerprint, id FROM purchases WHERE store_id = ? AND purchase_id = ?",
-                key,
-            )
-            existing = None if stored is None else (stored[0], int(stored[1]))
+            existing = ledger.stored(conn, store_id, p.purchaseId)
     if purchase_row is None:
-        if existing is not None and existing[0] == fp:
+        if verdict(existing, fp) == "duplicate":
+            assert existing is not None
             return "duplicate", {"purchaseRow": existing[1]}
         return _conflict(conn, store_id, p, channel, request_id, now, fp, data, existing)
     known.rows[key] = (fp, purchase_row)
     for i in p.products:
-        conn.append(
-            "INSERT INTO purchase_lines (purchase_row, store_id, purchased_at, product_id, name, quantity, price) VALUES (?, ?, ?, ?, ?, ?, ?)",
-            (
-                purchase_row,
-                store_id,
-                purchased_at,
-                i.productId,
-                i.name,
-                i.quantity,
-                money_to_db(i.price),
-            ),
+        ledger.add_line(
+            conn,
+            purchase_row,
+            store_id,
+            purchased_at,
+            i.productId,
+            i.name,
+            i.quantity,
+            money_to_db(i.price),
         )
     adjustments.apply_pending(
         conn,
@@ -189,7 +178,7 @@ def record(
         conn, store_id, contact_id, p, total, now, currency, request_id
     )
     if outcome == "recovered":
-        conn.execute("UPDATE purchases SET recovered = 1 WHERE id = ?", (purchase_row,))
+        ledger.mark_recovered(conn, purchase_row)
     if contact_id is not None:
         identity.add_purchase(conn, contact_id, total, purchased_at, now)
         timeline.add(
@@ -239,11 +228,7 @@ def _conflict(
     existing: tuple[str, int] | None,
 ) -> tuple[str, dict[str, Any]]:
     """Keep a record that differs from the ledger's for review; it is never counted."""
-    conn.execute(
-        "INSERT INTO purchase_conflicts (store_id, purchase_id, channel, request_id, received_at, fingerprint, data) "
-        "VALUES (?, ?, ?, ?, ?, ?, ?)",
-        (store_id, p.purchaseId, channel, request_id, now, fp, dumps(data)),
-    )
+    ledger.add_conflict(conn, store_id, p.purchaseId, channel, request_id, now, fp, dumps(data))
     outbox.emit(
         conn, store_id, "purchase.conflict", now, {"purchaseId": p.purchaseId, "received": data}
     )

@@ -5,7 +5,8 @@ from __future__ import annotations
 from collections.abc import Sequence
 from typing import Any
 
-from shopevents.storage.codec import dumps, loads
+from shopevents.storage import timeline as stored
+from shopevents.storage.codec import dumps
 from shopevents.storage.database import Conn
 from shopevents.storage.reads import iso
 
@@ -38,7 +39,6 @@ ACTIVITY_NAMES = (
 # worker step, did to that contact), as a JSON array of [type, eventId, data] items: a page
 # visit with a three-line cart is one row, not five. An activity's id is the row's id times
 # ITEMS_PER_ROW plus its position in the row, so ids still grow with time.
-_INSERT = "INSERT INTO activities (store_id, contact_id, at, items) VALUES (?, ?, ?, ?)"
 ITEMS_PER_ROW = 1024
 _MEMO = "timeline"
 
@@ -96,10 +96,20 @@ def _compose(conn: Conn) -> None:
 
 
 def _write(conn: Conn, pending: dict[tuple[str, str, int], list[Item]]) -> None:
-    for (store_id, contact_id, at), items in pending.items():
-        for start in range(0, len(items), ITEMS_PER_ROW):
-            chunk = items[start : start + ITEMS_PER_ROW]
-            conn.append(_INSERT, (store_id, contact_id, at, dumps(chunk)))
+    for (store_id, contact_id, at), chunk in row_items(pending):
+        stored.append(conn, store_id, contact_id, at, dumps(chunk))
+
+
+def row_items(
+    pending: dict[tuple[str, str, int], list[Item]],
+) -> list[tuple[tuple[str, str, int], list[Item]]]:
+    """The rows that hold these activities: one per (store, contact, instant), split every
+    `ITEMS_PER_ROW` items."""
+    return [
+        (key, items[start : start + ITEMS_PER_ROW])
+        for key, items in pending.items()
+        for start in range(0, len(items), ITEMS_PER_ROW)
+    ]
 
 
 def expand(row_id: int, items: list[Any]) -> list[tuple[int, str, int | None, Any]]:
@@ -129,25 +139,28 @@ def page(
 ) -> list[dict[str, Any]]:
     """The contact's timeline, newest first, at most `limit` activities; `before` = (at, id)
     of the last activity seen."""
-    sql = "SELECT id, at, items FROM activities WHERE store_id = ? AND contact_id = ?"
-    params: list[Any] = [store_id, contact_id]
-    if before is not None:  # the row holding `before` may still hold older activities
-        sql += " AND (at < ? OR (at = ? AND id <= ?))"
-        params += [before[0], before[0], before[1] // ITEMS_PER_ROW]
-    # Every row holds at least one activity, and only the first may hold none left.
-    sql += " ORDER BY at DESC, id DESC LIMIT ?"
-    params.append(limit + 1)
+    # The row holding `before` may still hold older activities; every row holds at least
+    # one activity, and only the first may hold none left.
+    row_before = None if before is None else (before[0], before[1] // ITEMS_PER_ROW)
+    return activities(stored.rows(conn, store_id, contact_id, limit + 1, row_before), limit, before)
+
+
+def activities(
+    rows: list[stored.ActivityRow], limit: int, before: tuple[int, int] | None = None
+) -> list[dict[str, Any]]:
+    """The activities of stored rows (newest first), at most `limit`, those before `before`
+    = (at, id) only."""
     out: list[dict[str, Any]] = []
-    for row_id, at, items in conn.all(sql, params):
-        for item_id, kind, event_id, data in expand(row_id, loads(items)):
-            if before is not None and (int(at), item_id) >= before:
+    for row in rows:
+        for item_id, kind, event_id, data in expand(row.id, row.items):
+            if before is not None and (row.at, item_id) >= before:
                 continue
             out.append(
                 {
                     "id": item_id,
                     "type": kind,
-                    "date": iso(at),
-                    "_at": int(at),
+                    "date": iso(row.at),
+                    "_at": row.at,
                     "eventId": event_id,
                     "data": data,
                 }
