@@ -25,7 +25,6 @@ from shopevents.cluster.collector import processing_lag
 from shopevents.config import Settings
 from shopevents.context import AppContext, IntakeService
 from shopevents.dashboard import routes as dashboard_routes
-from shopevents.dashboard.site import Site as DashboardSite
 from shopevents.demoshop import routes as demoshop_routes
 from shopevents.errors import ApiError, StorageUnavailable, code_for_status
 from shopevents.ingest import routes as ingest_routes
@@ -34,7 +33,6 @@ from shopevents.responses import json_response
 from shopevents.segment import keys as segment_keys
 from shopevents.segment import routes as segment_routes
 from shopevents.storage.database import Checkpointer, Database, open_database, probe_write
-from shopevents.webhooks import routes as webhook_routes
 from shopevents.worker.loop import Worker
 
 
@@ -142,13 +140,12 @@ def create_app(
         Route("/readyz", readyz),
         Route("/metrics", metrics),
         *ingest.routes(),
+        *api_routes.routes(),
     ]
     for surface in (
-        api_routes,
         client_routes,
         demoshop_routes,
         dashboard_routes,
-        webhook_routes,
         report_routes,
         segment_routes,
         segment_keys,
@@ -215,5 +212,4 @@ def create_app(
         lifespan=lifespan,
     )
     app.state.ctx = ctx
-    app.state.dashboard = DashboardSite(ctx)
     return FastPath(app, ingest_routes.INGEST_PREFIX, ingest_routes.INGEST_METHODS, ingest.handle)

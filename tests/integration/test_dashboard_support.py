@@ -22,15 +22,8 @@ XSS = "<img src=x onerror=alert(1)>"
 
 
 def start_server(settings: Settings, db: Database, clock: Any) -> LiveServer:
-    """The real app on a real port, with the REST report routes mounted if the app does
-    not mount them yet."""
-    live = LiveServer(settings, db, clock)
-    routes = live.app.router.routes
-    if not any(getattr(r, "path", "") == "/api/reports/revenue" for r in routes):
-        from shopevents.reports import routes as report_routes
-
-        routes.extend(report_routes.routes(live.app.state.ctx))
-    return live.start()
+    """The real app on a real port."""
+    return LiveServer(settings, db, clock).start()
 
 
 _OWNERS: dict[str, Database] = {}

@@ -13,15 +13,14 @@ from typing import Any
 
 from starlette.requests import Request
 from starlette.responses import Response
-from starlette.routing import Route
 
 from shopevents.api import bodies
-from shopevents.clock import to_micros
-from shopevents.context import AppContext
+from shopevents.api.auth import store_of
 from shopevents.domain import adjustments
 from shopevents.domain.adjustment_bodies import invalid, parse_cancellation, parse_refund
 from shopevents.errors import ApiError
 from shopevents.responses import json_response
+from shopevents.runtime import runtime
 from shopevents.schema import models as m
 from shopevents.storage import reads
 from shopevents.storage.database import Conn
@@ -53,28 +52,22 @@ def answer(status: str, details: Any, a: adjustments.Adjustment) -> Response:
     return json_response({"status": status, **details}, 201 if status == "accepted" else 200)
 
 
-def routes(ctx: AppContext, store_of: Any, write: Any) -> list[Route]:
-    async def post(request: Request, kind: str) -> Response:
-        store = await store_of(request)
-        pid = request.path_params["purchase_id"]
-        if "\x00" in pid or len(pid) > m.MAX_ID_LENGTH:
-            raise invalid("/purchaseId", "Expected a purchase id")
-        body = await bodies.read_bytes(request, ctx.settings.ingest.api_max_body_bytes)
-        obj = bodies.decode_json(body)
-        now = to_micros(ctx.clock.now())
-        a = parse_refund(obj, pid, now) if kind == "refund" else parse_cancellation(obj, pid, now)
-        status, details = await write(write_adjustment(store.id, a, "api"))
-        return answer(status, details, a)
+async def post_adjustment(request: Request, kind: str) -> Response:
+    ctx = runtime(request)
+    store = await store_of(request)
+    pid = request.path_params["purchase_id"]
+    if "\x00" in pid or len(pid) > m.MAX_ID_LENGTH:
+        raise invalid("/purchaseId", "Expected a purchase id")
+    obj = bodies.decode_json(await bodies.api_body(request))
+    now = ctx.now_us()
+    a = parse_refund(obj, pid, now) if kind == "refund" else parse_cancellation(obj, pid, now)
+    status, details = await ctx.write(write_adjustment(store.id, a, "api"))
+    return answer(status, details, a)
 
-    async def refund(request: Request) -> Response:
-        return await post(request, "refund")
 
-    async def cancel(request: Request) -> Response:
-        return await post(request, "cancellation")
+async def refund(request: Request) -> Response:
+    return await post_adjustment(request, "refund")
 
-    return [
-        Route("/api/purchases/purchase-id/{purchase_id:text}/refunds", refund, methods=["POST"]),
-        Route(
-            "/api/purchases/purchase-id/{purchase_id:text}/cancellation", cancel, methods=["POST"]
-        ),
-    ]
+
+async def cancel(request: Request) -> Response:
+    return await post_adjustment(request, "cancellation")

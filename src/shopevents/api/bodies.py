@@ -11,6 +11,7 @@ from starlette.requests import Request
 
 from shopevents.errors import ApiError, FieldError, validation_error
 from shopevents.ingest.routes import read_body
+from shopevents.runtime import runtime
 from shopevents.schema import models as m
 from shopevents.schema.numbers import decode_any, strict_float_hook
 from shopevents.schema.verdicts import Verdict, decode_model, money_hook, needs_lenient
@@ -31,6 +32,19 @@ async def read_bytes(request: Request, limit: int) -> bytes:
             [FieldError("", "Expected a JSON object body", code="missing_field")]
         )
     return body
+
+
+async def api_body(request: Request) -> bytes:
+    """The body, up to `ingest.api_max_body_bytes` (see `read_bytes`)."""
+    return await read_bytes(request, runtime(request).settings.ingest.api_max_body_bytes)
+
+
+async def json_object(request: Request) -> dict[str, Any]:
+    """The body as a JSON object (see `api_body`); `422 not_an_object` for any other value."""
+    obj = decode_json(await api_body(request))
+    if not isinstance(obj, dict):
+        raise validation_error([FieldError("", "Expected a JSON object", code="not_an_object")])
+    return obj
 
 
 def decode_json(body: bytes) -> Any:

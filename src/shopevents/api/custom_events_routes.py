@@ -18,14 +18,14 @@ from typing import Any
 
 from starlette.requests import Request
 from starlette.responses import Response
-from starlette.routing import Route
 
 from shopevents.api import bodies
-from shopevents.context import AppContext
+from shopevents.api.auth import store_of
 from shopevents.domain import custom_events
 from shopevents.errors import ApiError, issue, validation_error
 from shopevents.ingest import custom_posts
 from shopevents.responses import json_response
+from shopevents.runtime import runtime
 from shopevents.storage import custom_event_types as types
 from shopevents.storage.database import Conn
 
@@ -77,121 +77,118 @@ def explicit_form(doc: Any) -> bool:
     )
 
 
-def routes(ctx: AppContext, store_of: Any, write: Any) -> list[Route]:
-    def missing(what: str) -> ApiError:
-        return ApiError("unknown_custom_event_type", f"No custom event type {what} in this store")
+def missing(what: str) -> ApiError:
+    return ApiError("unknown_custom_event_type", f"No custom event type {what} in this store")
 
-    async def create(request: Request) -> Response:
-        store = await store_of(request)
-        body = await bodies.read_bytes(request, ctx.settings.ingest.api_max_body_bytes)
-        obj = custom_posts.decode_body(body)
-        d, problems = custom_events.check_definition(obj, ctx.now_us())
-        if d is None:
-            raise validation_error(problems)
-        found = await write(lambda conn, now: create_type(conn, now, store.id, d))
-        if isinstance(found, ApiError):
-            raise found
-        return json_response(found.view(), 201)
 
-    async def list_(request: Request) -> Response:
-        store = await store_of(request)
-        found = await ctx.read(lambda c: types.list_types(c, store.id))
-        return json_response({"items": [t.view() for t in found]})
+async def post_type(request: Request) -> Response:
+    store = await store_of(request)
+    body = await bodies.api_body(request)
+    obj = custom_posts.decode_body(body)
+    d, problems = custom_events.check_definition(obj, runtime(request).now_us())
+    if d is None:
+        raise validation_error(problems)
+    found = await runtime(request).write(lambda conn, now: create_type(conn, now, store.id, d))
+    if isinstance(found, ApiError):
+        raise found
+    return json_response(found.view(), 201)
 
-    async def get_one(request: Request) -> Response:
-        store = await store_of(request)
-        tid = request.path_params["event_id"]
-        found = await ctx.read(lambda c: types.by_id(c, store.id, tid))
-        if found is None:
-            raise ApiError("not_found", f"No custom event type {tid!r} in this store")
-        return json_response(found.view())
 
-    async def delete(request: Request) -> Response:
-        store = await store_of(request)
-        tid = request.path_params["event_id"]
-        gone = await write(lambda conn, now: types.delete(conn, store.id, tid))
-        if not gone:
-            raise ApiError("not_found", f"No custom event type {tid!r} in this store")
-        return Response(status_code=204)
+async def list_types(request: Request) -> Response:
+    store = await store_of(request)
+    found = await runtime(request).read(lambda c: types.list_types(c, store.id))
+    return json_response({"items": [t.view() for t in found]})
 
-    async def post_event(
-        request: Request, event_type: types.CustomEventType | None, what: str
-    ) -> Response:
-        if event_type is None:
-            raise missing(what)
-        body = await bodies.read_bytes(request, ctx.settings.ingest.api_max_body_bytes)
-        doc = custom_posts.decode_body(body)
-        params = dict(request.query_params)
-        create_contact = (
-            _flag(params["createContact"], "/createContact") if "createContact" in params else True
-        )
-        if explicit_form(doc):
-            if "createContact" in doc:
-                create_contact = _flag(doc["createContact"], "/createContact")
-            email, problem = custom_events.check_email(doc["email"], "/email", "email")
-            if problem or email is None:
-                raise custom_posts.unmappable([problem] if problem else [], "the body")
-            payload = doc["payload"]
-        else:
-            email, payload = custom_posts.map_or_error(event_type, doc)
-        key = custom_posts.request_key_of(
-            {"requestId": [params["requestId"]]} if "requestId" in params else {}, doc
-        )
-        found = event_type
 
-        def run(conn: Conn, now: int) -> Any:
-            try:
-                return custom_posts.record(
-                    conn,
-                    now,
-                    found.store_id,
-                    found,
-                    email,
-                    payload,
-                    channel="api",
-                    body=body,
-                    request_key=key,
-                    create_contact=create_contact,
-                )
-            except custom_posts.NoContact:
-                return None
+async def get_type(request: Request) -> Response:
+    store = await store_of(request)
+    tid = request.path_params["event_id"]
+    found = await runtime(request).read(lambda c: types.by_id(c, store.id, tid))
+    if found is None:
+        raise ApiError("not_found", f"No custom event type {tid!r} in this store")
+    return json_response(found.view())
 
-        answer = await write(run)
-        if answer is None:
-            raise ApiError(
-                "contact_not_found",
-                f"email: no contact {email!r} in this store, and createContact is false",
-                errors=[
-                    issue(
-                        "invalid_value",
-                        "/email",
-                        f"Expected the e-mail of an existing contact (createContact is false); received {email!r}",
-                    )
-                ],
+
+async def delete_type(request: Request) -> Response:
+    store = await store_of(request)
+    tid = request.path_params["event_id"]
+    gone = await runtime(request).write(lambda conn, now: types.delete(conn, store.id, tid))
+    if not gone:
+        raise ApiError("not_found", f"No custom event type {tid!r} in this store")
+    return Response(status_code=204)
+
+
+async def post_event(
+    request: Request, event_type: types.CustomEventType | None, what: str
+) -> Response:
+    if event_type is None:
+        raise missing(what)
+    body = await bodies.api_body(request)
+    doc = custom_posts.decode_body(body)
+    params = dict(request.query_params)
+    create_contact = (
+        _flag(params["createContact"], "/createContact") if "createContact" in params else True
+    )
+    if explicit_form(doc):
+        if "createContact" in doc:
+            create_contact = _flag(doc["createContact"], "/createContact")
+        email, problem = custom_events.check_email(doc["email"], "/email", "email")
+        if problem or email is None:
+            raise custom_posts.unmappable([problem] if problem else [], "the body")
+        payload = doc["payload"]
+    else:
+        email, payload = custom_posts.map_or_error(event_type, doc)
+    key = custom_posts.request_key_of(
+        {"requestId": [params["requestId"]]} if "requestId" in params else {}, doc
+    )
+    found = event_type
+
+    def run(conn: Conn, now: int) -> Any:
+        try:
+            return custom_posts.record(
+                conn,
+                now,
+                found.store_id,
+                found,
+                email,
+                payload,
+                channel="api",
+                body=body,
+                request_key=key,
+                create_contact=create_contact,
             )
-        status = answer["results"][0]["status"]
-        out = {"status": status, **answer["customEvent"]}
-        if answer.get("duplicateRequest"):
-            out["duplicateRequest"] = True
-        return json_response(out, 201 if status == "accepted" else 200)
+        except custom_posts.NoContact:
+            return None
 
-    async def by_alias(request: Request) -> Response:
-        store = await store_of(request)
-        alias = request.path_params["alias"]
-        found = await ctx.read(lambda c: types.by_alias(c, store.id, alias))
-        return await post_event(request, found, f"with alias {alias!r}")
+    answer = await runtime(request).write(run)
+    if answer is None:
+        raise ApiError(
+            "contact_not_found",
+            f"email: no contact {email!r} in this store, and createContact is false",
+            errors=[
+                issue(
+                    "invalid_value",
+                    "/email",
+                    f"Expected the e-mail of an existing contact (createContact is false); received {email!r}",
+                )
+            ],
+        )
+    status = answer["results"][0]["status"]
+    out = {"status": status, **answer["customEvent"]}
+    if answer.get("duplicateRequest"):
+        out["duplicateRequest"] = True
+    return json_response(out, 201 if status == "accepted" else 200)
 
-    async def by_event_id(request: Request) -> Response:
-        store = await store_of(request)
-        tid = request.path_params["event_id"]
-        found = await ctx.read(lambda c: types.by_id(c, store.id, tid))
-        return await post_event(request, found, repr(tid))
 
-    return [
-        Route("/api/custom-event-types", create, methods=["POST"]),
-        Route("/api/custom-event-types", list_, methods=["GET"]),
-        Route("/api/custom-event-types/{event_id}", get_one, methods=["GET"]),
-        Route("/api/custom-event-types/{event_id}", delete, methods=["DELETE"]),
-        Route("/api/custom-events/alias/{alias}", by_alias, methods=["POST"]),
-        Route("/api/custom-events/event-id/{event_id}", by_event_id, methods=["POST"]),
-    ]
+async def post_by_alias(request: Request) -> Response:
+    store = await store_of(request)
+    alias = request.path_params["alias"]
+    found = await runtime(request).read(lambda c: types.by_alias(c, store.id, alias))
+    return await post_event(request, found, f"with alias {alias!r}")
+
+
+async def post_by_event_id(request: Request) -> Response:
+    store = await store_of(request)
+    tid = request.path_params["event_id"]
+    found = await runtime(request).read(lambda c: types.by_id(c, store.id, tid))
+    return await post_event(request, found, repr(tid))

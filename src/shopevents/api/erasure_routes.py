@@ -9,16 +9,15 @@ from typing import Any
 
 from starlette.requests import Request
 from starlette.responses import Response
-from starlette.routing import Route
 
 from shopevents.api import bodies
-from shopevents.clock import to_micros
-from shopevents.context import AppContext
+from shopevents.api.auth import store_of
+from shopevents.api.params import EMAIL, invalid
 from shopevents.domain import erasure, retention
 from shopevents.errors import ApiError, FieldError, validation_error
 from shopevents.ids import new_id
 from shopevents.responses import json_response
-from shopevents.schema.verdicts import _EMAIL
+from shopevents.runtime import runtime
 from shopevents.storage import erasure as erasures
 from shopevents.storage import retention as retentions
 from shopevents.storage.reads import iso
@@ -30,71 +29,60 @@ def actor_of(request: Request) -> str:
     return f"api-key:{cred.strip().partition(':')[0]}"
 
 
-def _invalid(path: str, message: str) -> ApiError:
-    return validation_error([FieldError(path, message)])
-
-
-def routes(ctx: AppContext, store_of: Any, write: Any) -> list[Route]:
-    async def erase(request: Request) -> Response:
-        store = await store_of(request)
-        email = request.path_params["email"].strip().lower()
-        if not _EMAIL.match(email) or len(email) > 254:
-            raise validation_error(
-                [FieldError("/email", "Expected an e-mail address", code="invalid_email")],
-                f"/email: Expected an e-mail address; received {request.path_params['email']!r}",
-            )
-        actor = actor_of(request)
-        job = new_id(to_micros(ctx.clock.now()))
-        out: erasure.Outcome = await write(
-            lambda conn, now: erasure.request(conn, store.id, email, actor, now, job)
+async def erase(request: Request) -> Response:
+    store = await store_of(request)
+    email = request.path_params["email"].strip().lower()
+    if not EMAIL.match(email) or len(email) > 254:
+        raise validation_error(
+            [FieldError("/email", "Expected an e-mail address", code="invalid_email")],
+            f"/email: Expected an e-mail address; received {request.path_params['email']!r}",
         )
-        body = {"id": out.id, "status": out.status, "found": out.found, "counts": out.counts}
-        return json_response(body, 202 if out.status == "pending" else 200)
+    actor = actor_of(request)
+    job = new_id(runtime(request).now_us())
+    out: erasure.Outcome = await runtime(request).write(
+        lambda conn, now: erasure.request(conn, store.id, email, actor, now, job)
+    )
+    body = {"id": out.id, "status": out.status, "found": out.found, "counts": out.counts}
+    return json_response(body, 202 if out.status == "pending" else 200)
 
-    async def listed(request: Request) -> Response:
-        store = await store_of(request)
-        rows = await ctx.read(lambda c: erasures.listed(c, store.id))
-        return json_response({"erasures": [erasure.view(e, iso) for e in rows]})
 
-    async def one(request: Request) -> Response:
-        store = await store_of(request)
-        eid = request.path_params["erasure_id"]
-        e = await ctx.read(lambda c: erasures.get(c, store.id, eid))
-        if e is None:
-            raise ApiError("not_found", f"No erasure {eid!r} in this store")
-        return json_response(erasure.view(e, iso))
+async def list_erasures(request: Request) -> Response:
+    store = await store_of(request)
+    rows = await runtime(request).read(lambda c: erasures.listed(c, store.id))
+    return json_response({"erasures": [erasure.view(e, iso) for e in rows]})
 
-    async def get_retention(request: Request) -> Response:
-        store = await store_of(request)
-        days, until = await ctx.read(
-            lambda c: (retentions.days_of(c, store.id), retentions.pruned_until(c, store.id))
-        )
-        return json_response(retention.view(days, until, iso))
 
-    async def patch_retention(request: Request) -> Response:
-        store = await store_of(request)
-        body = bodies.decode_json(
-            await bodies.read_bytes(request, ctx.settings.ingest.api_max_body_bytes)
-        )
-        if not isinstance(body, dict) or "retentionDays" not in body:
-            raise _invalid("/retentionDays", 'Expected {"retentionDays": days or null}')
-        value = body["retentionDays"]
-        try:
-            days = None if value is None else retention.check_days(value)
-        except ValueError as exc:
-            raise _invalid("/retentionDays", str(exc)) from None
+async def get_erasure(request: Request) -> Response:
+    store = await store_of(request)
+    eid = request.path_params["erasure_id"]
+    e = await runtime(request).read(lambda c: erasures.get(c, store.id, eid))
+    if e is None:
+        raise ApiError("not_found", f"No erasure {eid!r} in this store")
+    return json_response(erasure.view(e, iso))
 
-        def save(conn: Any, now: int) -> tuple[int | None, int]:
-            retentions.set_days(conn, store.id, days)
-            return days, retentions.pruned_until(conn, store.id)
 
-        got, until = await write(save)
-        return json_response(retention.view(got, until, iso))
+async def get_retention(request: Request) -> Response:
+    store = await store_of(request)
+    days, until = await runtime(request).read(
+        lambda c: (retentions.days_of(c, store.id), retentions.pruned_until(c, store.id))
+    )
+    return json_response(retention.view(days, until, iso))
 
-    return [
-        Route("/api/store/retention", get_retention, methods=["GET"]),
-        Route("/api/store/retention", patch_retention, methods=["PATCH"]),
-        Route("/api/contacts/{email}", erase, methods=["DELETE"]),
-        Route("/api/erasures", listed, methods=["GET"]),
-        Route("/api/erasures/{erasure_id}", one, methods=["GET"]),
-    ]
+
+async def patch_retention(request: Request) -> Response:
+    store = await store_of(request)
+    body = bodies.decode_json(await bodies.api_body(request))
+    if not isinstance(body, dict) or "retentionDays" not in body:
+        raise invalid("/retentionDays", 'Expected {"retentionDays": days or null}')
+    value = body["retentionDays"]
+    try:
+        days = None if value is None else retention.check_days(value)
+    except ValueError as exc:
+        raise invalid("/retentionDays", str(exc)) from None
+
+    def save(conn: Any, now: int) -> tuple[int | None, int]:
+        retentions.set_days(conn, store.id, days)
+        return days, retentions.pruned_until(conn, store.id)
+
+    got, until = await runtime(request).write(save)
+    return json_response(retention.view(got, until, iso))

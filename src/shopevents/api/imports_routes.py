@@ -18,20 +18,16 @@ from typing import IO, Any
 
 from starlette.requests import Request
 from starlette.responses import Response, StreamingResponse
-from starlette.routing import Route
 
+from shopevents.api.auth import store_of
+from shopevents.api.params import int_param, invalid
 from shopevents.context import AppContext
 from shopevents.domain import imports
-from shopevents.errors import (
-    ApiError,
-    FieldError,
-    StorageUnavailable,
-    storage_error,
-    validation_error,
-)
+from shopevents.errors import ApiError, FieldError, StorageUnavailable, validation_error
 from shopevents.ids import new_id
 from shopevents.reports.timebuckets import local_today, make_range
 from shopevents.responses import json_response
+from shopevents.runtime import runtime
 from shopevents.storage import exports
 from shopevents.storage.stores import StoreRecord
 
@@ -49,10 +45,6 @@ EXPORT_KINDS = {
 MAX_EXPORT_PAGE = 10_000
 """Most rows in one page when `limit` is given (without it, the whole range is streamed)."""
 MEDIA = {"csv": "text/csv; charset=utf-8", "jsonl": "application/x-ndjson"}
-
-
-def _bad(path: str, message: str, code: str = "invalid_value") -> ApiError:
-    return validation_error([FieldError(path, message, code=code)])
 
 
 def check_context(ctx: AppContext, store: StoreRecord) -> Any:
@@ -154,116 +146,106 @@ async def spool_body(request: Request, limit: int = MAX_IMPORT_BYTES) -> IO[byte
     return fh  # type: ignore[return-value]
 
 
-def routes(ctx: AppContext, store_of: Any, write: Any) -> list[Route]:
-    async def post_import(request: Request) -> Response:
-        store = await store_of(request)
-        q = request.query_params
-        kind, fmt, delimiter = q.get("type"), q.get("format"), q.get("delimiter") or ","
-        source = q.get("name")
-        ctype = request.headers.get("content-type", "")
-        if ctype.startswith("multipart/form-data"):
-            try:
-                form = await request.form(max_files=1, max_fields=20)
-            except Exception as exc:  # a malformed form: the client's error, never a 500
-                raise _bad("/file", f"Expected a multipart form with a `file`: {exc}") from None
-            upload = form.get("file")
-            if upload is None or isinstance(upload, str):
-                raise _bad(
-                    "/file", "Expected the file in a form field named `file`", "missing_field"
-                )
-            kind = str(form.get("type") or kind or "")
-            fmt = str(form.get("format") or fmt or "") or None
-            delimiter = str(form.get("delimiter") or delimiter)
-            source = upload.filename or source
-            fh: IO[bytes] = upload.file  # type: ignore[assignment]
-            fmt = fmt or imports.guess_format(upload.filename, upload.content_type)
-        else:
-            fmt = fmt or imports.guess_format(source, ctype)
-            fh = await spool_body(request)
+async def post_import(request: Request) -> Response:
+    ctx = runtime(request)
+    store = await store_of(request)
+    q = request.query_params
+    kind, fmt, delimiter = q.get("type"), q.get("format"), q.get("delimiter") or ","
+    source = q.get("name")
+    ctype = request.headers.get("content-type", "")
+    if ctype.startswith("multipart/form-data"):
         try:
-            if kind not in imports.KINDS:
-                raise _bad(
-                    "/type", f"Expected one of {', '.join(imports.KINDS)}; received {kind!r}"
-                )
-            if fmt not in imports.FORMATS:
-                raise _bad(
-                    "/format",
-                    f"Expected one of {', '.join(imports.FORMATS)} (or a file name or "
-                    f"Content-Type that tells); received {fmt!r}",
-                )
-            if len(delimiter) != 1:
-                raise _bad("/delimiter", f"Expected one character; received {delimiter!r}")
-            try:
-                status, report = await run_import(ctx, store, fh, kind, fmt, delimiter, source)
-            except StorageUnavailable as exc:
-                raise storage_error(exc, ctx.settings.ingest.retry_after_seconds) from None
-        finally:
-            fh.close()
-        if status == 422:
-            errors = [
-                {
-                    "code": e["code"],
-                    "path": f"/rows/{e['row']}" + (f"/{e['field']}" if e["field"] else ""),
-                    "message": e["message"],
-                    **{k: e[k] for k in ("row", "line", "field", "expected", "got")},
-                }
-                for e in report["errors"]
-            ]
-            raise validation_error(
-                errors,
-                f"{report['errorCount']} error(s) in the file; nothing was imported",
-                {"import": report},
+            form = await request.form(max_files=1, max_fields=20)
+        except Exception as exc:  # a malformed form: the client's error, never a 500
+            raise invalid("/file", f"Expected a multipart form with a `file`: {exc}") from None
+        upload = form.get("file")
+        if upload is None or isinstance(upload, str):
+            raise invalid(
+                "/file", "Expected the file in a form field named `file`", "missing_field"
             )
-        return json_response(report, status)
-
-    async def get_import(request: Request) -> Response:
-        store = await store_of(request)
-        iid = request.path_params["import_id"]
-        found = await ctx.read(lambda c: imports.report_of(c, iid, store.id))
-        if found is None:
-            raise ApiError("not_found", f"No import {iid!r} in this store")
-        return json_response(found)
-
-    async def list_imports(request: Request) -> Response:
-        store = await store_of(request)
-        found = await ctx.read(lambda c: imports.recent_imports(c, store.id, 50))
-        return json_response({"items": found})
-
-    async def get_export(request: Request) -> Response:
-        store = await store_of(request)
-        name = request.path_params["what"]
-        what = EXPORT_KINDS.get(name)
-        if what is None:
-            raise ApiError("not_found", f"No export {name!r}; there are {', '.join(EXPORT_KINDS)}")
-        q = request.query_params
-        fmt = q.get("format") or "jsonl"
-        if fmt not in MEDIA:
-            raise _bad("/format", f"Expected one of csv, jsonl; received {fmt!r}")
-        bounds = time_bounds(ctx, store, q.get("from"), q.get("to"))
-        after = exports.parse_cursor(what, q.get("cursor"))
-        if after is None:
-            raise _bad("/cursor", "Expected a cursor from a previous page (X-Next-Cursor)")
-        from shopevents.api.carts_routes import _int
-
-        limit = _int(request, "limit", 0, 0, MAX_EXPORT_PAGE)
-        first = await ctx.read(
-            lambda c: exports.page(c, what, store.id, after, bounds, limit or exports.PAGE)
+        kind = str(form.get("type") or kind or "")
+        fmt = str(form.get("format") or fmt or "") or None
+        delimiter = str(form.get("delimiter") or delimiter)
+        source = upload.filename or source
+        fh: IO[bytes] = upload.file  # type: ignore[assignment]
+        fmt = fmt or imports.guess_format(upload.filename, upload.content_type)
+    else:
+        fmt = fmt or imports.guess_format(source, ctype)
+        fh = await spool_body(request)
+    try:
+        if kind not in imports.KINDS:
+            raise invalid("/type", f"Expected one of {', '.join(imports.KINDS)}; received {kind!r}")
+        if fmt not in imports.FORMATS:
+            raise invalid(
+                "/format",
+                f"Expected one of {', '.join(imports.FORMATS)} (or a file name or "
+                f"Content-Type that tells); received {fmt!r}",
+            )
+        if len(delimiter) != 1:
+            raise invalid("/delimiter", f"Expected one character; received {delimiter!r}")
+        status, report = await run_import(ctx, store, fh, kind, fmt, delimiter, source)
+    finally:
+        fh.close()
+    if status == 422:
+        errors = [
+            {
+                "code": e["code"],
+                "path": f"/rows/{e['row']}" + (f"/{e['field']}" if e["field"] else ""),
+                "message": e["message"],
+                **{k: e[k] for k in ("row", "line", "field", "expected", "got")},
+            }
+            for e in report["errors"]
+        ]
+        raise validation_error(
+            errors,
+            f"{report['errorCount']} error(s) in the file; nothing was imported",
+            {"import": report},
         )
-        headers = {}
-        if limit and len(first) == limit:
-            headers["X-Next-Cursor"] = str(first[-1][0])
-        return StreamingResponse(
-            _stream(ctx, what, store.id, fmt, bounds, first, limit),
-            media_type=MEDIA[fmt],
-            headers=headers,
-        )
+    return json_response(report, status)
 
-    return [
-        Route("/api/imports", post_import, methods=["POST"]),
-        Route("/api/imports", list_imports, methods=["GET"]),
-        Route("/api/imports/{import_id}", get_import, methods=["GET"]),
-        Route("/api/exports/{what}", get_export, methods=["GET"]),
-    ]
+
+async def get_import(request: Request) -> Response:
+    store = await store_of(request)
+    iid = request.path_params["import_id"]
+    found = await runtime(request).read(lambda c: imports.report_of(c, iid, store.id))
+    if found is None:
+        raise ApiError("not_found", f"No import {iid!r} in this store")
+    return json_response(found)
+
+
+async def list_imports(request: Request) -> Response:
+    store = await store_of(request)
+    found = await runtime(request).read(lambda c: imports.recent_imports(c, store.id, 50))
+    return json_response({"items": found})
+
+
+async def get_export(request: Request) -> Response:
+    ctx = runtime(request)
+    store = await store_of(request)
+    name = request.path_params["what"]
+    what = EXPORT_KINDS.get(name)
+    if what is None:
+        raise ApiError("not_found", f"No export {name!r}; there are {', '.join(EXPORT_KINDS)}")
+    q = request.query_params
+    fmt = q.get("format") or "jsonl"
+    if fmt not in MEDIA:
+        raise invalid("/format", f"Expected one of csv, jsonl; received {fmt!r}")
+    bounds = time_bounds(ctx, store, q.get("from"), q.get("to"))
+    after = exports.parse_cursor(what, q.get("cursor"))
+    if after is None:
+        raise invalid("/cursor", "Expected a cursor from a previous page (X-Next-Cursor)")
+    limit = int_param(request, "limit", 0, 0, MAX_EXPORT_PAGE)
+    first = await ctx.read(
+        lambda c: exports.page(c, what, store.id, after, bounds, limit or exports.PAGE)
+    )
+    headers = {}
+    if limit and len(first) == limit:
+        headers["X-Next-Cursor"] = str(first[-1][0])
+    return StreamingResponse(
+        _stream(ctx, what, store.id, fmt, bounds, first, limit),
+        media_type=MEDIA[fmt],
+        headers=headers,
+    )
 
 
 async def _stream(

@@ -10,18 +10,17 @@ from urllib.parse import urlencode
 
 from starlette.requests import Request
 from starlette.responses import Response
-from starlette.routing import Route
 
-from shopevents.api.carts_routes import _int
-from shopevents.api.imports_routes import _bad
-from shopevents.context import AppContext
+from shopevents.api.auth import store_of
+from shopevents.api.params import digits, int_param, invalid, text_param
 from shopevents.errors import FieldError, validation_error
 from shopevents.reports.timebuckets import local_midnight_us, parse_day, zone
 from shopevents.responses import json_response
+from shopevents.runtime import runtime
 from shopevents.storage import listings
 
 
-def _page(request: Request, items: list[Any], limit: int, cursor: str | None) -> Response:
+def page(request: Request, items: list[Any], limit: int, cursor: str | None) -> Response:
     next_cursor = cursor if len(items) == limit and cursor is not None else None
     link = None
     if next_cursor is not None:
@@ -54,73 +53,57 @@ def day_bounds(tz_name: str, from_: str | None, to_: str | None) -> tuple[int, i
     return start, end
 
 
-def _digits(text: str) -> bool:
-    return text.isascii() and text.isdigit() and len(text) <= 18
-
-
-def _text(request: Request, name: str) -> str | None:
-    value = request.query_params.get(name)
-    if value is not None and ("\x00" in value or len(value) > 254):
-        raise _bad(f"/{name}", "Expected a text of at most 254 characters without NUL")
-    return value or None
-
-
-def routes(ctx: AppContext, store_of: Any, write: Any) -> list[Route]:
-    async def list_contacts(request: Request) -> Response:
-        store = await store_of(request)
-        limit = _int(request, "limit", 50, 1, listings.MAX_LIMIT)
-        after = _text(request, "cursor") or ""
-        field = None
-        raw_field = _text(request, "field")
-        if raw_field is not None:
-            name, sep, value = raw_field.partition(":")
-            if not sep or not name:
-                raise _bad("/field", f"Expected `fieldId:value`; received {raw_field!r}")
-            field = (name, value)
-        prefix, contains = _text(request, "emailPrefix"), _text(request, "q")
-        items = await ctx.read(
-            lambda c: listings.contacts(
-                c,
-                store.id,
-                email_prefix=prefix,
-                email_contains=contains,
-                field=field,
-                after=after,
-                limit=limit,
-            )
+async def list_contacts(request: Request) -> Response:
+    store = await store_of(request)
+    limit = int_param(request, "limit", 50, 1, listings.MAX_LIMIT)
+    after = text_param(request, "cursor") or ""
+    field = None
+    raw_field = text_param(request, "field")
+    if raw_field is not None:
+        name, sep, value = raw_field.partition(":")
+        if not sep or not name:
+            raise invalid("/field", f"Expected `fieldId:value`; received {raw_field!r}")
+        field = (name, value)
+    prefix, contains = text_param(request, "emailPrefix"), text_param(request, "q")
+    items = await runtime(request).read(
+        lambda c: listings.contacts(
+            c,
+            store.id,
+            email_prefix=prefix,
+            email_contains=contains,
+            field=field,
+            after=after,
+            limit=limit,
         )
-        return _page(request, items, limit, items[-1]["id"] if items else None)
+    )
+    return page(request, items, limit, items[-1]["id"] if items else None)
 
-    async def list_products(request: Request) -> Response:
-        store = await store_of(request)
-        limit = _int(request, "limit", 50, 1, listings.MAX_LIMIT)
-        after = _text(request, "cursor") or ""
-        contains = _text(request, "q")
-        items = await ctx.read(
-            lambda c: listings.products(c, store.id, contains=contains, after=after, limit=limit)
-        )
-        return _page(request, items, limit, items[-1]["productId"] if items else None)
 
-    async def list_purchases(request: Request) -> Response:
-        store = await store_of(request)
-        limit = _int(request, "limit", 50, 1, listings.MAX_LIMIT)
-        q = request.query_params
-        bounds = day_bounds(store.timezone, q.get("from"), q.get("to"))
-        cursor = request.query_params.get("cursor")
-        after = (-(2**62), 0)
-        if cursor:
-            at, sep, rid = cursor.partition("-")
-            if not (sep and _digits(at) and _digits(rid)):
-                raise _bad("/cursor", "Expected a cursor from a previous page (nextCursor)")
-            after = (int(at), int(rid))
-        rows = await ctx.read(
-            lambda c: listings.purchases(c, store.id, bounds=bounds, after=after, limit=limit)
-        )
-        items = [r[2] for r in rows]
-        return _page(request, items, limit, f"{rows[-1][0]}-{rows[-1][1]}" if rows else None)
+async def list_products(request: Request) -> Response:
+    store = await store_of(request)
+    limit = int_param(request, "limit", 50, 1, listings.MAX_LIMIT)
+    after = text_param(request, "cursor") or ""
+    contains = text_param(request, "q")
+    items = await runtime(request).read(
+        lambda c: listings.products(c, store.id, contains=contains, after=after, limit=limit)
+    )
+    return page(request, items, limit, items[-1]["productId"] if items else None)
 
-    return [
-        Route("/api/contacts", list_contacts, methods=["GET"]),
-        Route("/api/products", list_products, methods=["GET"]),
-        Route("/api/purchases", list_purchases, methods=["GET"]),
-    ]
+
+async def list_purchases(request: Request) -> Response:
+    store = await store_of(request)
+    limit = int_param(request, "limit", 50, 1, listings.MAX_LIMIT)
+    q = request.query_params
+    bounds = day_bounds(store.timezone, q.get("from"), q.get("to"))
+    cursor = request.query_params.get("cursor")
+    after = (-(2**62), 0)
+    if cursor:
+        at, sep, rid = cursor.partition("-")
+        if not (sep and digits(at) and digits(rid)):
+            raise invalid("/cursor", "Expected a cursor from a previous page (nextCursor)")
+        after = (int(at), int(rid))
+    rows = await runtime(request).read(
+        lambda c: listings.purchases(c, store.id, bounds=bounds, after=after, limit=limit)
+    )
+    items = [r[2] for r in rows]
+    return page(request, items, limit, f"{rows[-1][0]}-{rows[-1][1]}" if rows else None)

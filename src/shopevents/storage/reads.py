@@ -281,6 +281,18 @@ def product_by_id(conn: Conn, store_id: str, product_id: str) -> dict[str, Any] 
     return _product(row) if row else None
 
 
+def product_data(conn: Conn, store_id: str, product_id: str) -> dict[str, Any] | None:
+    """The product's fields as last written (its `data`), or None if the store has no such
+    product."""
+    raw = conn.scalar(
+        "SELECT data FROM products WHERE store_id = ? AND product_id = ?", (store_id, product_id)
+    )
+    if raw is None:
+        return None
+    data: dict[str, Any] = loads(raw) or {}
+    return data
+
+
 def search_products(
     conn: Conn, store_id: str, text: str = "", limit: int = 50, offset: int = 0
 ) -> list[dict[str, Any]]:
