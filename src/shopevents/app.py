@@ -25,6 +25,7 @@ from shopevents.cluster.collector import processing_lag
 from shopevents.config import Settings
 from shopevents.context import AppContext, IntakeService
 from shopevents.dashboard import routes as dashboard_routes
+from shopevents.dashboard.site import Site as DashboardSite
 from shopevents.demoshop import routes as demoshop_routes
 from shopevents.errors import ApiError, StorageUnavailable, code_for_status
 from shopevents.ingest import routes as ingest_routes
@@ -212,4 +213,5 @@ def create_app(
         lifespan=lifespan,
     )
     app.state.ctx = ctx
+    app.state.dashboard = DashboardSite(ctx)
     return FastPath(app, ingest_routes.INGEST_PREFIX, ingest_routes.INGEST_METHODS, ingest.handle)
