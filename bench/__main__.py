@@ -318,7 +318,9 @@ def main(argv: list[str] | None = None) -> int:
         metavar="LABEL:SHOPEVENTS_NAME=VALUE[,...]",
         help="HTTP scenarios: one shopevents target per variant and backend, alternated run by "
         "run (repeatable), e.g. --variant wait0:SHOPEVENTS_INGEST_GROUP_COMMIT_MAX_WAIT_MS=0; "
-        "PYTHONPATH=DIR runs another source tree (e.g. base:PYTHONPATH=/tmp/base/src)",
+        "PYTHONPATH=DIR runs another source tree (e.g. base:PYTHONPATH=/tmp/base/src); with "
+        "--mode cluster, one deployment per variant and topology (collectors and processors "
+        "get the variant's environment)",
     )
     r.add_argument("--no-refs", action="store_true", help="skip the nginx and raw-ASGI references")
     r.add_argument(

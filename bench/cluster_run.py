@@ -46,8 +46,16 @@ from bench.table import grid
 from bench.targets import RawAsgiTarget, ShopeventsTarget
 
 PROBE_RATE = 10.0  # lag probes per second
-PROBE_POLL = 0.01  # seconds between two reads of one probe
+# Seconds between two reads of one probe: from 10 ms, growing by a quarter each read, at most
+# 200 ms, so a lag is measured within a quarter of itself (at most 10 ms below 40 ms) and the
+# reads of the probes waiting add a bounded load (about 50/s per second of lag) to the
+# collector they read from, however long the lag.
+PROBE_POLL = 0.01
+PROBE_POLL_GROWTH = 1.25
+PROBE_POLL_MAX = 0.2
 PROBE_GIVE_UP = 30.0
+# The second fixed-rate phase offers this share of the deployment's own saturation rate.
+CARRIED_SHARE = 0.5
 
 
 def parse_topologies(text: str) -> list[tuple[int, int]]:
@@ -82,6 +90,7 @@ class LagProber:
         self.unseen = 0
         self.acked = 0
         self.failed = 0
+        self.reads = 0
         self.lock = threading.Lock()
         self.threads: list[threading.Thread] = []
         self.tag = uuid.uuid4().hex[:8]
@@ -111,8 +120,11 @@ class LagProber:
         with self.lock:
             self.acked += 1
         get = http.client.HTTPConnection("127.0.0.1", self.get_port, timeout=10)
+        pause = PROBE_POLL
         try:
             while time.perf_counter() - acked < PROBE_GIVE_UP:
+                with self.lock:
+                    self.reads += 1
                 get.request("GET", f"/api/contacts/{email}",
                             headers={"Authorization": f"apiKey {self.api_key}"})  # fmt: skip
                 r = get.getresponse()
@@ -121,7 +133,8 @@ class LagProber:
                     with self.lock:
                         self.lags.append(time.perf_counter() - acked)
                     return
-                time.sleep(PROBE_POLL)
+                time.sleep(pause)
+                pause = min(pause * PROBE_POLL_GROWTH, PROBE_POLL_MAX)
             with self.lock:
                 self.unseen += 1
         except (OSError, http.client.HTTPException):
@@ -162,6 +175,7 @@ class LagProber:
             "acked": self.acked,
             "failed": self.failed,
             "unseen": self.unseen,
+            "reads": self.reads,
             "lag_p50_ms": pct(50),
             "lag_p99_ms": pct(99),
             "lag_max_ms": pct(100),
@@ -217,14 +231,19 @@ def _us(seconds: float, count: int) -> float | None:
     return seconds / count * 1e6 if count else None
 
 
+def target_name(topo: tuple[int, int], variant: str = "") -> str:
+    return f"cluster-{topo[0]}x{topo[1]}" + (f"-{variant}" if variant else "")
+
+
 def cluster_once(scn: HttpScenario, topo: tuple[int, int], opts: HttpOptions, logdir: Path,
-                 profile_dir: Path | None = None) -> dict:  # fmt: skip
+                 profile_dir: Path | None = None,
+                 variant: tuple[str, dict[str, str]] = ("", {})) -> dict:  # fmt: skip
     nc, np_ = topo
-    name = f"cluster-{nc}x{np_}"
+    name = target_name(topo, variant[0])
     db = PostgresDatabase()
     db.create()
     workdir = Path(tempfile.mkdtemp(prefix=f"bench-{name}-"))
-    dep = Deployment(db.url, workdir, collectors=nc, processors=np_)
+    dep = Deployment(db.url, workdir, collectors=nc, processors=np_, env=variant[1])
     pg = CpuTracker()
     sampling = threading.Event()
 
@@ -266,18 +285,31 @@ def cluster_once(scn: HttpScenario, topo: tuple[int, int], opts: HttpOptions, lo
         wall_sat = time.monotonic() - t0
 
         rate = opts.rate or scn.fixed_rate
-        prober = LagProber(ports[0], ports[-1], dep.ingest_path, dep.api_key).start()
-        fixed = _parallel(
-            lambda p: run_fixed(p, load, rate / nc, opts.duration, max(1, opts.fixed_connections // nc)),
-            ports,
-        )  # fmt: skip
-        lag = prober.stop()
-        c3 = snap()
+
+        def fixed_phase(offered: float) -> tuple[list[PhaseResult], dict, dict, dict]:
+            """Open loop at `offered` req/s with the lag probe, then the drain: the phase's
+            results, its lag, and the CPU snapshots after the load and after the drain."""
+            nonlocal acked
+            prober = LagProber(ports[0], ports[-1], dep.ingest_path, dep.api_key).start()
+            phase = _parallel(
+                lambda p: run_fixed(p, load, offered / nc, opts.duration,
+                                    max(1, opts.fixed_connections // nc)),
+                ports,
+            )  # fmt: skip
+            lag = prober.stop()
+            after_load = snap()
+            acked += sum(f.ok2xx for f in phase) + lag["acked"]
+            drained = wait_applied(db.connect, acked)
+            after_drain = snap()
+            lag["drain_s"] = drained
+            return phase, lag, after_load, after_drain
+
+        fixed, lag, c3, c4 = fixed_phase(rate)
         fixed_ok = sum(f.ok2xx for f in fixed)
         fixed_events = sum(f.acked_events for f in fixed) + lag["acked"]
-        acked += fixed_ok + lag["acked"]
-        drain_fixed = wait_applied(db.connect, acked)
-        c4 = snap()
+        drain_fixed = lag["drain_s"]
+        carried_rate = float(max(100, round(sum(s.rps for s in sat) * CARRIED_SHARE, -2)))
+        carried, carried_lag, c5, _ = fixed_phase(carried_rate)
         counts = db.counts()
     finally:
         sampling.set()
@@ -326,7 +358,17 @@ def cluster_once(scn: HttpScenario, topo: tuple[int, int], opts: HttpOptions, lo
             "lag_p99_ms": lag["lag_p99_ms"],
             "lag_max_ms": lag["lag_max_ms"],
             "lag": lag,
-            "non200": sum(p.other_status for p in [*warm, *sat, *fixed]),
+            "carried_rate": carried_rate,
+            "carried_rps": sum(f.extra["achieved_rps"] for f in carried),
+            "carried_p50_ms": max(f.latency_us["p50"] or 0 for f in carried) / 1000,
+            "carried_p99_ms": max(f.latency_us["p99"] or 0 for f in carried) / 1000,
+            "carried_collector_us_per_req": _us(
+                delta(c4, c5, "collector"), sum(f.ok2xx for f in carried)
+            ),
+            "carried_lag_p50_ms": carried_lag["lag_p50_ms"],
+            "carried_lag_p99_ms": carried_lag["lag_p99_ms"],
+            "carried_lag": carried_lag,
+            "non200": sum(p.other_status for p in [*warm, *sat, *fixed, *carried]),
             "loadavg": (load_before + os.getloadavg()[0]) / 2,
             "acked_requests": acked,
             "stored_requests": stored,
@@ -388,9 +430,17 @@ ROWS = [
     ("lag ack → visible in REST API, p50 (ms)", "lag_p50_ms", "{:.0f}"),
     ("lag ack → visible in REST API, p99 (ms)", "lag_p99_ms", "{:.0f}"),
     ("processors' drain after the fixed rate (s)", "fixed_drain_s", "{:.1f}"),
+    ("carried rate: half the saturation rate (req/s offered)", "carried_rate", "{:,.0f}"),
+    ("  req/s achieved", "carried_rps", "{:,.0f}"),
+    ("  p50 / p99 ack (ms)", "carried_ack", "{}"),
+    ("  collector CPU per request (µs)", "carried_collector_us_per_req", "{:.1f}"),
+    ("  lag ack → visible in REST API, p50 / p99 (ms)", "carried_lag", "{}"),
     ("machine's load average (1 min) during the run", "loadavg", "{:.1f}"),
 ]
-NUMERIC = [key for _, key, _ in ROWS if key != "ratio_collector"] + ["lag_max_ms"]
+DERIVED = ("ratio_collector", "carried_ack", "carried_lag")
+NUMERIC = [key for _, key, _ in ROWS if key not in DERIVED] + [
+    "lag_max_ms", "carried_p50_ms", "carried_p99_ms", "carried_lag_p50_ms", "carried_lag_p99_ms"
+]  # fmt: skip
 
 
 def median_of(runs: list[dict]) -> dict:
@@ -403,7 +453,7 @@ def median_of(runs: list[dict]) -> dict:
     out["durability_ok"] = all(r["durability_ok"] for r in runs)
     out["non200"] = sum(r["non200"] for r in runs)
     out["fixed_unsent"] = sum(r["fixed_unsent"] for r in runs)
-    out["lag_unseen"] = sum(r["lag"]["unseen"] for r in runs)
+    out["lag_unseen"] = sum(r["lag"]["unseen"] + r["carried_lag"]["unseen"] for r in runs)
     return out
 
 
@@ -416,6 +466,14 @@ def render(doc: dict, markdown: bool = False) -> str:
     for n in names:
         col = res[n].get("collector_us_per_req")
         res[n]["ratio_collector"] = ref_us / col if ref_us and col else None
+        for key, a, b, fmt in (("carried_ack", "carried_p50_ms", "carried_p99_ms", "{:.2f}"),
+                               ("carried_lag", "carried_lag_p50_ms", "carried_lag_p99_ms", "{:.0f}")):  # fmt: skip
+            va, vb = res[n].get(a), res[n].get(b)
+            res[n][key] = (
+                f"{fmt.format(va)} / {fmt.format(vb)}"
+                if va is not None and vb is not None
+                else None
+            )
     headers = [doc.get("scenario", "page-visit"), *names]
     rows = []
     for label, key, fmt in ROWS:
@@ -485,16 +543,19 @@ def run(a, results: Path) -> int:
     errors: dict[str, str] = {}
     ref = RawAsgiTarget()
     embedded = ShopeventsTarget("postgres")
+    from bench.targets import parse_variant
+
+    variants = [parse_variant(v) for v in a.variant] or [("", {})]
     for i in range(opts.runs):
-        for topo in topologies:
-            name = f"cluster-{topo[0]}x{topo[1]}"
+        for topo, variant in [(t, v) for t in topologies for v in variants]:
+            name = target_name(topo, variant[0])
             print(f"  [{scn.name}] run {i + 1}/{opts.runs} {name} ...", flush=True)
             prof = None
             if a.profile and i == 0:
                 prof = logdir / f"profile-{name}"
                 prof.mkdir(exist_ok=True)
             try:
-                r = cluster_once(scn, topo, opts, logdir, prof)
+                r = cluster_once(scn, topo, opts, logdir, prof, variant)
             except Exception as exc:
                 errors[name] = f"{type(exc).__name__}: {exc}"
                 (logdir / f"{name}-run{i + 1}.error.txt").write_text(traceback.format_exc())
