@@ -26,7 +26,8 @@ from typing import Any
 import msgspec
 
 from shopevents.domain import outbox, timeline
-from shopevents.storage.codec import dumps, loads, money_from_db, money_to_db
+from shopevents.storage import adjustments as stored
+from shopevents.storage.codec import dumps, money_from_db, money_to_db
 from shopevents.storage.database import Conn
 
 CANCELLATION_ID = "cancellation"
@@ -167,14 +168,8 @@ def _share(price: int, units: int, of: int) -> int:
 # --- storage ------------------------------------------------------------------------------------
 
 
-_PURCHASE = (
-    "SELECT id, total_price, currency, purchased_at, source_type, source_name, payment_method, "
-    "contact_id, data FROM purchases WHERE store_id = ? AND purchase_id = ?"
-)
-
-
 def _lines_of(data: Any) -> list[Line]:
-    products = (loads(data) or {}).get("products") or []
+    products = (data or {}).get("products") or []
     return [
         Line(str(p["productId"]), int(p["quantity"]), money_to_db(Decimal(str(p["price"]))))
         for p in products
@@ -184,26 +179,10 @@ def _lines_of(data: Any) -> list[Line]:
 def _applied(conn: Conn, purchase_row: int) -> list[Applied]:
     return [
         Applied(
-            kind,
-            int(amount),
-            tuple((x["productId"], int(x["quantity"])) for x in loads(lines) or []),
+            r.kind, r.amount, tuple((x["productId"], int(x["quantity"])) for x in r.lines or [])
         )
-        for kind, amount, lines in conn.all(
-            "SELECT kind, amount, lines FROM purchase_adjustments WHERE purchase_row = ? ORDER BY id",
-            (purchase_row,),
-        )
+        for r in stored.applied(conn, purchase_row)
     ]
-
-
-def _stored(conn: Conn, store_id: str, a: Adjustment) -> str | None:
-    for table in ("purchase_adjustments", "pending_adjustments"):
-        fp = conn.scalar(
-            f"SELECT fingerprint FROM {table} WHERE store_id = ? AND purchase_id = ? AND adjustment_id = ?",
-            (store_id, a.purchase_id, a.adjustment_id),
-        )
-        if fp is not None:
-            return str(fp)
-    return None
 
 
 def record(
@@ -212,33 +191,30 @@ def record(
     """Record an adjustment; give (status, details): accepted (applied, or pending until its
     purchase arrives), duplicate or conflict. `Refused` if it cannot be applied."""
     fp = fingerprint(a)
-    stored = _stored(conn, store_id, a)
-    if stored is not None:
-        return ("duplicate" if stored == fp else "conflict"), {}
-    row = conn.one(_PURCHASE, (store_id, a.purchase_id))
-    if row is None:
-        conn.execute(
-            "INSERT INTO pending_adjustments (store_id, purchase_id, adjustment_id, kind, adjusted_at, "
-            "received_at, amount, lines, reason, channel, fingerprint) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
-            (
-                store_id,
-                a.purchase_id,
-                a.adjustment_id,
-                a.kind,
-                a.adjusted_at,
-                now,
-                a.amount,
-                None if a.lines is None else dumps([list(x) for x in a.lines]),
-                a.reason,
-                channel,
-                fp,
-            ),
+    known = stored.fingerprint(conn, store_id, a.purchase_id, a.adjustment_id)
+    if known is not None:
+        return ("duplicate" if known == fp else "conflict"), {}
+    bought = stored.purchase(conn, store_id, a.purchase_id)
+    if bought is None:
+        stored.add_pending(
+            conn,
+            store_id,
+            a.purchase_id,
+            a.adjustment_id,
+            a.kind,
+            a.adjusted_at,
+            now,
+            a.amount,
+            None if a.lines is None else dumps([list(x) for x in a.lines]),
+            a.reason,
+            channel,
+            fp,
         )
         pending = conn.tx_memo.get(_PENDING)
         if pending is not None:
             pending.setdefault(store_id, set()).add(a.purchase_id)
         return "accepted", {"pending": True}
-    return "accepted", _apply(conn, store_id, a, fp, row, _lines_of(row[8]), now, channel)
+    return "accepted", _apply(conn, store_id, a, fp, bought, _lines_of(bought.data), now, channel)
 
 
 def _apply(
@@ -246,33 +222,25 @@ def _apply(
     store_id: str,
     a: Adjustment,
     fp: str,
-    row: Any,
-    bought: list[Line],
+    bought: stored.PurchaseRef,
+    lines_bought: list[Line],
     now: int,
     channel: str,
 ) -> dict[str, Any]:
-    purchase_row, total, currency = int(row[0]), int(row[1]), row[2]
-    applied = _applied(conn, purchase_row)
-    amount, lines = settle(total, currency, bought, applied, a)
-    conn.execute(
-        "INSERT INTO purchase_adjustments (store_id, purchase_id, adjustment_id, purchase_row, kind, "
-        "adjusted_at, received_at, amount, currency, purchased_at, source_type, source_name, "
-        "payment_method, lines, reason, channel, fingerprint) "
-        "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
-        (
+    total, currency = bought.total, bought.currency
+    applied = _applied(conn, bought.row)
+    amount, lines = settle(total, currency, lines_bought, applied, a)
+    stored.add_applied(
+        conn,
+        bought,
+        stored.AppliedWrite(
             store_id,
             a.purchase_id,
             a.adjustment_id,
-            purchase_row,
             a.kind,
             a.adjusted_at,
             now,
             amount,
-            currency,
-            int(row[3]),
-            row[4],
-            row[5],
-            row[6],
             None if lines is None else dumps(lines),
             a.reason,
             channel,
@@ -291,7 +259,7 @@ def _apply(
         "left": money_from_db(left),
         "channel": channel,
     }
-    contact_id = row[7]
+    contact_id = bought.contact_id
     if contact_id is not None:
         timeline.add(
             conn,
@@ -313,54 +281,45 @@ def apply_pending(
     conn: Conn,
     store_id: str,
     purchase_id: str,
-    row: tuple[Any, ...],
-    bought: list[Line],
+    bought: stored.PurchaseRef,
+    lines_bought: list[Line],
     now: int,
 ) -> int:
     """Inside the transaction that records a purchase: apply the adjustments that were waiting
     for it, in the order they were made (an adjustment that no longer fits is refused and kept
-    in refused_adjustments). `row` is the purchase as `_PURCHASE` selects it. One look-up of a
-    store's pending purchaseIds per transaction."""
+    in refused_adjustments). One look-up of a store's pending purchaseIds per transaction."""
     memo: dict[str, set[str]] | None = conn.tx_memo.get(_PENDING)
     if memo is None:
         memo = conn.tx_memo[_PENDING] = {}
     ids = memo.get(store_id)
     if ids is None:
-        ids = memo[store_id] = {
-            str(r[0])
-            for r in conn.all(
-                "SELECT DISTINCT purchase_id FROM pending_adjustments WHERE store_id = ?",
-                (store_id,),
-            )
-        }
+        ids = memo[store_id] = stored.pending_purchase_ids(conn, store_id)
     if purchase_id not in ids:
         return 0
     ids.discard(purchase_id)
-    waiting = conn.all(
-        "SELECT id, adjustment_id, kind, adjusted_at, amount, lines, reason, channel, fingerprint "
-        "FROM pending_adjustments WHERE store_id = ? AND purchase_id = ? "
-        "ORDER BY CASE WHEN kind = 'cancellation' THEN 1 ELSE 0 END, adjusted_at, adjustment_id",
-        (store_id, purchase_id),
-    )
     n = 0
-    for pid, adj_id, kind, at, amount, lines, reason, channel, fp in waiting:
+    for w in stored.waiting(conn, store_id, purchase_id):
         a = Adjustment(
             purchase_id,
-            adj_id,
-            kind,
-            int(at),
-            None if amount is None else int(amount),
-            None if lines is None else tuple((str(x[0]), int(x[1])) for x in loads(lines)),
-            reason,
+            w.adjustment_id,
+            w.kind,
+            w.adjusted_at,
+            w.amount,
+            None if w.lines is None else tuple((str(x[0]), int(x[1])) for x in w.lines),
+            w.reason,
         )
         try:
-            _apply(conn, store_id, a, fp, row, bought, now, channel)
+            _apply(conn, store_id, a, w.fingerprint, bought, lines_bought, now, w.channel)
             n += 1
         except Refused as exc:
-            conn.execute(
-                "INSERT INTO refused_adjustments (store_id, purchase_id, adjustment_id, received_at, reason, data) "
-                "VALUES (?, ?, ?, ?, ?, ?)",
-                (store_id, purchase_id, adj_id, now, exc.message, dumps(msgspec.to_builtins(a))),
+            stored.refuse(
+                conn,
+                store_id,
+                purchase_id,
+                w.adjustment_id,
+                now,
+                exc.message,
+                dumps(msgspec.to_builtins(a)),
             )
-        conn.execute("DELETE FROM pending_adjustments WHERE id = ?", (pid,))
+        stored.drop_pending(conn, w.id)
     return n

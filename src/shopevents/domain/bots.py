@@ -19,6 +19,7 @@ from functools import lru_cache
 
 from crawlerdetect import CrawlerDetect
 
+from shopevents.storage import contacts
 from shopevents.storage.database import Conn
 
 CACHE_SIZE = 4096
@@ -90,11 +91,8 @@ def flag(
     """Record a bot's request (`why` its reason) and flag the contact it created; or, for a
     person's request that identifies the contact (`why` None), clear the contact's flag."""
     if why is None:
-        conn.execute("UPDATE contacts SET bot = 0 WHERE id = ? AND bot = 1", (contact_id,))
+        contacts.set_bot(conn, contact_id, False)
         return
-    conn.append(
-        "INSERT INTO bot_requests (id, store_id, reason, kept) VALUES (?, ?, ?, ?)",
-        (request_id, store_id, why, int(kept)),
-    )
+    contacts.add_bot_request(conn, request_id, store_id, why, kept)
     if created:
-        conn.execute("UPDATE contacts SET bot = 1 WHERE id = ?", (contact_id,))
+        contacts.set_bot(conn, contact_id, True)

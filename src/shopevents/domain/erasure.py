@@ -104,15 +104,31 @@ def _erase(
     now: int,
 ) -> dict[str, int]:
     trackers = store.trackers_of(conn, store_id, contacts)
+    conn.tx_memo.pop(_SUPPRESSING, None)
     store.suppress(conn, store_id, "email", [digest(key, email)], erasure_id, now)
     store.suppress(conn, store_id, "tracker", [digest(key, t) for t in trackers], erasure_id, now)
     return store.erase_rows(conn, store_id, contacts, needles(email, contacts, trackers))
 
 
+_SUPPRESSING = "erasure.suppressing"
+"""`Conn.tx_memo` key: store → whether it has suppression entries, as the transaction knows."""
+
+
+def _suppressing(conn: Conn, store_id: str) -> bool:
+    """Whether the store has any suppression entry: asked once per store and transaction."""
+    memo: dict[str, bool] | None = conn.tx_memo.get(_SUPPRESSING)
+    if memo is None:
+        memo = conn.tx_memo[_SUPPRESSING] = {}
+    known = memo.get(store_id)
+    if known is None:
+        known = memo[store_id] = store.any_suppressions(conn, store_id)
+    return known
+
+
 def tracker_suppressed(conn: Conn, store_id: str, tracker_id: str) -> bool:
     """Whether the tracker belonged to an erased contact (asked only of trackers that are not
-    known, so the hot path never pays for it)."""
-    if not store.any_suppressions(conn, store_id):
+    known; a store without suppression entries answers from memory after its first ask)."""
+    if not _suppressing(conn, store_id):
         return False
     return bool(store.suppressed(conn, store_id, "tracker", [digest(store.key(conn), tracker_id)]))
 

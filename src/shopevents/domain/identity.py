@@ -19,8 +19,8 @@ import msgspec
 
 from shopevents.domain import carts, erasure, outbox, timeline
 from shopevents.ids import new_id
-from shopevents.storage import contacts, visits
-from shopevents.storage.codec import dumps, loads, money_from_db
+from shopevents.storage import contacts, merges, visits
+from shopevents.storage.codec import dumps, money_from_db
 from shopevents.storage.database import Conn
 
 
@@ -112,58 +112,23 @@ def _tracker_and_email(
     return known.trackers[(store_id, tracker_id)], known.emails[(store_id, email)]
 
 
-class _NewContact(msgspec.Struct):
-    """A contact created in the open transaction and not written yet: its purchases are
-    counted here instead of with an UPDATE each."""
-
-    store_id: str
-    email: str | None
-    fields: str
-    created_at: int
-    updated_at: int
-    total_purchases: int = 0
-    total_amount: Decimal = Decimal(0)
-    first_purchase_at: int | None = None
-    last_purchase_at: int | None = None
-
-
 _NEW_CONTACTS = "new_contacts"
-_INSERT_CONTACT = (
-    "INSERT INTO contacts (id, store_id, email, fields, created_at, updated_at, total_purchases, "
-    "total_amount, first_purchase_at, last_purchase_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)"
-)
 
 
 def _write_new_contacts(conn: Conn) -> None:
     """Composes the rows of the contacts created in the transaction (`Conn.defer`): just
-    before COMMIT, or before any statement that names `contacts`."""
-    _insert_contacts(conn, conn.tx_memo.pop(_NEW_CONTACTS, None) or {})
-
-
-def _insert_contacts(conn: Conn, pending: dict[str, _NewContact]) -> None:
+    before COMMIT, or before any statement that names `contacts`. Their purchases were
+    counted in memory instead of with an UPDATE each."""
+    pending: dict[str, contacts.NewContact] = conn.tx_memo.pop(_NEW_CONTACTS, None) or {}
     for cid, c in pending.items():
-        conn.append(
-            _INSERT_CONTACT,
-            (
-                cid,
-                c.store_id,
-                c.email,
-                c.fields,
-                c.created_at,
-                c.updated_at,
-                c.total_purchases,
-                str(c.total_amount),
-                c.first_purchase_at,
-                c.last_purchase_at,
-            ),
-        )
+        contacts.append(conn, cid, c)
 
 
 def _new_contact(
     conn: Conn, store_id: str, email: str | None, now: int, fields: dict[str, Any] | None = None
 ) -> str:
     cid = new_id(now)
-    row = _NewContact(store_id, email, dumps(fields or {}), now, now)
+    row = contacts.NewContact(store_id, email, dumps(fields or {}), now, now)
     if conn.in_tx:
         pending = conn.tx_memo.get(_NEW_CONTACTS)
         if pending is None:
@@ -171,7 +136,7 @@ def _new_contact(
             conn.defer("contacts", _write_new_contacts)
         pending[cid] = row
     else:
-        _insert_contacts(conn, {cid: row})
+        contacts.append(conn, cid, row)
     known = _known(conn)
     known.totals[cid] = Decimal(0)
     if email is not None:
@@ -192,16 +157,7 @@ def _point_tracker(
     exists: bool,
 ) -> None:
     _known(conn).trackers[(store_id, tracker_id)] = (contact_id, email)
-    if exists:
-        conn.execute(
-            "UPDATE trackers SET contact_id = ?, last_seen = ? WHERE store_id = ? AND tracker_id = ?",
-            (contact_id, now, store_id, tracker_id),
-        )
-    else:
-        conn.append(
-            "INSERT INTO trackers (store_id, tracker_id, contact_id, first_seen, last_seen) VALUES (?, ?, ?, ?, ?)",
-            (store_id, tracker_id, contact_id, now, now),
-        )
+    contacts.point_tracker(conn, store_id, tracker_id, contact_id, now, exists)
 
 
 def resolve(
@@ -309,8 +265,6 @@ def contact_for_email(conn: Conn, store_id: str, email: str, now: int) -> tuple[
 
 # --- merges -------------------------------------------------------------------------------
 
-_MOVED_TABLES = ("events", "activities", "carts", "purchases", "visits")
-
 
 def merge(
     conn: Conn, store_id: str, source: str, target: str, now: int, request_id: int | None
@@ -318,30 +272,13 @@ def merge(
     """Move everything of `source` (anonymous) into `target`; record it; give the merge id."""
     _forget(conn)
     carts.forget(conn)
-    moved: dict[str, Any] = {}
-    for table in _MOVED_TABLES:
-        ids = [r[0] for r in conn.all(f"SELECT id FROM {table} WHERE contact_id = ?", (source,))]
-        moved[table] = ids
-        conn.execute(f"UPDATE {table} SET contact_id = ? WHERE contact_id = ?", (target, source))
-    moved["trackers"] = [
-        r[0] for r in conn.all("SELECT tracker_id FROM trackers WHERE contact_id = ?", (source,))
-    ]
-    conn.execute("UPDATE trackers SET contact_id = ? WHERE contact_id = ?", (target, source))
-    src_fields = loads(conn.scalar("SELECT fields FROM contacts WHERE id = ?", (source,))) or {}
-    tgt_fields = loads(conn.scalar("SELECT fields FROM contacts WHERE id = ?", (target,))) or {}
+    moved: dict[str, Any] = merges.move_all(conn, source, target)
+    src_fields = contacts.fields_of(conn, source)
+    tgt_fields = contacts.fields_of(conn, target)
     moved["target_fields"] = tgt_fields
-    merged_fields = {**src_fields, **tgt_fields}
-    conn.execute(
-        "UPDATE contacts SET fields = ?, updated_at = ? WHERE id = ?",
-        (dumps(merged_fields), now, target),
-    )
-    conn.execute(
-        "UPDATE contacts SET merged_into = ?, updated_at = ? WHERE id = ?", (target, now, source)
-    )
-    merge_id = conn.insert_id(
-        "INSERT INTO merges (store_id, from_contact, into_contact, request_id, at, moved) VALUES (?, ?, ?, ?, ?, ?)",
-        (store_id, source, target, request_id, now, dumps(moved)),
-    )
+    contacts.set_fields(conn, target, {**src_fields, **tgt_fields}, now)
+    merges.set_merged_into(conn, source, target, now)
+    merge_id = merges.record(conn, store_id, source, target, request_id, now, moved)
     recompute_aggregates(conn, target)
     recompute_aggregates(conn, source)
     timeline.add(
@@ -366,35 +303,14 @@ def unmerge(conn: Conn, store_id: str, merge_id: int, now: int) -> bool:
     """Undo a merge: what moved goes back, the anonymous contact lives again."""
     _forget(conn)
     carts.forget(conn)
-    row = conn.one(
-        "SELECT from_contact, into_contact, moved, undone_at FROM merges WHERE id = ? AND store_id = ?",
-        (merge_id, store_id),
-    )
-    if row is None or row[3] is not None:
+    row = merges.one(conn, store_id, merge_id)
+    if row is None or row.undone_at is not None:
         return False
-    source, target, moved = row[0], row[1], loads(row[2])
-    for table in _MOVED_TABLES:
-        ids = moved.get(table) or []
-        for i in range(0, len(ids), 500):
-            chunk = ids[i : i + 500]
-            marks = ",".join("?" * len(chunk))
-            conn.execute(
-                f"UPDATE {table} SET contact_id = ? WHERE contact_id = ? AND id IN ({marks})",
-                (source, target, *chunk),
-            )
-    for tracker in moved.get("trackers") or []:
-        conn.execute(
-            "UPDATE trackers SET contact_id = ? WHERE store_id = ? AND tracker_id = ?",
-            (source, store_id, tracker),
-        )
-    conn.execute(
-        "UPDATE contacts SET fields = ?, updated_at = ? WHERE id = ?",
-        (dumps(moved.get("target_fields") or {}), now, target),
-    )
-    conn.execute(
-        "UPDATE contacts SET merged_into = NULL, updated_at = ? WHERE id = ?", (now, source)
-    )
-    conn.execute("UPDATE merges SET undone_at = ? WHERE id = ?", (now, merge_id))
+    source, target = row.from_contact, row.into_contact
+    merges.move_back(conn, store_id, source, target, row.moved)
+    contacts.set_fields(conn, target, row.moved.get("target_fields") or {}, now)
+    merges.set_merged_into(conn, source, None, now)
+    merges.mark_undone(conn, merge_id, now)
     recompute_aggregates(conn, target)
     recompute_aggregates(conn, source)
     return True
@@ -404,17 +320,9 @@ def recompute_aggregates(conn: Conn, contact_id: str) -> None:
     """Purchase aggregates from counted purchases only (the ledger's first record of each),
     summed exactly in Python (a BIGINT sum could overflow)."""
     _known(conn).totals.pop(contact_id, None)
-    count, first, last = conn.one(
-        "SELECT COUNT(*), MIN(purchased_at), MAX(purchased_at) FROM purchases WHERE contact_id = ?",
-        (contact_id,),
-    )
-    total = sum(
-        int(r[0])
-        for r in conn.all("SELECT total_price FROM purchases WHERE contact_id = ?", (contact_id,))
-    )
-    conn.execute(
-        "UPDATE contacts SET total_purchases = ?, total_amount = ?, first_purchase_at = ?, last_purchase_at = ? WHERE id = ?",
-        (int(count), amount_text(total), first, last, contact_id),
+    sums = contacts.purchase_sums(conn, contact_id)
+    contacts.set_aggregates(
+        conn, contact_id, sums.count, amount_text(sum(sums.totals)), sums.first_at, sums.last_at
     )
 
 
@@ -442,29 +350,19 @@ def add_purchase(
     known = _known(conn)
     current = known.totals.get(contact_id)
     if current is None:
-        stored = conn.scalar("SELECT total_amount FROM contacts WHERE id = ?", (contact_id,))
-        current = Decimal(str(stored or "0"))
+        current = contacts.total_amount(conn, contact_id)
     total = current + (money_from_db(total_millionths) or Decimal(0))
     known.totals[contact_id] = total
-    conn.execute(
-        "UPDATE contacts SET total_purchases = total_purchases + 1, total_amount = ?, "
-        "first_purchase_at = CASE WHEN first_purchase_at IS NULL OR first_purchase_at > ? THEN ? ELSE first_purchase_at END, "
-        "last_purchase_at = CASE WHEN last_purchase_at IS NULL OR last_purchase_at < ? THEN ? ELSE last_purchase_at END, "
-        "updated_at = ? WHERE id = ?",
-        (str(total), purchased_at, purchased_at, purchased_at, purchased_at, now, contact_id),
-    )
+    contacts.count_purchase(conn, contact_id, total, purchased_at, now)
 
 
 def update_fields(conn: Conn, contact_id: str, fields: dict[str, Any], now: int) -> bool:
     """Merge given contact fields into the contact; True if something changed."""
     if not fields:
         return False
-    current = loads(conn.scalar("SELECT fields FROM contacts WHERE id = ?", (contact_id,))) or {}
+    current = contacts.fields_of(conn, contact_id)
     updated = {**current, **fields}
     if updated == current:
         return False
-    conn.execute(
-        "UPDATE contacts SET fields = ?, updated_at = ? WHERE id = ?",
-        (dumps(updated), now, contact_id),
-    )
+    contacts.set_fields(conn, contact_id, updated, now)
     return True

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
+from shopevents.storage import outbox as stored
 from shopevents.storage.codec import dumps
 from shopevents.storage.database import Conn
 
@@ -25,7 +26,4 @@ def emit(conn: Conn, store_id: str, topic: str, at: int, data: dict[str, Any]) -
     assert topic in TOPICS, topic
     if conn.tx_memo.get("bots.quiet"):  # a bot's request: nothing for the outside world
         return
-    conn.append(
-        "INSERT INTO outbox (store_id, topic, occurred_at, payload) VALUES (?, ?, ?, ?)",
-        (store_id, topic, at, dumps(data)),
-    )
+    stored.append(conn, store_id, topic, at, dumps(data))

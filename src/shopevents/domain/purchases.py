@@ -17,6 +17,7 @@ from shopevents.domain import adjustments, carts, identity, outbox, timeline
 from shopevents.schema import models as m
 from shopevents.schema.dates import ParsedDate
 from shopevents.storage import ledger
+from shopevents.storage.adjustments import PurchaseRef
 from shopevents.storage.codec import dumps, money_from_db, money_to_db, plain
 from shopevents.storage.database import Conn
 
@@ -160,7 +161,7 @@ def record(
         conn,
         store_id,
         p.purchaseId,
-        (
+        PurchaseRef(
             purchase_row,
             total,
             currency,
@@ -169,7 +170,6 @@ def record(
             p.source_name,
             p.paymentMethod,
             contact_id,
-            None,
         ),
         [adjustments.Line(i.productId, i.quantity, money_to_db(i.price)) for i in p.products],
         now,
