@@ -31,7 +31,6 @@ from shopevents.errors import ApiError, StorageUnavailable, code_for_status
 from shopevents.ingest import routes as ingest_routes
 from shopevents.reports import routes as report_routes
 from shopevents.responses import json_response
-from shopevents.segment import keys as segment_keys
 from shopevents.segment import routes as segment_routes
 from shopevents.storage.database import Checkpointer, Database, open_database, probe_write
 from shopevents.worker.loop import Worker
@@ -149,7 +148,6 @@ def create_app(
         dashboard_routes,
         report_routes,
         segment_routes,
-        segment_keys,
     ):
         routes.extend(surface.routes(ctx))
 

@@ -27,6 +27,7 @@ from shopevents.api import (
     purchases_routes,
     reads_routes,
     webhooks_routes,
+    write_keys_routes,
 )
 from shopevents.api.auth import ApiKeyRequired
 from shopevents.api.document_routes import get_openapi
@@ -91,6 +92,9 @@ KEYED: list[tuple[str, str, Endpoint]] = [
     ("DELETE", "/api/webhooks/{endpoint_id}", webhooks_routes.delete_webhook),
     ("POST", "/api/webhooks/{endpoint_id}/ping", webhooks_routes.ping_webhook),
     ("GET", "/api/webhooks/{endpoint_id}/deliveries", webhooks_routes.endpoint_deliveries),
+    ("POST", "/api/write-keys", write_keys_routes.create_write_key),
+    ("GET", "/api/write-keys", write_keys_routes.list_write_keys),
+    ("DELETE", "/api/write-keys/{key_id}", write_keys_routes.revoke_write_key),
 ]
 """Every route that needs an API key: method, path, endpoint."""
 
