@@ -32,7 +32,8 @@ from shopevents.ingest import routes as ingest_routes
 from shopevents.reports import routes as report_routes
 from shopevents.responses import json_response
 from shopevents.segment import routes as segment_routes
-from shopevents.storage.database import Checkpointer, Database, open_database, probe_write
+from shopevents.storage import health
+from shopevents.storage.database import Database, open_database, probe_write
 from shopevents.worker.loop import Worker
 
 
@@ -62,7 +63,7 @@ def create_app(
         Each check has the write deadline."""
         limit = settings.storage.write_timeout_seconds
         try:
-            await ctx.read(lambda c: c.scalar("SELECT 1"), timeout=limit)
+            await ctx.read(health.answer, timeout=limit)
             free = db.free_bytes()
             if free is not None and free < settings.storage.sqlite_min_free_mb << 20:
                 raise StorageUnavailable(f"{free >> 20} MB free on the database's disk")
@@ -107,20 +108,13 @@ def create_app(
         for verdict, value in sorted(ctx.committer.in_doubt.items()):
             lines.append(f'shopevents_writes_in_doubt_total{{then="{verdict}"}} {value}')
         try:
-            depth = await ctx.read(
-                lambda c: c.scalar("SELECT COUNT(*) FROM outbox WHERE dispatched_at IS NULL")
-            )
-            due = await ctx.read(
-                lambda c: c.one(
-                    "SELECT COUNT(*), MIN(abandon_at) FROM carts WHERE state = 'active' AND abandon_at <= ?",
-                    (ctx.now_us(),),
-                )
-            )
+            gauges = await ctx.read(lambda c: health.gauges(c, ctx.now_us()))
             lines.append("# TYPE shopevents_outbox_pending gauge")
-            lines.append(f"shopevents_outbox_pending {depth}")
+            lines.append(f"shopevents_outbox_pending {gauges.outbox_pending}")
             lines.append("# TYPE shopevents_carts_due gauge")
-            lines.append(f"shopevents_carts_due {due[0]}")
-            lag = (ctx.now_us() - due[1]) / 1e6 if due[1] is not None else 0
+            lines.append(f"shopevents_carts_due {gauges.carts_due}")
+            oldest = gauges.oldest_due
+            lag = (ctx.now_us() - oldest) / 1e6 if oldest is not None else 0
             lines.append("# TYPE shopevents_abandonment_lag_seconds gauge")
             lines.append(f"shopevents_abandonment_lag_seconds {lag:.3f}")
             backlog = await ctx.intake.backlog()
@@ -180,9 +174,8 @@ def create_app(
     async def lifespan(app: Starlette) -> AsyncIterator[None]:
         await ctx.intake.start()
         worker = None
-        checkpointer = None
-        if db.dialect == "sqlite":
-            checkpointer = Checkpointer(db).start()
+        checkpointer = health.start_checkpointer(db)
+        if checkpointer is not None:
             ctx.committer.background_checkpoints = True
             ctx.committer.checkpointer = checkpointer
         if run_worker:

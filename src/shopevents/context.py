@@ -16,7 +16,7 @@ from shopevents.domain.catalog import RecentWrites
 from shopevents.errors import StorageUnavailable
 from shopevents.ingest import intake
 from shopevents.ingest.committer import GroupCommitter, WarmUp
-from shopevents.storage import stores
+from shopevents.storage import health, stores
 from shopevents.storage.database import Conn, Database
 from shopevents.storage.stores import StoreRecord
 
@@ -91,7 +91,7 @@ class AppContext:
             max_batch=settings.ingest.group_commit_max_batch,
             max_wait_ms=settings.ingest.group_commit_max_wait_ms,
             wal_reset_bytes=settings.storage.sqlite_wal_reset_mb << 20,
-            threaded=_threaded(settings.ingest.group_commit_thread, db.dialect),
+            threaded=health.writer_threaded(settings.ingest.group_commit_thread, db),
             write_timeout=settings.storage.write_timeout_seconds,
             commit_timeout=settings.storage.commit_timeout_seconds,
             max_events=settings.ingest.group_commit_max_events,
@@ -204,7 +204,3 @@ class AppContext:
             self._readers.shutdown(wait=False, cancel_futures=True)
             self._readers = None
         self.db.close()
-
-
-def _threaded(choice: str, dialect: str) -> bool:
-    return choice == "on" or (choice == "auto" and dialect == "postgres")

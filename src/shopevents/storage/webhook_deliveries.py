@@ -119,11 +119,6 @@ def outbox_waiting(conn: Conn) -> bool:
     return conn.scalar("SELECT 1 FROM outbox WHERE dispatched_at IS NULL LIMIT 1") is not None
 
 
-def outbox_depth(conn: Conn) -> int:
-    """How many outbox rows wait to be dispatched."""
-    return int(conn.scalar("SELECT COUNT(*) FROM outbox WHERE dispatched_at IS NULL") or 0)
-
-
 def take_outbox(conn: Conn, limit: int) -> list[OutboxRow]:
     """The oldest undispatched outbox rows, locked for this transaction on PostgreSQL."""
     return [OutboxRow._make(r) for r in conn.all(_WAITING_SQL[conn.dialect], (limit,))]
