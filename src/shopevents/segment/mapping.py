@@ -20,7 +20,7 @@ from shopevents.errors import issue
 from shopevents.ingest.adjustment_events import CANCELLATION, REFUND
 from shopevents.ingest.intake import Prepared, prepare
 from shopevents.schema.verdicts import CheckContext, Verdict, decode_cart, read_envelope
-from shopevents.storage.codec import loads
+from shopevents.storage import carts
 from shopevents.storage.database import Conn
 from shopevents.storage.stores import StoreRecord
 
@@ -408,17 +408,9 @@ class _CartChange:
 
     def __call__(self, conn: Conn, store_id: str, contact_id: str) -> Verdict:
         wanted = _text(self.props.get("cart_id"))
-        sql = (
-            "SELECT cart_id, lines, currency FROM carts WHERE store_id = ? AND contact_id = ? "
-            "AND state IN ('active', 'abandoned', 'empty')"
-        )
-        params: tuple[Any, ...] = (store_id, contact_id)
-        if wanted:
-            sql += " AND cart_id = ?"
-            params += (wanted,)
-        row = conn.one(sql + " ORDER BY updated_at DESC, id DESC LIMIT 1", params)
-        lines: list[dict[str, Any]] = loads(row[1]) if row else []
-        cart_id = row[0] if row else wanted or "segment-" + (self.mid or "cart")[:40]
+        row = carts.latest_not_closed(conn, store_id, contact_id, wanted)
+        lines: list[dict[str, Any]] = row.lines if row else []
+        cart_id = row.cart_id if row else wanted or "segment-" + (self.mid or "cart")[:40]
         line = product_of(self.props, line=True)
         pid = line.get("productId")
         current = [
@@ -455,7 +447,7 @@ class _CartChange:
             "totalQuantity": _sum(current, "quantity"),
             "totalPrice": _sum(current, "price"),
         }
-        currency = self.props.get("currency") or (row[2] if row else None)
+        currency = self.props.get("currency") or (row.currency if row else None)
         if currency:
             cart["currency"] = currency
         return decode_cart(

@@ -232,3 +232,33 @@ def abandon(conn: Conn, cart_row: int, now: int) -> AbandonedCart | None:
         recovery_url=recovery,
         currency=currency,
     )
+
+
+class CartLines(msgspec.Struct, kw_only=True):
+    """A cart's id, lines and currency."""
+
+    cart_id: str
+    lines: list[dict[str, Any]]
+    currency: str
+
+
+_NOT_CLOSED = (
+    "SELECT cart_id, lines, currency FROM carts WHERE store_id = ? AND contact_id = ? "
+    "AND state IN ('active', 'abandoned', 'empty')"
+)
+_LATEST_NOT_CLOSED = Statement(_NOT_CLOSED + " ORDER BY updated_at DESC, id DESC LIMIT 1")
+_LATEST_NOT_CLOSED_ID = Statement(
+    _NOT_CLOSED + " AND cart_id = ? ORDER BY updated_at DESC, id DESC LIMIT 1"
+)
+
+
+def latest_not_closed(
+    conn: Conn, store_id: str, contact_id: str, cart_id: str | None = None
+) -> CartLines | None:
+    """The contact's most recently changed cart (with `cart_id`, when given) that is active,
+    abandoned or empty."""
+    if cart_id:
+        r = conn.one(_LATEST_NOT_CLOSED_ID, (store_id, contact_id, cart_id))
+    else:
+        r = conn.one(_LATEST_NOT_CLOSED, (store_id, contact_id))
+    return None if r is None else CartLines(cart_id=r[0], lines=loads(r[1]), currency=r[2])
