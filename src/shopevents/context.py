@@ -133,6 +133,16 @@ class AppContext:
                 f"the database did not answer a read within {limit:g} s"
             ) from None
 
+    def write_now(self, fn: Callable[[Conn, int], T]) -> T:
+        """`fn(conn, now)` in a transaction of its own on a connection of its own, outside the
+        group committer and any event loop (a command of the command line)."""
+        conn = self.db.connect()
+        try:
+            with conn.transaction():
+                return fn(conn, self.now_us())
+        finally:
+            conn.close()
+
     async def write(
         self,
         fn: Callable[[Conn, int], T],

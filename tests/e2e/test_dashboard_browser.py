@@ -16,7 +16,7 @@ from typing import Any
 import httpx
 import pytest
 
-from shopevents.cli import Env
+from shopevents.cli.env import Env
 from shopevents.clock import SystemClock, to_micros
 from shopevents.config import Settings
 from shopevents.dashboard import auth

@@ -28,7 +28,7 @@ import pytest
 from click.testing import CliRunner, Result
 
 from shopevents.cli import main
-from shopevents.cli_common import STORE_HELP
+from shopevents.cli.common import STORE_HELP
 from shopevents.storage.database import Database
 from tests.conftest import (
     EXAMPLES,
@@ -484,7 +484,7 @@ def test_one_store_option(files: Path) -> None:
             if "--store" in getattr(param, "opts", []):
                 seen.append(name)
                 assert param.help.startswith(STORE_HELP.split(" (")[0]), (
-                    f"{name}: give --store with shopevents.cli_common.store_option(note=...), "
+                    f"{name}: give --store with shopevents.cli.common.store_option(note=...), "
                     f"so that it reads like every other; its help is {param.help!r}"
                 )
     assert len(seen) >= 20, seen

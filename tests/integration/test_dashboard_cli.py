@@ -15,10 +15,10 @@ import httpx
 import pytest
 from click.testing import CliRunner
 
-from shopevents.cli import Env
+from shopevents.cli import demo, exports, quarantine, reports, users
+from shopevents.cli.env import Env
 from shopevents.clock import FixedClock, SystemClock
 from shopevents.config import Settings
-from shopevents.dashboard import cli as dcli
 from shopevents.storage.database import Database
 from tests.conftest import LiveServer, StoreInfo
 from tests.integration.test_dashboard_support import (
@@ -45,17 +45,17 @@ def run(env: Env, cmd: Any, *args: str, code: int = 0, stdin: str | None = None)
 
 
 def test_users_create_and_log_in(env: Env, db: Database, settings: Settings) -> None:
-    out = run(env, dcli.users_group, "create", "alice", "--password", PASSWORD)
+    out = run(env, users.users_group, "create", "alice", "--password", PASSWORD)
     assert "created user 'alice'" in out
     assert "exists already" in run(
-        env, dcli.users_group, "create", "alice", "--password", PASSWORD, code=1
+        env, users.users_group, "create", "alice", "--password", PASSWORD, code=1
     )
     assert "at least 8" in run(
-        env, dcli.users_group, "create", "bob", "--password", "short", code=1
+        env, users.users_group, "create", "bob", "--password", "short", code=1
     )
-    run(env, dcli.users_group, "create", "carol", stdin=f"{PASSWORD}\n{PASSWORD}\n")
-    assert "alice" in run(env, dcli.users_group, "list") and "carol" in run(
-        env, dcli.users_group, "list"
+    run(env, users.users_group, "create", "carol", stdin=f"{PASSWORD}\n{PASSWORD}\n")
+    assert "alice" in run(env, users.users_group, "list") and "carol" in run(
+        env, users.users_group, "list"
     )
     with db.reader() as c:
         stored = c.scalar("SELECT password_hash FROM users WHERE username = 'alice'")
@@ -64,7 +64,7 @@ def test_users_create_and_log_in(env: Env, db: Database, settings: Settings) -> 
     try:
         with httpx.Client(base_url=live.url) as web:
             login(web, "alice")
-            run(env, dcli.users_group, "set-password", "alice", "--password", "another good one")
+            run(env, users.users_group, "set-password", "alice", "--password", "another good one")
             # Changing the password ends the session.
             assert web.get("/").status_code == 303 and web.get("/").headers["location"].startswith(
                 "/login"
@@ -101,7 +101,7 @@ def test_reports_as_csv_and_json(env: Env, live: LiveServer, store: StoreInfo) -
         )
         send(c, store.id, [{"type": "page-visit"}, {"type": "bogus"}])
     rng = ["--store", store.id, "--from", "2026-04-09", "--to", "2026-04-12"]
-    out = run(env, dcli.report_group, "revenue", *rng)
+    out = run(env, reports.report_group, "revenue", *rng)
     assert list(csv.reader(io.StringIO(out))) == [
         ["period", "orders", "revenue", "currency"],
         ["2026-04-09", "0", "0", "EUR"],
@@ -114,7 +114,7 @@ def test_reports_as_csv_and_json(env: Env, live: LiveServer, store: StoreInfo) -
             io.StringIO(
                 run(
                     env,
-                    dcli.report_group,
+                    reports.report_group,
                     "revenue",
                     *rng,
                     "--group-by",
@@ -130,15 +130,17 @@ def test_reports_as_csv_and_json(env: Env, live: LiveServer, store: StoreInfo) -
         ("2026-04-06", "unspecified", "1"),
     ]
     js = json.loads(
-        run(env, dcli.report_group, "revenue", *rng, "--format", "json"), parse_float=Decimal
+        run(env, reports.report_group, "revenue", *rng, "--format", "json"), parse_float=Decimal
     )
     assert js["totals"]["revenue"] == Decimal("29.85") and js["store"]["id"] == store.id
-    carts = list(csv.reader(io.StringIO(run(env, dcli.report_group, "carts", *rng))))
+    carts = list(csv.reader(io.StringIO(run(env, reports.report_group, "carts", *rng))))
     assert (
         carts[0] == ["period", "created", "abandoned", "purchased", "recovered"] and len(carts) == 5
     )
     products = list(
-        csv.DictReader(io.StringIO(run(env, dcli.report_group, "products", *rng, "--by", "units")))
+        csv.DictReader(
+            io.StringIO(run(env, reports.report_group, "products", *rng, "--by", "units"))
+        )
     )
     assert products == [
         {
@@ -156,7 +158,7 @@ def test_reports_as_csv_and_json(env: Env, live: LiveServer, store: StoreInfo) -
             io.StringIO(
                 run(
                     env,
-                    dcli.report_group,
+                    reports.report_group,
                     "data-quality",
                     "--store",
                     store.id,
@@ -177,11 +179,11 @@ def test_reports_as_csv_and_json(env: Env, live: LiveServer, store: StoreInfo) -
             "rejected": "1",
         }
     ]
-    assert "rebuilt" in run(env, dcli.report_group, "rebuild", "--store", "Test store")
-    assert run(env, dcli.report_group, "revenue", *rng) == out
+    assert "rebuilt" in run(env, reports.report_group, "rebuild", "--store", "Test store")
+    assert run(env, reports.report_group, "revenue", *rng) == out
     assert "after" in run(
         env,
-        dcli.report_group,
+        reports.report_group,
         "revenue",
         "--store",
         store.id,
@@ -191,13 +193,13 @@ def test_reports_as_csv_and_json(env: Env, live: LiveServer, store: StoreInfo) -
         "2026-04-01",
         code=2,
     )
-    assert "no store" in run(env, dcli.report_group, "carts", "--store", "nope", code=1)
+    assert "no store" in run(env, reports.report_group, "carts", "--store", "nope", code=1)
 
 
 def test_exports_stream_every_row(
     env: Env, live: LiveServer, store: StoreInfo, monkeypatch: pytest.MonkeyPatch, tmp_path: Any
 ) -> None:
-    monkeypatch.setattr(dcli, "BATCH", 3)  # several keyset pages
+    monkeypatch.setattr(exports, "BATCH", 3)  # several keyset pages
     with httpx.Client(base_url=live.url) as c:
         for i in range(7):
             send(
@@ -209,7 +211,7 @@ def test_exports_stream_every_row(
                 ],
                 email=f"c{i}@example.com",
             )
-    lines = run(env, dcli.export_command, "events", "--store", store.id, "--quiet").splitlines()
+    lines = run(env, exports.export_command, "events", "--store", store.id, "--quiet").splitlines()
     events = [json.loads(x) for x in lines]
     assert len(events) == 14 and [e["id"] for e in events] == sorted(e["id"] for e in events)
     assert {e["type"] for e in events} == {"page-visit", "purchase"}
@@ -218,7 +220,7 @@ def test_exports_stream_every_row(
             io.StringIO(
                 run(
                     env,
-                    dcli.export_command,
+                    exports.export_command,
                     "purchases",
                     "--store",
                     store.id,
@@ -236,7 +238,7 @@ def test_exports_stream_every_row(
             io.StringIO(
                 run(
                     env,
-                    dcli.export_command,
+                    exports.export_command,
                     "purchases",
                     "--store",
                     store.id,
@@ -253,7 +255,7 @@ def test_exports_stream_every_row(
     )
     assert sorted(r["purchase_id"] for r in only) == ["e1", "e4"]
     target = tmp_path / "contacts.jsonl"
-    out = run(env, dcli.export_command, "contacts", "--store", store.id, "-o", str(target))
+    out = run(env, exports.export_command, "contacts", "--store", store.id, "-o", str(target))
     assert "wrote 7 contacts" in out
     contacts = [json.loads(x) for x in target.read_text().splitlines()]
     assert sorted(c["email"] for c in contacts) == sorted(f"c{i}@example.com" for i in range(7))
@@ -265,10 +267,17 @@ def test_quarantine_list_and_replay(
 ) -> None:
     with httpx.Client(base_url=live.url) as c:
         send(c, store.id, [{"type": "wishlist"}, {"type": "search", "searchText": ""}])
-    out = run(env, dcli.quarantine_group, "list", "--store", store.id)
+    out = run(env, quarantine.quarantine_group, "list", "--store", store.id)
     assert "unknown_type" in out and "empty_value" in out and "pending" in out
     only = run(
-        env, dcli.quarantine_group, "list", "--store", store.id, "--code", "unknown_type", "--json"
+        env,
+        quarantine.quarantine_group,
+        "list",
+        "--store",
+        store.id,
+        "--code",
+        "unknown_type",
+        "--json",
     )
     rows = [json.loads(x) for x in only.splitlines()]
     assert [r["code"] for r in rows] == ["unknown_type"]
@@ -279,19 +288,26 @@ def test_quarantine_list_and_replay(
             (b'{"type":"search","searchText":"mugs"}',),
         )
     assert "give quarantine ids, or --all" in run(
-        env, dcli.quarantine_group, "replay", "--store", store.id, code=2
+        env, quarantine.quarantine_group, "replay", "--store", store.id, code=2
     )
-    out = run(env, dcli.quarantine_group, "replay", "--store", store.id, "--all")
+    out = run(env, quarantine.quarantine_group, "replay", "--store", store.id, "--all")
     assert (
         "1 replayed and accepted" in out
         and "1 still rejected" in out
         and "unknown_type at /events/0/type" in out
     )
     assert "no quarantined events with code empty_value" in run(
-        env, dcli.quarantine_group, "list", "--store", store.id, "--code", "empty_value"
+        env, quarantine.quarantine_group, "list", "--store", store.id, "--code", "empty_value"
     )
     assert "nothing to replay" in run(
-        env, dcli.quarantine_group, "replay", "--store", store.id, "--all", "--code", "empty_value"
+        env,
+        quarantine.quarantine_group,
+        "replay",
+        "--store",
+        store.id,
+        "--all",
+        "--code",
+        "empty_value",
     )
     with db.reader() as c:
         assert (
@@ -311,7 +327,7 @@ def test_demo_fills_a_store_through_the_ingest_endpoint(
     try:
         out = run(
             env,
-            dcli.demo_command,
+            demo.demo_command,
             "--url",
             live.url,
             "--visitors",
@@ -337,5 +353,5 @@ def test_demo_fills_a_store_through_the_ingest_endpoint(
             assert count("SELECT abandon_after_seconds FROM stores WHERE id = ?") == 1800
     finally:
         live.stop()
-    nothing = run(env, dcli.demo_command, "--url", "http://127.0.0.1:9", code=1)
+    nothing = run(env, demo.demo_command, "--url", "http://127.0.0.1:9", code=1)
     assert "no shopevents server answers" in nothing

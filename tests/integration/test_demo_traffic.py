@@ -13,7 +13,7 @@ from pathlib import Path
 import httpx
 import pytest
 
-from shopevents.cli import Env
+from shopevents.cli.env import Env
 from shopevents.clock import FixedClock, SystemClock, from_micros
 from shopevents.config import Settings
 from shopevents.simulate import Simulator, run_demo

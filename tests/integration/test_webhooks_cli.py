@@ -12,12 +12,12 @@ from pathlib import Path
 import pytest
 from click.testing import CliRunner, Result
 
-from shopevents.cli import Env
+from shopevents.cli.env import Env
+from shopevents.cli.webhooks import webhooks_group
 from shopevents.clock import FixedClock
 from shopevents.config import Settings, WebhookSettings, WorkerSettings
 from shopevents.storage.database import Database
 from shopevents.webhooks import backoff
-from shopevents.webhooks.cli import webhooks_group
 from tests.conftest import StoreInfo
 from tests.webhooks_receiver import ROOT, Kit, Receiver, verify_example
 

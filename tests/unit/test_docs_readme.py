@@ -10,7 +10,8 @@ from pathlib import Path
 
 from click.testing import CliRunner
 
-from shopevents.cli import Env, print_demo
+from shopevents.cli.env import Env
+from shopevents.cli.server import print_demo
 from shopevents.config import Settings
 from shopevents.storage.database import Database
 

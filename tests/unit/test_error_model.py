@@ -17,6 +17,7 @@ from pathlib import Path
 
 import pytest
 
+from shopevents.cli.purchases import as_options
 from shopevents.domain import store_settings
 from shopevents.errors import (
     ApiError,
@@ -25,7 +26,6 @@ from shopevents.errors import (
     code_for_status,
     validation_error,
 )
-from shopevents.reports.cli import _as_options
 from shopevents.reports.timebuckets import make_range
 
 PKG = Path(__file__).resolve().parents[2] / "src" / "shopevents"
@@ -161,11 +161,11 @@ def test_the_cli_reads_the_field_not_the_text() -> None:
         "something else entirely",
         errors=[{"code": "invalid_value", "path": "/lines/0", "message": "Expected a line"}],
     )
-    assert _as_options(err) == "--line: Expected a line"
+    assert as_options(err) == "--line: Expected a line"
     err.errors = [{"code": "invalid_value", "path": "", "message": "Expected `amount`"}]
-    assert _as_options(err) == "Expected `amount`"
+    assert as_options(err) == "Expected `amount`"
     err.errors = [{"code": "invalid_value", "path": "/other", "message": "No"}]
-    assert _as_options(err) == "/other: No"
+    assert as_options(err) == "/other: No"
 
 
 def test_http_refusals_have_catalog_codes() -> None:

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import gc
 
-from shopevents.cli import settle_gc
+from shopevents.cli.server import settle_gc
 
 
 def test_settle_gc_freezes_what_exists_and_raises_the_threshold() -> None:

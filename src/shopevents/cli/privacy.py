@@ -6,18 +6,20 @@ and quarantined events are kept."""
 from __future__ import annotations
 
 import getpass
+import re
 
 import click
 
-from shopevents.cli_common import Env, out_json, resolve_store, store_option
+from shopevents.cli.common import out_json, resolve_store, store_option
+from shopevents.cli.env import Env, pass_env
 from shopevents.domain import erasure, retention
 from shopevents.ids import new_id
-from shopevents.schema.verdicts import _EMAIL
+from shopevents.schema.emails import EMAIL_PATTERN
 from shopevents.storage import erasure as erasures
 from shopevents.storage import retention as retentions
 from shopevents.storage.reads import iso
 
-pass_env = click.make_pass_decorator(Env)
+_ADDRESS = re.compile(EMAIL_PATTERN)
 
 
 @click.command("erase")
@@ -30,7 +32,7 @@ def erase_command(env: Env, email: str, store_ref: str | None, yes: bool, as_jso
     """Erase a contact, the contacts merged into it and every stored copy of their personal
     data (docs/privacy.md); revenue and counts stay as anonymous figures. Idempotent."""
     address = email.strip().lower()
-    if not _EMAIL.match(address) or len(address) > 254:
+    if not _ADDRESS.match(address) or len(address) > 254:
         raise click.ClickException(f"{email!r} is not an e-mail address")
     store = resolve_store(env, store_ref)
     if not yes and not as_json:

@@ -3,8 +3,6 @@
 A type maps a server-side custom event's body (posted to the ingest URL with `?eventId=`,
 or to `POST /api/custom-events/...`): `--contact-email` is the JSON pointer of the contact's
 e-mail, each `--field NAME=/pointer` one payload field (none: the whole body is the payload).
-The commands receive the CLI's environment object (`env.write(fn(conn, now))`,
-`env.read(fn(conn))`) through `click.pass_obj`.
 """
 
 from __future__ import annotations
@@ -15,17 +13,16 @@ import click
 import msgspec
 
 from shopevents.api.custom_events_routes import create_type
-from shopevents.cli_common import resolve_store, store_option
+from shopevents.cli.common import resolve_store, store_option
+from shopevents.cli.env import Env, pass_env
 from shopevents.domain import custom_events
 from shopevents.errors import ApiError
 from shopevents.storage import custom_event_types as types
 
 
-def _ready(env: Any, store_ref: str | None) -> str:
+def _ready(env: Env, store_ref: str | None) -> str:
     """The store's id (named by id or exact name; left out: the only store)."""
-    check = getattr(env, "require_migrated", None)
-    if check is not None:
-        check()
+    env.require_migrated()
     return str(resolve_store(env, store_ref).id)
 
 
@@ -64,9 +61,9 @@ def custom_events_group() -> None:
     help="A payload field and the JSON pointer of its value (repeatable); none keeps the whole body.",
 )
 @click.option("--json", "as_json", is_flag=True, help="Print the type as one JSON object.")
-@click.pass_obj
+@pass_env
 def create(
-    env: Any,
+    env: Env,
     store_ref: str | None,
     alias: str,
     contact_email: str,
@@ -118,8 +115,8 @@ def create(
 @custom_events_group.command("list")
 @store_option()
 @click.option("--json", "as_json", is_flag=True, help="Print a JSON array.")
-@click.pass_obj
-def list_(env: Any, store_ref: str | None, as_json: bool) -> None:
+@pass_env
+def list_(env: Env, store_ref: str | None, as_json: bool) -> None:
     """The store's custom event types, by alias."""
     store_id = _ready(env, store_ref)
     found = env.read(lambda c: types.list_types(c, store_id))
@@ -135,8 +132,8 @@ def list_(env: Any, store_ref: str | None, as_json: bool) -> None:
 @custom_events_group.command("delete")
 @click.argument("event_id")
 @store_option()
-@click.pass_obj
-def delete(env: Any, event_id: str, store_ref: str | None) -> None:
+@pass_env
+def delete(env: Env, event_id: str, store_ref: str | None) -> None:
     """Remove a custom event type (the events recorded with it stay)."""
     store_id = _ready(env, store_ref)
     if not env.write(lambda conn, now: types.delete(conn, store_id, event_id)):

@@ -1,6 +1,6 @@
-"""Cluster mode's commands: `cluster init` (the stream, consumers and buckets on NATS
-JetStream) and `process` (a processor), and what `collect` (in cli.py, beside `serve`) checks
-before it starts. Every failure is one line saying what to do (docs/scaling.md).
+"""What cluster mode's commands share: the NATS options, the settings they change, the
+checks before a collector or processor starts (PostgreSQL, the stream), and NATS failures as
+one line saying what to do (docs/scaling.md).
 
 NATS's client is imported by the functions that talk to NATS, so that the other commands do
 not load it."""
@@ -13,15 +13,15 @@ from typing import TYPE_CHECKING, Any, TypeVar
 
 import click
 
-from shopevents.cli_common import Env
+from shopevents.cli.env import Env
 from shopevents.cluster import messages
 from shopevents.config import Settings, SettingsError, override
+from shopevents.storage import diagnosis
 
 if TYPE_CHECKING:
     from nats.js import JetStreamContext
 
 T = TypeVar("T")
-pass_env = click.make_pass_decorator(Env)
 # How long a command waits for a JetStream API answer.
 API_TIMEOUT_SECONDS = 5.0
 NATS_HINT = "check --nats / SHOPEVENTS_CLUSTER_NATS_URLS"
@@ -56,7 +56,7 @@ def cluster_settings(env: Env, **flags: Any) -> Settings:
 
 def require_postgres(env: Env) -> None:
     """The database answers, is migrated, and is PostgreSQL (cluster mode's state store)."""
-    if env.db.dialect != "postgres":
+    if not diagnosis.holds_cluster_state(env.db):
         raise click.ClickException(
             f"cluster mode needs PostgreSQL, and {env.where} is SQLite: give "
             "--database postgresql://USER@HOST:5432/DBNAME (every collector and processor "
@@ -138,58 +138,3 @@ def check_stream(settings: Settings) -> str:
         f"NATS {settings.cluster.nats_urls}, stream {messages.stream_name(prefix)} "
         f"({parts} partitions)"
     )
-
-
-@click.group("cluster")
-def cluster_group() -> None:
-    """Cluster mode: the NATS JetStream stream between collectors and processors."""
-
-
-@cluster_group.command("init")
-@nats_options
-@click.option(
-    "--replicas",
-    type=int,
-    default=None,
-    help="Copies of the stream and buckets, on as many NATS servers (default: the "
-    "cluster.replicas setting, 3).",
-)
-@pass_env
-def cluster_init(env: Env, nats_urls: str | None, prefix: str | None, replicas: int | None) -> None:
-    """Create the intake stream, its consumers and the buckets (again: changes nothing)."""
-    from shopevents.cluster import streams
-
-    settings = cluster_settings(env, nats_urls=nats_urls, prefix=prefix, replicas=replicas)
-    require_postgres(env)
-    c = settings.cluster
-    layout = streams.Layout(
-        prefix=c.prefix, partitions=c.partitions, replicas=c.replicas, max_bytes=c.max_stream_bytes
-    )
-    said = with_jetstream(settings, lambda js: streams.init(js, layout))
-    click.echo(f"NATS: {c.nats_urls}", err=True)
-    for line in said:
-        click.echo(line)
-
-
-@click.command("process")
-@nats_options
-@click.option(
-    "--no-worker",
-    is_flag=True,
-    help="Do not run the worker loop (abandonment, webhooks, retention) in this process.",
-)
-@pass_env
-def process(env: Env, nats_urls: str | None, prefix: str | None, no_worker: bool) -> None:
-    """Run a processor: apply the intake stream's requests to PostgreSQL, and the worker."""
-    settings = cluster_settings(env, nats_urls=nats_urls, prefix=prefix)
-    env.require_migrated(wait=True)
-    require_postgres(env)
-    where = check_stream(settings)
-    from shopevents.cluster import processor
-
-    click.echo(f"shopevents process: database {env.where}, {where}", err=True)
-    c = settings.cluster
-    try:
-        processor.run(settings, env.db, env.clock, c.nats_urls, c.prefix, worker=not no_worker)
-    except KeyboardInterrupt:
-        pass

@@ -1,8 +1,4 @@
-"""`shopevents webhooks …`: register endpoints, watch deliveries, replay the dead letters.
-
-The commands receive the CLI's environment object (`env.db`, `env.clock`, `env.settings`,
-`env.write(fn(conn, now))`, `env.read(fn(conn))`) through `click.pass_obj`.
-"""
+"""`shopevents webhooks …`: register endpoints, watch deliveries, replay the dead letters."""
 
 from __future__ import annotations
 
@@ -10,7 +6,8 @@ from typing import Any
 
 import click
 
-from shopevents.cli_common import out_json, plain_text, resolve_store, store_option
+from shopevents.cli.common import out_json, plain_text, resolve_store, store_option
+from shopevents.cli.env import Env, pass_env
 from shopevents.clock import to_micros
 from shopevents.domain.outbox import TOPICS
 from shopevents.webhooks import deliveries, endpoints
@@ -20,17 +17,11 @@ def _json(value: Any) -> None:
     out_json(value)  # the REST API's encoding
 
 
-def _ready(env: Any) -> None:
-    check = getattr(env, "require_migrated", None)
-    if check is not None:
-        check()
-
-
-def _store_id(env: Any, ref: str | None) -> str:
+def _store_id(env: Env, ref: str | None) -> str:
     return str(resolve_store(env, ref).id)
 
 
-def _check_endpoint(env: Any, store_id: str, endpoint_id: str | None) -> None:
+def _check_endpoint(env: Env, store_id: str, endpoint_id: str | None) -> None:
     """--endpoint names one of the store's endpoints."""
     if endpoint_id is None:
         return
@@ -62,9 +53,9 @@ def webhooks_group() -> None:
 @click.option(
     "--json", "as_json", is_flag=True, help="Print one JSON object with the id and the secret."
 )
-@click.pass_obj
+@pass_env
 def add(
-    env: Any,
+    env: Env,
     url: str,
     store_ref: str | None,
     topics: tuple[str, ...],
@@ -72,7 +63,7 @@ def add(
     as_json: bool,
 ) -> None:
     """Register an endpoint URL for a store; prints its id and signing secret (shown once)."""
-    _ready(env)
+    env.require_migrated()
     store_id = _store_id(env, store_ref)
     try:
         url, clean_topics, description = endpoints.validate(
@@ -110,10 +101,10 @@ def add(
 @webhooks_group.command("list")
 @store_option()
 @click.option("--json", "as_json", is_flag=True, help="Print a JSON array.")
-@click.pass_obj
-def list_(env: Any, store_ref: str | None, as_json: bool) -> None:
+@pass_env
+def list_(env: Env, store_ref: str | None, as_json: bool) -> None:
     """The store's endpoints with their delivery counts and success rate."""
-    _ready(env)
+    env.require_migrated()
     store_id = _store_id(env, store_ref)
     now = to_micros(env.clock.now())
     items = env.read(lambda c: endpoints.list_endpoints(c, store_id, now))
@@ -137,10 +128,10 @@ def list_(env: Any, store_ref: str | None, as_json: bool) -> None:
 
 @webhooks_group.command("remove")
 @click.argument("endpoint_id")
-@click.pass_obj
-def remove(env: Any, endpoint_id: str) -> None:
+@pass_env
+def remove(env: Env, endpoint_id: str) -> None:
     """Delete an endpoint with its deliveries and their log."""
-    _ready(env)
+    env.require_migrated()
     if not env.write(lambda conn, now: endpoints.remove_endpoint(conn, endpoint_id)):
         raise click.ClickException(
             f"no webhook endpoint {endpoint_id!r} (see `shopevents webhooks list`)"
@@ -152,10 +143,10 @@ def remove(env: Any, endpoint_id: str) -> None:
 @click.argument("endpoint_id")
 @click.option("--queue-only", is_flag=True, help="Queue it for the worker instead of sending now.")
 @click.option("--json", "as_json", is_flag=True, help="Print one JSON object.")
-@click.pass_obj
-def ping(env: Any, endpoint_id: str, queue_only: bool, as_json: bool) -> None:
+@pass_env
+def ping(env: Env, endpoint_id: str, queue_only: bool, as_json: bool) -> None:
     """Send a `ping` delivery to an endpoint now and show what it answered."""
-    _ready(env)
+    env.require_migrated()
     endpoint = env.read(lambda c: endpoints.get_endpoint(c, endpoint_id))
     if endpoint is None:
         raise click.ClickException(
@@ -202,9 +193,9 @@ def _error_suffix(error: str | None) -> str:
 @click.option("--status", type=click.Choice(deliveries.STATUSES), default=None)
 @click.option("--limit", type=click.IntRange(1, 10_000), default=50, show_default=True)
 @click.option("--json", "as_json", is_flag=True, help="Print a JSON array.")
-@click.pass_obj
+@pass_env
 def deliveries_(
-    env: Any,
+    env: Env,
     store_ref: str | None,
     endpoint_id: str | None,
     status: str | None,
@@ -212,7 +203,7 @@ def deliveries_(
     as_json: bool,
 ) -> None:
     """The store's deliveries, newest first (pending, delivered, failed, dead)."""
-    _ready(env)
+    env.require_migrated()
     store_id = _store_id(env, store_ref)
     _check_endpoint(env, store_id, endpoint_id)
     now = to_micros(env.clock.now())
@@ -237,10 +228,10 @@ def deliveries_(
 @webhooks_group.command("attempts")
 @click.argument("delivery_id")
 @click.option("--json", "as_json", is_flag=True, help="Print the delivery and its attempts.")
-@click.pass_obj
-def attempts(env: Any, delivery_id: str, as_json: bool) -> None:
+@pass_env
+def attempts(env: Env, delivery_id: str, as_json: bool) -> None:
     """One delivery's attempts: time, HTTP status, latency, error, trimmed response."""
-    _ready(env)
+    env.require_migrated()
     now = to_micros(env.clock.now())
     found = env.read(lambda c: deliveries.get_delivery(c, delivery_id, now=now))
     if found is None:
@@ -267,9 +258,9 @@ def attempts(env: Any, delivery_id: str, as_json: bool) -> None:
 @click.option("--failed", is_flag=True, help="Replay every failed delivery of --store.")
 @store_option(note=" With --dead or --failed; may be left out when there is only one store.")
 @click.option("--endpoint", "endpoint_id", default=None, help="Only this endpoint's.")
-@click.pass_obj
+@pass_env
 def replay(
-    env: Any,
+    env: Env,
     delivery_id: str | None,
     dead: bool,
     failed: bool,
@@ -278,7 +269,7 @@ def replay(
 ) -> None:
     """Re-queue a failed or dead delivery (or all dead/failed ones of a store) with a fresh
     attempt count and the same delivery id."""
-    _ready(env)
+    env.require_migrated()
     if delivery_id is not None:
         if dead or failed:
             raise click.UsageError("give a DELIVERY_ID or --dead/--failed, not both")

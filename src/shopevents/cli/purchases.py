@@ -1,59 +1,19 @@
-"""CLI: exchange rates (`shopevents rates load FILE`, `rates list`) and a purchase's lifecycle
-(`shopevents purchases refund`, `purchases cancel`)."""
+"""`shopevents purchases`: a purchase's lifecycle, refunds and cancellation (the REST API's
+rules and answers)."""
 
 from __future__ import annotations
 
-from datetime import date, timedelta
-from pathlib import Path
+from decimal import Decimal
 from typing import Any
 
 import click
 
-from shopevents.cli_common import resolve_store
-from shopevents.reports import rates
-
-
-@click.group("rates")
-def rates_group() -> None:
-    """Exchange rates (the server's, shared by its stores)."""
-
-
-@rates_group.command("load")
-@click.argument("file", type=click.Path(exists=True, dir_okay=False, path_type=Path))
-@click.pass_obj
-def rates_load(env: Any, file: Path) -> None:
-    """Load an ECB reference-rate file (daily or historical, CSV or XML)."""
-    try:
-        parsed = rates.parse(file.read_bytes())
-    except rates.RatesError as exc:
-        raise click.ClickException(f"{file}: {exc}") from None
-    n = env.write(lambda conn, now: rates.load(conn, parsed, now))
-    days = sorted({d for d, _, _ in parsed})
-    span = f" from {days[0]} to {days[-1]}" if days else ""
-    click.echo(f"loaded {n} rates{span}")
-
-
-@rates_group.command("list")
-@click.option("--date", "day", help="The day (YYYY-MM-DD); default: the last 7 days.")
-@click.pass_obj
-def rates_list(env: Any, day: str | None) -> None:
-    """The rates loaded for a day (units per euro)."""
-    try:
-        last = date.fromisoformat(day) if day else env.clock.now().date()
-    except ValueError:
-        raise click.BadParameter(
-            f"expected a day as YYYY-MM-DD; got {day!r}", param_hint="--date"
-        ) from None
-    first = last if day else last - timedelta(days=7)
-    found = env.read(lambda c: rates.listing(c, first, last))
-    if not found:
-        click.echo(
-            f"no rates loaded for {day or 'the last 7 days'}: load some with "
-            "`shopevents rates load FILE`",
-            err=True,
-        )
-    for r in found:
-        click.echo(f"{r['date']}  {r['currency']}  {r['rate']}")
+from shopevents.cli.common import resolve_store
+from shopevents.cli.env import Env, pass_env
+from shopevents.clock import to_micros
+from shopevents.domain.adjustment_bodies import parse_cancellation, parse_refund
+from shopevents.errors import ApiError
+from shopevents.storage.codec import dumps
 
 
 @click.group("purchases")
@@ -61,9 +21,8 @@ def purchases_group() -> None:
     """A purchase's lifecycle: refunds and cancellation."""
 
 
-def _adjust(env: Any, store_id: str, a: Any) -> None:
+def _adjust(env: Env, store_id: str, a: Any) -> None:
     from shopevents.api.adjustments_routes import write_adjustment
-    from shopevents.storage.codec import dumps
 
     status, details = env.write(write_adjustment(store_id, a, "cli"))
     if status == "refused":
@@ -85,7 +44,7 @@ _OPTIONS = {
 }
 
 
-def _as_options(exc: Any) -> str:
+def as_options(exc: Any) -> str:
     """A REST body's error (an `ApiError`), said with the command's options instead of JSON
     pointers: read from its first field error."""
     if not exc.errors:
@@ -105,9 +64,9 @@ def _as_options(exc: Any) -> str:
 @click.option("--line", "lines", multiple=True, help="PRODUCT_ID:QUANTITY returned (repeatable).")
 @click.option("--at", "at", help="When (ISO 8601); default now.")
 @click.option("--reason")
-@click.pass_obj
+@pass_env
 def purchases_refund(
-    env: Any,
+    env: Env,
     store_id: str,
     purchase_id: str,
     refund_id: str,
@@ -117,12 +76,6 @@ def purchases_refund(
     reason: str | None,
 ) -> None:
     """Refund a purchase, by amount or by lines."""
-    from decimal import Decimal
-
-    from shopevents.api.adjustments_routes import parse_refund
-    from shopevents.clock import to_micros
-    from shopevents.errors import ApiError
-
     store_id = resolve_store(env, store_id).id
     if amount is None and not lines:
         raise click.UsageError(
@@ -148,7 +101,7 @@ def purchases_refund(
     try:
         a = parse_refund(body, purchase_id, to_micros(env.clock.now()))
     except ApiError as exc:
-        raise click.ClickException(_as_options(exc)) from None
+        raise click.ClickException(as_options(exc)) from None
     _adjust(env, store_id, a)
 
 
@@ -157,14 +110,11 @@ def purchases_refund(
 @click.argument("purchase_id")
 @click.option("--at", "at", help="When (ISO 8601); default now.")
 @click.option("--reason")
-@click.pass_obj
+@pass_env
 def purchases_cancel(
-    env: Any, store_id: str, purchase_id: str, at: str | None, reason: str | None
+    env: Env, store_id: str, purchase_id: str, at: str | None, reason: str | None
 ) -> None:
     """Cancel a purchase (takes all that is left of it)."""
-    from shopevents.api.adjustments_routes import parse_cancellation
-    from shopevents.clock import to_micros
-    from shopevents.errors import ApiError
 
     store_id = resolve_store(env, store_id).id
     try:
@@ -172,8 +122,5 @@ def purchases_cancel(
             {"cancelledAt": at, "reason": reason}, purchase_id, to_micros(env.clock.now())
         )
     except ApiError as exc:
-        raise click.ClickException(_as_options(exc)) from None
+        raise click.ClickException(as_options(exc)) from None
     _adjust(env, store_id, a)
-
-
-COMMANDS = [rates_group, purchases_group]

@@ -11,31 +11,11 @@ from typing import Any
 
 import click
 
-from shopevents.clock import SystemClock
+from shopevents.cli.common import resolve_store, store_option
+from shopevents.cli.env import Env, pass_env
 from shopevents.domain import imports
 from shopevents.ids import new_id
-from shopevents.storage import stores
 from shopevents.storage.codec import dumps
-
-
-def _store(env: Any, ref: str | None) -> stores.StoreRecord:
-    def find(c: Any) -> stores.StoreRecord | list[stores.StoreRecord] | None:
-        if ref is None:
-            return stores.list_stores(c)
-        return stores.get_store(c, ref) or stores.find_store_by_name(c, ref)
-
-    found = env.read(find)
-    if isinstance(found, list):
-        if len(found) != 1:
-            raise click.UsageError(
-                "--store is needed when there is not exactly one store (see `shopevents stores list`)"
-            )
-        return found[0]
-    if found is None:
-        raise click.ClickException(
-            f"no store has the id or name {ref!r} (see `shopevents stores list`)"
-        )
-    return found
 
 
 def _error_line(e: dict[str, Any]) -> str:
@@ -48,7 +28,7 @@ def _error_line(e: dict[str, Any]) -> str:
 @click.command("import")
 @click.argument("kind", type=click.Choice(imports.KINDS))
 @click.argument("file", type=click.Path(exists=True, dir_okay=False, allow_dash=True))
-@click.option("--store", "store_ref", help="The store: its id or its exact name.")
+@store_option()
 @click.option(
     "--format", "fmt", type=click.Choice(imports.FORMATS), help="Default: from the file name."
 )
@@ -56,9 +36,9 @@ def _error_line(e: dict[str, Any]) -> str:
 @click.option("--dry-run", is_flag=True, help="Check the file only; write nothing.")
 @click.option("--json", "as_json", is_flag=True, help="Print the report as JSON.")
 @click.option("--quiet", is_flag=True, help="No progress bar.")
-@click.pass_obj
+@pass_env
 def import_command(
-    env: Any,
+    env: Env,
     kind: str,
     file: str,
     store_ref: str | None,
@@ -81,12 +61,8 @@ def import_command(
         raise click.UsageError(
             f"cannot tell the format of {file!r} from its name: give --format csv or --format jsonl"
         )
-    store = _store(env, store_ref)
-    check = imports.check_context(
-        SystemClock().now(),
-        store.currency,
-        store.domains,
-    )
+    store = resolve_store(env, store_ref)
+    check = imports.check_context(env.clock.now(), store.currency, store.domains)
     size = os.path.getsize(file) if file != "-" else None
     console = Console(stderr=True)
     try:
@@ -127,12 +103,7 @@ def import_command(
 
             def transact(step: imports.Step) -> Any:
                 fn, weight = step
-                conn = env.db.connect()
-                try:
-                    with conn.transaction():
-                        result = fn(conn, env.now())
-                finally:
-                    conn.close()
+                result = env.write(fn)
                 if isinstance(fn, partial) and fn.func is imports._write_chunk_at:
                     done[0] += weight
                     bar.update(writing, completed=done[0])
@@ -171,6 +142,3 @@ def _fail(report: dict[str, Any], as_json: bool) -> None:
         if more > 0:
             click.echo(f"... and {more} more", err=True)
     raise click.ClickException(f"{report['errorCount']} error(s) in the file; nothing was imported")
-
-
-COMMANDS = [import_command]
