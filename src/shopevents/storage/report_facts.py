@@ -157,19 +157,50 @@ def last_id(conn: Conn, kind: str, after: int, received_by: int) -> int | None:
     return None if found is None else int(found)
 
 
+def _by_slot(
+    conn: Conn,
+    store_id: str,
+    lo: int,
+    hi: int | None,
+    start: int | None,
+    end: int | None,
+    *,
+    table: str,
+    time_col: str,
+    columns: str,
+    test: str,
+    groups: int,
+) -> list[Any]:
+    """`SELECT slot, columns, ... FROM table` of the store's rows in the bounds that pass
+    `test` (and are not a left-out bot's), grouped by slot and the first `groups` columns."""
+    where, params = _where(conn, "", time_col, lo, hi, start, end)
+    by = ", ".join(str(i) for i in range(1, groups + 2))
+    rows: list[Any] = conn.all(
+        f"SELECT {time_col} / {SLOT_US}, {columns} FROM {table} WHERE {where} AND {test} "
+        f"GROUP BY {by}",
+        [store_id, *params],
+    )
+    return rows
+
+
 def sales(
     conn: Conn, store_id: str, lo: int, hi: int | None, start: int | None, end: int | None
 ) -> list[SalesSlot]:
-    where, params = _where(conn, "", "purchased_at", lo, hi, start, end)
-    return [
-        SalesSlot._make(r)
-        for r in conn.all(
-            f"SELECT purchased_at / {SLOT_US}, currency, source_type, source_name, payment_method, recovered, "
-            f"COUNT(*), SUM(total_price) FROM purchases WHERE {where} "
-            f"AND {human('request_id')} GROUP BY 1, 2, 3, 4, 5, 6",
-            [store_id, *params],
-        )
-    ]
+    rows = _by_slot(
+        conn,
+        store_id,
+        lo,
+        hi,
+        start,
+        end,
+        table="purchases",
+        time_col="purchased_at",
+        columns="currency, source_type, source_name, payment_method, recovered, COUNT(*), "
+        "SUM(total_price)",
+        test=human("request_id"),
+        groups=5,
+    )
+    return [SalesSlot._make(r) for r in rows]
 
 
 def products(
@@ -192,16 +223,20 @@ def refunds(
     conn: Conn, store_id: str, lo: int, hi: int | None, start: int | None, end: int | None
 ) -> list[RefundSlot]:
     """Refunds and cancellations, by the slot they were made in."""
-    where, params = _where(conn, "", "adjusted_at", lo, hi, start, end)
-    return [
-        RefundSlot._make(r)
-        for r in conn.all(
-            f"SELECT adjusted_at / {SLOT_US}, currency, source_type, source_name, payment_method, kind, "
-            f"COUNT(*), SUM(amount) FROM purchase_adjustments WHERE {where} "
-            f"AND {_human_purchase('purchase_row')} GROUP BY 1, 2, 3, 4, 5, 6",
-            [store_id, *params],
-        )
-    ]
+    rows = _by_slot(
+        conn,
+        store_id,
+        lo,
+        hi,
+        start,
+        end,
+        table="purchase_adjustments",
+        time_col="adjusted_at",
+        columns="currency, source_type, source_name, payment_method, kind, COUNT(*), SUM(amount)",
+        test=_human_purchase("purchase_row"),
+        groups=5,
+    )
+    return [RefundSlot._make(r) for r in rows]
 
 
 def foreign_purchases(
@@ -257,15 +292,20 @@ def returned_lines(conn: Conn, store_id: str, start: int, end: int) -> list[tupl
 def carts(
     conn: Conn, store_id: str, lo: int, hi: int | None, start: int | None, end: int | None
 ) -> list[CartSlot]:
-    where, params = _where(conn, "", "at", lo, hi, start, end)
-    return [
-        CartSlot._make(r)
-        for r in conn.all(
-            f"SELECT at / {SLOT_US}, to_state, CASE WHEN from_state IS NULL THEN 1 ELSE 0 END, COUNT(*) "
-            f"FROM cart_transitions WHERE {where} AND {human('request_id')} GROUP BY 1, 2, 3",
-            [store_id, *params],
-        )
-    ]
+    rows = _by_slot(
+        conn,
+        store_id,
+        lo,
+        hi,
+        start,
+        end,
+        table="cart_transitions",
+        time_col="at",
+        columns="to_state, CASE WHEN from_state IS NULL THEN 1 ELSE 0 END, COUNT(*)",
+        test=human("request_id"),
+        groups=2,
+    )
+    return [CartSlot._make(r) for r in rows]
 
 
 def recovered_by_abandonment(
@@ -293,42 +333,57 @@ def statuses(
     conn: Conn, store_id: str, lo: int, hi: int | None, start: int | None, end: int | None
 ) -> list[CodeSlot]:
     """Events by slot and status."""
-    where, params = _where(conn, "", "received_at", lo, hi, start, end)
-    return [
-        CodeSlot._make(r)
-        for r in conn.all(
-            f"SELECT received_at / {SLOT_US}, status, COUNT(*) FROM events WHERE {where} "
-            f"AND {human('request_id')} GROUP BY 1, 2",
-            [store_id, *params],
-        )
-    ]
+    rows = _by_slot(
+        conn,
+        store_id,
+        lo,
+        hi,
+        start,
+        end,
+        table="events",
+        time_col="received_at",
+        columns="status, COUNT(*)",
+        test=human("request_id"),
+        groups=1,
+    )
+    return [CodeSlot._make(r) for r in rows]
 
 
 def warnings(
     conn: Conn, store_id: str, lo: int, hi: int | None, start: int | None, end: int | None
 ) -> list[CodeSlot]:
     """Events with warnings by slot and warnings list (JSON text)."""
-    where, params = _where(conn, "", "received_at", lo, hi, start, end)
-    return [
-        CodeSlot._make(r)
-        for r in conn.all(
-            f"SELECT received_at / {SLOT_US}, warnings, COUNT(*) FROM events WHERE {where} "
-            f"AND warnings IS NOT NULL AND {human('request_id')} GROUP BY 1, 2",
-            [store_id, *params],
-        )
-    ]
+    rows = _by_slot(
+        conn,
+        store_id,
+        lo,
+        hi,
+        start,
+        end,
+        table="events",
+        time_col="received_at",
+        columns="warnings, COUNT(*)",
+        test=f"warnings IS NOT NULL AND {human('request_id')}",
+        groups=1,
+    )
+    return [CodeSlot._make(r) for r in rows]
 
 
 def rejections(
     conn: Conn, store_id: str, lo: int, hi: int | None, start: int | None, end: int | None
 ) -> list[RejectionSlot]:
     """Quarantined events by slot, code and whether they were a request's cart."""
-    where, params = _where(conn, "", "received_at", lo, hi, start, end)
-    return [
-        RejectionSlot._make(r)
-        for r in conn.all(
-            f"SELECT received_at / {SLOT_US}, code, CASE WHEN idx < 0 THEN 1 ELSE 0 END, COUNT(*) "
-            f"FROM quarantine WHERE {where} AND {human('request_id')} GROUP BY 1, 2, 3",
-            [store_id, *params],
-        )
-    ]
+    rows = _by_slot(
+        conn,
+        store_id,
+        lo,
+        hi,
+        start,
+        end,
+        table="quarantine",
+        time_col="received_at",
+        columns="code, CASE WHEN idx < 0 THEN 1 ELSE 0 END, COUNT(*)",
+        test=human("request_id"),
+        groups=2,
+    )
+    return [RejectionSlot._make(r) for r in rows]
