@@ -29,7 +29,6 @@ from shopevents.dashboard.site import Site as DashboardSite
 from shopevents.demoshop import routes as demoshop_routes
 from shopevents.errors import ApiError, StorageUnavailable, code_for_status
 from shopevents.ingest import routes as ingest_routes
-from shopevents.reports import routes as report_routes
 from shopevents.responses import json_response
 from shopevents.segment import routes as segment_routes
 from shopevents.storage import health
@@ -140,7 +139,6 @@ def create_app(
         client_routes,
         demoshop_routes,
         dashboard_routes,
-        report_routes,
         segment_routes,
     ):
         routes.extend(surface.routes(ctx))

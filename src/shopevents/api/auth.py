@@ -61,11 +61,3 @@ async def store_of(request: Request) -> StoreRecord:
     if store is None:
         raise ApiError("unauthorized", "The key's store no longer exists")
     return store
-
-
-async def key_store(ctx: AppContext, request: Request) -> StoreRecord:
-    """The store of the request's API key (see `authenticate`)."""
-    store = await ctx.get_store(await authenticate(ctx, request))
-    if store is None:
-        raise ApiError("unauthorized", "The key's store no longer exists")
-    return store
