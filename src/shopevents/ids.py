@@ -7,6 +7,9 @@ Ids made here:
   the server mints, imports, erasure jobs and custom event types. Ids made at a later
   instant sort later, so the rows of one transaction (one instant) land together at the end
   of their indexes instead of on pages all over the last second's range.
+- `keyed_tracker(store_id, request_key)`: 24 hex characters too, from a hash of the store
+  and a request's `requestId`: the tracker a cluster collector mints for a request that has
+  none, the same for every repeat of the request, on any collector.
 - `store_id()`: a random UUID (version 4) in its 36-character text form.
 - `api_key_id()`, `write_key_id()`, `endpoint_id()`, `ping_delivery_id()`: a prefix
   naming the kind (`key_`, `wk_`, `whe_`, `whd_`) and random hex. `delivery_id(outbox_id,
@@ -36,6 +39,11 @@ def new_id(now_us: int) -> str:
     seconds, micros = divmod(now_us, 1_000_000)
     noise = int.from_bytes(os.urandom(6), "big") >> 4
     return f"{seconds & 0xFFFFFFFF:08x}{micros:05x}{noise:011x}"
+
+
+def keyed_tracker(store_id: str, request_key: str) -> str:
+    """The tracker minted for the request with this `requestId` (the same every time)."""
+    return hashlib.sha256(f"tracker\x00{store_id}\x00{request_key}".encode()).hexdigest()[:24]
 
 
 def store_id() -> str:

@@ -26,11 +26,12 @@ import pytest
 import uvicorn
 from click.testing import CliRunner, Result
 
+from shopevents import ids
 from shopevents.app import create_app
 from shopevents.cli import main
 from shopevents.clock import SystemClock
 from shopevents.cluster import claims, messages, streams
-from shopevents.cluster.collector import ClusterIntake, answer_key
+from shopevents.cluster.collector import ClusterIntake
 from shopevents.config import Settings
 from shopevents.context import AppContext
 from shopevents.schema import models as m
@@ -198,6 +199,9 @@ def stream_messages(loop: LoopThread, urls: str, prefix: str) -> list[tuple[str,
 PARTITIONS = 4
 
 
+TRACKER = "5f0c1d2e3a4b5c6d7e8f9a0b"
+
+
 @pytest.fixture
 def collector(
     nats_cluster: NatsCluster, nats_loop: LoopThread, settings: Settings, pg: str
@@ -216,8 +220,7 @@ def collector(
 
     async def delete(js: Any) -> None:
         await js.delete_stream(messages.stream_name(prefix))
-        for what in ("answers", "leases"):
-            await js.delete_key_value(messages.bucket_name(prefix, what))
+        await js.delete_key_value(messages.bucket_name(prefix, "leases"))
 
     nats_loop.run(jetstream(lambda js: streams.init(js, layout)))
     conf = cluster_settings(settings, nats_cluster.url, prefix, partitions=PARTITIONS, replicas=3)
@@ -270,30 +273,39 @@ def test_purchase_verdicts_are_exact_and_published_with_the_request(
         assert conn.execute("SELECT COUNT(*) FROM requests").fetchone() == (0,)
 
 
-def test_a_request_id_is_answered_again_from_the_answers_bucket(
+def test_a_repeated_request_id_is_answered_as_a_repeat_and_stored_once(
     collector: tuple[Collector, str, str], nats_loop: LoopThread
 ) -> None:
     live, store_id, prefix = collector
-    body = json.dumps(
-        {
-            "requestId": "req-1",
-            "entityInfo": {"trackerId": "5f0c1d2e3a4b5c6d7e8f9a0b"},
-            "events": [{"type": "page-visit"}],
-            "pageInfo": {"title": "Home"},
-        }
-    ).encode()
+
+    def body(request_id: str, tracker: str | None) -> bytes:
+        entity = {"trackerId": tracker} if tracker else {}
+        return json.dumps(
+            {"requestId": request_id, "entityInfo": entity, "events": [{"type": "page-visit"}]}
+        ).encode()
+
     with live.client(timeout=30) as http:
-        first = http.post(ingest_path(store_id), content=body)
-        again = http.post(ingest_path(store_id), content=body)
-    assert first.status_code == again.status_code == 200
-    assert first.json()["results"][0]["status"] == "accepted"
-    assert again.json()["duplicateRequest"] is True
-    assert again.json()["results"][0]["status"] == "duplicate"
-    assert again.json()["trackerId"] == "5f0c1d2e3a4b5c6d7e8f9a0b"
+        given = [http.post(ingest_path(store_id), content=body("req-1", TRACKER)) for _ in "ab"]
+        minted = [http.post(ingest_path(store_id), content=body("req-2", None)) for _ in "ab"]
+        other = http.post(ingest_path(store_id), content=body("req-3", None))
+    for first, again in (given, minted):
+        assert first.status_code == again.status_code == 200
+        assert first.json()["results"][0]["status"] == "accepted"
+        assert "duplicateRequest" not in first.json()
+        assert again.json()["duplicateRequest"] is True
+        assert again.json()["results"][0]["status"] == "duplicate"
+        # the tracker of the answer is the same: given, or minted from the requestId
+        assert again.json()["trackerId"] == first.json()["trackerId"]
+    assert given[0].json()["trackerId"] == TRACKER
+    assert minted[0].json()["trackerId"] == ids.keyed_tracker(store_id, "req-2")
+    assert other.json()["trackerId"] not in (TRACKER, minted[0].json()["trackerId"])
     published = stream_messages(nats_loop, live.ctx.settings.cluster.nats_urls, prefix)
-    assert len(published) == 1  # the replay was answered without publishing
-    assert published[0][1].tracker_id == "5f0c1d2e3a4b5c6d7e8f9a0b"
-    assert answer_key(store_id, "req-1") != answer_key(store_id, "req-2")
+    # each repeat was kept once by the stream (its requestId is the message's id)
+    assert [m.tracker_id for _, m in published] == [
+        TRACKER,
+        minted[0].json()["trackerId"],
+        other.json()["trackerId"],
+    ]
 
 
 def test_cluster_init_is_idempotent_and_a_collector_answers_503_while_nats_is_down(
@@ -303,7 +315,6 @@ def test_cluster_init_is_idempotent_and_a_collector_answers_503_while_nats_is_do
     made = cli(pg, *init)
     assert made.exit_code == 0, made.output + made.stderr
     assert "stream SOLO_INTAKE: created (16 partitions, 1 replicas" in made.stdout
-    assert "bucket SOLO_answers: created" in made.stdout
     again = cli(pg, *init)
     assert again.exit_code == 0 and "created" not in again.stdout, again.stdout
     assert "stream SOLO_INTAKE: exists (16 partitions, 1 replicas, 0 messages)" in again.stdout

@@ -2,15 +2,18 @@
 request instead of writing it. It answers exactly what the embedded mode answers from the
 verdicts (`intake.answer`), after the request is safe in a replicated JetStream stream:
 
-1. a `requestId` answered before (the answers bucket, 24 h) is answered again as a
-   duplicate request, as the embedded mode does from its requests table;
-2. a request without a tracker gets one minted here (the processor gives it to the contact);
-3. the accepted purchase events are claimed in PostgreSQL (`claims.claim`: one statement),
+1. a request without a tracker gets one minted here (the processor gives it to the contact);
+   for a request with a `requestId` the tracker is made from it (`ids.keyed_tracker`), so a
+   repeat of the request is given the same one;
+2. the accepted purchase events are claimed in PostgreSQL (`claims.claim`: one statement),
    which gives their `accepted` / `duplicate` / `conflict` verdicts;
-4. the request is published to its partition's subject (by store and tracker, so one
-   contact's requests are applied in order) and the collector waits for the stream's
-   acknowledgement, which JetStream gives once a quorum of its replicas holds the message;
-5. the answer is stored under the request's `requestId`, for its replays.
+3. the request is published to its partition's subject (by store and tracker, so one
+   contact's requests are applied in order), with its `requestId` as its `Nats-Msg-Id`, and
+   the collector waits for the stream's acknowledgement, which JetStream gives once a quorum
+   of its replicas holds the message. A repeat of a `requestId` within the stream's duplicate
+   window is not stored again and is answered as the embedded mode answers a repeat
+   (`intake.replayed`: each event not rejected is a `duplicate`); a later repeat is stored
+   and answered again from its content, and the processor applies it once (by `requestId`).
 
 Any NATS failure (no server, no quorum, the stream full, a timeout) is `StorageUnavailable`:
 `503` with `Retry-After`, never a `200` for a request that is not replicated."""
@@ -19,7 +22,6 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import hashlib
 import logging
 from typing import Any
 
@@ -31,6 +33,7 @@ from nats.js import JetStreamContext
 from nats.js.errors import APIError, NotFoundError
 
 from shopevents import ids
+from shopevents.clock import monotonic
 from shopevents.cluster import claims, messages, streams
 from shopevents.cluster import nats as cluster_nats
 from shopevents.context import AppContext
@@ -44,12 +47,6 @@ log = logging.getLogger("shopevents.cluster")
 
 # How long `collect` tries to reach NATS when it starts.
 FIRST_CONNECT_SECONDS = 10.0
-
-
-def answer_key(store_id: str, request_key: str) -> str:
-    """The answers bucket's key of a request's `requestId` (any text: hashed into the
-    characters a key allows)."""
-    return hashlib.sha256(f"{store_id}\x00{request_key}".encode()).hexdigest()[:40]
 
 
 def _partition_key(req: intake.Prepared, tracker: str | None) -> str | None:
@@ -76,19 +73,13 @@ _pub_ack = msgspec.json.Decoder(_PubAck)
 
 # How often waits past their deadline are failed (`Replies`).
 SWEEP_SECONDS = 0.05
-# A requestId the stream already holds but whose answer is not stored yet (its first copy is
-# being answered by another collector at the same moment): how often and how long to look.
-ANSWER_POLL_SECONDS = 0.02
-ANSWER_POLLS = 10
 
 
 class Replies:
-    """Requests to JetStream (publishes, reads of the answers bucket) whose replies come back
-    on one subscription of this collector's own: a future per request, keyed by its reply
-    subject, and one sweeper that fails the ones past their deadline. It does what nats-py's
-    `js.publish` and `kv.get` do (a subscription and a timer per request) for a fraction of
-    their CPU, and lets one request send its publish and its answer lookup together: the
-    client writes both in one flush."""
+    """JetStream publishes whose acknowledgements come back on one subscription of this
+    collector's own: a future per publish, keyed by its reply subject, and one sweeper that
+    fails the ones past their deadline. It does what nats-py's `js.publish` does (a
+    subscription and a timer per request) for a fraction of its CPU."""
 
     def __init__(self, nc: Client, timeout: float) -> None:
         self.nc = nc
@@ -115,10 +106,9 @@ class Replies:
             found[1].set_result(msg)
 
     async def _sweep(self) -> None:
-        loop = asyncio.get_running_loop()
         while True:
             await asyncio.sleep(SWEEP_SECONDS)
-            now = loop.time()
+            now = monotonic()
             while self.waiting:
                 reply, (deadline, future) = next(iter(self.waiting.items()))
                 if deadline > now:
@@ -135,7 +125,7 @@ class Replies:
         reply = f"{self.inbox}.{self.sent}"
         loop = asyncio.get_running_loop()
         future: asyncio.Future[Msg] = loop.create_future()
-        self.waiting[reply] = (loop.time() + self.timeout, future)
+        self.waiting[reply] = (monotonic() + self.timeout, future)
         try:
             await self.nc.publish(subject, payload, reply=reply, headers=headers)
         except BaseException:
@@ -157,19 +147,6 @@ def published(msg: Msg) -> bool:
     if ack.error is not None:
         APIError.from_error(ack.error)  # raises
     return ack.duplicate
-
-
-def stored_answer(msg: Msg) -> bytes | None:
-    """A direct read of the answers bucket: the value, or None (no such key: `404`)."""
-    status = msg.headers.get("Status") if msg.headers else None
-    if status == "404":
-        return None
-    if status is not None:
-        description = msg.headers.get("Description", "") if msg.headers else ""
-        raise APIError(description=f"answers bucket: {status} {description}".strip())
-    if msg.headers and msg.headers.get("KV-Operation") in ("DEL", "PURGE"):
-        return None
-    return msg.data or None
 
 
 class ClusterIntake:
@@ -195,9 +172,6 @@ class ClusterIntake:
         self.js: JetStreamContext | None = None
         self.replies: Replies | None = None
         self.partitions = 0
-        bucket = messages.bucket_name(prefix, "answers")
-        self.answers_get = f"$JS.API.DIRECT.GET.KV_{bucket}.$KV.{bucket}."
-        self.answers_put = f"$KV.{bucket}."
 
     async def start(self) -> None:
         """Connect and read the stream's partitions; `streams.NotInitialised` without a stream
@@ -207,7 +181,6 @@ class ClusterIntake:
         )
         self.js = self.nc.jetstream(timeout=self.timeout)
         self.partitions = await streams.partitions(self.js, self.prefix)
-        await streams.answers_readable(self.js, self.prefix)
         self.replies = Replies(self.nc, self.timeout)
         await self.replies.start()
 
@@ -228,10 +201,11 @@ class ClusterIntake:
 
     async def _submit(self, req: intake.Prepared, replies: Replies) -> tuple[dict[str, Any], bytes]:
         ctx, store = self.ctx, req.store
-        key = answer_key(store.id, req.request_key) if req.request_key else None
         now = ctx.now_us()
         given = given_tracker(req)
-        tracker = given or ids.new_id(now)
+        tracker = given or (
+            ids.keyed_tracker(store.id, req.request_key) if req.request_key else ids.new_id(now)
+        )
         purchase_events = [
             (v.index, v.value[0])
             for v in req.events
@@ -253,15 +227,11 @@ class ClusterIntake:
             purchases=decided,
         )
         part = messages.partition(store.id, _partition_key(req, given) or tracker, self.partitions)
-        # The publish and, for a request with a requestId, the read of its stored answer go
-        # out together. A repeat is published too: the stream (within its duplicate window)
-        # or the processor (by requestId) keeps one copy.
-        lookup = await replies.send(self.answers_get + key, b"") if key is not None else None
         try:
             ack = await replies.send(
                 messages.subject(self.prefix, part),
                 messages.encode(message),
-                {"Nats-Msg-Id": f"{store.id}:{req.request_key}" if key else message.id},
+                {"Nats-Msg-Id": f"{store.id}:{req.request_key}" if req.request_key else message.id},
             )
             duplicate = published(await ack)
         except (nats.errors.Error, TimeoutError, OSError):
@@ -270,52 +240,16 @@ class ClusterIntake:
             # that the retry is `accepted` and carries them to the ledger. Had the stream
             # kept the message after all, both are `accepted` and the ledger records the
             # first one applied (the other finds it there, with the same fingerprint).
-            if lookup is not None:
-                lookup.cancel()
             mine = [i for i in wanted if decided.get(i[0]) == claims.ACCEPTED]
             if mine:
                 with contextlib.suppress(StorageUnavailable):
                     await ctx.write(lambda conn, t: claims.release(conn, store.id, mine))
             raise
         ctx.count("cluster_publishes", "duplicate" if duplicate else "ok")
-        if key is not None and lookup is not None:
-            prior = await self._prior(replies, key, lookup, duplicate)
-            if prior is not None:
-                return intake.replayed(prior)
         answer = intake.answer(req, tracker, decided)
-        encoded = dumpb(answer)
-        if duplicate:  # a repeat whose first answer could not be read: its own, as a repeat
-            return intake.replayed(encoded)
-        if key is not None:
-            # Kept for the requestId's replays (24 h), the first answer winning; not waited
-            # for: the request is replicated, and a replay the bucket misses is still known
-            # by its message id (the duplicate window) and by the processor (its requestId).
-            with contextlib.suppress(nats.errors.Error, OSError):
-                await self.nc.publish(  # type: ignore[union-attr]
-                    self.answers_put + key,
-                    encoded,
-                    headers={"Nats-Expected-Last-Subject-Sequence": "0"},
-                )
-        return answer, encoded
-
-    async def _prior(
-        self, replies: Replies, key: str, lookup: asyncio.Future[Msg], duplicate: bool
-    ) -> bytes | None:
-        """The stored answer to the request's requestId. When the stream already held the
-        request (`duplicate`) but its answer is not stored yet, the first copy is being
-        answered right now: its answer is awaited a moment."""
-        try:
-            prior = stored_answer(await lookup)
-        except (nats.errors.Error, TimeoutError, OSError) as exc:
-            log.warning("the answer to a requestId could not be read: %s", _said(exc))
-            prior = None
-        polls = ANSWER_POLLS if duplicate else 0
-        while prior is None and polls:
-            polls -= 1
-            await asyncio.sleep(ANSWER_POLL_SECONDS)
-            with contextlib.suppress(nats.errors.Error, TimeoutError, OSError):
-                prior = stored_answer(await (await replies.send(self.answers_get + key, b"")))
-        return prior
+        if duplicate:  # the same requestId, stored moments ago: answered as a repeat
+            return intake.replayed(dumpb(answer))
+        return answer, dumpb(answer)
 
     async def backlog(self) -> dict[int, tuple[int, int | None]] | None:
         """Per partition: the messages processors have not acknowledged yet and the

@@ -58,5 +58,5 @@ def consumer_name(part: int) -> str:
 
 
 def bucket_name(prefix: str, what: str) -> str:
-    """`answers` (requestId replays) or `leases` (processors' partitions)."""
+    """`leases` (processors' partitions)."""
     return f"{prefix.upper()}_{what}"

@@ -51,6 +51,7 @@ from shopevents.cluster import nats as cluster_nats
 from shopevents.cluster.leases import RENEW_SECONDS, Leases
 from shopevents.config import Settings
 from shopevents.context import AppContext
+from shopevents.domain.catalog import RecentWrites
 from shopevents.errors import OutcomeUnknown, StorageUnavailable
 from shopevents.ingest import intake
 from shopevents.schema.verdicts import CheckContext, read_envelope
@@ -420,7 +421,7 @@ class Processor:
                 continue
             writes.append(
                 ctx.write(
-                    _applier(prepared, message.received_at),
+                    _applier(prepared, message.received_at, ctx.recent_products),
                     (intake.warm, prepared),
                     weight=max(1, len(prepared.events)),
                 )
@@ -480,11 +481,13 @@ class Processor:
         return store
 
 
-def _applier(prepared: intake.Prepared, received_at: int) -> Any:
-    """The write of one message: applied at the time the collector received it."""
+def _applier(prepared: intake.Prepared, received_at: int, recent: RecentWrites) -> Any:
+    """The write of one message: applied at the time the collector received it, as the
+    embedded mode applies a request (products this process wrote lately and unchanged are
+    not written again)."""
 
     def write(conn: Conn, now: int) -> Any:
-        return intake.apply_encoded(conn, prepared, received_at)[0]
+        return intake.apply_encoded(conn, prepared, received_at, recent)[0]
 
     return write
 

@@ -22,7 +22,6 @@ from shopevents.cluster import messages
 DUPLICATE_WINDOW_SECONDS = 120.0
 ACK_WAIT_SECONDS = 30.0
 MAX_ACK_PENDING = 2000
-ANSWERS_TTL_SECONDS = 24 * 3600.0
 LEASES_TTL_SECONDS = 10.0
 
 
@@ -65,13 +64,6 @@ def consumer_config(prefix: str, part: int) -> ConsumerConfig:
 
 def bucket_configs(layout: Layout) -> list[KeyValueConfig]:
     return [
-        KeyValueConfig(
-            bucket=messages.bucket_name(layout.prefix, "answers"),
-            history=1,
-            ttl=ANSWERS_TTL_SECONDS,
-            replicas=layout.replicas,
-            direct=True,  # read by collectors from any replica (`answers_readable`)
-        ),
         KeyValueConfig(
             bucket=messages.bucket_name(layout.prefix, "leases"),
             history=1,
@@ -116,8 +108,6 @@ async def init(js: JetStreamContext, layout: Layout) -> list[str]:
         try:
             await js.key_value(config.bucket)
             said.append(f"bucket {config.bucket}: exists")
-            if config.direct:
-                await _readable_by_any_replica(js, config.bucket)
         except BucketNotFoundError:
             await js.create_key_value(config)
             said.append(
@@ -134,21 +124,3 @@ async def partitions(js: JetStreamContext, prefix: str) -> int:
     except NotFoundError:
         raise NotInitialised(messages.stream_name(prefix)) from None
     return len(info.config.subjects or [])
-
-
-async def _readable_by_any_replica(js: JetStreamContext, bucket: str) -> None:
-    """Let any replica of a bucket's stream answer direct reads of it (a stream made before
-    collectors read the answers bucket that way lacks it)."""
-    info = await js.stream_info(f"KV_{bucket}")
-    if not info.config.allow_direct:
-        info.config.allow_direct = True
-        await js.update_stream(info.config)
-
-
-async def answers_readable(js: JetStreamContext, prefix: str) -> None:
-    """The answers bucket exists and takes direct reads; NotInitialised without it."""
-    bucket = messages.bucket_name(prefix, "answers")
-    try:
-        await _readable_by_any_replica(js, bucket)
-    except NotFoundError:
-        raise NotInitialised(f"KV_{bucket}") from None
