@@ -43,11 +43,14 @@ def create_app(
     *,
     worker: bool | None = None,
     intake: Callable[[AppContext], IntakeService] | None = None,
+    ctx: AppContext | None = None,
 ) -> FastPath:
     """`intake`: the ingest endpoint's intake service (default: the embedded one, applying
-    each request here; `shopevents collect` gives cluster mode's)."""
-    db = db or open_database(settings)
-    ctx = AppContext(settings, db, clock or SystemClock())
+    each request here; `shopevents collect` gives cluster mode's). `ctx`: the runtime to
+    serve with (`shopevents serve` gives the one its command made); default: one made of
+    `settings`, `db` and `clock`."""
+    ctx = ctx or AppContext(settings, db or open_database(settings), clock or SystemClock())
+    db = ctx.db
     if intake is not None:
         ctx.intake = intake(ctx)
     run_worker = settings.worker.enabled if worker is None else worker

@@ -123,9 +123,7 @@ def run_server(
             prefix=c.prefix,
             publish_timeout=c.publish_timeout_seconds,
         )
-    app = create_app(
-        settings, env.db, env.clock, worker=False if no_worker else None, intake=intake
-    )
+    app = create_app(settings, worker=False if no_worker else None, intake=intake, ctx=env.ctx)
     config = uvicorn_config(app, settings, log_level=settings.log_level)
     settle_gc()
     server = Server(config, ready=ready)
