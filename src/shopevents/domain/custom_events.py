@@ -16,7 +16,7 @@ import msgspec
 
 from shopevents.errors import issue
 from shopevents.ids import new_id
-from shopevents.schema.verdicts import _EMAIL
+from shopevents.schema.emails import is_email
 
 MAX_FIELDS = 100
 MAX_POINTER = 500
@@ -196,7 +196,7 @@ def check_email(value: Any, path: str, what: str) -> tuple[str | None, dict[str,
             "invalid_type", path, f"Expected {what} (an e-mail address); received {_shown(value)}"
         )
     email = value.strip().lower()
-    if not _EMAIL.match(email) or len(email) > 254:
+    if not is_email(email):
         return None, issue(
             "invalid_email",
             path,

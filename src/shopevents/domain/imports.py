@@ -37,16 +37,17 @@ from shopevents.domain import timeline
 from shopevents.domain.catalog import product_data
 from shopevents.ids import new_id
 from shopevents.schema import models as m
+from shopevents.schema.emails import is_email
 from shopevents.schema.numbers import Unreadable, decode_any, read_text
 from shopevents.schema.verdicts import (
-    _EMAIL,
     CheckContext,
     Verdict,
-    _check_product,
+    check_product,
     decode_entity,
     decode_model,
     money_hook,
 )
+from shopevents.storage import imports as stored
 from shopevents.storage.codec import dumpb, dumps, loads, money_to_db, plain
 from shopevents.storage.database import Conn
 from shopevents.storage.reads import iso
@@ -320,7 +321,7 @@ def _check_product_row(
     verdict = _fast_product(obj, csv_cells) or decode_model(obj, m.Product, ctx)
     warnings = list(verdict.warnings)
     if verdict.error is None:
-        _check_product(verdict.value, "", ctx, warnings)
+        check_product(verdict.value, "", ctx, warnings)
     errors = _verdict_errors(row, verdict, warnings)
     if errors:
         return errors
@@ -384,7 +385,7 @@ def _check_contact_row(row: Row, ctx: CheckContext) -> tuple[str, bytes] | list[
     raw_email = obj.pop(key)
     email = raw_email.strip().lower() if isinstance(raw_email, str) else ""
     errors = []
-    if not _EMAIL.match(email) or len(email) > 254:
+    if not is_email(email):
         errors.append(
             _error(
                 row.number,
@@ -514,10 +515,8 @@ def begin(
     conn: Conn, store_id: str, import_id: str, checked: Checked, source: str | None, now: int
 ) -> None:
     """The import's row, `writing` (its own transaction, before the first chunk)."""
-    conn.execute(
-        "INSERT INTO imports (id, store_id, kind, status, source, row_count, records, started_at, heartbeat_at) "
-        "VALUES (?, ?, ?, 'writing', ?, ?, ?, ?, ?)",
-        (import_id, store_id, checked.kind, source, checked.rows, len(checked.records), now, now),
+    stored.begin(
+        conn, import_id, store_id, checked.kind, source, checked.rows, len(checked.records), now
     )
 
 
@@ -530,21 +529,16 @@ def record_failed(
     now: int,
 ) -> None:
     """A file refused whole (its errors), for `GET /api/imports/{id}` and the dashboard."""
-    conn.execute(
-        "INSERT INTO imports (id, store_id, kind, status, source, row_count, error_count, errors, started_at, heartbeat_at, finished_at) "
-        "VALUES (?, ?, ?, 'failed', ?, ?, ?, ?, ?, ?, ?)",
-        (
-            import_id,
-            store_id,
-            report.get("type") or "",
-            source,
-            report.get("rows") or 0,
-            report.get("errorCount") or 0,
-            dumps(report.get("errors") or []),
-            now,
-            now,
-            now,
-        ),
+    stored.record_failed(
+        conn,
+        import_id,
+        store_id,
+        report.get("type") or "",
+        source,
+        report.get("rows") or 0,
+        report.get("errorCount") or 0,
+        dumps(report.get("errors") or []),
+        now,
     )
 
 
@@ -570,93 +564,45 @@ def write_chunk(
     else:
         journal = _write_contacts(conn, store_id, keys, records, now, counts)
     for key, before in journal:
-        conn.append(
-            "INSERT INTO import_journal (import_id, chunk, row_key, written_at, before_row) VALUES (?, ?, ?, ?, ?)",
-            (import_id, number, key, now, before),
-        )
-    conn.execute(
-        "UPDATE imports SET created = created + ?, updated = updated + ?, unchanged = unchanged + ?, "
-        "heartbeat_at = ? WHERE id = ?",
-        (counts["created"], counts["updated"], counts["unchanged"], now, import_id),
-    )
+        stored.journal(conn, import_id, number, key, now, before)
+    stored.count(conn, import_id, counts["created"], counts["updated"], counts["unchanged"], now)
     return counts
 
 
 def finish(conn: Conn, import_id: str, now: int) -> dict[str, Any] | None:
     """The import is whole: `finished` (its journal is dropped afterwards, chunk by chunk)."""
-    conn.execute(
-        "UPDATE imports SET status = 'finished', finished_at = ?, heartbeat_at = ? WHERE id = ?",
-        (now, now, import_id),
-    )
+    stored.mark_finished(conn, import_id, now)
     return report_of(conn, import_id)
 
 
 def drop_journal(conn: Conn, import_id: str, number: int) -> None:
-    conn.execute(
-        "DELETE FROM import_journal WHERE import_id = ? AND chunk = ?", (import_id, number)
-    )
+    stored.drop_journal(conn, import_id, number)
 
 
 def undo_chunk(conn: Conn, store_id: str, import_id: str, number: int, kind: str) -> int:
     """Put back what one chunk changed, where nothing changed it since (a product or contact
     that traffic wrote after the chunk keeps what traffic wrote; a contact the chunk created
     that has been seen since (trackers, events, carts, purchases) is kept); the rows undone."""
-    rows = conn.all(
-        "SELECT row_key, written_at, before_row FROM import_journal WHERE import_id = ? AND chunk = ?",
-        (import_id, number),
-    )
     done = 0
-    for key, written_at, before in rows:
+    for j in stored.journal_of(conn, import_id, number):
+        before = None if j.before is None else loads(j.before)
         if kind == "products":
-            if before is None:
-                cur = conn.execute(
-                    "DELETE FROM products WHERE store_id = ? AND product_id = ? AND updated_at = ?",
-                    (store_id, key, written_at),
-                )
-            else:
-                name, price, availability, data, updated_at = loads(before)
-                cur = conn.execute(
-                    "UPDATE products SET name = ?, unit_price = ?, availability = ?, data = ?, updated_at = ? "
-                    "WHERE store_id = ? AND product_id = ? AND updated_at = ?",
-                    (name, price, availability, data, updated_at, store_id, key, written_at),
-                )
-        elif before is None:
-            cur = conn.execute(
-                "DELETE FROM contacts WHERE id = ? AND updated_at = ? AND total_purchases = 0 "
-                "AND NOT EXISTS (SELECT 1 FROM trackers WHERE contact_id = ?) "
-                "AND NOT EXISTS (SELECT 1 FROM events WHERE contact_id = ?) "
-                "AND NOT EXISTS (SELECT 1 FROM carts WHERE store_id = ? AND contact_id = ?) "
-                "AND NOT EXISTS (SELECT 1 FROM purchases WHERE contact_id = ?)",
-                (key, written_at, key, key, store_id, key, key),
-            )
-            if cur.rowcount:
-                conn.execute("DELETE FROM activities WHERE contact_id = ?", (key,))
+            product = None if before is None else stored.ProductRow(*before)
+            done += stored.undo_product(conn, store_id, j.key, j.written_at, product)
         else:
-            fields, updated_at = loads(before)
-            cur = conn.execute(
-                "UPDATE contacts SET fields = ?, updated_at = ? WHERE id = ? AND updated_at = ?",
-                (fields, updated_at, key, written_at),
-            )
-        done += max(cur.rowcount or 0, 0)
+            contact = None if before is None else stored.ContactRow(j.key, *before)
+            done += stored.undo_contact(conn, store_id, j.key, j.written_at, contact)
     drop_journal(conn, import_id, number)
     return done
 
 
 def mark_undone(conn: Conn, import_id: str, reason: str, now: int) -> None:
-    conn.execute(
-        "UPDATE imports SET status = 'undone', finished_at = ?, heartbeat_at = ?, errors = ? WHERE id = ?",
-        (now, now, dumps([{"code": "storage_unavailable", "message": reason}]), import_id),
-    )
+    errors = dumps([{"code": "storage_unavailable", "message": reason}])
+    stored.mark_undone(conn, import_id, errors, now)
 
 
 def journal_chunks(conn: Conn, import_id: str) -> list[int]:
-    return [
-        int(r[0])
-        for r in conn.all(
-            "SELECT DISTINCT chunk FROM import_journal WHERE import_id = ? ORDER BY chunk DESC",
-            (import_id,),
-        )
-    ]
+    return stored.journal_chunks(conn, import_id)
 
 
 STALE_US = 60_000_000
@@ -665,67 +611,34 @@ STALE_US = 60_000_000
 
 def stale_imports(conn: Conn, store_id: str, now: int) -> list[tuple[str, str]]:
     """(id, kind) of the store's imports left `writing` by a writer that stopped."""
-    return [
-        (r[0], r[1])
-        for r in conn.all(
-            "SELECT id, kind FROM imports WHERE status = 'writing' AND heartbeat_at < ? AND store_id = ?",
-            (now - STALE_US, store_id),
-        )
-    ]
+    return stored.stale(conn, store_id, now - STALE_US)
 
 
-_REPORT_COLS = (
-    "id, kind, status, source, row_count, records, created, updated, unchanged, error_count, "
-    "errors, started_at, finished_at"
-)
-
-
-def _report(row: Any) -> dict[str, Any]:
+def _report(row: stored.ImportRow) -> dict[str, Any]:
     return {
-        "id": row[0],
-        "type": row[1],
-        "status": row[2],
-        "source": row[3],
-        "rows": int(row[4]),
-        "records": int(row[5]),
-        "created": int(row[6]),
-        "updated": int(row[7]),
-        "unchanged": int(row[8]),
-        "errorCount": int(row[9]),
-        "errors": loads(row[10]) or [],
-        "startedAt": iso(row[11]),
-        "finishedAt": iso(row[12]),
+        "id": row.id,
+        "type": row.kind,
+        "status": row.status,
+        "source": row.source,
+        "rows": row.row_count,
+        "records": row.records,
+        "created": row.created,
+        "updated": row.updated,
+        "unchanged": row.unchanged,
+        "errorCount": row.error_count,
+        "errors": row.errors or [],
+        "startedAt": iso(row.started_at),
+        "finishedAt": iso(row.finished_at),
     }
 
 
 def report_of(conn: Conn, import_id: str, store_id: str | None = None) -> dict[str, Any] | None:
-    sql = f"SELECT {_REPORT_COLS} FROM imports WHERE id = ?"
-    params: list[Any] = [import_id]
-    if store_id is not None:
-        sql += " AND store_id = ?"
-        params.append(store_id)
-    row = conn.one(sql, params)
+    row = stored.one(conn, import_id, store_id)
     return _report(row) if row else None
 
 
 def recent_imports(conn: Conn, store_id: str, limit: int = 20) -> list[dict[str, Any]]:
-    return [
-        _report(r)
-        for r in conn.all(
-            f"SELECT {_REPORT_COLS} FROM imports WHERE store_id = ? ORDER BY started_at DESC, id DESC LIMIT ?",
-            (store_id, limit),
-        )
-    ]
-
-
-_INSERT_PRODUCT = (
-    "INSERT INTO products (store_id, product_id, name, unit_price, availability, data, first_seen, last_seen, updated_at) "
-    "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)"
-)
-_UPDATE_PRODUCT = (
-    "UPDATE products SET name = ?, unit_price = ?, availability = ?, data = ?, updated_at = ? "
-    "WHERE store_id = ? AND product_id = ?"
-)
+    return [_report(r) for r in stored.recent(conn, store_id, limit)]
 
 
 def _write_products(
@@ -736,45 +649,37 @@ def _write_products(
     now: int,
     counts: dict[str, int],
 ) -> list[tuple[str, str | None]]:
-    stored = {
-        r[0]: (r[1], r[2], r[3], r[4], r[5])
-        for r in conn.rows_by_key(
-            "products",
-            "product_id",
-            "name, unit_price, availability, data, updated_at",
-            store_id,
-            keys,
-        )
-    }
-    inserts: list[Any] = []
-    updates: list[Any] = []
+    found = stored.products(conn, store_id, keys)
+    inserts: list[tuple[str, stored.ProductRow]] = []
+    updates: list[tuple[str, stored.ProductRow]] = []
     journal: list[tuple[str, str | None]] = []
     for key in keys:
         row = loads(records[key])
-        hit = stored.get(key)
+        hit = found.get(key)
         if hit is None:
             data = row
             availability = data.get("availability") or "instock"
         else:
-            data = {**(loads(hit[3]) or {}), **row}
-            availability = data.get("availability") or hit[2] or "instock"
+            data = {**(loads(hit.data) or {}), **row}
+            availability = data.get("availability") or hit.availability or "instock"
         price = money_to_db(_decimal(data["unitPrice"]))
         text = dumps(data)
         if hit is None:
-            inserts.append((store_id, key, data["name"], price, availability, text, now, now, now))
+            inserts.append((key, stored.ProductRow(data["name"], price, availability, text, now)))
             journal.append((key, None))
-        elif (hit[0], int(hit[1]), hit[2], loads(hit[3])) != (
+        elif (hit.name, hit.unit_price, hit.availability, loads(hit.data)) != (
             data["name"],
             price,
             availability,
             loads(text),
         ):
-            updates.append((data["name"], price, availability, text, now, store_id, key))
-            journal.append((key, dumps([hit[0], int(hit[1]), hit[2], hit[3], int(hit[4])])))
+            updates.append((key, stored.ProductRow(data["name"], price, availability, text, now)))
+            journal.append(
+                (key, dumps([hit.name, hit.unit_price, hit.availability, hit.data, hit.updated_at]))
+            )
         else:
             counts["unchanged"] += 1
-    conn.executemany(_INSERT_PRODUCT, inserts)
-    conn.executemany(_UPDATE_PRODUCT, updates)
+    stored.write_products(conn, store_id, inserts, updates)
     counts["created"] += len(inserts)
     counts["updated"] += len(updates)
     return journal
@@ -782,10 +687,6 @@ def _write_products(
 
 def _decimal(value: Any) -> Decimal:
     return value if isinstance(value, Decimal) else Decimal(str(value))
-
-
-_INSERT_CONTACT = "INSERT INTO contacts (id, store_id, email, fields, created_at, updated_at) VALUES (?, ?, ?, ?, ?, ?)"
-_UPDATE_CONTACT = "UPDATE contacts SET fields = ?, updated_at = ? WHERE id = ?"
 
 
 def _write_contacts(
@@ -796,32 +697,28 @@ def _write_contacts(
     now: int,
     counts: dict[str, int],
 ) -> list[tuple[str, str | None]]:
-    stored = {
-        r[0]: (r[1], r[2], r[3])
-        for r in conn.rows_by_key("contacts", "email", "id, fields, updated_at", store_id, keys)
-    }
-    inserts: list[Any] = []
-    updates: list[Any] = []
+    found = stored.contacts(conn, store_id, keys)
+    inserts: list[tuple[str, stored.ContactRow]] = []
+    updates: list[stored.ContactRow] = []
     journal: list[tuple[str, str | None]] = []
     for email in keys:
         row = loads(records[email])
-        hit = stored.get(email)
+        hit = found.get(email)
         if hit is None:
             cid = new_id(now)
-            inserts.append((cid, store_id, email, dumps(row), now, now))
+            inserts.append((email, stored.ContactRow(cid, dumps(row), now)))
             journal.append((cid, None))
             continue
-        current = loads(hit[1]) or {}
+        current = loads(hit.fields) or {}
         merged = {**current, **row}
         if merged == current:
             counts["unchanged"] += 1
         else:
-            updates.append((dumps(merged), now, hit[0]))
-            journal.append((hit[0], dumps([hit[1], int(hit[2])])))
-    conn.executemany(_INSERT_CONTACT, inserts)
-    conn.executemany(_UPDATE_CONTACT, updates)
-    for cid, _, email, _, _, _ in inserts:
-        timeline.add(conn, store_id, cid, now, "entity-created", {"email": email, "import": True})
+            updates.append(stored.ContactRow(hit.id, dumps(merged), now))
+            journal.append((hit.id, dumps([hit.fields, hit.updated_at])))
+    stored.write_contacts(conn, store_id, inserts, updates)
+    for email, c in inserts:
+        timeline.add(conn, store_id, c.id, now, "entity-created", {"email": email, "import": True})
     counts["created"] += len(inserts)
     counts["updated"] += len(updates)
     return journal

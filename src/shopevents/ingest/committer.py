@@ -28,15 +28,14 @@ from __future__ import annotations
 
 import asyncio
 import logging
-import os
 import time
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from typing import Any, TypeVar
 
-from shopevents import ids
 from shopevents.clock import Clock, monotonic, to_micros
 from shopevents.errors import OutcomeUnknown, StorageBusy, StorageUnavailable
+from shopevents.storage import commit_marks, sqlite
 from shopevents.storage.database import Checkpointer, Conn, Database
 
 log = logging.getLogger("shopevents.committer")
@@ -114,13 +113,11 @@ class GroupCommitter:
 
     def _connection(self) -> Conn:
         if self._conn is None:
-            on_loop = self.db.dialect == "sqlite" and not self.threaded
+            on_loop = self.db.one_writer and not self.threaded
             self._conn = self.db.connect(busy_timeout_ms=LOOP_BUSY_TIMEOUT_MS if on_loop else None)
-            if self.background_checkpoints and self._conn.dialect == "sqlite":
-                self._conn.execute("PRAGMA wal_autocheckpoint=0")
-                # A restarted log is cut back to a quarter of the limit, so the file's size
-                # tells how much was written since the restart (see `_keep_wal_short`).
-                self._conn.execute(f"PRAGMA journal_size_limit={self.wal_reset_bytes // 4}")
+            if self.background_checkpoints and self._conn.keeps_wal:
+                # A restarted log is cut back to a quarter of the limit (see `_keep_wal_short`).
+                sqlite.hold_checkpoints(self._conn, self.wal_reset_bytes // 4)
         return self._conn
 
     def _rolled_back(self) -> None:
@@ -301,12 +298,10 @@ class GroupCommitter:
                     warm_up(conn, hints)
                 for write, _, _, _, _ in batch:
                     results.append(write(conn, now))
-                if conn.dialect == "postgres":
-                    mark = (now, ids.token(16))
-                    conn.append("INSERT INTO commit_marks (at, token) VALUES (?, ?)", mark)
-                    if now - self._marks_pruned > MARK_PRUNE_US:
-                        self._marks_pruned = now
-                        conn.execute("DELETE FROM commit_marks WHERE at < ?", (now - MARK_KEEP_US,))
+                mark = commit_marks.add(conn, now)
+                if mark is not None and now - self._marks_pruned > MARK_PRUNE_US:
+                    self._marks_pruned = now
+                    commit_marks.prune(conn, now - MARK_KEEP_US)
         except StorageBusy:
             if not self.threaded:
                 self._drop_connection()
@@ -350,12 +345,9 @@ class GroupCommitter:
             try:
                 conn = self.db.connect()
                 try:
-                    found = conn.scalar(
-                        "SELECT 1 FROM commit_marks WHERE at = ? AND token = ?", mark
-                    )
+                    return commit_marks.found(conn, mark)
                 finally:
                     conn.close()
-                return found is not None
             except StorageUnavailable:
                 if monotonic() >= give_up:
                     return None
@@ -372,7 +364,7 @@ class GroupCommitter:
         a background pass has finished since, leaving itself the frames of the last batch or
         two instead of up to an interval's worth (20–50 ms of the event loop at 5,000
         page-visits/s)."""
-        if conn.dialect != "sqlite":
+        if not conn.keeps_wal:
             return
         cp = self.checkpointer
         if self._tail_after is not None and cp is not None:
@@ -387,11 +379,8 @@ class GroupCommitter:
         if self._wal_checked < 16:
             return
         self._wal_checked = 0
-        try:
-            size = os.path.getsize(self.db.target + "-wal")
-        except OSError:
-            return
-        if size <= self.wal_reset_bytes:
+        size = sqlite.wal_bytes(self.db.target)
+        if size is None or size <= self.wal_reset_bytes:
             return
         if cp is None:
             self._checkpoint_tail(conn)
@@ -403,7 +392,7 @@ class GroupCommitter:
     @staticmethod
     def _checkpoint_tail(conn: Conn) -> None:
         try:
-            conn.execute("PRAGMA wal_checkpoint(PASSIVE)")
+            sqlite.checkpoint_passive(conn)
         except Exception:
             log.warning("checkpoint failed", exc_info=True)
 

@@ -25,6 +25,7 @@ import msgspec
 from shopevents.domain import carts, custom_events, identity, timeline
 from shopevents.errors import ApiError, StorageUnavailable, issue, storage_error
 from shopevents.ids import new_id
+from shopevents.storage import contacts, requests
 from shopevents.storage import custom_event_types as types
 from shopevents.storage.codec import dumpb, dumps, loads
 from shopevents.storage.database import Conn
@@ -95,9 +96,7 @@ def request_key_of(params: dict[str, list[str]], doc: Any) -> str | None:
 def _prior(conn: Conn, store_id: str, key: str | None) -> dict[str, Any] | None:
     if not key:
         return None
-    prior = conn.scalar_written(
-        "SELECT response FROM requests WHERE store_id = ? AND request_key = ?", (store_id, key)
-    )
+    prior = requests.response_written(conn, store_id, "request_key", key)
     if prior is None:
         return None
     again: dict[str, Any] = loads(prior)
@@ -127,24 +126,18 @@ def record(
     again = _prior(conn, store_id, request_key)
     if again is not None:
         return again
-    row = conn.one(
-        "SELECT c.id, (SELECT t.tracker_id FROM trackers t WHERE t.store_id = c.store_id "
-        "AND t.contact_id = c.id ORDER BY t.last_seen DESC LIMIT 1) "
-        "FROM contacts c WHERE c.store_id = ? AND c.email = ?",
-        (store_id, email),
-    )
-    if row is None and not create_contact:
+    hit = contacts.with_last_tracker(conn, store_id, email)
+    if hit is None and not create_contact:
         raise NoContact(email)
     request_id = conn.reserve_id("requests")
-    ident = identity.resolve(conn, store_id, row[1] if row else None, email, now, request_id)
+    tracker = hit.tracker_id if hit else None
+    ident = identity.resolve(conn, store_id, tracker, email, now, request_id)
     cid = ident.contact_id
     if ident.created:
         carts.new_contact(conn, store_id, cid)
     event = {"type": "custom", "eventId": event_type.id, "payload": payload}
-    event_id = conn.append_id(
-        "INSERT INTO events (store_id, request_id, idx, type, status, received_at, contact_id, warnings, data) "
-        "VALUES (?, ?, 0, 'custom', 'accepted', ?, ?, NULL, ?)",
-        (store_id, request_id, now, cid, dumps(event)),
+    event_id = requests.append_event(
+        conn, store_id, request_id, 0, "custom", "accepted", now, cid, None, dumps(event)
     )
     timeline.add(
         conn,
@@ -170,24 +163,20 @@ def record(
             "payload": payload,
         },
     }
-    conn.append(
-        "INSERT INTO requests (id, store_id, received_at, channel, request_key, tracker_id, origin, body, "
-        "response, contact_id, accepted, rejected) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
-        (
-            request_id,
-            store_id,
-            now,
-            channel,
-            request_key,
-            ident.tracker_id,
-            None,
-            body,
-            dumps(response),
-            cid,
-            1,
-            0,
-        ),
+    row = requests.RequestRow(
+        store_id,
+        now,
+        channel,
+        request_key,
+        ident.tracker_id,
+        None,
+        body,
+        dumps(response),
+        cid,
+        1,
+        0,
     )
+    requests.append(conn, request_id, row)
     return response
 
 
@@ -209,31 +198,28 @@ def quarantine(
     first = error.errors[0] if error.errors else issue("invalid_value", "", error.message)
     result = {"index": 0, "type": "custom", "status": "rejected", "warnings": [], **first}
     answer = {**error.body(), "trackerId": tracker_id, "results": [result]}
-    request_id = conn.insert_id(
-        "INSERT INTO requests (store_id, received_at, channel, tracker_id, origin, body, response, "
-        "accepted, rejected) VALUES (?, ?, ?, ?, ?, ?, ?, 0, 1)",
-        (store_id, now, channel, tracker_id, origin, body, dumps(answer)),
+    row = requests.RequestRow(
+        store_id, now, channel, None, tracker_id, origin, body, dumps(answer), None, 0, 1
     )
-    answer["quarantineId"] = conn.insert_id(
-        "INSERT INTO quarantine (store_id, request_id, idx, type, code, received_at, raw, errors) "
-        "VALUES (?, ?, 0, 'custom', ?, ?, ?, ?)",
-        (
-            store_id,
-            request_id,
-            error.code,
-            now,
-            body,
-            dumps(
-                {
-                    "error": first,
-                    "errors": error.errors,
-                    "warnings": [],
-                    "customEventTypeId": type_id,
-                }
-            ),
-        ),
+    request_id = requests.insert(conn, row)
+    answer["quarantineId"] = requests.quarantine(
+        conn,
+        store_id,
+        request_id,
+        0,
+        "custom",
+        error.code,
+        now,
+        body,
+        _errors(first, error.errors, type_id),
+        now=True,
     )
     return answer
+
+
+def _errors(first: dict[str, Any], errors: list[Any], type_id: str | None) -> str:
+    """The quarantine row's errors (JSON), with the custom event type a replay maps it by."""
+    return dumps({"error": first, "errors": errors, "warnings": [], "customEventTypeId": type_id})
 
 
 def replay_quarantined(
@@ -243,12 +229,9 @@ def replay_quarantined(
     its type as it is now (the type created or fixed since). None if the row is not one.
     Gives `{id, status, ...}` like the other replays: `accepted` (recorded, on the contact the
     e-mail names) or `rejected` (the row keeps the new error)."""
-    row = conn.one(
-        "SELECT errors, request_id FROM quarantine WHERE id = ? AND store_id = ?",
-        (quarantine_id, store_id),
-    )
-    stored = loads(row[0]) if row else None
-    if not isinstance(stored, dict) or not stored.get("customEventTypeId"):
+    row = requests.quarantined(conn, store_id, quarantine_id)
+    stored = loads(row.errors) if row else None
+    if row is None or not isinstance(stored, dict) or not stored.get("customEventTypeId"):
         return None
     type_id = str(stored["customEventTypeId"])
     event_type = types.by_id(conn, store_id, type_id)
@@ -269,33 +252,16 @@ def replay_quarantined(
         email, payload = map_or_error(event_type, doc)
     except ApiError as exc:
         first = exc.errors[0] if exc.errors else issue("invalid_value", "", exc.message)
-        conn.execute(
-            "UPDATE quarantine SET code = ?, errors = ?, replayed_at = ?, replay_status = 'rejected' WHERE id = ?",
-            (
-                exc.code,
-                dumps(
-                    {
-                        "error": first,
-                        "errors": exc.errors,
-                        "warnings": [],
-                        "customEventTypeId": type_id,
-                    }
-                ),
-                now,
-                quarantine_id,
-            ),
-        )
+        errors = _errors(first, exc.errors, type_id)
+        requests.mark_refused_again(conn, quarantine_id, exc.code, errors, now)
         return {"id": quarantine_id, "status": "rejected", "error": first}
     record(conn, now, store_id, event_type, email, payload, channel="replay", body=raw)
-    conn.execute(
-        "UPDATE quarantine SET replayed_at = ?, replay_status = 'accepted' WHERE id = ?",
-        (now, quarantine_id),
-    )
+    requests.mark_replayed(conn, quarantine_id, now)
     return {
         "id": quarantine_id,
         "status": "accepted",
         "warnings": [],
-        "originalRequestId": int(row[1]),
+        "originalRequestId": row.request_id,
     }
 
 

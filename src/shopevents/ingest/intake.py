@@ -25,7 +25,7 @@ from shopevents.schema.verdicts import (
     decode_event,
     needs_lenient,
 )
-from shopevents.storage import visits
+from shopevents.storage import requests, visits
 from shopevents.storage.codec import dumpb, dumps, loads, plain
 from shopevents.storage.database import Conn
 from shopevents.storage.stores import StoreRecord
@@ -238,7 +238,7 @@ def _stored_responses(
     """The stored answers of the requests with these keys (`request_key` or `intake_id`), per
     store in one round trip; the keys not stored go into `missing_into`."""
     for sid, keys in wanted.items():
-        found = dict(conn.rows_by_key("requests", column, "response", sid, keys))
+        found = requests.responses(conn, sid, column, keys)
         for k in keys:
             if k in found:
                 found_into[(sid, k)] = found[k]
@@ -307,17 +307,6 @@ def replayed(stored: str | bytes) -> tuple[dict[str, Any], bytes]:
     return again, dumpb(again)
 
 
-_INSERT_REQUEST = (
-    "INSERT INTO requests (id, store_id, received_at, channel, request_key, tracker_id, origin, body, "
-    "response, contact_id, accepted, rejected) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)"
-)
-# A request a cluster collector accepted: with its intake id.
-_INSERT_INTAKE_REQUEST = (
-    "INSERT INTO requests (id, store_id, received_at, channel, request_key, tracker_id, origin, body, "
-    "response, contact_id, accepted, rejected, intake_id) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)"
-)
-
-
 def apply(
     conn: Conn, req: Prepared, now: int, recent: catalog.RecentWrites | None = None
 ) -> dict[str, Any]:
@@ -346,19 +335,14 @@ def _apply_encoded(
     if req.intake_id:  # applied before (a redelivery): nothing changes
         done = keyed.applied.get((sid, req.intake_id))
         if done is None and (sid, req.intake_id) not in keyed.unapplied:
-            done = conn.scalar_written(
-                "SELECT response FROM requests WHERE store_id = ? AND intake_id = ?",
-                (sid, req.intake_id),
-            )
+            done = requests.response_written(conn, sid, "intake_id", req.intake_id)
         if done is not None:
             return loads(done), done.encode()
     if req.request_key:
         key = (sid, req.request_key)
         prior = keyed.responses.get(key)
         if prior is None and key not in keyed.absent:
-            prior = conn.scalar_written(
-                "SELECT response FROM requests WHERE store_id = ? AND request_key = ?", key
-            )
+            prior = requests.response_written(conn, sid, "request_key", req.request_key)
         if prior is not None:
             return replayed(prior)
     entity: EntityInfo | None = (
@@ -404,18 +388,16 @@ def _apply_encoded(
     for pos, v in enumerate(req.events):
         if v.status == "rejected":
             rejected += 1
-            conn.append(
-                "INSERT INTO quarantine (store_id, request_id, idx, type, code, received_at, raw, errors) VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
-                (
-                    sid,
-                    request_id,
-                    v.index,
-                    v.type or "",
-                    v.error["code"] if v.error else "invalid_value",
-                    now,
-                    v.raw,
-                    dumps({"error": v.error, "warnings": v.warnings}),
-                ),
+            requests.quarantine(
+                conn,
+                sid,
+                request_id,
+                v.index,
+                v.type or "",
+                v.error["code"] if v.error else "invalid_value",
+                now,
+                v.raw,
+                dumps({"error": v.error, "warnings": v.warnings}),
             )
             continue
         ev, extra = v.value
@@ -460,20 +442,17 @@ def _apply_encoded(
                 "webContentTypeId": ev.webContentTypeId,
                 "workflowDefinitionId": ev.workflowDefinitionId,
             }
-        event_id = conn.append_id(
-            "INSERT INTO events (store_id, request_id, idx, type, status, received_at, contact_id, warnings, data) "
-            "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
-            (
-                sid,
-                request_id,
-                v.index,
-                v.type,
-                status,
-                now,
-                cid,
-                dumps(v.warnings) if v.warnings else None,
-                dumps(ev),
-            ),
+        event_id = requests.append_event(
+            conn,
+            sid,
+            request_id,
+            v.index,
+            v.type,
+            status,
+            now,
+            cid,
+            dumps(v.warnings) if v.warnings else None,
+            dumps(ev),
         )
         if req.visit is not None and status == "accepted" and isinstance(ev, m.PageVisit):
             visits.record(conn, sid, cid, event_id, now, *req.visit)
@@ -509,18 +488,16 @@ def _apply_encoded(
         if req.bot is not None and not store.keep_bots:
             carts.never_abandon(conn, sid, cid, cart.cartId)
     elif cart_verdict is not None and cart_verdict.status == "rejected":
-        conn.append(
-            "INSERT INTO quarantine (store_id, request_id, idx, type, code, received_at, raw, errors) VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
-            (
-                sid,
-                request_id,
-                -1,
-                "cart",
-                cart_verdict.error["code"] if cart_verdict.error else "invalid_value",
-                now,
-                cart_verdict.raw,
-                dumps({"error": cart_verdict.error, "warnings": cart_verdict.warnings}),
-            ),
+        requests.quarantine(
+            conn,
+            sid,
+            request_id,
+            -1,
+            "cart",
+            cart_verdict.error["code"] if cart_verdict.error else "invalid_value",
+            now,
+            cart_verdict.raw,
+            dumps({"error": cart_verdict.error, "warnings": cart_verdict.warnings}),
         )
     if seen_products:
         catalog.upsert(conn, sid, seen_products, now, recent)
@@ -539,24 +516,20 @@ def _apply_encoded(
         }
     encoded_bytes = dumpb(response)
     encoded = encoded_bytes.decode()
-    conn.append(
-        _INSERT_REQUEST if req.intake_id is None else _INSERT_INTAKE_REQUEST,
-        (
-            request_id,
-            sid,
-            now,
-            req.channel,
-            req.request_key or None,
-            ident.tracker_id,
-            req.origin,
-            b"" if ident.erased else req.body,  # it names an erased contact: not kept
-            encoded,
-            cid,
-            accepted,
-            rejected,
-            *(() if req.intake_id is None else (req.intake_id,)),
-        ),
+    row = requests.RequestRow(
+        sid,
+        now,
+        req.channel,
+        req.request_key or None,
+        ident.tracker_id,
+        req.origin,
+        b"" if ident.erased else req.body,  # it names an erased contact: not kept
+        encoded,
+        cid,
+        accepted,
+        rejected,
     )
+    requests.append(conn, request_id, row, req.intake_id)
     if req.request_key:
         keyed.responses[(sid, req.request_key)] = encoded
     if req.intake_id:

@@ -63,7 +63,7 @@ def domain_allowed(url: str, domains: list[str]) -> bool:
     return False
 
 
-def _check_product(p: m.Product, ptr: str, ctx: CheckContext, w: list[dict[str, str]]) -> None:
+def check_product(p: m.Product, ptr: str, ctx: CheckContext, w: list[dict[str, str]]) -> None:
     if not domain_allowed(p.productDetailUrl, ctx.domains):
         w.append(
             issue(
@@ -120,7 +120,7 @@ def _check_lines(
     total = 0
     for i, line in enumerate(lines):
         lp = f"{ptr}/products/{i}"
-        _check_product(line, lp, ctx, w)
+        check_product(line, lp, ctx, w)
         _round(line, "price", lp, w)
         total += line.quantity
         expected = line.unitPrice * line.quantity
@@ -202,7 +202,7 @@ def _post_check(ev: m.Event, ptr: str, ctx: CheckContext, w: list[dict[str, str]
     if isinstance(ev, m.PurchaseEvent):
         return check_purchase(ev.purchase, f"{ptr}/purchase", ctx, w)
     if isinstance(ev, m.ProductVisited | m.ProductSearched):
-        _check_product(ev.product, f"{ptr}/product", ctx, w)
+        check_product(ev.product, f"{ptr}/product", ctx, w)
     if isinstance(ev, m.NewsletterSubscribe) and ev.email is not None:
         return identifying_email(ev.email, f"{ptr}/email", w)
     if isinstance(ev, m.FormSubmitted) and ev.primaryKeyField:

@@ -16,6 +16,13 @@ _SPACE = r"\t\n\x0b\x0c\r\x1c-\x20\x85\xa0\u1680\u2000-\u200a\u2028\u2029\u202f\
 _PART = rf"[^@\x00{_SPACE}]+"
 EMAIL_PATTERN = rf"^{_PART}@{_PART}\.{_PART}$"
 _EMAIL = re.compile(EMAIL_PATTERN)
+MAX_EMAIL = 254
+"""The longest address kept (RFC 5321's path limit, less the angle brackets)."""
+
+
+def is_email(text: str) -> bool:
+    """Whether `text` (trimmed, lower-cased) is an address the e-mail rule accepts."""
+    return bool(_EMAIL.match(text)) and len(text) <= MAX_EMAIL
 
 
 def identifying_email(value: Any, path: str, w: list[dict[str, str]]) -> str | None:

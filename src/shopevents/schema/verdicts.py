@@ -21,11 +21,11 @@ from shopevents.schema import models as m
 from shopevents.schema.checks import (
     CENT,
     _check_lines,
-    _check_product,
     _post_check,
     _round,
     check_cart,
     check_currency,
+    check_product,
     check_purchase,
     domain_allowed,
 )
@@ -62,7 +62,6 @@ __all__ = [
     "EntityInfo",
     "Verdict",
     "_check_lines",
-    "_check_product",
     "_lenient",
     "_normalize",
     "_pointer",
@@ -71,6 +70,7 @@ __all__ = [
     "_split",
     "check_cart",
     "check_currency",
+    "check_product",
     "check_purchase",
     "decode_cart",
     "decode_entity",

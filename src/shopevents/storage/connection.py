@@ -25,6 +25,8 @@ class Conn:
     """One connection, either backend, with the few verbs the repository needs."""
 
     dialect: Dialect
+    keeps_wal = False
+    """Whether the database has a write-ahead log file its one writer keeps short (SQLite)."""
 
     def __init__(self, raw: Any) -> None:
         self.raw = raw

@@ -225,3 +225,16 @@ def set_bot(conn: Conn, contact_id: str, bot: bool) -> None:
 def add_bot_request(conn: Conn, request_id: int, store_id: str, reason: str, kept: bool) -> None:
     """Queue the record of a bot's request."""
     conn.append(_BOT_REQUEST, (request_id, store_id, reason, int(kept)))
+
+
+_WITH_LAST_TRACKER = Statement(
+    "SELECT c.id, (SELECT t.tracker_id FROM trackers t WHERE t.store_id = c.store_id "
+    "AND t.contact_id = c.id ORDER BY t.last_seen DESC LIMIT 1) "
+    "FROM contacts c WHERE c.store_id = ? AND c.email = ?"
+)
+
+
+def with_last_tracker(conn: Conn, store_id: str, email: str) -> ContactHit | None:
+    """The store's contact with this e-mail, with the tracker it was seen with last (if any)."""
+    row = conn.one(_WITH_LAST_TRACKER, (store_id, email))
+    return None if row is None else ContactHit(row[1], row[0], email)

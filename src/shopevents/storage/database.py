@@ -97,6 +97,11 @@ class Database:
         self._pool: queue.LifoQueue[Conn] = queue.LifoQueue()
         self._lock = threading.Lock()
 
+    @property
+    def one_writer(self) -> bool:
+        """Whether the database takes one writer at a time, in this process (SQLite)."""
+        return self.dialect == "sqlite"
+
     # -- connections --------------------------------------------------------------------
 
     def pg_options(self) -> dict[str, Any]:

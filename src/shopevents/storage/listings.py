@@ -31,7 +31,7 @@ def contacts(
     """Identified contacts that are not merged into another, in id order (ids grow with
     creation time)."""
     sql = (
-        f"SELECT {reads._CONTACT_COLS} FROM contacts WHERE store_id = ? AND email IS NOT NULL "
+        f"SELECT {reads.CONTACT_COLS} FROM contacts WHERE store_id = ? AND email IS NOT NULL "
         "AND merged_into IS NULL AND id > ?"
     )
     params: list[Any] = [store_id, after]
@@ -51,14 +51,14 @@ def contacts(
             params += ['$."' + name.replace('"', '\\"') + '"', value]
     sql += " ORDER BY id LIMIT ?"
     params.append(limit)
-    return [reads._contact(conn, r) for r in conn.all(sql, params)]
+    return [reads.contact_view(conn, r) for r in conn.all(sql, params)]
 
 
 def products(
     conn: Conn, store_id: str, *, contains: str | None = None, after: str = "", limit: int = 50
 ) -> list[dict[str, Any]]:
     """The catalog in productId order; `contains`: in the id or the name (any case)."""
-    sql = f"SELECT {reads._PRODUCT_COLS} FROM products WHERE store_id = ? AND product_id > ?"
+    sql = f"SELECT {reads.PRODUCT_COLS} FROM products WHERE store_id = ? AND product_id > ?"
     params: list[Any] = [store_id, after]
     if contains:
         like = "%" + _like(contains.strip().lower()) + "%"
@@ -66,7 +66,7 @@ def products(
         params += [like, like]
     sql += " ORDER BY product_id LIMIT ?"
     params.append(limit)
-    return [reads._product(r) for r in conn.all(sql, params)]
+    return [reads.product_view(r) for r in conn.all(sql, params)]
 
 
 def purchases(
@@ -79,7 +79,7 @@ def purchases(
 ) -> list[tuple[int, int, dict[str, Any]]]:
     """Purchases by purchase date, oldest first: (purchased_at, row id, purchase)."""
     sql = (
-        f"SELECT {reads._PURCHASE_COLS} FROM purchases p LEFT JOIN contacts c ON c.id = p.contact_id "
+        f"SELECT {reads.PURCHASE_COLS} FROM purchases p LEFT JOIN contacts c ON c.id = p.contact_id "
         "WHERE p.store_id = ? AND (p.purchased_at > ? OR (p.purchased_at = ? AND p.id > ?))"
     )
     params: list[Any] = [store_id, after[0], after[0], after[1]]
@@ -88,4 +88,4 @@ def purchases(
         params += [bounds[0], bounds[1]]
     sql += " ORDER BY p.purchased_at, p.id LIMIT ?"
     params.append(limit)
-    return [(int(r[5]), int(r[0]), reads._purchase(r)) for r in conn.all(sql, params)]
+    return [(int(r[5]), int(r[0]), reads.purchase_view(r)) for r in conn.all(sql, params)]

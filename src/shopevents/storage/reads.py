@@ -18,13 +18,13 @@ def iso(us: int | None) -> str | None:
 
 # --- contacts ---------------------------------------------------------------------------
 
-_CONTACT_COLS = (
+CONTACT_COLS = (
     "id, email, fields, created_at, updated_at, merged_into, total_purchases, total_amount, "
     "first_purchase_at, last_purchase_at"
 )
 
 
-def _contact(conn: Conn, row: Any) -> dict[str, Any]:
+def contact_view(conn: Conn, row: Any) -> dict[str, Any]:
     fields = loads(row[2]) or {}
     total = int(row[6])
     amount = plain_amount(Decimal(str(row[7] or "0"))) if row[7] not in (None, "0") else Decimal(0)
@@ -75,18 +75,18 @@ def _net_aggregates(conn: Conn, contact_id: str, total: int, amount: Decimal) ->
 
 def contact_by_email(conn: Conn, store_id: str, email: str) -> dict[str, Any] | None:
     row = conn.one(
-        f"SELECT {_CONTACT_COLS} FROM contacts WHERE store_id = ? AND email = ?",
+        f"SELECT {CONTACT_COLS} FROM contacts WHERE store_id = ? AND email = ?",
         (store_id, email.strip().lower()),
     )
-    return _contact(conn, row) if row else None
+    return contact_view(conn, row) if row else None
 
 
 def contact_by_id(conn: Conn, store_id: str, contact_id: str) -> dict[str, Any] | None:
     row = conn.one(
-        f"SELECT {_CONTACT_COLS} FROM contacts WHERE store_id = ? AND id = ?",
+        f"SELECT {CONTACT_COLS} FROM contacts WHERE store_id = ? AND id = ?",
         (store_id, contact_id),
     )
-    return _contact(conn, row) if row else None
+    return contact_view(conn, row) if row else None
 
 
 def contact_details(conn: Conn, store_id: str, contact_id: str) -> dict[str, Any]:
@@ -119,22 +119,22 @@ def contact_details(conn: Conn, store_id: str, contact_id: str) -> dict[str, Any
 def search_contacts(conn: Conn, store_id: str, text: str, limit: int = 50) -> list[dict[str, Any]]:
     like = f"%{text.strip().lower()}%"
     rows = conn.all(
-        f"SELECT {_CONTACT_COLS} FROM contacts WHERE store_id = ? AND merged_into IS NULL AND "
+        f"SELECT {CONTACT_COLS} FROM contacts WHERE store_id = ? AND merged_into IS NULL AND "
         "(LOWER(COALESCE(email, '')) LIKE ? OR LOWER(fields) LIKE ?) ORDER BY updated_at DESC LIMIT ?",
         (store_id, like, like, limit),
     )
-    return [_contact(conn, r) for r in rows]
+    return [contact_view(conn, r) for r in rows]
 
 
 # --- purchases -------------------------------------------------------------------------
 
-_PURCHASE_COLS = (
+PURCHASE_COLS = (
     "p.id, p.purchase_id, p.contact_id, p.cart_id, p.channel, p.purchased_at, p.received_at, p.total_price, "
     "p.total_quantity, p.currency, p.payment_method, p.source_type, p.source_name, p.recovered, p.data, c.email, p.date_offset"
 )
 
 
-def _purchase(row: Any) -> dict[str, Any]:
+def purchase_view(row: Any) -> dict[str, Any]:
     data = loads(row[14]) or {}
     return {
         "id": str(row[0]),
@@ -160,13 +160,13 @@ def _purchase(row: Any) -> dict[str, Any]:
 
 def purchase_by_id(conn: Conn, store_id: str, purchase_id: str) -> dict[str, Any] | None:
     row = conn.one(
-        f"SELECT {_PURCHASE_COLS} FROM purchases p LEFT JOIN contacts c ON c.id = p.contact_id "
+        f"SELECT {PURCHASE_COLS} FROM purchases p LEFT JOIN contacts c ON c.id = p.contact_id "
         "WHERE p.store_id = ? AND p.purchase_id = ?",
         (store_id, purchase_id),
     )
     if row is None:
         return None
-    out = _purchase(row)
+    out = purchase_view(row)
     out.update(purchase_adjustments(conn, int(row[0]), int(row[7])))
     out["conflicts"] = [
         {"receivedAt": iso(r[0]), "channel": r[1], "data": loads(r[2])}
@@ -226,7 +226,7 @@ def list_purchases(
     offset: int = 0,
     contact_id: str | None = None,
 ) -> list[dict[str, Any]]:
-    sql = f"SELECT {_PURCHASE_COLS} FROM purchases p LEFT JOIN contacts c ON c.id = p.contact_id WHERE p.store_id = ?"
+    sql = f"SELECT {PURCHASE_COLS} FROM purchases p LEFT JOIN contacts c ON c.id = p.contact_id WHERE p.store_id = ?"
     params: list[Any] = [store_id]
     if search:
         sql += " AND p.purchase_id LIKE ?"
@@ -236,7 +236,7 @@ def list_purchases(
         params.append(contact_id)
     sql += " ORDER BY p.purchased_at DESC, p.id DESC LIMIT ? OFFSET ?"
     params += [limit, offset]
-    return [_purchase(r) for r in conn.all(sql, params)]
+    return [purchase_view(r) for r in conn.all(sql, params)]
 
 
 def purchases_with_conflicts(conn: Conn, store_id: str, limit: int = 50) -> list[dict[str, Any]]:
@@ -253,7 +253,7 @@ def purchases_with_conflicts(conn: Conn, store_id: str, limit: int = 50) -> list
 # --- products --------------------------------------------------------------------------
 
 
-def _product(row: Any) -> dict[str, Any]:
+def product_view(row: Any) -> dict[str, Any]:
     data = loads(row[5]) or {}
     return {
         **data,
@@ -268,17 +268,15 @@ def _product(row: Any) -> dict[str, Any]:
     }
 
 
-_PRODUCT_COLS = (
-    "product_id, name, unit_price, availability, updated_at, data, first_seen, last_seen"
-)
+PRODUCT_COLS = "product_id, name, unit_price, availability, updated_at, data, first_seen, last_seen"
 
 
 def product_by_id(conn: Conn, store_id: str, product_id: str) -> dict[str, Any] | None:
     row = conn.one(
-        f"SELECT {_PRODUCT_COLS} FROM products WHERE store_id = ? AND product_id = ?",
+        f"SELECT {PRODUCT_COLS} FROM products WHERE store_id = ? AND product_id = ?",
         (store_id, product_id),
     )
-    return _product(row) if row else None
+    return product_view(row) if row else None
 
 
 def product_data(conn: Conn, store_id: str, product_id: str) -> dict[str, Any] | None:
@@ -298,11 +296,11 @@ def search_products(
 ) -> list[dict[str, Any]]:
     like = f"%{text.strip().lower()}%"
     rows = conn.all(
-        f"SELECT {_PRODUCT_COLS} FROM products WHERE store_id = ? AND (LOWER(name) LIKE ? OR LOWER(product_id) LIKE ?) "
+        f"SELECT {PRODUCT_COLS} FROM products WHERE store_id = ? AND (LOWER(name) LIKE ? OR LOWER(product_id) LIKE ?) "
         "ORDER BY last_seen DESC LIMIT ? OFFSET ?",
         (store_id, like, like, limit, offset),
     )
-    return [_product(r) for r in rows]
+    return [product_view(r) for r in rows]
 
 
 # --- carts -----------------------------------------------------------------------------

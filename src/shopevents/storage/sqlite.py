@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import sqlite3
 import threading
 from collections.abc import Sequence
@@ -27,6 +28,7 @@ class SqliteConn(Conn):
     transaction, so the ids of appended rows follow each table's largest."""
 
     dialect = "sqlite"
+    keeps_wal = True
 
     def __init__(self, raw: Any) -> None:
         super().__init__(raw)
@@ -180,3 +182,24 @@ class Checkpointer:
 
 PASSIVE_CHECKPOINT = Statement("PRAGMA wal_checkpoint(PASSIVE)")
 TRUNCATE_CHECKPOINT = Statement("PRAGMA wal_checkpoint(TRUNCATE)")
+
+
+def hold_checkpoints(conn: Conn, journal_limit: int) -> None:
+    """The writer's connection: no automatic checkpoints (a `Checkpointer` runs them), and a
+    restarted log cut back to `journal_limit` bytes (so the file's size tells how much was
+    written since the restart)."""
+    conn.execute(Statement("PRAGMA wal_autocheckpoint=0"))
+    conn.execute(Statement(f"PRAGMA journal_size_limit={int(journal_limit)}"))
+
+
+def checkpoint_passive(conn: Conn) -> None:
+    """Copy what the log holds into the database file, without waiting for readers."""
+    conn.execute(PASSIVE_CHECKPOINT)
+
+
+def wal_bytes(target: str) -> int | None:
+    """The size of the database's write-ahead log file, or None if it cannot be read."""
+    try:
+        return os.path.getsize(target + "-wal")
+    except OSError:
+        return None
