@@ -54,6 +54,22 @@ def _lasting(reason: str) -> bool:
     )
 
 
+# What to say of a database that cannot be reached, by why (storage/diagnosis.py).
+_UNREACHABLE: dict[diagnosis.Unreachable, str] = {
+    "no_database": "the PostgreSQL database {name!r} does not exist ({reason}): create it "
+    "(`createdb {name}`), then run `{migrate}`; or {hint}",
+    "login": "the database at {where} refused the login ({reason}): check the user and "
+    "password in the URL ({hint})",
+    "busy": "the SQLite database {where} is busy: another process holds its write lock "
+    "({reason}); try again, or raise storage.busy_timeout_ms",
+    "not_a_database": "{where} is not a SQLite database ({reason}): name the database file "
+    "({hint})",
+    "cannot_open": "cannot open the SQLite database {where} ({reason}): check the path and its "
+    "permissions ({hint})",
+    "no_answer": "the database at {where} is not answering ({reason}): start it, or {hint}",
+}
+
+
 class Env:
     """The settings (flags may still change them) until the database is first used; then
     `ctx`, the `AppContext` every read and write goes through. `db` checks the database once,
@@ -128,35 +144,11 @@ class Env:
         """The one message for a database that cannot be reached."""
         reason = first_line(exc)
         kind = diagnosis.unreachable(self.database(), reason)
-        if kind == "no_database":
-            name = urlsplit(self.settings.database_url).path.lstrip("/") or "?"
-            return click.ClickException(
-                f"the PostgreSQL database {name!r} does not exist ({reason}): create it "
-                f"(`createdb {name}`), then run `{MIGRATE}`; or {DATABASE_HINT}"
-            )
-        if kind == "login":
-            return click.ClickException(
-                f"the database at {self.where} refused the login ({reason}): "
-                f"check the user and password in the URL ({DATABASE_HINT})"
-            )
-        if kind == "busy":
-            return click.ClickException(
-                f"the SQLite database {self.where} is busy: another process holds its write "
-                f"lock ({reason}); try again, or raise storage.busy_timeout_ms"
-            )
-        if kind == "not_a_database":
-            return click.ClickException(
-                f"{self.where} is not a SQLite database ({reason}): name the database file "
-                f"({DATABASE_HINT})"
-            )
-        if kind == "cannot_open":
-            return click.ClickException(
-                f"cannot open the SQLite database {self.where} ({reason}): "
-                f"check the path and its permissions ({DATABASE_HINT})"
-            )
+        name = urlsplit(self.settings.database_url).path.lstrip("/") or "?"
         return click.ClickException(
-            f"the database at {self.where} is not answering ({reason}): "
-            f"start it, or {DATABASE_HINT}"
+            _UNREACHABLE[kind].format(
+                where=self.where, reason=reason, name=name, hint=DATABASE_HINT, migrate=MIGRATE
+            )
         )
 
     def _require_file(self) -> None:
