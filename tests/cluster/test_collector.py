@@ -37,6 +37,7 @@ from shopevents.context import AppContext
 from shopevents.schema import models as m
 from shopevents.schema.verdicts import CheckContext, decode_event
 from shopevents.server import uvicorn_config
+from shopevents.storage import stores
 from shopevents.storage.database import Database
 from tests.conftest import (
     create_pg_database,
@@ -488,3 +489,39 @@ def test_purchases_entering_the_ledger_otherwise_are_claimed_by_the_trigger(pg: 
     finally:
         conn2.close()
         db.close()
+
+
+def test_the_rest_api_reads_the_claims_before_a_processor_applied_the_purchase(
+    collector: tuple[Collector, str, str], pg: str
+) -> None:
+    """A purchase a collector claimed and published (no processor runs, so the ledger does
+    not have it yet) is a `duplicate` through the REST API with the same content and a
+    `conflict` with other content, never a second `accepted`."""
+    live, store_id, _ = collector
+    db = Database(pg)
+    conn = db.connect()
+    try:
+        with conn.transaction():
+            key_id, secret = stores.create_api_key(conn, store_id, now=1)
+    finally:
+        conn.close()
+        db.close()
+    purchase = json.loads(SEED)["events"][0]["purchase"]
+    other = {
+        **purchase,
+        "totalPrice": 1.5,
+        "products": [{**purchase["products"][0], "unitPrice": 1.5}],
+    }
+    auth = {"Authorization": f"apiKey {key_id}:{secret}"}
+    with live.client(timeout=30) as http:
+        first = http.post(ingest_path(store_id), content=SEED)
+        same = http.post("/api/purchases", json=purchase, headers=auth)
+        changed = http.post("/api/purchases", json=other, headers=auth)
+        new = http.post("/api/purchases", json={**purchase, "purchaseId": "rest-1"}, headers=auth)
+    assert first.json()["results"][0]["status"] == "accepted"
+    assert (same.status_code, same.json()["status"]) == (200, "duplicate"), same.text
+    assert (changed.status_code, changed.json()["code"]) == (409, "purchase_conflict"), changed.text
+    assert (new.status_code, new.json()["status"]) == (201, "accepted"), new.text
+    with psycopg.connect(pg) as conn:
+        claimed = conn.execute("SELECT purchase_id FROM purchase_claims ORDER BY 1").fetchall()
+    assert claimed == sorted([(purchase["purchaseId"],), ("rest-1",)])

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
+from shopevents.cluster import claims
 from shopevents.domain import catalog, identity, purchases
 from shopevents.schema import models as m
 from shopevents.schema.dates import ParsedDate
@@ -30,6 +31,7 @@ def create_purchase(
         "INSERT INTO requests (store_id, received_at, channel, contact_id, body, accepted, rejected) VALUES (?, ?, 'api', ?, ?, 0, 0)",
         (store.id, now, contact_id, body),
     )
+    fp = purchases.fingerprint(p, p.currency or store.currency)
     status, _ = purchases.record(
         conn,
         store.id,
@@ -41,6 +43,7 @@ def create_purchase(
         now=now,
         store_currency=store.currency,
         contact_email=email,
+        decided=claims.claim_one(conn, store.id, p.purchaseId, fp, now),
     )
     event = {"type": "purchase", "purchase": plain(p)}
     conn.execute(

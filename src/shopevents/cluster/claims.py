@@ -3,14 +3,17 @@ of each one's first record (`purchase_claims`, migration 1200_cluster).
 
 A collector claims the accepted purchase events of a request before it answers, in one
 statement: a purchaseId claimed now is `accepted`; one claimed before (by a collector, or by
-the ledger's trigger for purchases from the REST API, imports or the embedded mode) is a
-`duplicate` with the same fingerprint (`purchases.fingerprint`) and a `conflict` with another.
-The verdicts travel with the message, and the processor applies them as decided."""
+the ledger's trigger for purchases from imports or the embedded mode) is a `duplicate` with
+the same fingerprint (`purchases.fingerprint`) and a `conflict` with another. The verdicts
+travel with the message, and the processor applies them as decided. A purchase sent to the
+REST API is claimed the same way before the ledger records it (`claim_one`), so its verdict
+agrees with the collectors' even before a processor applied their purchase."""
 
 from __future__ import annotations
 
 from shopevents.domain import purchases
 from shopevents.schema import models as m
+from shopevents.storage import purchase_claims
 from shopevents.storage.database import Conn
 from shopevents.storage.stores import StoreRecord
 
@@ -39,13 +42,8 @@ def claim(conn: Conn, store_id: str, items: Wanted, now: int) -> dict[int, str]:
     first: dict[str, str] = {}
     for _, pid, fp in items:
         first.setdefault(pid, fp)
-    new = _insert(conn, store_id, first, now)
-    others = [pid for pid in first if pid not in new]
-    held = (
-        dict(conn.rows_by_key("purchase_claims", "purchase_id", "fingerprint", store_id, others))
-        if others
-        else {}
-    )
+    new = purchase_claims.insert(conn, store_id, first, now)
+    held = purchase_claims.held(conn, store_id, [pid for pid in first if pid not in new])
     verdicts: dict[int, str] = {}
     seen: set[str] = set()
     for index, pid, fp in items:
@@ -58,34 +56,15 @@ def claim(conn: Conn, store_id: str, items: Wanted, now: int) -> dict[int, str]:
     return verdicts
 
 
-def _insert(conn: Conn, store_id: str, first: dict[str, str], now: int) -> set[str]:
-    """The purchaseIds this statement claimed (the others were claimed before)."""
-    if conn.dialect == "postgres":
-        rows = conn.all(
-            "INSERT INTO purchase_claims (store_id, purchase_id, fingerprint, claimed_at) "
-            "SELECT ?, x.p, x.f, ? FROM unnest(?::text[], ?::text[]) AS x(p, f) "
-            "ON CONFLICT DO NOTHING RETURNING purchase_id",
-            (store_id, now, list(first), list(first.values())),
-        )
-        return {r[0] for r in rows}
-    new = set()
-    for pid, fp in first.items():
-        row = conn.one(
-            "INSERT INTO purchase_claims (store_id, purchase_id, fingerprint, claimed_at) "
-            "VALUES (?, ?, ?, ?) ON CONFLICT DO NOTHING RETURNING purchase_id",
-            (store_id, pid, fp, now),
-        )
-        if row is not None:
-            new.add(pid)
-    return new
+def claim_one(conn: Conn, store_id: str, purchase_id: str, fp: str, now: int) -> str | None:
+    """The verdict on one purchase from the claims, where they are complete (PostgreSQL:
+    every collector's and the ledger's), else None (the ledger alone decides)."""
+    if not purchase_claims.complete(conn):
+        return None
+    return claim(conn, store_id, [(0, purchase_id, fp)], now)[0]
 
 
 def release(conn: Conn, store_id: str, items: Wanted) -> None:
     """Give back the claims a request made when JetStream did not acknowledge it: each
     claim with the request's fingerprint, unless its purchase is in the ledger."""
-    for _, pid, fp in items:
-        conn.execute(
-            "DELETE FROM purchase_claims WHERE store_id = ? AND purchase_id = ? AND fingerprint = ? "
-            "AND NOT EXISTS (SELECT 1 FROM purchases WHERE store_id = ? AND purchase_id = ?)",
-            (store_id, pid, fp, store_id, pid),
-        )
+    purchase_claims.release(conn, store_id, [(pid, fp) for _, pid, fp in items])

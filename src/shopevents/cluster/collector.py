@@ -40,6 +40,7 @@ from shopevents.context import AppContext
 from shopevents.errors import StorageUnavailable
 from shopevents.ingest import intake
 from shopevents.schema import models as m
+from shopevents.storage import cluster_partitions
 from shopevents.storage.codec import dumpb
 from shopevents.storage.database import Conn
 
@@ -300,8 +301,8 @@ def processing_lag(
         oldest = [t for n, t in backlog.values() if n and t is not None]
         lag = (now - min(oldest)) / 1e6 if oldest else 0.0
         return max(lag, 0.0), sum(n for n, _ in backlog.values())
-    rows = conn.all("SELECT applied_through, pending FROM cluster_partitions")
+    rows = cluster_partitions.states(conn)
     if not rows:
         return None
-    lag = max(((now - int(r[0])) / 1e6 if int(r[1]) > 0 else 0.0) for r in rows)
-    return max(lag, 0.0), sum(int(r[1]) for r in rows)
+    lag = max(((now - r.applied_through) / 1e6 if r.pending > 0 else 0.0) for r in rows)
+    return max(lag, 0.0), sum(r.pending for r in rows)

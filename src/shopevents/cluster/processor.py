@@ -55,6 +55,7 @@ from shopevents.domain.catalog import RecentWrites
 from shopevents.errors import OutcomeUnknown, StorageUnavailable
 from shopevents.ingest import intake
 from shopevents.schema.verdicts import CheckContext, read_envelope
+from shopevents.storage import cluster_partitions
 from shopevents.storage.database import Conn, Database
 from shopevents.storage.stores import StoreRecord
 
@@ -77,13 +78,6 @@ SHOWN_BYTES = 4096
 # A consumer made again without a known restart point starts this long before the receive
 # time of the last message applied (collectors' and JetStream's clocks may differ a little).
 RESTART_MARGIN_US = 60 * 1_000_000
-
-_LAG_ROW = (
-    "INSERT INTO cluster_partitions (partition, processor, applied_through, applied_at, pending) "
-    "VALUES (?, ?, ?, ?, ?) ON CONFLICT (partition) DO UPDATE SET processor = excluded.processor, "
-    "applied_through = excluded.applied_through, applied_at = excluded.applied_at, "
-    "pending = excluded.pending"
-)
 
 
 class _Unreadable(Exception):
@@ -317,11 +311,7 @@ class Processor:
             config.deliver_policy = api.DeliverPolicy.BY_START_SEQUENCE
             config.opt_start_seq = self._restart[p]
         else:
-            through = await ctx.read(
-                lambda c: c.scalar(
-                    "SELECT applied_through FROM cluster_partitions WHERE partition = ?", (p,)
-                )
-            )
+            through = await ctx.read(lambda c: cluster_partitions.applied_through(c, p))
             since = "the stream's start"
             if through:
                 config.deliver_policy = api.DeliverPolicy.BY_START_TIME
@@ -467,7 +457,7 @@ class Processor:
         through, pending = lag.through, lag.pending
 
         def write(conn: Conn, now: int) -> None:
-            conn.execute(_LAG_ROW, (p, self.id, through, now, pending))
+            cluster_partitions.write(conn, p, self.id, through, now, pending)
             lag.written = monotonic()
             lag.dirty = False
 
