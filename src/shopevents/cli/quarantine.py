@@ -9,6 +9,7 @@ import click
 
 from shopevents.cli.common import resolve_store, store_option
 from shopevents.cli.env import Env, pass_env
+from shopevents.dashboard import queries as dq
 from shopevents.dashboard import replay
 from shopevents.storage import reads
 from shopevents.storage.codec import dumps
@@ -32,8 +33,6 @@ def quarantine_list(
     env: Env, store_ref: str | None, code: str | None, show_all: bool, limit: int, as_json: bool
 ) -> None:
     """List quarantined events, newest first (waiting for a replay, unless --all)."""
-    from shopevents.dashboard import queries as dq
-
     store = resolve_store(env, store_ref)
     rows = env.read(
         lambda c: reads.quarantine(c, store.id, code=code, pending_only=not show_all, limit=limit)

@@ -9,6 +9,7 @@ import click
 
 from shopevents.cli.common import out_json, resolve_store
 from shopevents.cli.env import Env, pass_env
+from shopevents.client.snippet import loader_snippet
 from shopevents.domain import store_settings
 from shopevents.storage import stores
 from shopevents.storage.database import Conn
@@ -207,7 +208,5 @@ def stores_update(
 @pass_env
 def stores_snippet(env: Env, store_id: str, base_url: str | None) -> None:
     """Print the loader snippet to paste into every page of the store."""
-    from shopevents.client.snippet import loader_snippet
-
     rec = resolve_store(env, store_id)
     click.echo(loader_snippet(rec.id, (base_url or env.settings.base_url).rstrip("/")))
