@@ -11,7 +11,8 @@ from typing import Any
 
 import httpx
 
-from shopevents.client import client_conf, render_script, script_source
+from shopevents.client.conf import client_conf
+from shopevents.client.script import render_script, script_source
 from shopevents.client.snippet import loader_snippet
 
 CONF_RE = re.compile(r"var CONF = (\{.*?\});")

@@ -9,7 +9,8 @@ import re
 from pathlib import Path
 from types import SimpleNamespace
 
-from shopevents.client import CONF_PLACEHOLDER, client_conf, render_script, script_source
+from shopevents.client.conf import client_conf
+from shopevents.client.script import CONF_PLACEHOLDER, render_script, script_source
 
 ROOT = Path(__file__).resolve().parents[2]
 SCRIPT = ROOT / "src" / "shopevents" / "client" / "shopevents.js"

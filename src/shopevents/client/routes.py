@@ -8,7 +8,8 @@ from starlette.requests import Request
 from starlette.responses import PlainTextResponse, Response
 from starlette.routing import BaseRoute, Route
 
-from shopevents.client import StoreLike, client_conf, render_script
+from shopevents.client.conf import StoreLike, client_conf
+from shopevents.client.script import render_script
 
 CACHE_CONTROL = "public, max-age=60, stale-while-revalidate=600"
 """Short: a change to the store's settings reaches pages within a minute or two."""

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from shopevents.client import js_literal
+from shopevents.client.script import js_literal
 
 _TEMPLATE = """<script async id="__cn_generic_script__{id_attr}">
 !function(){{var i={id_js},u={src_js},w=window,d=document;

@@ -14,22 +14,23 @@ from starlette.routing import BaseRoute, Route
 
 from shopevents.client.snippet import loader_snippet
 from shopevents.clock import Clock
-from shopevents.demoshop import (
-    CATALOG,
-    CATEGORIES,
-    MAX_QTY,
-    PAYMENT_METHODS,
+from shopevents.demoshop.catalog import CATALOG, CATEGORIES
+from shopevents.demoshop.page_model import (
     VARIANTS,
-    Cart,
-    Customer,
-    State,
     cart_js,
-    clean_name,
     entity_js,
-    new_order,
     ordered,
     product_js,
     purchase_js,
+)
+from shopevents.demoshop.state import (
+    MAX_QTY,
+    PAYMENT_METHODS,
+    Cart,
+    Customer,
+    State,
+    clean_name,
+    new_order,
     valid_email,
 )
 
