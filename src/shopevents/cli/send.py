@@ -3,6 +3,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import json
 import sys
 from typing import Any
@@ -58,7 +59,9 @@ def send(env: Env, file: Any, store_ref: str | None, server: str | None) -> None
     except ApiError as exc:
         out_json(exc.body())
         sys.exit(1)
-    out_json(env.write(lambda conn, now: intake.apply(conn, prepared, now)))
+    weight = max(1, len(envelope.events))
+    result, _ = asyncio.run(env.ctx.intake.submit(prepared, weight))
+    out_json(result)
 
 
 def _send_to(env: Env, server: str, store_ref: str | None, body: bytes) -> None:
