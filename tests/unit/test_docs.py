@@ -175,7 +175,7 @@ def test_every_setting_is_in_configuration_doc_with_its_rule(name: str, default:
 
 def test_every_setting_has_a_docstring() -> None:
     for name, text, _ in documented_settings():
-        assert text, f"{name} has no docstring in config.py"
+        assert text, f"{name} has no docstring in config/settings.py"
 
 
 def commands(group: click.Group, prefix: str = "") -> list[str]:

@@ -370,7 +370,9 @@ def test_every_shopevents_variable_the_code_reads_is_a_setting_or_known() -> Non
     for where, name in sorted(found):
         base = name.removesuffix("_FILE")
         ok = base in known or name in OTHER_ENV or name.startswith(OTHER_ENV_PREFIXES)
-        assert ok, f"{where} reads {name}: add it to OTHER_ENV in config.py (or make it a setting)"
+        assert ok, (
+            f"{where} reads {name}: add it to OTHER_ENV (config/sources.py) or make it a setting"
+        )
 
 
 def test_configuration_md_names_the_variables_that_are_not_settings() -> None:
