@@ -21,7 +21,7 @@ from shopevents.api import routes as api_routes
 from shopevents.asgi import FastPath, as_api_error
 from shopevents.client import routes as client_routes
 from shopevents.clock import Clock, SystemClock
-from shopevents.cluster.collector import processing_lag
+from shopevents.cluster import lag as cluster_lag
 from shopevents.config import Settings
 from shopevents.context import AppContext, IntakeService
 from shopevents.dashboard import routes as dashboard_routes
@@ -119,13 +119,12 @@ def create_app(
             lag = (ctx.now_us() - oldest) / 1e6 if oldest is not None else 0
             lines.append("# TYPE shopevents_abandonment_lag_seconds gauge")
             lines.append(f"shopevents_abandonment_lag_seconds {lag:.3f}")
-            backlog = await ctx.intake.backlog()
-            cluster = await ctx.read(lambda c: processing_lag(c, ctx.now_us(), backlog))
+            cluster = await cluster_lag.current(ctx)
             if cluster is not None:  # cluster mode: what processors have not applied yet
                 lines.append("# TYPE shopevents_cluster_lag_seconds gauge")
-                lines.append(f"shopevents_cluster_lag_seconds {cluster[0]:.3f}")
+                lines.append(f"shopevents_cluster_lag_seconds {cluster.seconds:.3f}")
                 lines.append("# TYPE shopevents_cluster_pending_messages gauge")
-                lines.append(f"shopevents_cluster_pending_messages {cluster[1]}")
+                lines.append(f"shopevents_cluster_pending_messages {cluster.pending}")
         except StorageUnavailable:
             pass
         return PlainTextResponse("\n".join(lines) + "\n", media_type="text/plain; version=0.0.4")

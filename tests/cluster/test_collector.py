@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import asyncio
 import json
+import re
 import shutil
 import socket
 import subprocess
@@ -47,6 +48,7 @@ from tests.conftest import (
     make_store,
     pg_url_for,
 )
+from tests.integration.test_dashboard_support import add_user, login, owner_hooks
 from tests.natscluster import LoopThread, NatsCluster
 
 SEED = example("seed-purchase.json")
@@ -525,3 +527,25 @@ def test_the_rest_api_reads_the_claims_before_a_processor_applied_the_purchase(
     with psycopg.connect(pg) as conn:
         claimed = conn.execute("SELECT purchase_id FROM purchase_claims ORDER BY 1").fetchall()
     assert claimed == sorted([(purchase["purchaseId"],), ("rest-1",)])
+
+
+def test_the_dashboard_shows_the_processing_lag(
+    collector: tuple[Collector, str, str], pg: str
+) -> None:
+    """No processor runs: what the collector acknowledged waits in the stream, and the
+    dashboard's overview says how long and how much."""
+    live, store_id, _ = collector
+    db = Database(pg)
+    try:
+        add_user(db)
+        with live.client(timeout=30, event_hooks=owner_hooks(db)) as web:
+            for i in range(2):
+                page_visit = {"events": [{"type": "page-visit"}], "requestId": f"lag-{i}"}
+                assert web.post(ingest_path(store_id), json=page_visit).status_code == 200
+            login(web)
+            html = web.get(f"/stores/{store_id}/").text
+    finally:
+        db.close()
+    shown = re.search(r"Processing lag: ([0-9.]+) s, 2 requests waiting", html)
+    assert shown is not None, html[:3000]
+    assert float(shown.group(1)) >= 0

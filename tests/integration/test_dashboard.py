@@ -179,6 +179,7 @@ def test_every_page_renders_and_shows_store_text_as_text(
     assert "Revenue per day" in html and "€28.00" in html
     assert ESCAPED in html  # the product and source name, in the SVG and the tables
     assert "<svg" in html and "Show the numbers" in html
+    assert "processing-lag" not in html  # applied as it arrives: no lag to show
     for interval in ("week", "month"):
         page(web, base + f"/?interval={interval}&groupBy=payment_method")
     bad = page(web, base + "/?from=soon")

@@ -46,10 +46,6 @@ layer and the layers below it."""
 RANK = {name: i for i, names in enumerate(LAYERS) for name in names}
 
 ALLOWED_SQL: dict[str, str] = {
-    "api/writes.py": "the REST writes' request rows: the intake service will write them",
-    "cluster/claims.py": "cluster mode's claims and their PostgreSQL lock: owned by cluster/",
-    "cluster/collector.py": "cluster mode's stored-answer look-up: owned by cluster/",
-    "cluster/processor.py": "cluster mode's ledger check and replays: owned by cluster/",
     "dashboard/auth.py": "dashboard users and sessions: not moved to storage/ yet",
     "dashboard/replay.py": "quarantine replay's reads and marks: not moved to storage/ yet",
 }

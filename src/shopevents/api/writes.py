@@ -8,7 +8,7 @@ from shopevents.cluster import claims
 from shopevents.domain import catalog, identity, purchases
 from shopevents.schema import models as m
 from shopevents.schema.dates import ParsedDate
-from shopevents.storage import reads
+from shopevents.storage import reads, requests
 from shopevents.storage.codec import dumps, plain
 from shopevents.storage.database import Conn
 from shopevents.storage.stores import StoreRecord
@@ -27,9 +27,21 @@ def create_purchase(
     email = p.contactEmail.strip().lower() if p.contactEmail else None
     if email:
         contact_id, _ = identity.contact_for_email(conn, store.id, email, now)
-    request_id = conn.insert_id(
-        "INSERT INTO requests (store_id, received_at, channel, contact_id, body, accepted, rejected) VALUES (?, ?, 'api', ?, ?, 0, 0)",
-        (store.id, now, contact_id, body),
+    request_id = requests.insert(
+        conn,
+        requests.RequestRow(
+            store_id=store.id,
+            received_at=now,
+            channel="api",
+            request_key=None,
+            tracker_id=None,
+            origin=None,
+            body=body,
+            response="",
+            contact_id=contact_id,
+            accepted=0,
+            rejected=0,
+        ),
     )
     fp = purchases.fingerprint(p, p.currency or store.currency)
     status, _ = purchases.record(
@@ -46,28 +58,25 @@ def create_purchase(
         decided=claims.claim_one(conn, store.id, p.purchaseId, fp, now),
     )
     event = {"type": "purchase", "purchase": plain(p)}
-    conn.execute(
-        "INSERT INTO events (store_id, request_id, idx, type, status, received_at, contact_id, warnings, data) "
-        "VALUES (?, ?, 0, 'purchase', ?, ?, ?, ?, ?)",
-        (
-            store.id,
-            request_id,
-            status,
-            now,
-            contact_id,
-            dumps(warnings) if warnings else None,
-            dumps(event),
-        ),
+    requests.insert_event(
+        conn,
+        store.id,
+        request_id,
+        0,
+        "purchase",
+        status,
+        now,
+        contact_id,
+        dumps(warnings) if warnings else None,
+        dumps(event),
     )
     catalog.upsert(conn, store.id, list(p.products), now)
     response = {"status": status, "warnings": warnings}
-    conn.execute(
-        "UPDATE requests SET response = ?, accepted = ? WHERE id = ?",
-        (
-            dumps({"results": [{"index": 0, "type": "purchase", **response}]}),
-            int(status == "accepted"),
-            request_id,
-        ),
+    requests.set_response(
+        conn,
+        request_id,
+        dumps({"results": [{"index": 0, "type": "purchase", **response}]}),
+        int(status == "accepted"),
     )
     return status, reads.purchase_by_id(conn, store.id, p.purchaseId)
 

@@ -40,9 +40,7 @@ from shopevents.context import AppContext
 from shopevents.errors import StorageUnavailable
 from shopevents.ingest import intake
 from shopevents.schema import models as m
-from shopevents.storage import cluster_partitions
 from shopevents.storage.codec import dumpb
-from shopevents.storage.database import Conn
 
 log = logging.getLogger("shopevents.cluster")
 
@@ -287,22 +285,3 @@ class ClusterIntake:
 def _said(exc: BaseException) -> str:
     description = getattr(exc, "description", None)
     return str(description or exc or type(exc).__name__)
-
-
-def processing_lag(
-    conn: Conn, now: int, backlog: dict[int, tuple[int, int | None]] | None
-) -> tuple[float, int] | None:
-    """Cluster mode's processing lag in seconds (how long the oldest request not yet applied
-    has waited) and the requests waiting. From the stream (`backlog`, a collector's view)
-    when given; else from the rows processors write (`cluster_partitions`: the lag of a
-    partition with requests pending is the time since the last one applied). None outside
-    cluster mode."""
-    if backlog is not None:
-        oldest = [t for n, t in backlog.values() if n and t is not None]
-        lag = (now - min(oldest)) / 1e6 if oldest else 0.0
-        return max(lag, 0.0), sum(n for n, _ in backlog.values())
-    rows = cluster_partitions.states(conn)
-    if not rows:
-        return None
-    lag = max(((now - r.applied_through) / 1e6 if r.pending > 0 else 0.0) for r in rows)
-    return max(lag, 0.0), sum(r.pending for r in rows)

@@ -8,6 +8,7 @@ from typing import Any
 from starlette.requests import Request
 from starlette.responses import Response
 
+from shopevents.cluster import lag as cluster_lag
 from shopevents.context import AppContext
 from shopevents.dashboard import queries as dq
 from shopevents.dashboard import views
@@ -73,6 +74,7 @@ async def overview(request: Request) -> Response:
 
     data = await v.read(load)
     rev = data["revenue"]
+    lag = await cluster_lag.current(ctx)
     return v.render(
         "overview.html",
         active="overview",
@@ -92,6 +94,7 @@ async def overview(request: Request) -> Response:
         quality=data["quality"],
         quality_view=views.quality_chart(data["quality"]),
         has_data=data["has_data"],
+        lag=lag,
         query=lambda **kw: query(v.q, **kw),
     )
 

@@ -66,6 +66,14 @@ def insert(conn: Conn, r: RequestRow) -> int:
     return conn.insert_id(_INSERT_UNKEYED, _values(r))
 
 
+_SET_RESPONSE = Statement("UPDATE requests SET response = ?, accepted = ? WHERE id = ?")
+
+
+def set_response(conn: Conn, request_id: int, response: str, accepted: int) -> None:
+    """Write the answer of a request written before it was known (the REST API's)."""
+    conn.execute(_SET_RESPONSE, (response, accepted, request_id))
+
+
 RESPONSE_KEYS = ("request_key", "intake_id")
 """The columns a request is found by: the client's requestId, a cluster collector's id."""
 
@@ -110,6 +118,22 @@ def append_event(
     return conn.append_id(
         _EVENT, (store_id, request_id, idx, type_, status, at, contact_id, warnings, data)
     )
+
+
+def insert_event(
+    conn: Conn,
+    store_id: str,
+    request_id: int,
+    idx: int,
+    type_: str | None,
+    status: str,
+    at: int,
+    contact_id: str | None,
+    warnings: str | None,
+    data: str,
+) -> None:
+    """Write an event's row now."""
+    conn.execute(_EVENT, (store_id, request_id, idx, type_, status, at, contact_id, warnings, data))
 
 
 _QUARANTINE = Insert(
