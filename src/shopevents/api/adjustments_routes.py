@@ -16,10 +16,11 @@ from starlette.responses import Response
 
 from shopevents.api import bodies
 from shopevents.api.auth import store_of
+from shopevents.api.shapes.base import answer
+from shopevents.api.shapes.sales import Adjusted
 from shopevents.domain import adjustments
 from shopevents.domain.adjustment_bodies import invalid, parse_cancellation, parse_refund
 from shopevents.errors import ApiError
-from shopevents.responses import json_response
 from shopevents.runtime import runtime
 from shopevents.schema import models as m
 from shopevents.storage import reads
@@ -40,7 +41,7 @@ def write_adjustment(store_id: str, a: adjustments.Adjustment, channel: str) -> 
     return write
 
 
-def answer(status: str, details: Any, a: adjustments.Adjustment) -> Response:
+def outcome(status: str, details: Any, a: adjustments.Adjustment) -> Response:
     what = "cancellation" if a.kind == "cancellation" else f"refund {a.adjustment_id!r}"
     if status == "refused":
         raise ApiError("adjustment_refused", f"Purchase {a.purchase_id!r}: {details}")
@@ -49,7 +50,7 @@ def answer(status: str, details: Any, a: adjustments.Adjustment) -> Response:
             "adjustment_conflict",
             f"A {what} of purchase {a.purchase_id!r} with a different content is already recorded; this one is not applied",
         )
-    return json_response({"status": status, **details}, 201 if status == "accepted" else 200)
+    return answer(Adjusted, {"status": status, **details}, 201 if status == "accepted" else 200)
 
 
 async def post_adjustment(request: Request, kind: str) -> Response:
@@ -62,7 +63,7 @@ async def post_adjustment(request: Request, kind: str) -> Response:
     now = ctx.now_us()
     a = parse_refund(obj, pid, now) if kind == "refund" else parse_cancellation(obj, pid, now)
     status, details = await ctx.write(write_adjustment(store.id, a, "api"))
-    return answer(status, details, a)
+    return outcome(status, details, a)
 
 
 async def refund(request: Request) -> Response:

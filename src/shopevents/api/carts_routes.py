@@ -11,9 +11,11 @@ from starlette.responses import Response
 from shopevents.api import bodies
 from shopevents.api.auth import store_of
 from shopevents.api.params import digits, int_param, invalid
+from shopevents.api.shapes.base import answer
+from shopevents.api.shapes.catalog import CartPage, CartWithHistory, Store
+from shopevents.api.shapes.people import MergeUndone
 from shopevents.domain import identity, store_settings
 from shopevents.errors import ApiError
-from shopevents.responses import json_response
 from shopevents.runtime import runtime
 from shopevents.storage import reads, stores
 
@@ -55,14 +57,14 @@ async def list_carts(request: Request) -> Response:
             else await ctx.read(lambda c: reads.contact_by_email(c, store.id, email))
         )
         if contact is None:
-            return json_response({"items": []})
+            return answer(CartPage, {"items": []})
         contact_id = contact["id"]
     items = await ctx.read(
         lambda c: reads.list_carts(
             c, store.id, status=status, contact_id=contact_id, limit=limit, offset=offset
         )
     )
-    return json_response({"items": items})
+    return answer(CartPage, {"items": items})
 
 
 async def get_cart(request: Request) -> Response:
@@ -71,7 +73,7 @@ async def get_cart(request: Request) -> Response:
     cart = await runtime(request).read(lambda c: reads.cart_by_key(c, store.id, key))
     if cart is None:
         raise ApiError("not_found", f"No cart {key!r} in this store")
-    return json_response(cart)
+    return answer(CartWithHistory, cart)
 
 
 async def undo_merge(request: Request) -> Response:
@@ -84,11 +86,11 @@ async def undo_merge(request: Request) -> Response:
     )
     if not ok:
         raise ApiError("not_found", f"No merge {raw!r} in this store that can be undone")
-    return json_response({"mergeId": int(raw), "status": "undone"})
+    return answer(MergeUndone, {"mergeId": int(raw), "status": "undone"})
 
 
 async def get_store(request: Request) -> Response:
-    return json_response(store_json(await store_of(request)))
+    return answer(Store, store_json(await store_of(request)))
 
 
 async def patch_store(request: Request) -> Response:
@@ -102,4 +104,4 @@ async def patch_store(request: Request) -> Response:
     rec = await ctx.write(lambda conn, now: stores.update_store(conn, store.id, changes))
     ctx.forget_store(store.id)
     assert rec is not None  # the key's store, changed in this transaction
-    return json_response(store_json(rec))
+    return answer(Store, store_json(rec))

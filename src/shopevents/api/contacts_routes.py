@@ -12,9 +12,10 @@ from shopevents.api import bodies, writes
 from shopevents.api.auth import store_of
 from shopevents.api.params import email_param, int_param, invalid
 from shopevents.api.purchases_routes import check_context, strict
+from shopevents.api.shapes.base import answer
+from shopevents.api.shapes.people import ActivityPage, ContactSheet, ContactWritten
 from shopevents.domain import timeline
 from shopevents.errors import ApiError
-from shopevents.responses import json_response
 from shopevents.runtime import runtime
 from shopevents.schema.verdicts import decode_entity
 from shopevents.storage import reads
@@ -37,7 +38,7 @@ async def get_contact(request: Request) -> Response:
     details = await runtime(request).read(
         lambda c: reads.contact_details(c, store.id, contact["id"])
     )
-    return json_response({**contact, **details})
+    return answer(ContactSheet, {**contact, **details})
 
 
 async def patch_contact(request: Request) -> Response:
@@ -54,7 +55,9 @@ async def patch_contact(request: Request) -> Response:
         lambda conn, now: writes.patch_contact(conn, now, store.id, email, fields)
     )
     assert contact is not None  # written in the same transaction
-    return json_response({**contact, "warnings": verdict.warnings}, 201 if created else 200)
+    return answer(
+        ContactWritten, {**contact, "warnings": verdict.warnings}, 201 if created else 200
+    )
 
 
 async def contact_activity(request: Request) -> Response:
@@ -76,4 +79,6 @@ async def contact_activity(request: Request) -> Response:
     for it in items:
         it.pop("_at", None)
     link = f"{request.url.path}?limit={limit}&cursor={next_cursor}" if next_cursor else None
-    return json_response({"items": items, "nextCursor": next_cursor, "links": {"next": link}})
+    return answer(
+        ActivityPage, {"items": items, "nextCursor": next_cursor, "links": {"next": link}}
+    )

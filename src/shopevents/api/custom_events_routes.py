@@ -21,10 +21,15 @@ from starlette.responses import Response
 
 from shopevents.api import bodies
 from shopevents.api.auth import store_of
+from shopevents.api.shapes.base import answer
+from shopevents.api.shapes.operations import (
+    CustomEventRecorded,
+    CustomEventType,
+    CustomEventTypeList,
+)
 from shopevents.domain import custom_events
 from shopevents.errors import ApiError, issue, validation_error
 from shopevents.ingest import custom_posts
-from shopevents.responses import json_response
 from shopevents.runtime import runtime
 from shopevents.storage import custom_event_types as types
 from shopevents.storage.database import Conn
@@ -91,13 +96,13 @@ async def post_type(request: Request) -> Response:
     found = await runtime(request).write(lambda conn, now: create_type(conn, now, store.id, d))
     if isinstance(found, ApiError):
         raise found
-    return json_response(found.view(), 201)
+    return answer(CustomEventType, found.view(), 201)
 
 
 async def list_types(request: Request) -> Response:
     store = await store_of(request)
     found = await runtime(request).read(lambda c: types.list_types(c, store.id))
-    return json_response({"items": [t.view() for t in found]})
+    return answer(CustomEventTypeList, {"items": [t.view() for t in found]})
 
 
 async def get_type(request: Request) -> Response:
@@ -106,7 +111,7 @@ async def get_type(request: Request) -> Response:
     found = await runtime(request).read(lambda c: types.by_id(c, store.id, tid))
     if found is None:
         raise ApiError("not_found", f"No custom event type {tid!r} in this store")
-    return json_response(found.view())
+    return answer(CustomEventType, found.view())
 
 
 async def delete_type(request: Request) -> Response:
@@ -160,8 +165,8 @@ async def post_event(
         except custom_posts.NoContact:
             return None
 
-    answer = await runtime(request).write(run)
-    if answer is None:
+    written = await runtime(request).write(run)
+    if written is None:
         raise ApiError(
             "contact_not_found",
             f"email: no contact {email!r} in this store, and createContact is false",
@@ -173,11 +178,11 @@ async def post_event(
                 )
             ],
         )
-    status = answer["results"][0]["status"]
-    out = {"status": status, **answer["customEvent"]}
-    if answer.get("duplicateRequest"):
+    status = written["results"][0]["status"]
+    out = {"status": status, **written["customEvent"]}
+    if written.get("duplicateRequest"):
         out["duplicateRequest"] = True
-    return json_response(out, 201 if status == "accepted" else 200)
+    return answer(CustomEventRecorded, out, 201 if status == "accepted" else 200)
 
 
 async def post_by_alias(request: Request) -> Response:

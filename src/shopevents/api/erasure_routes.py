@@ -13,10 +13,11 @@ from starlette.responses import Response
 from shopevents.api import bodies
 from shopevents.api.auth import store_of
 from shopevents.api.params import EMAIL, invalid
+from shopevents.api.shapes.base import answer
+from shopevents.api.shapes.people import Erasure, ErasureLog, ErasureRequested, Retention
 from shopevents.domain import erasure, retention
 from shopevents.errors import ApiError, FieldError, validation_error
 from shopevents.ids import new_id
-from shopevents.responses import json_response
 from shopevents.runtime import runtime
 from shopevents.storage import erasure as erasures
 from shopevents.storage import retention as retentions
@@ -43,13 +44,13 @@ async def erase(request: Request) -> Response:
         lambda conn, now: erasure.request(conn, store.id, email, actor, now, job)
     )
     body = {"id": out.id, "status": out.status, "found": out.found, "counts": out.counts}
-    return json_response(body, 202 if out.status == "pending" else 200)
+    return answer(ErasureRequested, body, 202 if out.status == "pending" else 200)
 
 
 async def list_erasures(request: Request) -> Response:
     store = await store_of(request)
     rows = await runtime(request).read(lambda c: erasures.listed(c, store.id))
-    return json_response({"erasures": [erasure.view(e, iso) for e in rows]})
+    return answer(ErasureLog, {"erasures": [erasure.view(e, iso) for e in rows]})
 
 
 async def get_erasure(request: Request) -> Response:
@@ -58,7 +59,7 @@ async def get_erasure(request: Request) -> Response:
     e = await runtime(request).read(lambda c: erasures.get(c, store.id, eid))
     if e is None:
         raise ApiError("not_found", f"No erasure {eid!r} in this store")
-    return json_response(erasure.view(e, iso))
+    return answer(Erasure, erasure.view(e, iso))
 
 
 async def get_retention(request: Request) -> Response:
@@ -66,7 +67,7 @@ async def get_retention(request: Request) -> Response:
     days, until = await runtime(request).read(
         lambda c: (retentions.days_of(c, store.id), retentions.pruned_until(c, store.id))
     )
-    return json_response(retention.view(days, until, iso))
+    return answer(Retention, retention.view(days, until, iso))
 
 
 async def patch_retention(request: Request) -> Response:
@@ -85,4 +86,4 @@ async def patch_retention(request: Request) -> Response:
         return days, retentions.pruned_until(conn, store.id)
 
     got, until = await runtime(request).write(save)
-    return json_response(retention.view(got, until, iso))
+    return answer(Retention, retention.view(got, until, iso))

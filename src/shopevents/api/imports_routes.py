@@ -21,12 +21,13 @@ from starlette.responses import Response, StreamingResponse
 
 from shopevents.api.auth import store_of
 from shopevents.api.params import int_param, invalid
+from shopevents.api.shapes.base import answer
+from shopevents.api.shapes.operations import ImportList, ImportReport
 from shopevents.context import AppContext
 from shopevents.domain import imports
 from shopevents.errors import ApiError, FieldError, StorageUnavailable, validation_error
 from shopevents.ids import new_id
 from shopevents.reports.timebuckets import local_today, make_range
-from shopevents.responses import json_response
 from shopevents.runtime import runtime
 from shopevents.storage import exports
 from shopevents.storage.stores import StoreRecord
@@ -201,7 +202,7 @@ async def post_import(request: Request) -> Response:
             f"{report['errorCount']} error(s) in the file; nothing was imported",
             {"import": report},
         )
-    return json_response(report, status)
+    return answer(ImportReport, report, status)
 
 
 async def get_import(request: Request) -> Response:
@@ -210,13 +211,13 @@ async def get_import(request: Request) -> Response:
     found = await runtime(request).read(lambda c: imports.report_of(c, iid, store.id))
     if found is None:
         raise ApiError("not_found", f"No import {iid!r} in this store")
-    return json_response(found)
+    return answer(ImportReport, found)
 
 
 async def list_imports(request: Request) -> Response:
     store = await store_of(request)
     found = await runtime(request).read(lambda c: imports.recent_imports(c, store.id, 50))
-    return json_response({"items": found})
+    return answer(ImportList, {"items": found})
 
 
 async def get_export(request: Request) -> Response:

@@ -9,8 +9,9 @@ from shopevents.api import bodies, writes
 from shopevents.api.auth import store_of
 from shopevents.api.params import invalid
 from shopevents.api.purchases_routes import check_context, strict
+from shopevents.api.shapes.base import answer
+from shopevents.api.shapes.catalog import Product, ProductWritten
 from shopevents.errors import ApiError
-from shopevents.responses import json_response
 from shopevents.runtime import runtime
 from shopevents.schema import models as m
 from shopevents.schema.dates import parse_iso8601
@@ -29,7 +30,7 @@ async def get_product(request: Request) -> Response:
     )
     if found is None:
         raise ApiError("not_found", f"No product {pid!r} in this store")
-    return json_response(found)
+    return answer(Product, found)
 
 
 async def patch_product(request: Request) -> Response:
@@ -57,4 +58,4 @@ async def patch_product(request: Request) -> Response:
         raise invalid("/publishedAt", "Expected an ISO 8601 date", "invalid_date")
     found = await ctx.write(lambda conn, now: writes.patch_product(conn, now, store.id, pid, data))
     assert found is not None  # written in the same transaction
-    return json_response({**found, "warnings": verdict.warnings}, 201 if created else 200)
+    return answer(ProductWritten, {**found, "warnings": verdict.warnings}, 201 if created else 200)

@@ -12,8 +12,9 @@ from starlette.responses import Response
 from shopevents.api import bodies, writes
 from shopevents.api.auth import store_of
 from shopevents.api.params import EMAIL
+from shopevents.api.shapes.base import answer
+from shopevents.api.shapes.sales import Purchase, PurchaseRecorded
 from shopevents.errors import ApiError, validation_error
-from shopevents.responses import json_response
 from shopevents.runtime import runtime
 from shopevents.schema import models as m
 from shopevents.schema.verdicts import CheckContext, Verdict, check_purchase
@@ -69,7 +70,8 @@ async def post_purchase(request: Request) -> Response:
             f"A purchase {p.purchaseId!r} with a different content is already recorded; this one is kept for review and not counted",
             extra={"purchase": purchase},
         )
-    return json_response(
+    return answer(
+        PurchaseRecorded,
         {"status": status, "warnings": warnings, "purchase": purchase},
         201 if status == "accepted" else 200,
     )
@@ -85,4 +87,4 @@ async def get_purchase(request: Request) -> Response:
     )
     if found is None:
         raise ApiError("not_found", f"No purchase {pid!r} in this store")
-    return json_response(found)
+    return answer(Purchase, found)

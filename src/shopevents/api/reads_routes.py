@@ -13,21 +13,26 @@ from starlette.responses import Response
 
 from shopevents.api.auth import store_of
 from shopevents.api.params import digits, int_param, invalid, text_param
+from shopevents.api.shapes.base import Answer, answer
+from shopevents.api.shapes.catalog import ProductPage
+from shopevents.api.shapes.people import ContactPage
+from shopevents.api.shapes.sales import PurchasePage
 from shopevents.errors import FieldError, validation_error
 from shopevents.reports.timebuckets import local_midnight_us, parse_day, zone
-from shopevents.responses import json_response
 from shopevents.runtime import runtime
 from shopevents.storage import listings
 
 
-def page(request: Request, items: list[Any], limit: int, cursor: str | None) -> Response:
+def page(
+    request: Request, kind: type[Answer], items: list[Any], limit: int, cursor: str | None
+) -> Response:
     next_cursor = cursor if len(items) == limit and cursor is not None else None
     link = None
     if next_cursor is not None:
         query = {k: v for k, v in request.query_params.items() if k != "cursor"}
         query["cursor"] = next_cursor
         link = f"{request.url.path}?{urlencode(query)}"
-    return json_response({"items": items, "nextCursor": next_cursor, "links": {"next": link}})
+    return answer(kind, {"items": items, "nextCursor": next_cursor, "links": {"next": link}})
 
 
 FAR = 2**62
@@ -76,7 +81,7 @@ async def list_contacts(request: Request) -> Response:
             limit=limit,
         )
     )
-    return page(request, items, limit, items[-1]["id"] if items else None)
+    return page(request, ContactPage, items, limit, items[-1]["id"] if items else None)
 
 
 async def list_products(request: Request) -> Response:
@@ -87,7 +92,7 @@ async def list_products(request: Request) -> Response:
     items = await runtime(request).read(
         lambda c: listings.products(c, store.id, contains=contains, after=after, limit=limit)
     )
-    return page(request, items, limit, items[-1]["productId"] if items else None)
+    return page(request, ProductPage, items, limit, items[-1]["productId"] if items else None)
 
 
 async def list_purchases(request: Request) -> Response:
@@ -106,4 +111,6 @@ async def list_purchases(request: Request) -> Response:
         lambda c: listings.purchases(c, store.id, bounds=bounds, after=after, limit=limit)
     )
     items = [r[2] for r in rows]
-    return page(request, items, limit, f"{rows[-1][0]}-{rows[-1][1]}" if rows else None)
+    return page(
+        request, PurchasePage, items, limit, f"{rows[-1][0]}-{rows[-1][1]}" if rows else None
+    )

@@ -18,12 +18,20 @@ from starlette.responses import Response
 
 from shopevents.api import bodies
 from shopevents.api.auth import store_of
+from shopevents.api.shapes.base import Answer, answer
+from shopevents.api.shapes.operations import RateList, RatesLoaded
+from shopevents.api.shapes.reports import (
+    CartsReport,
+    DataQualityReport,
+    ProductsReport,
+    RevenueReport,
+    SourcesReport,
+)
 from shopevents.errors import FieldError, validation_error
 from shopevents.reports import queries, rates
 from shopevents.reports.service import range_for, run_report
 from shopevents.reports.sources import sources
 from shopevents.reports.timebuckets import Range
-from shopevents.responses import json_response
 from shopevents.runtime import runtime
 from shopevents.schema.currencies import ISO_4217
 from shopevents.storage.stores import StoreRecord
@@ -59,9 +67,11 @@ def group_by_param(request: Request) -> str | None:
     return group_by
 
 
-async def report(request: Request, fn: Any, *params: Any, allow_hour: bool = False) -> Response:
+async def report(
+    request: Request, kind: type[Answer], fn: Any, *params: Any, allow_hour: bool = False
+) -> Response:
     """`fn(conn, store, range, *params)` over the range the query asks for; `params`: the
-    report's own parameter readers, each given the request."""
+    report's own parameter readers, each given the request; `kind`: the report's shape."""
     ctx = runtime(request)
     store: StoreRecord = await store_of(request)
     try:
@@ -70,27 +80,27 @@ async def report(request: Request, fn: Any, *params: Any, allow_hour: bool = Fal
         found = await run_report(ctx, store, fn, rng, *args)
     except FieldError as exc:
         raise validation_error([exc]) from None
-    return json_response(found)
+    return answer(kind, found)
 
 
 async def revenue_report(request: Request) -> Response:
-    return await report(request, queries.revenue, group_by_param, currency_param)
+    return await report(request, RevenueReport, queries.revenue, group_by_param, currency_param)
 
 
 async def sources_report(request: Request) -> Response:
-    return await report(request, sources, currency_param)
+    return await report(request, SourcesReport, sources, currency_param)
 
 
 async def carts_report(request: Request) -> Response:
-    return await report(request, queries.carts)
+    return await report(request, CartsReport, queries.carts)
 
 
 async def products_report(request: Request) -> Response:
-    return await report(request, queries.products, limit_param, currency_param)
+    return await report(request, ProductsReport, queries.products, limit_param, currency_param)
 
 
 async def data_quality_report(request: Request) -> Response:
-    return await report(request, queries.data_quality, allow_hour=True)
+    return await report(request, DataQualityReport, queries.data_quality, allow_hour=True)
 
 
 def json_rates(body: bytes) -> list[rates.Rate]:
@@ -127,12 +137,13 @@ async def post_rates(request: Request) -> Response:
         raise validation_error([FieldError("/", str(exc))]) from None
     n = await ctx.write(lambda conn, now: rates.load(conn, parsed, now))
     days = sorted({d for d, _, _ in parsed})
-    return json_response(
+    return answer(
+        RatesLoaded,
         {
             "loaded": n,
             "from": days[0].isoformat() if days else None,
             "to": days[-1].isoformat() if days else None,
-        }
+        },
     )
 
 
@@ -148,4 +159,4 @@ async def get_rates(request: Request) -> Response:
         ) from None
     first = last if raw else last - timedelta(days=rates.MAX_AGE_DAYS)
     found = await ctx.read(lambda c: rates.listing(c, first, last))
-    return json_response({"base": rates.BASE, "rates": found})
+    return answer(RateList, {"base": rates.BASE, "rates": found})

@@ -20,9 +20,17 @@ from starlette.responses import Response
 
 from shopevents.api.auth import store_id_of
 from shopevents.api.params import int_param, invalid
+from shopevents.api.shapes.base import answer
+from shopevents.api.shapes.operations import (
+    DeliveryDetail,
+    DeliveryPage,
+    DeliveryQueued,
+    Webhook,
+    WebhookCreated,
+    WebhookList,
+)
 from shopevents.errors import ApiError, validation_error
 from shopevents.ingest.routes import read_body
-from shopevents.responses import json_response
 from shopevents.runtime import runtime
 from shopevents.schema.numbers import decode_any
 from shopevents.webhooks import deliveries, endpoints
@@ -52,7 +60,7 @@ async def list_webhooks(request: Request) -> Response:
     store_id = store_id_of(request)
     now = ctx.now_us()
     items = await ctx.read(lambda c: endpoints.list_endpoints(c, store_id, now))
-    return json_response({"items": items, "topics": list(endpoints.TOPICS)})
+    return answer(WebhookList, {"items": items, "topics": list(endpoints.TOPICS)})
 
 
 async def create_webhook(request: Request) -> Response:
@@ -106,7 +114,8 @@ async def create_webhook(request: Request) -> Response:
     if isinstance(created, endpoints.EndpointLimitError):
         raise limit_error(created)
     endpoint, secret = created
-    return json_response(
+    return answer(
+        WebhookCreated,
         {**endpoints.endpoint_view(endpoint), "secret": secret},
         201,
         {"Location": f"/api/webhooks/{endpoint.id}"},
@@ -119,7 +128,7 @@ async def get_webhook(request: Request) -> Response:
     endpoint = await endpoint_of(request, store_id)
     now = ctx.now_us()
     stats = await ctx.read(lambda c: endpoints.endpoint_stats(c, [endpoint.id], now))
-    return json_response(endpoints.endpoint_view(endpoint, stats[endpoint.id]))
+    return answer(Webhook, endpoints.endpoint_view(endpoint, stats[endpoint.id]))
 
 
 async def delete_webhook(request: Request) -> Response:
@@ -139,7 +148,9 @@ async def ping_webhook(request: Request) -> Response:
     did = await ctx.write(
         lambda conn, now: deliveries.enqueue_ping(conn, endpoint.id, store_id, now)
     )
-    return json_response({"deliveryId": did, "endpointId": endpoint.id, "status": "pending"}, 202)
+    return answer(
+        DeliveryQueued, {"deliveryId": did, "endpointId": endpoint.id, "status": "pending"}, 202
+    )
 
 
 async def endpoint_deliveries(request: Request) -> Response:
@@ -157,7 +168,7 @@ async def endpoint_deliveries(request: Request) -> Response:
             c, store_id, endpoint.id, status, limit=limit, offset=offset, now=now
         )
     )
-    return json_response({"items": items})
+    return answer(DeliveryPage, {"items": items})
 
 
 async def get_delivery(request: Request) -> Response:
@@ -168,7 +179,7 @@ async def get_delivery(request: Request) -> Response:
     found = await ctx.read(lambda c: deliveries.get_delivery(c, did, store_id, now))
     if found is None:
         raise ApiError("not_found", f"No webhook delivery {did!r} in this store")
-    return json_response(found)
+    return answer(DeliveryDetail, found)
 
 
 async def replay_delivery(request: Request) -> Response:
@@ -184,4 +195,4 @@ async def replay_delivery(request: Request) -> Response:
         )
     now = ctx.now_us()
     found = await ctx.read(lambda c: deliveries.get_delivery(c, did, store_id, now))
-    return json_response(found, 202)
+    return answer(DeliveryDetail, found, 202)

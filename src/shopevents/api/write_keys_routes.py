@@ -10,10 +10,11 @@ from starlette.responses import Response
 
 from shopevents.api import bodies
 from shopevents.api.auth import store_id_of
+from shopevents.api.shapes.base import answer
+from shopevents.api.shapes.operations import WriteKeyCreated, WriteKeyList
 from shopevents.clock import from_micros
 from shopevents.errors import ApiError
 from shopevents.ingest.routes import read_body
-from shopevents.responses import json_response
 from shopevents.runtime import runtime
 from shopevents.storage import stores
 
@@ -40,13 +41,13 @@ async def create_write_key(request: Request) -> Response:
     key_id, key = await runtime(request).write(
         lambda c, now: stores.create_write_key(c, store_id, now=now, name=name[:100])
     )
-    return json_response({"id": key_id, "name": name[:100], "writeKey": key}, 201)
+    return answer(WriteKeyCreated, {"id": key_id, "name": name[:100], "writeKey": key}, 201)
 
 
 async def list_write_keys(request: Request) -> Response:
     store_id = store_id_of(request)
     keys = await runtime(request).read(lambda c: stores.list_write_keys(c, store_id))
-    return json_response({"writeKeys": [key_view(k) for k in keys]})
+    return answer(WriteKeyList, {"writeKeys": [key_view(k) for k in keys]})
 
 
 async def revoke_write_key(request: Request) -> Response:
