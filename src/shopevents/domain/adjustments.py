@@ -196,25 +196,38 @@ def record(
         return ("duplicate" if known == fp else "conflict"), {}
     bought = stored.purchase(conn, store_id, a.purchase_id)
     if bought is None:
-        stored.add_pending(
-            conn,
-            store_id,
-            a.purchase_id,
-            a.adjustment_id,
-            a.kind,
-            a.adjusted_at,
-            now,
-            a.amount,
-            None if a.lines is None else dumps([list(x) for x in a.lines]),
-            a.reason,
-            channel,
-            fp,
-        )
+        lines = None if a.lines is None else dumps([list(x) for x in a.lines])
+        stored.add_pending(conn, _row(store_id, a, now, a.amount, lines, channel, fp))
         pending = conn.tx_memo.get(_PENDING)
         if pending is not None:
             pending.setdefault(store_id, set()).add(a.purchase_id)
         return "accepted", {"pending": True}
     return "accepted", _apply(conn, store_id, a, fp, bought, _lines_of(bought.data), now, channel)
+
+
+def _row(
+    store_id: str,
+    a: Adjustment,
+    now: int,
+    amount: int | None,
+    lines: str | None,
+    channel: str,
+    fp: str,
+) -> stored.AdjustmentWrite:
+    """The adjustment's row: `amount` and `lines` (JSON) as recorded."""
+    return stored.AdjustmentWrite(
+        store_id,
+        a.purchase_id,
+        a.adjustment_id,
+        a.kind,
+        a.adjusted_at,
+        now,
+        amount,
+        lines,
+        a.reason,
+        channel,
+        fp,
+    )
 
 
 def _apply(
@@ -230,23 +243,8 @@ def _apply(
     total, currency = bought.total, bought.currency
     applied = _applied(conn, bought.row)
     amount, lines = settle(total, currency, lines_bought, applied, a)
-    stored.add_applied(
-        conn,
-        bought,
-        stored.AppliedWrite(
-            store_id,
-            a.purchase_id,
-            a.adjustment_id,
-            a.kind,
-            a.adjusted_at,
-            now,
-            amount,
-            None if lines is None else dumps(lines),
-            a.reason,
-            channel,
-            fp,
-        ),
-    )
+    text = None if lines is None else dumps(lines)
+    stored.add_applied(conn, bought, _row(store_id, a, now, amount, text, channel, fp))
     left = left_to_refund(total, applied) - amount
     data = {
         "purchaseId": a.purchase_id,

@@ -515,9 +515,8 @@ def begin(
     conn: Conn, store_id: str, import_id: str, checked: Checked, source: str | None, now: int
 ) -> None:
     """The import's row, `writing` (its own transaction, before the first chunk)."""
-    stored.begin(
-        conn, import_id, store_id, checked.kind, source, checked.rows, len(checked.records), now
-    )
+    new = stored.NewImport(import_id, store_id, checked.kind, source, checked.rows, now)
+    stored.begin(conn, new, len(checked.records))
 
 
 def record_failed(
@@ -529,17 +528,10 @@ def record_failed(
     now: int,
 ) -> None:
     """A file refused whole (its errors), for `GET /api/imports/{id}` and the dashboard."""
-    stored.record_failed(
-        conn,
-        import_id,
-        store_id,
-        report.get("type") or "",
-        source,
-        report.get("rows") or 0,
-        report.get("errorCount") or 0,
-        dumps(report.get("errors") or []),
-        now,
-    )
+    kind = report.get("type") or ""
+    new = stored.NewImport(import_id, store_id, kind, source, report.get("rows") or 0, now)
+    errors = dumps(report.get("errors") or [])
+    stored.record_failed(conn, new, report.get("errorCount") or 0, errors)
 
 
 def chunks(checked: Checked) -> list[list[str]]:

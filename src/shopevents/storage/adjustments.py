@@ -84,6 +84,23 @@ def fingerprint(conn: Conn, store_id: str, purchase_id: str, adjustment_id: str)
     return None
 
 
+class AdjustmentWrite(msgspec.Struct):
+    """An adjustment's row, pending or applied (`amount`: millionths, None for a pending
+    refund by lines or cancellation; `lines`: JSON text)."""
+
+    store_id: str
+    purchase_id: str
+    adjustment_id: str
+    kind: str
+    adjusted_at: int
+    received_at: int
+    amount: int | None
+    lines: str | None
+    reason: str | None
+    channel: str
+    fingerprint: str
+
+
 _PENDING = Insert(
     "pending_adjustments",
     "store_id, purchase_id, adjustment_id, kind, adjusted_at, received_at, amount, lines, "
@@ -91,37 +108,9 @@ _PENDING = Insert(
 )
 
 
-def add_pending(
-    conn: Conn,
-    store_id: str,
-    purchase_id: str,
-    adjustment_id: str,
-    kind: str,
-    adjusted_at: int,
-    received_at: int,
-    amount: int | None,
-    lines: str | None,
-    reason: str | None,
-    channel: str,
-    fingerprint: str,
-) -> None:
-    """An adjustment waiting for its purchase (`lines`: JSON text)."""
-    conn.execute(
-        _PENDING,
-        (
-            store_id,
-            purchase_id,
-            adjustment_id,
-            kind,
-            adjusted_at,
-            received_at,
-            amount,
-            lines,
-            reason,
-            channel,
-            fingerprint,
-        ),
-    )
+def add_pending(conn: Conn, a: AdjustmentWrite) -> None:
+    """An adjustment waiting for its purchase."""
+    conn.execute(_PENDING, msgspec.structs.astuple(a))
 
 
 _APPLY = Insert(
@@ -132,23 +121,7 @@ _APPLY = Insert(
 )
 
 
-class AppliedWrite(msgspec.Struct):
-    """An applied adjustment's row (`lines`: JSON text)."""
-
-    store_id: str
-    purchase_id: str
-    adjustment_id: str
-    kind: str
-    adjusted_at: int
-    received_at: int
-    amount: int
-    lines: str | None
-    reason: str | None
-    channel: str
-    fingerprint: str
-
-
-def add_applied(conn: Conn, p: PurchaseRef, a: AppliedWrite) -> None:
+def add_applied(conn: Conn, p: PurchaseRef, a: AdjustmentWrite) -> None:
     conn.execute(
         _APPLY,
         (

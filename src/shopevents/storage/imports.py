@@ -48,35 +48,28 @@ _RECENT = Statement(
 )
 
 
-def begin(
-    conn: Conn,
-    import_id: str,
-    store_id: str,
-    kind: str,
-    source: str | None,
-    rows: int,
-    records: int,
-    at: int,
-) -> None:
+class NewImport(msgspec.Struct):
+    """What an import's row starts with: its id, store, kind, source and rows read."""
+
+    id: str
+    store_id: str
+    kind: str
+    source: str | None
+    rows: int
+    at: int
+
+
+def begin(conn: Conn, new: NewImport, records: int) -> None:
     """The import's row, `writing`."""
-    conn.execute(_BEGIN, (import_id, store_id, kind, source, rows, records, at, at))
+    n = new
+    conn.execute(_BEGIN, (n.id, n.store_id, n.kind, n.source, n.rows, records, n.at, n.at))
 
 
-def record_failed(
-    conn: Conn,
-    import_id: str,
-    store_id: str,
-    kind: str,
-    source: str | None,
-    rows: int,
-    error_count: int,
-    errors: str,
-    at: int,
-) -> None:
+def record_failed(conn: Conn, new: NewImport, error_count: int, errors: str) -> None:
     """A file refused whole (`errors`: JSON)."""
-    conn.execute(
-        _FAILED, (import_id, store_id, kind, source, rows, error_count, errors, at, at, at)
-    )
+    n, at = new, new.at
+    values = (n.id, n.store_id, n.kind, n.source, n.rows, error_count, errors, at, at, at)
+    conn.execute(_FAILED, values)
 
 
 def count(conn: Conn, import_id: str, created: int, updated: int, unchanged: int, at: int) -> None:
