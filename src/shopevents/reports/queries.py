@@ -14,7 +14,7 @@ from typing import Any
 
 from shopevents.clock import Clock, SystemClock, from_micros, to_micros
 from shopevents.errors import FieldError
-from shopevents.reports import rates, rollups
+from shopevents.reports import figures, rates, rollups
 from shopevents.reports.timebuckets import (
     SLOT_US,
     Range,
@@ -24,7 +24,6 @@ from shopevents.reports.timebuckets import (
     make_range,
 )
 from shopevents.storage import stores
-from shopevents.storage.codec import money_from_db
 from shopevents.storage.database import Conn
 from shopevents.storage.stores import StoreRecord
 
@@ -34,10 +33,6 @@ OUTCOMES = ("accepted", "duplicate", "conflict", "rejected")
 HOURLY_DAYS = 31
 """The overview shows events per hour for ranges up to this many days, else per interval."""
 _DIM = {"source_type": 0, "source_name": 1, "payment_method": 2}
-
-
-def money(value: int) -> Decimal:
-    return money_from_db(value) or Decimal(0)
 
 
 def _store_json(store: StoreRecord) -> dict[str, Any]:
@@ -100,19 +95,15 @@ def revenue(
     facts = facts or _facts(conn, store, rng, ("sales",))
     buckets = rng.buckets()
 
-    def acc() -> list[int]:
-        # orders, gross, refunded, cancelled amount, cancelled orders, refunds
-        return [0, 0, 0, 0, 0, 0]
-
-    per: dict[date, list[int]] = {b: acc() for b in buckets}
-    per_group: dict[date, dict[str, list[int]]] = {b: defaultdict(acc) for b in buckets}
-    groups: dict[str, list[int]] = defaultdict(acc)
-    dims: dict[str, dict[str, list[int]]] = {g: defaultdict(acc) for g in GROUP_BY}
-    others: dict[str, list[int]] = defaultdict(acc)
-    total = acc()
+    per: dict[date, list[int]] = {b: figures.empty() for b in buckets}
+    per_group: dict[date, dict[str, list[int]]] = {b: defaultdict(figures.empty) for b in buckets}
+    groups: dict[str, list[int]] = defaultdict(figures.empty)
+    dims: dict[str, dict[str, list[int]]] = {g: defaultdict(figures.empty) for g in GROUP_BY}
+    others: dict[str, list[int]] = defaultdict(figures.empty)
+    total = figures.empty()
     recovered = [0, 0]
 
-    by_currency: dict[str, list[int]] = defaultdict(acc)
+    by_currency: dict[str, list[int]] = defaultdict(figures.empty)
     foreign: set[str] = set()
 
     def add(day: int, cur: str, keys: tuple[str, str, str], vals: list[int]) -> None:
@@ -120,28 +111,28 @@ def revenue(
             if converting:
                 foreign.add(cur)
             else:
-                _add(others[cur], vals)
+                figures.add(others[cur], vals)
             return
         b = rng.bucket_of_day(day)
-        _add(per[b], vals)
-        _add(total, vals)
+        figures.add(per[b], vals)
+        figures.add(total, vals)
         keys = (keys[0] or UNSPECIFIED, keys[1] or UNSPECIFIED, keys[2] or UNSPECIFIED)
         for g, k in zip(GROUP_BY, keys, strict=True):
-            _add(dims[g][k], vals)
+            figures.add(dims[g][k], vals)
         if group_by:
             k = keys[_DIM[group_by]]
-            _add(per_group[b][k], vals)
-            _add(groups[k], vals)
+            figures.add(per_group[b][k], vals)
+            figures.add(groups[k], vals)
 
     for (day, cur, st, sn, pm), (orders, rev, rorders, rrev) in facts.sales.items():
-        _add(by_currency[cur], [orders, rev, 0, 0, 0, 0])
+        figures.add(by_currency[cur], [orders, rev, 0, 0, 0, 0])
         add(day, cur, (st, sn, pm), [orders, rev, 0, 0, 0, 0])
         if cur == currency:
             recovered[0] += rorders
             recovered[1] += rrev
     for (day, cur, st, sn, pm, kind), (n, amount) in facts.refunds.items():
-        vals = _adjusted(kind, n, amount)
-        _add(by_currency[cur], vals)
+        vals = figures.adjustment(kind, n, amount)
+        figures.add(by_currency[cur], vals)
         add(day, cur, (st, sn, pm), vals)
     missing: set[tuple[int, str]] = set()
     if foreign:
@@ -156,7 +147,7 @@ def revenue(
                 value = rates.convert(price, cur, currency, table, day)
                 if value is None:
                     missing.add((day, cur))
-                    _add(others[cur], [1, price, 0, 0, 0, 0])
+                    figures.add(others[cur], [1, price, 0, 0, 0, 0])
                     continue
                 add(day, currency, (st, sn, pm), [1, value, 0, 0, 0, 0])
                 if rec:
@@ -169,22 +160,24 @@ def revenue(
                 value = None if upto is None or prior is None else upto - prior
                 if value is None:
                     missing.add((pday, cur))
-                    _add(others[cur], _adjusted(kind, 1, amount))
+                    figures.add(others[cur], figures.adjustment(kind, 1, amount))
                     continue
-                add(day, currency, (st, sn, pm), _adjusted(kind, 1, value))
+                add(day, currency, (st, sn, pm), figures.adjustment(kind, 1, value))
 
     def ranked(d: dict[str, list[int]]) -> list[dict[str, Any]]:
         return [
-            {"key": k, **_figures(v)}
+            {"key": k, **figures.summary(v)}
             for k, v in sorted(d.items(), key=lambda kv: (-kv[1][1], -kv[1][0], kv[0]))
         ]
 
     order = [g["key"] for g in ranked(groups)]
     out_buckets = []
     for b in buckets:
-        item: dict[str, Any] = {"start": b.isoformat(), **_figures(per[b])}
+        item: dict[str, Any] = {"start": b.isoformat(), **figures.summary(per[b])}
         if group_by:
-            item["groups"] = {k: _figures(per_group[b][k]) for k in order if k in per_group[b]}
+            item["groups"] = {
+                k: figures.summary(per_group[b][k]) for k in order if k in per_group[b]
+            }
         out_buckets.append(item)
     return {
         "store": _store_json(store),
@@ -192,50 +185,23 @@ def revenue(
         "currency": currency,
         "groupBy": group_by,
         "totals": {
-            **_figures(total),
+            **figures.summary(total),
             "recoveredOrders": recovered[0],
-            "recoveredRevenue": money(recovered[1]),
+            "recoveredRevenue": figures.money(recovered[1]),
         },
         "groups": order,
         "buckets": out_buckets,
         "byGroup": ranked(groups) if group_by else [],
         "splits": {g: ranked(dims[g]) for g in GROUP_BY},
-        "otherCurrencies": [{"currency": c, **_figures(v)} for c, v in sorted(others.items())],
+        "otherCurrencies": [
+            {"currency": c, **figures.summary(v)} for c, v in sorted(others.items())
+        ],
         "missingRates": [
             {"date": date.fromordinal(d).isoformat(), "currency": c} for d, c in sorted(missing)
         ],
-        "byCurrency": [{"currency": c, **_figures(v)} for c, v in sorted(by_currency.items())],
-    }
-
-
-def _adjusted(kind: str, n: int, amount: int) -> list[int]:
-    if kind == "cancellation":
-        return [0, 0, amount, amount, n, 0]
-    return [0, 0, amount, 0, 0, n]
-
-
-def _add(acc: list[int], vals: list[int]) -> None:
-    for i, v in enumerate(vals):
-        acc[i] += v
-
-
-def _figures(v: list[int]) -> dict[str, Any]:
-    """Orders, gross, refunded, net and the average order value (net over the orders not
-    cancelled) of one accumulator. `revenue` is the gross, as before the lifecycle."""
-    net = v[1] - v[2]
-    kept = v[0] - v[4]
-    return {
-        "orders": v[0],
-        "revenue": money(v[1]),
-        "grossRevenue": money(v[1]),
-        "refunded": money(v[2]),
-        "cancelled": money(v[3]),
-        "cancelledOrders": v[4],
-        "refunds": v[5],
-        "netRevenue": money(net),
-        "averageOrderValue": (money(net) / kept).quantize(Decimal("0.01"))
-        if kept > 0
-        else Decimal(0),
+        "byCurrency": [
+            {"currency": c, **figures.summary(v)} for c, v in sorted(by_currency.items())
+        ],
     }
 
 
@@ -281,7 +247,7 @@ def carts(
             "recovered": totals["recovered"],
             "abandonedThenRecovered": totals["recovered_of_abandoned"],
             "recoveryRate": rate,
-            "recoveredRevenue": money(recovered_revenue),
+            "recoveredRevenue": figures.money(recovered_revenue),
         },
         "buckets": [{"start": b.isoformat(), **per[b]} for b in buckets],
     }
@@ -324,12 +290,12 @@ def products(
             "productId": pid,
             "name": facts.names.get(pid, pid),
             "units": v[0],
-            "revenue": money(v[1]),
+            "revenue": figures.money(v[1]),
             "orders": v[2],
             "returnedUnits": v[3],
-            "returned": money(v[4]),
+            "returned": figures.money(v[4]),
             "netUnits": v[0] - v[3],
-            "netRevenue": money(v[1] - v[4]),
+            "netRevenue": figures.money(v[1] - v[4]),
         }
 
     by_revenue = sorted(acc.items(), key=lambda kv: (-(kv[1][1] - kv[1][4]), -kv[1][0], kv[0]))[

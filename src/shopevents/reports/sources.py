@@ -15,8 +15,7 @@ from datetime import date
 from typing import Any
 
 from shopevents.domain.attribution import NOT_A_TOUCH, UNATTRIBUTED, first_touch
-from shopevents.reports import rates
-from shopevents.reports.queries import _add, _adjusted, _figures
+from shopevents.reports import figures, rates
 from shopevents.reports.timebuckets import SLOT_US, Range
 from shopevents.storage import attribution_facts as facts
 from shopevents.storage.database import Conn
@@ -67,11 +66,6 @@ class _Attribution:
         )
 
 
-def _acc() -> list[int]:
-    # orders, gross, refunded, cancelled amount, cancelled orders, refunds (as queries._figures)
-    return [0, 0, 0, 0, 0, 0]
-
-
 def sources(
     conn: Conn, store: StoreRecord, rng: Range, currency: str | None = None
 ) -> dict[str, Any]:
@@ -115,33 +109,33 @@ def sources(
     if foreign:
         first_day = min([rng.first_ord] + [day_of(r.purchased_at) for r in adjusted])
         table = rates.Table(conn, {*foreign, currency}, first_day, rng.last_ord)
-    total = _acc()
-    by_first: dict[str, list[int]] = defaultdict(_acc)
-    by_last: dict[str, list[int]] = defaultdict(_acc)
-    by_device: dict[str, list[int]] = defaultdict(_acc)
-    by_campaign: dict[tuple[str, str, str, str], list[int]] = defaultdict(_acc)
-    others: dict[str, list[int]] = defaultdict(_acc)
+    total = figures.empty()
+    by_first: dict[str, list[int]] = defaultdict(figures.empty)
+    by_last: dict[str, list[int]] = defaultdict(figures.empty)
+    by_device: dict[str, list[int]] = defaultdict(figures.empty)
+    by_campaign: dict[tuple[str, str, str, str], list[int]] = defaultdict(figures.empty)
+    others: dict[str, list[int]] = defaultdict(figures.empty)
     missing: set[tuple[int, str]] = set()
 
     def count(a: _Attribution, vals: list[int]) -> None:
-        _add(total, vals)
-        _add(by_first[a.first], vals)
-        _add(by_last[a.last], vals)
-        _add(by_device[a.device], vals)
+        figures.add(total, vals)
+        figures.add(by_first[a.first], vals)
+        figures.add(by_last[a.last], vals)
+        figures.add(by_device[a.device], vals)
         if a.campaign is not None:
-            _add(by_campaign[a.campaign], vals)
+            figures.add(by_campaign[a.campaign], vals)
 
     for row in bought:
         at, cur, price = row.purchased_at, row.currency, row.total
         if cur != currency:
             if not converting:
-                _add(others[cur], [1, price, 0, 0, 0, 0])
+                figures.add(others[cur], [1, price, 0, 0, 0, 0])
                 continue
             assert table is not None
             value = rates.convert(price, cur, currency, table, day_of(at))
             if value is None:
                 missing.add((day_of(at), cur))
-                _add(others[cur], [1, price, 0, 0, 0, 0])
+                figures.add(others[cur], [1, price, 0, 0, 0, 0])
                 continue
             price = value
         count(attribution(row), [1, price, 0, 0, 0, 0])
@@ -155,17 +149,17 @@ def sources(
         )
         if cur != currency:
             if not converting:
-                _add(others[cur], _adjusted(kind, 1, amount))
+                figures.add(others[cur], figures.adjustment(kind, 1, amount))
                 continue
             assert table is not None
             upto = rates.convert(before + amount, cur, currency, table, day_of(pat))
             prior = rates.convert(before, cur, currency, table, day_of(pat)) if before else 0
             if upto is None or prior is None:
                 missing.add((day_of(pat), cur))
-                _add(others[cur], _adjusted(kind, 1, amount))
+                figures.add(others[cur], figures.adjustment(kind, 1, amount))
                 continue
             amount = upto - prior
-        count(attribution(adj), _adjusted(kind, 1, amount))
+        count(attribution(adj), figures.adjustment(kind, 1, amount))
 
     # -- carts created, visits ----------------------------------------------------------------
     carts_first: dict[str, int] = defaultdict(int)
@@ -187,7 +181,11 @@ def sources(
     ) -> list[dict[str, Any]]:
         keys = set(money_by) | set(carts_by)
         rows = [
-            {key: k, **_figures(money_by.get(k) or _acc()), "carts": carts_by.get(k, 0)}
+            {
+                key: k,
+                **figures.summary(money_by.get(k) or figures.empty()),
+                "carts": carts_by.get(k, 0),
+            }
             for k in keys
         ]
         rows.sort(key=lambda r: (-r["grossRevenue"], -r["orders"], -r["carts"], r[key]))
@@ -202,7 +200,7 @@ def sources(
             "name": k[1] or None,
             "medium": k[2] or None,
             "campaign": k[3] or None,
-            **_figures(v),
+            **figures.summary(v),
         }
         for k, v in sorted(by_campaign.items(), key=lambda kv: (-kv[1][1], -kv[1][0], kv[0]))
     ]
@@ -217,7 +215,7 @@ def sources(
         "to": rng.last.isoformat(),
         "currency": currency,
         "totals": {
-            **_figures(total),
+            **figures.summary(total),
             "carts": len(started),
             "visits": sum(visits_by_source.values()),
         },
@@ -227,7 +225,9 @@ def sources(
         "campaigns": campaigns,
         "visits": counted("source", visits_by_source),
         "visitsByDevice": counted("device", visits_by_device),
-        "otherCurrencies": [{"currency": c, **_figures(v)} for c, v in sorted(others.items())],
+        "otherCurrencies": [
+            {"currency": c, **figures.summary(v)} for c, v in sorted(others.items())
+        ],
         "missingRates": [
             {"date": date.fromordinal(d).isoformat(), "currency": c} for d, c in sorted(missing)
         ],
