@@ -212,7 +212,7 @@ def quarantine(
         now,
         body,
         _errors(first, error.errors, type_id),
-        now=True,
+        at_once=True,
     )
     return answer
 

@@ -152,12 +152,12 @@ def quarantine(
     raw: bytes | str | None,
     errors: str,
     *,
-    now: bool = False,
+    at_once: bool = False,
 ) -> int | None:
     """Keep a refused event (or cart: `idx` -1) raw with its errors (JSON): queued, or with
-    `now`, written at once and its id given."""
+    `at_once`, written now and its id given."""
     values = (store_id, request_id, idx, type_, code, at, raw, errors)
-    if now:
+    if at_once:
         return conn.insert_id(_QUARANTINE, values)
     conn.append(_QUARANTINE, values)
     return None
