@@ -119,7 +119,7 @@ class Env:
 
     @property
     def ctx(self) -> AppContext:
-        """The runtime, unchecked (`migrate` uses it to create and migrate the database)."""
+        """The runtime, unchecked (`db`, `read` and `write` check the database first)."""
         if self._ctx is None:
             self.check_url()
             self._ctx = AppContext(self.settings, open_database(self.settings), self.clock)
@@ -201,11 +201,11 @@ class Env:
 
     def write(self, fn: Callable[[Conn, int], T]) -> T:
         """`fn(conn, now)` in a transaction of its own."""
-        self.db  # noqa: B018 (checked before the first write)
+        self.require_migrated()
         return self.ctx.write_now(fn)
 
     def read(self, fn: Callable[[Conn], T]) -> T:
-        self.db  # noqa: B018 (checked before the first read)
+        self.require_migrated()
         return self.ctx.read_sync(fn)
 
 
