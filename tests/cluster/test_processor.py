@@ -103,9 +103,13 @@ class Stream:
 
         async def go() -> list[Any]:
             sub = await self.js.pull_subscribe_bind(messages.consumer_name(part), self.name)
-            got = await sub.fetch(n, timeout=5)
-            await sub.unsubscribe()
-            return list(got)
+            got: list[Any] = []
+            try:  # a fetch gives what has arrived so far: fetch again until all are in hand
+                while len(got) < n:
+                    got += await sub.fetch(n - len(got), timeout=5)
+            finally:
+                await sub.unsubscribe()
+            return got
 
         return self.loop.run(go())
 

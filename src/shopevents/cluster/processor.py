@@ -40,6 +40,7 @@ from collections import Counter
 from typing import Any
 
 import msgspec
+import uvloop
 from nats.errors import TimeoutError as NatsTimeout
 from nats.js import api
 from nats.js.errors import NotFoundError
@@ -156,7 +157,7 @@ class Processor:
                 raise
 
         with contextlib.suppress(Exception):
-            asyncio.run(main())
+            uvloop.run(main())  # the event loop `collect` and `serve` run on too (uvicorn's)
 
     def stop(self, timeout: float = 60) -> None:
         """Graceful: the batches in hand are applied and acknowledged, the leases released."""
@@ -544,4 +545,4 @@ def run(
         )
         await processor.run(stop)
 
-    asyncio.run(main())
+    uvloop.run(main())  # the event loop `collect` and `serve` run on too (uvicorn's)
