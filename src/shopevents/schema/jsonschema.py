@@ -9,7 +9,7 @@ import msgspec
 from shopevents.schema import models as m
 
 
-def _money_schema(t: type) -> dict[str, Any]:
+def money_schema(t: type) -> dict[str, Any]:
     if t is m.Money:
         return {
             "type": "number",
@@ -24,12 +24,12 @@ def export() -> dict[str, Any]:
     names = list(m.MODELS)
     types = [m.MODELS[n] for n in names]
     (schemas, components) = msgspec.json.schema_components(
-        types, schema_hook=_money_schema, ref_template="#/$defs/{name}"
+        types, schema_hook=money_schema, ref_template="#/$defs/{name}"
     )
     return {
         "$schema": "https://json-schema.org/draft/2020-12/schema",
         "title": "shopevents models",
         "$defs": components,
         "models": dict(zip(names, schemas, strict=True)),
-        "event": msgspec.json.schema(m.AnyEvent, schema_hook=_money_schema),
+        "event": msgspec.json.schema(m.AnyEvent, schema_hook=money_schema),
     }

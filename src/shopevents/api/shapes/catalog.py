@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import Literal
+
 from msgspec import UNSET, UnsetType, field
 
 from shopevents.api.shapes.base import Answer, FieldWarning, PageLinks
@@ -95,7 +97,7 @@ class Cart(Answer):
     contactId: str | None
     contactEmail: str | None
     cartId: str
-    status: str
+    status: Literal["active", "empty", "purchased", "abandoned", "recovered"]
     products: list[CartLine]
     totalPrice: float
     totalQuantity: int

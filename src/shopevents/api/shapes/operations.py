@@ -3,9 +3,9 @@ as the REST API answers them."""
 
 from __future__ import annotations
 
-from typing import Any, Literal
+from typing import Annotated, Any, Literal
 
-from msgspec import UNSET, UnsetType, field
+from msgspec import UNSET, Meta, UnsetType, field
 
 from shopevents.api.shapes.base import Answer
 
@@ -95,8 +95,8 @@ class DeliveryQueued(Answer):
 class ImportFault(Answer):
     """A row of the file that could not be imported, and why."""
 
-    row: int | None
-    line: int | None
+    row: Annotated[int | None, Meta(description="Data row, from 1 (0: the file itself)")]
+    line: Annotated[int | None, Meta(description="Line of the file where the row starts")]
     field: str | None
     code: str
     expected: str | None
@@ -109,7 +109,7 @@ class ImportReport(Answer):
 
     id: str
     type: str
-    status: str
+    status: Literal["writing", "finished", "failed", "undone", "checked"]
     source: str | None
     rows: int
     records: int

@@ -3,9 +3,9 @@ them."""
 
 from __future__ import annotations
 
-from typing import Any, Literal
+from typing import Annotated, Any, Literal
 
-from msgspec import UNSET, UnsetType, field
+from msgspec import UNSET, Meta, UnsetType, field
 
 from shopevents.api.shapes.base import Answer, FieldWarning, PageLinks
 
@@ -99,25 +99,29 @@ class MergeUndone(Answer):
     status: Literal["undone"]
 
 
+Counts = Annotated[dict[str, int], Meta(description="Rows erased or emptied, per table")]
+ErasureStatus = Literal["done", "pending"]
+
+
 class ErasureRequested(Answer):
     """An erasure: done at once (`done`), or `pending` while the worker finishes it. `counts`
     holds the rows removed, by table."""
 
     id: str
-    status: str
-    found: bool
-    counts: dict[str, int]
+    status: ErasureStatus
+    found: Annotated[bool, Meta(description="False when no contact had this e-mail")]
+    counts: Counts
 
 
 class Erasure(Answer):
     """An entry of the erasure audit log."""
 
     id: str
-    status: str
-    actor: str
+    status: ErasureStatus
+    actor: Annotated[str, Meta(description="Who asked: `api-key:{keyId}`, `cli`, `user:{name}`")]
     requestedAt: str
     finishedAt: str | None
-    counts: dict[str, int]
+    counts: Counts
 
 
 class ErasureLog(Answer):
@@ -128,5 +132,8 @@ class Retention(Answer):
     """How long the store keeps raw requests and events, and how far they are pruned."""
 
     retentionDays: int
-    default: bool
-    prunedUntil: str | None
+    default: Annotated[bool, Meta(description="True: the server's default applies")]
+    prunedUntil: Annotated[
+        str | None,
+        Meta(description="Requests received before this have had their raw body emptied"),
+    ]
