@@ -41,6 +41,10 @@ class IntakeService(Protocol):
     embedded one (the group committer applies it now) and cluster mode's collector
     (`cluster/collector.py`: publish to JetStream, a processor applies it)."""
 
+    applies: bool
+    """Whether `submit` applies the request in this process, so that `intake.prepare` also
+    reads what only applying needs (the page's URL, title and visit columns)."""
+
     async def submit(self, prepared: intake.Prepared, weight: int) -> tuple[dict[str, Any], bytes]:
         """`weight`: the events the request writes. Raises StorageUnavailable (answered
         `503` with `Retry-After`) when the request could not be kept."""
@@ -58,6 +62,8 @@ class IntakeService(Protocol):
 
 class EmbeddedIntake:
     """The request applied in this process, in the group committer's shared transaction."""
+
+    applies = True
 
     def __init__(self, ctx: AppContext) -> None:
         self.ctx = ctx

@@ -151,6 +151,8 @@ def published(msg: Msg) -> bool:
 class ClusterIntake:
     """The intake service of a collector (see `context.IntakeService`)."""
 
+    applies = False  # a processor rebuilds the request from its body and applies it
+
     def __init__(
         self,
         ctx: AppContext,

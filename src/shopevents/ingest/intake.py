@@ -74,7 +74,11 @@ def prepare(
     channel: str = "browser",
     origin: str | None = None,
     bot: str | None = None,
+    details: bool = True,
 ) -> Prepared:
+    """The request decoded and judged: every verdict of its answer. `details`: also what
+    only applying it needs (the page's URL and title, a page-visit's visit columns); a
+    cluster collector, which answers without applying, leaves them out."""
     scan = needs_lenient(body)  # none in the body: none in any part
     events = [
         decode_event(bytes(raw), i, ctx, max_event_bytes, scan=scan)
@@ -83,9 +87,9 @@ def prepare(
     cart = decode_cart(bytes(envelope.cart), ctx, scan=scan) if len(envelope.cart) else None
     entity = decode_entity(bytes(envelope.entityInfo), ctx) if len(envelope.entityInfo) else None
     url = title = visit = None
-    if len(envelope.browserInfo) or len(envelope.pageInfo):
+    if details and (len(envelope.browserInfo) or len(envelope.pageInfo)):
         url, title = _page(envelope)
-    if any(v.type == "page-visit" and v.status == "accepted" for v in events):
+    if details and any(v.type == "page-visit" and v.status == "accepted" for v in events):
         visit = visit_columns(bytes(envelope.pageInfo), bytes(envelope.browserInfo), store.domains)
     return Prepared(
         store=store,

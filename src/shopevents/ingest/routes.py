@@ -222,6 +222,7 @@ class IngestEndpoint:
                 max_event_bytes=settings.max_event_bytes,
                 origin=origin,
                 bot=bots.reason(request_headers.get("user-agent")),
+                details=ctx.intake.applies,
             )
             try:
                 result, encoded = await ctx.intake.submit(prepared, max(1, len(envelope.events)))
