@@ -4,6 +4,10 @@ Each setting declares its rule next to it (its type, `Meta(ge=, le=)` bounds, a 
 allowed values): the TOML file, the environment and the command line are all checked against
 that one rule set, and a value that breaks it, an unknown key or section, or an unknown
 `SHOPEVENTS_*` variable stops the command with one line naming the setting and its source.
+
+The settings are declared in `settings.py`, their rules named and checked in `rules.py`, read
+from each source in `sources.py`, and listed with their docstrings for the docs in
+`documented.py`.
 """
 
 from shopevents.config.documented import documented_settings

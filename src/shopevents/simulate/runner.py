@@ -18,7 +18,7 @@ from shopevents.simulate.traffic import Simulator
 from shopevents.storage import stores
 
 
-def _progress() -> Any:
+def _progress() -> Progress:
     return Progress(
         TextColumn("{task.description}"),
         BarColumn(),
