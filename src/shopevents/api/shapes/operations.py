@@ -118,7 +118,7 @@ class ImportReport(Answer):
     unchanged: int
     errorCount: int
     errors: list[ImportFault]
-    startedAt: str
+    startedAt: str | None
     finishedAt: str | None
 
 
