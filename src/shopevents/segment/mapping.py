@@ -1,11 +1,10 @@
-"""Segment messages (identify, track, page, screen, alias, group) as our ingest requests.
+"""Segment messages (identify, track, page, screen, alias, group) mapped to Connectif-style
+envelopes (`events`, `entityInfo`, `browserInfo`, `pageInfo`, `requestId`).
 
-Each message becomes one Connectif-style envelope (`events`, `entityInfo`, `browserInfo`,
-`pageInfo`, `requestId`), judged by the same decoder as the browser protocol. Values are
-passed on as sent (numbers exactly, as their JSON text), so the verdicts (coercions,
-rejections) are the ones any other channel gets. Cart changes (`Product Added`, `Product
-Removed`) cannot be made into a snapshot before the transaction: they become `cart_of`, run
-inside it on the contact's active cart. See docs/segment.md.
+Values are passed on as sent (numbers exactly, as their JSON text), so the verdicts
+(coercions, rejections) are the ones any other channel gets. Cart changes (`Product Added`,
+`Product Removed`) cannot be made into a snapshot before the transaction: they come out as
+`cart_change`, applied inside it (`cart_changes.py`). See docs/segment.md.
 """
 
 from __future__ import annotations
@@ -16,23 +15,7 @@ from typing import Any
 
 import msgspec
 
-from shopevents.errors import issue
 from shopevents.ingest.adjustment_events import CANCELLATION, REFUND
-from shopevents.ingest.intake import Prepared, prepare
-from shopevents.schema.verdicts import CheckContext, Verdict, decode_cart, read_envelope
-from shopevents.storage import carts
-from shopevents.storage.database import Conn
-from shopevents.storage.stores import StoreRecord
-
-MAX_MESSAGE_BYTES = 32 * 1024
-"""Segment's limit for one message."""
-MAX_BATCH_BYTES = 500 * 1024
-"""Segment's limit for one batch request."""
-
-_encoder = msgspec.json.Encoder(decimal_format="number")
-_decoder = msgspec.json.Decoder(float_hook=Decimal)
-
-TYPES = {"identify", "track", "page", "screen", "alias", "group"}
 
 # Segment e-commerce spec v2 event names -> what they become.
 PURCHASE = "Order Completed"
@@ -46,12 +29,8 @@ ORDER_REFUNDED = "Order Refunded"
 ORDER_CANCELLED = "Order Cancelled"
 
 
-def decode(raw: bytes) -> Any:
-    """A message as Python values, numbers exact (Decimal)."""
-    return _decoder.decode(raw)
-
-
-def _text(v: Any) -> str | None:
+def text_of(v: Any) -> str | None:
+    """A non-blank text or a number as text; anything else None."""
     if isinstance(v, str) and v.strip():
         return v
     if isinstance(v, int | Decimal) and not isinstance(v, bool):
@@ -75,10 +54,10 @@ def email_of(msg: dict[str, Any]) -> str | None:
     """The contact's e-mail: `traits.email` (identify), `context.traits.email`, or a
     `userId` that is an e-mail."""
     for source in (_obj(msg.get("traits")), _obj(_obj(msg.get("context")).get("traits"))):
-        email = _text(source.get("email"))
+        email = text_of(source.get("email"))
         if email:
             return email
-    uid = _text(msg.get("userId"))
+    uid = text_of(msg.get("userId"))
     if uid and "@" in uid:
         return uid
     return None
@@ -86,10 +65,10 @@ def email_of(msg: dict[str, Any]) -> str | None:
 
 def tracker_of(msg: dict[str, Any]) -> str | None:
     """The tracker: the `anonymousId` (one browser or device), else `user:` + `userId`."""
-    anon = _text(msg.get("anonymousId"))
+    anon = text_of(msg.get("anonymousId"))
     if anon:
         return anon[:64]
-    uid = _text(msg.get("userId"))
+    uid = text_of(msg.get("userId"))
     return ("user:" + uid)[:64] if uid else None
 
 
@@ -124,7 +103,7 @@ def entity_of(msg: dict[str, Any]) -> dict[str, Any]:
             entity["_name"] = first
             if last:
                 entity["_surname"] = last
-        uid = _text(msg.get("userId"))
+        uid = text_of(msg.get("userId"))
         if uid:
             entity.setdefault("segmentUserId", uid)
     return entity
@@ -136,7 +115,7 @@ def product_of(p: dict[str, Any], *, line: bool = False) -> dict[str, Any]:
     out: dict[str, Any] = {}
     pid = p.get("product_id", p.get("sku", p.get("id")))
     if pid is not None:
-        out["productId"] = _text(pid) or pid
+        out["productId"] = text_of(pid) or pid
     name = p.get("name")
     out["name"] = name if name is not None else out.get("productId", "")
     out["productDetailUrl"] = p.get("url", "")
@@ -166,7 +145,7 @@ def _lines(props: dict[str, Any]) -> list[dict[str, Any]]:
     return [product_of(p, line=True) for p in props.get("products") or [] if isinstance(p, dict)]
 
 
-def _sum(lines: list[dict[str, Any]], key: str) -> Any:
+def total_of(lines: list[dict[str, Any]], key: str) -> Any:
     total: Any = 0
     for ln in lines:
         v = ln.get(key)
@@ -180,10 +159,10 @@ def purchase_of(msg: dict[str, Any], props: dict[str, Any]) -> dict[str, Any]:
     lines = _lines(props)
     purchase: dict[str, Any] = {"products": lines}
     if props.get("order_id") is not None:
-        purchase["purchaseId"] = _text(props["order_id"]) or props["order_id"]
+        purchase["purchaseId"] = text_of(props["order_id"]) or props["order_id"]
     total = props.get("total", props.get("revenue"))
-    purchase["totalPrice"] = total if total is not None else _sum(lines, "price")
-    purchase["totalQuantity"] = _sum(lines, "quantity")
+    purchase["totalPrice"] = total if total is not None else total_of(lines, "price")
+    purchase["totalQuantity"] = total_of(lines, "quantity")
     for key, ours in (("currency", "currency"), ("cart_id", "cartId")):
         if props.get(key) is not None:
             purchase[ours] = props[key]
@@ -196,10 +175,10 @@ def purchase_of(msg: dict[str, Any], props: dict[str, Any]) -> dict[str, Any]:
 def cart_snapshot(props: dict[str, Any], cart_id: str) -> dict[str, Any]:
     lines = _lines(props)
     cart: dict[str, Any] = {
-        "cartId": _text(props.get("cart_id")) or cart_id,
+        "cartId": text_of(props.get("cart_id")) or cart_id,
         "products": lines,
-        "totalQuantity": _sum(lines, "quantity"),
-        "totalPrice": _sum(lines, "price"),
+        "totalQuantity": total_of(lines, "quantity"),
+        "totalPrice": total_of(lines, "price"),
     }
     if props.get("currency") is not None:
         cart["currency"] = props["currency"]
@@ -312,147 +291,3 @@ def map_message(msg: dict[str, Any], message_id: str) -> Mapped:
         env["browserInfo"] = {"url": page["url"]}
     env["requestId"] = request_key(message_id)
     return Mapped(envelope=env, mapping=mapping, cart_change=change)
-
-
-def _rejected(
-    store: StoreRecord, raw: bytes, key: str | None, code: str, path: str, message: str
-) -> Prepared:
-    """A message that cannot be mapped: one rejected event, quarantined raw."""
-    body = _encoder.encode({"segment": msgspec.Raw(raw), "mapping": "rejected"})
-    return Prepared(
-        store=store,
-        channel="segment",
-        body=body,
-        request_key=key,
-        events=[
-            Verdict(
-                index=0,
-                type="segment",
-                status="rejected",
-                raw=raw,
-                error=issue(code, path, message),
-            )
-        ],
-    )
-
-
-def prepare_message(
-    store: StoreRecord,
-    raw: bytes,
-    msg: Any,
-    *,
-    ctx: CheckContext,
-    max_event_bytes: int,
-    default_type: str | None = None,
-    origin: str | None = None,
-) -> Prepared:
-    """One Segment message, judged: a `Prepared` request with channel `segment`."""
-    if not isinstance(msg, dict):
-        return _rejected(store, raw, None, "not_an_object", "", "Expected a message object")
-    mid = _text(msg.get("messageId"))
-    key = request_key(mid) if mid else None
-    if len(raw) > MAX_MESSAGE_BYTES:
-        return _rejected(
-            store,
-            raw,
-            key,
-            "too_large",
-            "",
-            f"The message is {len(raw)} bytes; Segment's limit is {MAX_MESSAGE_BYTES}",
-        )
-    if default_type and "type" not in msg:
-        msg["type"] = default_type
-    if msg.get("type") not in TYPES:
-        return _rejected(
-            store,
-            raw,
-            key,
-            "unknown_type",
-            "/type",
-            f"Expected one of {', '.join(sorted(TYPES))}; received {msg.get('type')!r}",
-        )
-    if not _text(msg.get("anonymousId")) and not _text(msg.get("userId")):
-        return _rejected(
-            store, raw, key, "missing_field", "/userId", "Either userId or anonymousId is required"
-        )
-    mapped = map_message(msg, mid or hashlib.sha256(raw).hexdigest())
-    if not mid:
-        mapped.envelope.pop("requestId", None)
-    envelope_bytes = _encoder.encode(mapped.envelope)
-    envelope = read_envelope(envelope_bytes)
-    body = _encoder.encode(
-        {"segment": msgspec.Raw(raw), "mapping": mapped.mapping, "mapped": mapped.envelope}
-    )
-    prepared = prepare(
-        store,
-        envelope,
-        envelope_bytes,
-        ctx=ctx,
-        max_event_bytes=max_event_bytes,
-        channel="segment",
-        origin=origin,
-    )
-    prepared.body = body
-    if mapped.cart_change is not None:
-        op, props = mapped.cart_change
-        prepared.cart_of = _CartChange(op, props, ctx, mid or "")
-    return prepared
-
-
-class _CartChange:
-    """A `Product Added` / `Product Removed`, applied inside the transaction to the contact's
-    active cart (or a new one): the cart's verdict, as if the snapshot had been sent."""
-
-    def __init__(self, op: str, props: dict[str, Any], ctx: CheckContext, mid: str) -> None:
-        self.op, self.props, self.ctx, self.mid = op, props, ctx, mid
-
-    def __call__(self, conn: Conn, store_id: str, contact_id: str) -> Verdict:
-        wanted = _text(self.props.get("cart_id"))
-        row = carts.latest_not_closed(conn, store_id, contact_id, wanted)
-        lines: list[dict[str, Any]] = row.lines if row else []
-        cart_id = row.cart_id if row else wanted or "segment-" + (self.mid or "cart")[:40]
-        line = product_of(self.props, line=True)
-        pid = line.get("productId")
-        current = [
-            {
-                "productId": ln["productId"],
-                "name": ln.get("name") or ln["productId"],
-                "productDetailUrl": ln.get("url") or "",
-                "unitPrice": Decimal(str(ln["unitPrice"])),
-                "quantity": int(ln["quantity"]),
-                "price": Decimal(str(ln["price"])),
-            }
-            for ln in lines
-        ]
-        qty = line.get("quantity", 1)
-        if not isinstance(qty, int) or isinstance(qty, bool):
-            qty = None
-        found = next((ln for ln in current if ln["productId"] == pid), None)
-        if self.op == "add":
-            if found is not None and qty is not None:
-                found["quantity"] += qty
-                found["price"] = found["unitPrice"] * found["quantity"]
-            else:
-                current.append(line)
-        elif found is not None:
-            left = 0 if qty is None or "quantity" not in self.props else found["quantity"] - qty
-            if left > 0:
-                found["quantity"] = left
-                found["price"] = found["unitPrice"] * left
-            else:
-                current.remove(found)
-        cart = {
-            "cartId": cart_id,
-            "products": current,
-            "totalQuantity": _sum(current, "quantity"),
-            "totalPrice": _sum(current, "price"),
-        }
-        currency = self.props.get("currency") or (row.currency if row else None)
-        if currency:
-            cart["currency"] = currency
-        return decode_cart(
-            _encoder.encode({k: v for k, v in cart.items() if v is not None}), self.ctx
-        )
-
-
-__all__ = ["MAX_BATCH_BYTES", "MAX_MESSAGE_BYTES", "decode", "map_message", "prepare_message"]

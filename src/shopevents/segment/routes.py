@@ -25,7 +25,7 @@ from shopevents.ingest.limits import RateLimiter
 from shopevents.ingest.routes import read_limited_body
 from shopevents.responses import json_response
 from shopevents.schema.verdicts import CheckContext
-from shopevents.segment import mapping
+from shopevents.segment import messages
 from shopevents.storage import stores
 from shopevents.storage.database import Conn
 
@@ -158,17 +158,17 @@ class SegmentEndpoint:
 
     async def ingest(self, request: Request, kind: str | None) -> None:
         ctx, settings = self.ctx, self.settings
-        body = await read_limited_body(request.headers, request.stream(), mapping.MAX_BATCH_BYTES)
+        body = await read_limited_body(request.headers, request.stream(), messages.MAX_BATCH_BYTES)
         try:
             if kind is None:
                 batch = _batch_decoder.decode(body)
                 key = batch.writeKey
                 raws = [bytes(r) for r in batch.batch]
             else:
-                if len(body) > mapping.MAX_MESSAGE_BYTES:
+                if len(body) > messages.MAX_MESSAGE_BYTES:
                     raise ApiError(
                         "message_too_large",
-                        f"The message is {len(body)} bytes; the limit is {mapping.MAX_MESSAGE_BYTES}",
+                        f"The message is {len(body)} bytes; the limit is {messages.MAX_MESSAGE_BYTES}",
                     )
                 key = _single_decoder.decode(body).writeKey
                 raws = [body]
@@ -187,11 +187,11 @@ class SegmentEndpoint:
         prepared = []
         for raw in raws:
             try:
-                msg = mapping.decode(raw)
+                msg = messages.decode(raw)
             except msgspec.DecodeError:
                 msg = None
             prepared.append(
-                mapping.prepare_message(
+                messages.prepare_message(
                     store,
                     raw,
                     msg,
