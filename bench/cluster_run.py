@@ -510,8 +510,13 @@ def render(doc: dict, markdown: bool = False) -> str:
             f"PostgreSQL CPU; already claimed {claims['again']['wall_us']:.0f} µs wall, "
             f"{claims['again']['postgres_cpu_us']:.0f} µs PostgreSQL CPU"
         )
-    if len(names) >= 2:
-        a, b = res[names[0]], res[names[-1]]
+    by_variant: dict[str, list[str]] = {}
+    for n in names:  # cluster-CxP[-variant]: the topologies of each variant, in run order
+        by_variant.setdefault(n.split("-", 2)[2] if n.count("-") >= 2 else "", []).append(n)
+    for group in by_variant.values():
+        if len(group) < 2:
+            continue
+        a, b = res[group[0]], res[group[-1]]
         parts = []
         for label, key in (("collector", "collector_us_per_req"),
                            ("processor", "processor_us_per_event"),
@@ -519,7 +524,7 @@ def render(doc: dict, markdown: bool = False) -> str:
                            ("NATS", "nats_us_per_event")):  # fmt: skip
             if a.get(key) and b.get(key):
                 parts.append(f"{label} {b[key] / a[key]:.2f}×")
-        out.append(f"per-event CPU, {names[-1]} ÷ {names[0]}: " + ", ".join(parts))
+        out.append(f"per-event CPU, {group[-1]} ÷ {group[0]}: " + ", ".join(parts))
     return "\n".join(out)
 
 
