@@ -21,10 +21,12 @@ import msgspec
 import psycopg
 import pytest
 import uvicorn
+from argon2 import PasswordHasher
 
 from shopevents.app import create_app
 from shopevents.clock import FixedClock, SystemClock, to_micros
 from shopevents.config import Settings
+from shopevents.dashboard import auth
 from shopevents.server import uvicorn_config
 from shopevents.storage import stores
 from shopevents.storage.database import Database
@@ -269,6 +271,18 @@ class ReusedPgDatabase:
 
 
 _reused: dict[bool, ReusedPgDatabase] = {}
+
+
+@pytest.fixture(scope="session", autouse=True)
+def _cheap_password_hashes() -> Iterator[None]:
+    """Dashboard passwords hashed with Argon2id's cheapest parameters. With the server's own, a
+    hash or a check costs about 0.2 s of CPU, and the dashboard tests make hundreds; a hash
+    keeps its form (`$argon2id$...`), and a check reads the parameters from the hash."""
+    cheap = PasswordHasher(time_cost=1, memory_cost=8, parallelism=1)
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setattr(auth, "_HASHER", cheap)
+        patch.setattr(auth, "_DUMMY", cheap.hash("not a password"))
+        yield
 
 
 @pytest.fixture(scope="session", autouse=True)

@@ -41,6 +41,7 @@ from shopevents.server import uvicorn_config
 from shopevents.storage import stores
 from shopevents.storage.database import Database
 from tests.conftest import (
+    CLUSTER,
     create_pg_database,
     drop_pg_database,
     example,
@@ -50,6 +51,8 @@ from tests.conftest import (
 )
 from tests.integration.test_dashboard_support import add_user, login, owner_hooks
 from tests.natscluster import LoopThread, NatsCluster
+
+pytestmark = pytest.mark.skipif(not CLUSTER, reason="cluster mode is not among the test modes")
 
 SEED = example("seed-purchase.json")
 

@@ -4,8 +4,12 @@ replicated to all three takes a publish."""
 from __future__ import annotations
 
 import nats
+import pytest
 
+from tests.conftest import CLUSTER
 from tests.natscluster import LoopThread, NatsCluster
+
+pytestmark = pytest.mark.skipif(not CLUSTER, reason="cluster mode is not among the test modes")
 
 
 def test_three_nodes_one_leader_and_a_replicated_stream(

@@ -134,6 +134,7 @@ def scenario(draw: Any) -> dict[str, Any]:
     return {"purchases": purchases, "ops": order}
 
 
+@pytest.mark.slow
 @settings(
     max_examples=25,
     deadline=None,

@@ -8,6 +8,7 @@ from collections import Counter
 from decimal import Decimal
 from typing import Any
 
+import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
@@ -153,6 +154,7 @@ def _assert_aggregates_follow_the_ledger(shop: Shop) -> None:
         assert last == (max(a for _, a in mine) if mine else None), cid
 
 
+@pytest.mark.slow
 @settings(
     max_examples=150,
     deadline=None,

@@ -16,7 +16,7 @@ from shopevents.storage.database import Database
 from tests.natscluster import Rig
 from tests.shop import Shop, cart, line, purchase
 
-pytestmark = pytest.mark.cluster
+pytestmark = [pytest.mark.cluster, pytest.mark.slow]
 
 DELAY = 30 * 60
 VISITORS = 3

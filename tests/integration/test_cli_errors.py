@@ -31,6 +31,7 @@ from shopevents.cli import main
 from shopevents.cli.common import STORE_HELP
 from shopevents.storage.database import Database
 from tests.conftest import (
+    BACKENDS,
     EXAMPLES,
     StoreInfo,
     create_pg_database,
@@ -42,6 +43,9 @@ BIN = Path(sys.executable).with_name("shopevents")
 HOOK = "https://example.com/hook"
 PASSWORD = "correct horse battery staple"
 RATES = "Date, USD, \n04 December 2026, 1.0500, \n"
+needs_postgres = pytest.mark.skipif(
+    "postgres" not in BACKENDS, reason="PostgreSQL is not a test mode"
+)
 
 
 def invoke(
@@ -252,6 +256,7 @@ def test_an_unmigrated_sqlite_database(files: Path, tmp_path: Path) -> None:
         fails(invoke("--database", url, *args), str(target), "run `shopevents migrate`")
 
 
+@needs_postgres
 def test_an_unmigrated_postgresql_database(files: Path) -> None:
     name = create_pg_database(migrated=False)
     try:
@@ -272,6 +277,7 @@ def test_postgresql_not_answering(files: Path) -> None:
         assert "secret" not in err and "postgres:***@" in err, err
 
 
+@needs_postgres
 def test_a_postgresql_database_that_does_not_exist(files: Path) -> None:
     missing = f"shopevents_missing_{uuid.uuid4().hex[:8]}"
     url = pg_url_for(missing)
@@ -592,6 +598,7 @@ def test_version() -> None:
     assert proc.stdout.strip() == f"shopevents {importlib.metadata.version('shopevents')}"
 
 
+@pytest.mark.slow
 def test_serve_and_migrate_with_a_bad_database(tmp_path: Path) -> None:
     one_error(run_bin("--database", "garbage", "serve"), "garbage", "sqlite:///")
     down = "postgresql://postgres@127.0.0.1:1/test"
@@ -634,6 +641,7 @@ def stop(proc: subprocess.Popen[str]) -> tuple[str, str]:
     return out, err
 
 
+@pytest.mark.slow
 def test_serve_logs_a_ready_line_and_an_access_log(shop: tuple[str, str]) -> None:
     url, store_id = shop
     proc, port = start_serve(url, "--access-log")

@@ -23,7 +23,7 @@ from shopevents.storage.database import Database
 from tests.conftest import free_port, ingest_path
 
 # The clients must get enough answers in a short window: no other test runs meanwhile.
-pytestmark = pytest.mark.exclusive
+pytestmark = [pytest.mark.exclusive, pytest.mark.slow]
 
 BIN = Path(sys.executable).with_name("shopevents")
 CLIENTS = 6

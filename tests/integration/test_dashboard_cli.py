@@ -319,6 +319,7 @@ def test_quarantine_list_and_replay(
         )
 
 
+@pytest.mark.slow
 def test_demo_fills_a_store_through_the_ingest_endpoint(
     env: Env, settings: Settings, db: Database, db_url: str
 ) -> None:

@@ -34,6 +34,7 @@ def live(settings: Settings, db: Database) -> Iterator[LiveServer]:
     srv.stop()
 
 
+@pytest.mark.slow
 def test_demo_traffic_is_exact_and_spread_over_the_days(
     live: LiveServer, db: Database, db_url: str
 ) -> None:

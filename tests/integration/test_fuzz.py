@@ -265,12 +265,14 @@ def send(t: Target, body: bytes, store_id: str | None = None, **headers: str) ->
 # --- properties ---------------------------------------------------------------------------
 
 
+@pytest.mark.slow
 @FUZZ
 @given(envelope=envelopes)
 def test_envelopes_never_500(target: Target, envelope: dict[str, Any]) -> None:
     check(send(target, json.dumps(envelope).encode()), envelope)
 
 
+@pytest.mark.slow
 @FUZZ
 @given(
     evs=st.lists(
@@ -290,12 +292,14 @@ def test_valid_ish_events_of_every_type_never_500(
     check(send(target, json.dumps(envelope).encode(), target.store_id), envelope)
 
 
+@pytest.mark.slow
 @settings(FUZZ, max_examples=max(1, EXAMPLES * 60 // 120))
 @given(raw=st.binary(max_size=300) | json_values.map(lambda v: json.dumps(v).encode()))
 def test_garbage_bodies_never_500(target: Target, raw: bytes) -> None:
     check(send(target, raw))
 
 
+@pytest.mark.slow
 @settings(FUZZ, max_examples=max(1, EXAMPLES * 60 // 120))
 @given(
     envelope=envelopes, cut=st.integers(0, 400), flip=st.integers(0, 400), byte=st.integers(0, 255)
@@ -309,6 +313,7 @@ def test_broken_json_never_500(
     check(send(target, bytes(body[: max(cut, len(body) // 2)])))
 
 
+@pytest.mark.slow
 @settings(FUZZ, max_examples=max(1, EXAMPLES * 25 // 120))
 @given(
     depth=st.integers(1, 20_000),
@@ -326,6 +331,7 @@ def test_deep_nesting_never_500(target: Target, depth: int, opener: str, where: 
     check(send(target, body.encode()))
 
 
+@pytest.mark.slow
 @settings(FUZZ, max_examples=max(1, EXAMPLES * 40 // 120))
 @given(envelope=envelopes, mode=st.sampled_from(["gzip", "bad", "truncated", "x-gzip", "identity"]))
 def test_gzip_bodies_never_500(target: Target, envelope: Any, mode: str) -> None:
@@ -349,6 +355,7 @@ header_text = st.text(st.characters(min_codepoint=0x20, max_codepoint=0x7E), max
 )
 
 
+@pytest.mark.slow
 @settings(FUZZ, max_examples=max(1, EXAMPLES * 60 // 120))
 @given(
     origin=header_text
@@ -372,6 +379,7 @@ def test_headers_never_500(target: Target, origin: str, ctype: str, method_open:
     assert pre.status_code in {204, 403}, pre.text
 
 
+@pytest.mark.slow
 @settings(FUZZ, max_examples=max(1, EXAMPLES * 40 // 120))
 @given(store_id=st.text(st.characters(codec="utf-8"), max_size=80))
 def test_any_store_id_never_500(target: Target, store_id: str) -> None:

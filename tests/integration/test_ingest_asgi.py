@@ -246,6 +246,7 @@ def test_unexpected_error_is_logged_and_500(
     assert post(http, store.id).status_code == 200
 
 
+@pytest.mark.slow
 def test_client_gone_mid_body_is_not_an_error(
     server: LiveServer, http: httpx.Client, store: StoreInfo, caplog: pytest.LogCaptureFixture
 ) -> None:

@@ -366,6 +366,7 @@ def test_rate_limit_per_store_is_429_with_retry_after(db: Database) -> None:
 # --- 503 and recovery -------------------------------------------------------------------------
 
 
+@pytest.mark.slow
 @pytest.mark.embedded("starts its own server on the database")
 def test_storage_down_is_503_with_retry_after_then_recovers(db_url: str) -> None:
     db = Database(db_url, busy_timeout_ms=200)

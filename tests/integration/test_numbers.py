@@ -207,6 +207,7 @@ def api(server: LiveServer, store: StoreInfo) -> Iterator[tuple[httpx.Client, St
 ALL_LITERALS = [lit for lit, _ in LITERALS] + TEXTS
 
 
+@pytest.mark.slow
 def test_every_number_in_every_ingest_field(api: tuple[httpx.Client, StoreInfo]) -> None:
     http, store = api
     for literal in ALL_LITERALS + NOT_JSON:
@@ -256,6 +257,7 @@ def check_rest(r: httpx.Response, literal: str, ptr: str) -> None:
         assert ptr in [e["path"] for e in body["validationErrors"]], (literal[:40], ptr, body)
 
 
+@pytest.mark.slow
 def test_every_number_in_every_rest_field(api: tuple[httpx.Client, StoreInfo]) -> None:
     http, _ = api
     for literal in ALL_LITERALS + NOT_JSON:
@@ -304,6 +306,7 @@ number_literals = st.builds(
 )
 
 
+@pytest.mark.slow
 @settings(
     max_examples=60,
     deadline=None,

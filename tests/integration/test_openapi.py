@@ -194,12 +194,14 @@ def _schemathesis(served: Served, mode: GenerationMode, core: bool) -> dict[str,
     return failures
 
 
+@pytest.mark.slow
 @MODES
 def test_schemathesis(served: Served, mode: GenerationMode) -> None:
     failures = _schemathesis(served, mode, core=True)
     assert not failures, "\n\n".join(f"== {k}\n{v}" for k, v in failures.items())
 
 
+@pytest.mark.slow
 @MODES
 def test_schemathesis_other(served: Served, mode: GenerationMode) -> None:
     """The rest of the document (reports). Their days must also be in order and at most

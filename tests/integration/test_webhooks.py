@@ -345,6 +345,7 @@ def test_crash_between_send_and_record_resends_the_same_delivery(kit: Kit) -> No
     assert [a["outcome"] for a in done["attemptLog"]] == ["superseded", "delivered"]
 
 
+@pytest.mark.slow
 def test_a_hanging_endpoint_does_not_delay_the_others(kit: Kit) -> None:
     kit.settings = hook_settings(timeout_seconds=3.0)
     hung = kit.receiver()
