@@ -45,10 +45,7 @@ layer and the layers below it."""
 
 RANK = {name: i for i, names in enumerate(LAYERS) for name in names}
 
-ALLOWED_SQL: dict[str, str] = {
-    "dashboard/auth.py": "dashboard users and sessions: not moved to storage/ yet",
-    "dashboard/replay.py": "quarantine replay's reads and marks: not moved to storage/ yet",
-}
+ALLOWED_SQL: dict[str, str] = {}
 """File (relative to src/shopevents) → why it still holds SQL text or a dialect branch."""
 
 ALLOWED_UPWARD: dict[str, str] = {}

@@ -45,12 +45,9 @@ def create_user(conn: Conn, username: str, password: str, now: int) -> int:
         raise ValueError("a user name is 1 to 100 characters")
     if len(password) < MIN_PASSWORD:
         raise ValueError(f"a password is at least {MIN_PASSWORD} characters")
-    if conn.scalar("SELECT id FROM users WHERE username = ?", (username,)) is not None:
+    if accounts.user_id_of(conn, username) is not None:
         raise ValueError(f"the user {username!r} exists already")
-    return conn.insert_id(
-        "INSERT INTO users (username, password_hash, created_at) VALUES (?, ?, ?)",
-        (username, hash_password(password), now),
-    )
+    return accounts.new_user(conn, username, hash_password(password), now)
 
 
 def set_password(conn: Conn, username: str, password: str) -> bool:
@@ -59,34 +56,32 @@ def set_password(conn: Conn, username: str, password: str) -> bool:
     uid = accounts.user_id_of(conn, username)
     if uid is None:
         return False
-    conn.execute("UPDATE users SET password_hash = ? WHERE id = ?", (hash_password(password), uid))
+    accounts.set_password_hash(conn, uid, hash_password(password))
     accounts.end_sessions(conn, uid)
     return True
 
 
 def list_users(conn: Conn) -> list[dict[str, Any]]:
     return [
-        {"id": int(r[0]), "username": r[1], "createdAt": int(r[2])}
-        for r in conn.all("SELECT id, username, created_at FROM users ORDER BY id")
+        {"id": u.id, "username": u.username, "createdAt": u.created_at}
+        for u in accounts.users(conn)
     ]
 
 
 def count_users(conn: Conn) -> int:
-    return int(conn.scalar("SELECT COUNT(*) FROM users") or 0)
+    return accounts.user_count(conn)
 
 
 def user_by_id(conn: Conn, user_id: int) -> tuple[int, str, str] | None:
-    row = conn.one("SELECT id, username, password_hash FROM users WHERE id = ?", (user_id,))
-    return (int(row[0]), row[1], row[2]) if row else None
+    row = accounts.user_by_id(conn, user_id)
+    return (row.id, row.username, row.password_hash) if row else None
 
 
 def check_password(conn: Conn, username: str, password: str) -> tuple[int, str, str] | None:
     """(id, username, hash) if the password is right. Runs a hash either way (no user-name
     oracle through timing)."""
-    row = conn.one(
-        "SELECT id, username, password_hash FROM users WHERE username = ?", (username.strip(),)
-    )
-    stored = row[2] if row else _DUMMY
+    row = accounts.user_by_name(conn, username.strip())
+    stored = row.password_hash if row else _DUMMY
     try:
         _HASHER.verify(stored, password)
     except (VerifyMismatchError, VerificationError, InvalidHashError):
@@ -95,9 +90,9 @@ def check_password(conn: Conn, username: str, password: str) -> tuple[int, str, 
         return None
     if _HASHER.check_needs_rehash(stored):
         new = hash_password(password)
-        conn.execute("UPDATE users SET password_hash = ? WHERE id = ?", (new, row[0]))
-        return int(row[0]), row[1], new
-    return int(row[0]), row[1], row[2]
+        accounts.set_password_hash(conn, row.id, new)
+        return row.id, row.username, new
+    return row.id, row.username, row.password_hash
 
 
 _DUMMY = _HASHER.hash(ids.secret(16))

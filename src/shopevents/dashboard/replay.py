@@ -20,6 +20,7 @@ from shopevents.schema.verdicts import (
     decode_entity,
     decode_event,
 )
+from shopevents.storage import requests
 from shopevents.storage.codec import dumpb, dumps
 from shopevents.storage.database import Conn
 from shopevents.storage.stores import StoreRecord
@@ -33,17 +34,12 @@ def replay_one(
     """Inside a write transaction. Give {id, status, ...}: status is accepted / duplicate /
     conflict (replayed), rejected (still failing; `error` holds the new reason),
     already (replayed before) or missing."""
-    row = conn.one(
-        "SELECT q.request_id, q.idx, q.raw, q.replay_status, r.tracker_id FROM quarantine q "
-        "LEFT JOIN requests r ON r.id = q.request_id WHERE q.id = ? AND q.store_id = ?",
-        (quarantine_id, store.id),
-    )
+    row = requests.for_replay(conn, store.id, quarantine_id)
     if row is None:
         return {"id": quarantine_id, "status": "missing"}
     request_id, idx, raw, previous, tracker = row
     if previous in DONE:
         return {"id": quarantine_id, "status": "already", "previous": previous}
-    raw = bytes(raw)
     posted = custom_posts.replay_quarantined(conn, store.id, quarantine_id, raw, now)
     if posted is not None:  # a server-side custom post: mapped again through its type
         return posted
@@ -70,14 +66,12 @@ def replay_one(
             error = {"code": "invalid_value", "path": "", "message": "rejected"}
     if verdict is None or error is not None:
         assert error is not None
-        conn.execute(
-            "UPDATE quarantine SET code = ?, errors = ?, replayed_at = ?, replay_status = 'rejected' WHERE id = ?",
-            (
-                error.get("code", "invalid_value"),
-                dumps({"error": error, "warnings": verdict.warnings if verdict else []}),
-                now,
-                quarantine_id,
-            ),
+        requests.mark_refused_again(
+            conn,
+            quarantine_id,
+            error.get("code", "invalid_value"),
+            dumps({"error": error, "warnings": verdict.warnings if verdict else []}),
+            now,
         )
         return {"id": quarantine_id, "status": "rejected", "error": error}
     entity = None
@@ -103,10 +97,7 @@ def replay_one(
     else:
         status = response["results"][0]["status"]
         outcome = None
-    conn.execute(
-        "UPDATE quarantine SET replayed_at = ?, replay_status = ? WHERE id = ?",
-        (now, status, quarantine_id),
-    )
+    requests.mark_replayed(conn, quarantine_id, now, status)
     out: dict[str, Any] = {
         "id": quarantine_id,
         "status": status,
@@ -128,17 +119,7 @@ def pending_ids(
     conn: Conn, store_id: str, *, code: str | None = None, limit: int = 1000
 ) -> list[int]:
     """Quarantine rows not replayed successfully yet (oldest first), optionally of one code."""
-    sql = (
-        "SELECT id FROM quarantine WHERE store_id = ? "
-        "AND (replay_status IS NULL OR replay_status = 'rejected')"
-    )
-    params: list[Any] = [store_id]
-    if code:
-        sql += " AND code = ?"
-        params.append(code)
-    sql += " ORDER BY id LIMIT ?"
-    params.append(limit)
-    return [int(r[0]) for r in conn.all(sql, params)]
+    return requests.not_replayed(conn, store_id, code, limit)
 
 
 def replay_summary(results: list[dict[str, Any]]) -> tuple[str, str]:

@@ -8,7 +8,7 @@ token its cookie holds; times are microseconds.
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Any, NamedTuple
 
 from shopevents.storage.codec import dumps, loads
 from shopevents.storage.database import Conn
@@ -88,6 +88,46 @@ def owner_count(conn: Conn, store_id: str) -> int:
 
 def user_count(conn: Conn) -> int:
     return int(conn.scalar("SELECT COUNT(*) FROM users") or 0)
+
+
+class UserRow(NamedTuple):
+    id: int
+    username: str
+    password_hash: str
+
+
+class UserListed(NamedTuple):
+    id: int
+    username: str
+    created_at: int
+
+
+def new_user(conn: Conn, username: str, password_hash: str, now: int) -> int:
+    return conn.insert_id(
+        "INSERT INTO users (username, password_hash, created_at) VALUES (?, ?, ?)",
+        (username, password_hash, now),
+    )
+
+
+def set_password_hash(conn: Conn, user_id: int, password_hash: str) -> None:
+    conn.execute("UPDATE users SET password_hash = ? WHERE id = ?", (password_hash, user_id))
+
+
+def users(conn: Conn) -> list[UserListed]:
+    return [
+        UserListed(int(r[0]), r[1], int(r[2]))
+        for r in conn.all("SELECT id, username, created_at FROM users ORDER BY id")
+    ]
+
+
+def user_by_id(conn: Conn, user_id: int) -> UserRow | None:
+    row = conn.one("SELECT id, username, password_hash FROM users WHERE id = ?", (user_id,))
+    return UserRow(int(row[0]), row[1], row[2]) if row else None
+
+
+def user_by_name(conn: Conn, username: str) -> UserRow | None:
+    row = conn.one("SELECT id, username, password_hash FROM users WHERE username = ?", (username,))
+    return UserRow(int(row[0]), row[1], row[2]) if row else None
 
 
 def user_id_of(conn: Conn, username: str) -> int | None:

@@ -4,7 +4,7 @@ and what was refused of it (quarantine)."""
 from __future__ import annotations
 
 from collections.abc import Sequence
-from typing import Any
+from typing import Any, NamedTuple
 
 import msgspec
 
@@ -169,9 +169,7 @@ class Quarantined(msgspec.Struct):
 
 
 _QUARANTINED = Statement("SELECT errors, request_id FROM quarantine WHERE id = ? AND store_id = ?")
-_REPLAYED = Statement(
-    "UPDATE quarantine SET replayed_at = ?, replay_status = 'accepted' WHERE id = ?"
-)
+_REPLAYED = Statement("UPDATE quarantine SET replayed_at = ?, replay_status = ? WHERE id = ?")
 _REFUSED_AGAIN = Statement(
     "UPDATE quarantine SET code = ?, errors = ?, replayed_at = ?, replay_status = 'rejected' "
     "WHERE id = ?"
@@ -183,11 +181,49 @@ def quarantined(conn: Conn, store_id: str, quarantine_id: int) -> Quarantined | 
     return None if row is None else Quarantined(row[0], int(row[1]))
 
 
-def mark_replayed(conn: Conn, quarantine_id: int, at: int) -> None:
-    """A quarantined row was replayed and accepted."""
-    conn.execute(_REPLAYED, (at, quarantine_id))
+def mark_replayed(conn: Conn, quarantine_id: int, at: int, status: str = "accepted") -> None:
+    """A quarantined row was replayed: `accepted` (or, a purchase, `duplicate` / `conflict`)."""
+    conn.execute(_REPLAYED, (at, status, quarantine_id))
 
 
 def mark_refused_again(conn: Conn, quarantine_id: int, code: str, errors: str, at: int) -> None:
     """A quarantined row was replayed and refused again (with these errors, JSON)."""
     conn.execute(_REFUSED_AGAIN, (code, errors, at, quarantine_id))
+
+
+class QuarantinedEvent(NamedTuple):
+    """A quarantined event or cart (`idx` < 0) as a replay reads it."""
+
+    request_id: int
+    idx: int
+    raw: bytes
+    replay_status: str | None
+    tracker_id: str | None  # the tracker of the request it came in
+
+
+_FOR_REPLAY = Statement(
+    "SELECT q.request_id, q.idx, q.raw, q.replay_status, r.tracker_id FROM quarantine q "
+    "LEFT JOIN requests r ON r.id = q.request_id WHERE q.id = ? AND q.store_id = ?"
+)
+_PENDING = (
+    "SELECT id FROM quarantine WHERE store_id = ? "
+    "AND (replay_status IS NULL OR replay_status = 'rejected')"
+)
+_PENDING_ANY = Statement(_PENDING + " ORDER BY id LIMIT ?")
+_PENDING_OF_CODE = Statement(_PENDING + " AND code = ? ORDER BY id LIMIT ?")
+
+
+def for_replay(conn: Conn, store_id: str, quarantine_id: int) -> QuarantinedEvent | None:
+    row = conn.one(_FOR_REPLAY, (quarantine_id, store_id))
+    if row is None:
+        return None
+    return QuarantinedEvent(int(row[0]), int(row[1]), bytes(row[2]), row[3], row[4])
+
+
+def not_replayed(conn: Conn, store_id: str, code: str | None, limit: int) -> list[int]:
+    """Quarantine rows not replayed successfully yet (oldest first), optionally of one code."""
+    if code:
+        rows = conn.all(_PENDING_OF_CODE, (store_id, code, limit))
+    else:
+        rows = conn.all(_PENDING_ANY, (store_id, limit))
+    return [int(r[0]) for r in rows]
