@@ -318,6 +318,8 @@ def test_settings_from_a_toml_file_and_the_environment(migrated: str, tmp_path: 
     toml.write_text(f'database_url = "{migrated}"\n\n[ingest]\nmax_events = 3\n')
     result = run("--config", str(toml), *args)
     assert result.exit_code == 1 and json.loads(result.stdout)["code"] == "too_many_events"
+    # the endpoint's answer, message included
+    assert json.loads(result.stdout)["message"] == "The request holds 4 events; the limit is 3"
     result = run("--database", migrated, *args, env={"SHOPEVENTS_INGEST_MAX_EVENTS": "2"})
     assert result.exit_code == 1 and json.loads(result.stdout)["code"] == "too_many_events"
     # the environment wins over the file

@@ -43,8 +43,7 @@ def send(env: Env, file: Any, store_ref: str | None, server: str | None) -> None
         sys.exit(1)
     try:
         envelope = read_envelope(body)
-        if len(envelope.events) > env.settings.ingest.max_events:
-            raise ApiError("too_many_events")
+        intake.within_limit(envelope, env.settings.ingest.max_events)
         if (refused := consent.refusal(store, envelope.consent, {})) is not None:
             out_json(consent.answer(envelope, refused))  # as the endpoint: nothing written
             return

@@ -14,6 +14,7 @@ import msgspec
 
 from shopevents.domain import bots, carts, catalog, erasure, identity, purchases, timeline
 from shopevents.domain.attribution import visit_columns
+from shopevents.errors import ApiError
 from shopevents.ingest import adjustment_events
 from shopevents.schema import models as m
 from shopevents.schema.verdicts import (
@@ -62,6 +63,16 @@ class Prepared(msgspec.Struct, kw_only=True):
     intake_id: str | None = None
     tracker_id: str | None = None
     decided: dict[int, str] | None = None
+
+
+def within_limit(envelope: m.Envelope, max_events: int) -> None:
+    """A request holds at most `max_events` events: ApiError `too_many_events` otherwise
+    (the whole request is refused, before anything is judged)."""
+    if len(envelope.events) > max_events:
+        raise ApiError(
+            "too_many_events",
+            f"The request holds {len(envelope.events)} events; the limit is {max_events}",
+        )
 
 
 def prepare(

@@ -202,11 +202,7 @@ class IngestEndpoint:
                     ctx, store, type_id, scope, body, origin, cors_headers(origin)
                 )
             envelope = read_envelope(body)
-            if len(envelope.events) > settings.max_events:
-                raise ApiError(
-                    "too_many_events",
-                    f"The request holds {len(envelope.events)} events; the limit is {settings.max_events}",
-                )
+            intake.within_limit(envelope, settings.max_events)
             refused = consent.refusal(store, envelope.consent, request_headers)
             if refused is not None:  # nothing is written: only counted
                 ctx.count("ingest_requests", "200")
