@@ -311,6 +311,36 @@ def test_post_purchase_accepted_then_duplicate_then_conflict(api: Api) -> None:
     assert contact["_firstPurchaseDate"] == "2024-09-13T10:49:31.000Z"
 
 
+def test_a_rest_purchase_is_stored_as_a_browser_request_is(api: Api) -> None:
+    """A REST purchase goes through the intake transaction like any request: a request row
+    (channel `api`) with its answer, the event with its verdict, the purchase on the contact's
+    activity; a purchase without `contactEmail` makes no contact."""
+    store = api.store()
+    r = api.http.post("/api/purchases", json=purchase_body("REQ-1"), headers=store.auth)
+    assert r.status_code == 201, r.text
+    nobody = {k: v for k, v in purchase_body("REQ-2").items() if k != "contactEmail"}
+    assert api.http.post("/api/purchases", json=nobody, headers=store.auth).status_code == 201
+    with api.db.reader() as c:
+        rows = c.all(
+            "SELECT r.channel, r.response, r.contact_id, e.type, e.status FROM requests r "
+            "JOIN events e ON e.request_id = r.id WHERE r.store_id = ? ORDER BY r.id",
+            (store.id,),
+        )
+        contacts = c.scalar("SELECT COUNT(*) FROM contacts WHERE store_id = ?", (store.id,))
+    assert [(ch, t, st) for ch, _, _, t, st in rows] == [("api", "purchase", "accepted")] * 2
+    assert [json.loads(resp)["results"][0]["status"] for _, resp, _, _, _ in rows] == [
+        "accepted",
+        "accepted",
+    ]
+    assert rows[0][2] is not None and rows[1][2] is None
+    assert contacts == 1
+    activity = api.http.get(
+        "/api/contacts/ana.garcia@example.com/activity", headers=store.auth
+    ).json()
+    kinds = [item["type"] for item in activity["items"]]
+    assert kinds.count("purchase") == 1, activity
+
+
 @pytest.mark.parametrize("first", ["browser", "api"])
 def test_a_purchase_sent_by_browser_and_api_is_counted_once(api: Api, first: str) -> None:
     store = api.store()

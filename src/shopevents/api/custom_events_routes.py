@@ -33,6 +33,7 @@ from shopevents.ingest import custom_posts
 from shopevents.runtime import runtime
 from shopevents.storage import custom_event_types as types
 from shopevents.storage.database import Conn
+from shopevents.storage.stores import StoreRecord
 
 
 def create_type(conn: Conn, now: int, store_id: str, d: custom_events.Definition) -> Any:
@@ -124,7 +125,7 @@ async def delete_type(request: Request) -> Response:
 
 
 async def post_event(
-    request: Request, event_type: types.CustomEventType | None, what: str
+    request: Request, store: StoreRecord, event_type: types.CustomEventType | None, what: str
 ) -> Response:
     if event_type is None:
         raise missing(what)
@@ -153,7 +154,7 @@ async def post_event(
             return custom_posts.record(
                 conn,
                 now,
-                found.store_id,
+                store,
                 found,
                 email,
                 payload,
@@ -189,11 +190,11 @@ async def post_by_alias(request: Request) -> Response:
     store = await store_of(request)
     alias = request.path_params["alias"]
     found = await runtime(request).read(lambda c: types.by_alias(c, store.id, alias))
-    return await post_event(request, found, f"with alias {alias!r}")
+    return await post_event(request, store, found, f"with alias {alias!r}")
 
 
 async def post_by_event_id(request: Request) -> Response:
     store = await store_of(request)
     tid = request.path_params["event_id"]
     found = await runtime(request).read(lambda c: types.by_id(c, store.id, tid))
-    return await post_event(request, found, repr(tid))
+    return await post_event(request, store, found, repr(tid))

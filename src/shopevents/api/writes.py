@@ -6,10 +6,11 @@ from typing import Any
 
 from shopevents.cluster import claims
 from shopevents.domain import catalog, identity, purchases
+from shopevents.ingest import intake
 from shopevents.schema import models as m
 from shopevents.schema.dates import ParsedDate
-from shopevents.storage import reads, requests
-from shopevents.storage.codec import dumps, plain
+from shopevents.schema.records import Verdict
+from shopevents.storage import reads
 from shopevents.storage.database import Conn
 from shopevents.storage.stores import StoreRecord
 
@@ -23,62 +24,27 @@ def create_purchase(
     date: ParsedDate | None,
     warnings: list[dict[str, str]],
 ) -> tuple[str, dict[str, Any] | None]:
-    contact_id = None
+    """A REST purchase, through the intake transaction as a server-side request of one
+    purchase event (on the contact `contactEmail` names, if any): its ledger verdict and the
+    purchase as recorded. In cluster mode it is first claimed against the purchases the
+    collectors accepted and no processor applied yet."""
     email = p.contactEmail.strip().lower() if p.contactEmail else None
-    if email:
-        contact_id, _ = identity.contact_for_email(conn, store.id, email, now)
-    request_id = requests.insert(
-        conn,
-        requests.RequestRow(
-            store_id=store.id,
-            received_at=now,
-            channel="api",
-            request_key=None,
-            tracker_id=None,
-            origin=None,
-            body=body,
-            response="",
-            contact_id=contact_id,
-            accepted=0,
-            rejected=0,
-        ),
-    )
     fp = purchases.fingerprint(p, p.currency or store.currency)
-    status, _ = purchases.record(
-        conn,
-        store.id,
-        contact_id,
-        p,
-        date,
+    claimed = claims.claim_one(conn, store.id, p.purchaseId, fp, now)
+    event = Verdict(
+        index=0, type="purchase", warnings=warnings, value=(m.PurchaseEvent(purchase=p), date)
+    )
+    prepared = intake.Prepared(
+        store=store,
         channel="api",
-        request_id=request_id,
-        now=now,
-        store_currency=store.currency,
-        contact_email=email,
-        decided=claims.claim_one(conn, store.id, p.purchaseId, fp, now),
+        body=body,
+        events=[event],
+        email=email,
+        server_side=True,
+        decided=None if claimed is None else {0: claimed},
     )
-    event = {"type": "purchase", "purchase": plain(p)}
-    requests.insert_event(
-        conn,
-        store.id,
-        request_id,
-        0,
-        "purchase",
-        status,
-        now,
-        contact_id,
-        dumps(warnings) if warnings else None,
-        dumps(event),
-    )
-    catalog.upsert(conn, store.id, list(p.products), now)
-    response = {"status": status, "warnings": warnings}
-    requests.set_response(
-        conn,
-        request_id,
-        dumps({"results": [{"index": 0, "type": "purchase", **response}]}),
-        int(status == "accepted"),
-    )
-    return status, reads.purchase_by_id(conn, store.id, p.purchaseId)
+    answer = intake.apply(conn, prepared, now)
+    return answer["results"][0]["status"], reads.purchase_by_id(conn, store.id, p.purchaseId)
 
 
 def patch_contact(

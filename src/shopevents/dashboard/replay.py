@@ -40,7 +40,7 @@ def replay_one(
     request_id, idx, raw, previous, tracker = row
     if previous in DONE:
         return {"id": quarantine_id, "status": "already", "previous": previous}
-    posted = custom_posts.replay_quarantined(conn, store.id, quarantine_id, raw, now)
+    posted = custom_posts.replay_quarantined(conn, store, quarantine_id, raw, now)
     if posted is not None:  # a server-side custom post: mapped again through its type
         return posted
     check = CheckContext(now=from_micros(now), currency=store.currency, domains=store.domains)

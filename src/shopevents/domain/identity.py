@@ -255,6 +255,22 @@ def next_step(known: tuple[str, str | None] | None, owner: str | None, email: st
     return "new-identified"
 
 
+def by_email(
+    conn: Conn,
+    store_id: str,
+    email: str,
+    now: int,
+    request_id: int | None = None,
+    fields: dict[str, Any] | None = None,
+) -> Identity:
+    """Who a server-side request (a REST purchase, a custom post) names by e-mail alone: the
+    contact with this e-mail and the tracker it was seen with last; a contact without one,
+    or a new contact, gets a new tracker (`resolve`'s rules otherwise)."""
+    hit = contacts.with_last_tracker(conn, store_id, email)
+    minted = hit.tracker_id if hit is not None else None
+    return resolve(conn, store_id, None, email, now, request_id, fields, minted=minted)
+
+
 def contact_for_email(conn: Conn, store_id: str, email: str, now: int) -> tuple[str, bool]:
     """The contact with this e-mail, created (identified, with no tracker) if missing."""
     cid = _contact_by_email(conn, store_id, email)

@@ -22,9 +22,12 @@ from urllib.parse import parse_qs
 
 import msgspec
 
-from shopevents.domain import carts, custom_events, identity, timeline
+from shopevents.domain import custom_events
 from shopevents.errors import ApiError, StorageUnavailable, issue, storage_error
 from shopevents.ids import new_id
+from shopevents.ingest import intake
+from shopevents.schema import models as m
+from shopevents.schema.records import Verdict
 from shopevents.storage import contacts, requests
 from shopevents.storage import custom_event_types as types
 from shopevents.storage.codec import dumpb, dumps, loads
@@ -93,24 +96,10 @@ def request_key_of(params: dict[str, list[str]], doc: Any) -> str | None:
     return key
 
 
-def _prior(conn: Conn, store_id: str, key: str | None) -> dict[str, Any] | None:
-    if not key:
-        return None
-    prior = requests.response_written(conn, store_id, "request_key", key)
-    if prior is None:
-        return None
-    again: dict[str, Any] = loads(prior)
-    for r in again.get("results", []):
-        if r.get("status") != "rejected":
-            r["status"] = "duplicate"
-    again["duplicateRequest"] = True
-    return again
-
-
 def record(
     conn: Conn,
     now: int,
-    store_id: str,
+    store: StoreRecord,
     event_type: types.CustomEventType,
     email: str,
     payload: dict[str, Any],
@@ -121,63 +110,40 @@ def record(
     create_contact: bool = True,
 ) -> dict[str, Any]:
     """Inside a write transaction: the custom event on the contact with this (normalised)
-    e-mail. Gives the answer (also stored with the request). Raises `NoContact` (having
-    written nothing) when `create_contact` is false and the contact does not exist."""
-    again = _prior(conn, store_id, request_key)
-    if again is not None:
-        return again
-    hit = contacts.with_last_tracker(conn, store_id, email)
-    if hit is None and not create_contact:
+    e-mail, through the intake transaction as a server-side request of one `custom` event.
+    Gives the answer (also stored with the request). Raises `NoContact` (having written
+    nothing) when `create_contact` is false and the contact does not exist."""
+    if (
+        not create_contact
+        and contacts.with_last_tracker(conn, store.id, email) is None
+        and not (
+            request_key and requests.response_written(conn, store.id, "request_key", request_key)
+        )
+    ):  # a retry of a post that was recorded is answered again below
         raise NoContact(email)
-    request_id = conn.reserve_id("requests")
-    tracker = hit.tracker_id if hit else None
-    ident = identity.resolve(conn, store_id, tracker, email, now, request_id)
-    cid = ident.contact_id
-    if ident.created:
-        carts.new_contact(conn, store_id, cid)
-    event = {"type": "custom", "eventId": event_type.id, "payload": payload}
-    event_id = requests.append_event(
-        conn, store_id, request_id, 0, "custom", "accepted", now, cid, None, dumps(event)
-    )
-    timeline.add(
-        conn,
-        store_id,
-        cid,
-        now,
-        "custom-event",
-        {"eventId": event_type.id, "alias": event_type.alias, "payload": payload},
-        event_id,
-    )
-    response: dict[str, Any] = {
-        "trackerId": ident.tracker_id,
-        "banners": [],
-        "webContents": [],
-        "webModals": {},
-        "results": [{"index": 0, "type": "custom", "status": "accepted", "warnings": []}],
-        "customEvent": {
+
+    def annotate(conn: Conn, answer: dict[str, Any], contact_id: str, created: bool) -> None:
+        answer["customEvent"] = {
             "eventId": event_type.id,
             "alias": event_type.alias,
-            "contactId": cid,
+            "contactId": contact_id,
             "email": email,
-            "contactCreated": ident.created,
+            "contactCreated": created,
             "payload": payload,
-        },
-    }
-    row = requests.RequestRow(
-        store_id,
-        now,
-        channel,
-        request_key,
-        ident.tracker_id,
-        None,
-        body,
-        dumps(response),
-        cid,
-        1,
-        0,
+        }
+
+    event = m.Custom(eventId=event_type.id, payload=payload)
+    prepared = intake.Prepared(
+        store=store,
+        channel=channel,
+        body=body,
+        request_key=request_key,
+        events=[Verdict(index=0, type="custom", value=(event, event_type.alias))],
+        email=email,
+        server_side=True,
+        annotate=annotate,
     )
-    requests.append(conn, request_id, row)
-    return response
+    return intake.apply(conn, prepared, now)
 
 
 def quarantine(
@@ -223,18 +189,18 @@ def _errors(first: dict[str, Any], errors: list[Any], type_id: str | None) -> st
 
 
 def replay_quarantined(
-    conn: Conn, store_id: str, quarantine_id: int, raw: bytes, now: int
+    conn: Conn, store: StoreRecord, quarantine_id: int, raw: bytes, now: int
 ) -> dict[str, Any] | None:
     """Inside a write transaction: a quarantined server-side custom post mapped again through
     its type as it is now (the type created or fixed since). None if the row is not one.
     Gives `{id, status, ...}` like the other replays: `accepted` (recorded, on the contact the
     e-mail names) or `rejected` (the row keeps the new error)."""
-    row = requests.quarantined(conn, store_id, quarantine_id)
+    row = requests.quarantined(conn, store.id, quarantine_id)
     stored = loads(row.errors) if row else None
     if row is None or not isinstance(stored, dict) or not stored.get("customEventTypeId"):
         return None
     type_id = str(stored["customEventTypeId"])
-    event_type = types.by_id(conn, store_id, type_id)
+    event_type = types.by_id(conn, store.id, type_id)
     try:
         if event_type is None:
             raise ApiError(
@@ -255,7 +221,7 @@ def replay_quarantined(
         errors = _errors(first, exc.errors, type_id)
         requests.mark_refused_again(conn, quarantine_id, exc.code, errors, now)
         return {"id": quarantine_id, "status": "rejected", "error": first}
-    record(conn, now, store_id, event_type, email, payload, channel="replay", body=raw)
+    record(conn, now, store, event_type, email, payload, channel="replay", body=raw)
     requests.mark_replayed(conn, quarantine_id, now)
     return {
         "id": quarantine_id,
@@ -341,7 +307,7 @@ async def ingest(
             lambda conn, now: record(
                 conn,
                 now,
-                store.id,
+                store,
                 found,
                 email,
                 payload,

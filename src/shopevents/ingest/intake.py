@@ -63,6 +63,13 @@ class Prepared(msgspec.Struct, kw_only=True):
     intake_id: str | None = None
     tracker_id: str | None = None
     decided: dict[int, str] | None = None
+    # A server-side request (a REST purchase, a custom post): it names its contact by
+    # `email` alone (`identity.by_email`), or has none without an e-mail; it is no browser,
+    # so it neither flags nor clears a bot.
+    server_side: bool = False
+    # What the channel adds to the answer before it is stored: (conn, answer, contact id,
+    # whether the contact was created) -> None; a custom post's `customEvent`.
+    annotate: Any = None
 
 
 def within_limit(envelope: m.Envelope, max_events: int) -> None:
@@ -375,25 +382,36 @@ def _apply_encoded(
         changes.update(entity.custom)
     if _subscribes(req):
         changes["_newsletterSubscriptionStatus"] = "subscribed"
-    ident = identity.resolve(
-        conn,
-        sid,
-        fields.trackerId if fields else None,
-        req.email or (fields.primaryKey if fields else None),
-        now,
-        request_id,
-        changes,
-        minted=req.tracker_id,
-    )
-    cid = ident.contact_id
-    if req.bot is not None or (
-        not ident.created and (req.email or (fields is not None and fields.primaryKey))
+    ident: identity.Identity | None
+    if not req.server_side:
+        ident = identity.resolve(
+            conn,
+            sid,
+            fields.trackerId if fields else None,
+            req.email or (fields.primaryKey if fields else None),
+            now,
+            request_id,
+            changes,
+            minted=req.tracker_id,
+        )
+    elif req.email is not None:
+        ident = identity.by_email(conn, sid, req.email, now, request_id, changes)
+    else:
+        ident = None
+    cid = ident.contact_id if ident is not None else None
+    if (
+        ident is not None
+        and not req.server_side
+        and (
+            req.bot is not None
+            or (not ident.created and (req.email or (fields is not None and fields.primaryKey)))
+        )
     ):  # a bot's request, or a person's identification (it clears a contact's flag)
-        bots.flag(conn, sid, request_id, req.bot, store.keep_bots, cid, ident.created)
-    if ident.created:
-        carts.new_contact(conn, sid, cid)
-    if changes and not ident.created:
-        identity.update_fields(conn, cid, changes, now)
+        bots.flag(conn, sid, request_id, req.bot, store.keep_bots, ident.contact_id, ident.created)
+    if ident is not None and ident.created:
+        carts.new_contact(conn, sid, ident.contact_id)
+    if changes and ident is not None and not ident.created:
+        identity.update_fields(conn, ident.contact_id, changes, now)
 
     purchase_statuses: dict[int, str] = {}
     adjusted: dict[int, Any] = {}  # position in the request's events → the adjustment made
@@ -429,7 +447,7 @@ def _apply_encoded(
                 request_id=request_id,
                 now=now,
                 store_currency=store.currency,
-                contact_email=ident.email,
+                contact_email=ident.email if ident is not None else None,
                 decided=req.decided.get(v.index) if req.decided else None,
             )
             purchase_statuses[v.index] = status
@@ -469,12 +487,19 @@ def _apply_encoded(
             dumps(v.warnings) if v.warnings else None,
             dumps(ev),
         )
-        if req.visit is not None and status == "accepted" and isinstance(ev, m.PageVisit):
+        if (
+            req.visit is not None
+            and cid is not None
+            and status == "accepted"
+            and isinstance(ev, m.PageVisit)
+        ):
             visits.record(conn, sid, cid, event_id, now, *req.visit)
         activity = timeline.EVENT_ACTIVITY.get(v.type)
         if activity and status == "accepted" and v.type != "purchase":
             if isinstance(ev, m.Custom):
                 data_extra = {"eventId": ev.eventId, "payload": ev.payload}
+                if isinstance(extra, str):  # a custom post: its type's alias
+                    data_extra = {"eventId": ev.eventId, "alias": extra, "payload": ev.payload}
             elif isinstance(ev, m.FormSubmitted):
                 data_extra = {"formId": ev.formId, "payload": ev.payload}
                 if ev.primaryKeyField:
@@ -483,11 +508,12 @@ def _apply_encoded(
         accepted += status == "accepted"
         if isinstance(ev, m.Custom) and ev.eventId in adjustment_events.EVENT_IDS:
             adjusted[pos] = adjustment_events.apply(conn, sid, ev, now, req.channel)
-    timeline.add_many(conn, sid, cid, now, activities)
+    if cid is not None:
+        timeline.add_many(conn, sid, cid, now, activities)
 
-    cart_verdict = req.cart if req.cart_of is None else req.cart_of(conn, sid, cid)
+    cart_verdict = req.cart if req.cart_of is None or cid is None else req.cart_of(conn, sid, cid)
     outcome: str | None = None
-    if cart_verdict is not None and cart_verdict.status == "accepted":
+    if cart_verdict is not None and cart_verdict.status == "accepted" and cid is not None:
         cart: m.Cart = cart_verdict.value
         seen_products.extend(cart.products)
         outcome = carts.apply_snapshot(
@@ -517,18 +543,22 @@ def _apply_encoded(
     if seen_products:
         catalog.upsert(conn, sid, seen_products, now, recent)
 
-    response = _answer(req, ident.tracker_id, purchase_statuses, cart_verdict)
+    tracker_id = ident.tracker_id if ident is not None else ""
+    erased = ident is not None and ident.erased
+    response = _answer(req, tracker_id, purchase_statuses, cart_verdict)
     for pos, adjustment in adjusted.items():
         response["results"][pos]["adjustment"] = adjustment
     if outcome is not None:
         response["cart"]["outcome"] = outcome
     ent_status = response.get("entityInfo")
-    if ident.erased and ent_status is not None and ent_status["status"] == "accepted":
+    if erased and ent_status is not None and ent_status["status"] == "accepted":
         response["entityInfo"] = {
             **ent_status,
             "status": "rejected",
             **erasure.refused_identification(),
         }
+    if req.annotate is not None:
+        req.annotate(conn, response, cid, ident is not None and ident.created)
     encoded_bytes = dumpb(response)
     encoded = encoded_bytes.decode()
     row = requests.RequestRow(
@@ -536,9 +566,9 @@ def _apply_encoded(
         now,
         req.channel,
         req.request_key or None,
-        ident.tracker_id,
+        tracker_id or None,
         req.origin,
-        b"" if ident.erased else req.body,  # it names an erased contact: not kept
+        b"" if erased else req.body,  # it names an erased contact: not kept
         encoded,
         cid,
         accepted,

@@ -110,7 +110,7 @@ def append_event(
     type_: str | None,
     status: str,
     at: int,
-    contact_id: str,
+    contact_id: str | None,
     warnings: str | None,
     data: str,
 ) -> int:
