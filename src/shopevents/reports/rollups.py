@@ -92,26 +92,15 @@ class _Days:
 # --- base-table aggregates (shared by catch-up and report tails) ----------------------------
 
 
-def add_sales(
-    conn: Conn,
-    store_id: str,
-    days: _Days,
-    facts: Facts,
-    lo: int,
-    hi: int | None = None,
-    start: int | None = None,
-    end: int | None = None,
-) -> None:
-    for slot, cur, st, sn, pm, rec, n, total in base.sales(conn, store_id, lo, hi, start, end):
+def add_sales(conn: Conn, store_id: str, days: _Days, facts: Facts, rows: base.Bounds) -> None:
+    for slot, cur, st, sn, pm, rec, n, total in base.sales(conn, store_id, rows):
         acc = facts.sales[(days(slot), cur, _txt(st), _txt(sn), _txt(pm))]
         acc[0] += int(n)
         acc[1] += int(total)
         if rec:
             acc[2] += int(n)
             acc[3] += int(total)
-    for slot, cur, pid, name, units, revenue, orders in base.products(
-        conn, store_id, lo, hi, start, end
-    ):
+    for slot, cur, pid, name, units, revenue, orders in base.products(conn, store_id, rows):
         acc = facts.products[(days(slot), cur, pid)]
         acc[0] += int(units)
         acc[1] += int(revenue)
@@ -119,18 +108,9 @@ def add_sales(
         facts.names[pid] = name
 
 
-def add_refunds(
-    conn: Conn,
-    store_id: str,
-    days: _Days,
-    facts: Facts,
-    lo: int,
-    hi: int | None = None,
-    start: int | None = None,
-    end: int | None = None,
-) -> None:
+def add_refunds(conn: Conn, store_id: str, days: _Days, facts: Facts, rows: base.Bounds) -> None:
     """Refunds and cancellations, on the local day they were made."""
-    for slot, cur, st, sn, pm, kind, n, amount in base.refunds(conn, store_id, lo, hi, start, end):
+    for slot, cur, st, sn, pm, kind, n, amount in base.refunds(conn, store_id, rows):
         acc = facts.refunds[(days(slot), cur, _txt(st), _txt(sn), _txt(pm), kind)]
         acc[0] += int(n)
         acc[1] += int(amount)
@@ -171,39 +151,22 @@ def returns(conn: Conn, store_id: str, start: int, end: int) -> dict[tuple[str, 
     return out
 
 
-def add_carts(
-    conn: Conn,
-    store_id: str,
-    days: _Days,
-    facts: Facts,
-    lo: int,
-    hi: int | None = None,
-    start: int | None = None,
-    end: int | None = None,
-) -> None:
-    for slot, to_state, first, n in base.carts(conn, store_id, lo, hi, start, end):
+def add_carts(conn: Conn, store_id: str, days: _Days, facts: Facts, rows: base.Bounds) -> None:
+    for slot, to_state, first, n in base.carts(conn, store_id, rows):
         day = days(slot)
         if first:
             facts.carts[(day, "created")] += int(n)
         if to_state in ("abandoned", "purchased", "recovered"):
             facts.carts[(day, to_state)] += int(n)
     # Recovered carts, counted on the day they were abandoned (for the recovery rate).
-    for slot, n in base.recovered_by_abandonment(conn, store_id, lo, hi, start, end):
+    for slot, n in base.recovered_by_abandonment(conn, store_id, rows):
         facts.carts[(days(slot), "recovered_of_abandoned")] += int(n)
 
 
-def add_events(
-    conn: Conn,
-    store_id: str,
-    facts: Facts,
-    lo: int,
-    hi: int | None = None,
-    start: int | None = None,
-    end: int | None = None,
-) -> None:
-    for slot, status, n in base.statuses(conn, store_id, lo, hi, start, end):
+def add_events(conn: Conn, store_id: str, facts: Facts, rows: base.Bounds) -> None:
+    for slot, status, n in base.statuses(conn, store_id, rows):
         facts.quality[(int(slot), "status", status)] += int(n)
-    for slot, warnings, n in base.warnings(conn, store_id, lo, hi, start, end):
+    for slot, warnings, n in base.warnings(conn, store_id, rows):
         for code in warning_codes(warnings):
             facts.quality[(int(slot), "warning", code)] += int(n)
 
@@ -218,16 +181,8 @@ def warning_codes(text: Any) -> set[str]:
     return {str(w.get("code")) for w in items if isinstance(w, dict) and w.get("code")}
 
 
-def add_rejections(
-    conn: Conn,
-    store_id: str,
-    facts: Facts,
-    lo: int,
-    hi: int | None = None,
-    start: int | None = None,
-    end: int | None = None,
-) -> None:
-    for slot, code, is_cart, n in base.rejections(conn, store_id, lo, hi, start, end):
+def add_rejections(conn: Conn, store_id: str, facts: Facts, rows: base.Bounds) -> None:
+    for slot, code, is_cart, n in base.rejections(conn, store_id, rows):
         facts.quality[(int(slot), "rejected_cart" if is_cart else "rejected", code)] += int(n)
 
 
@@ -276,6 +231,11 @@ def read_facts(
     days = _Days(tz_name)
     facts = Facts()
     facts.quality_unit = "slot" if hourly else "day"
+
+    def past(mark: int) -> base.Bounds:
+        """The base rows of the range past a watermark."""
+        return base.Bounds(mark, None, start_us, end_us)
+
     if "sales" in parts:
         if marks["sales"]:
             for day, cur, st, sn, pm, o, r, ro, rr in stored.sales_days(
@@ -287,7 +247,7 @@ def read_facts(
                 acc[2] += int(ro)
                 acc[3] += int(rr)
             months = full_months(first_day, last_day)
-            rows: list[stored.ProductDay] = []
+            rows: list[base.ProductSales] = []
             if months:
                 m_first = months[0]
                 m_end = (
@@ -308,7 +268,7 @@ def read_facts(
                 acc[1] += int(revenue)
                 acc[2] += int(orders)
                 facts.names.setdefault(pid, name)
-        add_sales(conn, store_id, days, facts, marks["sales"], None, start_us, end_us)
+        add_sales(conn, store_id, days, facts, past(marks["sales"]))
         if marks["refunds"]:
             for day, cur, st, sn, pm, kind, n, amount in stored.refund_days(
                 conn, store_id, first_day, last_day
@@ -316,12 +276,12 @@ def read_facts(
                 acc = facts.refunds[(int(day), cur, st, sn, pm, kind)]
                 acc[0] += int(n)
                 acc[1] += int(amount)
-        add_refunds(conn, store_id, days, facts, marks["refunds"], None, start_us, end_us)
+        add_refunds(conn, store_id, days, facts, past(marks["refunds"]))
     if "carts" in parts:
         if marks["carts"]:
             for day, measure, n in stored.cart_days(conn, store_id, first_day, last_day):
                 facts.carts[(int(day), measure)] += int(n)
-        add_carts(conn, store_id, days, facts, marks["carts"], None, start_us, end_us)
+        add_carts(conn, store_id, days, facts, past(marks["carts"]))
     if "events" in parts or "rejections" in parts:
         if marks["events"] or marks["rejections"]:
             if hourly:
@@ -336,8 +296,8 @@ def read_facts(
                 ):
                     facts.quality[(int(key), kind, code)] += int(n)
         tail = Facts()
-        add_events(conn, store_id, tail, marks["events"], None, start_us, end_us)
-        add_rejections(conn, store_id, tail, marks["rejections"], None, start_us, end_us)
+        add_events(conn, store_id, tail, past(marks["events"]))
+        add_rejections(conn, store_id, tail, past(marks["rejections"]))
         for (slot, kind, code), n in tail.quality.items():
             facts.quality[(slot if hourly else days(slot), kind, code)] += n
     return facts
@@ -369,18 +329,19 @@ def next_chunk(conn: Conn, store_id: str, tz_name: str, kind: str, now_us: int) 
     if last is None and not reset:
         return None
     hi = min(last if last is not None else lo, lo + CHUNK_IDS)
+    rows = base.Bounds(lo, hi)
     facts = Facts()
     days = _Days(tz_name)
     if kind == "sales":
-        add_sales(conn, store_id, days, facts, lo, hi)
+        add_sales(conn, store_id, days, facts, rows)
     elif kind == "carts":
-        add_carts(conn, store_id, days, facts, lo, hi)
+        add_carts(conn, store_id, days, facts, rows)
     elif kind == "refunds":
-        add_refunds(conn, store_id, days, facts, lo, hi)
+        add_refunds(conn, store_id, days, facts, rows)
     elif kind == "events":
-        add_events(conn, store_id, facts, lo, hi)
+        add_events(conn, store_id, facts, rows)
     else:
-        add_rejections(conn, store_id, facts, lo, hi)
+        add_rejections(conn, store_id, facts, rows)
     return Chunk(store_id, kind, tz_name, lo, hi, reset, row is not None and not reset, facts)
 
 
@@ -405,7 +366,7 @@ def apply_chunk(conn: Conn, chunk: Chunk, now_us: int) -> bool:
             conn,
             sid,
             [
-                stored.ProductDay(day, cur, pid, f.names.get(pid, pid), *vals)
+                base.ProductSales(day, cur, pid, f.names.get(pid, pid), *vals)
                 for (day, cur, pid), vals in f.products.items()
             ],
         )
@@ -418,7 +379,7 @@ def apply_chunk(conn: Conn, chunk: Chunk, now_us: int) -> bool:
             conn,
             sid,
             [
-                stored.ProductDay(month, cur, pid, f.names.get(pid, pid), *vals)
+                base.ProductSales(month, cur, pid, f.names.get(pid, pid), *vals)
                 for (month, cur, pid), vals in months.items()
             ],
         )

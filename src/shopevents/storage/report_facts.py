@@ -14,6 +14,16 @@ SLOT_US = 15 * 60 * 1_000_000
 """The stored sums are grouped by 15-minute UTC slots (`instant_us // SLOT_US`)."""
 
 
+class Bounds(NamedTuple):
+    """The rows facts are read from: lo < id <= hi (no `hi`: up to the last one) and, when
+    `start` is given, start <= time < end."""
+
+    lo: int
+    hi: int | None = None
+    start: int | None = None
+    end: int | None = None
+
+
 class SalesSlot(NamedTuple):
     slot: int
     currency: str
@@ -25,8 +35,11 @@ class SalesSlot(NamedTuple):
     revenue: int
 
 
-class ProductSlot(NamedTuple):
-    slot: int
+class ProductSales(NamedTuple):
+    """A product's sales in one currency over a time unit: `key` is a 15-minute slot here, a
+    local day's ordinal or a month's first day's in `rollups`."""
+
+    key: int
     currency: str
     product_id: str
     name: str
@@ -114,25 +127,17 @@ def _human_purchase(row_col: str) -> str:
 _PIN = {"sqlite": "+", "postgres": ""}
 
 
-def _where(
-    conn: Conn,
-    alias: str,
-    time_col: str,
-    lo: int,
-    hi: int | None,
-    start: int | None,
-    end: int | None,
-) -> tuple[str, list[Any]]:
+def _where(conn: Conn, alias: str, time_col: str, bounds: Bounds) -> tuple[str, list[Any]]:
     """`store_id = ?` and the id (and time) bounds (with no watermark the planner chooses)."""
-    plus = _PIN[conn.dialect] if lo > 0 else ""
+    plus = _PIN[conn.dialect] if bounds.lo > 0 else ""
     sql = f"{plus}{alias}store_id = ? AND {alias}id > ?"
-    params: list[Any] = [lo]
-    if hi is not None:
+    params: list[Any] = [bounds.lo]
+    if bounds.hi is not None:
         sql += f" AND {alias}id <= ?"
-        params.append(hi)
-    if start is not None:
+        params.append(bounds.hi)
+    if bounds.start is not None:
         sql += f" AND {plus}{alias}{time_col} >= ? AND {plus}{alias}{time_col} < ?"
-        params += [start, end]
+        params += [bounds.start, bounds.end]
     return sql, params
 
 
@@ -157,58 +162,75 @@ def last_id(conn: Conn, kind: str, after: int, received_by: int) -> int | None:
     return None if found is None else int(found)
 
 
-def _by_slot(
-    conn: Conn,
-    store_id: str,
-    lo: int,
-    hi: int | None,
-    start: int | None,
-    end: int | None,
-    *,
-    table: str,
-    time_col: str,
-    columns: str,
-    test: str,
-    groups: int,
-) -> list[Any]:
-    """`SELECT slot, columns, ... FROM table` of the store's rows in the bounds that pass
-    `test` (and are not a left-out bot's), grouped by slot and the first `groups` columns."""
-    where, params = _where(conn, "", time_col, lo, hi, start, end)
-    by = ", ".join(str(i) for i in range(1, groups + 2))
+class _Grouped(NamedTuple):
+    """`SELECT slot, columns FROM table` of a store's rows that pass `test` (and are not a
+    left-out bot's), grouped by slot and the first `groups` columns; the slot is that of
+    `time_col`."""
+
+    table: str
+    time_col: str
+    columns: str
+    test: str
+    groups: int
+
+
+def _by_slot(conn: Conn, store_id: str, bounds: Bounds, query: _Grouped) -> list[Any]:
+    where, params = _where(conn, "", query.time_col, bounds)
+    by = ", ".join(str(i) for i in range(1, query.groups + 2))
     rows: list[Any] = conn.all(
-        f"SELECT {time_col} / {SLOT_US}, {columns} FROM {table} WHERE {where} AND {test} "
-        f"GROUP BY {by}",
+        f"SELECT {query.time_col} / {SLOT_US}, {query.columns} FROM {query.table} "
+        f"WHERE {where} AND {query.test} GROUP BY {by}",
         [store_id, *params],
     )
     return rows
 
 
-def sales(
-    conn: Conn, store_id: str, lo: int, hi: int | None, start: int | None, end: int | None
-) -> list[SalesSlot]:
-    rows = _by_slot(
-        conn,
-        store_id,
-        lo,
-        hi,
-        start,
-        end,
-        table="purchases",
-        time_col="purchased_at",
-        columns="currency, source_type, source_name, payment_method, recovered, COUNT(*), "
-        "SUM(total_price)",
-        test=human("request_id"),
-        groups=5,
-    )
-    return [SalesSlot._make(r) for r in rows]
+_SALES = _Grouped(
+    "purchases",
+    "purchased_at",
+    "currency, source_type, source_name, payment_method, recovered, COUNT(*), SUM(total_price)",
+    human("request_id"),
+    5,
+)
+_REFUNDS = _Grouped(
+    "purchase_adjustments",
+    "adjusted_at",
+    "currency, source_type, source_name, payment_method, kind, COUNT(*), SUM(amount)",
+    _human_purchase("purchase_row"),
+    5,
+)
+_CARTS = _Grouped(
+    "cart_transitions",
+    "at",
+    "to_state, CASE WHEN from_state IS NULL THEN 1 ELSE 0 END, COUNT(*)",
+    human("request_id"),
+    2,
+)
+_STATUSES = _Grouped("events", "received_at", "status, COUNT(*)", human("request_id"), 1)
+_WARNINGS = _Grouped(
+    "events",
+    "received_at",
+    "warnings, COUNT(*)",
+    f"warnings IS NOT NULL AND {human('request_id')}",
+    1,
+)
+_REJECTIONS = _Grouped(
+    "quarantine",
+    "received_at",
+    "code, CASE WHEN idx < 0 THEN 1 ELSE 0 END, COUNT(*)",
+    human("request_id"),
+    2,
+)
 
 
-def products(
-    conn: Conn, store_id: str, lo: int, hi: int | None, start: int | None, end: int | None
-) -> list[ProductSlot]:
-    where, params = _where(conn, "p.", "purchased_at", lo, hi, start, end)
+def sales(conn: Conn, store_id: str, bounds: Bounds) -> list[SalesSlot]:
+    return [SalesSlot._make(r) for r in _by_slot(conn, store_id, bounds, _SALES)]
+
+
+def products(conn: Conn, store_id: str, bounds: Bounds) -> list[ProductSales]:
+    where, params = _where(conn, "p.", "purchased_at", bounds)
     return [
-        ProductSlot._make(r)
+        ProductSales._make(r)
         for r in conn.all(
             f"SELECT l.purchased_at / {SLOT_US}, p.currency, l.product_id, MAX(l.name), SUM(l.quantity), "
             "SUM(l.price), COUNT(DISTINCT l.purchase_row) FROM purchases p JOIN purchase_lines l "
@@ -219,24 +241,9 @@ def products(
     ]
 
 
-def refunds(
-    conn: Conn, store_id: str, lo: int, hi: int | None, start: int | None, end: int | None
-) -> list[RefundSlot]:
+def refunds(conn: Conn, store_id: str, bounds: Bounds) -> list[RefundSlot]:
     """Refunds and cancellations, by the slot they were made in."""
-    rows = _by_slot(
-        conn,
-        store_id,
-        lo,
-        hi,
-        start,
-        end,
-        table="purchase_adjustments",
-        time_col="adjusted_at",
-        columns="currency, source_type, source_name, payment_method, kind, COUNT(*), SUM(amount)",
-        test=_human_purchase("purchase_row"),
-        groups=5,
-    )
-    return [RefundSlot._make(r) for r in rows]
+    return [RefundSlot._make(r) for r in _by_slot(conn, store_id, bounds, _REFUNDS)]
 
 
 def foreign_purchases(
@@ -289,31 +296,14 @@ def returned_lines(conn: Conn, store_id: str, start: int, end: int) -> list[tupl
     ]
 
 
-def carts(
-    conn: Conn, store_id: str, lo: int, hi: int | None, start: int | None, end: int | None
-) -> list[CartSlot]:
-    rows = _by_slot(
-        conn,
-        store_id,
-        lo,
-        hi,
-        start,
-        end,
-        table="cart_transitions",
-        time_col="at",
-        columns="to_state, CASE WHEN from_state IS NULL THEN 1 ELSE 0 END, COUNT(*)",
-        test=human("request_id"),
-        groups=2,
-    )
-    return [CartSlot._make(r) for r in rows]
+def carts(conn: Conn, store_id: str, bounds: Bounds) -> list[CartSlot]:
+    return [CartSlot._make(r) for r in _by_slot(conn, store_id, bounds, _CARTS)]
 
 
-def recovered_by_abandonment(
-    conn: Conn, store_id: str, lo: int, hi: int | None, start: int | None, end: int | None
-) -> list[SlotCount]:
+def recovered_by_abandonment(conn: Conn, store_id: str, bounds: Bounds) -> list[SlotCount]:
     """Recoveries among the transitions lo < id <= hi, by the slot their cart was abandoned
     in (within start..end when given)."""
-    where, params = _where(conn, "t.", "at", lo, hi, None, None)
+    where, params = _where(conn, "t.", "at", bounds._replace(start=None, end=None))
     sql = (
         "SELECT (SELECT MAX(a.at) FROM cart_transitions a WHERE a.cart_row = t.cart_row "
         "AND a.to_state = 'abandoned' AND a.id < t.id) AS abandoned_at FROM cart_transitions t "
@@ -323,67 +313,22 @@ def recovered_by_abandonment(
         f"SELECT abandoned_at / {SLOT_US}, COUNT(*) FROM ({sql}) r WHERE abandoned_at IS NOT NULL"
     )
     oparams: list[Any] = [store_id, *params]
-    if start is not None:
+    if bounds.start is not None:
         outer += " AND abandoned_at >= ? AND abandoned_at < ?"
-        oparams += [start, end]
+        oparams += [bounds.start, bounds.end]
     return [SlotCount._make(r) for r in conn.all(outer + " GROUP BY 1", oparams)]
 
 
-def statuses(
-    conn: Conn, store_id: str, lo: int, hi: int | None, start: int | None, end: int | None
-) -> list[CodeSlot]:
+def statuses(conn: Conn, store_id: str, bounds: Bounds) -> list[CodeSlot]:
     """Events by slot and status."""
-    rows = _by_slot(
-        conn,
-        store_id,
-        lo,
-        hi,
-        start,
-        end,
-        table="events",
-        time_col="received_at",
-        columns="status, COUNT(*)",
-        test=human("request_id"),
-        groups=1,
-    )
-    return [CodeSlot._make(r) for r in rows]
+    return [CodeSlot._make(r) for r in _by_slot(conn, store_id, bounds, _STATUSES)]
 
 
-def warnings(
-    conn: Conn, store_id: str, lo: int, hi: int | None, start: int | None, end: int | None
-) -> list[CodeSlot]:
+def warnings(conn: Conn, store_id: str, bounds: Bounds) -> list[CodeSlot]:
     """Events with warnings by slot and warnings list (JSON text)."""
-    rows = _by_slot(
-        conn,
-        store_id,
-        lo,
-        hi,
-        start,
-        end,
-        table="events",
-        time_col="received_at",
-        columns="warnings, COUNT(*)",
-        test=f"warnings IS NOT NULL AND {human('request_id')}",
-        groups=1,
-    )
-    return [CodeSlot._make(r) for r in rows]
+    return [CodeSlot._make(r) for r in _by_slot(conn, store_id, bounds, _WARNINGS)]
 
 
-def rejections(
-    conn: Conn, store_id: str, lo: int, hi: int | None, start: int | None, end: int | None
-) -> list[RejectionSlot]:
+def rejections(conn: Conn, store_id: str, bounds: Bounds) -> list[RejectionSlot]:
     """Quarantined events by slot, code and whether they were a request's cart."""
-    rows = _by_slot(
-        conn,
-        store_id,
-        lo,
-        hi,
-        start,
-        end,
-        table="quarantine",
-        time_col="received_at",
-        columns="code, CASE WHEN idx < 0 THEN 1 ELSE 0 END, COUNT(*)",
-        test=human("request_id"),
-        groups=2,
-    )
-    return [RejectionSlot._make(r) for r in rows]
+    return [RejectionSlot._make(r) for r in _by_slot(conn, store_id, bounds, _REJECTIONS)]

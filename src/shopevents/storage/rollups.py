@@ -9,6 +9,7 @@ from collections.abc import Sequence
 from typing import Any, NamedTuple
 
 from shopevents.storage.database import Conn
+from shopevents.storage.report_facts import ProductSales
 
 
 class Watermark(NamedTuple):
@@ -27,18 +28,6 @@ class SalesDay(NamedTuple):
     revenue: int
     recovered_orders: int
     recovered_revenue: int
-
-
-class ProductDay(NamedTuple):
-    """A product's sales on a local day (or in a month: `day` is then its first day)."""
-
-    day: int
-    currency: str
-    product_id: str
-    name: str
-    units: int
-    revenue: int
-    orders: int
 
 
 class RefundDay(NamedTuple):
@@ -179,10 +168,10 @@ def sales_days(conn: Conn, store_id: str, first_day: int, last_day: int) -> list
 
 def product_months(
     conn: Conn, store_id: str, first_month: int, last_month: int
-) -> list[ProductDay]:
+) -> list[ProductSales]:
     """Product sales of the months whose first days are first_month..last_month."""
     return [
-        ProductDay._make(r)
+        ProductSales._make(r)
         for r in conn.all(
             "SELECT month, currency, product_id, name, units, revenue, orders FROM report_product_months "
             "WHERE store_id = ? AND month >= ? AND month <= ?",
@@ -191,9 +180,9 @@ def product_months(
     ]
 
 
-def product_days(conn: Conn, store_id: str, first_day: int, last_day: int) -> list[ProductDay]:
+def product_days(conn: Conn, store_id: str, first_day: int, last_day: int) -> list[ProductSales]:
     return [
-        ProductDay._make(r)
+        ProductSales._make(r)
         for r in conn.all(
             "SELECT day, currency, product_id, name, units, revenue, orders FROM report_product_days "
             "WHERE store_id = ? AND day >= ? AND day <= ?",
@@ -264,7 +253,7 @@ def add_sales_days(conn: Conn, store_id: str, rows: Sequence[Sequence[Any]]) -> 
     )
 
 
-def add_product_days(conn: Conn, store_id: str, rows: Sequence[ProductDay]) -> None:
+def add_product_days(conn: Conn, store_id: str, rows: Sequence[ProductSales]) -> None:
     conn.executemany(
         "INSERT INTO report_product_days (store_id, day, currency, product_id, name, units, revenue, orders) "
         "VALUES (?, ?, ?, ?, ?, ?, ?, ?) ON CONFLICT (store_id, day, currency, product_id) DO UPDATE SET "
@@ -275,7 +264,7 @@ def add_product_days(conn: Conn, store_id: str, rows: Sequence[ProductDay]) -> N
     )
 
 
-def add_product_months(conn: Conn, store_id: str, rows: Sequence[ProductDay]) -> None:
+def add_product_months(conn: Conn, store_id: str, rows: Sequence[ProductSales]) -> None:
     """Add product sales of months (`day`: the month's first day)."""
     conn.executemany(
         "INSERT INTO report_product_months (store_id, month, currency, product_id, name, units, revenue, orders) "
