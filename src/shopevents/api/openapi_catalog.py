@@ -5,10 +5,10 @@ from __future__ import annotations
 
 from shopevents.api.openapi_bodies import STORE_PATCH
 from shopevents.api.openapi_common import (
+    BODY_ERRORS,
     LIMIT,
     NOT_JSON,
     SEARCH_TEXT,
-    TOO_LARGE,
     Op,
     json_body,
     query,
@@ -39,7 +39,7 @@ OPERATIONS: dict[tuple[str, str], Op] = {
         "Create or update a product (fields given replace the stored ones)",
         "patchProduct",
         {200: ("Updated", ProductWritten), 201: ("Created", ProductWritten)},
-        {400: NOT_JSON, 413: TOO_LARGE},
+        BODY_ERRORS,
         paths=PRODUCT_ID,
         body=json_body({"$ref": "#/components/schemas/ProductCreation"}),
     ),

@@ -34,6 +34,8 @@ COMMON = {
 }
 NOT_JSON = "The body is not JSON"
 TOO_LARGE = "The body is over the limit"
+BODY_ERRORS = {400: NOT_JSON, 413: TOO_LARGE}
+"""The errors of a JSON body with a size limit."""
 # Not blank (for Python's str.strip()) and without NUL.
 TEXT = "^[^\\x00]*[^\\s\\x00\\x1c-\\x1f\\x85][^\\x00]*$"
 DAY = {"type": "string", "format": "date"}

@@ -4,17 +4,8 @@ its audit log, and the store's retention (`contacts_routes`, `reads_routes`, `ca
 
 from __future__ import annotations
 
+from shopevents.api import openapi_common as common
 from shopevents.api.openapi_bodies import CONTACT_PATCH, RETENTION_PATCH
-from shopevents.api.openapi_common import (
-    LIMIT,
-    NOT_JSON,
-    SEARCH_TEXT,
-    TOO_LARGE,
-    Op,
-    json_body,
-    query,
-    string_id,
-)
 from shopevents.api.shapes.people import (
     ActivityPage,
     ContactPage,
@@ -35,23 +26,23 @@ EMAIL = {
     )
 }
 
-OPERATIONS: dict[tuple[str, str], Op] = {
-    ("GET", "/api/contacts/{email}"): Op(
+OPERATIONS: dict[tuple[str, str], common.Op] = {
+    ("GET", "/api/contacts/{email}"): common.Op(
         "A contact by e-mail, with purchase aggregates, trackers and merges",
         "getContact",
         {200: ("The contact", ContactSheet)},
         {404: "No such contact"},
         paths=EMAIL,
     ),
-    ("PATCH", "/api/contacts/{email}"): Op(
+    ("PATCH", "/api/contacts/{email}"): common.Op(
         "Update a contact's fields; creates the contact if missing",
         "patchContact",
         {200: ("Updated", ContactWritten), 201: ("Created", ContactWritten)},
-        {400: NOT_JSON, 413: TOO_LARGE},
+        common.BODY_ERRORS,
         paths=EMAIL,
-        body=json_body(CONTACT_PATCH),
+        body=common.json_body(CONTACT_PATCH),
     ),
-    ("DELETE", "/api/contacts/{email}"): Op(
+    ("DELETE", "/api/contacts/{email}"): common.Op(
         "Erase a contact and every stored copy of its personal data",
         "eraseContact",
         {
@@ -63,14 +54,14 @@ OPERATIONS: dict[tuple[str, str], Op] = {
         },
         paths=EMAIL,
     ),
-    ("GET", "/api/contacts/{email}/activity"): Op(
+    ("GET", "/api/contacts/{email}/activity"): common.Op(
         "The contact's activity timeline, newest first, paginated",
         "getContactActivity",
         {200: ("A page of activities", ActivityPage)},
         {404: "No such contact"},
         query=(
-            query("limit", LIMIT),
-            query(
+            common.query("limit", common.LIMIT),
+            common.query(
                 "cursor",
                 {"type": "string", "pattern": "^[0-9]+-[0-9]+$"},
                 "The `nextCursor` of the previous page",
@@ -78,48 +69,48 @@ OPERATIONS: dict[tuple[str, str], Op] = {
         ),
         paths=EMAIL,
     ),
-    ("GET", "/api/contacts"): Op(
+    ("GET", "/api/contacts"): common.Op(
         "Identified contacts, oldest first, keyset-paged; by e-mail prefix, fragment or a "
         "custom field's value",
         "listContacts",
         {200: ("A page of contacts", ContactPage)},
         query=(
-            query("limit", LIMIT, "Items per page (50)"),
-            query("cursor", SEARCH_TEXT, "The previous page's `nextCursor`"),
-            query("emailPrefix", SEARCH_TEXT),
-            query("q", SEARCH_TEXT, "A fragment of the e-mail"),
-            query(
+            common.query("limit", common.LIMIT, "Items per page (50)"),
+            common.query("cursor", common.SEARCH_TEXT, "The previous page's `nextCursor`"),
+            common.query("emailPrefix", common.SEARCH_TEXT),
+            common.query("q", common.SEARCH_TEXT, "A fragment of the e-mail"),
+            common.query(
                 "field",
                 {"type": "string", "maxLength": 254, "pattern": "^[^:\\x00]+:[^\\x00]*$"},
                 "`fieldId:value`, a custom field's value compared as text",
             ),
         ),
     ),
-    ("POST", "/api/merges/{merge_id}/undo"): Op(
+    ("POST", "/api/merges/{merge_id}/undo"): common.Op(
         "Undo a contact merge",
         "undoMerge",
         {200: ("Undone", MergeUndone)},
         {404: "No such merge, or already undone"},
-        paths={"mergeId": string_id("The merge id")},
+        paths={"mergeId": common.string_id("The merge id")},
     ),
-    ("GET", "/api/store/retention"): Op(
+    ("GET", "/api/store/retention"): common.Op(
         "How long raw request bodies and quarantined events are kept",
         "getRetention",
         {200: ("The retention", Retention)},
     ),
-    ("PATCH", "/api/store/retention"): Op(
+    ("PATCH", "/api/store/retention"): common.Op(
         "Set how long raw request bodies and quarantined events are kept",
         "setRetention",
         {200: ("The retention", Retention)},
-        {400: NOT_JSON},
-        body=json_body(RETENTION_PATCH),
+        {400: common.NOT_JSON},
+        body=common.json_body(RETENTION_PATCH),
     ),
-    ("GET", "/api/erasures"): Op(
+    ("GET", "/api/erasures"): common.Op(
         "The store's erasures (the audit log), newest first",
         "listErasures",
         {200: ("The erasures", ErasureLog)},
     ),
-    ("GET", "/api/erasures/{erasure_id}"): Op(
+    ("GET", "/api/erasures/{erasure_id}"): common.Op(
         "One erasure of the audit log",
         "getErasure",
         {200: ("The erasure", Erasure)},

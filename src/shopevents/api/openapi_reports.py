@@ -5,7 +5,7 @@ from __future__ import annotations
 from typing import Any
 
 from shopevents.api.openapi_bodies import RATES
-from shopevents.api.openapi_common import NOT_JSON, TOO_LARGE, Op, json_body, query
+from shopevents.api.openapi_common import BODY_ERRORS, Op, json_body, query
 from shopevents.api.shapes.base import Answer
 from shopevents.api.shapes.operations import RateList, RatesLoaded
 from shopevents.api.shapes.reports import (
@@ -71,7 +71,7 @@ OPERATIONS: dict[tuple[str, str], Op] = {
         "Load exchange rates: an ECB CSV or XML file as the body, or JSON",
         "loadRates",
         {200: ("Loaded", RatesLoaded)},
-        {400: NOT_JSON, 413: TOO_LARGE},
+        BODY_ERRORS,
         body=json_body(RATES),
     ),
     ("GET", "/api/rates"): Op(

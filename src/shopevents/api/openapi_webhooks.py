@@ -4,22 +4,14 @@ from __future__ import annotations
 
 from shopevents.api.openapi_bodies import WEBHOOK_CREATE
 from shopevents.api.openapi_common import (
+    BODY_ERRORS,
     LIMIT,
-    NOT_JSON,
-    TOO_LARGE,
     Op,
     json_body,
     query,
     string_id,
 )
-from shopevents.api.shapes.operations import (
-    DeliveryDetail,
-    DeliveryPage,
-    DeliveryQueued,
-    Webhook,
-    WebhookCreated,
-    WebhookList,
-)
+from shopevents.api.shapes import operations as shapes
 
 ENDPOINT = {"endpointId": string_id("The endpoint id")}
 DELIVERY = {"deliveryId": string_id("The delivery id")}
@@ -30,31 +22,35 @@ OPERATIONS: dict[tuple[str, str], Op] = {
     ("GET", "/api/webhooks"): Op(
         "The store's webhook endpoints with delivery counts and success rate",
         "listWebhooks",
-        {200: ("Endpoints", WebhookList)},
+        {200: ("Endpoints", shapes.WebhookList)},
     ),
     ("POST", "/api/webhooks"): Op(
         "Register an endpoint; the answer holds its signing secret, shown once",
         "createWebhook",
-        {201: ("Created", WebhookCreated)},
-        {400: NOT_JSON, 413: TOO_LARGE},
+        {201: ("Created", shapes.WebhookCreated)},
+        BODY_ERRORS,
         body=json_body(WEBHOOK_CREATE),
     ),
     ("GET", "/api/webhooks/deliveries/{delivery_id}"): Op(
         "One delivery with its attempts",
         "getWebhookDelivery",
-        {200: ("The delivery", DeliveryDetail)},
+        {200: ("The delivery", shapes.DeliveryDetail)},
         NO_DELIVERY,
         paths=DELIVERY,
     ),
     ("POST", "/api/webhooks/deliveries/{delivery_id}/replay"): Op(
         "Queue a failed or dead delivery again (same id)",
         "replayWebhookDelivery",
-        {202: ("Queued again", DeliveryDetail)},
+        {202: ("Queued again", shapes.DeliveryDetail)},
         NO_DELIVERY,
         paths=DELIVERY,
     ),
     ("GET", "/api/webhooks/{endpoint_id}"): Op(
-        "One endpoint", "getWebhook", {200: ("The endpoint", Webhook)}, NO_ENDPOINT, paths=ENDPOINT
+        "One endpoint",
+        "getWebhook",
+        {200: ("The endpoint", shapes.Webhook)},
+        NO_ENDPOINT,
+        paths=ENDPOINT,
     ),
     ("DELETE", "/api/webhooks/{endpoint_id}"): Op(
         "Remove an endpoint and its deliveries",
@@ -66,14 +62,14 @@ OPERATIONS: dict[tuple[str, str], Op] = {
     ("POST", "/api/webhooks/{endpoint_id}/ping"): Op(
         "Queue a `ping` delivery to the endpoint",
         "pingWebhook",
-        {202: ("Queued", DeliveryQueued)},
+        {202: ("Queued", shapes.DeliveryQueued)},
         NO_ENDPOINT,
         paths=ENDPOINT,
     ),
     ("GET", "/api/webhooks/{endpoint_id}/deliveries"): Op(
         "The endpoint's deliveries, newest first",
         "listWebhookDeliveries",
-        {200: ("Deliveries", DeliveryPage)},
+        {200: ("Deliveries", shapes.DeliveryPage)},
         NO_ENDPOINT,
         query=(
             query("status", {"enum": ["pending", "delivered", "failed", "dead"]}),
