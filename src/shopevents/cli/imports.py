@@ -6,7 +6,6 @@ from __future__ import annotations
 
 import os
 import sys
-from functools import partial
 from typing import Any
 
 import click
@@ -104,7 +103,7 @@ def import_command(
             def transact(step: imports.Step) -> Any:
                 fn, weight = step
                 result = env.write(fn)
-                if isinstance(fn, partial) and fn.func is imports._write_chunk_at:
+                if isinstance(fn, imports.ChunkWrite):
                     done[0] += weight
                     bar.update(writing, completed=done[0])
                 return result

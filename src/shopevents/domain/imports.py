@@ -25,6 +25,7 @@ import csv
 import io
 import re
 from collections.abc import Callable, Generator, Iterator
+from dataclasses import dataclass
 from datetime import datetime
 from decimal import Decimal
 from functools import partial
@@ -539,26 +540,31 @@ def chunks(checked: Checked) -> list[list[str]]:
     return [keys[i : i + WRITE_BATCH] for i in range(0, len(keys), WRITE_BATCH)]
 
 
-def write_chunk(
-    conn: Conn,
-    store_id: str,
-    import_id: str,
-    number: int,
-    kind: str,
-    keys: list[str],
-    records: dict[str, bytes],
-    now: int,
-) -> dict[str, int]:
-    """One chunk in the caller's transaction, journalled; its counts."""
-    counts = {"created": 0, "updated": 0, "unchanged": 0}
-    if kind == "products":
-        journal = _write_products(conn, store_id, keys, records, now, counts)
-    else:
-        journal = _write_contacts(conn, store_id, keys, records, now, counts)
-    for key, before in journal:
-        stored.journal(conn, import_id, number, key, now, before)
-    stored.count(conn, import_id, counts["created"], counts["updated"], counts["unchanged"], now)
-    return counts
+@dataclass(frozen=True)
+class ChunkWrite:
+    """One chunk of an import to write: a step of `plan`, called with the connection of its
+    transaction and the time."""
+
+    store_id: str
+    import_id: str
+    number: int
+    kind: str
+    keys: list[str]
+    records: dict[str, bytes]
+
+    def __call__(self, conn: Conn, now: int) -> dict[str, int]:
+        """The chunk in the caller's transaction, journalled; its counts."""
+        counts = {"created": 0, "updated": 0, "unchanged": 0}
+        if self.kind == "products":
+            journal = _write_products(conn, self, now, counts)
+        else:
+            journal = _write_contacts(conn, self, now, counts)
+        for key, before in journal:
+            stored.journal(conn, self.import_id, self.number, key, now, before)
+        stored.count(
+            conn, self.import_id, counts["created"], counts["updated"], counts["unchanged"], now
+        )
+        return counts
 
 
 def finish(conn: Conn, import_id: str, now: int) -> dict[str, Any] | None:
@@ -634,13 +640,9 @@ def recent_imports(conn: Conn, store_id: str, limit: int = 20) -> list[dict[str,
 
 
 def _write_products(
-    conn: Conn,
-    store_id: str,
-    keys: list[str],
-    records: dict[str, bytes],
-    now: int,
-    counts: dict[str, int],
+    conn: Conn, chunk: ChunkWrite, now: int, counts: dict[str, int]
 ) -> list[tuple[str, str | None]]:
+    store_id, keys, records = chunk.store_id, chunk.keys, chunk.records
     found = stored.products(conn, store_id, keys)
     inserts: list[tuple[str, stored.ProductRow]] = []
     updates: list[tuple[str, stored.ProductRow]] = []
@@ -682,13 +684,9 @@ def _decimal(value: Any) -> Decimal:
 
 
 def _write_contacts(
-    conn: Conn,
-    store_id: str,
-    keys: list[str],
-    records: dict[str, bytes],
-    now: int,
-    counts: dict[str, int],
+    conn: Conn, chunk: ChunkWrite, now: int, counts: dict[str, int]
 ) -> list[tuple[str, str | None]]:
+    store_id, keys, records = chunk.store_id, chunk.keys, chunk.records
     found = stored.contacts(conn, store_id, keys)
     inserts: list[tuple[str, stored.ContactRow]] = []
     updates: list[stored.ContactRow] = []
@@ -734,28 +732,13 @@ def plan(
     parts = chunks(checked)
     for number, keys in enumerate(parts):
         yield (
-            partial(
-                _write_chunk_at, store_id, import_id, number, checked.kind, keys, checked.records
-            ),
+            ChunkWrite(store_id, import_id, number, checked.kind, keys, checked.records),
             len(keys),
         )
     report = yield (lambda c, now: finish(c, import_id, now)), 1
     for number in range(len(parts)):
         yield partial(_drop_journal_at, import_id, number), WRITE_BATCH
     return report  # type: ignore[no-any-return]
-
-
-def _write_chunk_at(
-    store_id: str,
-    import_id: str,
-    number: int,
-    kind: str,
-    keys: list[str],
-    records: dict[str, bytes],
-    conn: Conn,
-    now: int,
-) -> dict[str, int]:
-    return write_chunk(conn, store_id, import_id, number, kind, keys, records, now)
 
 
 def _drop_journal_at(import_id: str, number: int, conn: Conn, now: int) -> None:
