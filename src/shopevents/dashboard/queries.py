@@ -60,33 +60,6 @@ def _matches(item: dict[str, Any], status: str | None, event_type: str | None) -
     )
 
 
-def request_summaries(
-    conn: Conn,
-    store_id: str,
-    *,
-    after_id: int = 0,
-    before_id: int | None = None,
-    limit: int = 50,
-    status: str | None = None,
-    event_type: str | None = None,
-    text: str | None = None,
-) -> list[dict[str, Any]]:
-    """The store's requests (newest first), without their bodies: after `after_id` (the live
-    list) or before `before_id` (the "older" pages), filtered by an event's outcome and
-    type (`status`, `event_type`: one event must have both) and by `text` (a request
-    number, or part of a tracker id or of the contact's e-mail)."""
-    return request_page(
-        conn,
-        store_id,
-        after_id=after_id,
-        before_id=before_id,
-        limit=limit,
-        status=status,
-        event_type=event_type,
-        text=text,
-    )[0]
-
-
 def request_page(
     conn: Conn,
     store_id: str,
@@ -98,7 +71,11 @@ def request_page(
     event_type: str | None = None,
     text: str | None = None,
 ) -> tuple[list[dict[str, Any]], int | None]:
-    """`request_summaries` and the cursor of the next older page (None at the end)."""
+    """The store's requests (newest first), without their bodies, and the cursor of the next
+    older page (None at the end): after `after_id` (the live list) or before `before_id` (the
+    "older" pages), filtered by an event's outcome and type (`status`, `event_type`: one event
+    must have both) and by `text` (a request number, or part of a tracker id or of the
+    contact's e-mail)."""
     where = stored.RequestFilter(status=status or None, event_type=event_type or None)
     if text:
         t = text.strip().lstrip("#")
