@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 import click
 
 from shopevents.cli.common import resolve_store, store_option
@@ -35,16 +37,10 @@ from shopevents.domain import store_settings
 @click.option("--seed", default=None, type=int, help="Random seed (same seed, same traffic).")
 @pass_env
 def demo_command(
-    env: Env,
-    url: str,
-    store_ref: str | None,
-    api_key: str | None,
-    visitors: int,
-    days: int,
-    abandon_after: str,
-    seed: int | None,
+    env: Env, url: str, store_ref: str | None, abandon_after: str, **traffic: Any
 ) -> None:
     """Fill a store with realistic simulated traffic through the real ingest endpoint."""
+    # `traffic` (--api-key, --visitors, --days, --seed) goes to `run_demo` as it is.
     import httpx
 
     from shopevents.simulate import run_demo
@@ -67,13 +63,4 @@ def demo_command(
             f"no shopevents server answers at {base} ({exc}): start one with "
             "`shopevents serve --demo`, or fix --url"
         ) from None
-    run_demo(
-        env,
-        url=base,
-        store_ref=store_id,
-        api_key=api_key,
-        visitors=visitors,
-        days=days,
-        abandon_after=abandon_after,
-        seed=seed,
-    )
+    run_demo(env, url=base, store_ref=store_id, abandon_after=abandon_after, **traffic)
