@@ -14,6 +14,7 @@ import ipaddress
 from collections.abc import Callable
 
 from shopevents.clock import monotonic
+from shopevents.config.settings import IngestSettings
 
 MAX_KEYS = 100_000
 """Buckets kept per limit; past it, buckets full again (idle long enough) are forgotten."""
@@ -72,6 +73,16 @@ class RateLimiter:
         self.exempt_loopback = exempt_loopback
         self.clock = clock
         self._loopback: dict[str, bool] = {}
+
+    @classmethod
+    def of(cls, settings: IngestSettings) -> RateLimiter:
+        """The limiter of the ingest settings: the rates per store and per client, and whether
+        loopback clients are exempt."""
+        return cls(
+            settings.rate_limit_per_store,
+            settings.rate_limit_per_client,
+            exempt_loopback=settings.rate_limit_exempt_loopback,
+        )
 
     def client_limited(self, client: str) -> bool:
         if not self.exempt_loopback:

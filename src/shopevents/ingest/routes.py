@@ -115,11 +115,7 @@ class IngestEndpoint:
     def __init__(self, ctx: AppContext) -> None:
         self.ctx = ctx
         self.settings = ctx.settings.ingest
-        self.limiter = RateLimiter(
-            self.settings.rate_limit_per_store,
-            self.settings.rate_limit_per_client,
-            exempt_loopback=self.settings.rate_limit_exempt_loopback,
-        )
+        self.limiter = RateLimiter.of(self.settings)
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         await self.handle(scope["path_params"]["store_id"], scope, receive, send)

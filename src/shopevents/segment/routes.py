@@ -93,11 +93,7 @@ class SegmentEndpoint:
     def __init__(self, ctx: AppContext) -> None:
         self.ctx = ctx
         self.settings = ctx.settings.ingest
-        self.limiter = RateLimiter(
-            self.settings.rate_limit_per_store,
-            self.settings.rate_limit_per_client,
-            exempt_loopback=self.settings.rate_limit_exempt_loopback,
-        )
+        self.limiter = RateLimiter.of(self.settings)
 
     def routes(self) -> list[Route]:
         out = []
