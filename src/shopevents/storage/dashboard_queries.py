@@ -8,6 +8,7 @@ from typing import Any, NamedTuple
 
 from shopevents.storage.codec import dumps, loads
 from shopevents.storage.database import Conn
+from shopevents.storage.reads import quarantine_where
 
 
 class RequestRow(NamedTuple):
@@ -169,14 +170,8 @@ def quarantine_codes(conn: Conn, store_id: str) -> list[CodeCount]:
 
 
 def quarantine_count(conn: Conn, store_id: str, code: str | None, pending_only: bool) -> int:
-    sql = "SELECT COUNT(*) FROM quarantine WHERE store_id = ?"
-    params: list[Any] = [store_id]
-    if code:
-        sql += " AND code = ?"
-        params.append(code)
-    if pending_only:
-        sql += " AND (replay_status IS NULL OR replay_status = 'rejected')"
-    return int(conn.scalar(sql, params) or 0)
+    where, params = quarantine_where(store_id, code, pending_only)
+    return int(conn.scalar(f"SELECT COUNT(*) FROM quarantine WHERE {where}", params) or 0)
 
 
 def purchase_repeats(

@@ -403,6 +403,19 @@ def recent_requests(
     ]
 
 
+def quarantine_where(store_id: str, code: str | None, pending_only: bool) -> tuple[str, list[Any]]:
+    """The condition (and its parameters) on a store's quarantined events: of `code` when
+    given, and only those not replayed yet or rejected again when `pending_only`."""
+    sql = "store_id = ?"
+    params: list[Any] = [store_id]
+    if code:
+        sql += " AND code = ?"
+        params.append(code)
+    if pending_only:
+        sql += " AND (replay_status IS NULL OR replay_status = 'rejected')"
+    return sql, params
+
+
 def quarantine(
     conn: Conn,
     store_id: str,
@@ -412,17 +425,11 @@ def quarantine(
     limit: int = 100,
     offset: int = 0,
 ) -> list[dict[str, Any]]:
+    where, params = quarantine_where(store_id, code, pending_only)
     sql = (
-        "SELECT id, request_id, idx, type, code, received_at, raw, errors, replayed_at, replay_status FROM quarantine "
-        "WHERE store_id = ?"
+        "SELECT id, request_id, idx, type, code, received_at, raw, errors, replayed_at, replay_status "
+        f"FROM quarantine WHERE {where} ORDER BY id DESC LIMIT ? OFFSET ?"
     )
-    params: list[Any] = [store_id]
-    if code:
-        sql += " AND code = ?"
-        params.append(code)
-    if pending_only:
-        sql += " AND (replay_status IS NULL OR replay_status = 'rejected')"
-    sql += " ORDER BY id DESC LIMIT ? OFFSET ?"
     params += [limit, offset]
     return [
         {
