@@ -102,38 +102,19 @@ _EVENT = Insert(
 )
 
 
-def append_event(
-    conn: Conn,
-    store_id: str,
-    request_id: int,
-    idx: int,
-    type_: str | None,
-    status: str,
-    at: int,
-    contact_id: str | None,
-    warnings: str | None,
-    data: str,
-) -> int:
+EventValues = tuple[str, int, int, str | None, str, int, str | None, str | None, str]
+"""An event's row: store_id, request_id, idx, type, status, received_at, contact_id,
+warnings (JSON or None) and data (JSON)."""
+
+
+def append_event(conn: Conn, *values: *EventValues) -> int:
     """Queue an event's row; give its id."""
-    return conn.append_id(
-        _EVENT, (store_id, request_id, idx, type_, status, at, contact_id, warnings, data)
-    )
+    return conn.append_id(_EVENT, values)
 
 
-def insert_event(
-    conn: Conn,
-    store_id: str,
-    request_id: int,
-    idx: int,
-    type_: str | None,
-    status: str,
-    at: int,
-    contact_id: str | None,
-    warnings: str | None,
-    data: str,
-) -> None:
+def insert_event(conn: Conn, *values: *EventValues) -> None:
     """Write an event's row now."""
-    conn.execute(_EVENT, (store_id, request_id, idx, type_, status, at, contact_id, warnings, data))
+    conn.execute(_EVENT, values)
 
 
 _QUARANTINE = Insert(
