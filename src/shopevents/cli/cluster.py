@@ -66,7 +66,14 @@ def process(env: Env, nats_urls: str | None, prefix: str | None, no_worker: bool
     click.echo(f"shopevents process: database {env.where}, {where}", err=True)
     c = settings.cluster
     try:
-        processor.run(settings, env.db, env.clock, c.nats_urls, c.prefix, worker=not no_worker)
+        processor.Processor(
+            settings,
+            env.db,
+            env.clock,
+            nats_urls=c.nats_urls,
+            prefix=c.prefix,
+            worker=not no_worker,
+        ).run_until_signalled()
     except KeyboardInterrupt:
         pass
 

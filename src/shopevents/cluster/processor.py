@@ -159,6 +159,19 @@ class Processor:
         with contextlib.suppress(Exception):
             uvloop.run(main())  # the event loop `collect` and `serve` run on too (uvicorn's)
 
+    def run_until_signalled(self) -> None:
+        """`shopevents process`: run in an event loop of this thread until SIGINT or SIGTERM
+        (then a graceful stop)."""
+
+        async def main() -> None:
+            stop = asyncio.Event()
+            loop = asyncio.get_running_loop()
+            for sig in (signal.SIGINT, signal.SIGTERM):
+                loop.add_signal_handler(sig, stop.set)
+            await self.run(stop)
+
+        uvloop.run(main())  # the event loop `collect` and `serve` run on too (uvicorn's)
+
     def stop(self, timeout: float = 60) -> None:
         """Graceful: the batches in hand are applied and acknowledged, the leases released."""
         if self._loop is not None and self._stop is not None:
@@ -523,26 +536,3 @@ def rebuild(store: StoreRecord, message: messages.IntakeMessage, max_event_bytes
     prepared.tracker_id = message.tracker_id
     prepared.decided = dict(message.purchases) or None
     return prepared
-
-
-def run(
-    settings: Settings,
-    db: Database,
-    clock: Clock,
-    nats_urls: str | None = None,
-    prefix: str | None = None,
-    worker: bool = True,
-) -> None:
-    """`shopevents process`: a processor until SIGINT or SIGTERM (then a graceful stop)."""
-
-    async def main() -> None:
-        stop = asyncio.Event()
-        loop = asyncio.get_running_loop()
-        for sig in (signal.SIGINT, signal.SIGTERM):
-            loop.add_signal_handler(sig, stop.set)
-        processor = Processor(
-            settings, db, clock, nats_urls=nats_urls, prefix=prefix, worker=worker
-        )
-        await processor.run(stop)
-
-    uvloop.run(main())  # the event loop `collect` and `serve` run on too (uvicorn's)
