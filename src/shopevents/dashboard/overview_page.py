@@ -43,17 +43,7 @@ async def overview(request: Request) -> Response:
     now = ctx.now_us()
 
     def load(c: Conn) -> dict[str, Any]:
-        facts = rollups.read_facts(
-            c,
-            store.id,
-            store.timezone,
-            rng.start_us,
-            rng.end_us,
-            rng.first_ord,
-            rng.last_ord,
-            rollups.KINDS,
-            hourly=hourly,
-        )
+        facts = rq.range_facts(c, store, rng, rollups.KINDS, hourly=hourly)
         rev = rq.revenue(c, store, day_rng, group_by, facts=facts)
         out = {
             "revenue": rev,

@@ -48,9 +48,11 @@ def _range_json(rng: Range) -> dict[str, Any]:
     return {"from": rng.first.isoformat(), "to": rng.last.isoformat(), "interval": rng.interval}
 
 
-def _facts(
+def range_facts(
     conn: Conn, store: StoreRecord, rng: Range, parts: tuple[str, ...], hourly: bool = False
 ) -> rollups.Facts:
+    """The facts of `parts` (`rollups.KINDS`) for a store's range; quality facts per
+    15-minute slot when `hourly`."""
     return rollups.read_facts(
         conn,
         store.id,
@@ -92,7 +94,7 @@ def revenue(
         )
     converting = currency is None
     currency = (currency or store.reporting).upper()
-    facts = facts or _facts(conn, store, rng, ("sales",))
+    facts = facts or range_facts(conn, store, rng, ("sales",))
     buckets = rng.buckets()
 
     per: dict[date, list[int]] = {b: figures.empty() for b in buckets}
@@ -217,7 +219,7 @@ def carts(
     """Carts created, abandoned, purchased and recovered per bucket; the recovery rate (of
     the carts abandoned in the range, the share recovered since) and the recovered revenue
     (purchases in the range that recovered an abandoned cart, store currency)."""
-    facts = facts or _facts(conn, store, rng, ("carts", "sales"))
+    facts = facts or range_facts(conn, store, rng, ("carts", "sales"))
     measures = ("created", "abandoned", "purchased", "recovered")
     buckets = rng.buckets()
     per: dict[date, dict[str, int]] = {b: dict.fromkeys(measures, 0) for b in buckets}
@@ -268,7 +270,7 @@ def products(
     returns (refunds by lines, counted on the day of the return): ranked by `netRevenue` and
     `netUnits`; `units` and `revenue` are as sold."""
     currency = (currency or store.currency).upper()
-    facts = facts or _facts(conn, store, rng, ("sales",))
+    facts = facts or range_facts(conn, store, rng, ("sales",))
     # units, revenue, orders, returned units, returned amount
     acc: dict[str, list[int]] = defaultdict(lambda: [0, 0, 0, 0, 0])
     for (_day, cur, pid), (units, rev, orders) in facts.products.items():
@@ -329,7 +331,7 @@ def data_quality(
     `until_us` left out)."""
     hourly = rng.interval == "hour"
     if facts is None or (hourly and facts.quality_unit != "slot"):
-        facts = _facts(conn, store, rng, ("events", "rejections"), hourly=hourly)
+        facts = range_facts(conn, store, rng, ("events", "rejections"), hourly=hourly)
     by_slot = facts.quality_unit == "slot"
     keys: list[Any] = rng.hour_buckets() if hourly else rng.buckets()
     if hourly and until_us is not None:
@@ -409,7 +411,7 @@ def overview_for(
 ) -> dict[str, Any]:
     """Every overview report over one read of the facts."""
     hourly = rng.days <= HOURLY_DAYS
-    facts = _facts(conn, store, rng, rollups.KINDS, hourly=hourly)
+    facts = range_facts(conn, store, rng, rollups.KINDS, hourly=hourly)
     events_rng = Range(store.timezone, rng.first, rng.last, "hour" if hourly else rng.interval)
     return {
         "revenue": revenue(conn, store, rng, group_by, facts=facts),
