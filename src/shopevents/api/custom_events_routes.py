@@ -141,13 +141,12 @@ async def post_event(
         email, problem = custom_events.check_email(doc["email"], "/email", "email")
         if problem or email is None:
             raise custom_posts.unmappable([problem] if problem else [], "the body")
-        payload = doc["payload"]
+        post = custom_posts.Post(event_type, email, doc["payload"])
     else:
-        email, payload = custom_posts.map_or_error(event_type, doc)
+        post = custom_posts.map_or_error(event_type, doc)
     key = custom_posts.request_key_of(
         {"requestId": [params["requestId"]]} if "requestId" in params else {}, doc
     )
-    found = event_type
 
     def run(conn: Conn, now: int) -> Any:
         try:
@@ -155,9 +154,7 @@ async def post_event(
                 conn,
                 now,
                 store,
-                found,
-                email,
-                payload,
+                post,
                 channel="api",
                 body=body,
                 request_key=key,
@@ -175,7 +172,7 @@ async def post_event(
                 issue(
                     "invalid_value",
                     "/email",
-                    f"Expected the e-mail of an existing contact (createContact is false); received {email!r}",
+                    f"Expected the e-mail of an existing contact (createContact is false); received {post.email!r}",
                 )
             ],
         )

@@ -17,7 +17,7 @@ recorded twice.
 from __future__ import annotations
 
 from decimal import Decimal
-from typing import Any
+from typing import Any, NamedTuple
 from urllib.parse import parse_qs
 
 import msgspec
@@ -96,13 +96,19 @@ def request_key_of(params: dict[str, list[str]], doc: Any) -> str | None:
     return key
 
 
+class Post(NamedTuple):
+    """A custom post mapped through its type: the type, the contact's e-mail, the payload."""
+
+    event_type: types.CustomEventType
+    email: str
+    payload: dict[str, Any]
+
+
 def record(
     conn: Conn,
     now: int,
     store: StoreRecord,
-    event_type: types.CustomEventType,
-    email: str,
-    payload: dict[str, Any],
+    post: Post,
     *,
     channel: str,
     body: bytes,
@@ -113,6 +119,7 @@ def record(
     e-mail, through the intake transaction as a server-side request of one `custom` event.
     Gives the answer (also stored with the request). Raises `NoContact` (having written
     nothing) when `create_contact` is false and the contact does not exist."""
+    event_type, email, payload = post
     if (
         not create_contact
         and contacts.with_last_tracker(conn, store.id, email) is None
@@ -203,25 +210,15 @@ def replay_quarantined(
     event_type = types.by_id(conn, store.id, type_id)
     try:
         if event_type is None:
-            raise ApiError(
-                "unknown_custom_event_type",
-                f"eventId: no custom event type {type_id!r} in this store",
-                errors=[
-                    issue(
-                        "invalid_value",
-                        "/eventId",
-                        f"Expected the id of one of the store's custom event types; received {type_id!r}",
-                    )
-                ],
-            )
+            raise unknown_type(type_id)
         doc = decode_body(raw)
-        email, payload = map_or_error(event_type, doc)
+        post = map_or_error(event_type, doc)
     except ApiError as exc:
         first = exc.errors[0] if exc.errors else issue("invalid_value", "", exc.message)
         errors = _errors(first, exc.errors, type_id)
         requests.mark_refused_again(conn, quarantine_id, exc.code, errors, now)
         return {"id": quarantine_id, "status": "rejected", "error": first}
-    record(conn, now, store, event_type, email, payload, channel="replay", body=raw)
+    record(conn, now, store, post, channel="replay", body=raw)
     requests.mark_replayed(conn, quarantine_id, now)
     return {
         "id": quarantine_id,
@@ -229,6 +226,21 @@ def replay_quarantined(
         "warnings": [],
         "originalRequestId": row.request_id,
     }
+
+
+def unknown_type(type_id: str) -> ApiError:
+    """The error of a post whose `eventId` names no custom event type of the store."""
+    return ApiError(
+        "unknown_custom_event_type",
+        f"eventId: no custom event type {type_id!r} in this store",
+        errors=[
+            issue(
+                "invalid_value",
+                "/eventId",
+                f"Expected the id of one of the store's custom event types; received {type_id!r}",
+            )
+        ],
+    )
 
 
 def unmappable(problems: list[dict[str, str]], what: str) -> ApiError:
@@ -240,13 +252,13 @@ def unmappable(problems: list[dict[str, str]], what: str) -> ApiError:
     )
 
 
-def map_or_error(event_type: types.CustomEventType, doc: Any) -> tuple[str, dict[str, Any]]:
+def map_or_error(event_type: types.CustomEventType, doc: Any) -> Post:
     email, payload, problems = custom_events.map_body(
         event_type.contact_email, event_type.payload, doc
     )
     if problems or email is None:
         raise unmappable(problems, f"custom event type {event_type.alias!r}")
-    return email, payload
+    return Post(event_type, email, payload)
 
 
 async def ingest(
@@ -266,20 +278,10 @@ async def ingest(
         error: ApiError | None = None
         try:
             if event_type is None:
-                raise ApiError(
-                    "unknown_custom_event_type",
-                    f"eventId: no custom event type {type_id!r} in this store",
-                    errors=[
-                        issue(
-                            "invalid_value",
-                            "/eventId",
-                            f"Expected the id of one of the store's custom event types; received {type_id!r}",
-                        )
-                    ],
-                )
+                raise unknown_type(type_id)
             doc = decode_body(body)
             key = request_key_of(query_params(scope), doc)
-            email, payload = map_or_error(event_type, doc)
+            post = map_or_error(event_type, doc)
         except ApiError as exc:
             error = exc
         if error is not None:
@@ -301,19 +303,10 @@ async def ingest(
             ctx.count("ingest_requests", str(failed.status))
             ctx.count("ingest_events", "rejected")
             return failed.status, answer, cors
-        assert event_type is not None
-        found = event_type
+        mapped = post
         answer = await ctx.write(
             lambda conn, now: record(
-                conn,
-                now,
-                store,
-                found,
-                email,
-                payload,
-                channel="server",
-                body=body,
-                request_key=key,
+                conn, now, store, mapped, channel="server", body=body, request_key=key
             )
         )
     except StorageUnavailable as exc:

@@ -112,11 +112,6 @@ def append_event(conn: Conn, *values: *EventValues) -> int:
     return conn.append_id(_EVENT, values)
 
 
-def insert_event(conn: Conn, *values: *EventValues) -> None:
-    """Write an event's row now."""
-    conn.execute(_EVENT, values)
-
-
 _QUARANTINE = Insert(
     "quarantine", "store_id, request_id, idx, type, code, received_at, raw, errors"
 )
