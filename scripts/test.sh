@@ -3,7 +3,7 @@
 #   bash scripts/test.sh --fast   the fast tier: the unit tests and the SQLite-only tests, without
 #                                 PostgreSQL, cluster mode, the browser, and the tests marked
 #                                 slow (crash, property) or exclusive (timing)
-# Any other arguments go to pytest (e.g. `bash scripts/test.sh tests/unit -x`, `-n 0` to run
+# Any other arguments go to pytest (e.g. `bash scripts/test.sh tests/domain -x`, `-n 0` to run
 # in one process). SHOPEVENTS_TEST_WORKERS sets the number of pytest-xdist worker processes.
 set -euo pipefail
 cd "$(dirname "$0")/.."

@@ -40,6 +40,10 @@ from tests.natscluster import (
 )
 from tests.shop import Shop
 
+# The browser tests' fixtures (Chromium, pages, a shopevents server per module), used by the
+# tests of the client script, the dashboard and the demo shop.
+pytest_plugins = ["tests.browser"]
+
 ROOT = Path(__file__).resolve().parent.parent
 EXAMPLES = ROOT / "docs" / "examples"
 PG_URL = os.environ.get("SHOPEVENTS_TEST_POSTGRES", "postgresql://postgres@127.0.0.1:5432/test")

@@ -49,7 +49,7 @@ from tests.conftest import (
     make_store,
     pg_url_for,
 )
-from tests.integration.test_dashboard_support import add_user, login, owner_hooks
+from tests.dashboard.support import add_user, login, owner_hooks
 from tests.natscluster import LoopThread, NatsCluster
 
 pytestmark = pytest.mark.skipif(not CLUSTER, reason="cluster mode is not among the test modes")

@@ -9,7 +9,7 @@ import httpx
 
 from shopevents.storage.database import Database
 from tests.conftest import LiveServer
-from tests.integration.test_dashboard_support import add_user, login
+from tests.dashboard.support import add_user, login
 
 
 def test_write_keys_and_verdicts_in_the_dashboard(server: LiveServer, db: Database) -> None:

@@ -26,7 +26,7 @@ from shopevents.config.settings import Settings
 
 # SHOPEVENTS_* variables that are not settings: the settings file, the password
 # `users create` reads, the CLI's traceback switch, and the test and benchmark tools' own
-# (SHOPEVENTS_TEST_*, ...). tests/unit/test_settings.py finds any other the code reads.
+# (SHOPEVENTS_TEST_*, ...). tests/config/test_settings.py finds any other the code reads.
 OTHER_ENV = frozenset(
     {
         "SHOPEVENTS_CONFIG",
