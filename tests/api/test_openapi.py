@@ -8,6 +8,7 @@ status codes and content types, responses that match their schemas, valid data a
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import re
@@ -55,12 +56,11 @@ class Served:
     dialect: str
 
 
-@pytest.fixture(scope="module", params=BACKENDS)
-def served(
-    request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory
-) -> Iterator[Served]:
+@contextlib.contextmanager
+def _serve(backend: str, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Served]:
+    """A live server of the app on a new database of `backend`, with a store and its key."""
     name = None
-    if request.param == "sqlite":
+    if backend == "sqlite":
         url = f"sqlite:///{tmp_path_factory.mktemp('openapi') / 'o.db'}"
     else:
         name = create_pg_database()
@@ -80,6 +80,21 @@ def served(
         live.stop()
         if name:
             drop_pg_database(name)
+
+
+@pytest.fixture(scope="module", params=BACKENDS)
+def served(
+    request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory
+) -> Iterator[Served]:
+    with _serve(request.param, tmp_path_factory) as served:
+        yield served
+
+
+@pytest.fixture(scope="module")
+def every_backend(tmp_path_factory: pytest.TempPathFactory) -> Iterator[list[Served]]:
+    """A live server on each backend: schemathesis sends each case it makes to every one."""
+    with contextlib.ExitStack() as stack:
+        yield [stack.enter_context(_serve(b, tmp_path_factory)) for b in BACKENDS]
 
 
 # --- the document and the routes ------------------------------------------------------------
@@ -180,9 +195,9 @@ CORE = (
 )
 
 
-def _schemathesis(served: Served, mode: GenerationMode, core: bool) -> dict[str, str]:
+def _schemathesis(servers: list[Served], mode: GenerationMode, core: bool) -> dict[str, str]:
     failures: dict[str, str] = {}
-    for op in _operations(served.doc):
+    for op in _operations(servers[0].doc):
         if op.path.startswith("/api/webhooks"):
             continue  # they call out to the URLs they are given: tested with their own fakes
         if op.path.startswith(CORE) != core:
@@ -190,30 +205,37 @@ def _schemathesis(served: Served, mode: GenerationMode, core: bool) -> dict[str,
         checks = POSITIVE if mode == GenerationMode.POSITIVE else NEGATIVE
         if not core:
             checks = [c for c in checks if c is not positive_data_acceptance]
-        _run(served, op, mode, checks, failures)
+        _run(servers, op, mode, checks, failures)
     return failures
 
 
 @pytest.mark.slow
 @MODES
-def test_schemathesis(served: Served, mode: GenerationMode) -> None:
-    failures = _schemathesis(served, mode, core=True)
+def test_schemathesis(every_backend: list[Served], mode: GenerationMode) -> None:
+    failures = _schemathesis(every_backend, mode, core=True)
     assert not failures, "\n\n".join(f"== {k}\n{v}" for k, v in failures.items())
 
 
 @pytest.mark.slow
 @MODES
-def test_schemathesis_other(served: Served, mode: GenerationMode) -> None:
+def test_schemathesis_other(every_backend: list[Served], mode: GenerationMode) -> None:
     """The rest of the document (reports). Their days must also be in order and at most
     3,700 apart, a constraint across two parameters that JSON Schema cannot state and the
     document states in words, so positive cases are not required to be accepted there."""
-    failures = _schemathesis(served, mode, core=False)
+    failures = _schemathesis(every_backend, mode, core=False)
     assert not failures, "\n\n".join(f"== {k}\n{v}" for k, v in failures.items())
 
 
 def _run(
-    served: Served, op: Any, mode: GenerationMode, checks: list[Any], failures: dict[str, str]
+    servers: list[Served],
+    op: Any,
+    mode: GenerationMode,
+    checks: list[Any],
+    failures: dict[str, str],
 ) -> None:
+    """Cases of one operation, each sent to the server of every backend (a case costs more to
+    make than to send)."""
+
     @settings(
         max_examples=EXAMPLES, deadline=None, database=None, suppress_health_check=list(HealthCheck)
     )
@@ -231,12 +253,13 @@ def _run(
                 and isinstance(case.body.get("abandonAfterSeconds"), float)
             )
         )
-        try:
-            case.call_and_validate(
-                base_url=served.server.url, headers=served.store.auth, checks=checks
-            )
-        except (Exception, FailureGroup) as exc:  # collect, one per operation, and go on
-            failures.setdefault(op.label, str(exc)[:3000])
+        for served in servers:
+            try:
+                case.call_and_validate(
+                    base_url=served.server.url, headers=served.store.auth, checks=checks
+                )
+            except (Exception, FailureGroup) as exc:  # collect, one per operation, and go on
+                failures.setdefault(f"{op.label} ({served.dialect})", str(exc)[:3000])
 
     run()
 
