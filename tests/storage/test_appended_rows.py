@@ -6,12 +6,11 @@ from __future__ import annotations
 import pytest
 
 from shopevents.storage.database import COPY_MIN_ROWS, Database
-from shopevents.storage.statements import insert
+from shopevents.storage.statements import Insert
 
-INSERT = "INSERT INTO outbox (store_id, topic, occurred_at, payload) VALUES (?, ?, ?, ?)"
-INSERT_EVENT = (
-    "INSERT INTO events (store_id, request_id, idx, type, status, received_at, contact_id, warnings, data) "
-    "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)"
+INSERT = Insert("outbox", "store_id, topic, occurred_at, payload")
+INSERT_EVENT = Insert(
+    "events", "store_id, request_id, idx, type, status, received_at, contact_id, warnings, data"
 )
 
 
@@ -82,12 +81,7 @@ def test_ids_are_unique_across_appends_direct_inserts_and_reservations(db: Datab
             # A direct insert takes an id of its own.
             given.append(conn.insert_id(INSERT_EVENT, _event(2)))
             given.append(conn.append_id(INSERT_EVENT, _event(3)))
-            conn.append(
-                INSERT_EVENT.replace("(store_id", "(id, store_id").replace(
-                    "VALUES (", "VALUES (?, "
-                ),
-                (reserved, *_event(4)),
-            )
+            conn.append(INSERT_EVENT.with_id, (reserved, *_event(4)))
             given.append(reserved)
         with conn.transaction():
             given.append(conn.append_id(INSERT_EVENT, _event(5)))
@@ -148,10 +142,7 @@ def test_ids_taken_long_ago_are_not_used(db: Database) -> None:
         b.close()
 
 
-INSERT_REQUEST = (
-    "INSERT INTO requests (store_id, received_at, channel, request_key, body, response) "
-    "VALUES (?, ?, ?, ?, ?, ?)"
-)
+INSERT_REQUEST = Insert("requests", "store_id, received_at, channel, request_key, body, response")
 AWKWARD_TEXTS = ["tab\there", "new\nline", "back\\slash \\N", "quote ' \" ", "ünïcödé ✓", "", "\\."]
 
 
@@ -176,8 +167,8 @@ def test_many_queued_rows_of_a_statement_round_trip_exactly(db: Database) -> Non
             for i in range(5):
                 conn.append(INSERT, ("s1", "ping", i, "{}"))
             # Both statements qualify for COPY (the outbox's 5 rows are too few).
-            assert insert(INSERT_EVENT).with_id.plain
-            assert insert(INSERT_REQUEST).plain
+            assert INSERT_EVENT.with_id.plain
+            assert INSERT_REQUEST.plain
         got = conn.all(
             "SELECT id, store_id, request_id, idx, type, status, received_at, contact_id, "
             "warnings, data FROM events ORDER BY id"

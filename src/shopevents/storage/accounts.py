@@ -12,6 +12,7 @@ from typing import Any, NamedTuple
 
 from shopevents.storage.codec import dumps, loads
 from shopevents.storage.database import Conn
+from shopevents.storage.statements import Insert
 
 ROLES = ("viewer", "admin", "owner")
 RANK = {role: i for i, role in enumerate(ROLES)}
@@ -102,11 +103,11 @@ class UserListed(NamedTuple):
     created_at: int
 
 
+_NEW_USER = Insert("users", "username, password_hash, created_at")
+
+
 def new_user(conn: Conn, username: str, password_hash: str, now: int) -> int:
-    return conn.insert_id(
-        "INSERT INTO users (username, password_hash, created_at) VALUES (?, ?, ?)",
-        (username, password_hash, now),
-    )
+    return conn.insert_id(_NEW_USER, (username, password_hash, now))
 
 
 def set_password_hash(conn: Conn, user_id: int, password_hash: str) -> None:

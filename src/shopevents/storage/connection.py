@@ -13,7 +13,7 @@ from contextlib import AbstractContextManager, contextmanager
 from typing import Any, Literal
 
 from shopevents.errors import StorageUnavailable
-from shopevents.storage.statements import Insert, Statement, insert, statement
+from shopevents.storage.statements import Insert, Statement, statement
 
 Dialect = Literal["sqlite", "postgres"]
 
@@ -88,7 +88,7 @@ class Conn:
         `keys`, in one statement."""
         raise NotImplementedError
 
-    def insert_id(self, sql: Insert | str, params: Sequence[Any] = ()) -> int:
+    def insert_id(self, ins: Insert, params: Sequence[Any] = ()) -> int:
         """Run `INSERT INTO t (cols) VALUES (...)` and give the new row's id."""
         raise NotImplementedError
 
@@ -105,13 +105,12 @@ class Conn:
 
     # -- appended rows ---------------------------------------------------------------------
 
-    def append(self, sql: Insert | str, params: Sequence[Any]) -> None:
+    def append(self, ins: Insert, params: Sequence[Any]) -> None:
         """Queue an INSERT for a table written but not read back in the transaction (events,
         activities, outbox...). The rows of one statement are written together, one
         `executemany` (SQLite) or multi-row INSERT (PostgreSQL), before COMMIT or before any
         other statement that names the table, so reads still see them. Outside a transaction
         the row is written at once."""
-        ins = sql if isinstance(sql, Insert) else insert(sql)
         if not self.in_tx:
             self.execute(ins, params)
             return
@@ -123,9 +122,8 @@ class Conn:
             self._watched.add(ins.table)
         rows.append(params)
 
-    def append_id(self, sql: Insert | str, params: Sequence[Any]) -> int:
+    def append_id(self, ins: Insert, params: Sequence[Any]) -> int:
         """`append` with the new row's id chosen now and given back."""
-        ins = insert(sql)
         if not self.in_tx:
             return self.insert_id(ins, params)
         new_id = self.reserve_id(ins.table)

@@ -10,7 +10,7 @@ from typing import Any
 from shopevents.clock import monotonic
 from shopevents.errors import StorageUnavailable
 from shopevents.storage.connection import Conn
-from shopevents.storage.statements import Insert, Statement, insert
+from shopevents.storage.statements import Insert, Statement
 
 ID_BLOCK = 256
 # A block of ids is used within this many seconds of being taken from the sequence, or
@@ -69,10 +69,9 @@ class PostgresConn(Conn):
             (list(keys), store_id),
         )
 
-    def insert_id(self, sql: Insert | str, params: Sequence[Any] = ()) -> int:
+    def insert_id(self, ins: Insert, params: Sequence[Any] = ()) -> int:
         """The id is taken from a block of the table's sequence numbers fetched ahead, so the
         INSERT needs no answer and pipelines with the rest of the transaction."""
-        ins = insert(sql)
         new_id = self._next_id(ins.table)
         self.execute(ins.with_id, (new_id, *params))
         return new_id

@@ -12,7 +12,7 @@ from typing import Any
 
 from shopevents.errors import StorageBusy, StorageUnavailable
 from shopevents.storage.connection import Conn
-from shopevents.storage.statements import Insert, Statement, insert
+from shopevents.storage.statements import Insert, Statement
 
 BEGIN_IMMEDIATE = Statement("BEGIN IMMEDIATE")
 
@@ -54,10 +54,9 @@ class SqliteConn(Conn):
             (store_id, *params),
         )
 
-    def insert_id(self, sql: Insert | str, params: Sequence[Any] = ()) -> int:
+    def insert_id(self, ins: Insert, params: Sequence[Any] = ()) -> int:
         """The new row's id comes back through RETURNING, unless this transaction hands out
         the table's ids itself (`reserve_id`)."""
-        ins = insert(sql)
         if ins.table not in self._last_ids:
             return int(self.execute(ins.returning_id, params).fetchone()[0])
         new_id = self.reserve_id(ins.table)

@@ -8,16 +8,21 @@ by its table and columns, so the forms the connections need (with an explicit `i
 many rows in one statement, COPY) are built from them, never parsed out of SQL text.
 
 Statements are declared once, at module level, and a connection runs the text of its own
-backend. A statement given to a connection as plain text is declared on first use and kept.
+backend. A statement given to a connection as plain text is declared on first use and kept;
+an INSERT whose rows a connection queues is always declared as an `Insert`.
 """
 
 from __future__ import annotations
 
-import re
+import string
 from collections.abc import Sequence
 from functools import cached_property
 
-_WORD = re.compile(r"[A-Za-z_][A-Za-z0-9_]*")
+# Every character but letters, digits and `_` becomes a space: what is left, split, is a
+# statement's words.
+_SPACES = str.maketrans(
+    {c: " " for c in map(chr, range(128)) if c not in string.ascii_letters + string.digits + "_"}
+)
 
 
 def pg_text(text: str) -> str:
@@ -35,8 +40,8 @@ class Statement:
     def __init__(self, sqlite: str, postgres: str | None = None) -> None:
         self.sqlite = sqlite
         self.postgres = pg_text(sqlite) if postgres is None else postgres
-        words = _WORD.findall(sqlite if postgres is None else f"{sqlite} {postgres}")
-        self.names = frozenset(w.lower() for w in words)
+        words = (sqlite if postgres is None else f"{sqlite} {postgres}").translate(_SPACES)
+        self.names = frozenset(w.lower() for w in words.split())
 
     def __repr__(self) -> str:
         return f"Statement({self.sqlite!r})"
@@ -107,8 +112,6 @@ class Insert(Statement):
 
 
 _DECLARED: dict[str, Statement] = {}
-_INSERTS: dict[str, Insert] = {}
-_INSERT_TEXT = re.compile(r"^\s*INSERT INTO (\w+) \(([^)]*)\) VALUES \((.*)\)\s*$", re.S)
 
 
 def statement(sql: Statement | str) -> Statement:
@@ -120,42 +123,4 @@ def statement(sql: Statement | str) -> Statement:
         out = Statement(sql)
         if len(_DECLARED) < 4096:
             _DECLARED[sql] = out
-    return out
-
-
-def insert(sql: Insert | str) -> Insert:
-    """The INSERT itself, or the one declared for the text `INSERT INTO t (cols) VALUES
-    (...)` (declared on first use)."""
-    if isinstance(sql, Insert):
-        return sql
-    out = _INSERTS.get(sql)
-    if out is None:
-        mt = _INSERT_TEXT.match(sql)
-        values = _split_values(mt.group(3)) if mt else []
-        columns = [c.strip() for c in mt.group(2).split(",")] if mt else []
-        if mt is None or len(values) != len(columns):
-            raise ValueError(f"not an INSERT INTO t (...) VALUES (...): {sql!r}")
-        out = Insert(mt.group(1), columns, values)
-        if len(_INSERTS) < 4096:
-            _INSERTS[sql] = out
-    return out
-
-
-def _split_values(text: str) -> list[str]:
-    """The comma-separated expressions of a VALUES list (commas inside parentheses or
-    quotes are kept)."""
-    out, depth, quoted, start = [], 0, False, 0
-    for i, ch in enumerate(text):
-        if ch == "'":
-            quoted = not quoted
-        elif quoted:
-            continue
-        elif ch == "(":
-            depth += 1
-        elif ch == ")":
-            depth -= 1
-        elif ch == "," and depth == 0:
-            out.append(text[start:i].strip())
-            start = i + 1
-    out.append(text[start:].strip())
     return out

@@ -10,10 +10,10 @@ from __future__ import annotations
 from typing import Any
 
 from shopevents.storage.database import Conn
+from shopevents.storage.statements import Insert
 
-_INSERT = (
-    "INSERT INTO visits (store_id, contact_id, event_id, at, source, name, medium, campaign, "
-    "device, info) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)"
+_INSERT = Insert(
+    "visits", "store_id, contact_id, event_id, at, source, name, medium, campaign, device, info"
 )
 
 
