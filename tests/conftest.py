@@ -7,7 +7,9 @@ import asyncio
 import contextlib
 import fcntl
 import os
+import shutil
 import socket
+import ssl
 import tempfile
 import threading
 import time
@@ -190,6 +192,23 @@ BEGIN
 END $$
 """
 
+# A log of the DDL run in a reused migrated database, written by event triggers: a test that
+# changed the schema leaves a row (a `CREATE ... IF NOT EXISTS` that made nothing leaves none), and the database is then made again instead of emptied.
+# (TRUNCATE, sequences and rows are not DDL; the database's own settings are restored by the
+# tests that change them.)
+_DDL_LOG = """
+CREATE SCHEMA testkit;
+CREATE TABLE testkit.ddl (tag text NOT NULL);
+CREATE FUNCTION testkit.note_ddl() RETURNS event_trigger LANGUAGE plpgsql AS $$ BEGIN
+  INSERT INTO testkit.ddl SELECT command_tag FROM pg_event_trigger_ddl_commands();
+END $$;
+CREATE FUNCTION testkit.note_drop() RETURNS event_trigger LANGUAGE plpgsql AS $$ BEGIN
+  INSERT INTO testkit.ddl SELECT 'DROP ' || object_type FROM pg_event_trigger_dropped_objects();
+END $$;
+CREATE EVENT TRIGGER testkit_ddl ON ddl_command_end EXECUTE FUNCTION testkit.note_ddl();
+CREATE EVENT TRIGGER testkit_drop ON sql_drop EXECUTE FUNCTION testkit.note_drop();
+"""
+
 # Empties an unmigrated database back to what CREATE DATABASE gives.
 _EMPTY_SCHEMA = """
 DROP SCHEMA public CASCADE;
@@ -202,12 +221,14 @@ COMMENT ON SCHEMA public IS 'standard public schema';
 class ReusedPgDatabase:
     """One PostgreSQL database this worker hands to one test after another instead of creating
     (and migrating) a new one per test, which takes about a second. Before each test it is
-    emptied back to the state of a new one, migrated or not, and its fingerprint (everything
-    but the rows) is compared with the new one's; if a test changed the schema, the database
-    is dropped and made again."""
+    emptied back to the state of a new one, migrated or not; if a test changed the schema (a
+    migrated one: its DDL log has a row; an unmigrated one, which its tests migrate: its
+    fingerprint, everything but the rows, differs from a new one's), the database is dropped
+    and made again. Its connections are ended through one administrative connection."""
 
     def __init__(self, migrated: bool) -> None:
         self.migrated = migrated
+        self.admin: psycopg.Connection[Any] | None = None
         self.name = f"t_{WORKER}_{RUN}_{'m' if migrated else 'e'}"
         self.expected: str | None = None
         self.exists = False
@@ -231,24 +252,45 @@ class ReusedPgDatabase:
             database.migrate()
             database.close()
         with psycopg.connect(self.url, autocommit=True) as conn:
-            fingerprint = self._fingerprint(conn)
-        if self.expected is None:
-            self.expected = fingerprint
+            if self.migrated:
+                conn.execute(_DDL_LOG)
+            else:
+                fingerprint = self._fingerprint(conn)
+                if self.expected is None:
+                    self.expected = fingerprint
         self.used = False
 
     def _empty(self) -> bool:
+        """Whether the database was emptied back to a new one's state (False: it must be made
+        again). A migrated one must have seen no DDL; an unmigrated one (whose tests migrate
+        it) is emptied and compared by its fingerprint."""
         self._disconnect_others()
         with psycopg.connect(self.url, autocommit=True) as conn:
-            conn.execute(_EMPTY_TABLES if self.migrated else _EMPTY_SCHEMA)
+            if self.migrated:
+                if conn.execute("SELECT EXISTS (SELECT 1 FROM testkit.ddl)").fetchone() != (False,):
+                    return False
+                conn.execute(_EMPTY_TABLES)
+                return True
+            conn.execute(_EMPTY_SCHEMA)
             return self._fingerprint(conn) == self.expected
 
     def _disconnect_others(self) -> None:
-        with _admin() as admin:
-            admin.execute(
-                "SELECT pg_terminate_backend(pid) FROM pg_stat_activity "
-                "WHERE datname = %s AND pid <> pg_backend_pid()",
-                (self.name,),
-            )
+        """Ends every other connection to the database, through this worker's one
+        administrative connection (made again if it was lost)."""
+        query = (
+            "SELECT pg_terminate_backend(pid) FROM pg_stat_activity "
+            "WHERE datname = %s AND pid <> pg_backend_pid()"
+        )
+        for attempt in (1, 2):
+            try:
+                if self.admin is None or self.admin.closed:
+                    self.admin = _admin()
+                self.admin.execute(query, (self.name,))
+                return
+            except psycopg.OperationalError:
+                self.admin = None
+                if attempt == 2:
+                    raise
 
     def acquire(self) -> str:
         if not self.exists:
@@ -269,6 +311,9 @@ class ReusedPgDatabase:
             self._disconnect_others()
 
     def drop(self) -> None:
+        if self.admin is not None:
+            self.admin.close()
+            self.admin = None
         if self.exists:
             drop_pg_database(self.name)
             self.exists = False
@@ -286,6 +331,24 @@ def _cheap_password_hashes() -> Iterator[None]:
     with pytest.MonkeyPatch.context() as patch:
         patch.setattr(auth, "_HASHER", cheap)
         patch.setattr(auth, "_DUMMY", cheap.hash("not a password"))
+        yield
+
+
+@pytest.fixture(scope="session", autouse=True)
+def _one_tls_context() -> Iterator[None]:
+    """Every httpx client the tests make shares one TLS context. httpx builds one per client
+    and loads the certificate store into it (about 20 ms of CPU), and the tests make a client
+    per test, many per call of `httpx.get`/`httpx.post`: thousands. (The server's own clients
+    already share one: webhooks.sender.)"""
+    shared = httpx.create_ssl_context()
+
+    def context(verify: Any = True, cert: Any = None, trust_env: bool = True) -> ssl.SSLContext:
+        if verify is True and cert is None:
+            return shared
+        return httpx.create_ssl_context(verify=verify, cert=cert, trust_env=trust_env)
+
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setattr(httpx._transports.default, "create_ssl_context", context)
         yield
 
 
@@ -412,8 +475,21 @@ def pytest_runtest_protocol(item: pytest.Item, nextitem: pytest.Item | None) -> 
         yield
 
 
+@pytest.fixture(scope="session")
+def sqlite_template(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """A SQLite database migrated once for this worker, copied for each test that takes `db`
+    (migrating a new file costs about 25 ms of CPU)."""
+    path = tmp_path_factory.mktemp("template") / "migrated.db"
+    database = Database(f"sqlite:///{path}")
+    database.migrate()
+    database.close()
+    return path
+
+
 @pytest.fixture
-def db(db_url: str) -> Iterator[Database]:
+def db(db_url: str, sqlite_template: Path) -> Iterator[Database]:
+    if db_url.startswith("sqlite:///"):  # a copy of a migrated file: the same as migrating
+        shutil.copyfile(sqlite_template, db_url.removeprefix("sqlite:///"))
     database = Database(db_url)
     database.migrate()
     yield database
