@@ -16,7 +16,8 @@ from starlette.responses import Response
 
 from shopevents.api import bodies
 from shopevents.api.auth import store_of
-from shopevents.api.shapes.base import answer
+from shopevents.api.shapes.adjustment_requests import CancellationRequest, RefundRequest
+from shopevents.api.shapes.base import answer, conform
 from shopevents.api.shapes.sales import Adjusted
 from shopevents.domain import adjustments
 from shopevents.domain.adjustment_bodies import invalid, parse_cancellation, parse_refund
@@ -53,6 +54,15 @@ def outcome(status: str, details: Any, a: adjustments.Adjustment) -> Response:
     return answer(Adjusted, {"status": status, **details}, 201 if status == "accepted" else 200)
 
 
+def refund_view(obj: dict[str, Any], a: adjustments.Adjustment) -> dict[str, Any]:
+    """A refund body as `parse_refund` read it (a whole quantity sent as 3.0 is 3, a reason cut
+    to its length), under the body's names."""
+    view = {"refundId": a.adjustment_id, "refundedAt": obj.get("refundedAt"), "reason": a.reason}
+    if a.lines is None:
+        return {**view, "amount": obj["amount"]}
+    return {**view, "lines": [{"productId": p, "quantity": q} for p, q in a.lines]}
+
+
 async def post_adjustment(request: Request, kind: str) -> Response:
     ctx = runtime(request)
     store = await store_of(request)
@@ -61,7 +71,12 @@ async def post_adjustment(request: Request, kind: str) -> Response:
         raise invalid("/purchaseId", "Expected a purchase id")
     obj = bodies.decode_json(await bodies.api_body(request))
     now = ctx.now_us()
-    a = parse_refund(obj, pid, now) if kind == "refund" else parse_cancellation(obj, pid, now)
+    if kind == "refund":
+        a = parse_refund(obj, pid, now)
+        conform(refund_view(obj, a), RefundRequest)
+    else:
+        a = parse_cancellation(obj, pid, now)
+        conform({"cancelledAt": obj.get("cancelledAt"), "reason": a.reason}, CancellationRequest)
     status, details = await ctx.write(write_adjustment(store.id, a, "api"))
     return outcome(status, details, a)
 

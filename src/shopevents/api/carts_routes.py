@@ -11,9 +11,10 @@ from starlette.responses import Response
 from shopevents.api import bodies
 from shopevents.api.auth import store_of
 from shopevents.api.params import digits, int_param, invalid
-from shopevents.api.shapes.base import answer
+from shopevents.api.shapes.base import answer, conform
 from shopevents.api.shapes.catalog import CartPage, CartWithHistory, Store
 from shopevents.api.shapes.people import MergeUndone
+from shopevents.api.shapes.requests import StorePatch
 from shopevents.domain import identity, store_settings
 from shopevents.errors import ApiError
 from shopevents.runtime import runtime
@@ -101,6 +102,14 @@ async def patch_store(request: Request) -> Response:
         changes = store_settings.parse_changes(obj)
     except store_settings.SettingError as exc:
         raise invalid(exc.path, exc.message) from None
+    conform(
+        {
+            s.name: changes[s.column]
+            for s in store_settings.SETTINGS.values()
+            if s.column in changes
+        },
+        StorePatch,
+    )
     rec = await ctx.write(lambda conn, now: stores.update_store(conn, store.id, changes))
     ctx.forget_store(store.id)
     assert rec is not None  # the key's store, changed in this transaction

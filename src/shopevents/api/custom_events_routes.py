@@ -21,12 +21,13 @@ from starlette.responses import Response
 
 from shopevents.api import bodies
 from shopevents.api.auth import store_of
-from shopevents.api.shapes.base import answer
+from shopevents.api.shapes.base import answer, conform
 from shopevents.api.shapes.operations import (
     CustomEventRecorded,
     CustomEventType,
     CustomEventTypeList,
 )
+from shopevents.api.shapes.requests import CustomEventBody, CustomEventTypeCreation
 from shopevents.domain import custom_events
 from shopevents.errors import ApiError, issue, validation_error
 from shopevents.ingest import custom_posts
@@ -94,6 +95,11 @@ async def post_type(request: Request) -> Response:
     d, problems = custom_events.check_definition(obj, runtime(request).now_us())
     if d is None:
         raise validation_error(problems)
+    given = {"alias": d.alias, "contactEmail": d.contact_email, "payload": d.payload}
+    conform(
+        {**given, "eventId": d.id} if obj.get("eventId") is not None else given,
+        CustomEventTypeCreation,
+    )
     found = await runtime(request).write(lambda conn, now: create_type(conn, now, store.id, d))
     if isinstance(found, ApiError):
         raise found
@@ -147,6 +153,11 @@ async def post_event(
     key = custom_posts.request_key_of(
         {"requestId": [params["requestId"]]} if "requestId" in params else {}, doc
     )
+    if explicit_form(doc):
+        given = {"email": doc["email"], "payload": doc["payload"], "createContact": create_contact}
+        if "requestId" not in params and isinstance(doc.get("requestId"), str):
+            given["requestId"] = doc["requestId"]
+        conform(given, CustomEventBody)
 
     def run(conn: Conn, now: int) -> Any:
         try:

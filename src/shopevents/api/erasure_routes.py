@@ -13,8 +13,9 @@ from starlette.responses import Response
 from shopevents.api import bodies
 from shopevents.api.auth import store_of
 from shopevents.api.params import EMAIL, invalid
-from shopevents.api.shapes.base import answer
+from shopevents.api.shapes.base import answer, conform
 from shopevents.api.shapes.people import Erasure, ErasureLog, ErasureRequested, Retention
+from shopevents.api.shapes.requests import RetentionPatch
 from shopevents.domain import erasure, retention
 from shopevents.errors import ApiError, FieldError, validation_error
 from shopevents.ids import new_id
@@ -80,6 +81,7 @@ async def patch_retention(request: Request) -> Response:
         days = None if value is None else retention.check_days(value)
     except ValueError as exc:
         raise invalid("/retentionDays", str(exc)) from None
+    conform({"retentionDays": days}, RetentionPatch)
 
     def save(conn: Any, now: int) -> tuple[int | None, int]:
         retentions.set_days(conn, store.id, days)

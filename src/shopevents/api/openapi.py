@@ -1,6 +1,7 @@
 """The OpenAPI 3.1 document of the REST API, generated from the route table (`table.KEYED`),
 the operations of each route (`openapi_*.py`: summaries, parameters, errors) and the
-Structs the handlers answer with (`shapes/`) and decode (`schema.models`)."""
+Structs the handlers answer with (`shapes/`) and read their bodies with (`shapes/requests.py`,
+`shapes/adjustment_requests.py`, `schema.models`)."""
 
 from __future__ import annotations
 
@@ -19,10 +20,9 @@ from shopevents.api import (
     openapi_sales,
     openapi_webhooks,
 )
-from shopevents.api.openapi_common import COMMON, ERROR, Op
-from shopevents.api.shapes.base import Answer
+from shopevents.api.openapi_common import COMMON, ERROR, Op, json_body
+from shopevents.api.shapes.base import Answer, Body
 from shopevents.api.table import KEYED
-from shopevents.schema import models as m
 from shopevents.schema.jsonschema import money_schema
 
 OPERATIONS: dict[tuple[str, str], Op] = {
@@ -39,7 +39,6 @@ OPERATIONS: dict[tuple[str, str], Op] = {
 ALIASES = {("POST", "/api/purchases")}
 """Routes served and not documented: the same operation under another spelling."""
 
-REQUEST_TYPES = (m.PurchaseCreation, m.ProductCreation)
 _PARAM = re.compile(r"\{(\w+?)(?::\w+)?\}")
 
 
@@ -51,6 +50,18 @@ def documented_path(path: str) -> str:
 def _camel(name: str) -> str:
     head, *rest = name.split("_")
     return head + "".join(part.title() for part in rest)
+
+
+def request_types() -> list[type[msgspec.Struct]]:
+    """Every Struct an operation reads its JSON body with, in the table's order."""
+    out: list[type[msgspec.Struct]] = []
+    for method, path, _ in KEYED:
+        if (method, path) in ALIASES:
+            continue
+        kind = OPERATIONS[(method, path)].request
+        if kind is not None and kind not in out:
+            out.append(kind)
+    return out
 
 
 def answer_types() -> list[type[Answer]]:
@@ -67,10 +78,13 @@ def answer_types() -> list[type[Answer]]:
 
 @cache
 def _schemas() -> tuple[dict[type, dict[str, Any]], dict[str, Any]]:
-    types: list[type] = [*REQUEST_TYPES, *answer_types()]
+    types: list[type] = [*request_types(), *answer_types()]
     refs, components = msgspec.json.schema_components(
         types, schema_hook=money_schema, ref_template="#/components/schemas/{name}"
     )
+    for kind in types:
+        if issubclass(kind, Body):
+            kind.refine_schema(components[kind.__name__])
     return dict(zip(types, refs, strict=True)), {**components, "Error": ERROR}
 
 
@@ -102,7 +116,9 @@ def _operation(path: str, op: Op) -> dict[str, Any]:
     out: dict[str, Any] = {"summary": op.summary, "operationId": op.operation_id}
     if params:
         out["parameters"] = params
-    if op.body is not None:
+    if op.request is not None:
+        out["requestBody"] = json_body(refs[op.request], op.request_required)
+    elif op.body is not None:
         out["requestBody"] = op.body
     out["responses"] = responses
     return out

@@ -2,9 +2,30 @@
 
 from __future__ import annotations
 
-from shopevents.api.openapi_bodies import IMPORT
 from shopevents.api.openapi_common import DAY, SEARCH_TEXT, Op, query
 from shopevents.api.shapes.operations import ImportList, ImportReport
+
+IMPORT = {
+    "required": True,
+    "content": {
+        "text/csv": {"schema": {"type": "string"}},
+        "application/x-ndjson": {"schema": {"type": "string"}},
+        "multipart/form-data": {
+            "schema": {
+                "type": "object",
+                "required": ["file"],
+                "properties": {
+                    "type": {"enum": ["products", "contacts"]},
+                    "format": {"enum": ["csv", "jsonl"]},
+                    "delimiter": {"type": "string"},
+                    "file": {"type": "string", "format": "binary"},
+                },
+            }
+        },
+    },
+}
+"""The import's request body, as a request body object: a file (CSV or JSON lines) or a
+multipart form, not JSON, so no Struct describes it (the handler reads it as a file)."""
 
 EXPORTED = {
     "description": "The rows, a line each (CSV: a header first); `X-Next-Cursor` when a page "

@@ -3,14 +3,12 @@
 
 from __future__ import annotations
 
-from shopevents.api.openapi_bodies import STORE_PATCH
 from shopevents.api.openapi_common import (
     BODY_ERRORS,
     LIMIT,
     NOT_JSON,
     SEARCH_TEXT,
     Op,
-    json_body,
     query,
     string_id,
 )
@@ -22,6 +20,8 @@ from shopevents.api.shapes.catalog import (
     ProductWritten,
     Store,
 )
+from shopevents.api.shapes.requests import StorePatch
+from shopevents.schema import models as m
 
 PRODUCT = "/api/products/product-id/{product_id:text}"
 PRODUCT_ID = {"productId": string_id("The store's product id")}
@@ -41,7 +41,7 @@ OPERATIONS: dict[tuple[str, str], Op] = {
         {200: ("Updated", ProductWritten), 201: ("Created", ProductWritten)},
         BODY_ERRORS,
         paths=PRODUCT_ID,
-        body=json_body({"$ref": "#/components/schemas/ProductCreation"}),
+        request=m.ProductCreation,
     ),
     ("GET", "/api/products"): Op(
         "The catalog in productId order, keyset-paged; by a fragment of the id or name",
@@ -81,6 +81,6 @@ OPERATIONS: dict[tuple[str, str], Op] = {
         "patchStore",
         {200: ("The store", Store)},
         {400: NOT_JSON},
-        body=json_body(STORE_PATCH),
+        request=StorePatch,
     ),
 }

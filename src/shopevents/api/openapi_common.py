@@ -7,6 +7,8 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any
 
+import msgspec
+
 from shopevents.api.shapes.base import Answer
 
 ERROR = {
@@ -48,8 +50,10 @@ class Op:
     """One operation: `answers` maps each success status to its description and the Struct
     the handler answers with (None: no body); `errors` adds to or replaces the common ones
     (401, 422, 503); `paths` gives a path parameter's description and schema by its name in
-    the document (camelCase); `body` is the request body object; `raw` gives a success
-    response object as is (an answer that is not JSON)."""
+    the document (camelCase); `request` is the Struct of its JSON request body (its schema is
+    generated from it; `request_required` false: the body may be left out), `body` a request
+    body object that is not JSON; `raw` gives a success response object as is (an answer that
+    is not JSON)."""
 
     summary: str
     operation_id: str
@@ -57,6 +61,8 @@ class Op:
     errors: dict[int, str] = field(default_factory=dict)
     query: tuple[dict[str, Any], ...] = ()
     paths: dict[str, tuple[str, dict[str, Any]]] = field(default_factory=dict)
+    request: type[msgspec.Struct] | None = None
+    request_required: bool = True
     body: dict[str, Any] | None = None
     raw: dict[int, dict[str, Any]] = field(default_factory=dict)
 

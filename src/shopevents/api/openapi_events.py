@@ -5,18 +5,18 @@ from __future__ import annotations
 
 from typing import Any
 
-from shopevents.api.openapi_bodies import (
-    CUSTOM_EVENT_BODY,
-    CUSTOM_EVENT_TYPE_CREATE,
-    WRITE_KEY_CREATE,
-)
-from shopevents.api.openapi_common import NOT_JSON, TOO_LARGE, Op, json_body, query, string_id
+from shopevents.api.openapi_common import NOT_JSON, TOO_LARGE, Op, query, string_id
 from shopevents.api.shapes.operations import (
     CustomEventRecorded,
     CustomEventType,
     CustomEventTypeList,
     WriteKeyCreated,
     WriteKeyList,
+)
+from shopevents.api.shapes.requests import (
+    CustomEventBody,
+    CustomEventTypeCreation,
+    WriteKeyCreation,
 )
 
 TYPE_ID = {"eventId": string_id("The custom event type's id")}
@@ -53,7 +53,7 @@ def _record(summary: str, operation_id: str, paths: dict[str, Any]) -> Op:
             | {"required": False},
         ),
         paths=paths,
-        body=json_body(CUSTOM_EVENT_BODY),
+        request=CustomEventBody,
     )
 
 
@@ -68,7 +68,7 @@ OPERATIONS: dict[tuple[str, str], Op] = {
             409: "custom_event_type_conflict: the eventId or alias is taken",
             413: TOO_LARGE,
         },
-        body=json_body(CUSTOM_EVENT_TYPE_CREATE),
+        request=CustomEventTypeCreation,
     ),
     ("GET", "/api/custom-event-types"): Op(
         "The store's custom event types",
@@ -104,7 +104,8 @@ OPERATIONS: dict[tuple[str, str], Op] = {
         "createWriteKey",
         {201: ("The new key", WriteKeyCreated)},
         {400: NOT_JSON},
-        body=json_body(WRITE_KEY_CREATE, required=False),
+        request=WriteKeyCreation,
+        request_required=False,
     ),
     ("GET", "/api/write-keys"): Op(
         "The store's Segment write keys (without the keys)",

@@ -5,7 +5,6 @@ its audit log, and the store's retention (`contacts_routes`, `reads_routes`, `ca
 from __future__ import annotations
 
 from shopevents.api import openapi_common as common
-from shopevents.api.openapi_bodies import CONTACT_PATCH, RETENTION_PATCH
 from shopevents.api.shapes.people import (
     ActivityPage,
     ContactPage,
@@ -17,6 +16,8 @@ from shopevents.api.shapes.people import (
     MergeUndone,
     Retention,
 )
+from shopevents.api.shapes.requests import RetentionPatch
+from shopevents.schema import models as m
 from shopevents.schema.emails import EMAIL_PATTERN
 
 EMAIL = {
@@ -40,7 +41,7 @@ OPERATIONS: dict[tuple[str, str], common.Op] = {
         {200: ("Updated", ContactWritten), 201: ("Created", ContactWritten)},
         common.BODY_ERRORS,
         paths=EMAIL,
-        body=common.json_body(CONTACT_PATCH),
+        request=m.EntityFields,
     ),
     ("DELETE", "/api/contacts/{email}"): common.Op(
         "Erase a contact and every stored copy of its personal data",
@@ -103,7 +104,7 @@ OPERATIONS: dict[tuple[str, str], common.Op] = {
         "setRetention",
         {200: ("The retention", Retention)},
         {400: common.NOT_JSON},
-        body=common.json_body(RETENTION_PATCH),
+        request=RetentionPatch,
     ),
     ("GET", "/api/erasures"): common.Op(
         "The store's erasures (the audit log), newest first",

@@ -4,8 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from shopevents.api.openapi_bodies import RATES
-from shopevents.api.openapi_common import BODY_ERRORS, Op, json_body, query
+from shopevents.api.openapi_common import BODY_ERRORS, Op, query
 from shopevents.api.shapes.base import Answer
 from shopevents.api.shapes.operations import RateList, RatesLoaded
 from shopevents.api.shapes.reports import (
@@ -15,6 +14,7 @@ from shopevents.api.shapes.reports import (
     RevenueReport,
     SourcesReport,
 )
+from shopevents.api.shapes.requests import RatesUpload
 
 DAY = {"type": "string", "format": "date", "pattern": "^[0-9]{4}-[0-9]{2}-[0-9]{2}$"}
 RANGE = (
@@ -72,7 +72,7 @@ OPERATIONS: dict[tuple[str, str], Op] = {
         "loadRates",
         {200: ("Loaded", RatesLoaded)},
         BODY_ERRORS,
-        body=json_body(RATES),
+        request=RatesUpload,
     ),
     ("GET", "/api/rates"): Op(
         "The server's exchange rates of a day (units per euro)",

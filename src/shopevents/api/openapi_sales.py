@@ -3,26 +3,25 @@ purchases (`purchases_routes`, `adjustments_routes`, `reads_routes`)."""
 
 from __future__ import annotations
 
-from typing import Any
-
-from shopevents.api.openapi_bodies import CANCELLATION, REFUND
 from shopevents.api.openapi_common import (
     DAY,
     LIMIT,
     NOT_JSON,
     TOO_LARGE,
     Op,
-    json_body,
     query,
     string_id,
 )
+from shopevents.api.shapes.adjustment_requests import CancellationRequest, RefundRequest
+from shopevents.api.shapes.base import Body
 from shopevents.api.shapes.sales import Adjusted, Purchase, PurchasePage, PurchaseRecorded
+from shopevents.schema import models as m
 
 PURCHASE = "/api/purchases/purchase-id/{purchase_id:text}"
 PURCHASE_ID = {"purchaseId": string_id("The store's purchase id")}
 
 
-def _adjustment(summary: str, operation_id: str, body: dict[str, Any]) -> Op:
+def _adjustment(summary: str, operation_id: str, request: type[Body]) -> Op:
     return Op(
         summary,
         operation_id,
@@ -37,7 +36,7 @@ def _adjustment(summary: str, operation_id: str, body: dict[str, Any]) -> Op:
             413: TOO_LARGE,
         },
         paths=PURCHASE_ID,
-        body=json_body(body),
+        request=request,
     )
 
 
@@ -58,7 +57,7 @@ OPERATIONS: dict[tuple[str, str], Op] = {
             "review, not counted",
             413: TOO_LARGE,
         },
-        body=json_body({"$ref": "#/components/schemas/PurchaseCreation"}),
+        request=m.PurchaseCreation,
     ),
     ("GET", PURCHASE): Op(
         "A purchase by the store's purchaseId, with any conflicting versions",
@@ -68,10 +67,10 @@ OPERATIONS: dict[tuple[str, str], Op] = {
         paths=PURCHASE_ID,
     ),
     ("POST", PURCHASE + "/refunds"): _adjustment(
-        "Refund a purchase by amount or by lines", "refundPurchase", REFUND
+        "Refund a purchase by amount or by lines", "refundPurchase", RefundRequest
     ),
     ("POST", PURCHASE + "/cancellation"): _adjustment(
-        "Cancel a purchase: takes all that is left", "cancelPurchase", CANCELLATION
+        "Cancel a purchase: takes all that is left", "cancelPurchase", CancellationRequest
     ),
     ("GET", "/api/purchases"): Op(
         "Purchases by purchase date, oldest first, keyset-paged",

@@ -2,16 +2,15 @@
 
 from __future__ import annotations
 
-from shopevents.api.openapi_bodies import WEBHOOK_CREATE
 from shopevents.api.openapi_common import (
     BODY_ERRORS,
     LIMIT,
     Op,
-    json_body,
     query,
     string_id,
 )
 from shopevents.api.shapes import operations as shapes
+from shopevents.api.shapes.requests import WebhookCreation
 
 ENDPOINT = {"endpointId": string_id("The endpoint id")}
 DELIVERY = {"deliveryId": string_id("The delivery id")}
@@ -29,7 +28,7 @@ OPERATIONS: dict[tuple[str, str], Op] = {
         "createWebhook",
         {201: ("Created", shapes.WebhookCreated)},
         BODY_ERRORS,
-        body=json_body(WEBHOOK_CREATE),
+        request=WebhookCreation,
     ),
     ("GET", "/api/webhooks/deliveries/{delivery_id}"): Op(
         "One delivery with its attempts",

@@ -18,7 +18,7 @@ from starlette.responses import Response
 
 from shopevents.api import bodies
 from shopevents.api.auth import store_of
-from shopevents.api.shapes.base import Answer, answer
+from shopevents.api.shapes.base import Answer, answer, conform
 from shopevents.api.shapes.operations import RateList, RatesLoaded
 from shopevents.api.shapes.reports import (
     CartsReport,
@@ -27,6 +27,7 @@ from shopevents.api.shapes.reports import (
     RevenueReport,
     SourcesReport,
 )
+from shopevents.api.shapes.requests import RatesUpload
 from shopevents.errors import FieldError, validation_error
 from shopevents.reports import queries, rates
 from shopevents.reports.service import range_for, run_report
@@ -122,6 +123,7 @@ def json_rates(body: bytes) -> list[rates.Rate]:
         if cur not in ISO_4217 or not value.is_finite() or value <= 0:
             raise rates.RatesError(f"/rates/{i}: Expected an ISO 4217 code and a rate above zero")
         parsed.append((day, cur, value))
+    conform({"rates": [{"date": d, "currency": c, "rate": v} for d, c, v in parsed]}, RatesUpload)
     return parsed
 
 

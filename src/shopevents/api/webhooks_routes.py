@@ -20,7 +20,7 @@ from starlette.responses import Response
 
 from shopevents.api.auth import store_id_of
 from shopevents.api.params import int_param, invalid
-from shopevents.api.shapes.base import answer
+from shopevents.api.shapes.base import answer, conform
 from shopevents.api.shapes.operations import (
     DeliveryDetail,
     DeliveryPage,
@@ -29,6 +29,7 @@ from shopevents.api.shapes.operations import (
     WebhookCreated,
     WebhookList,
 )
+from shopevents.api.shapes.requests import WebhookCreation
 from shopevents.errors import ApiError, validation_error
 from shopevents.ingest.routes import read_body
 from shopevents.runtime import runtime
@@ -87,6 +88,7 @@ async def create_webhook(request: Request) -> Response:
         )
     except endpoints.ValidationErrors as exc:
         raise validation_error(exc.issues()) from None
+    conform({"url": url, "topics": topics, "description": description}, WebhookCreation)
     limit = ctx.settings.webhooks.max_endpoints_per_store
     try:
         await ctx.read(lambda c: endpoints.check_endpoint_limit(c, store_id, limit))

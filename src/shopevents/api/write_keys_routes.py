@@ -10,8 +10,9 @@ from starlette.responses import Response
 
 from shopevents.api import bodies
 from shopevents.api.auth import store_id_of
-from shopevents.api.shapes.base import answer
+from shopevents.api.shapes.base import answer, conform
 from shopevents.api.shapes.operations import WriteKeyCreated, WriteKeyList
+from shopevents.api.shapes.requests import WriteKeyCreation
 from shopevents.clock import from_micros
 from shopevents.errors import ApiError
 from shopevents.ingest.routes import read_body
@@ -38,10 +39,11 @@ async def create_write_key(request: Request) -> Response:
         if not isinstance(obj, dict) or not isinstance(obj.get("name", ""), str):
             raise ApiError("validation_failed", 'Expected {"name": text}')
         name = obj.get("name") or name
+    name = conform({"name": name[:100]}, WriteKeyCreation).name or "default"
     key_id, key = await runtime(request).write(
-        lambda c, now: stores.create_write_key(c, store_id, now=now, name=name[:100])
+        lambda c, now: stores.create_write_key(c, store_id, now=now, name=name)
     )
-    return answer(WriteKeyCreated, {"id": key_id, "name": name[:100], "writeKey": key}, 201)
+    return answer(WriteKeyCreated, {"id": key_id, "name": name, "writeKey": key}, 201)
 
 
 async def list_write_keys(request: Request) -> Response:

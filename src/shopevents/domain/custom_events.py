@@ -20,8 +20,12 @@ from shopevents.schema.emails import is_email
 
 MAX_FIELDS = 100
 MAX_POINTER = 500
-_ID = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.:-]{0,63}$")
-_ALIAS = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,99}$")
+ID_PATTERN = r"^[A-Za-z0-9][A-Za-z0-9_.:-]{0,63}$"
+ALIAS_PATTERN = r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,99}$"
+POINTER_PATTERN = r"^(/([^~]|~[01])*)*$"
+"""An RFC 6901 JSON pointer, as `parse_pointer` reads it."""
+_ID = re.compile(ID_PATTERN)
+_ALIAS = re.compile(ALIAS_PATTERN)
 _INDEX = re.compile(r"^(0|[1-9][0-9]{0,8})$")
 
 

@@ -1,12 +1,15 @@
-"""The base of every answer type and the one way a handler answers with one."""
+"""The base of every answer type and the one way a handler answers with one; the base of every
+request body type and the one way a handler reads a body through one."""
 
 from __future__ import annotations
 
-from typing import Any
+import re
+from typing import Any, TypeVar
 
 import msgspec
 from starlette.responses import Response
 
+from shopevents.errors import FieldError, validation_error
 from shopevents.responses import json_response
 
 
@@ -33,3 +36,31 @@ def answer(
     field, no other key, each of its type)."""
     msgspec.convert(value, kind)
     return json_response(value, status, headers)
+
+
+class Body(msgspec.Struct, kw_only=True, omit_defaults=True):
+    """A request body's fields, as the OpenAPI document describes them (`refine_schema` adds
+    what a Struct cannot say)."""
+
+    @classmethod
+    def refine_schema(cls, schema: dict[str, Any]) -> None:
+        """Change the JSON Schema generated from the Struct, in place (nothing by default)."""
+
+
+B = TypeVar("B", bound=msgspec.Struct)
+_STEP = re.compile(r"\.(\w+)|\[(\d+)\]|\['([^']*)'\]")
+
+
+def conform(value: Any, kind: type[B]) -> B:
+    """`value` (a body, or the values a handler's own checks made of it, under the body's
+    names) as `kind`; a value `kind` refuses is a `422` at the field msgspec names, so a
+    handler never accepts what the document of its body refuses."""
+    try:
+        return msgspec.convert(value, kind)
+    except msgspec.ValidationError as exc:
+        message, _, where = str(exc).partition(" - at `$")
+        path = "".join(
+            "/" + next(g for g in m.groups() if g is not None)
+            for m in _STEP.finditer(where.rstrip("`"))
+        )
+        raise validation_error([FieldError(path, message)]) from None
