@@ -57,6 +57,13 @@ def _pointer(segs: list[str | int], base: str = "") -> str:
     return out
 
 
+def located(exc: msgspec.ValidationError) -> tuple[str, str]:
+    """(JSON pointer, message) of a msgspec validation error: `/rates/0/rate`, "Expected
+    `float` > 0.0"."""
+    message, segs = _split(str(exc))
+    return _pointer(segs), message
+
+
 def _show(value: Any) -> str:
     if isinstance(value, Unreadable):
         return value.show()

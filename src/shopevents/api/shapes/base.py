@@ -3,7 +3,6 @@ request body type and the one way a handler reads a body through one."""
 
 from __future__ import annotations
 
-import re
 from typing import Any, TypeVar
 
 import msgspec
@@ -11,6 +10,7 @@ from starlette.responses import Response
 
 from shopevents.errors import FieldError, validation_error
 from shopevents.responses import json_response
+from shopevents.schema.reasons import located
 
 
 class Answer(msgspec.Struct, forbid_unknown_fields=True, kw_only=True):
@@ -48,7 +48,6 @@ class Body(msgspec.Struct, kw_only=True, omit_defaults=True):
 
 
 B = TypeVar("B", bound=msgspec.Struct)
-_STEP = re.compile(r"\.(\w+)|\[(\d+)\]|\['([^']*)'\]")
 
 
 def conform(value: Any, kind: type[B]) -> B:
@@ -58,9 +57,5 @@ def conform(value: Any, kind: type[B]) -> B:
     try:
         return msgspec.convert(value, kind)
     except msgspec.ValidationError as exc:
-        message, _, where = str(exc).partition(" - at `$")
-        path = "".join(
-            "/" + next(g for g in m.groups() if g is not None)
-            for m in _STEP.finditer(where.rstrip("`"))
-        )
+        path, message = located(exc)
         raise validation_error([FieldError(path, message)]) from None
