@@ -198,9 +198,9 @@ def record(
     if bought is None:
         lines = None if a.lines is None else dumps([list(x) for x in a.lines])
         stored.add_pending(conn, _row(store_id, a, now, a.amount, lines, channel, fp))
-        pending = conn.tx_memo.get(_PENDING)
+        pending = conn.memo_if_any(_Pending)
         if pending is not None:
-            pending.setdefault(store_id, set()).add(a.purchase_id)
+            pending.ids.setdefault(store_id, set()).add(a.purchase_id)
         return "accepted", {"pending": True}
     return "accepted", _apply(conn, store_id, a, fp, bought, _lines_of(bought.data), now, channel)
 
@@ -272,7 +272,10 @@ def _apply(
     return {"pending": False, "amount": money_from_db(amount), "left": money_from_db(left)}
 
 
-_PENDING = "pending_adjustments"
+class _Pending(msgspec.Struct):
+    """The transaction's memo: store → the purchaseIds adjustments wait for."""
+
+    ids: dict[str, set[str]] = {}
 
 
 def apply_pending(
@@ -286,9 +289,7 @@ def apply_pending(
     """Inside the transaction that records a purchase: apply the adjustments that were waiting
     for it, in the order they were made (an adjustment that no longer fits is refused and kept
     in refused_adjustments). One look-up of a store's pending purchaseIds per transaction."""
-    memo: dict[str, set[str]] | None = conn.tx_memo.get(_PENDING)
-    if memo is None:
-        memo = conn.tx_memo[_PENDING] = {}
+    memo = conn.memo(_Pending).ids
     ids = memo.get(store_id)
     if ids is None:
         ids = memo[store_id] = stored.pending_purchase_ids(conn, store_id)

@@ -19,6 +19,7 @@ from functools import lru_cache
 
 from crawlerdetect import CrawlerDetect
 
+from shopevents.domain import outbox
 from shopevents.storage import contacts
 from shopevents.storage.database import Conn
 
@@ -66,17 +67,15 @@ def is_bot(user_agent: str | None) -> bool:
 
 # --- in the intake transaction ------------------------------------------------------------
 
-QUIET = "bots.quiet"
-"""`Conn.tx_memo` key: while set, `outbox.emit` writes nothing (a bot's request)."""
-
 
 @contextmanager
 def quiet(conn: Conn) -> Iterator[None]:
-    conn.tx_memo[QUIET] = True
+    """While a bot's request is applied: `outbox.emit` writes nothing."""
+    conn.memo(outbox.Quiet)
     try:
         yield
     finally:
-        conn.tx_memo.pop(QUIET, None)
+        conn.forget_memo(outbox.Quiet)
 
 
 def flag(

@@ -156,20 +156,17 @@ class _Known(msgspec.Struct):
     """The latest cart of (store, contact, cart id) as the open transaction knows it, and the
     (store, contact) pairs whose every cart is known (a miss then means no cart)."""
 
-    latest: dict[tuple[str, str, str], CartRow | None]
-    complete: set[tuple[str, str]]
+    latest: dict[tuple[str, str, str], CartRow | None] = {}
+    complete: set[tuple[str, str]] = set()
 
 
 def _known(conn: Conn) -> _Known:
-    known = conn.tx_memo.get("carts")
-    if known is None:
-        known = conn.tx_memo["carts"] = _Known({}, set())
-    return known  # type: ignore[no-any-return]
+    return conn.memo(_Known)
 
 
 def forget(conn: Conn) -> None:
     """Drop what the transaction knows of carts (after moving carts between contacts)."""
-    conn.tx_memo.pop("carts", None)
+    conn.forget_memo(_Known)
 
 
 def _forget_one(conn: Conn, store_id: str, contact_id: str, cart_id: str) -> None:

@@ -104,21 +104,22 @@ def _erase(
     now: int,
 ) -> dict[str, int]:
     trackers = store.trackers_of(conn, store_id, contacts)
-    conn.tx_memo.pop(_SUPPRESSING, None)
+    conn.forget_memo(_Suppressing)
     store.suppress(conn, store_id, "email", [digest(key, email)], erasure_id, now)
     store.suppress(conn, store_id, "tracker", [digest(key, t) for t in trackers], erasure_id, now)
     return store.erase_rows(conn, store_id, contacts, needles(email, contacts, trackers))
 
 
-_SUPPRESSING = "erasure.suppressing"
-"""`Conn.tx_memo` key: store → whether it has suppression entries, as the transaction knows."""
+@dataclass
+class _Suppressing:
+    """The transaction's memo: store → whether it has suppression entries."""
+
+    stores: dict[str, bool] = field(default_factory=dict)
 
 
 def _suppressing(conn: Conn, store_id: str) -> bool:
     """Whether the store has any suppression entry: asked once per store and transaction."""
-    memo: dict[str, bool] | None = conn.tx_memo.get(_SUPPRESSING)
-    if memo is None:
-        memo = conn.tx_memo[_SUPPRESSING] = {}
+    memo = conn.memo(_Suppressing).stores
     known = memo.get(store_id)
     if known is None:
         known = memo[store_id] = store.any_suppressions(conn, store_id)

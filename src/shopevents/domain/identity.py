@@ -41,20 +41,17 @@ class _Known(msgspec.Struct):
     (store, tracker) → (contact, its e-mail) or None; (store, e-mail) → contact or None;
     contact → its purchase total, for contacts created or counted in it."""
 
-    trackers: dict[tuple[str, str], tuple[str, str | None] | None]
-    emails: dict[tuple[str, str], str | None]
+    trackers: dict[tuple[str, str], tuple[str, str | None] | None] = {}
+    emails: dict[tuple[str, str], str | None] = {}
     totals: dict[str, Decimal] = {}
 
 
 def _known(conn: Conn) -> _Known:
-    known = conn.tx_memo.get("identity")
-    if known is None:
-        known = conn.tx_memo["identity"] = _Known({}, {})
-    return known  # type: ignore[no-any-return]
+    return conn.memo(_Known)
 
 
 def _forget(conn: Conn) -> None:
-    conn.tx_memo.pop("identity", None)
+    conn.forget_memo(_Known)
 
 
 def prefetch(conn: Conn, store_id: str, trackers: list[str], emails: list[str]) -> None:
@@ -112,15 +109,18 @@ def _tracker_and_email(
     return known.trackers[(store_id, tracker_id)], known.emails[(store_id, email)]
 
 
-_NEW_CONTACTS = "new_contacts"
+class _NewContacts(msgspec.Struct):
+    """The transaction's memo: the contacts it created, written just before COMMIT."""
+
+    rows: dict[str, contacts.NewContact] = {}
 
 
 def _write_new_contacts(conn: Conn) -> None:
     """Composes the rows of the contacts created in the transaction (`Conn.defer`): just
     before COMMIT, or before any statement that names `contacts`. Their purchases were
     counted in memory instead of with an UPDATE each."""
-    pending: dict[str, contacts.NewContact] = conn.tx_memo.pop(_NEW_CONTACTS, None) or {}
-    for cid, c in pending.items():
+    pending = conn.forget_memo(_NewContacts)
+    for cid, c in pending.rows.items() if pending else ():
         contacts.append(conn, cid, c)
 
 
@@ -130,11 +130,11 @@ def _new_contact(
     cid = new_id(now)
     row = contacts.NewContact(store_id, email, dumps(fields or {}), now, now)
     if conn.in_tx:
-        pending = conn.tx_memo.get(_NEW_CONTACTS)
+        pending = conn.memo_if_any(_NewContacts)
         if pending is None:
-            pending = conn.tx_memo[_NEW_CONTACTS] = {}
+            pending = conn.memo(_NewContacts)
             conn.defer("contacts", _write_new_contacts)
-        pending[cid] = row
+        pending.rows[cid] = row
     else:
         contacts.append(conn, cid, row)
     known = _known(conn)
@@ -351,9 +351,9 @@ def add_purchase(
     conn: Conn, contact_id: str, total_millionths: int, purchased_at: int, now: int
 ) -> None:
     """Count one more purchase in the contact's aggregates."""
-    pending = conn.tx_memo.get(_NEW_CONTACTS)
-    if pending is not None and contact_id in pending:  # created in this transaction, unwritten
-        c = pending[contact_id]
+    pending = conn.memo_if_any(_NewContacts)
+    if pending is not None and contact_id in pending.rows:  # created in the transaction, unwritten
+        c = pending.rows[contact_id]
         c.total_purchases += 1
         c.total_amount += money_from_db(total_millionths) or Decimal(0)
         if c.first_purchase_at is None or c.first_purchase_at > purchased_at:

@@ -22,8 +22,13 @@ TOPICS = (
 )
 
 
+class Quiet:
+    """A transaction's memo: while it holds one (a bot's request is being applied), `emit`
+    writes nothing: nothing of it goes to the outside world."""
+
+
 def emit(conn: Conn, store_id: str, topic: str, at: int, data: dict[str, Any]) -> None:
     assert topic in TOPICS, topic
-    if conn.tx_memo.get("bots.quiet"):  # a bot's request: nothing for the outside world
+    if conn.memo_if_any(Quiet) is not None:
         return
     stored.append(conn, store_id, topic, at, dumps(data))

@@ -39,14 +39,11 @@ class _Known(msgspec.Struct):
     """What the open transaction knows of the ledger: (store, purchaseId) → (fingerprint, row
     id) of a purchase stored or recorded in it, or None when known not to be stored."""
 
-    rows: dict[tuple[str, str], tuple[str, int] | None]
+    rows: dict[tuple[str, str], tuple[str, int] | None] = {}
 
 
 def _known(conn: Conn) -> _Known:
-    known = conn.tx_memo.get("purchases")
-    if known is None:
-        known = conn.tx_memo["purchases"] = _Known({})
-    return known  # type: ignore[no-any-return]
+    return conn.memo(_Known)
 
 
 def prefetch(conn: Conn, store_id: str, purchase_ids: list[str]) -> None:

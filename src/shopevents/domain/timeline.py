@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Sequence
+from dataclasses import dataclass, field
 from typing import Any
 
 from shopevents.storage import timeline as stored
@@ -40,7 +41,6 @@ ACTIVITY_NAMES = (
 # visit with a three-line cart is one row, not five. An activity's id is the row's id times
 # ITEMS_PER_ROW plus its position in the row, so ids still grow with time.
 ITEMS_PER_ROW = 1024
-_MEMO = "timeline"
 
 EVENT_ACTIVITY = {
     "page-visit": "web-page-visited",
@@ -75,6 +75,14 @@ def add(
     add_many(conn, store_id, contact_id, at, [(kind, event_id, data)])
 
 
+@dataclass
+class _Pending:
+    """The transaction's memo: activities by (store, contact, instant), written just before
+    COMMIT (or before a statement that names `activities`)."""
+
+    items: dict[tuple[str, str, int], list[Item]] = field(default_factory=dict)
+
+
 def add_many(conn: Conn, store_id: str, contact_id: str, at: int, items: Sequence[Item]) -> None:
     """Activities of one contact at one instant, in the order they happened."""
     if not items:
@@ -82,17 +90,17 @@ def add_many(conn: Conn, store_id: str, contact_id: str, at: int, items: Sequenc
     if not conn.in_tx:
         _write(conn, {(store_id, contact_id, at): list(items)})
         return
-    pending: dict[tuple[str, str, int], list[Item]] | None = conn.tx_memo.get(_MEMO)
+    pending = conn.memo_if_any(_Pending)
     if pending is None:
-        pending = conn.tx_memo[_MEMO] = {}
+        pending = conn.memo(_Pending)
         conn.defer("activities", _compose)
-    pending.setdefault((store_id, contact_id, at), []).extend(items)
+    pending.items.setdefault((store_id, contact_id, at), []).extend(items)
 
 
 def _compose(conn: Conn) -> None:
-    pending = conn.tx_memo.pop(_MEMO, None)
-    if pending:
-        _write(conn, pending)
+    pending = conn.forget_memo(_Pending)
+    if pending is not None and pending.items:
+        _write(conn, pending.items)
 
 
 def _write(conn: Conn, pending: dict[tuple[str, str, int], list[Item]]) -> None:

@@ -184,18 +184,15 @@ class _Keyed(msgspec.Struct):
     """Request keys the transaction knows: stored or queued (with their answer), or known
     not to be stored."""
 
-    responses: dict[tuple[str, str], str]
-    absent: set[tuple[str, str]]
+    responses: dict[tuple[str, str], str] = {}
+    absent: set[tuple[str, str]] = set()
     # The same for intake ids (cluster mode): a request already applied, with its answer.
     applied: dict[tuple[str, str], str] = {}
     unapplied: set[tuple[str, str]] = set()
 
 
 def _keyed(conn: Conn) -> _Keyed:
-    keyed = conn.tx_memo.get("request_keys")
-    if keyed is None:
-        keyed = conn.tx_memo["request_keys"] = _Keyed({}, set(), {}, set())
-    return keyed  # type: ignore[no-any-return]
+    return conn.memo(_Keyed)
 
 
 def _fields(req: Prepared) -> Any:

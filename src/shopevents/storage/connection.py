@@ -10,10 +10,12 @@ from __future__ import annotations
 
 from collections.abc import Callable, Iterable, Iterator, Sequence
 from contextlib import AbstractContextManager, contextmanager
-from typing import Any, Literal
+from typing import Any, Literal, TypeVar
 
 from shopevents.errors import StorageUnavailable
 from shopevents.storage.statements import Insert, Statement, statement
+
+M = TypeVar("M")
 
 Dialect = Literal["sqlite", "postgres"]
 
@@ -41,8 +43,8 @@ class Conn:
         self._watched: set[str] = set()
         # Callbacks that append a table's composed rows before its queued rows are written.
         self._deferred: dict[str, list[Callable[[Conn], None]]] = {}
-        # What the open transaction's code keeps for itself; emptied when a transaction starts.
-        self.tx_memo: dict[str, Any] = {}
+        # What the open transaction's code keeps for itself, one object per kind (`memo`).
+        self._memos: dict[type[Any], Any] = {}
 
     # -- statements ------------------------------------------------------------------------
 
@@ -178,8 +180,28 @@ class Conn:
     def _write_rows(self, ins: Insert, rows: list[Sequence[Any]]) -> None:
         raise NotImplementedError
 
+    # -- what the transaction knows ---------------------------------------------------------
+
+    def memo(self, kind: type[M]) -> M:
+        """The open transaction's memo of `kind`: made with `kind()` on first use in the
+        transaction, gone when it ends (committed or rolled back). The code that applies a
+        request keeps there what it looked up or wrote (the transaction's identity map), one
+        class per concern, so that it asks the database once."""
+        found = self._memos.get(kind)
+        if found is None:
+            found = self._memos[kind] = kind()
+        return found  # type: ignore[no-any-return]
+
+    def memo_if_any(self, kind: type[M]) -> M | None:
+        """The open transaction's memo of `kind` if it has one (none is made)."""
+        return self._memos.get(kind)
+
+    def forget_memo(self, kind: type[M]) -> M | None:
+        """Drop the memo of `kind` (what it knew no longer holds); give it, if there was one."""
+        return self._memos.pop(kind, None)
+
     def _forget_appended(self) -> None:
-        self.tx_memo.clear()
+        self._memos.clear()
         self._deferred.clear()
         self._rows.clear()
         self._watched.clear()

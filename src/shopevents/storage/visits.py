@@ -7,6 +7,7 @@ stamped with one UPDATE per store just before COMMIT.
 
 from __future__ import annotations
 
+from dataclasses import dataclass, field
 from typing import Any
 
 from shopevents.storage.database import Conn
@@ -59,15 +60,22 @@ def of_contact(conn: Conn, contact_id: str, limit: int = 50) -> list[dict[str, A
 
 # --- trackers' last seen ------------------------------------------------------------------------
 
-_SEEN = "trackers_seen"
+
+@dataclass
+class _Seen:
+    """The transaction's memo: the trackers whose `last_seen` moves at (store, now)."""
+
+    trackers: dict[tuple[str, int], list[str]] = field(default_factory=dict)
+
+
 SEEN_GRANULARITY_US = 60_000_000
 """A tracker's lastSeen is rewritten only when it is this much older than the request (a
 visitor's burst of pages costs one write a minute, not one per page)."""
 
 
 def _stamp(conn: Conn) -> None:
-    seen: dict[tuple[str, int], list[str]] = conn.tx_memo.pop(_SEEN, None) or {}
-    for (store_id, now), trackers in seen.items():
+    seen = conn.forget_memo(_Seen)
+    for (store_id, now), trackers in seen.trackers.items() if seen else ():
         for i in range(0, len(trackers), 500):
             chunk = trackers[i : i + 500]
             marks, params = conn.any_of(chunk)
@@ -88,8 +96,8 @@ def mark_seen(conn: Conn, store_id: str, tracker_id: str, now: int) -> None:
             (now, store_id, tracker_id, now),
         )
         return
-    seen = conn.tx_memo.get(_SEEN)
+    seen = conn.memo_if_any(_Seen)
     if seen is None:
-        seen = conn.tx_memo[_SEEN] = {}
+        seen = conn.memo(_Seen)
         conn.defer("trackers", _stamp)
-    seen.setdefault((store_id, now), []).append(tracker_id)
+    seen.trackers.setdefault((store_id, now), []).append(tracker_id)
