@@ -51,14 +51,7 @@ ALLOWED_SQL: dict[str, str] = {}
 ALLOWED_UPWARD: dict[str, str] = {}
 """File → why it still imports from a higher layer."""
 
-_SCHEMA_SPLIT = "schema/verdicts.py's split kept the private names its parts share"
-ALLOWED_PRIVATE: dict[str, str] = {
-    "schema/checks.py": _SCHEMA_SPLIT,
-    "schema/emails.py": _SCHEMA_SPLIT,
-    "schema/envelope.py": _SCHEMA_SPLIT,
-    "schema/lenient.py": _SCHEMA_SPLIT,
-    "schema/verdicts.py": _SCHEMA_SPLIT,
-}
+ALLOWED_PRIVATE: dict[str, str] = {}
 """File → why it still imports (or reads) another module's private names."""
 
 ALLOWED_CYCLES: dict[frozenset[str], str] = {}

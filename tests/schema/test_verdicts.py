@@ -1,4 +1,4 @@
-"""Decoding with verdicts, in process: msgspec errors become verdicts in `_rejection` only;
+"""Decoding with verdicts, in process: msgspec errors become verdicts in `rejection_of` only;
 the fast typed path and the lenient path agree; pointers, messages and codes are right."""
 
 from __future__ import annotations
@@ -17,15 +17,15 @@ from shopevents.errors import CATALOG, ApiError
 from shopevents.schema import models as m
 from shopevents.schema.verdicts import (
     CheckContext,
-    _lenient,
-    _pointer,
-    _rejection,
     decode_cart,
     decode_entity,
     decode_event,
+    decode_leniently,
     decode_model,
     domain_allowed,
+    json_pointer,
     read_envelope,
+    rejection_of,
 )
 
 CTX = CheckContext(
@@ -51,7 +51,7 @@ def purchase(**kw: Any) -> dict[str, Any]:
     return {"type": "purchase", "purchase": p}
 
 
-# --- _rejection: the one place msgspec errors become codes ----------------------------------
+# --- rejection_of: the one place msgspec errors become codes ----------------------------------
 
 
 @pytest.mark.parametrize(
@@ -83,14 +83,14 @@ def purchase(**kw: Any) -> dict[str, Any]:
     ],
 )
 def test_rejection_codes(text: str, value: Any, missing: bool, code: str, says: str) -> None:
-    got_code, message = _rejection(text, value, missing)
+    got_code, message = rejection_of(text, value, missing)
     assert got_code == code
     assert CATALOG[code].kind == "rejection"
     assert says in message
 
 
 def test_long_values_are_cut_in_messages() -> None:
-    _, message = _rejection("Expected `number`, got `str`", "x" * 500, False)
+    _, message = rejection_of("Expected `number`, got `str`", "x" * 500, False)
     assert len(message) < 120 and message.endswith('..."') is False and "..." in message
 
 
@@ -103,7 +103,7 @@ def test_long_values_are_cut_in_messages() -> None:
     ],
 )
 def test_json_pointers(segs: list[Any], base: str, pointer: str) -> None:
-    assert _pointer(segs, base) == pointer
+    assert json_pointer(segs, base) == pointer
 
 
 # --- the envelope ---------------------------------------------------------------------------
@@ -154,7 +154,7 @@ def test_fast_path_and_lenient_path_agree_on_the_examples() -> None:
         assert fast.status == "accepted" and fast.warnings == [], f.name
         cls = m.EVENT_TYPES[obj["type"]]
         obj = msgspec.json.Decoder(float_hook=Decimal).decode(f.read_bytes())
-        slow, err = _lenient(obj, cls, "/events/0", [])
+        slow, err = decode_leniently(obj, cls, "/events/0", [])
         assert err is None
         assert slow == fast.value[0], f.name
 

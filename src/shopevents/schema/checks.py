@@ -14,7 +14,7 @@ from shopevents.schema import models as m
 from shopevents.schema.currencies import ISO_4217
 from shopevents.schema.dates import ParsedDate, parse_iso8601
 from shopevents.schema.emails import identifying_email
-from shopevents.schema.reasons import _pointer, _show
+from shopevents.schema.reasons import json_pointer, shown
 from shopevents.schema.records import CheckContext
 
 CENT = Decimal("0.01")
@@ -69,7 +69,7 @@ def check_product(p: m.Product, ptr: str, ctx: CheckContext, w: list[dict[str, s
             issue(
                 "url_not_authorized",
                 f"{ptr}/productDetailUrl",
-                f"{_show(p.productDetailUrl)} is outside the store's authorised domains",
+                f"{shown(p.productDetailUrl)} is outside the store's authorised domains",
             )
         )
     if p.rating is not None and p.rating > 5:
@@ -95,33 +95,33 @@ def check_product(p: m.Product, ptr: str, ctx: CheckContext, w: list[dict[str, s
             issue(
                 "invalid_date",
                 f"{ptr}/publishedAt",
-                f"Expected an ISO 8601 date; received {_show(p.publishedAt)}; the field was dropped",
+                f"Expected an ISO 8601 date; received {shown(p.publishedAt)}; the field was dropped",
             )
         )
         p.publishedAt = None
     for name in ("unitPrice", "unitPriceOriginal", "unitPriceWithoutVAT", "discountedAmount"):
-        _round(p, name, ptr, w)
+        round_money_field(p, name, ptr, w)
 
 
 _MILLIONTH = Decimal("0.000001")
 
 
-def _round(obj: Any, name: str, ptr: str, w: list[dict[str, str]]) -> None:
+def round_money_field(obj: Any, name: str, ptr: str, w: list[dict[str, str]]) -> None:
     v = getattr(obj, name)
     if v is not None and v.quantize(_MILLIONTH) != v:
         r = m.Money(v.quantize(_MILLIONTH))
         setattr(obj, name, r)
-        w.append(issue("rounded_amount", f"{ptr}/{name}", f"{_show(v)} was rounded to {r}"))
+        w.append(issue("rounded_amount", f"{ptr}/{name}", f"{shown(v)} was rounded to {r}"))
 
 
-def _check_lines(
+def check_lines(
     lines: list[m.BasketItem], total_q: int, ptr: str, ctx: CheckContext, w: list[dict[str, str]]
 ) -> None:
     total = 0
     for i, line in enumerate(lines):
         lp = f"{ptr}/products/{i}"
         check_product(line, lp, ctx, w)
-        _round(line, "price", lp, w)
+        round_money_field(line, "price", lp, w)
         total += line.quantity
         expected = line.unitPrice * line.quantity
         if abs(expected - line.price) > CENT:
@@ -152,12 +152,12 @@ def check_currency(holder: Any, ptr: str, ctx: CheckContext, w: list[dict[str, s
             issue(
                 "invalid_currency",
                 f"{ptr}/currency",
-                f"Expected an ISO 4217 code; received {_show(cur)}; the store's currency {ctx.currency} is used",
+                f"Expected an ISO 4217 code; received {shown(cur)}; the store's currency {ctx.currency} is used",
             )
         )
         holder.currency = None
     elif up != cur:
-        w.append(issue("normalized_value", f"{ptr}/currency", f'{_show(cur)} was read as "{up}"'))
+        w.append(issue("normalized_value", f"{ptr}/currency", f'{shown(cur)} was read as "{up}"'))
         holder.currency = up
 
 
@@ -172,7 +172,7 @@ def check_purchase(
                 issue(
                     "invalid_date",
                     f"{ptr}/purchaseDate",
-                    f"Expected an ISO 8601 date; received {_show(p.purchaseDate)}; the received time is used",
+                    f"Expected an ISO 8601 date; received {shown(p.purchaseDate)}; the received time is used",
                 )
             )
             p.purchaseDate = None
@@ -186,19 +186,19 @@ def check_purchase(
             )
     if not p.products:
         w.append(issue("empty_products", f"{ptr}/products", "The purchase has no product lines"))
-    _round(p, "totalPrice", ptr, w)
-    _check_lines(p.products, p.totalQuantity, ptr, ctx, w)
+    round_money_field(p, "totalPrice", ptr, w)
+    check_lines(p.products, p.totalQuantity, ptr, ctx, w)
     check_currency(p, ptr, ctx, w)
     return parsed
 
 
 def check_cart(c: m.Cart, ptr: str, ctx: CheckContext, w: list[dict[str, str]]) -> None:
-    _round(c, "totalPrice", ptr, w)
-    _check_lines(c.products, c.totalQuantity, ptr, ctx, w)
+    round_money_field(c, "totalPrice", ptr, w)
+    check_lines(c.products, c.totalQuantity, ptr, ctx, w)
     check_currency(c, ptr, ctx, w)
 
 
-def _post_check(ev: m.Event, ptr: str, ctx: CheckContext, w: list[dict[str, str]]) -> Any:
+def post_check(ev: m.Event, ptr: str, ctx: CheckContext, w: list[dict[str, str]]) -> Any:
     if isinstance(ev, m.PurchaseEvent):
         return check_purchase(ev.purchase, f"{ptr}/purchase", ctx, w)
     if isinstance(ev, m.ProductVisited | m.ProductSearched):
@@ -207,13 +207,13 @@ def _post_check(ev: m.Event, ptr: str, ctx: CheckContext, w: list[dict[str, str]
         return identifying_email(ev.email, f"{ptr}/email", w)
     if isinstance(ev, m.FormSubmitted) and ev.primaryKeyField:
         key = ev.primaryKeyField
-        here = _pointer([key], f"{ptr}/payload")
+        here = json_pointer([key], f"{ptr}/payload")
         if key not in ev.payload:
             w.append(
                 issue(
                     "invalid_email",
                     here,
-                    f"`payload` has no field {_show(key)} (the primaryKeyField); the form is "
+                    f"`payload` has no field {shown(key)} (the primaryKeyField); the form is "
                     "recorded on the visitor's contact",
                 )
             )

@@ -9,7 +9,7 @@ import msgspec
 
 from shopevents.errors import ApiError
 from shopevents.schema import models as m
-from shopevents.schema.reasons import _pointer, _split
+from shopevents.schema.reasons import json_pointer, split_message
 
 _envelope_decoder = msgspec.json.Decoder(m.Envelope)
 
@@ -54,10 +54,10 @@ def read_envelope(body: bytes) -> m.Envelope:
             errors=[{"code": "invalid_json", "path": "", "message": message}],
         ) from None
     except msgspec.ValidationError as exc:
-        text, path = _split(str(exc))
+        text, path = split_message(str(exc))
         if "matching regex" in text:  # requestId's pattern
             text = "Expected a text without NUL (U+0000) characters"
-        pointer = _pointer(path)
+        pointer = json_pointer(path)
         raise ApiError(
             "invalid_envelope",
             f"The body is JSON but not an ingest envelope: {text} at {pointer or '/'}",

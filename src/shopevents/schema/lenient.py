@@ -15,14 +15,14 @@ from msgspec import inspect as mi
 from shopevents.errors import issue
 from shopevents.schema.numbers import Unreadable, find_unreadable, read_text
 from shopevents.schema.reasons import (
-    _info,
-    _is_money,
-    _pointer,
-    _rejection,
-    _show,
-    _split,
-    _unwrap,
+    is_money_type,
+    json_pointer,
     money_hook,
+    rejection_of,
+    shown,
+    split_message,
+    struct_info,
+    unwrapped_type,
 )
 
 ALIASES = {
@@ -52,8 +52,8 @@ def _canon_literal(value: str, allowed: tuple[Any, ...]) -> str | None:
     return None
 
 
-def _normalize(obj: dict[str, Any], cls: type, ptr: str, warnings: list[dict[str, str]]) -> None:
-    info = _info(cls)
+def normalize(obj: dict[str, Any], cls: type, ptr: str, warnings: list[dict[str, str]]) -> None:
+    info = struct_info(cls)
     names = {f.encode_name for f in info.fields}
     for alias, canon in ALIASES.items():
         if alias in obj and canon in names and canon not in obj:
@@ -66,9 +66,9 @@ def _normalize(obj: dict[str, Any], cls: type, ptr: str, warnings: list[dict[str
         if key not in obj or obj[key] is None:
             continue
         value = obj[key]
-        t = _unwrap(f.type)
+        t = unwrapped_type(f.type)
         here = f"{ptr}/{key}"
-        if _is_money(t) or isinstance(t, mi.DecimalType):
+        if is_money_type(t) or isinstance(t, mi.DecimalType):
             if isinstance(value, str):
                 num = read_text(value)
                 if num is None:
@@ -81,7 +81,7 @@ def _normalize(obj: dict[str, Any], cls: type, ptr: str, warnings: list[dict[str
                         issue(
                             "coerced_number",
                             here,
-                            f"The text {_show(value)} was read as the number {_show(num)}",
+                            f"The text {shown(value)} was read as the number {shown(num)}",
                         )
                     )
         elif isinstance(t, mi.IntType):
@@ -101,7 +101,7 @@ def _normalize(obj: dict[str, Any], cls: type, ptr: str, warnings: list[dict[str
                         issue(
                             "coerced_number",
                             here,
-                            f"The text {_show(value)} was read as the number {_show(num)}",
+                            f"The text {shown(value)} was read as the number {shown(num)}",
                         )
                     )
             elif (
@@ -133,7 +133,7 @@ def _normalize(obj: dict[str, Any], cls: type, ptr: str, warnings: list[dict[str
                     issue(
                         "coerced_text",
                         here,
-                        f'The number {_show(value)} was read as the text "{_show(value)}"',
+                        f'The number {shown(value)} was read as the text "{shown(value)}"',
                     )
                 )
             elif isinstance(value, str) and "\x00" in value:
@@ -142,14 +142,14 @@ def _normalize(obj: dict[str, Any], cls: type, ptr: str, warnings: list[dict[str
                     issue(
                         "normalized_value",
                         here,
-                        f"NUL characters (U+0000) were removed from {_show(value)}",
+                        f"NUL characters (U+0000) were removed from {shown(value)}",
                     )
                 )
         elif isinstance(t, mi.BoolType):
             if isinstance(value, str) and value.strip().lower() in ("true", "false", "1", "0"):
                 obj[key] = value.strip().lower() in ("true", "1")
                 warnings.append(
-                    issue("coerced_boolean", here, f"{_show(value)} was read as {_show(obj[key])}")
+                    issue("coerced_boolean", here, f"{shown(value)} was read as {shown(obj[key])}")
                 )
         elif isinstance(t, mi.LiteralType):
             if isinstance(value, str) and value not in t.values:
@@ -157,24 +157,24 @@ def _normalize(obj: dict[str, Any], cls: type, ptr: str, warnings: list[dict[str
                 if spelled is not None:
                     obj[key] = spelled
                     warnings.append(
-                        issue("normalized_value", here, f'{_show(value)} was read as "{spelled}"')
+                        issue("normalized_value", here, f'{shown(value)} was read as "{spelled}"')
                     )
         elif isinstance(t, mi.StructType):
             if isinstance(value, dict):
-                _normalize(value, t.cls, here, warnings)
+                normalize(value, t.cls, here, warnings)
         elif isinstance(t, mi.DictType | mi.AnyType):
             drop_unreadable(value, here, warnings)
         elif isinstance(t, mi.ListType):
-            item = _unwrap(t.item_type)
+            item = unwrapped_type(t.item_type)
             if isinstance(item, mi.StructType) and isinstance(value, list):
                 for i, v in enumerate(value):
                     if isinstance(v, dict):
-                        _normalize(v, item.cls, f"{here}/{i}", warnings)
+                        normalize(v, item.cls, f"{here}/{i}", warnings)
             elif isinstance(item, mi.StrType) and isinstance(value, str):
                 obj[key] = [value]
                 warnings.append(
                     issue(
-                        "coerced_text", here, f"The text {_show(value)} was read as a list of one"
+                        "coerced_text", here, f"The text {shown(value)} was read as a list of one"
                     )
                 )
 
@@ -193,7 +193,9 @@ def drop_unreadable(value: Any, ptr: str, warnings: list[dict[str, str]]) -> Non
             done = "null was kept in its place"
         warnings.append(
             issue(
-                "invalid_field", _pointer(segs, ptr), f"{bad.reason}; received {bad.show()}; {done}"
+                "invalid_field",
+                json_pointer(segs, ptr),
+                f"{bad.reason}; received {bad.show()}; {done}",
             )
         )
 
@@ -203,10 +205,10 @@ def _locate(
 ) -> tuple[dict[str, Any] | None, str | None, bool, mi.Type | None]:
     """The deepest struct field on the path: (container, key, required, type)."""
     found: tuple[dict[str, Any] | None, str | None, bool, mi.Type | None] = (None, None, True, None)
-    t: mi.Type = _info(cls)
+    t: mi.Type = struct_info(cls)
     cur: Any = obj
     for seg in segs:
-        t = _unwrap(t)
+        t = unwrapped_type(t)
         if isinstance(t, mi.StructType) and isinstance(seg, str) and isinstance(cur, dict):
             fld = next((f for f in t.fields if f.encode_name == seg), None)
             if fld is None:
@@ -235,39 +237,41 @@ def _value_at(obj: Any, segs: list[str | int]) -> Any:
     return cur
 
 
-def _lenient(
+def decode_leniently(
     obj: Any, cls: type, base: str, warnings: list[dict[str, str]]
 ) -> tuple[Any, dict[str, str] | None]:
     """(value, None) or (None, rejection) for a decoded-but-untyped object."""
     if not isinstance(obj, dict):
-        return None, issue("not_an_object", base, f"Expected an object, got {_show(obj)}")
-    _normalize(obj, cls, base, warnings)
+        return None, issue("not_an_object", base, f"Expected an object, got {shown(obj)}")
+    normalize(obj, cls, base, warnings)
     for _ in range(100):
         try:
             return msgspec.convert(obj, cls, dec_hook=money_hook, strict=True), None
         except msgspec.ValidationError as exc:
-            text, segs = _split(str(exc))
+            text, segs = split_message(str(exc))
             missing = text.startswith("Object missing required field")
             if missing:
                 name = re.search(r"`([^`]+)`", text)
-                ptr = _pointer([*segs, name.group(1) if name else "?"], base)
+                ptr = json_pointer([*segs, name.group(1) if name else "?"], base)
                 return None, issue("missing_field", ptr, text.replace("Object missing", "Missing"))
             container, key, required, ftype = _locate(obj, cls, segs)
             value = _value_at(obj, segs)
-            ptr = _pointer(segs, base)
+            ptr = json_pointer(segs, base)
             if container is None or key is None or required:
-                code, message = _rejection(text, value, False)
+                code, message = rejection_of(text, value, False)
                 return None, issue(code, ptr, message)
             bad = container.pop(key)
-            is_enum = isinstance(_unwrap(ftype), mi.LiteralType) if ftype is not None else False
-            field_ptr = _pointer(segs[: _depth_of(segs, key)], base)
+            is_enum = (
+                isinstance(unwrapped_type(ftype), mi.LiteralType) if ftype is not None else False
+            )
+            field_ptr = json_pointer(segs[: _depth_of(segs, key)], base)
             if is_enum:
                 allowed = ", ".join(f'"{v}"' for v in _literal_values(ftype))
                 warnings.append(
                     issue(
                         "invalid_enum",
                         field_ptr,
-                        f"Expected one of {allowed}; received {_show(bad)}; the field was dropped",
+                        f"Expected one of {allowed}; received {shown(bad)}; the field was dropped",
                     )
                 )
             else:
@@ -278,14 +282,14 @@ def _lenient(
                     issue(
                         "invalid_field",
                         field_ptr,
-                        f"{expected}; received {_show(bad)}; the field was dropped",
+                        f"{expected}; received {shown(bad)}; the field was dropped",
                     )
                 )
     return None, issue("invalid_value", base, "Too many invalid fields")
 
 
 def _literal_values(t: mi.Type | None) -> tuple[Any, ...]:
-    inner = _unwrap(t) if t is not None else None
+    inner = unwrapped_type(t) if t is not None else None
     return inner.values if isinstance(inner, mi.LiteralType) else ()
 
 

@@ -42,7 +42,7 @@ _PATH = re.compile(r" - at `\$(.*)`$")
 _SEG = re.compile(r"\.([^.\[]+)|\[(\d+)\]")
 
 
-def _split(message: str) -> tuple[str, list[str | int]]:
+def split_message(message: str) -> tuple[str, list[str | int]]:
     mt = _PATH.search(message)
     if not mt:
         return message, []
@@ -50,7 +50,7 @@ def _split(message: str) -> tuple[str, list[str | int]]:
     return message[: mt.start()], segs
 
 
-def _pointer(segs: list[str | int], base: str = "") -> str:
+def json_pointer(segs: list[str | int], base: str = "") -> str:
     out = base
     for s in segs:
         out += "/" + str(s).replace("~", "~0").replace("/", "~1")
@@ -60,11 +60,11 @@ def _pointer(segs: list[str | int], base: str = "") -> str:
 def located(exc: msgspec.ValidationError) -> tuple[str, str]:
     """(JSON pointer, message) of a msgspec validation error: `/rates/0/rate`, "Expected
     `float` > 0.0"."""
-    message, segs = _split(str(exc))
-    return _pointer(segs), message
+    message, segs = split_message(str(exc))
+    return json_pointer(segs), message
 
 
-def _show(value: Any) -> str:
+def shown(value: Any) -> str:
     if isinstance(value, Unreadable):
         return value.show()
     if isinstance(value, Decimal | int) and not isinstance(value, bool):
@@ -74,11 +74,11 @@ def _show(value: Any) -> str:
     return text if len(text) <= 60 else text[:57] + "..."
 
 
-def _rejection(text: str, value: Any, missing: bool) -> tuple[str, str]:
+def rejection_of(text: str, value: Any, missing: bool) -> tuple[str, str]:
     """(code, message) for a msgspec validation message about a required field."""
     if missing:
         return "missing_field", text.replace("Object missing", "Missing")
-    got = f"; received {_show(value)}"
+    got = f"; received {shown(value)}"
     if isinstance(value, Unreadable):
         if value.negative and "amount" in text:
             return "negative_value", f"Expected a non-negative value{got}"
@@ -100,13 +100,13 @@ def _rejection(text: str, value: Any, missing: bool) -> tuple[str, str]:
 
 
 @cache
-def _info(cls: type) -> mi.StructType:
+def struct_info(cls: type) -> mi.StructType:
     info = mi.type_info(cls)
     assert isinstance(info, mi.StructType)
     return info
 
 
-def _unwrap(t: mi.Type) -> mi.Type:
+def unwrapped_type(t: mi.Type) -> mi.Type:
     """The type under `| None` and under documentation-only metadata."""
     if isinstance(t, mi.Metadata):
         t = t.type
@@ -119,5 +119,5 @@ def _unwrap(t: mi.Type) -> mi.Type:
     return t
 
 
-def _is_money(t: mi.Type) -> bool:
+def is_money_type(t: mi.Type) -> bool:
     return isinstance(t, mi.CustomType) and t.cls is m.Money

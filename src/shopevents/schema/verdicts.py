@@ -20,68 +20,68 @@ from shopevents.errors import issue
 from shopevents.schema import models as m
 from shopevents.schema.checks import (
     CENT,
-    _check_lines,
-    _post_check,
-    _round,
     check_cart,
     check_currency,
+    check_lines,
     check_product,
     check_purchase,
     domain_allowed,
+    post_check,
+    round_money_field,
 )
 from shopevents.schema.dates import parse_iso8601
-from shopevents.schema.emails import _EMAIL, identifying_email
+from shopevents.schema.emails import EMAIL_RE, identifying_email
 from shopevents.schema.envelope import read_envelope
 from shopevents.schema.lenient import (
     ALIASES,
     NEVER_DROP,
-    _lenient,
-    _normalize,
+    decode_leniently,
     drop_unreadable,
     needs_lenient,
+    normalize,
 )
 from shopevents.schema.numbers import decode_any, strict_float_hook
 from shopevents.schema.reasons import (
     MAX_AMOUNT,
-    _info,
-    _pointer,
-    _rejection,
-    _show,
-    _split,
+    json_pointer,
     money_hook,
+    rejection_of,
+    shown,
+    split_message,
+    struct_info,
 )
 from shopevents.schema.records import CheckContext, EntityInfo, Verdict
 
 __all__ = [
     "ALIASES",
     "CENT",
+    "EMAIL_RE",
     "MAX_AMOUNT",
     "NEVER_DROP",
-    "_EMAIL",
     "CheckContext",
     "EntityInfo",
     "Verdict",
-    "_check_lines",
-    "_lenient",
-    "_normalize",
-    "_pointer",
-    "_rejection",
-    "_round",
-    "_split",
     "check_cart",
     "check_currency",
+    "check_lines",
     "check_product",
     "check_purchase",
     "decode_cart",
     "decode_entity",
     "decode_event",
+    "decode_leniently",
     "decode_model",
     "domain_allowed",
     "drop_unreadable",
     "identifying_email",
+    "json_pointer",
     "money_hook",
     "needs_lenient",
+    "normalize",
     "read_envelope",
+    "rejection_of",
+    "round_money_field",
+    "split_message",
 ]
 
 _event_decoder = msgspec.json.Decoder(m.AnyEvent, dec_hook=money_hook, float_hook=strict_float_hook)
@@ -145,7 +145,7 @@ def _decode_event(
                 status="rejected",
                 raw=raw,
                 error=issue(
-                    "not_an_object", ptr, f"Expected an event object; received {_show(obj)}"
+                    "not_an_object", ptr, f"Expected an event object; received {shown(obj)}"
                 ),
             )
         cls = m.EVENT_TYPES.get(etype) if isinstance(etype, str) else None
@@ -159,10 +159,10 @@ def _decode_event(
                 error=issue(
                     "unknown_type",
                     f"{ptr}/type",
-                    f"Expected one of {allowed}; received {_show(etype)}",
+                    f"Expected one of {allowed}; received {shown(etype)}",
                 ),
             )
-        ev, err = _lenient(obj, cls, ptr, warnings)
+        ev, err = decode_leniently(obj, cls, ptr, warnings)
         if err is not None:
             return Verdict(
                 index=index,
@@ -172,7 +172,7 @@ def _decode_event(
                 warnings=warnings,
                 error=err,
             )
-    extra = _post_check(ev, ptr, ctx, warnings)
+    extra = post_check(ev, ptr, ctx, warnings)
     return Verdict(
         index=index, type=ev.__struct_config__.tag, value=(ev, extra), raw=raw, warnings=warnings
     )
@@ -203,14 +203,14 @@ def decode_cart(raw: bytes, ctx: CheckContext, *, scan: bool = True) -> Verdict:
         return _too_deep("cart", "/cart", raw)
     if obj is None:
         return Verdict(type="cart", status="absent")
-    cart, err = _lenient(obj, m.Cart, "/cart", warnings)
+    cart, err = decode_leniently(obj, m.Cart, "/cart", warnings)
     if err is not None:
         return Verdict(type="cart", status="rejected", raw=raw, warnings=warnings, error=err)
     check_cart(cart, "/cart", ctx, warnings)
     return Verdict(type="cart", value=cart, raw=raw, warnings=warnings)
 
 
-_KNOWN = {f.encode_name for f in _info(m.EntityFields).fields}
+_KNOWN = {f.encode_name for f in struct_info(m.EntityFields).fields}
 
 
 def _too_deep(kind: str, ptr: str, raw: bytes) -> Verdict:
@@ -241,30 +241,30 @@ def decode_entity(
             type="entityInfo",
             status="rejected",
             raw=raw,
-            error=issue("not_an_object", base, f"Expected an object; received {_show(obj)}"),
+            error=issue("not_an_object", base, f"Expected an object; received {shown(obj)}"),
         )
     custom = {k: v for k, v in obj.items() if k not in _KNOWN}
     known = {k: v for k, v in obj.items() if k in _KNOWN}
     drop_unreadable(custom, base, warnings)
     fields = None
     if not decoded and not needs_lenient(raw):
-        try:  # the typed fast path: what it takes, `_normalize` would leave as it is
+        try:  # the typed fast path: what it takes, `normalize` would leave as it is
             fields = msgspec.convert(known, m.EntityFields, strict=True)
         except msgspec.ValidationError:
             pass
     err = None
     if fields is None:
-        fields, err = _lenient(known, m.EntityFields, base, warnings)
+        fields, err = decode_leniently(known, m.EntityFields, base, warnings)
     if err is not None:  # every known field is optional, so this cannot normally happen
         return Verdict(type="entityInfo", status="rejected", raw=raw, warnings=warnings, error=err)
     if fields.primaryKey is not None:
         pk = fields.primaryKey.strip()
-        if not _EMAIL.match(pk) or len(pk) > 254:
+        if not EMAIL_RE.match(pk) or len(pk) > 254:
             warnings.append(
                 issue(
                     "invalid_email",
                     f"{base}/primaryKey",
-                    f"Expected an e-mail address; received {_show(fields.primaryKey)}",
+                    f"Expected an e-mail address; received {shown(fields.primaryKey)}",
                 )
             )
             fields.primaryKey = None
@@ -280,7 +280,7 @@ def decode_entity(
                 issue(
                     "invalid_date",
                     f"{base}/_birthdate",
-                    f"Expected an ISO 8601 date; received {_show(fields.birthdate)}; the field was dropped",
+                    f"Expected an ISO 8601 date; received {shown(fields.birthdate)}; the field was dropped",
                 )
             )
             fields.birthdate = None
@@ -297,7 +297,7 @@ def decode_model(body: bytes | Any, cls: type, ctx: CheckContext, base: str = ""
     """For the REST API: one model, leniently, with warnings; rejected models carry the error."""
     warnings: list[dict[str, str]] = []
     obj = decode_any(body) if isinstance(body, bytes | bytearray) else body
-    value, err = _lenient(obj, cls, base, warnings)
+    value, err = decode_leniently(obj, cls, base, warnings)
     if err is not None:
         return Verdict(type=cls.__name__, status="rejected", warnings=warnings, error=err)
     return Verdict(type=cls.__name__, value=value, warnings=warnings)
