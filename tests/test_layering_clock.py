@@ -42,23 +42,6 @@ FORBIDDEN = frozenset(
     + ["datetime.date.today"]
 )
 
-# Reads of a clock in modules being reworked right now: (file or folder/, what is read).
-# Remove an entry when its last read goes; the list only ever shrinks.
-ALLOWED: frozenset[tuple[str, str]] = frozenset(
-    {
-        # the server's start time (/metrics uptime) and the age of the store cache
-        ("context.py", "time.time"),
-        ("context.py", "time.monotonic"),
-    }
-)
-
-
-def _allowed(rel: str, name: str) -> bool:
-    return any(
-        read == name and (rel == where or (where.endswith("/") and rel.startswith(where)))
-        for where, read in ALLOWED
-    )
-
 
 class _Reads(ast.NodeVisitor):
     """Finds the clock reads of one module: (line, enclosing function, what is read)."""
@@ -149,8 +132,7 @@ def test_no_clock_is_read_outside_the_clock_module() -> None:
     for path in _modules():
         rel = path.relative_to(PKG).as_posix()
         for line, where, name in clock_reads(path.read_text()):
-            if not _allowed(rel, name):
-                offenders.append(f"src/shopevents/{rel}:{line}: {name} (in {where})")
+            offenders.append(f"src/shopevents/{rel}:{line}: {name} (in {where})")
     assert not offenders, (
         "read the time from the injected clock (ctx.clock.now(), a `clock` parameter) or, "
         "for a timeout, shopevents.clock.monotonic():\n  " + "\n  ".join(offenders)

@@ -4,13 +4,12 @@ service, a store cache."""
 from __future__ import annotations
 
 import asyncio
-import time
 from collections import Counter
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from typing import Any, Protocol, TypeVar
 
-from shopevents.clock import Clock, to_micros
+from shopevents.clock import Clock, monotonic, to_micros
 from shopevents.config import Settings
 from shopevents.domain.catalog import RecentWrites
 from shopevents.errors import StorageUnavailable
@@ -111,7 +110,6 @@ class AppContext:
         self._readers: ThreadPoolExecutor | None = None
         self._refreshing: set[str] = set()
         self._tasks: set[asyncio.Task[None]] = set()
-        self.started = time.time()
 
     def now_us(self) -> int:
         return to_micros(self.clock.now())
@@ -172,7 +170,7 @@ class AppContext:
         stops answering never delays a request for a known store (its settings are then as
         old as the outage)."""
         hit = self._stores.get(store_id)
-        now = time.monotonic()
+        now = monotonic()
         if hit is not None and hit[1] is None and now - hit[0] >= max_age:
             hit = None  # unknown a while ago: it may exist now
         if hit is not None:
@@ -193,7 +191,7 @@ class AppContext:
         )
         if len(self._stores) > 10_000:
             self._stores.clear()
-        self._stores[store_id] = (time.monotonic(), rec)
+        self._stores[store_id] = (monotonic(), rec)
         return rec
 
     async def _refresh_store(self, store_id: str) -> None:
