@@ -22,7 +22,7 @@ from click.testing import CliRunner
 from shopevents.cli import main
 from shopevents.clock import SystemClock
 from shopevents.config import Settings, WorkerSettings
-from shopevents.domain import imports
+from shopevents.domain import import_checks, import_files, import_plan, import_undo
 from shopevents.errors import StorageUnavailable
 from shopevents.storage.database import Database
 from tests.conftest import BACKENDS, PG_URL, LiveServer, StoreInfo, make_store, pg_url_for
@@ -274,10 +274,10 @@ def test_a_failed_transaction_undoes_the_whole_file(env: Env) -> None:
         (store.id,),
     )
     rows = [{**product(i), "unitPrice": 2, "name": f"New {i}"} for i in range(1, 2600)]
-    ctx = imports.check_context(SystemClock().now(), "EUR", [])
-    checked = imports.check_rows(
+    ctx = import_checks.check_context(SystemClock().now(), "EUR", [])
+    checked = import_checks.check_rows(
         "products",
-        iter(imports.Row(i + 1, i + 1, r) for i, r in enumerate(rows)),
+        iter(import_files.Row(i + 1, i + 1, r) for i, r in enumerate(rows)),
         ctx,
         csv_cells=False,
     )
@@ -285,7 +285,7 @@ def test_a_failed_transaction_undoes_the_whole_file(env: Env) -> None:
     written = []
     failed: list[bool] = []
 
-    def transact(step: imports.Step, fail_after: int | None = None) -> Any:
+    def transact(step: import_plan.Step, fail_after: int | None = None) -> Any:
         fn, _ = step
         if fail_after is not None and len(written) == fail_after and not failed:
             failed.append(True)  # once: storage comes back for the undo
@@ -301,7 +301,7 @@ def test_a_failed_transaction_undoes_the_whole_file(env: Env) -> None:
         return result
 
     with pytest.raises(StorageUnavailable):
-        imports.run(
+        import_plan.run(
             lambda s: transact(s, fail_after=4),
             store.id,
             checked,
@@ -322,17 +322,17 @@ def test_a_failed_transaction_undoes_the_whole_file(env: Env) -> None:
     # A writer that dies after two chunks: its import stays `writing` until it is stale; the
     # next import of the store undoes it first.
     written.clear()
-    steps = imports.plan(store.id, checked, "dead.jsonl", "deadimport00000000000000")
+    steps = import_plan.plan(store.id, checked, "dead.jsonl", "deadimport00000000000000")
     result = None
     for _ in range(4):  # stale look-up, begin, two chunks
         result = transact(steps.send(result))
     assert env.q("SELECT COUNT(*) FROM products WHERE store_id = ?", (store.id,))[0][0] == 2000
-    clock[0] += imports.STALE_US + 1
-    report = imports.run(
+    clock[0] += import_undo.STALE_US + 1
+    report = import_plan.run(
         transact,
         store.id,
-        imports.check_rows(
-            "products", iter([imports.Row(1, 2, product(9000))]), ctx, csv_cells=False
+        import_checks.check_rows(
+            "products", iter([import_files.Row(1, 2, product(9000))]), ctx, csv_cells=False
         ),
         "next.jsonl",
         "nextimport00000000000000",

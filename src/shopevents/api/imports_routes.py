@@ -2,9 +2,9 @@
 (`GET /api/exports/{what}`).
 
 An import is read and checked whole in a thread (the event loop keeps serving), then written
-through the group committer a chunk at a time (`imports.WRITE_BATCH` rows, weighed as that
-many events, so a chunk has a transaction of its own and ingest requests go between chunks);
-if a chunk cannot be written, what the import wrote is undone (`domain.imports`)."""
+through the group committer a chunk at a time (`import_writes.WRITE_BATCH` rows, weighed as
+that many events, so a chunk has a transaction of its own and ingest requests go between
+chunks); if a chunk cannot be written, what the import wrote is undone (`domain.import_plan`)."""
 
 from __future__ import annotations
 
@@ -24,7 +24,13 @@ from shopevents.api.params import int_param, invalid
 from shopevents.api.shapes.base import answer
 from shopevents.api.shapes.operations import ImportList, ImportReport
 from shopevents.context import AppContext
-from shopevents.domain import imports
+from shopevents.domain import (
+    import_checks,
+    import_errors,
+    import_files,
+    import_plan,
+    import_records,
+)
 from shopevents.errors import ApiError, FieldError, StorageUnavailable, validation_error
 from shopevents.ids import new_id
 from shopevents.reports.timebuckets import local_today, make_range
@@ -49,7 +55,7 @@ MEDIA = {"csv": "text/csv; charset=utf-8", "jsonl": "application/x-ndjson"}
 
 
 def check_context(ctx: AppContext, store: StoreRecord) -> Any:
-    return imports.check_context(ctx.clock.now(), store.currency, store.domains)
+    return import_checks.check_context(ctx.clock.now(), store.currency, store.domains)
 
 
 async def run_import(
@@ -68,22 +74,22 @@ async def run_import(
     check = check_context(ctx, store)
     try:
         checked = await asyncio.to_thread(
-            imports.read_and_check, fh, kind, fmt, check, delimiter=delimiter, on_row=_pause
+            import_checks.read_and_check, fh, kind, fmt, check, delimiter=delimiter, on_row=_pause
         )
-    except imports.ImportError_ as exc:
+    except import_errors.ImportError_ as exc:
         report = {"type": kind, **exc.report}
         await ctx.write(
-            lambda c, now: imports.record_failed(c, store.id, import_id, report, source, now)
+            lambda c, now: import_records.record_failed(c, store.id, import_id, report, source, now)
         )
         return 422, {"id": import_id, **report}
     if checked.error_count:
-        report = imports.failed_report(checked)
+        report = import_checks.failed_report(checked)
         await ctx.write(
-            lambda c, now: imports.record_failed(c, store.id, import_id, report, source, now)
+            lambda c, now: import_records.record_failed(c, store.id, import_id, report, source, now)
         )
         return 422, {"id": import_id, **report}
 
-    async def transact(step: imports.Step) -> Any:
+    async def transact(step: import_plan.Step) -> Any:
         fn, weight = step
         result = await ctx.write(fn, weight=weight)
         # A heavy write runs at once inside `submit` (on SQLite on the loop) and its future is
@@ -92,12 +98,14 @@ async def run_import(
         await asyncio.sleep(YIELD_SECONDS)
         return result
 
-    steps = imports.plan(store.id, checked, source, import_id)
+    steps = import_plan.plan(store.id, checked, source, import_id)
     try:
         report = await _drive(steps, transact)
     except StorageUnavailable as exc:
         try:
-            await _drive(imports.undo_plan(store.id, import_id, checked.kind, str(exc)), transact)
+            await _drive(
+                import_plan.undo_plan(store.id, import_id, checked.kind, str(exc)), transact
+            )
         except StorageUnavailable:
             pass  # undone by the next import of the store
         raise
@@ -169,17 +177,19 @@ async def post_import(request: Request) -> Response:
         delimiter = str(form.get("delimiter") or delimiter)
         source = upload.filename or source
         fh: IO[bytes] = upload.file  # type: ignore[assignment]
-        fmt = fmt or imports.guess_format(upload.filename, upload.content_type)
+        fmt = fmt or import_files.guess_format(upload.filename, upload.content_type)
     else:
-        fmt = fmt or imports.guess_format(source, ctype)
+        fmt = fmt or import_files.guess_format(source, ctype)
         fh = await spool_body(request)
     try:
-        if kind not in imports.KINDS:
-            raise invalid("/type", f"Expected one of {', '.join(imports.KINDS)}; received {kind!r}")
-        if fmt not in imports.FORMATS:
+        if kind not in import_files.KINDS:
+            raise invalid(
+                "/type", f"Expected one of {', '.join(import_files.KINDS)}; received {kind!r}"
+            )
+        if fmt not in import_files.FORMATS:
             raise invalid(
                 "/format",
-                f"Expected one of {', '.join(imports.FORMATS)} (or a file name or "
+                f"Expected one of {', '.join(import_files.FORMATS)} (or a file name or "
                 f"Content-Type that tells); received {fmt!r}",
             )
         if len(delimiter) != 1:
@@ -208,7 +218,7 @@ async def post_import(request: Request) -> Response:
 async def get_import(request: Request) -> Response:
     store = await store_of(request)
     iid = request.path_params["import_id"]
-    found = await runtime(request).read(lambda c: imports.report_of(c, iid, store.id))
+    found = await runtime(request).read(lambda c: import_records.report_of(c, iid, store.id))
     if found is None:
         raise ApiError("not_found", f"No import {iid!r} in this store")
     return answer(ImportReport, found)
@@ -216,7 +226,7 @@ async def get_import(request: Request) -> Response:
 
 async def list_imports(request: Request) -> Response:
     store = await store_of(request)
-    found = await runtime(request).read(lambda c: imports.recent_imports(c, store.id, 50))
+    found = await runtime(request).read(lambda c: import_records.recent_imports(c, store.id, 50))
     return answer(ImportList, {"items": found})
 
 

@@ -1,6 +1,6 @@
 """`shopevents import`: a store's catalog or contacts from a CSV or JSON Lines file, checked
 whole first (a progress bar over the file), then written a chunk per transaction (a bar over
-the rows); a file with an error writes nothing (see `domain.imports`)."""
+the rows); a file with an error writes nothing (see `domain.import_plan`)."""
 
 from __future__ import annotations
 
@@ -12,7 +12,7 @@ import click
 
 from shopevents.cli.common import resolve_store, store_option
 from shopevents.cli.env import Env, pass_env
-from shopevents.domain import imports
+from shopevents.domain import import_checks, import_errors, import_files, import_plan, import_writes
 from shopevents.ids import new_id
 from shopevents.storage.codec import dumps
 
@@ -25,11 +25,11 @@ def _error_line(e: dict[str, Any]) -> str:
 
 
 @click.command("import")
-@click.argument("kind", type=click.Choice(imports.KINDS))
+@click.argument("kind", type=click.Choice(import_files.KINDS))
 @click.argument("file", type=click.Path(exists=True, dir_okay=False, allow_dash=True))
 @store_option()
 @click.option(
-    "--format", "fmt", type=click.Choice(imports.FORMATS), help="Default: from the file name."
+    "--format", "fmt", type=click.Choice(import_files.FORMATS), help="Default: from the file name."
 )
 @click.option("--delimiter", default=",", show_default=True, help="CSV cell separator.")
 @click.option("--dry-run", is_flag=True, help="Check the file only; write nothing.")
@@ -55,13 +55,13 @@ def import_command(
     from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn
 
     env.require_migrated()
-    fmt = fmt or imports.guess_format(file)
+    fmt = fmt or import_files.guess_format(file)
     if fmt is None:
         raise click.UsageError(
             f"cannot tell the format of {file!r} from its name: give --format csv or --format jsonl"
         )
     store = resolve_store(env, store_ref)
-    check = imports.check_context(env.clock.now(), store.currency, store.domains)
+    check = import_checks.check_context(env.clock.now(), store.currency, store.domains)
     size = os.path.getsize(file) if file != "-" else None
     console = Console(stderr=True)
     try:
@@ -78,7 +78,7 @@ def import_command(
         ) as bar:
             reading = bar.add_task(f"checking {file}", total=size)
             try:
-                checked = imports.read_and_check(
+                checked = import_checks.read_and_check(
                     fh,
                     kind,
                     fmt,
@@ -86,31 +86,33 @@ def import_command(
                     delimiter=delimiter,
                     on_bytes=lambda n: bar.update(reading, completed=n),
                 )
-            except imports.ImportError_ as exc:
+            except import_errors.ImportError_ as exc:
                 _fail(exc.report, as_json)
                 return
             if checked.error_count:
-                _fail(imports.failed_report(checked), as_json)
+                _fail(import_checks.failed_report(checked), as_json)
                 return
             if dry_run:
-                report = {**imports.failed_report(checked), "status": "checked", "errors": []}
+                report = {**import_checks.failed_report(checked), "status": "checked", "errors": []}
                 report["records"] = len(checked.records)
                 _print(report, as_json)
                 return
             writing = bar.add_task("writing", total=len(checked.records))
             done = [0]
 
-            def transact(step: imports.Step) -> Any:
+            def transact(step: import_plan.Step) -> Any:
                 fn, weight = step
                 result = env.write(fn)
-                if isinstance(fn, imports.ChunkWrite):
+                if isinstance(fn, import_writes.ChunkWrite):
                     done[0] += weight
                     bar.update(writing, completed=done[0])
                 return result
 
             try:
                 import_id = new_id(env.now())
-                report = imports.run(transact, store.id, checked, os.path.basename(file), import_id)
+                report = import_plan.run(
+                    transact, store.id, checked, os.path.basename(file), import_id
+                )
             except Exception as exc:
                 raise click.ClickException(
                     f"the import could not be written ({exc}); what it had written was undone"

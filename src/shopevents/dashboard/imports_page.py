@@ -13,7 +13,7 @@ from starlette.responses import Response
 
 from shopevents.api.imports_routes import run_import
 from shopevents.dashboard.site import View, store_view, view
-from shopevents.domain import imports
+from shopevents.domain import import_files, import_records
 from shopevents.errors import StorageUnavailable
 
 
@@ -21,7 +21,7 @@ async def show(
     v: View, status: int = 200, report: dict[str, Any] | None = None, error: str = ""
 ) -> Response:
     store = v.open_store
-    recent = await v.read(lambda c: imports.recent_imports(c, store.id, 20))
+    recent = await v.read(lambda c: import_records.recent_imports(c, store.id, 20))
     return v.render(
         "imports.html",
         status,
@@ -29,7 +29,7 @@ async def show(
         recent=recent,
         report=report,
         error=error,
-        kinds=imports.KINDS,
+        kinds=import_files.KINDS,
     )
 
 
@@ -41,11 +41,11 @@ async def upload(request: Request) -> Response:
     v, store = store_view(request)
     kind = v.field("type")
     file = v.form.get("file") if v.form is not None else None
-    if kind not in imports.KINDS:
+    if kind not in import_files.KINDS:
         return await show(v, 422, error="Choose what the file holds: products or contacts.")
     if not isinstance(file, UploadFile) or not file.filename:
         return await show(v, 422, error="Choose a file to import.")
-    fmt = imports.guess_format(file.filename, file.content_type)
+    fmt = import_files.guess_format(file.filename, file.content_type)
     if fmt is None:
         return await show(
             v, 422, error="The file's name should end in .csv or .jsonl (JSON Lines)."
