@@ -30,7 +30,7 @@ def _overview_fn():
     for module, name in (
         ("shopevents.reports", "overview"),
         ("shopevents.reports.overview", "overview"),
-        ("shopevents.reports.queries", "overview"),
+        ("shopevents.reports.overview_report", "overview"),
     ):
         try:
             mod = importlib.import_module(module)

@@ -16,7 +16,7 @@ from hypothesis import strategies as st
 from shopevents.clock import FixedClock, to_micros
 from shopevents.domain import adjustments
 from shopevents.domain.adjustments import Adjustment, Applied, Line, Refused
-from shopevents.reports import queries, rollups
+from shopevents.reports import product_report, revenue_report, rollups
 from shopevents.reports.timebuckets import local_today, make_range
 from shopevents.storage import stores
 from shopevents.storage.database import Database
@@ -206,14 +206,14 @@ def test_net_revenue_for_any_interleaving(
         rng = make_range("UTC", today, "2025-12-01", today.isoformat(), "week")
         store = stores.get_store(shop.conn, sid)
         assert store is not None
-        rep = queries.revenue(shop.conn, store, rng)
+        rep = revenue_report.revenue(shop.conn, store, rng)
         assert rep["totals"]["grossRevenue"] == Decimal(gross) / 1_000_000
         assert rep["totals"]["netRevenue"] == Decimal(net) / 1_000_000
         assert sum(b["netRevenue"] for b in rep["buckets"]) == rep["totals"]["netRevenue"]
         assert all(b["netRevenue"] == b["grossRevenue"] - b["refunded"] for b in rep["buckets"])
         # the rollups change no figure
         rollups.catch_up(shop.conn, sid, "UTC", to_micros(clock.now()) + 86_400_000_000)
-        assert queries.revenue(shop.conn, store, rng) == rep
+        assert revenue_report.revenue(shop.conn, store, rng) == rep
     finally:
         shop.close()
 
@@ -338,14 +338,14 @@ def test_top_products_are_net_of_returns(db: Database, rig: Rig | None) -> None:
         assert store is not None
         today = local_today("UTC", clock.now())
         rng = make_range("UTC", today, today.isoformat(), today.isoformat(), "day")
-        rep = queries.products(shop.conn, store, rng)
+        rep = product_report.products(shop.conn, store, rng)
         top = rep["byRevenue"]
         assert [p["productId"] for p in top] == ["a", "b"]
         assert top[1]["revenue"] == 25 and top[1]["returnedUnits"] == 1
         assert top[1]["netRevenue"] == 0 and top[1]["netUnits"] == 0
         assert top[0]["netRevenue"] == 30 and top[0]["netUnits"] == 3
         # the contact-free purchase's lifecycle is on the purchase itself
-        rev = queries.revenue(shop.conn, store, rng)
+        rev = revenue_report.revenue(shop.conn, store, rng)
         assert rev["totals"]["grossRevenue"] == 55 and rev["totals"]["netRevenue"] == 30
     finally:
         shop.close()

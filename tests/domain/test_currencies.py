@@ -13,7 +13,7 @@ import pytest
 
 from shopevents.clock import FixedClock, to_micros
 from shopevents.domain import adjustments
-from shopevents.reports import queries, rates
+from shopevents.reports import rates, revenue_report
 from shopevents.reports.timebuckets import Range
 from shopevents.storage import stores
 from shopevents.storage.database import Database
@@ -78,7 +78,7 @@ def test_usd_gbp_jpy_to_eur_reproduce_hand_computed_cents(db: Database) -> None:
         store = stores.get_store(shop.conn, shop.store.id)
         assert store is not None
         rng = Range("UTC", date(2026, 1, 1), date(2026, 1, 24), "month")
-        rep = queries.revenue(shop.conn, store, rng)
+        rep = revenue_report.revenue(shop.conn, store, rng)
         # 100.00 / 1.0345 = 96.6650…  → 96.67
         # 59.99 / 0.85905 = 69.8329…  → 69.83
         # 12345 / 161.23 = 76.5676…   → 76.57
@@ -103,7 +103,7 @@ def test_usd_gbp_jpy_to_eur_reproduce_hand_computed_cents(db: Database) -> None:
                 now=now,
                 channel="test",
             )
-        rep = queries.revenue(shop.conn, store, rng)
+        rep = revenue_report.revenue(shop.conn, store, rng)
         assert rep["totals"]["refunded"] == Decimal("96.67")
         assert rep["totals"]["netRevenue"] == Decimal("253.07") - Decimal("96.67")
         # the same in JPY, zero minor units: 10.00 EUR × 161.23 = 1612.3 → 1612
@@ -111,7 +111,7 @@ def test_usd_gbp_jpy_to_eur_reproduce_hand_computed_cents(db: Database) -> None:
             stores.update_store(shop.conn, store.id, {"reporting_currency": "JPY"})
         store = stores.get_store(shop.conn, store.id)
         assert store is not None
-        rep = queries.revenue(shop.conn, store, rng)
+        rep = revenue_report.revenue(shop.conn, store, rng)
         assert rep["currency"] == "JPY"
         eur = rates.convert(
             10_000_000,
@@ -131,7 +131,7 @@ def test_usd_gbp_jpy_to_eur_reproduce_hand_computed_cents(db: Database) -> None:
         assert rep["totals"]["grossRevenue"] == 1612 + 15585 + 11259 + 12345
         assert rep["totals"]["refunded"] == 15585
         # with an explicit currency: only purchases in it, unconverted
-        usd = queries.revenue(shop.conn, store, rng, None, "USD")
+        usd = revenue_report.revenue(shop.conn, store, rng, None, "USD")
         assert usd["totals"]["grossRevenue"] == 150 and usd["missingRates"] == []
     finally:
         shop.close()
@@ -224,7 +224,9 @@ def test_a_purchase_refunded_in_parts_nets_to_exactly_zero_once_converted(db: Da
                     now=at,
                     channel="test",
                 )
-        rep = queries.revenue(shop.conn, store, Range("UTC", date(2026, 1, 1), date(2026, 1, 24)))
+        rep = revenue_report.revenue(
+            shop.conn, store, Range("UTC", date(2026, 1, 1), date(2026, 1, 24))
+        )
         # 0.03 / 2 = 0.015 → 0.02; 100.01 / 2 = 50.005 → 50.00 (half even)
         assert rep["totals"]["grossRevenue"] == Decimal("50.02")
         assert rep["totals"]["refunded"] == Decimal("50.02")

@@ -12,7 +12,14 @@ import pytest
 from shopevents.clock import from_micros, to_micros
 from shopevents.domain import carts as cart_domain
 from shopevents.ingest import intake
-from shopevents.reports import queries, rollups
+from shopevents.reports import (
+    cart_report,
+    overview_report,
+    product_report,
+    quality_report,
+    revenue_report,
+    rollups,
+)
 from shopevents.reports.timebuckets import Range
 from shopevents.schema.verdicts import CheckContext, read_envelope
 from shopevents.storage import stores
@@ -87,7 +94,7 @@ def test_revenue_days_follow_the_store_zone_across_both_dst_changes(db: Database
     buy(db, store, "g", "2026-10-25T23:30:00Z", [(MUG, 1)])  # 00:30 CET, 26th
     spring = read(
         db,
-        lambda c: queries.revenue(
+        lambda c: revenue_report.revenue(
             c, store, Range(store.timezone, date(2026, 3, 27), date(2026, 3, 31))
         ),
     )
@@ -98,7 +105,7 @@ def test_revenue_days_follow_the_store_zone_across_both_dst_changes(db: Database
     }
     autumn = read(
         db,
-        lambda c: queries.revenue(
+        lambda c: revenue_report.revenue(
             c, store, Range(store.timezone, date(2026, 10, 24), date(2026, 10, 26))
         ),
     )
@@ -109,14 +116,14 @@ def test_revenue_days_follow_the_store_zone_across_both_dst_changes(db: Database
     # The range itself starts at local midnight: the purchase at 23:59 on the 28th is out.
     only = read(
         db,
-        lambda c: queries.revenue(
+        lambda c: revenue_report.revenue(
             c, store, Range(store.timezone, date(2026, 3, 29), date(2026, 3, 29))
         ),
     )
     assert only["totals"]["orders"] == 2 and only["totals"]["revenue"] == Decimal("0.5")
     weeks = read(
         db,
-        lambda c: queries.revenue(
+        lambda c: revenue_report.revenue(
             c, store, Range(store.timezone, date(2026, 3, 23), date(2026, 4, 5), "week")
         ),
     )
@@ -126,7 +133,7 @@ def test_revenue_days_follow_the_store_zone_across_both_dst_changes(db: Database
     ]
     months = read(
         db,
-        lambda c: queries.revenue(
+        lambda c: revenue_report.revenue(
             c, store, Range(store.timezone, date(2026, 3, 1), date(2026, 10, 31), "month")
         ),
     )
@@ -140,7 +147,7 @@ def test_a_half_hour_zone_splits_days_at_its_own_midnight(db: Database) -> None:
     buy(db, store, "k2", "2026-05-01T18:30:00Z", [(LAMP, 2)])  # 00:00 on the 2nd
     rep = read(
         db,
-        lambda c: queries.revenue(
+        lambda c: revenue_report.revenue(
             c, store, Range(store.timezone, date(2026, 5, 1), date(2026, 5, 2))
         ),
     )
@@ -183,7 +190,7 @@ def test_splits_unspecified_sources_and_other_currencies(db: Database) -> None:
     buy(db, store, "n1", day, [(PEN, 1)])
     buy(db, store, "u1", day, [(LAMP, 1)], currency="USD")
     rng = Range("UTC", date(2026, 2, 10), date(2026, 2, 10))
-    rep = read(db, lambda c: queries.revenue(c, store, rng, "source_type"))
+    rep = read(db, lambda c: revenue_report.revenue(c, store, rng, "source_type"))
     assert rep["totals"]["orders"] == 4
     assert rep["totals"]["revenue"] == Decimal("9.95") * 3 + Decimal("24.5") + Decimal("0.1")
     assert [(g["key"], g["orders"]) for g in rep["byGroup"]] == [
@@ -205,11 +212,11 @@ def test_splits_unspecified_sources_and_other_currencies(db: Database) -> None:
     ] == [
         {"currency": "USD", "orders": 1, "revenue": Decimal("24.5"), "netRevenue": Decimal("24.5")}
     ]
-    usd = read(db, lambda c: queries.revenue(c, store, rng, None, "USD"))
+    usd = read(db, lambda c: revenue_report.revenue(c, store, rng, None, "USD"))
     assert usd["totals"]["orders"] == 1 and usd["currency"] == "USD"
     with pytest.raises(ValueError):
-        queries.revenue(None, store, rng, "nope")  # type: ignore[arg-type]
-    top = read(db, lambda c: queries.products(c, store, rng))
+        revenue_report.revenue(None, store, rng, "nope")  # type: ignore[arg-type]
+    top = read(db, lambda c: product_report.products(c, store, rng))
     assert [(p["productId"], p["units"], p["revenue"]) for p in top["byRevenue"]] == [
         ("mug", 3, Decimal("29.85")),
         ("lamp", 1, Decimal("24.5")),
@@ -254,7 +261,7 @@ def test_carts_created_abandoned_purchased_recovered(db: Database) -> None:
         t0 + 3600_000_000,
     )
     rng = Range("UTC", date(2026, 6, 1), date(2026, 6, 1))
-    rep = read(db, lambda c: queries.carts(c, store, rng))
+    rep = read(db, lambda c: cart_report.carts(c, store, rng))
     t = rep["totals"]
     assert (t["created"], t["abandoned"], t["purchased"], t["recovered"]) == (3, 2, 1, 1)
     assert t["recoveryRate"] == Decimal("0.5")
@@ -283,7 +290,7 @@ def test_data_quality_outcomes_warnings_and_rejections_per_hour(db: Database) ->
         at + 3600_000_000,
     )
     rng = Range(store.timezone, date(2026, 3, 29), date(2026, 3, 29), "hour")
-    rep = read(db, lambda c: queries.data_quality(c, store, rng))
+    rep = read(db, lambda c: quality_report.data_quality(c, store, rng))
     assert len(rep["buckets"]) == 23  # a 23-hour local day
     assert rep["totals"]["accepted"] == 3 and rep["totals"]["duplicate"] == 1
     assert rep["totals"]["rejected"] == 1 and rep["totals"]["received"] == 5
@@ -297,7 +304,7 @@ def test_data_quality_outcomes_warnings_and_rejections_per_hour(db: Database) ->
     assert busy == {"2026-03-29 01:00 +01:00": (1, 1), "2026-03-29 03:00 +02:00": (2, 0)}
     daily = read(
         db,
-        lambda c: queries.data_quality(
+        lambda c: quality_report.data_quality(
             c, store, Range(store.timezone, date(2026, 3, 29), date(2026, 3, 29))
         ),
     )
@@ -306,7 +313,8 @@ def test_data_quality_outcomes_warnings_and_rejections_per_hour(db: Database) ->
     }
     autumn = Range(store.timezone, date(2026, 10, 25), date(2026, 10, 25), "hour")
     labels = [
-        b["start"] for b in read(db, lambda c: queries.data_quality(c, store, autumn))["buckets"]
+        b["start"]
+        for b in read(db, lambda c: quality_report.data_quality(c, store, autumn))["buckets"]
     ]
     assert (
         len(labels) == 25
@@ -351,7 +359,7 @@ def _seed_mixed(db: Database, store: StoreRecord, start: datetime, n: int, prefi
 
 def _everything(db: Database, store: StoreRecord) -> dict[str, Any]:
     rng = Range(store.timezone, date(2026, 1, 1), date(2026, 3, 31), "week")
-    return read(db, lambda c: queries.overview_for(c, store, rng))
+    return read(db, lambda c: overview_report.overview_for(c, store, rng))
 
 
 def test_rollups_never_change_a_figure(db: Database, monkeypatch: pytest.MonkeyPatch) -> None:
@@ -385,7 +393,7 @@ def test_rollups_never_change_a_figure(db: Database, monkeypatch: pytest.MonkeyP
     )
     tokyo = read(
         db,
-        lambda c: queries.overview_for(
+        lambda c: overview_report.overview_for(
             c, moved, Range("Asia/Tokyo", date(2026, 1, 1), date(2026, 3, 31), "week")
         ),
     )
@@ -393,7 +401,7 @@ def test_rollups_never_change_a_figure(db: Database, monkeypatch: pytest.MonkeyP
     assert (
         read(
             db,
-            lambda c: queries.overview_for(
+            lambda c: overview_report.overview_for(
                 c, moved, Range("Asia/Tokyo", date(2026, 1, 1), date(2026, 3, 31), "week")
             ),
         )
@@ -407,7 +415,7 @@ def test_overview_entry_point_for_the_bench(db: Database) -> None:
     buy(db, store, "x1", "2026-02-01T12:00:00Z", [(MUG, 2)])
     out = read(
         db,
-        lambda c: queries.overview(
+        lambda c: overview_report.overview(
             c, store.id, us("2026-01-15T00:00:00Z"), us("2026-02-15T00:00:00Z")
         ),
     )

@@ -29,7 +29,11 @@ from shopevents.api.shapes.reports import (
 )
 from shopevents.api.shapes.requests import RatesUpload
 from shopevents.errors import FieldError, validation_error
-from shopevents.reports import queries, rates
+from shopevents.reports import rates
+from shopevents.reports.cart_report import carts
+from shopevents.reports.product_report import products
+from shopevents.reports.quality_report import data_quality
+from shopevents.reports.revenue_report import GROUP_BY, revenue
 from shopevents.reports.service import range_for, run_report
 from shopevents.reports.sources import sources
 from shopevents.reports.timebuckets import Range
@@ -61,9 +65,10 @@ def currency_param(request: Request) -> str | None:
 
 def group_by_param(request: Request) -> str | None:
     group_by = request.query_params.get("groupBy") or None
-    if group_by is not None and group_by not in queries.GROUP_BY:
+    if group_by is not None and group_by not in GROUP_BY:
         raise FieldError(
-            "/groupBy", f"Expected one of {', '.join(queries.GROUP_BY)}; received {group_by!r}"
+            "/groupBy",
+            f"Expected one of {', '.join(GROUP_BY)}; received {group_by!r}",
         )
     return group_by
 
@@ -85,7 +90,7 @@ async def report(
 
 
 async def revenue_report(request: Request) -> Response:
-    return await report(request, RevenueReport, queries.revenue, group_by_param, currency_param)
+    return await report(request, RevenueReport, revenue, group_by_param, currency_param)
 
 
 async def sources_report(request: Request) -> Response:
@@ -93,15 +98,15 @@ async def sources_report(request: Request) -> Response:
 
 
 async def carts_report(request: Request) -> Response:
-    return await report(request, CartsReport, queries.carts)
+    return await report(request, CartsReport, carts)
 
 
 async def products_report(request: Request) -> Response:
-    return await report(request, ProductsReport, queries.products, limit_param, currency_param)
+    return await report(request, ProductsReport, products, limit_param, currency_param)
 
 
 async def data_quality_report(request: Request) -> Response:
-    return await report(request, DataQualityReport, queries.data_quality, allow_hour=True)
+    return await report(request, DataQualityReport, data_quality, allow_hour=True)
 
 
 def json_rates(body: bytes) -> list[rates.Rate]:

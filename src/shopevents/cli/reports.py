@@ -13,7 +13,7 @@ import msgspec
 from shopevents.cli.common import resolve_store, store_option
 from shopevents.cli.env import Env, pass_env
 from shopevents.errors import FieldError
-from shopevents.reports import queries, rollups
+from shopevents.reports import cart_report, product_report, quality_report, revenue_report, rollups
 from shopevents.reports.sources import sources
 from shopevents.reports.timebuckets import local_today, make_range
 from shopevents.schema.currencies import ISO_4217
@@ -130,7 +130,9 @@ def report_revenue(
     """Revenue and orders per day, week or month, optionally split."""
     store = resolve_store(env, store_ref)
     rng = report_range(env, store, from_, to_, interval)
-    data = _run_report(env, store, lambda c: queries.revenue(c, store, rng, group_by, currency))
+    data = _run_report(
+        env, store, lambda c: revenue_report.revenue(c, store, rng, group_by, currency)
+    )
     if group_by:
         head = ["period", group_by, "orders", "revenue", "currency"]
         rows = [
@@ -155,7 +157,7 @@ def report_carts(
     """Carts created, abandoned, purchased, recovered per period (totals in JSON)."""
     store = resolve_store(env, store_ref)
     rng = report_range(env, store, from_, to_, interval)
-    data = _run_report(env, store, lambda c: queries.carts(c, store, rng))
+    data = _run_report(env, store, lambda c: cart_report.carts(c, store, rng))
     head = ["period", "created", "abandoned", "purchased", "recovered"]
     rows = [
         [b["start"], b["created"], b["abandoned"], b["purchased"], b["recovered"]]
@@ -184,7 +186,9 @@ def report_products(
     """Top products by revenue (or units) in the range."""
     store = resolve_store(env, store_ref)
     rng = report_range(env, store, from_, to_, "day")
-    data = _run_report(env, store, lambda c: queries.products(c, store, rng, limit, currency))
+    data = _run_report(
+        env, store, lambda c: product_report.products(c, store, rng, limit, currency)
+    )
     items = data["byRevenue"] if by == "revenue" else data["byUnits"]
     head = ["rank", "product_id", "name", "units", "orders", "revenue", "currency"]
     rows = [
@@ -210,9 +214,9 @@ def report_quality(
     """Events by outcome per period, with warning and rejection codes (in JSON)."""
     store = resolve_store(env, store_ref)
     rng = report_range(env, store, from_, to_, interval, hour=True)
-    data = _run_report(env, store, lambda c: queries.data_quality(c, store, rng))
-    head = ["period", *queries.OUTCOMES]
-    rows = [[b["start"], *(b[o] for o in queries.OUTCOMES)] for b in data["buckets"]]
+    data = _run_report(env, store, lambda c: quality_report.data_quality(c, store, rng))
+    head = ["period", *quality_report.OUTCOMES]
+    rows = [[b["start"], *(b[o] for o in quality_report.OUTCOMES)] for b in data["buckets"]]
     _emit(fmt, data, head, rows)
 
 

@@ -15,7 +15,7 @@ from shopevents.dashboard import queries as dq
 from shopevents.dashboard.params import PAGE, query
 from shopevents.dashboard.site import store_view
 from shopevents.errors import PageProblem
-from shopevents.reports import queries as rq
+from shopevents.reports import quality_report
 from shopevents.reports.service import maintainer, range_for
 from shopevents.reports.timebuckets import local_today
 from shopevents.responses import json_response
@@ -65,7 +65,7 @@ async def debugger(request: Request) -> Response:
     )
     maintainer(ctx).poke(store)
     now = ctx.now_us()
-    quality = await v.read(lambda c: rq.data_quality(c, store, rng, until_us=now))
+    quality = await v.read(lambda c: quality_report.data_quality(c, store, rng, until_us=now))
     base = v.public_base
     return v.render(
         "debugger.html",

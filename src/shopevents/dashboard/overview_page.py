@@ -14,8 +14,14 @@ from shopevents.dashboard import queries as dq
 from shopevents.dashboard import views
 from shopevents.dashboard.params import field_message, query
 from shopevents.dashboard.site import store_view
-from shopevents.reports import queries as rq
-from shopevents.reports import rollups
+from shopevents.reports import (
+    cart_report,
+    product_report,
+    quality_report,
+    revenue_report,
+    rollups,
+    shared,
+)
 from shopevents.reports.service import maintainer, range_for
 from shopevents.reports.timebuckets import SLOT_US, Range, hour_key, hour_label, local_today
 from shopevents.storage.database import Conn
@@ -27,7 +33,7 @@ async def overview(request: Request) -> Response:
     ctx = v.ctx
     today = local_today(store.timezone, ctx.clock.now())
     group_by = v.q.get("groupBy") or "source_type"
-    if group_by not in rq.GROUP_BY:
+    if group_by not in revenue_report.GROUP_BY:
         group_by = "source_type"
     error = None
     try:
@@ -43,13 +49,13 @@ async def overview(request: Request) -> Response:
     now = ctx.now_us()
 
     def load(c: Conn) -> dict[str, Any]:
-        facts = rq.range_facts(c, store, rng, rollups.KINDS, hourly=hourly)
-        rev = rq.revenue(c, store, day_rng, group_by, facts=facts)
+        facts = shared.range_facts(c, store, rng, rollups.KINDS, hourly=hourly)
+        rev = revenue_report.revenue(c, store, day_rng, group_by, facts=facts)
         out = {
             "revenue": rev,
-            "carts": rq.carts(c, store, day_rng, facts=facts),
-            "products": rq.products(c, store, day_rng, facts=facts),
-            "quality": rq.data_quality(c, store, rng, facts=facts, until_us=now),
+            "carts": cart_report.carts(c, store, day_rng, facts=facts),
+            "products": product_report.products(c, store, day_rng, facts=facts),
+            "quality": quality_report.data_quality(c, store, rng, facts=facts, until_us=now),
             "has_data": dq.store_has_data(c, store.id),
         }
         if hourly:

@@ -10,7 +10,7 @@ from markupsafe import Markup
 
 from shopevents.dashboard import charts
 from shopevents.dashboard.format import money, number, percent
-from shopevents.reports.queries import OUTCOMES
+from shopevents.reports.quality_report import OUTCOMES
 
 MAX_BUCKETS = 62
 """A chart never draws more bars than this: the bucket follows the range's length."""

@@ -11,9 +11,7 @@ from typing import IO, Any
 
 import msgspec
 
-from shopevents.domain.import_errors import (
-    file_error,
-)
+from shopevents.domain.import_errors import file_error
 from shopevents.schema.numbers import decode_any
 
 KINDS = ("products", "contacts")

@@ -3,16 +3,11 @@ data quality, in the store's time zone, with exact money. See docs/reports.md.""
 
 from __future__ import annotations
 
-from shopevents.reports.queries import (
-    GROUP_BY,
-    OUTCOMES,
-    carts,
-    data_quality,
-    overview,
-    overview_for,
-    products,
-    revenue,
-)
+from shopevents.reports.cart_report import carts
+from shopevents.reports.overview_report import overview, overview_for
+from shopevents.reports.product_report import products
+from shopevents.reports.quality_report import OUTCOMES, data_quality
+from shopevents.reports.revenue_report import GROUP_BY, revenue
 from shopevents.reports.timebuckets import INTERVALS, Range, make_range
 
 __all__ = [
