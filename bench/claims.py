@@ -114,14 +114,14 @@ def _has_next_due(conn: Any) -> bool:
 def _time_claims(conn: Any, now: int, budget_s: float, reps: int) -> tuple[float, int]:
     """Median seconds of one claim step (due endpoints, then claim the first one's next
     delivery), undone after each timing; and how many timings were taken."""
-    from shopevents.webhooks import deliveries
+    from shopevents.webhooks import claims
 
     times: list[float] = []
     started = time.perf_counter()
     while len(times) < reps and (len(times) < 3 or time.perf_counter() - started < budget_s):
         t0 = time.perf_counter()
-        due = deliveries.due_endpoints(conn, now, 16)
-        claimed = deliveries.claim_next(conn, due[0], "bench", now, 60_000_000) if due else None
+        due = claims.due_endpoints(conn, now, 16)
+        claimed = claims.claim_next(conn, due[0], "bench", now, 60_000_000) if due else None
         times.append(time.perf_counter() - t0)
         if claimed is None:
             raise RuntimeError("nothing was claimed")

@@ -204,14 +204,14 @@ class Kit:
         return deliver_due(self.conn, self.clock, self.settings, **kw)
 
     def deliveries(self, **kw: Any) -> list[dict[str, Any]]:
-        from shopevents.webhooks import deliveries
+        from shopevents.webhooks import delivery_log
 
-        return deliveries.list_deliveries(self.conn, self.store_id, now=self.now(), **kw)
+        return delivery_log.list_deliveries(self.conn, self.store_id, now=self.now(), **kw)
 
     def delivery(self, delivery_id: str) -> dict[str, Any]:
-        from shopevents.webhooks import deliveries
+        from shopevents.webhooks import delivery_log
 
-        found = deliveries.get_delivery(self.conn, delivery_id, now=self.now())
+        found = delivery_log.get_delivery(self.conn, delivery_id, now=self.now())
         assert found is not None, delivery_id
         return found
 

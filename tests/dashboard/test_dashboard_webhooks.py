@@ -15,7 +15,7 @@ import pytest
 from shopevents.clock import FixedClock, to_micros
 from shopevents.config import Settings
 from shopevents.storage.database import Conn, Database
-from shopevents.webhooks import deliveries, endpoints
+from shopevents.webhooks import attempts, claims, delivery_log, dispatch, endpoints
 from tests.conftest import LiveServer, StoreInfo, make_store
 from tests.dashboard.support import (
     XSS,
@@ -40,11 +40,11 @@ class Hooks(msgspec.Struct):
     delivered: str
 
 
-def _attempt(conn: Conn, did: str, outcome: deliveries.Outcome, now: int) -> str | None:
-    claimed = deliveries.claim_delivery(conn, did, "t-" + did, now, 60_000_000)
+def _attempt(conn: Conn, did: str, outcome: attempts.Outcome, now: int) -> str | None:
+    claimed = claims.claim_delivery(conn, did, "t-" + did, now, 60_000_000)
     assert claimed is not None
-    status = deliveries.record(conn, claimed, outcome, now)
-    deliveries.release_endpoint(conn, claimed.endpoint_id, claimed.token)
+    status = attempts.record(conn, claimed, outcome, now)
+    claims.release_endpoint(conn, claimed.endpoint_id, claimed.token)
     return status
 
 
@@ -63,14 +63,14 @@ def seed(db: Database, store_id: str) -> Hooks:
                 description=XSS,
                 allow_private=False,
             )
-            ids = [deliveries.enqueue_ping(conn, ep.id, store_id, now - 4 + i) for i in range(4)]
+            ids = [dispatch.enqueue_ping(conn, ep.id, store_id, now - 4 + i) for i in range(4)]
         dead, dead2, failed, delivered = ids
         for did in (dead, dead2, failed):
             with conn.transaction():
                 got = _attempt(
                     conn,
                     did,
-                    deliveries.Outcome(
+                    attempts.Outcome(
                         kind="failed",
                         at=now,
                         status_code=410,
@@ -82,7 +82,7 @@ def seed(db: Database, store_id: str) -> Hooks:
                 )
                 assert got == "failed"
         with conn.transaction():
-            ok = deliveries.Outcome(
+            ok = attempts.Outcome(
                 kind="delivered", at=now, status_code=200, latency_ms=12, response="ok"
             )
             assert _attempt(conn, delivered, ok, now) == "delivered"
@@ -98,7 +98,7 @@ def seed(db: Database, store_id: str) -> Hooks:
 def status_of(db: Database, did: str) -> tuple[str, int, int]:
     conn = db.connect()
     try:
-        found = deliveries.get_delivery(conn, did)
+        found = delivery_log.get_delivery(conn, did)
     finally:
         conn.close()
     assert found is not None and found["id"] == did

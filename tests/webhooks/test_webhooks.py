@@ -18,7 +18,7 @@ import pytest
 from shopevents.clock import FixedClock, to_micros
 from shopevents.config import Settings, WebhookSettings, WorkerSettings
 from shopevents.storage.database import Database
-from shopevents.webhooks import backoff, deliveries, sender
+from shopevents.webhooks import attempts, backoff, claims, delivery_log, dispatch, sender
 from shopevents.webhooks.signing import verify
 from shopevents.webhooks.worker import deliver_due, lease_micros
 from tests.conftest import StoreInfo, make_store
@@ -110,7 +110,7 @@ def test_fan_out_by_topic_store_and_enabled(kit: Kit, db: Database) -> None:
     assert kit.conn.scalar("SELECT COUNT(*) FROM outbox WHERE dispatched_at IS NULL") == 0
     # fanning out again changes nothing
     with kit.conn.transaction():
-        assert deliveries.dispatch_outbox(kit.conn, kit.now()) == 0
+        assert dispatch.dispatch_outbox(kit.conn, kit.now()) == 0
     assert len(kit.deliveries()) == 4
 
 
@@ -273,7 +273,7 @@ def test_dead_letter_after_the_last_attempt_then_replay(kit: Kit) -> None:
 
     rec.fail_times = 0
     with kit.conn.transaction():
-        assert deliveries.replay(kit.conn, d["id"], kit.now(), kit.store_id) == "dead"
+        assert delivery_log.replay(kit.conn, d["id"], kit.now(), kit.store_id) == "dead"
     again = kit.delivery(d["id"])
     assert again["status"] == "pending" and again["attempts"] == 0 and again["replays"] == 1
     kit.run()
@@ -282,7 +282,7 @@ def test_dead_letter_after_the_last_attempt_then_replay(kit: Kit) -> None:
     assert {r.id for r in rec.received} == {d["id"]}
     assert len(done["attemptLog"]) == backoff.MAX_ATTEMPTS + 1  # the history is kept
     with kit.conn.transaction():  # a delivered one is not replayed
-        assert deliveries.replay(kit.conn, d["id"], kit.now()) == "delivered"
+        assert delivery_log.replay(kit.conn, d["id"], kit.now()) == "delivered"
     assert kit.delivery(d["id"])["status"] == "delivered"
 
 
@@ -299,7 +299,7 @@ def test_replay_all_dead_of_a_store(kit: Kit) -> None:
     )
     rec.status = 200
     with kit.conn.transaction():
-        assert deliveries.replay_all(kit.conn, kit.store_id, kit.now()) == 3
+        assert delivery_log.replay_all(kit.conn, kit.store_id, kit.now()) == 3
     kit.run()
     assert {d["status"] for d in kit.deliveries()} == {"delivered"}
 
@@ -311,12 +311,12 @@ def test_crash_between_send_and_record_resends_the_same_delivery(kit: Kit) -> No
     eid = kit.endpoint(rec, ["purchase.created"])
     kit.emit("purchase.created", {"purchaseId": "P-crash"})
     with kit.conn.transaction():
-        deliveries.dispatch_outbox(kit.conn, kit.now())
+        dispatch.dispatch_outbox(kit.conn, kit.now())
     lease = lease_micros(kit.settings)
-    claimed = deliveries.claim_next(kit.conn, eid, "worker-a", kit.now(), lease)
+    claimed = claims.claim_next(kit.conn, eid, "worker-a", kit.now(), lease)
     assert claimed is not None
 
-    async def send_only() -> deliveries.Outcome:
+    async def send_only() -> attempts.Outcome:
         async with sender.make_client(2.0, 1) as client:
             return await sender.send(
                 client, claimed, kit.clock.now, timeout=2.0, allow_private=True
@@ -339,7 +339,7 @@ def test_crash_between_send_and_record_resends_the_same_delivery(kit: Kit) -> No
 
     # the dead worker's late result is fenced off by its claim token: only logged
     with kit.conn.transaction():
-        assert deliveries.record(kit.conn, claimed, outcome, kit.now()) is None
+        assert attempts.record(kit.conn, claimed, outcome, kit.now()) is None
     done = kit.delivery(claimed.id)
     assert done["status"] == "delivered" and done["attempts"] == 1
     assert [a["outcome"] for a in done["attemptLog"]] == ["superseded", "delivered"]
@@ -475,7 +475,7 @@ def test_private_addresses_are_refused_unless_allowed(kit: Kit) -> None:
 
     kit.settings = hook_settings(allow_private_addresses=True)
     with kit.conn.transaction():
-        assert deliveries.replay_all(kit.conn, kit.store_id, kit.now(), statuses=("failed",)) == 3
+        assert delivery_log.replay_all(kit.conn, kit.store_id, kit.now(), statuses=("failed",)) == 3
     kit.run()
     assert [len(rec.received) for rec in recs] == [1, 1, 1]
     assert all(rec.received[0].valid for rec in recs)
@@ -488,7 +488,7 @@ def test_ping_goes_to_one_endpoint_whatever_its_topics(kit: Kit) -> None:
     eid = kit.endpoint(rec, ["purchase.created"])
     kit.endpoint(other, ["ping"])
     with kit.conn.transaction():
-        did = deliveries.enqueue_ping(kit.conn, eid, kit.store_id, kit.now())
+        did = dispatch.enqueue_ping(kit.conn, eid, kit.store_id, kit.now())
     kit.run()
     (got,) = rec.received
     assert got.valid and got.id == did and got.json["topic"] == "ping"
@@ -529,20 +529,20 @@ def test_claims_are_compare_and_set(kit: Kit) -> None:
     eid = kit.endpoint(rec, ["ping"])
     kit.emit("ping", {})
     with kit.conn.transaction():
-        deliveries.dispatch_outbox(kit.conn, kit.now())
+        dispatch.dispatch_outbox(kit.conn, kit.now())
     lease = micros(30)
-    first = deliveries.claim_next(kit.conn, eid, "a", kit.now(), lease)
+    first = claims.claim_next(kit.conn, eid, "a", kit.now(), lease)
     assert first is not None
-    assert deliveries.claim_next(kit.conn, eid, "b", kit.now(), lease) is None  # endpoint busy
-    assert deliveries.due_endpoints(kit.conn, kit.now(), 10) == []
+    assert claims.claim_next(kit.conn, eid, "b", kit.now(), lease) is None  # endpoint busy
+    assert claims.due_endpoints(kit.conn, kit.now(), 10) == []
     kit.clock.advance(31)
-    second = deliveries.claim_next(kit.conn, eid, "b", kit.now(), lease)
+    second = claims.claim_next(kit.conn, eid, "b", kit.now(), lease)
     assert second is not None and second.id == first.id and second.token == "b"
-    out = deliveries.Outcome(kind="delivered", at=kit.now(), status_code=200)
+    out = attempts.Outcome(kind="delivered", at=kit.now(), status_code=200)
     with kit.conn.transaction():
-        assert deliveries.record(kit.conn, first, out, kit.now()) is None
-        assert deliveries.record(kit.conn, second, out, kit.now()) == "delivered"
-    assert deliveries.claim_next(kit.conn, eid, "b", kit.now(), lease) is None
+        assert attempts.record(kit.conn, first, out, kit.now()) is None
+        assert attempts.record(kit.conn, second, out, kit.now()) == "delivered"
+    assert claims.claim_next(kit.conn, eid, "b", kit.now(), lease) is None
     assert kit.conn.scalar("SELECT claim_token FROM webhook_endpoints WHERE id = ?", (eid,)) is None
 
 
@@ -596,7 +596,7 @@ def test_deliver_one_sends_a_single_delivery(kit: Kit) -> None:
     kit.emit("ping", {})
     kit.emit("ping", {})
     with kit.conn.transaction():
-        deliveries.dispatch_outbox(kit.conn, kit.now())
+        dispatch.dispatch_outbox(kit.conn, kit.now())
     assert deliver_one(kit.conn, kit.clock, kit.settings) == "delivered"
     assert len(rec.received) == 1
     assert deliver_one(kit.conn, kit.clock, kit.settings) == "delivered"
@@ -614,7 +614,7 @@ def test_prune_finished_deliveries(kit: Kit) -> None:
     kit.run()
     assert sorted(d["status"] for d in kit.deliveries()) == ["delivered", "failed"]
     with kit.conn.transaction():
-        assert deliveries.prune(kit.conn, kit.now()) == 0  # not older than now
-        assert deliveries.prune(kit.conn, kit.now() + 1, statuses=("delivered",)) == 1
+        assert delivery_log.prune(kit.conn, kit.now()) == 0  # not older than now
+        assert delivery_log.prune(kit.conn, kit.now() + 1, statuses=("delivered",)) == 1
     assert [d["status"] for d in kit.deliveries()] == ["failed"]
     assert kit.conn.scalar("SELECT COUNT(*) FROM webhook_attempts") == 1

@@ -16,7 +16,7 @@ from shopevents.config import Settings, WebhookSettings, WorkerSettings
 from shopevents.ids import delivery_id
 from shopevents.storage import webhook_deliveries as stored_deliveries
 from shopevents.storage.database import Conn, Database
-from shopevents.webhooks import deliveries, endpoints
+from shopevents.webhooks import attempts, claims, dispatch, endpoints
 from shopevents.webhooks.worker import worker_steps
 from tests.cli.test_webhooks_cli import Cli
 from tests.conftest import LiveServer, StoreInfo, example, ingest_path, make_store
@@ -205,7 +205,7 @@ def test_fan_out_writes_a_bounded_number_of_deliveries_per_transaction(kit: Kit)
     for _ in range(20):
         before = kit.conn.scalar("SELECT COUNT(*) FROM webhook_deliveries")
         with kit.conn.transaction():
-            handled = deliveries.dispatch_outbox(kit.conn, kit.now(), budget=10)
+            handled = dispatch.dispatch_outbox(kit.conn, kit.now(), budget=10)
         after = kit.conn.scalar("SELECT COUNT(*) FROM webhook_deliveries")
         written.append(int(after) - int(before))
         if handled == 0:
@@ -219,24 +219,24 @@ def test_fan_out_writes_a_bounded_number_of_deliveries_per_transaction(kit: Kit)
         by_outbox.setdefault(int(oid), []).append(eid)
         assert did == delivery_id(int(oid), eid)
     assert all(sorted(v) == ids for v in by_outbox.values())
-    assert not deliveries.outbox_waiting(kit.conn)
+    assert not dispatch.outbox_waiting(kit.conn)
     # Every endpoint is due, and per-contact order holds across the split.
-    assert len(deliveries.due_endpoints(kit.conn, kit.now(), 100)) == 25
+    assert len(claims.due_endpoints(kit.conn, kit.now(), 100)) == 25
     # Each endpoint gets p1, then p2 (the same contact: outbox order), one at a time.
     first_outbox = min(by_outbox)
     for eid in ids:
         got = []
         for _ in range(2):
-            claimed = deliveries.claim_next(kit.conn, eid, "t", kit.now(), 60_000_000)
+            claimed = claims.claim_next(kit.conn, eid, "t", kit.now(), 60_000_000)
             assert claimed is not None
             got.append(claimed.body)
-            out = deliveries.Outcome(kind="delivered", at=kit.now(), status_code=200)
+            out = attempts.Outcome(kind="delivered", at=kit.now(), status_code=200)
             with kit.conn.transaction():
-                assert deliveries.record(kit.conn, claimed, out, kit.now()) == "delivered"
+                assert attempts.record(kit.conn, claimed, out, kit.now()) == "delivered"
         assert [b"p1" in got[0], b"p2" in got[1]] == [True, True]
-        assert deliveries.claim_next(kit.conn, eid, "t", kit.now(), 60_000_000) is None
+        assert claims.claim_next(kit.conn, eid, "t", kit.now(), 60_000_000) is None
     assert first_outbox in by_outbox
-    assert deliveries.due_endpoints(kit.conn, kit.now(), 100) == []
+    assert claims.due_endpoints(kit.conn, kit.now(), 100) == []
 
 
 def _backlog(conn: Conn, store_id: str, endpoint_ids: list[str], n: int, now: int) -> None:
@@ -292,7 +292,7 @@ def test_claim_queries_use_indexes_whatever_the_backlog(kit: Kit, db: Database) 
         assert "webhook_endpoints_due" in plans[0]
     assert "webhook_deliveries_next" in plans[1]
     # And the claim itself takes the due delivery of the endpoint asked for.
-    claimed = deliveries.claim_next(kit.conn, busy[0], "t", now, 60_000_000)
+    claimed = claims.claim_next(kit.conn, busy[0], "t", now, 60_000_000)
     assert claimed is not None and claimed.endpoint_id == busy[0]
 
 

@@ -34,7 +34,7 @@ from shopevents.errors import ApiError, validation_error
 from shopevents.ingest.routes import read_body
 from shopevents.runtime import runtime
 from shopevents.schema.numbers import decode_any
-from shopevents.webhooks import deliveries, endpoints
+from shopevents.webhooks import delivery_log, dispatch, endpoints
 
 BODY_LIMIT = 64 * 1024
 
@@ -147,9 +147,7 @@ async def ping_webhook(request: Request) -> Response:
     ctx = runtime(request)
     store_id = store_id_of(request)
     endpoint = await endpoint_of(request, store_id)
-    did = await ctx.write(
-        lambda conn, now: deliveries.enqueue_ping(conn, endpoint.id, store_id, now)
-    )
+    did = await ctx.write(lambda conn, now: dispatch.enqueue_ping(conn, endpoint.id, store_id, now))
     return answer(
         DeliveryQueued, {"deliveryId": did, "endpointId": endpoint.id, "status": "pending"}, 202
     )
@@ -160,13 +158,13 @@ async def endpoint_deliveries(request: Request) -> Response:
     store_id = store_id_of(request)
     endpoint = await endpoint_of(request, store_id)
     status = request.query_params.get("status") or None
-    if status is not None and status not in deliveries.STATUSES:
-        raise invalid("/status", "Expected one of: " + ", ".join(deliveries.STATUSES))
+    if status is not None and status not in delivery_log.STATUSES:
+        raise invalid("/status", "Expected one of: " + ", ".join(delivery_log.STATUSES))
     limit = int_param(request, "limit", 50, 1, 500)
     offset = int_param(request, "offset", 0, 0, 10_000_000)
     now = ctx.now_us()
     items = await ctx.read(
-        lambda c: deliveries.list_deliveries(
+        lambda c: delivery_log.list_deliveries(
             c, store_id, endpoint.id, status, limit=limit, offset=offset, now=now
         )
     )
@@ -178,7 +176,7 @@ async def get_delivery(request: Request) -> Response:
     store_id = store_id_of(request)
     did = request.path_params["delivery_id"]
     now = ctx.now_us()
-    found = await ctx.read(lambda c: deliveries.get_delivery(c, did, store_id, now))
+    found = await ctx.read(lambda c: delivery_log.get_delivery(c, did, store_id, now))
     if found is None:
         raise ApiError("not_found", f"No webhook delivery {did!r} in this store")
     return answer(DeliveryDetail, found)
@@ -188,7 +186,7 @@ async def replay_delivery(request: Request) -> Response:
     ctx = runtime(request)
     store_id = store_id_of(request)
     did = request.path_params["delivery_id"]
-    before = await ctx.write(lambda conn, now: deliveries.replay(conn, did, now, store_id))
+    before = await ctx.write(lambda conn, now: delivery_log.replay(conn, did, now, store_id))
     if before is None:
         raise ApiError("not_found", f"No webhook delivery {did!r} in this store")
     if before not in ("failed", "dead"):
@@ -196,5 +194,5 @@ async def replay_delivery(request: Request) -> Response:
             "/deliveryId", f"Only failed or dead deliveries can be replayed; this one is {before}"
         )
     now = ctx.now_us()
-    found = await ctx.read(lambda c: deliveries.get_delivery(c, did, store_id, now))
+    found = await ctx.read(lambda c: delivery_log.get_delivery(c, did, store_id, now))
     return answer(DeliveryDetail, found, 202)

@@ -10,7 +10,7 @@ from shopevents.cli.common import out_json, plain_text, resolve_store, store_opt
 from shopevents.cli.env import Env, pass_env
 from shopevents.clock import to_micros
 from shopevents.domain.outbox import TOPICS
-from shopevents.webhooks import deliveries, endpoints
+from shopevents.webhooks import delivery_log, dispatch, endpoints
 
 
 def _json(value: Any) -> None:
@@ -153,7 +153,7 @@ def ping(env: Env, endpoint_id: str, queue_only: bool, as_json: bool) -> None:
             f"no webhook endpoint {endpoint_id!r} (see `shopevents webhooks list`)"
         )
     did = env.write(
-        lambda conn, now: deliveries.enqueue_ping(conn, endpoint.id, endpoint.store_id, now)
+        lambda conn, now: dispatch.enqueue_ping(conn, endpoint.id, endpoint.store_id, now)
     )
     status: str | None = "pending"
     if not queue_only:
@@ -164,7 +164,7 @@ def ping(env: Env, endpoint_id: str, queue_only: bool, as_json: bool) -> None:
             status = deliver_now(conn, env.clock, env.settings, did) or "pending"
         finally:
             conn.close()
-    log = env.read(lambda c: deliveries.delivery_attempts(c, did))
+    log = env.read(lambda c: delivery_log.delivery_attempts(c, did))
     last = log[-1] if log else None
     if as_json:
         _json({"deliveryId": did, "status": status, "attempt": last})
@@ -190,7 +190,7 @@ def _error_suffix(error: str | None) -> str:
 @webhooks_group.command("deliveries")
 @store_option()
 @click.option("--endpoint", "endpoint_id", default=None, help="Only this endpoint's.")
-@click.option("--status", type=click.Choice(deliveries.STATUSES), default=None)
+@click.option("--status", type=click.Choice(delivery_log.STATUSES), default=None)
 @click.option("--limit", type=click.IntRange(1, 10_000), default=50, show_default=True)
 @click.option("--json", "as_json", is_flag=True, help="Print a JSON array.")
 @pass_env
@@ -208,7 +208,9 @@ def deliveries_(
     _check_endpoint(env, store_id, endpoint_id)
     now = to_micros(env.clock.now())
     items = env.read(
-        lambda c: deliveries.list_deliveries(c, store_id, endpoint_id, status, limit=limit, now=now)
+        lambda c: delivery_log.list_deliveries(
+            c, store_id, endpoint_id, status, limit=limit, now=now
+        )
     )
     if as_json:
         _json(items)
@@ -233,7 +235,7 @@ def attempts(env: Env, delivery_id: str, as_json: bool) -> None:
     """One delivery's attempts: time, HTTP status, latency, error, trimmed response."""
     env.require_migrated()
     now = to_micros(env.clock.now())
-    found = env.read(lambda c: deliveries.get_delivery(c, delivery_id, now=now))
+    found = env.read(lambda c: delivery_log.get_delivery(c, delivery_id, now=now))
     if found is None:
         raise click.ClickException(
             f"no webhook delivery {delivery_id!r} (see `shopevents webhooks deliveries`)"
@@ -273,7 +275,7 @@ def replay(
     if delivery_id is not None:
         if dead or failed:
             raise click.UsageError("give a DELIVERY_ID or --dead/--failed, not both")
-        before = env.write(lambda conn, now: deliveries.replay(conn, delivery_id, now))
+        before = env.write(lambda conn, now: delivery_log.replay(conn, delivery_id, now))
         if before is None:
             raise click.ClickException(
                 f"no webhook delivery {delivery_id!r} (see `shopevents webhooks deliveries`)"
@@ -290,7 +292,7 @@ def replay(
     _check_endpoint(env, store_id, endpoint_id)
     statuses = tuple(s for s, on in (("dead", dead), ("failed", failed)) if on)
     count = env.write(
-        lambda conn, now: deliveries.replay_all(
+        lambda conn, now: delivery_log.replay_all(
             conn, store_id, now, statuses=statuses, endpoint_id=endpoint_id
         )
     )

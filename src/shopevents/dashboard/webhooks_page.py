@@ -15,7 +15,7 @@ from shopevents.dashboard.params import PAGE, bounded, next_url, paged
 from shopevents.dashboard.site import View, redirect, store_view
 from shopevents.errors import PageProblem
 from shopevents.storage.database import Conn
-from shopevents.webhooks import deliveries as whd
+from shopevents.webhooks import delivery_log
 from shopevents.webhooks import endpoints as whe
 
 
@@ -95,14 +95,14 @@ async def webhook_endpoint(request: Request) -> Response:
     v, endpoint = await endpoint_of(request)
     store_id = endpoint.store_id
     status = v.q.get("status") or None
-    if status not in whd.STATUSES:
+    if status not in delivery_log.STATUSES:
         status = None
     page_no = bounded(v.q.get("page"), 1, 1, 10**6)
     now = v.ctx.now_us()
 
     def load(c: Conn) -> dict[str, Any]:
         return {
-            "rows": whd.list_deliveries(
+            "rows": delivery_log.list_deliveries(
                 c,
                 store_id,
                 endpoint.id,
@@ -120,8 +120,8 @@ async def webhook_endpoint(request: Request) -> Response:
         active="webhooks",
         e=whe.endpoint_view(endpoint, data["stats"]),
         show=status,
-        statuses=whd.STATUSES,
-        total=sum(data["stats"][s] for s in whd.STATUSES),
+        statuses=delivery_log.STATUSES,
+        total=sum(data["stats"][s] for s in delivery_log.STATUSES),
         **paged(data["rows"], page_no, v.q),
     )
 
@@ -131,7 +131,7 @@ async def webhook_delivery(request: Request) -> Response:
     store_id = endpoint.store_id
     did = request.path_params["delivery_id"]
     ctx = v.ctx
-    found = await v.read(lambda c: whd.get_delivery(c, did, store_id, ctx.now_us()))
+    found = await v.read(lambda c: delivery_log.get_delivery(c, did, store_id, ctx.now_us()))
     if found is None or found["endpointId"] != endpoint.id:
         raise PageProblem(404, "No such delivery", "This delivery does not exist.")
     return v.render(
@@ -154,7 +154,7 @@ async def webhook_replay(request: Request) -> Response:
     def run(c: Conn, now: int) -> str | None:
         if dq.delivery_endpoint(c, store_id, did) != endpoint.id:
             return None
-        return whd.replay(c, did, now, store_id)
+        return delivery_log.replay(c, did, now, store_id)
 
     before = await v.write(run)
     if before is None:
@@ -170,7 +170,9 @@ async def webhook_replay_dead(request: Request) -> Response:
     v, endpoint = await endpoint_of(request)
     store_id = endpoint.store_id
     n = await v.write(
-        lambda c, now: whd.replay_all(c, store_id, now, statuses=("dead",), endpoint_id=endpoint.id)
+        lambda c, now: delivery_log.replay_all(
+            c, store_id, now, statuses=("dead",), endpoint_id=endpoint.id
+        )
     )
     if n:
         v.say("ok", f"{n} dead deliver{'y is' if n == 1 else 'ies are'} queued again.")

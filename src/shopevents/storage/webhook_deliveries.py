@@ -1,6 +1,7 @@
 """Webhook deliveries in storage: the outbox rows waiting for dispatch, deliveries and their
 claims (compare-and-set with a lease and a token), the endpoints' leases and due times, and
-the attempt log. The rules (what to write, when, which status) are in `webhooks.deliveries`.
+the attempt log. The rules (what to write, when, which status) are in `webhooks.dispatch`,
+`webhooks.claims`, `webhooks.attempts` and `webhooks.delivery_log`.
 """
 
 from __future__ import annotations

@@ -15,7 +15,8 @@ import httpx
 
 from shopevents.clock import monotonic, to_micros
 from shopevents.webhooks import backoff, guard
-from shopevents.webhooks.deliveries import Claimed, Outcome
+from shopevents.webhooks.attempts import Outcome
+from shopevents.webhooks.claims import Claimed
 from shopevents.webhooks.signing import HEADER, sign
 
 USER_AGENT = "shopevents-webhooks/1"

@@ -26,8 +26,8 @@ from shopevents import ids
 from shopevents.clock import Clock, to_micros
 from shopevents.config import Settings
 from shopevents.storage.database import Conn
-from shopevents.webhooks import deliveries, guard, sender
-from shopevents.webhooks.deliveries import Claimed
+from shopevents.webhooks import attempts, claims, dispatch, guard, sender
+from shopevents.webhooks.claims import Claimed
 
 log = logging.getLogger("shopevents.webhooks")
 
@@ -88,12 +88,10 @@ class Deliverer:
 
     async def dispatch(self) -> int:
         """Fan undispatched outbox rows out into deliveries; give how many rows."""
-        if not await self.read(deliveries.outbox_waiting):
+        if not await self.read(dispatch.outbox_waiting):
             return 0
         return int(
-            await self.write(
-                lambda conn, now: deliveries.dispatch_outbox(conn, now, DISPATCH_BATCH)
-            )
+            await self.write(lambda conn, now: dispatch.dispatch_outbox(conn, now, DISPATCH_BATCH))
         )
 
     async def start_lanes(self) -> int:
@@ -103,7 +101,7 @@ class Deliverer:
             return 0
         now = to_micros(self.clock.now())
         limit = free + len(self.lanes)
-        due = await self.read(lambda conn: deliveries.due_endpoints(conn, now, limit))
+        due = await self.read(lambda conn: claims.due_endpoints(conn, now, limit))
         started = 0
         for endpoint_id in due:
             if endpoint_id in self.lanes:
@@ -147,7 +145,7 @@ class Deliverer:
         try:
             while True:
                 claimed = await self.write(
-                    lambda conn, now: deliveries.claim_next(conn, endpoint_id, token, now, lease)
+                    lambda conn, now: claims.claim_next(conn, endpoint_id, token, now, lease)
                 )
                 if claimed is None:
                     return
@@ -158,14 +156,14 @@ class Deliverer:
             log.exception("webhook lane for %s failed", endpoint_id)
             try:
                 await self.write(
-                    lambda conn, now: deliveries.release_endpoint(conn, endpoint_id, token)
+                    lambda conn, now: claims.release_endpoint(conn, endpoint_id, token)
                 )
             except Exception:
                 pass
         finally:
             self.lanes.pop(endpoint_id, None)
 
-    async def attempt(self, claimed: Claimed) -> deliveries.Outcome:
+    async def attempt(self, claimed: Claimed) -> attempts.Outcome:
         """Send one attempt (no database involved)."""
         return await sender.send(
             self.client(),
@@ -180,7 +178,7 @@ class Deliverer:
         """Send a claimed delivery, then record the result in its own transaction."""
         outcome = await self.attempt(claimed)
         status = await self.write(
-            lambda conn, now: deliveries.record(conn, claimed, outcome, now, self.rng)
+            lambda conn, now: attempts.record(conn, claimed, outcome, now, self.rng)
         )
         self.completed += 1
         if self.on_result is not None:
@@ -319,13 +317,13 @@ def deliver_one(
         token = ids.token()
         lease = lease_micros(settings)
         now = to_micros(clock.now())
-        for endpoint_id in deliveries.due_endpoints(conn, now, 20):
+        for endpoint_id in claims.due_endpoints(conn, now, 20):
 
             def claim(c: Conn, t: int, e: str = endpoint_id) -> Claimed | None:
-                return deliveries.claim_next(c, e, token, t, lease)
+                return claims.claim_next(c, e, token, t, lease)
 
             def release(c: Conn, t: int, e: str = endpoint_id) -> None:
-                deliveries.release_endpoint(c, e, token)
+                claims.release_endpoint(c, e, token)
 
             claimed = await deliverer.write(claim)
             if claimed is None:
@@ -355,7 +353,7 @@ def deliver_now(
         token = ids.token()
         lease = lease_micros(settings)
         claimed = await deliverer.write(
-            lambda c, now: deliveries.claim_delivery(c, delivery_id, token, now, lease)
+            lambda c, now: claims.claim_delivery(c, delivery_id, token, now, lease)
         )
         if claimed is None:
             return None
@@ -363,7 +361,7 @@ def deliver_now(
             return await deliverer.deliver(claimed)
         finally:
             await deliverer.write(
-                lambda c, now: deliveries.release_endpoint(c, claimed.endpoint_id, token)
+                lambda c, now: claims.release_endpoint(c, claimed.endpoint_id, token)
             )
 
     return _on_conn(conn, clock, settings, rng, resolver, job)
