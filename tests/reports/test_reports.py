@@ -14,6 +14,7 @@ from shopevents.domain import carts as cart_domain
 from shopevents.ingest import intake
 from shopevents.reports import (
     cart_report,
+    fact_reads,
     overview_report,
     product_report,
     quality_report,
@@ -371,7 +372,7 @@ def test_rollups_never_change_a_figure(db: Database, monkeypatch: pytest.MonkeyP
     later = us("2026-12-01T00:00:00Z")
     steps = read(db, lambda c: rollups.catch_up(c, store.id, store.timezone, later))
     assert steps > 4
-    assert read(db, lambda c: rollups.watermarks(c, store.id, store.timezone))["sales"] > 0
+    assert read(db, lambda c: fact_reads.watermarks(c, store.id, store.timezone))["sales"] > 0
     assert _everything(db, store) == scratch
     # More rows after the watermark: rollups + tail still equal a sum from scratch.
     _seed_mixed(db, store, datetime(2026, 2, 20, 1, tzinfo=UTC), 10, "b")

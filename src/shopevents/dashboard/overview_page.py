@@ -19,9 +19,9 @@ from shopevents.reports import (
     product_report,
     quality_report,
     revenue_report,
-    rollups,
     shared,
 )
+from shopevents.reports.facts import KINDS
 from shopevents.reports.service import maintainer, range_for
 from shopevents.reports.timebuckets import SLOT_US, Range, hour_key, hour_label, local_today
 from shopevents.storage.database import Conn
@@ -49,7 +49,7 @@ async def overview(request: Request) -> Response:
     now = ctx.now_us()
 
     def load(c: Conn) -> dict[str, Any]:
-        facts = shared.range_facts(c, store, rng, rollups.KINDS, hourly=hourly)
+        facts = shared.range_facts(c, store, rng, KINDS, hourly=hourly)
         rev = revenue_report.revenue(c, store, day_rng, group_by, facts=facts)
         out = {
             "revenue": rev,

@@ -7,7 +7,8 @@ from datetime import date
 from decimal import Decimal
 from typing import Any
 
-from shopevents.reports import figures, rollups
+from shopevents.reports import figures
+from shopevents.reports.facts import Facts
 from shopevents.reports.shared import range_facts, range_json, store_json
 from shopevents.reports.timebuckets import Range
 from shopevents.storage.database import Conn
@@ -18,7 +19,7 @@ def carts(
     conn: Conn,
     store: StoreRecord,
     rng: Range,
-    facts: rollups.Facts | None = None,
+    facts: Facts | None = None,
 ) -> dict[str, Any]:
     """Carts created, abandoned, purchased and recovered per bucket; the recovery rate (of
     the carts abandoned in the range, the share recovered since) and the recovered revenue

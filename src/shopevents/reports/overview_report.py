@@ -9,6 +9,7 @@ from typing import Any
 from shopevents.clock import Clock, SystemClock, from_micros, to_micros
 from shopevents.reports import rollups
 from shopevents.reports.cart_report import carts
+from shopevents.reports.facts import KINDS
 from shopevents.reports.product_report import products
 from shopevents.reports.quality_report import data_quality
 from shopevents.reports.revenue_report import revenue
@@ -35,7 +36,7 @@ def overview_for(
 ) -> dict[str, Any]:
     """Every overview report over one read of the facts."""
     hourly = rng.days <= HOURLY_DAYS
-    facts = range_facts(conn, store, rng, rollups.KINDS, hourly=hourly)
+    facts = range_facts(conn, store, rng, KINDS, hourly=hourly)
     events_rng = Range(store.timezone, rng.first, rng.last, "hour" if hourly else rng.interval)
     return {
         "revenue": revenue(conn, store, rng, group_by, facts=facts),

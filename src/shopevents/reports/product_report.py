@@ -5,7 +5,8 @@ from __future__ import annotations
 from collections import defaultdict
 from typing import Any
 
-from shopevents.reports import figures, rollups
+from shopevents.reports import figures
+from shopevents.reports.facts import Facts, returns
 from shopevents.reports.shared import range_facts, range_json, store_json
 from shopevents.reports.timebuckets import Range
 from shopevents.storage.database import Conn
@@ -18,7 +19,7 @@ def products(
     rng: Range,
     limit: int = 10,
     currency: str | None = None,
-    facts: rollups.Facts | None = None,
+    facts: Facts | None = None,
 ) -> dict[str, Any]:
     """Top products by revenue and by units sold (purchase lines in `currency`), net of
     returns (refunds by lines, counted on the day of the return): ranked by `netRevenue` and
@@ -34,9 +35,7 @@ def products(
         a[0] += units
         a[1] += rev
         a[2] += orders
-    for (cur, pid), (units, amount) in rollups.returns(
-        conn, store.id, rng.start_us, rng.end_us
-    ).items():
+    for (cur, pid), (units, amount) in returns(conn, store.id, rng.start_us, rng.end_us).items():
         if cur == currency:
             acc[pid][3] += units
             acc[pid][4] += amount

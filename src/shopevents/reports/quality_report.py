@@ -6,7 +6,7 @@ from __future__ import annotations
 from collections import defaultdict
 from typing import Any
 
-from shopevents.reports import rollups
+from shopevents.reports.facts import Facts
 from shopevents.reports.shared import range_facts, range_json, store_json
 from shopevents.reports.timebuckets import (
     Range,
@@ -23,7 +23,7 @@ def data_quality(
     conn: Conn,
     store: StoreRecord,
     rng: Range,
-    facts: rollups.Facts | None = None,
+    facts: Facts | None = None,
     until_us: int | None = None,
 ) -> dict[str, Any]:
     """Events by outcome (accepted, duplicate, conflict from `events`; rejected from the

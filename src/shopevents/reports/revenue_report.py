@@ -9,7 +9,8 @@ from datetime import date
 from typing import Any
 
 from shopevents.errors import FieldError
-from shopevents.reports import figures, rates, rollups
+from shopevents.reports import figures, rates
+from shopevents.reports.facts import Facts, foreign_rows
 from shopevents.reports.shared import range_facts, range_json, store_json
 from shopevents.reports.timebuckets import Range
 from shopevents.storage.database import Conn
@@ -26,7 +27,7 @@ def revenue(
     rng: Range,
     group_by: str | None = None,
     currency: str | None = None,
-    facts: rollups.Facts | None = None,
+    facts: Facts | None = None,
 ) -> dict[str, Any]:
     """Revenue and orders per bucket, optionally split by source_type, source_name or
     payment_method: gross (purchases, on their day), refunded (refunds and cancellations, on
@@ -90,7 +91,7 @@ def revenue(
     missing: set[tuple[int, str]] = set()
     if foreign:
         rows = {
-            cur: rollups.foreign_rows(conn, store.id, store.timezone, cur, rng.start_us, rng.end_us)
+            cur: foreign_rows(conn, store.id, store.timezone, cur, rng.start_us, rng.end_us)
             for cur in sorted(foreign)
         }
         first = min([rng.first_ord] + [a[1] for _, adj in rows.values() for a in adj])

@@ -13,6 +13,7 @@ from typing import Any
 from shopevents.clock import monotonic
 from shopevents.context import AppContext
 from shopevents.reports import rollups
+from shopevents.reports.facts import KINDS
 from shopevents.reports.timebuckets import Range, local_today, make_range
 from shopevents.storage.database import Conn
 from shopevents.storage.stores import StoreRecord
@@ -44,7 +45,7 @@ class Maintainer:
     async def run(self, store: StoreRecord, max_steps: int = 1000) -> int:
         steps = 0
         try:
-            for kind in rollups.KINDS:
+            for kind in KINDS:
                 while steps < max_steps:
                     now = self.ctx.now_us()
                     chunk = await self.ctx.read(_planner(store, kind, now))

@@ -10,7 +10,8 @@ from __future__ import annotations
 
 from typing import Any
 
-from shopevents.reports import rollups
+from shopevents.reports.fact_reads import read_facts
+from shopevents.reports.facts import Facts
 from shopevents.reports.timebuckets import Range
 from shopevents.storage.database import Conn
 from shopevents.storage.stores import StoreRecord
@@ -31,10 +32,10 @@ def range_json(rng: Range) -> dict[str, Any]:
 
 def range_facts(
     conn: Conn, store: StoreRecord, rng: Range, parts: tuple[str, ...], hourly: bool = False
-) -> rollups.Facts:
-    """The facts of `parts` (`rollups.KINDS`) for a store's range; quality facts per
+) -> Facts:
+    """The facts of `parts` (`facts.KINDS`) for a store's range; quality facts per
     15-minute slot when `hourly`."""
-    return rollups.read_facts(
+    return read_facts(
         conn,
         store.id,
         store.timezone,

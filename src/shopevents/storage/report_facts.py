@@ -1,6 +1,6 @@
 """Report facts read from the base tables: sums per 15-minute UTC slot over an id range
 (lo < id <= hi) and, optionally, a time range, leaving out the rows of bots' requests that
-their store does not keep (docs/privacy.md#bots). `reports.rollups` folds them into days.
+their store does not keep (docs/privacy.md#bots). `reports.facts` folds them into days.
 """
 
 from __future__ import annotations
