@@ -142,12 +142,19 @@ def _plans(conn: Any, now: int) -> list[str]:
     import importlib
 
     out: list[str] = []
-    try:  # the tree's claim queries, wherever that tree keeps them
-        holder: Any = importlib.import_module("shopevents.storage.webhook_deliveries")
-    except ImportError:
-        holder = importlib.import_module("shopevents.webhooks.deliveries")
-    sql_due = getattr(holder, "DUE_ENDPOINTS_SQL", None)
-    sql_next = getattr(holder, "NEXT_DELIVERY_SQL", None)
+    sql_due = sql_next = None
+    for name in (  # the tree's claim queries, wherever that tree keeps them
+        "shopevents.storage.webhook_leases",
+        "shopevents.storage.webhook_claims",
+        "shopevents.storage.webhook_deliveries",
+        "shopevents.webhooks.deliveries",
+    ):
+        try:
+            holder: Any = importlib.import_module(name)
+        except ImportError:
+            continue
+        sql_due = sql_due or getattr(holder, "DUE_ENDPOINTS_SQL", None)
+        sql_next = sql_next or getattr(holder, "NEXT_DELIVERY_SQL", None)
     if sql_due is None or sql_next is None:
         return out
     prefix = "EXPLAIN " if conn.dialect == "postgres" else "EXPLAIN QUERY PLAN "

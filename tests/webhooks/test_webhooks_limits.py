@@ -14,7 +14,7 @@ import pytest
 from shopevents.clock import FixedClock, SystemClock, to_micros
 from shopevents.config import Settings, WebhookSettings, WorkerSettings
 from shopevents.ids import delivery_id
-from shopevents.storage import webhook_deliveries as stored_deliveries
+from shopevents.storage import webhook_claims, webhook_dispatch, webhook_leases
 from shopevents.storage.database import Conn, Database
 from shopevents.webhooks import attempts, claims, dispatch, endpoints
 from shopevents.webhooks.worker import worker_steps
@@ -258,7 +258,7 @@ def _backlog(conn: Conn, store_id: str, endpoint_ids: list[str], n: int, now: in
         for i in range(n)
     ]
     with conn.transaction():
-        conn.executemany(stored_deliveries.INSERT, rows)
+        conn.executemany(webhook_dispatch.INSERT, rows)
         conn.execute(
             "UPDATE webhook_endpoints SET next_due_at = ? WHERE store_id = ?", (now, store_id)
         )
@@ -277,8 +277,8 @@ def test_claim_queries_use_indexes_whatever_the_backlog(kit: Kit, db: Database) 
     _backlog(kit.conn, kit.store_id, busy, 20_000, kit.now())
     now = kit.now() + 1
     plans = [
-        _plan(kit.conn, stored_deliveries.DUE_ENDPOINTS_SQL, (now, now, 16)),
-        _plan(kit.conn, stored_deliveries.NEXT_DELIVERY_SQL, (busy[0], now, now)),
+        _plan(kit.conn, webhook_leases.DUE_ENDPOINTS_SQL, (now, now, 16)),
+        _plan(kit.conn, webhook_claims.NEXT_DELIVERY_SQL, (busy[0], now, now)),
     ]
     for plan in plans:
         if kit.conn.dialect == "postgres":

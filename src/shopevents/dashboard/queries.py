@@ -5,7 +5,7 @@ from __future__ import annotations
 from typing import Any
 
 from shopevents.storage import dashboard_queries as stored
-from shopevents.storage import webhook_deliveries
+from shopevents.storage import webhook_claims
 from shopevents.storage.codec import money_from_db
 from shopevents.storage.database import Conn
 from shopevents.storage.reads import iso
@@ -206,7 +206,7 @@ def money(value: Any) -> Any:
 
 def delivery_endpoint(conn: Conn, store_id: str, delivery_id: str) -> str | None:
     """The endpoint a delivery of the store belongs to (None if there is no such delivery)."""
-    return webhook_deliveries.endpoint_of(conn, delivery_id, store_id)
+    return webhook_claims.endpoint_of(conn, delivery_id, store_id)
 
 
 # --- hourly sales (the overview of a day or two) ----------------------------------------------

@@ -13,7 +13,7 @@ import random
 
 import msgspec
 
-from shopevents.storage import webhook_deliveries as stored
+from shopevents.storage import webhook_claims, webhook_leases
 from shopevents.storage.database import Conn
 from shopevents.webhooks import backoff
 from shopevents.webhooks.claims import Claimed
@@ -37,10 +37,10 @@ class Outcome(msgspec.Struct, kw_only=True):
 
 def _set_next_due(conn: Conn, endpoint_id: str, not_before: int | None = None) -> None:
     """Set the endpoint's `next_due_at` from its earliest pending delivery (None: none)."""
-    due = stored.first_pending(conn, endpoint_id)
+    due = webhook_leases.first_pending(conn, endpoint_id)
     if due is not None and not_before is not None:
         due = max(due, not_before)
-    stored.set_next_due(conn, endpoint_id, due)
+    webhook_leases.set_next_due(conn, endpoint_id, due)
 
 
 def record(
@@ -53,7 +53,7 @@ def record(
     """Record one attempt's result; give the delivery's new status, or None when the claim
     was lost (its lease ran out and another worker took it: the attempt is still logged)."""
     with conn.transaction():
-        stored.lock_endpoint(conn, claimed.endpoint_id)
+        webhook_leases.lock_endpoint(conn, claimed.endpoint_id)
         attempt = claimed.attempts + 1
         next_at: int | None = None
         finished: int | None = now
@@ -71,7 +71,7 @@ def record(
                 delay = backoff.retry_delay(attempt, rng) or float(backoff.SCHEDULE[-1])
             next_at = now + int(delay * 1_000_000)
         error = outcome.error[:ERROR_LIMIT] if outcome.error else None
-        got = stored.finish_attempt(
+        got = webhook_claims.finish_attempt(
             conn,
             claimed.id,
             claimed.token,
@@ -94,14 +94,14 @@ def record(
                 pause_us = int(outcome.retry_after * 1_000_000)
             else:
                 pause_us = min(next_at - now, longest) if next_at is not None else longest
-            stored.pause_endpoint(conn, claimed.endpoint_id, now + pause_us)
+            webhook_leases.pause_endpoint(conn, claimed.endpoint_id, now + pause_us)
             _set_next_due(conn, claimed.endpoint_id, not_before=now + pause_us)
         elif got:
             _set_next_due(conn, claimed.endpoint_id)
-        if got or stored.exists(conn, claimed.id):
-            stored.log_attempt(
+        if got or webhook_claims.exists(conn, claimed.id):
+            webhook_claims.log_attempt(
                 conn,
-                stored.Attempt(
+                webhook_claims.Attempt(
                     delivery_id=claimed.id,
                     endpoint_id=claimed.endpoint_id,
                     at=outcome.at,

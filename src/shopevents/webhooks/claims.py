@@ -19,7 +19,7 @@ from __future__ import annotations
 
 import msgspec
 
-from shopevents.storage import webhook_deliveries as stored
+from shopevents.storage import webhook_claims, webhook_leases
 from shopevents.storage.database import Conn
 
 RECHECK_SECONDS = 60.0
@@ -44,29 +44,29 @@ class Claimed(msgspec.Struct, kw_only=True):
 def due_endpoints(conn: Conn, now: int, limit: int) -> list[str]:
     """Enabled, unleased endpoints with a delivery due, most overdue first: a range over the
     endpoints' `next_due_at` index, whatever the number of pending deliveries."""
-    return stored.due_endpoints(conn, now, limit)
+    return webhook_leases.due_endpoints(conn, now, limit)
 
 
 def _set_idle(conn: Conn, endpoint_id: str, now: int) -> None:
     """Nothing of the endpoint can be claimed now: it is due again at its next later
     delivery, or (when due ones wait behind an earlier one of their contact, or are held by
     an expiring claim) after RECHECK_SECONDS at most."""
-    first = stored.first_pending(conn, endpoint_id)
+    first = webhook_leases.first_pending(conn, endpoint_id)
     due: int | None
     if first is None or first > now:
         due = first
     else:
-        later = stored.first_pending(conn, endpoint_id, after=now)
+        later = webhook_leases.first_pending(conn, endpoint_id, after=now)
         recheck = now + int(RECHECK_SECONDS * 1_000_000)
         due = recheck if later is None else min(later, recheck)
-    stored.set_next_due(conn, endpoint_id, due)
+    webhook_leases.set_next_due(conn, endpoint_id, due)
 
 
 def release_endpoint(conn: Conn, endpoint_id: str, token: str) -> None:
-    stored.release_endpoint(conn, endpoint_id, token)
+    webhook_leases.release_endpoint(conn, endpoint_id, token)
 
 
-def _claimed(row: stored.ClaimedRow, lease: stored.Lease, token: str) -> Claimed:
+def _claimed(row: webhook_claims.ClaimedRow, lease: webhook_leases.Lease, token: str) -> Claimed:
     return Claimed(
         id=row.id,
         endpoint_id=row.endpoint_id,
@@ -85,18 +85,18 @@ def claim_next(conn: Conn, endpoint_id: str, token: str, now: int, lease_us: int
     under `token`. None, with the endpoint's lease given back, when nothing is due."""
     with conn.transaction():
         until = now + lease_us
-        lease = stored.lease_endpoint(conn, endpoint_id, token, now, until)
+        lease = webhook_leases.lease_endpoint(conn, endpoint_id, token, now, until)
         if lease is None:
             return None
         # The endpoint's lease (held above) keeps other workers off its deliveries, so the
         # first claimable one in index order is ours to take.
-        found = stored.next_delivery(conn, endpoint_id, now)
+        found = webhook_claims.next_delivery(conn, endpoint_id, now)
         if found is not None:
-            row = stored.claim(conn, found, token, now, until)
+            row = webhook_claims.claim(conn, found, token, now, until)
             if row is not None:
                 return _claimed(row, lease, token)
         _set_idle(conn, endpoint_id, now)
-        stored.release_endpoint(conn, endpoint_id, token)
+        webhook_leases.release_endpoint(conn, endpoint_id, token)
         return None
 
 
@@ -105,15 +105,15 @@ def claim_delivery(
 ) -> Claimed | None:
     """Claim one given delivery if it is pending and its endpoint is free (for `ping`)."""
     with conn.transaction():
-        endpoint_id = stored.endpoint_of(conn, delivery_id)
+        endpoint_id = webhook_claims.endpoint_of(conn, delivery_id)
         if endpoint_id is None:
             return None
         until = now + lease_us
-        lease = stored.lease_endpoint(conn, endpoint_id, token, now, until)
+        lease = webhook_leases.lease_endpoint(conn, endpoint_id, token, now, until)
         if lease is None:
             return None
-        row = stored.claim(conn, delivery_id, token, now, until)
+        row = webhook_claims.claim(conn, delivery_id, token, now, until)
         if row is None:
-            stored.release_endpoint(conn, endpoint_id, token)
+            webhook_leases.release_endpoint(conn, endpoint_id, token)
             return None
         return _claimed(row, lease, token)

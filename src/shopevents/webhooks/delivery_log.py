@@ -11,7 +11,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from shopevents.storage import webhook_deliveries as stored
+from shopevents.storage import webhook_deliveries, webhook_leases
 from shopevents.storage.codec import loads
 from shopevents.storage.database import Conn
 from shopevents.storage.reads import iso
@@ -19,7 +19,7 @@ from shopevents.storage.reads import iso
 STATUSES = ("pending", "delivered", "failed", "dead")
 
 
-def _delivery(row: stored.DeliveryRow, now: int | None = None) -> dict[str, Any]:
+def _delivery(row: webhook_deliveries.DeliveryRow, now: int | None = None) -> dict[str, Any]:
     return {
         "id": row.id,
         "endpointId": row.endpoint_id,
@@ -53,7 +53,7 @@ def list_deliveries(
     now: int | None = None,
 ) -> list[dict[str, Any]]:
     """The store's deliveries, newest first, optionally of one endpoint and one status."""
-    rows = stored.deliveries(conn, store_id, endpoint_id, status, limit, offset)
+    rows = webhook_deliveries.deliveries(conn, store_id, endpoint_id, status, limit, offset)
     return [_delivery(r, now) for r in rows]
 
 
@@ -69,7 +69,7 @@ def delivery_attempts(conn: Conn, delivery_id: str) -> list[dict[str, Any]]:
             "response": r.response,
             "outcome": r.outcome,
         }
-        for r in stored.attempts(conn, delivery_id)
+        for r in webhook_deliveries.attempts(conn, delivery_id)
     ]
 
 
@@ -77,7 +77,7 @@ def get_delivery(
     conn: Conn, delivery_id: str, store_id: str | None = None, now: int | None = None
 ) -> dict[str, Any] | None:
     """One delivery with its body and its attempts."""
-    found = stored.delivery(conn, delivery_id, store_id)
+    found = webhook_deliveries.delivery(conn, delivery_id, store_id)
     if found is None:
         return None
     row, body = found
@@ -91,13 +91,13 @@ def replay(conn: Conn, delivery_id: str, now: int, store_id: str | None = None) 
     """Put a `failed` or `dead` delivery back to `pending`, due now, with a fresh attempt
     count and the same id. Give its status before (None if there is no such delivery); only
     `failed` and `dead` ones change."""
-    found = stored.status_of(conn, delivery_id, store_id)
+    found = webhook_deliveries.status_of(conn, delivery_id, store_id)
     if found is None:
         return None
     before, endpoint_id = found
     if before in ("failed", "dead"):
-        stored.replay(conn, delivery_id, now)
-        stored.mark_due(conn, [endpoint_id], now)
+        webhook_deliveries.replay(conn, delivery_id, now)
+        webhook_leases.mark_due(conn, [endpoint_id], now)
     return before
 
 
@@ -113,14 +113,14 @@ def replay_all(
     statuses = tuple(s for s in statuses if s in ("dead", "failed"))
     if not statuses:
         return 0
-    endpoints = stored.replay_all(conn, store_id, statuses, endpoint_id, now)
-    stored.mark_due(conn, sorted(set(endpoints)), now)
+    endpoints = webhook_deliveries.replay_all(conn, store_id, statuses, endpoint_id, now)
+    webhook_leases.mark_due(conn, sorted(set(endpoints)), now)
     return len(endpoints)
 
 
 def counts(conn: Conn, store_id: str) -> dict[str, int]:
     """Deliveries of the store by status (for the dashboard's badges)."""
-    return {**dict.fromkeys(STATUSES, 0), **stored.counts(conn, store_id)}
+    return {**dict.fromkeys(STATUSES, 0), **webhook_deliveries.counts(conn, store_id)}
 
 
 def prune(
@@ -136,6 +136,6 @@ def prune(
     statuses = tuple(s for s in statuses if s in ("delivered", "failed", "dead"))
     if not statuses:
         return 0
-    ids = stored.finished_before(conn, statuses, before, limit)
-    stored.delete(conn, ids)
+    ids = webhook_deliveries.finished_before(conn, statuses, before, limit)
+    webhook_deliveries.delete(conn, ids)
     return len(ids)

@@ -12,7 +12,7 @@ from __future__ import annotations
 from typing import Any
 
 from shopevents.ids import delivery_id, ping_delivery_id
-from shopevents.storage import webhook_deliveries as stored
+from shopevents.storage import webhook_dispatch, webhook_leases
 from shopevents.storage.codec import dumpb, loads
 from shopevents.storage.database import Conn
 from shopevents.storage.reads import iso
@@ -47,18 +47,18 @@ def dispatch_outbox(conn: Conn, now: int, limit: int = 200, budget: int = FANOUT
     carries on there next time, so one transaction stays small however many endpoints a
     store has. Run it inside a transaction; give the rows dispatched (plus one when a row
     was only partly fanned out)."""
-    rows = stored.take_outbox(conn, limit)
+    rows = webhook_dispatch.take_outbox(conn, limit)
     if not rows:
         return 0
-    subscribers: dict[str, list[stored.Subscriber]] = {}
-    inserts: list[stored.NewDelivery] = []
+    subscribers: dict[str, list[webhook_dispatch.Subscriber]] = {}
+    inserts: list[webhook_dispatch.NewDelivery] = []
     done: list[int] = []
     partial: tuple[int, str] | None = None
     room = max(1, budget)
     for row in rows:
         store_id, topic, after = row.store_id, row.topic, row.fanout_after
         if store_id not in subscribers:
-            subscribers[store_id] = stored.subscribers(conn, store_id)
+            subscribers[store_id] = webhook_dispatch.subscribers(conn, store_id)
         targets = [
             eid
             for eid, topics in subscribers[store_id]
@@ -75,7 +75,7 @@ def dispatch_outbox(conn: Conn, now: int, limit: int = 200, budget: int = FANOUT
                 did = delivery_id(outbox_id, endpoint_id)
                 body = build_body(did, topic, occurred_at, store_id, row.payload)
                 inserts.append(
-                    stored.NewDelivery(
+                    webhook_dispatch.NewDelivery(
                         did,
                         endpoint_id,
                         store_id,
@@ -94,18 +94,18 @@ def dispatch_outbox(conn: Conn, now: int, limit: int = 200, budget: int = FANOUT
             break
         done.append(outbox_id)
     if inserts:
-        stored.insert(conn, inserts)
-        stored.mark_due(conn, sorted({i.endpoint_id for i in inserts}), now)
+        webhook_dispatch.insert(conn, inserts)
+        webhook_leases.mark_due(conn, sorted({i.endpoint_id for i in inserts}), now)
     if done:
-        stored.mark_dispatched(conn, done, now)
+        webhook_dispatch.mark_dispatched(conn, done, now)
     if partial is not None:
-        stored.set_fanout_after(conn, *partial)
+        webhook_dispatch.set_fanout_after(conn, *partial)
     return len(done) + (1 if partial is not None else 0)
 
 
 def outbox_waiting(conn: Conn) -> bool:
     """True when some outbox row waits to be dispatched (a cheap read before the write)."""
-    return stored.outbox_waiting(conn)
+    return webhook_dispatch.outbox_waiting(conn)
 
 
 def enqueue_ping(conn: Conn, endpoint_id: str, store_id: str, now: int) -> str:
@@ -113,13 +113,13 @@ def enqueue_ping(conn: Conn, endpoint_id: str, store_id: str, now: int) -> str:
     did = ping_delivery_id()
     data = dumpb({"endpointId": endpoint_id, "message": "ping from shopevents"})
     body = build_body(did, "ping", now, store_id, data)
-    stored.insert(
+    webhook_dispatch.insert(
         conn,
         [
-            stored.NewDelivery(
+            webhook_dispatch.NewDelivery(
                 did, endpoint_id, store_id, "ping", body, now, now, now, None, now, None
             )
         ],
     )
-    stored.mark_due(conn, [endpoint_id], now)
+    webhook_leases.mark_due(conn, [endpoint_id], now)
     return did
