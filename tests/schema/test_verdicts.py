@@ -15,6 +15,7 @@ from hypothesis import strategies as st
 
 from shopevents.errors import CATALOG, ApiError
 from shopevents.schema import models as m
+from shopevents.schema.reasons import json_pointer, rejection_of
 from shopevents.schema.verdicts import (
     CheckContext,
     decode_cart,
@@ -23,9 +24,7 @@ from shopevents.schema.verdicts import (
     decode_leniently,
     decode_model,
     domain_allowed,
-    json_pointer,
     read_envelope,
-    rejection_of,
 )
 
 CTX = CheckContext(

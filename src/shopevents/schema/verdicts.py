@@ -19,22 +19,16 @@ import msgspec
 from shopevents.errors import issue
 from shopevents.schema import models as m
 from shopevents.schema.checks import (
-    CENT,
     check_cart,
-    check_currency,
-    check_lines,
     check_product,
     check_purchase,
     domain_allowed,
     post_check,
-    round_money_field,
 )
 from shopevents.schema.dates import parse_iso8601
-from shopevents.schema.emails import EMAIL_RE, identifying_email
+from shopevents.schema.emails import EMAIL_RE
 from shopevents.schema.envelope import read_envelope
 from shopevents.schema.lenient import (
-    ALIASES,
-    NEVER_DROP,
     decode_leniently,
     drop_unreadable,
     needs_lenient,
@@ -42,28 +36,18 @@ from shopevents.schema.lenient import (
 )
 from shopevents.schema.numbers import decode_any, strict_float_hook
 from shopevents.schema.reasons import (
-    MAX_AMOUNT,
-    json_pointer,
     money_hook,
-    rejection_of,
     shown,
-    split_message,
     struct_info,
 )
 from shopevents.schema.records import CheckContext, EntityInfo, Verdict
 
 __all__ = [
-    "ALIASES",
-    "CENT",
     "EMAIL_RE",
-    "MAX_AMOUNT",
-    "NEVER_DROP",
     "CheckContext",
     "EntityInfo",
     "Verdict",
     "check_cart",
-    "check_currency",
-    "check_lines",
     "check_product",
     "check_purchase",
     "decode_cart",
@@ -73,15 +57,10 @@ __all__ = [
     "decode_model",
     "domain_allowed",
     "drop_unreadable",
-    "identifying_email",
-    "json_pointer",
     "money_hook",
     "needs_lenient",
     "normalize",
     "read_envelope",
-    "rejection_of",
-    "round_money_field",
-    "split_message",
 ]
 
 _event_decoder = msgspec.json.Decoder(m.AnyEvent, dec_hook=money_hook, float_hook=strict_float_hook)
