@@ -35,4 +35,4 @@ fi
 if [ -d tests/js ] && ls tests/js/*.test.js >/dev/null 2>&1; then
   node --test tests/js/
 fi
-exec .venv/bin/pytest -q -p no:cacheprovider -n "$workers" --dist loadgroup "${args[@]}"
+exec .venv/bin/pytest -q -p no:cacheprovider -n "$workers" --dist worksteal "${args[@]}"
