@@ -187,10 +187,11 @@ class Conn:
         transaction, gone when it ends (committed or rolled back). The code that applies a
         request keeps there what it looked up or wrote (the transaction's identity map), one
         class per concern, so that it asks the database once."""
-        found = self._memos.get(kind)
-        if found is None:
+        try:
+            return self._memos[kind]  # type: ignore[no-any-return]
+        except KeyError:
             found = self._memos[kind] = kind()
-        return found  # type: ignore[no-any-return]
+            return found
 
     def memo_if_any(self, kind: type[M]) -> M | None:
         """The open transaction's memo of `kind` if it has one (none is made)."""
