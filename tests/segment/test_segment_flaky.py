@@ -20,31 +20,50 @@ from tests.conftest import LiveServer
 from tests.segment.conftest import SegmentStore, check_session, count_requests, session
 from tests.segment.test_segment_node_sdk import run_session
 
-# The clients must send while the write lock is held (3.5 s): no other test runs meanwhile.
-pytestmark = pytest.mark.exclusive
+# How long the server may take to answer the SDK's first request (it waits for the lock
+# until the write deadline, 1.5 s, then answers 503) while other tests run on the same cores.
+PATIENCE = 60.0
+
+
+class Flaky:
+    """Another connection that holds SQLite's write lock from `start()` until the server has
+    answered 503 to a client at least once, then lets go of it."""
+
+    def __init__(self, path: Path, server: LiveServer) -> None:
+        self.path = path
+        self.server = server
+        self.held = threading.Event()
+        self.thread = threading.Thread(target=self._hold, daemon=True)
+
+    def start(self) -> None:
+        self.thread.start()
+        assert self.held.wait(PATIENCE), "the write lock was not taken"
+
+    def _hold(self) -> None:
+        conn = sqlite3.connect(self.path, isolation_level=None)
+        try:
+            conn.execute("BEGIN IMMEDIATE")
+            self.held.set()
+            deadline = time.monotonic() + PATIENCE
+            while _busy(self.server) < 1 and time.monotonic() < deadline:
+                time.sleep(0.02)
+            conn.execute("ROLLBACK")
+        finally:
+            conn.close()
+
+    def stop(self) -> None:
+        if self.thread.is_alive():
+            self.thread.join(PATIENCE + 10)
 
 
 @pytest.fixture
-def flaky(db_url: str, server: LiveServer) -> Iterator[threading.Event]:
-    """Starts holding the write lock for 3.5 s when set."""
+def flaky(db_url: str, server: LiveServer) -> Iterator[Flaky]:
+    """Holds the write lock from `start()` until the server has answered 503 once."""
     if not db_url.startswith("sqlite:"):
         pytest.skip("the write lock is held on SQLite")
-    path = Path(db_url.removeprefix("sqlite:///"))
-    start = threading.Event()
-
-    def hold() -> None:
-        start.wait(30)
-        conn = sqlite3.connect(path, isolation_level=None)
-        conn.execute("BEGIN IMMEDIATE")
-        time.sleep(3.5)
-        conn.execute("ROLLBACK")
-        conn.close()
-
-    t = threading.Thread(target=hold, daemon=True)
-    t.start()
-    yield start
-    start.set()
-    t.join(10)
+    holder = Flaky(Path(db_url.removeprefix("sqlite:///")), server)
+    yield holder
+    holder.stop()
 
 
 @pytest.fixture
@@ -59,14 +78,13 @@ def _busy(server: LiveServer) -> int:
 
 
 def test_python_sdk_through_a_flaky_period(
-    server: LiveServer, db: Database, seg: SegmentStore, flaky: threading.Event
+    server: LiveServer, db: Database, seg: SegmentStore, flaky: Flaky
 ) -> None:
     errors: list[object] = []
     client = SegmentClient(
         seg.write_key, host=server.url, on_error=lambda e, b: errors.append(e), max_retries=10
     )
-    flaky.set()
-    time.sleep(0.2)
+    flaky.start()
     session(client, "user-flaky", "dee@example.com", "ORD-FLAKY-1")
     client.flush()
     client.shutdown()
@@ -78,10 +96,9 @@ def test_python_sdk_through_a_flaky_period(
 
 @pytest.mark.skipif(shutil.which("node") is None, reason="node is needed")
 def test_node_sdk_through_a_flaky_period(
-    server: LiveServer, db: Database, seg: SegmentStore, flaky: threading.Event
+    server: LiveServer, db: Database, seg: SegmentStore, flaky: Flaky
 ) -> None:
-    flaky.set()
-    time.sleep(0.2)
+    flaky.start()
     run_session(server.url, seg.write_key, "user-flaky-node", "eve@example.com", "ORD-FLAKY-2")
     assert _busy(server) >= 1
     check_session(db, seg.store.id, "eve@example.com", "ORD-FLAKY-2")
