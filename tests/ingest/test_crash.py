@@ -22,12 +22,14 @@ import pytest
 from shopevents.storage.database import Database
 from tests.conftest import free_port, ingest_path
 
-# The clients must get enough answers in a short window: no other test runs meanwhile.
-pytestmark = [pytest.mark.exclusive, pytest.mark.slow]
+pytestmark = pytest.mark.slow
 
 BIN = Path(sys.executable).with_name("shopevents")
 CLIENTS = 6
-TRAFFIC_SECONDS = 1.5
+# The server is killed once the clients have seen this many requests acknowledged (while they
+# go on sending), however long that takes with other tests on the same cores.
+ACKNOWLEDGED = 300
+PATIENCE = 120.0
 
 
 def cli(db_url: str, *args: str) -> str:
@@ -46,7 +48,7 @@ class Server:
             stdout=subprocess.DEVNULL,
             stderr=subprocess.PIPE,
         )
-        deadline = time.time() + 20
+        deadline = time.time() + PATIENCE
         while True:
             if self.proc.poll() is not None:
                 raise RuntimeError(f"serve exited: {self.proc.stderr.read().decode()}")  # type: ignore[union-attr]
@@ -114,9 +116,10 @@ def test_sigkill_loses_no_acknowledged_event(fresh_url: str) -> None:
     sent: dict[str, int] = {}
     lock = threading.Lock()
     stop = threading.Event()
+    enough = threading.Event()
 
     def client(i: int) -> None:
-        with httpx.Client(base_url=server.url, timeout=5) as c:
+        with httpx.Client(base_url=server.url, timeout=PATIENCE) as c:
             n = 0
             while not stop.is_set():
                 request_id, pids, envelope = body_for(i, n)
@@ -132,16 +135,20 @@ def test_sigkill_loses_no_acknowledged_event(fresh_url: str) -> None:
                     assert [x["status"] for x in results] == ["accepted"] * len(envelope["events"])
                     with lock:
                         acked[request_id] = (pids, len(envelope["events"]))
+                        if len(acked) >= ACKNOWLEDGED:
+                            enough.set()
 
     threads = [threading.Thread(target=client, args=(i,)) for i in range(CLIENTS)]
     try:
         for t in threads:
             t.start()
-        time.sleep(TRAFFIC_SECONDS)
+        deadline = time.monotonic() + PATIENCE
+        while not enough.wait(0.05) and time.monotonic() < deadline:
+            assert any(t.is_alive() for t in threads), "every client stopped sending"
         server.kill()  # SIGKILL mid-stream: requests are in flight
         stop.set()
         for t in threads:
-            t.join(timeout=10)
+            t.join(timeout=PATIENCE)
     finally:
         stop.set()
         server.kill()
