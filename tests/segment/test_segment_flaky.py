@@ -20,6 +20,9 @@ from tests.conftest import LiveServer
 from tests.segment.conftest import SegmentStore, check_session, count_requests, session
 from tests.segment.test_segment_node_sdk import run_session
 
+# Each takes seconds: a write deadline, then the SDK's retries.
+pytestmark = pytest.mark.slow
+
 # How long the server may take to answer the SDK's first request (it waits for the lock
 # until the write deadline, 1.5 s, then answers 503) while other tests run on the same cores.
 PATIENCE = 60.0

@@ -38,6 +38,9 @@ from tests.conftest import (
     pg_url_for,
 )
 
+# Each takes seconds: it waits out write deadlines, the database's startup wait or a full disk.
+pytestmark = pytest.mark.slow
+
 WRITE_TIMEOUT = 1.0
 COMMIT_TIMEOUT = 2.0
 # How much later than its deadline an answer may come: the other tests run meanwhile on the
