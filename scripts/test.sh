@@ -2,7 +2,7 @@
 # Set up and run the whole test suite (SQLite and PostgreSQL, Node, Chromium): bash scripts/test.sh
 #   bash scripts/test.sh --fast   the fast tier: the unit tests and the SQLite-only tests, without
 #                                 PostgreSQL, cluster mode, the browser, and the tests marked
-#                                 slow (crash, property) or exclusive (timing)
+#                                 slow (crash, property)
 # Any other arguments go to pytest (e.g. `bash scripts/test.sh tests/domain -x`, `-n 0` to run
 # in one process). SHOPEVENTS_TEST_WORKERS sets the number of pytest-xdist worker processes.
 set -euo pipefail
@@ -20,7 +20,7 @@ if [ "$fast" = 1 ]; then
   .venv/bin/ruff check src tests bench
   export SHOPEVENTS_TEST_BACKENDS=sqlite
   exec .venv/bin/pytest -q -p no:cacheprovider -n "${SHOPEVENTS_TEST_WORKERS:-4}" \
-    -m "not browser and not slow and not exclusive" "${args[@]}"
+    -m "not browser and not slow" "${args[@]}"
 fi
 bash scripts/setup.sh dev
 export SHOPEVENTS_TEST_POSTGRES=${SHOPEVENTS_TEST_POSTGRES:-postgresql://postgres@127.0.0.1:5432/test}

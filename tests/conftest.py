@@ -4,13 +4,10 @@ on the local PostgreSQL; a live server runs the real app over real HTTP in a thr
 from __future__ import annotations
 
 import asyncio
-import contextlib
-import fcntl
 import os
 import shutil
 import socket
 import ssl
-import tempfile
 import threading
 import time
 import uuid
@@ -415,38 +412,6 @@ def db_url(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[str]:
         reused.release()
 
 
-# --- running under pytest-xdist -----------------------------------------------------------
-
-
-class RunLock:
-    """Lets a test marked `exclusive` (one that measures how long something takes) run while
-    no other worker of the same run is in a test: every other test holds the lock shared.
-    A turnstile lock makes new tests wait behind an exclusive test that is waiting, so it is
-    never starved."""
-
-    def __init__(self, directory: Path) -> None:
-        self.turnstile = open(directory / "exclusive-turnstile.lock", "a")  # noqa: SIM115
-        self.main = open(directory / "exclusive-main.lock", "a")  # noqa: SIM115
-
-    @contextlib.contextmanager
-    def hold(self, exclusive: bool) -> Iterator[None]:
-        fcntl.flock(self.turnstile, fcntl.LOCK_EX)
-        try:
-            fcntl.flock(self.main, fcntl.LOCK_EX if exclusive else fcntl.LOCK_SH)
-        finally:
-            if not exclusive:
-                fcntl.flock(self.turnstile, fcntl.LOCK_UN)
-        try:
-            yield
-        finally:
-            fcntl.flock(self.main, fcntl.LOCK_UN)
-            if exclusive:
-                fcntl.flock(self.turnstile, fcntl.LOCK_UN)
-
-
-_run_lock: list[RunLock] = []
-
-
 def pytest_configure(config: pytest.Config) -> None:
     config.addinivalue_line(
         "markers",
@@ -459,20 +424,6 @@ def pytest_configure(config: pytest.Config) -> None:
         "embedded(reason): runs in the embedded modes only, in a module marked `cluster` "
         "(SQLite-specific, or about the group committer or one process's internals)",
     )
-    workerinput = getattr(config, "workerinput", None)
-    if workerinput is not None:  # a pytest-xdist worker: one lock directory per run
-        directory = Path(tempfile.gettempdir()) / f"shopevents-tests-{workerinput['testrunuid']}"
-        directory.mkdir(exist_ok=True)
-        _run_lock.append(RunLock(directory))
-
-
-@pytest.hookimpl(hookwrapper=True)
-def pytest_runtest_protocol(item: pytest.Item, nextitem: pytest.Item | None) -> Iterator[None]:
-    if not _run_lock:
-        yield
-        return
-    with _run_lock[0].hold(item.get_closest_marker("exclusive") is not None):
-        yield
 
 
 @pytest.fixture(scope="session")
