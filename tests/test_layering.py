@@ -18,7 +18,8 @@ from pathlib import Path
 PKG = Path(__file__).resolve().parents[1] / "src" / "shopevents"
 
 LAYERS: tuple[tuple[str, ...], ...] = (
-    ("clock", "ids", "errors", "config"),  # foundations: import nothing of ours but each other
+    # foundations: import nothing of ours but each other
+    ("clock", "ids", "errors", "jsoncodec", "config"),
     ("schema",),  # the wire format: decoding and verdicts
     ("storage",),  # SQL and the two backends
     ("domain",),  # the rules of what events do

@@ -22,7 +22,7 @@ from starlette.routing import BaseRoute, Router
 from starlette.types import Receive, Scope, Send
 
 from shopevents.errors import ApiError, StorageUnavailable, storage_error
-from shopevents.storage.codec import dumpb
+from shopevents.jsoncodec import dumpb
 
 log = logging.getLogger("shopevents")
 

@@ -6,10 +6,10 @@ from typing import Any
 
 from starlette.responses import Response
 
-from shopevents.storage.codec import dumpb as encode
+from shopevents.jsoncodec import dumpb
 
 
 def json_response(value: Any, status: int = 200, headers: dict[str, str] | None = None) -> Response:
     return Response(
-        encode(value), status_code=status, headers=headers, media_type="application/json"
+        dumpb(value), status_code=status, headers=headers, media_type="application/json"
     )

@@ -41,7 +41,7 @@ from shopevents.errors import ApiError
 from shopevents.ids import new_id
 from shopevents.ingest import tracker
 from shopevents.ingest.routes import INGEST_PREFIX
-from shopevents.storage.codec import dumpb
+from shopevents.jsoncodec import dumpb
 
 log = logging.getLogger("shopevents")
 

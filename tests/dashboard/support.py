@@ -12,8 +12,8 @@ import httpx
 from shopevents.clock import FixedClock, to_micros
 from shopevents.config import Settings
 from shopevents.dashboard import auth
+from shopevents.jsoncodec import dumpb
 from shopevents.storage import accounts, stores
-from shopevents.storage.codec import dumpb
 from shopevents.storage.database import Database
 from tests.conftest import LiveServer, ingest_path
 

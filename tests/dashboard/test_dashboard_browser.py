@@ -20,9 +20,9 @@ from shopevents.cli.env import Env
 from shopevents.clock import SystemClock, to_micros
 from shopevents.config import Settings
 from shopevents.dashboard import auth
+from shopevents.jsoncodec import dumpb
 from shopevents.simulate import run_demo
 from shopevents.storage import accounts, stores
-from shopevents.storage.codec import dumpb
 from shopevents.storage.database import Database
 
 pytestmark = pytest.mark.browser

@@ -17,7 +17,7 @@ import pytest
 from shopevents.clock import FixedClock
 from shopevents.config import Settings
 from shopevents.dashboard import charts, format, views
-from shopevents.storage.codec import dumpb
+from shopevents.jsoncodec import dumpb
 from shopevents.storage.database import Database
 from tests.conftest import LiveServer, StoreInfo
 from tests.dashboard.support import (

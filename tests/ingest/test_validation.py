@@ -21,7 +21,7 @@ import pytest
 
 from shopevents.clock import SystemClock
 from shopevents.config import Settings, WorkerSettings
-from shopevents.storage.codec import loads
+from shopevents.jsoncodec import loads
 from shopevents.storage.database import Database
 from tests.conftest import (
     CLUSTER_MODES,

@@ -12,6 +12,7 @@ import pytest
 from shopevents.clock import from_micros, to_micros
 from shopevents.domain import carts as cart_domain
 from shopevents.ingest import intake
+from shopevents.jsoncodec import dumpb
 from shopevents.reports import (
     cart_report,
     fact_reads,
@@ -24,7 +25,6 @@ from shopevents.reports import (
 from shopevents.reports.timebuckets import Range
 from shopevents.schema.verdicts import CheckContext, read_envelope
 from shopevents.storage import stores
-from shopevents.storage.codec import dumpb
 from shopevents.storage.database import Database
 from shopevents.storage.stores import StoreRecord
 from tests.dashboard.support import cart, product, purchase_event

@@ -93,7 +93,8 @@ def test_decode_any_still_refuses_what_is_not_json(body: bytes) -> None:
 
 
 def test_amounts_read_back_never_use_exponent_notation() -> None:
-    from shopevents.storage.codec import dumps, money_from_db
+    from shopevents.jsoncodec import dumps
+    from shopevents.storage.codec import money_from_db
 
     assert [str(money_from_db(v)) for v in (690_000_000, 50_000_000, 12_500_000, 1, 0)] == [
         "690",

@@ -16,8 +16,8 @@ import pytest
 from shopevents.cli.env import Env
 from shopevents.clock import FixedClock, SystemClock, from_micros
 from shopevents.config import Settings
+from shopevents.jsoncodec import loads
 from shopevents.simulate import Simulator, run_demo
-from shopevents.storage.codec import loads
 from shopevents.storage.database import Database
 from tests.conftest import LiveServer, make_store
 

@@ -16,10 +16,10 @@ from shopevents.api.shapes.base import answer
 from shopevents.api.shapes.people import ActivityPage, ContactSheet, ContactWritten
 from shopevents.domain import timeline
 from shopevents.errors import ApiError
+from shopevents.jsoncodec import plain
 from shopevents.runtime import runtime
 from shopevents.schema.verdicts import decode_entity
 from shopevents.storage import reads
-from shopevents.storage.codec import plain
 from shopevents.storage.stores import StoreRecord
 
 

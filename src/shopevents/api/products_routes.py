@@ -12,12 +12,12 @@ from shopevents.api.purchases_routes import check_context, strict
 from shopevents.api.shapes.base import answer
 from shopevents.api.shapes.catalog import Product, ProductWritten
 from shopevents.errors import ApiError
+from shopevents.jsoncodec import plain
 from shopevents.runtime import runtime
 from shopevents.schema import models as m
 from shopevents.schema.dates import parse_iso8601
 from shopevents.schema.verdicts import decode_model
 from shopevents.storage import reads
-from shopevents.storage.codec import plain
 
 
 async def get_product(request: Request) -> Response:

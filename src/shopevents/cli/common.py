@@ -11,8 +11,8 @@ import click
 
 from shopevents.cli.env import MIGRATE, Env, first_line
 from shopevents.errors import StorageUnavailable
+from shopevents.jsoncodec import dumps
 from shopevents.storage import diagnosis, stores
-from shopevents.storage.codec import dumps
 
 # --- --store: an id or an exact name, everywhere ----------------------------------------------
 

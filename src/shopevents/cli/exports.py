@@ -12,8 +12,8 @@ import click
 from shopevents.cli.common import open_output, resolve_store, store_option
 from shopevents.cli.env import Env, pass_env
 from shopevents.cli.reports import report_range
+from shopevents.jsoncodec import dumps
 from shopevents.storage import exports
-from shopevents.storage.codec import dumps
 from shopevents.storage.database import Conn
 from shopevents.storage.stores import StoreRecord
 

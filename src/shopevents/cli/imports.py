@@ -14,7 +14,7 @@ from shopevents.cli.common import resolve_store, store_option
 from shopevents.cli.env import Env, pass_env
 from shopevents.domain import import_checks, import_errors, import_files, import_plan, import_writes
 from shopevents.ids import new_id
-from shopevents.storage.codec import dumps
+from shopevents.jsoncodec import dumps
 
 
 def _error_line(e: dict[str, Any]) -> str:

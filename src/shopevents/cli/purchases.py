@@ -13,7 +13,7 @@ from shopevents.cli.env import Env, pass_env
 from shopevents.clock import to_micros
 from shopevents.domain.adjustment_bodies import parse_cancellation, parse_refund
 from shopevents.errors import ApiError
-from shopevents.storage.codec import dumps
+from shopevents.jsoncodec import dumps
 
 
 @click.group("purchases")

@@ -11,8 +11,8 @@ from shopevents.cli.common import resolve_store, store_option
 from shopevents.cli.env import Env, pass_env
 from shopevents.dashboard import queries as dq
 from shopevents.dashboard import replay
+from shopevents.jsoncodec import dumps
 from shopevents.storage import reads
-from shopevents.storage.codec import dumps
 from shopevents.storage.database import Conn
 from shopevents.storage.stores import StoreRecord
 

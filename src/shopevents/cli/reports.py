@@ -13,11 +13,11 @@ import msgspec
 from shopevents.cli.common import resolve_store, store_option
 from shopevents.cli.env import Env, pass_env
 from shopevents.errors import FieldError
+from shopevents.jsoncodec import dumps
 from shopevents.reports import cart_report, product_report, quality_report, revenue_report, rollups
 from shopevents.reports.sources import sources
 from shopevents.reports.timebuckets import local_today, make_range
 from shopevents.schema.currencies import ISO_4217
-from shopevents.storage.codec import dumps
 from shopevents.storage.database import Conn
 from shopevents.storage.stores import StoreRecord
 

@@ -9,9 +9,9 @@ import click
 from shopevents.cli.common import resolve_store, store_option
 from shopevents.cli.env import Env, pass_env
 from shopevents.clock import to_micros
+from shopevents.jsoncodec import dumps
 from shopevents.storage import accounts, stores
 from shopevents.storage.accounts import ROLES
-from shopevents.storage.codec import dumps
 from shopevents.storage.reads import iso
 
 

@@ -39,8 +39,8 @@ from shopevents.cluster import nats as cluster_nats
 from shopevents.context import AppContext
 from shopevents.errors import StorageUnavailable
 from shopevents.ingest import intake
+from shopevents.jsoncodec import dumpb
 from shopevents.schema import models as m
-from shopevents.storage.codec import dumpb
 
 log = logging.getLogger("shopevents.cluster")
 

@@ -10,8 +10,8 @@ from typing import Any
 import msgspec
 
 from shopevents.clock import from_micros
+from shopevents.jsoncodec import dumps
 from shopevents.reports.timebuckets import zone
-from shopevents.storage.codec import dumps
 
 SYMBOLS = {"EUR": "€", "USD": "$", "GBP": "£", "JPY": "¥", "INR": "₹"}
 ZERO_DECIMALS = {

@@ -13,6 +13,7 @@ from typing import Any
 
 from shopevents.clock import from_micros
 from shopevents.ingest import custom_posts, intake
+from shopevents.jsoncodec import dumpb, dumps
 from shopevents.schema.verdicts import (
     CheckContext,
     Verdict,
@@ -21,7 +22,6 @@ from shopevents.schema.verdicts import (
     decode_event,
 )
 from shopevents.storage import requests
-from shopevents.storage.codec import dumpb, dumps
 from shopevents.storage.database import Conn
 from shopevents.storage.stores import StoreRecord
 

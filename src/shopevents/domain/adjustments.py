@@ -26,8 +26,9 @@ from typing import Any
 import msgspec
 
 from shopevents.domain import outbox, timeline
+from shopevents.jsoncodec import dumps
 from shopevents.storage import adjustments as stored
-from shopevents.storage.codec import dumps, money_from_db, money_to_db
+from shopevents.storage.codec import money_from_db, money_to_db
 from shopevents.storage.database import Conn
 
 CANCELLATION_ID = "cancellation"

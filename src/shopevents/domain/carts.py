@@ -15,11 +15,12 @@ from typing import Any
 import msgspec
 
 from shopevents.domain import outbox, timeline
+from shopevents.jsoncodec import dumps
 from shopevents.schema import models as m
 from shopevents.storage import carts as stored
 from shopevents.storage import contacts
 from shopevents.storage.carts import CartRow, NewCart
-from shopevents.storage.codec import dumps, money_from_db, money_to_db
+from shopevents.storage.codec import money_from_db, money_to_db
 from shopevents.storage.database import Conn
 
 __all__ = ["CLOSED", "CartChange", "CartRow"]

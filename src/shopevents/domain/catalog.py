@@ -4,10 +4,11 @@ from __future__ import annotations
 
 from typing import Any
 
+from shopevents.jsoncodec import dumps, plain
 from shopevents.schema import models as m
 from shopevents.storage import catalog as stored
 from shopevents.storage.catalog import ProductWrite
-from shopevents.storage.codec import dumps, money_to_db, plain
+from shopevents.storage.codec import money_to_db
 from shopevents.storage.database import Conn
 
 _LINE_ONLY = ("quantity", "price")

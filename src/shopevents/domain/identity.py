@@ -19,8 +19,9 @@ import msgspec
 
 from shopevents.domain import carts, erasure, outbox, timeline
 from shopevents.ids import new_id
+from shopevents.jsoncodec import dumps
 from shopevents.storage import contacts, merges, visits
-from shopevents.storage.codec import dumps, money_from_db
+from shopevents.storage.codec import money_from_db
 from shopevents.storage.database import Conn
 
 

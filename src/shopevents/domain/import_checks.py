@@ -23,6 +23,7 @@ from shopevents.domain.import_errors import (
     row_error,
 )
 from shopevents.domain.import_files import FORMATS, KINDS, Row, UnreadableRow, read_rows
+from shopevents.jsoncodec import dumpb, loads, plain
 from shopevents.schema import models as m
 from shopevents.schema.emails import is_email
 from shopevents.schema.numbers import Unreadable, read_text
@@ -34,7 +35,6 @@ from shopevents.schema.verdicts import (
     decode_model,
     money_hook,
 )
-from shopevents.storage.codec import dumpb, loads, plain
 
 MAX_ROWS = 1_000_000
 """Most rows in one file (its checked records take about 250 MB of memory at this size);

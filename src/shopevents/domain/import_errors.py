@@ -10,8 +10,8 @@ from typing import Any
 
 from msgspec import inspect as mi
 
+from shopevents.jsoncodec import dumps
 from shopevents.schema import models as m
-from shopevents.storage.codec import dumps
 
 
 def _fields_of(kind: type) -> set[str]:

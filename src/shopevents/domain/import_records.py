@@ -7,8 +7,8 @@ from __future__ import annotations
 from typing import Any
 
 from shopevents.domain.import_checks import Checked
+from shopevents.jsoncodec import dumps
 from shopevents.storage import imports as stored
-from shopevents.storage.codec import dumps
 from shopevents.storage.database import Conn
 from shopevents.storage.reads import iso
 

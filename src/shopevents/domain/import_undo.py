@@ -4,8 +4,8 @@ changed is put back where nothing changed it since; an import whose writer stopp
 
 from __future__ import annotations
 
+from shopevents.jsoncodec import dumps, loads
 from shopevents.storage import imports as stored
-from shopevents.storage.codec import dumps, loads
 from shopevents.storage.database import Conn
 
 

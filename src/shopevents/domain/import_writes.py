@@ -13,8 +13,9 @@ from typing import Any
 from shopevents.domain import timeline
 from shopevents.domain.import_checks import Checked
 from shopevents.ids import new_id
+from shopevents.jsoncodec import dumps, loads
 from shopevents.storage import imports as stored
-from shopevents.storage.codec import dumps, loads, money_to_db
+from shopevents.storage.codec import money_to_db
 from shopevents.storage.database import Conn
 
 WRITE_BATCH = 1000

@@ -4,8 +4,8 @@ from __future__ import annotations
 
 from typing import Any
 
+from shopevents.jsoncodec import dumps
 from shopevents.storage import outbox as stored
-from shopevents.storage.codec import dumps
 from shopevents.storage.database import Conn
 
 TOPICS = (

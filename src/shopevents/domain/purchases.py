@@ -14,11 +14,12 @@ from typing import Any
 import msgspec
 
 from shopevents.domain import adjustments, carts, identity, outbox, timeline
+from shopevents.jsoncodec import dumps, plain
 from shopevents.schema import models as m
 from shopevents.schema.dates import ParsedDate
 from shopevents.storage import ledger
 from shopevents.storage.adjustments import PurchaseRef
-from shopevents.storage.codec import dumps, money_from_db, money_to_db, plain
+from shopevents.storage.codec import money_from_db, money_to_db
 from shopevents.storage.database import Conn
 
 

@@ -6,8 +6,8 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
+from shopevents.jsoncodec import dumps
 from shopevents.storage import timeline as stored
-from shopevents.storage.codec import dumps
 from shopevents.storage.database import Conn
 from shopevents.storage.reads import iso
 

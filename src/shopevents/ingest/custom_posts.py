@@ -26,11 +26,11 @@ from shopevents.domain import custom_events
 from shopevents.errors import ApiError, StorageUnavailable, issue, storage_error
 from shopevents.ids import new_id
 from shopevents.ingest import intake
+from shopevents.jsoncodec import dumpb, dumps, loads
 from shopevents.schema import models as m
 from shopevents.schema.records import Verdict
 from shopevents.storage import contacts, requests
 from shopevents.storage import custom_event_types as types
-from shopevents.storage.codec import dumpb, dumps, loads
 from shopevents.storage.database import Conn
 from shopevents.storage.stores import StoreRecord
 

@@ -16,6 +16,7 @@ from shopevents.domain import bots, carts, catalog, erasure, identity, purchases
 from shopevents.domain.attribution import visit_columns
 from shopevents.errors import ApiError
 from shopevents.ingest import adjustment_events
+from shopevents.jsoncodec import dumpb, dumps, loads, plain
 from shopevents.schema import models as m
 from shopevents.schema.verdicts import (
     CheckContext,
@@ -27,7 +28,6 @@ from shopevents.schema.verdicts import (
     needs_lenient,
 )
 from shopevents.storage import requests, visits
-from shopevents.storage.codec import dumpb, dumps, loads, plain
 from shopevents.storage.database import Conn
 from shopevents.storage.stores import StoreRecord
 

@@ -15,9 +15,9 @@ from collections import defaultdict
 from dataclasses import dataclass, field
 from typing import Any
 
+from shopevents.jsoncodec import loads
 from shopevents.reports.timebuckets import slot_local_day, zone
 from shopevents.storage import report_facts as base
-from shopevents.storage.codec import loads
 from shopevents.storage.database import Conn
 
 KINDS = ("sales", "carts", "events", "rejections", "refunds")

@@ -15,6 +15,7 @@ import click
 import httpx
 
 from shopevents.clock import Clock
+from shopevents.jsoncodec import dumpb
 from shopevents.simulate.catalog import catalog
 from shopevents.simulate.choices import (
     FIRST,
@@ -26,7 +27,6 @@ from shopevents.simulate.choices import (
     WEB_SOURCES,
     weighted,
 )
-from shopevents.storage.codec import dumpb
 
 
 @dataclass

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from typing import Any, NamedTuple
 
-from shopevents.storage.codec import dumps, loads
+from shopevents.jsoncodec import dumps, loads
 from shopevents.storage.database import Conn
 from shopevents.storage.statements import Insert
 

@@ -8,7 +8,7 @@ from typing import Any
 
 import msgspec
 
-from shopevents.storage.codec import loads
+from shopevents.jsoncodec import loads
 from shopevents.storage.connection import Conn
 from shopevents.storage.statements import Insert, Statement
 

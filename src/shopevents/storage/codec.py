@@ -1,24 +1,12 @@
-"""Converting between Python values and their stored form."""
+"""Converting amounts between Python values and their stored form (JSON lives in
+`shopevents.jsoncodec`)."""
 
 from __future__ import annotations
 
 from decimal import ROUND_HALF_EVEN, Decimal
-from typing import Any
-
-import msgspec
 
 SCALE = Decimal(1_000_000)
 _STEP = Decimal("0.000001")
-
-
-def _enc_hook(obj: Any) -> Any:
-    if isinstance(obj, Decimal):  # Money and other Decimal subclasses
-        return Decimal(obj)
-    raise NotImplementedError(f"cannot encode {type(obj).__name__}")
-
-
-_encoder = msgspec.json.Encoder(decimal_format="number", enc_hook=_enc_hook)
-_decoder = msgspec.json.Decoder(float_hook=Decimal)
 
 
 def money_to_db(value: Decimal) -> int:
@@ -36,24 +24,3 @@ def money_from_db(value: int | None) -> Decimal | None:
     if value is None:
         return None
     return plain_amount(Decimal(int(value)) / SCALE) if value else Decimal(0)
-
-
-def dumps(value: Any) -> str:
-    return _encoder.encode(value).decode()
-
-
-def dumpb(value: Any) -> bytes:
-    return _encoder.encode(value)
-
-
-def loads(text: str | bytes | None) -> Any:
-    if text is None:
-        return None
-    if isinstance(text, memoryview):
-        text = bytes(text)
-    return _decoder.decode(text)
-
-
-def plain(value: Any) -> Any:
-    """A Struct (or anything) as builtins, Decimals kept exact."""
-    return msgspec.to_builtins(value, builtin_types=(Decimal,), enc_hook=_enc_hook)

@@ -7,7 +7,7 @@ from typing import Any
 
 import msgspec
 
-from shopevents.storage.codec import dumps, loads
+from shopevents.jsoncodec import dumps, loads
 from shopevents.storage.connection import Conn
 from shopevents.storage.statements import Insert, Statement
 

@@ -14,7 +14,7 @@ from collections.abc import Sequence
 from typing import Any
 
 from shopevents import ids
-from shopevents.storage.codec import dumps, loads
+from shopevents.jsoncodec import dumps, loads
 from shopevents.storage.database import Conn
 
 ERASED_CONTACT = "erased"

@@ -11,7 +11,8 @@ from collections.abc import Iterator
 from decimal import Decimal
 from typing import Any
 
-from shopevents.storage.codec import dumps, loads, money_from_db
+from shopevents.jsoncodec import dumps, loads
+from shopevents.storage.codec import money_from_db
 from shopevents.storage.database import Conn
 from shopevents.storage.reads import iso
 

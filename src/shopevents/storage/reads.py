@@ -6,7 +6,8 @@ from decimal import ROUND_HALF_UP, Decimal
 from typing import Any
 
 from shopevents.clock import from_micros
-from shopevents.storage.codec import loads, money_from_db, plain_amount
+from shopevents.jsoncodec import loads
+from shopevents.storage.codec import money_from_db, plain_amount
 from shopevents.storage.database import Conn
 
 

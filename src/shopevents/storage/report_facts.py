@@ -7,7 +7,7 @@ from __future__ import annotations
 
 from typing import Any, NamedTuple
 
-from shopevents.storage.codec import loads
+from shopevents.jsoncodec import loads
 from shopevents.storage.database import Conn
 
 SLOT_US = 15 * 60 * 1_000_000

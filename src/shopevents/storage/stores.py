@@ -12,7 +12,7 @@ from typing import Any
 import msgspec
 
 from shopevents import ids as new_ids
-from shopevents.storage.codec import dumps, loads
+from shopevents.jsoncodec import dumps, loads
 from shopevents.storage.database import Conn
 
 

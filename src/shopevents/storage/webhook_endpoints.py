@@ -7,7 +7,7 @@ from typing import Any, NamedTuple
 
 import msgspec
 
-from shopevents.storage.codec import dumps, loads
+from shopevents.jsoncodec import dumps, loads
 from shopevents.storage.database import Conn
 
 

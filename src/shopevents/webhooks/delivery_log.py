@@ -11,8 +11,8 @@ from __future__ import annotations
 
 from typing import Any
 
+from shopevents.jsoncodec import loads
 from shopevents.storage import webhook_deliveries, webhook_leases
-from shopevents.storage.codec import loads
 from shopevents.storage.database import Conn
 from shopevents.storage.reads import iso
 

@@ -12,8 +12,8 @@ from __future__ import annotations
 from typing import Any
 
 from shopevents.ids import delivery_id, ping_delivery_id
+from shopevents.jsoncodec import dumpb, loads
 from shopevents.storage import webhook_dispatch, webhook_leases
-from shopevents.storage.codec import dumpb, loads
 from shopevents.storage.database import Conn
 from shopevents.storage.reads import iso
 
