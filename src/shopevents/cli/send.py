@@ -4,7 +4,6 @@
 from __future__ import annotations
 
 import asyncio
-import json
 import sys
 from typing import Any
 
@@ -14,6 +13,7 @@ from shopevents.cli.common import open_output, out_json, resolve_store, store_op
 from shopevents.cli.env import Env, first_line, pass_env
 from shopevents.errors import ApiError
 from shopevents.ingest import consent, intake
+from shopevents.jsoncodec import pretty
 from shopevents.schema.jsonschema import export
 from shopevents.schema.verdicts import CheckContext, read_envelope
 
@@ -109,7 +109,7 @@ def schema_group() -> None:
 )
 def schema_export(output: str | None) -> None:
     """Print the JSON Schema of every model, generated from the code."""
-    text = json.dumps(export(), indent=2)
+    text = pretty(export())
     if output:
         with open_output(output) as fh:
             fh.write(text + "\n")

@@ -3,11 +3,12 @@
 from __future__ import annotations
 
 import hashlib
-import json
 from dataclasses import dataclass
 from functools import lru_cache
 from importlib import resources
 from typing import Any
+
+from shopevents.jsoncodec import ascii_literal
 
 SCRIPT_NAME = "shopevents.js"
 CONF_PLACEHOLDER = "/*SHOPEVENTS_CONF*/null"
@@ -28,17 +29,7 @@ class RenderedScript:
     etag: str
 
 
-def js_literal(value: Any) -> str:
-    """A JavaScript literal for value (ASCII only) that stays inert inside an HTML <script> element."""
-    return (
-        json.dumps(value, separators=(",", ":"), sort_keys=True)
-        .replace("<", "\\u003c")
-        .replace(">", "\\u003e")
-        .replace("&", "\\u0026")
-    )
-
-
 def render_script(conf: dict[str, Any]) -> RenderedScript:
     """The script with the store's configuration in place of the placeholder."""
-    body = script_source().replace(CONF_PLACEHOLDER, js_literal(conf), 1).encode("utf-8")
+    body = script_source().replace(CONF_PLACEHOLDER, ascii_literal(conf), 1).encode("utf-8")
     return RenderedScript(body=body, etag='"' + hashlib.sha256(body).hexdigest()[:32] + '"')

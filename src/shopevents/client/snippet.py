@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from shopevents.client.script import js_literal
+from shopevents.jsoncodec import ascii_literal
 
 _TEMPLATE = """<script async id="__cn_generic_script__{id_attr}">
 !function(){{var i={id_js},u={src_js},w=window,d=document;
@@ -27,5 +27,5 @@ def loader_snippet(store_id: str, base_url: str, *, mode: str | None = None) -> 
     if mode in ("tags", "js"):
         src += f"?mode={mode}"
     return _TEMPLATE.format(
-        id_attr=_attr(store_id), id_js=js_literal(store_id), src_js=js_literal(src)
+        id_attr=_attr(store_id), id_js=ascii_literal(store_id), src_js=ascii_literal(src)
     )

@@ -4,7 +4,6 @@ and the one check every source's values go through."""
 from __future__ import annotations
 
 import functools
-import json
 import re
 import typing
 from typing import Any
@@ -12,6 +11,7 @@ from typing import Any
 import msgspec
 
 from shopevents.config.settings import Settings
+from shopevents.jsoncodec import quoted
 
 ENV_PREFIX = "SHOPEVENTS_"
 
@@ -100,11 +100,8 @@ def shown_value(value: Any, raw_text: bool) -> str:
     if isinstance(value, str):  # a URL's password is not repeated in a message
         value = re.sub(r"(://[^:/@\s]*):[^@/\s]*@", r"\1:***@", value)
     if raw_text and isinstance(value, str):
-        return value if value.strip() == value and value else json.dumps(value)
-    try:
-        return json.dumps(value)
-    except (TypeError, ValueError):
-        return repr(value)
+        return value if value.strip() == value and value else quoted(value)
+    return quoted(value)
 
 
 def check(rule: Rule, value: Any, source: str, *, raw_text: bool = False) -> Any:

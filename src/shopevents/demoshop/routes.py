@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import json
 from collections.abc import Awaitable, Callable
 from typing import Any, Protocol
 
@@ -33,6 +32,7 @@ from shopevents.demoshop.state import (
     new_order,
     valid_email,
 )
+from shopevents.jsoncodec import pretty
 
 COOKIE = "se_demo"
 
@@ -66,11 +66,11 @@ def js_call(
     """The sendEvents call a JS-integrated page makes, as a developer would write it."""
     options = []
     if entity:
-        options.append("  entityInfo: " + json.dumps(entity, indent=2).replace("\n", "\n  "))
+        options.append("  entityInfo: " + pretty(entity).replace("\n", "\n  "))
     if cart:
-        options.append("  cart: " + json.dumps(cart, indent=2).replace("\n", "\n  "))
+        options.append("  cart: " + pretty(cart).replace("\n", "\n  "))
     opts = "{\n" + ",\n".join(options) + "\n}" if options else "{}"
-    return f"connectif.managed.sendEvents({json.dumps(events, indent=2)}, {opts});"
+    return f"connectif.managed.sendEvents({pretty(events)}, {opts});"
 
 
 def routes(ctx: DemoContext) -> list[BaseRoute]:

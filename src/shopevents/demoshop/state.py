@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import base64
 import binascii
-import json
 import re
 import secrets
 from dataclasses import dataclass, field
@@ -14,6 +13,7 @@ from decimal import Decimal
 from typing import Any
 
 from shopevents.demoshop.catalog import CATALOG
+from shopevents.jsoncodec import compact, loads_compact
 
 MAX_QTY = 20
 PAYMENT_METHODS = {"card": "Credit card", "paypal": "PayPal", "transfer": "Bank transfer"}
@@ -129,7 +129,7 @@ class State:
             }
         if self.flash:
             data["flash"] = self.flash
-        raw = json.dumps(data, separators=(",", ":")).encode()
+        raw = compact(data).encode()
         return base64.urlsafe_b64encode(raw).decode().rstrip("=")
 
     @staticmethod
@@ -139,7 +139,7 @@ class State:
         if not value or len(value) > 3500:
             return state
         try:
-            data = json.loads(base64.urlsafe_b64decode(value + "=" * (-len(value) % 4)))
+            data = loads_compact(base64.urlsafe_b64decode(value + "=" * (-len(value) % 4)))
         except (ValueError, binascii.Error):
             return state
         if not isinstance(data, dict):

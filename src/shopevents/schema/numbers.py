@@ -10,12 +10,13 @@ stands (a required field is rejected, an optional one dropped with a warning).""
 
 from __future__ import annotations
 
-import json
 import sys
 from decimal import Decimal, InvalidOperation
 from typing import Any
 
 import msgspec
+
+from shopevents.jsoncodec import loads_with_hooks
 
 MAX_INT_DIGITS = sys.get_int_max_str_digits() or 4300
 """Longest integer read, in digits."""
@@ -108,18 +109,9 @@ def decode_any(data: bytes | bytearray | memoryview) -> Any:
         return _fast.decode(data)
     except msgspec.ValidationError:  # a number out of range: read it again, number by number
         pass
-    try:
-        text = bytes(data).decode("utf-8")
-        return json.loads(
-            text, parse_float=read_float, parse_int=read_int, parse_constant=_constant
-        )
-    except UnicodeDecodeError as exc:
-        raise msgspec.DecodeError(f"JSON is malformed: invalid UTF-8 (byte {exc.start})") from None
-    except ValueError as exc:  # json.JSONDecodeError included
-        pos = getattr(exc, "pos", None)
-        where = f" (byte {len(text[:pos].encode())})" if pos is not None else ""
-        msg = getattr(exc, "msg", str(exc))
-        raise msgspec.DecodeError(f"JSON is malformed: {msg}{where}") from None
+    return loads_with_hooks(
+        data, parse_float=read_float, parse_int=read_int, parse_constant=_constant
+    )
 
 
 def find_unreadable(value: Any, path: list[str | int]) -> list[tuple[list[str | int], Unreadable]]:
