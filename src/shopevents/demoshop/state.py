@@ -140,7 +140,7 @@ class State:
             return state
         try:
             data = loads_compact(base64.urlsafe_b64decode(value + "=" * (-len(value) % 4)))
-        except (ValueError, binascii.Error):
+        except (ValueError, RecursionError, binascii.Error):
             return state
         if not isinstance(data, dict):
             return state
