@@ -7,6 +7,9 @@
 # in one process). SHOPEVENTS_TEST_WORKERS sets the number of pytest-xdist worker processes.
 set -euo pipefail
 cd "$(dirname "$0")/.."
+# Compiled modules are cached (in __pycache__): each of the run's processes (pytest workers,
+# the servers and commands the tests start) would otherwise compile every module again.
+unset PYTHONDONTWRITEBYTECODE
 fast=0
 args=()
 for arg in "$@"; do

@@ -4,10 +4,12 @@ on the local PostgreSQL; a live server runs the real app over real HTTP in a thr
 from __future__ import annotations
 
 import asyncio
+import fcntl
 import os
 import shutil
 import socket
 import ssl
+import tempfile
 import threading
 import time
 import uuid
@@ -426,6 +428,31 @@ def pytest_configure(config: pytest.Config) -> None:
     )
 
 
+# The run's own directory (the controller's), shared by its workers: the NATS cluster of the run.
+_RUN_DIR = "shopevents_run_dir"
+_run_dir_key = pytest.StashKey[str]()
+
+
+@pytest.hookimpl(optionalhook=True)
+def pytest_configure_node(node: Any) -> None:
+    """pytest-xdist, in the controller: each worker is told the run's directory."""
+    stash = node.config.stash
+    if _run_dir_key not in stash:
+        stash[_run_dir_key] = tempfile.mkdtemp(prefix="shopevents-run-")
+    node.workerinput[_RUN_DIR] = stash[_run_dir_key]
+
+
+def pytest_unconfigure(config: pytest.Config) -> None:
+    """In the controller: ends the run's NATS cluster, if a worker started one."""
+    run_dir = config.stash.get(_run_dir_key, None)
+    if run_dir is None:
+        return
+    saved = Path(run_dir) / "nats" / "cluster.json"
+    if saved.exists():
+        NatsCluster.kill(saved)
+    shutil.rmtree(run_dir, ignore_errors=True)
+
+
 @pytest.fixture(scope="session")
 def sqlite_template(tmp_path_factory: pytest.TempPathFactory) -> Path:
     """A SQLite database migrated once for this worker, copied for each test that takes `db`
@@ -541,12 +568,28 @@ def clock() -> FixedClock:
 
 
 @pytest.fixture(scope="session")
-def nats_cluster(tmp_path_factory: pytest.TempPathFactory) -> Iterator[NatsCluster]:
-    """This worker's 3-node NATS JetStream cluster on loopback (each test has its own stream
-    prefix on it)."""
-    cluster = NatsCluster(tmp_path_factory.mktemp("nats")).start()
+def nats_cluster(
+    request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory
+) -> Iterator[NatsCluster]:
+    """The run's 3-node NATS JetStream cluster on loopback (each test has its own stream
+    prefix on it). Under pytest-xdist the first worker that needs it starts it and every
+    other worker uses the same one; the controller ends it when the run ends."""
+    run_dir = getattr(request.config, "workerinput", {}).get(_RUN_DIR)
+    if run_dir is None:
+        cluster = NatsCluster(tmp_path_factory.mktemp("nats")).start()
+        yield cluster
+        cluster.stop()
+        return
+    saved = Path(run_dir) / "nats" / "cluster.json"
+    with open(Path(run_dir) / "nats.lock", "a") as lock:
+        fcntl.flock(lock, fcntl.LOCK_EX)
+        if saved.exists():
+            cluster = NatsCluster.attach(saved)
+        else:
+            saved.parent.mkdir(exist_ok=True)
+            cluster = NatsCluster(saved.parent).start()
+            cluster.save(saved)
     yield cluster
-    cluster.stop()
 
 
 @pytest.fixture(scope="session")

@@ -8,7 +8,9 @@ import asyncio
 import concurrent.futures
 import contextlib
 import json
+import os
 import shutil
+import signal
 import socket
 import subprocess
 import threading
@@ -38,6 +40,15 @@ T = TypeVar("T")
 
 STARTUP_SECONDS = 30
 API_SECONDS = 20.0
+
+
+def _running(pid: int) -> bool:
+    """Whether the process is alive (a zombie, ended but not yet reaped, is not)."""
+    try:
+        with open(f"/proc/{pid}/stat") as f:
+            return f.read().rpartition(")")[2].split()[0] != "Z"
+    except OSError:
+        return False
 
 
 class NatsClusterError(RuntimeError):
@@ -161,6 +172,45 @@ class NatsCluster:
             return "\n".join(path.read_text(errors="replace").splitlines()[-lines:])
         except OSError:
             return "(no log)"
+
+    # --- one cluster for every worker of a run ------------------------------------------
+
+    def save(self, path: Path) -> None:
+        """Writes where this cluster listens and its processes, for `attach` and `kill`."""
+        path.write_text(
+            json.dumps(
+                {
+                    "client": self.client_ports,
+                    "http": self.http_ports,
+                    "route": self.route_ports,
+                    "pids": [p.pid for p in self.processes],
+                }
+            )
+        )
+
+    @classmethod
+    def attach(cls, path: Path) -> NatsCluster:
+        """The cluster another process of the run started and saved at `path` (its processes
+        are not this one's: `stop` leaves them running)."""
+        saved = json.loads(path.read_text())
+        cluster = cls(path.parent)
+        cluster.client_ports, cluster.http_ports = saved["client"], saved["http"]
+        cluster.route_ports = saved["route"]
+        return cluster
+
+    @staticmethod
+    def kill(path: Path) -> None:
+        """Ends the processes of the cluster saved at `path` (from any process of the run)."""
+        pids = json.loads(path.read_text())["pids"]
+        for pid in pids:
+            with contextlib.suppress(ProcessLookupError):
+                os.kill(pid, signal.SIGTERM)
+        deadline = time.monotonic() + 10
+        while time.monotonic() < deadline and any(_running(pid) for pid in pids):
+            time.sleep(0.05)
+        for pid in pids:
+            with contextlib.suppress(ProcessLookupError):
+                os.kill(pid, signal.SIGKILL)
 
     def stop(self) -> None:
         for p in self.processes:
