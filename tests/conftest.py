@@ -167,23 +167,22 @@ SELECT md5(coalesce(string_agg(x, E'\\n' ORDER BY x), '')) FROM (
 """
 
 # Empties a migrated database back to what migrating a new one gives: every table that was
-# written to is truncated (its storage and planner statistics start over, as in a new
-# database), every sequence starts again; the migrations' bookkeeping stays.
+# ever written to is emptied, every sequence starts again; the migrations' bookkeeping stays.
+# DELETE rather than TRUNCATE: the tables are small, and TRUNCATE makes new files for each
+# table and index (about 30 ms of the server's CPU per test, against 5). Triggers, foreign
+# keys' included, are off for it (session_replication_role), so the order does not matter.
 _EMPTY_TABLES = """
 DO $$
 DECLARE
-  written text;
+  written record;
   seq record;
 BEGIN
-  SELECT string_agg(format('%I.%I', schemaname, tablename), ', ') INTO written
-    FROM pg_tables
-    WHERE schemaname = 'public' AND tablename <> 'schema_migrations'
-      AND (pg_relation_size(format('%I.%I', schemaname, tablename)) > 0
-           OR (SELECT reltuples FROM pg_class
-               WHERE oid = format('%I.%I', schemaname, tablename)::regclass) <> -1);
-  IF written IS NOT NULL THEN
-    EXECUTE 'TRUNCATE ' || written || ' CASCADE';
-  END IF;
+  SET LOCAL session_replication_role = replica;
+  FOR written IN SELECT format('%I.%I', schemaname, tablename) AS name FROM pg_tables
+      WHERE schemaname = 'public' AND tablename <> 'schema_migrations'
+        AND pg_relation_size(format('%I.%I', schemaname, tablename)) > 0 LOOP
+    EXECUTE 'DELETE FROM ' || written.name;
+  END LOOP;
   FOR seq IN SELECT format('%I.%I', schemaname, sequencename) AS name, start_value
                FROM pg_sequences LOOP
     PERFORM setval(seq.name::regclass, seq.start_value, false);
