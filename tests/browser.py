@@ -24,6 +24,9 @@ from typing import Any
 
 import httpx
 import pytest
+from click.testing import CliRunner
+
+from shopevents.cli import main
 
 REPO = Path(__file__).resolve().parents[1]
 ARTIFACTS = REPO / "artifacts"
@@ -109,16 +112,13 @@ class ShopeventsServer:
         return f"http://127.0.0.1:{self.port}"
 
     def cli(self, *args: str) -> str:
-        run = subprocess.run(
-            [*_cli_prefix(), "--database", self.db_url, *args],
-            capture_output=True,
-            text=True,
-            timeout=60,
-            cwd=self.workdir,
-        )
-        if run.returncode != 0:
+        """Runs a `shopevents` command on this server's database, in this process (the same
+        command line, without starting Python again for it)."""
+        run = CliRunner().invoke(main, ["--database", self.db_url, *args])
+        if run.exit_code != 0:
             raise AssertionError(
-                f"shopevents {' '.join(args)} failed ({run.returncode}):\n{run.stderr}{run.stdout}"
+                f"shopevents {' '.join(args)} failed ({run.exit_code}):\n{run.stderr}"
+                f"{run.stdout}{run.exception!r}"
             )
         return run.stdout
 
