@@ -9,6 +9,7 @@ stands: the event rejected, or a warning, or a `422`, each naming its exact path
 
 from __future__ import annotations
 
+import functools
 import json
 import uuid
 from collections.abc import Iterator
@@ -101,8 +102,12 @@ def cart() -> dict[str, Any]:
     return {"cartId": "c-1", "totalQuantity": 1, "totalPrice": 10, "products": [dict(LINE)]}
 
 
-def numeric_fields(cls: type, prefix: tuple[Any, ...] = ()) -> list[tuple[tuple[Any, ...], bool]]:
-    """(path, required) of every numeric field of a model, lines and products included."""
+@functools.cache
+def numeric_fields(
+    cls: type, prefix: tuple[Any, ...] = ()
+) -> tuple[tuple[tuple[Any, ...], bool], ...]:
+    """(path, required) of every numeric field of a model, lines and products included (read
+    once per model: msgspec's type_info costs milliseconds)."""
     info = mi.type_info(cls)
     assert isinstance(info, mi.StructType)
     out: list[tuple[tuple[Any, ...], bool]] = []
@@ -123,7 +128,7 @@ def numeric_fields(cls: type, prefix: tuple[Any, ...] = ()) -> list[tuple[tuple[
             lines = numeric_fields(t.item_type.cls, (*path, 0))
             # a bad line rejects its purchase or cart: lines are never dropped
             out += [(p, r and (f.required or f.encode_name == "products")) for p, r in lines]
-    return out
+    return tuple(out)
 
 
 def put(obj: Any, path: tuple[Any, ...], marker: str) -> Any:
