@@ -227,6 +227,7 @@ class ReusedPgDatabase:
     def __init__(self, migrated: bool) -> None:
         self.migrated = migrated
         self.admin: psycopg.Connection[Any] | None = None
+        self.conn: psycopg.Connection[Any] | None = None
         self.name = f"t_{WORKER}_{RUN}_{'m' if migrated else 'e'}"
         self.expected: str | None = None
         self.exists = False
@@ -241,6 +242,7 @@ class ReusedPgDatabase:
         return str(conn.execute(_FINGERPRINT.format(migrations=migrations)).fetchone()[0])  # type: ignore[index]
 
     def _create(self) -> None:
+        self._close_own()
         with _admin() as admin:
             admin.execute(f"DROP DATABASE IF EXISTS {self.name}")
             _create_database(admin, self.name)
@@ -263,27 +265,48 @@ class ReusedPgDatabase:
         again). A migrated one must have seen no DDL; an unmigrated one (whose tests migrate
         it) is emptied and compared by its fingerprint."""
         self._disconnect_others()
-        with psycopg.connect(self.url, autocommit=True) as conn:
-            if self.migrated:
-                if conn.execute("SELECT EXISTS (SELECT 1 FROM testkit.ddl)").fetchone() != (False,):
-                    return False
-                conn.execute(_EMPTY_TABLES)
-                return True
-            conn.execute(_EMPTY_SCHEMA)
-            return self._fingerprint(conn) == self.expected
+        for attempt in (1, 2):
+            try:
+                conn = self._own()
+                if self.migrated:
+                    ddl = conn.execute("SELECT EXISTS (SELECT 1 FROM testkit.ddl)").fetchone()
+                    if ddl != (False,):
+                        return False
+                    conn.execute(_EMPTY_TABLES)
+                    return True
+                conn.execute(_EMPTY_SCHEMA)
+                return self._fingerprint(conn) == self.expected
+            except psycopg.OperationalError:  # a test ended every connection, this one too
+                self._close_own()
+                if attempt == 2:
+                    raise
+        raise AssertionError("unreachable")
+
+    def _own(self) -> psycopg.Connection[Any]:
+        """This worker's own connection to the database, kept from test to test (it is the one
+        connection the tests' clean-up leaves open)."""
+        if self.conn is None or self.conn.closed or self.conn.broken:
+            self.conn = psycopg.connect(self.url, autocommit=True)
+        return self.conn
+
+    def _close_own(self) -> None:
+        if self.conn is not None:
+            self.conn.close()
+            self.conn = None
 
     def _disconnect_others(self) -> None:
         """Ends every other connection to the database, through this worker's one
-        administrative connection (made again if it was lost)."""
+        administrative connection (made again if it was lost), but this worker's own."""
         query = (
             "SELECT pg_terminate_backend(pid) FROM pg_stat_activity "
-            "WHERE datname = %s AND pid <> pg_backend_pid()"
+            "WHERE datname = %s AND pid <> pg_backend_pid() AND pid <> %s"
         )
+        own = self.conn.info.backend_pid if self.conn is not None and not self.conn.closed else 0
         for attempt in (1, 2):
             try:
                 if self.admin is None or self.admin.closed:
                     self.admin = _admin()
-                self.admin.execute(query, (self.name,))
+                self.admin.execute(query, (self.name, own))
                 return
             except psycopg.OperationalError:
                 self.admin = None
@@ -309,6 +332,7 @@ class ReusedPgDatabase:
             self._disconnect_others()
 
     def drop(self) -> None:
+        self._close_own()
         if self.admin is not None:
             self.admin.close()
             self.admin = None
