@@ -73,17 +73,34 @@ class Stream:
 
         return self.loop.run(go())
 
+    async def _last(self, p: int) -> int:
+        """The stream sequence of the partition's last message still in the stream (0: none)."""
+        try:
+            return int(
+                (await self.js.get_last_msg(self.name, messages.subject(self.prefix, p))).seq
+            )
+        except NotFoundError:
+            return 0
+
     async def _behind(self) -> list[str]:
+        """What is not applied yet. A consumer just made again can say it has nothing pending
+        before it has counted its messages, so its acknowledgement floor must also have
+        reached its partition's last message."""
         out = []
         for p in range(PARTITIONS):
             try:
+                last = await self._last(p)
                 c = await self.js.consumer_info(self.name, messages.consumer_name(p))
             except (NotFoundError, NatsTimeout, ServiceUnavailableError):
                 # being made again by a processor taking over (or JetStream busy electing)
                 out.append(f"part-{p}: being made again")
                 continue
-            if c.num_pending or c.num_ack_pending:
-                out.append(f"part-{p}: {c.num_pending} pending, {c.num_ack_pending} unacked")
+            floor = c.ack_floor.stream_seq if c.ack_floor else 0
+            if c.num_pending or c.num_ack_pending or floor < last:
+                out.append(
+                    f"part-{p}: {c.num_pending} pending, {c.num_ack_pending} unacked, "
+                    f"acknowledged through #{floor} of #{last}"
+                )
         return out
 
     def settle(self, timeout: float = 30) -> None:
