@@ -4,7 +4,6 @@ Chromium on a store page of another origin, sending to a live server."""
 from __future__ import annotations
 
 import json
-import os
 import threading
 from collections.abc import Iterator
 from functools import partial
@@ -14,6 +13,7 @@ from pathlib import Path
 import pytest
 
 from shopevents.storage.database import Database
+from tests.browser import CHROMIUM
 from tests.conftest import LiveServer, free_port
 from tests.segment.conftest import (
     LAMP,
@@ -24,7 +24,6 @@ from tests.segment.conftest import (
     ensure_node_modules,
 )
 
-CHROMIUM = os.environ.get("SHOPEVENTS_CHROMIUM", "/usr/bin/chromium")
 pytestmark = [
     pytest.mark.browser,
     pytest.mark.skipif(not Path(CHROMIUM).exists(), reason="Chromium is needed"),
