@@ -219,11 +219,19 @@ class GuardedHttpToolsProtocol(HttpToolsProtocol):
 
     def eof_received(self) -> bool | None:  # type: ignore[override]
         """The client half-closed its side: a request already in is still answered (then
-        the connection is closed); otherwise the connection is closed now."""
+        the connection is closed). A request whose body is not all in can never be: it ends
+        as if the client had gone (the handler reading the body sees it, nothing is
+        answered, as nginx does), instead of holding its connection until the body timeout.
+        Otherwise the connection is closed now."""
         if self.transport.draining:  # type: ignore[attr-defined]
             self.transport.hard_close()  # type: ignore[attr-defined]
             return None
         cycle = self.cycle
+        if self.awaiting_body and cycle is not None and not cycle.response_started:
+            cycle.disconnected = True
+            cycle.message_event.set()
+            self.close_now()
+            return None
         if not self.in_head and cycle is not None and not cycle.response_complete:
             cycle.keep_alive = False
             return True

@@ -19,8 +19,8 @@ ROOT = Path(__file__).resolve().parents[2]
 
 
 def fake_checkout(tmp: Path) -> Path:
-    """A checkout with setup.sh and a .venv whose python imports shopevents and whose pip
-    only records that it was called."""
+    """A checkout with setup.sh and a .venv whose python imports shopevents and whose pip and
+    uv only record that they were called."""
     repo = tmp / "repo"
     (repo / "scripts").mkdir(parents=True)
     (repo / "scripts" / "setup.sh").write_text((ROOT / "scripts" / "setup.sh").read_text())
@@ -29,14 +29,15 @@ def fake_checkout(tmp: Path) -> Path:
     bin_.mkdir(parents=True)
     real = ROOT / ".venv" / "bin" / "python"
     (bin_ / "python").write_text(f'#!/bin/sh\nexec "{real}" "$@"\n')
-    (bin_ / "pip").write_text(f'#!/bin/sh\necho "$*" >> "{repo}/pip-calls"\n')
-    for f in ("python", "pip"):
+    for f in ("pip", "uv"):
+        (bin_ / f).write_text(f'#!/bin/sh\necho "{f} $*" >> "{repo}/pip-calls"\n')
+    for f in ("python", "pip", "uv"):
         (bin_ / f).chmod(0o755)
     return repo
 
 
 def setup(repo: Path, *args: str) -> list[str]:
-    """Run setup.sh; the pip installs it made."""
+    """Run setup.sh; the installs of shopevents it made (by uv, or by pip, not of uv itself)."""
     calls = repo / "pip-calls"
     calls.unlink(missing_ok=True)
     env = {k: v for k, v in os.environ.items() if k != "PYTHON"}
@@ -44,7 +45,8 @@ def setup(repo: Path, *args: str) -> list[str]:
         ["bash", "scripts/setup.sh", *args], cwd=repo, env=env, capture_output=True, text=True
     )
     assert out.returncode == 0, out.stderr
-    return calls.read_text().splitlines() if calls.exists() else []
+    made = calls.read_text().splitlines() if calls.exists() else []
+    return [call for call in made if not call.endswith(" uv")]
 
 
 def test_setup_installs_only_when_pyproject_or_setup_changed(tmp_path: Path) -> None:
