@@ -401,7 +401,15 @@ def ingest(page: Any) -> IngestLog:
     return IngestLog(page)
 
 
+# Screenshots of the tests' pages, for a person to look at, are taken only when asked: each
+# costs Chromium about 0.1 s of CPU, and the tests check the pages without them.
+SCREENSHOTS = os.environ.get("SHOPEVENTS_TEST_SCREENSHOTS") == "1"
+
+
 def screenshot(page: Any, name: str) -> None:
+    """A full-page screenshot to artifacts/NAME.png, with SHOPEVENTS_TEST_SCREENSHOTS=1."""
+    if not SCREENSHOTS:
+        return
     ARTIFACTS.mkdir(exist_ok=True)
     page.screenshot(path=str(ARTIFACTS / f"{name}.png"), full_page=True)
 

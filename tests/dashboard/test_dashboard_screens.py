@@ -5,7 +5,8 @@ screenshot of each. One server, one demo run, one browser.
 
 The desktop screenshots illustrate docs/dashboard.md: run with
 SHOPEVENTS_UPDATE_SCREENSHOTS=1 to write them to docs/screenshots/ (made smaller with pngquant
-when it is installed; otherwise they go to artifacts/screens/, with the phone ones)."""
+when it is installed). With SHOPEVENTS_TEST_SCREENSHOTS=1 they go to artifacts/screens/, with
+the phone ones; otherwise none is taken (they would cost half of the test's CPU)."""
 
 from __future__ import annotations
 
@@ -29,6 +30,7 @@ from shopevents.dashboard import auth
 from shopevents.simulate import run_demo
 from shopevents.storage import accounts, stores
 from shopevents.storage.database import Database
+from tests.browser import SCREENSHOTS
 
 pytestmark = pytest.mark.browser
 
@@ -213,7 +215,8 @@ def test_every_page_fits_desktop_and_phone(browser: Any, demo: dict[str, Any]) -
     url = demo["url"]
     update = os.environ.get(UPDATE) == "1"
     shots = REPO / "artifacts" / "screens"
-    shots.mkdir(parents=True, exist_ok=True)
+    if SCREENSHOTS:
+        shots.mkdir(parents=True, exist_ok=True)
     if update:
         DOCS_SHOTS.mkdir(parents=True, exist_ok=True)
     problems: list[str] = []
@@ -243,12 +246,12 @@ def test_every_page_fits_desktop_and_phone(browser: Any, demo: dict[str, Any]) -
                 for c in charts:
                     lo, hi = {"today": (1, 24), "hours": (1, 48)}.get(kind, (2, 62))
                     assert lo <= c["n"] <= hi, f"{width} {name}: {c['label']} has {c['n']} buckets"
-                if width == "desktop":
+                if width == "desktop" and (update or SCREENSHOTS):
                     if name.startswith("overview-"):  # the charts of that range, not the KPIs
                         page.evaluate("document.getElementById('revenue').scrollIntoView()")
                     target = DOCS_SHOTS if update else shots
                     page.screenshot(path=str(target / f"{name}.png"))
-                else:
+                elif width == "phone" and SCREENSHOTS:
                     page.screenshot(path=str(shots / f"phone-{name}.png"), full_page=True)
             assert errors == [], errors
             if width == "phone":
