@@ -30,7 +30,7 @@ from shopevents.config import Settings
 from shopevents.dashboard import auth
 from shopevents.server import uvicorn_config
 from shopevents.storage import stores
-from shopevents.storage.database import Database
+from shopevents.storage.database import Conn, Database
 from tests.natscluster import (
     Alternating,
     ClusterSession,
@@ -495,6 +495,15 @@ def db(db_url: str, sqlite_template: Path) -> Iterator[Database]:
     database.migrate()
     yield database
     database.close()
+
+
+@pytest.fixture
+def conn(db: Database) -> Iterator[Conn]:
+    """One connection to `db` for the whole test: a property test's examples share it (on
+    PostgreSQL a new connection is a new server process that loads the catalog again)."""
+    connection = db.connect()
+    yield connection
+    connection.close()
 
 
 class StoreInfo(msgspec.Struct):

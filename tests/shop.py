@@ -78,11 +78,14 @@ class Shop:
         abandon_after: int = 1800,
         name: str = "Shop",
         rig: Rig | None = None,
+        conn: Conn | None = None,
     ) -> None:
+        """`conn`: a connection of the test's (kept open by close()); else one of its own."""
         self.db = db
         self.clock = clock
         self.rig = rig
-        self.conn: Conn = db.connect()
+        self.owns_conn = conn is None
+        self.conn: Conn = db.connect() if conn is None else conn
         with self.conn.transaction():
             self.store = stores.create_store(self.conn, name, now=to_micros(clock.now()))
             stores.update_store(self.conn, self.store.id, {"abandon_after_seconds": abandon_after})
@@ -220,4 +223,5 @@ class Shop:
         ]
 
     def close(self) -> None:
-        self.conn.close()
+        if self.owns_conn:
+            self.conn.close()

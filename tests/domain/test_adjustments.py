@@ -19,7 +19,7 @@ from shopevents.domain.adjustments import Adjustment, Applied, Line, Refused
 from shopevents.reports import product_report, revenue_report, rollups
 from shopevents.reports.timebuckets import local_today, make_range
 from shopevents.storage import stores
-from shopevents.storage.database import Database
+from shopevents.storage.database import Conn, Database
 from tests.natscluster import Rig
 from tests.shop import Shop, line, purchase
 
@@ -142,10 +142,10 @@ def scenario(draw: Any) -> dict[str, Any]:
 )
 @given(sc=scenario())
 def test_net_revenue_for_any_interleaving(
-    db: Database, rig: Rig | None, sc: dict[str, Any]
+    db: Database, conn: Conn, rig: Rig | None, sc: dict[str, Any]
 ) -> None:
     clock = FixedClock()
-    shop = Shop(db, clock, name=f"prop-{uuid.uuid4().hex[:6]}", rig=rig)
+    shop = Shop(db, clock, name=f"prop-{uuid.uuid4().hex[:6]}", rig=rig, conn=conn)
     try:
         by_id = dict(sc["purchases"])
         for kind, args in sc["ops"]:

@@ -12,7 +12,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from shopevents.clock import FixedClock
-from shopevents.storage.database import Database
+from shopevents.storage.database import Conn, Database
 from tests.natscluster import Rig
 from tests.shop import Shop, cart, line, purchase
 
@@ -58,7 +58,7 @@ def _lines(spec: list[tuple[str, int]]) -> list[dict[str, Any]]:
     return [line(pid, qty, "9.99") for pid, qty in spec]
 
 
-def test_cart_and_purchase_invariants(db: Database, rig: Rig | None) -> None:
+def test_cart_and_purchase_invariants(db: Database, conn: Conn, rig: Rig | None) -> None:
     # In cluster mode each request goes through a collector, the stream and a processor:
     # fewer examples keep its time near the embedded modes'.
     @settings(
@@ -68,13 +68,13 @@ def test_cart_and_purchase_invariants(db: Database, rig: Rig | None) -> None:
     )
     @given(ops=st.lists(op_st, min_size=1, max_size=25))
     def invariants(ops: list[tuple[Any, ...]]) -> None:
-        check_invariants(db, rig, ops)
+        check_invariants(db, conn, rig, ops)
 
     invariants()
 
 
-def check_invariants(db: Database, rig: Rig | None, ops: list[tuple[Any, ...]]) -> None:
-    shop = Shop(db, FixedClock(), abandon_after=DELAY, rig=rig)
+def check_invariants(db: Database, conn: Conn, rig: Rig | None, ops: list[tuple[Any, ...]]) -> None:
+    shop = Shop(db, FixedClock(), abandon_after=DELAY, rig=rig, conn=conn)
     sid = shop.store.id
     trackers: list[str | None] = [None] * VISITORS
     counted: dict[str, Decimal] = {}

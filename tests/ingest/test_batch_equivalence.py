@@ -13,7 +13,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from shopevents.clock import FixedClock
-from shopevents.storage.database import Database
+from shopevents.storage.database import Conn, Database
 from tests.shop import Shop, cart, line, purchase
 
 PRODUCTS = ["A", "B"]
@@ -162,11 +162,11 @@ def _assert_aggregates_follow_the_ledger(shop: Shop) -> None:
 )
 @given(specs=st.lists(request_st, min_size=1, max_size=12), seed=st.integers(0, 10**6))
 def test_a_batch_equals_the_same_requests_one_by_one(
-    db: Database, specs: list[dict[str, Any]], seed: int
+    db: Database, conn: Conn, specs: list[dict[str, Any]], seed: int
 ) -> None:
     clock = FixedClock()
-    alone = Shop(db, clock, name=f"alone-{seed}")
-    together = Shop(db, clock, name=f"together-{seed}")
+    alone = Shop(db, clock, name=f"alone-{seed}", conn=conn)
+    together = Shop(db, clock, name=f"together-{seed}", conn=conn)
     try:
         requests = [_kwargs(s) for s in specs]
         answers_alone = [_answer(alone.send(**r)) for r in requests]
