@@ -25,6 +25,7 @@ import uvicorn
 from argon2 import PasswordHasher
 
 from shopevents.app import create_app
+from shopevents.cli.server import settle_gc
 from shopevents.clock import FixedClock, SystemClock, to_micros
 from shopevents.config import Settings
 from shopevents.dashboard import auth
@@ -410,6 +411,13 @@ def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item
     if dropped:
         config.hook.pytest_deselected(items=dropped)
         items[:] = kept
+
+
+def pytest_collection_finish(session: pytest.Session) -> None:
+    """The cyclic collector settled as `serve` settles it (settle_gc): what the collection
+    made (the modules, every test item) is frozen out of its passes, and a pass waits for
+    50,000 new objects; the property and schema tests make millions of short-lived ones."""
+    settle_gc()
 
 
 @pytest.fixture
