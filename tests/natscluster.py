@@ -5,8 +5,10 @@ worker and stopped at its end."""
 from __future__ import annotations
 
 import asyncio
+import collections
 import concurrent.futures
 import contextlib
+import dataclasses
 import json
 import os
 import shutil
@@ -249,10 +251,12 @@ class LoopThread:
 class ClusterSession:
     """A test worker's side of its NATS cluster: one connection (for the barrier and
     clean-up) and a pool of stream prefixes already initialised by `cluster init`'s own code
-    (the stream, its per-partition consumers and the two buckets, replicas 3). Creating them
-    takes seconds (a Raft group per object, each electing a leader), so the pool makes them
-    in the background, `AHEAD` at a time, while tests run: each test still gets a stream of its
-    own."""
+    (the stream, its per-partition consumers and the leases bucket, replicas 3). Creating them
+    takes seconds (a Raft group per object, each electing a leader) and most of the NATS
+    servers' CPU, so the pool makes them in the background, `AHEAD` at a time, while tests run,
+    and a test's prefix is emptied back to that state afterwards (its messages and leases
+    purged) for a later test of the worker, unless the test changed or removed one of its
+    objects: then it is deleted. A test has the stream to itself while it runs."""
 
     PARTITIONS = 4
     AHEAD = 2
@@ -263,6 +267,7 @@ class ClusterSession:
         self.nc: Any = None
         self.js: Any = None
         self.pool: list[concurrent.futures.Future[str]] = []
+        self.recycled: collections.deque[str] = collections.deque()
         self.releases: list[concurrent.futures.Future[None]] = []
 
     def start(self) -> ClusterSession:
@@ -285,14 +290,17 @@ class ClusterSession:
                     raise
         raise AssertionError("unreachable")
 
-    async def _initialise(self) -> str:
-        prefix = f"t{uuid.uuid4().hex[:12]}"
-        layout = streams.Layout(
+    def _layout(self, prefix: str) -> streams.Layout:
+        return streams.Layout(
             prefix=prefix,
             partitions=self.PARTITIONS,
             replicas=3,
             max_bytes=ClusterSettings().max_stream_bytes,
         )
+
+    async def _initialise(self) -> str:
+        prefix = f"t{uuid.uuid4().hex[:12]}"
+        layout = self._layout(prefix)
         layout_stream = messages.stream_name(prefix)
         # What `cluster init` creates, its objects made concurrently (each is a Raft group
         # that elects its leader, about half a second apiece here), then `cluster init` itself,
@@ -314,10 +322,57 @@ class ClusterSession:
             self.pool.append(asyncio.run_coroutine_threadsafe(self._initialised(), self.loop.loop))
 
     def take(self) -> str:
-        """A prefix whose stream, consumers and buckets exist and were never used."""
+        """A prefix whose stream, consumers and bucket exist as `cluster init` makes them,
+        empty: an emptied one if there is one, else a new one."""
+        with contextlib.suppress(IndexError):
+            return self.recycled.popleft()
         future = self.pool.pop(0)
         self._refill()
         return future.result(timeout=120)
+
+    async def _emptied(self, prefix: str) -> bool:
+        """Empties a used prefix (its stream's messages, its leases) if its objects are as
+        they were made: the same configuration, every consumer there and no other, and no
+        message left unacknowledged after the purge. False if not (it is then deleted)."""
+
+        def same(made: Any, now: Any) -> bool:
+            # the fields the made configuration sets; the server fills in the others
+            return all(
+                getattr(now, f.name) == value
+                for f in dataclasses.fields(made)
+                if (value := getattr(made, f.name)) is not None
+            )
+
+        layout = self._layout(prefix)
+        name = messages.stream_name(prefix)
+        info = await self.js.stream_info(name)
+        if not same(streams.stream_config(layout), info.config):
+            return False
+        if info.state.consumer_count != self.PARTITIONS:
+            return False
+        await self.js.purge_stream(name)
+        for config in streams.bucket_configs(layout):
+            bucket = await self.js.stream_info(f"KV_{config.bucket}")
+            if bucket.config.num_replicas != config.replicas:
+                return False
+            await self.js.purge_stream(f"KV_{config.bucket}")
+        for p in range(self.PARTITIONS):
+            consumer = await self.js.consumer_info(name, messages.consumer_name(p))
+            if not same(streams.consumer_config(prefix, p), consumer.config):
+                return False
+            if consumer.num_pending or consumer.num_ack_pending or consumer.num_waiting:
+                return False
+        return True
+
+    async def _recycle(self, prefix: str) -> None:
+        try:
+            emptied = await self._emptied(prefix)
+        except Exception:  # whatever went wrong, the prefix is not reused
+            emptied = False
+        if emptied:
+            self.recycled.append(prefix)
+        else:
+            await self._delete(prefix)
 
     async def _delete(self, prefix: str) -> None:
         with contextlib.suppress(Exception):
@@ -327,9 +382,11 @@ class ClusterSession:
                 await self.js.delete_key_value(messages.bucket_name(prefix, what))
 
     def release(self, prefix: str) -> None:
-        """Deletes a used prefix's stream and buckets, in the background."""
+        """Empties a used prefix for a later test, or deletes it, in the background."""
         self.releases = [f for f in self.releases if not f.done()]
-        self.releases.append(asyncio.run_coroutine_threadsafe(self._delete(prefix), self.loop.loop))
+        self.releases.append(
+            asyncio.run_coroutine_threadsafe(self._recycle(prefix), self.loop.loop)
+        )
 
     def stop(self) -> None:
         for future in self.pool:
