@@ -11,10 +11,11 @@ if [ ! -x .venv/bin/python ]; then
   "$PY" -m venv .venv
 fi
 pip_install() {
-  # uv (itself from PyPI) installs the same packages as pip in a few seconds instead of ~20;
-  # pip does it when uv cannot be had or fails.
+  # uv (itself from PyPI) installs the same packages as pip in a few seconds instead of ~20,
+  # compiled as pip compiles them; pip does it when uv cannot be had or fails.
   if .venv/bin/pip install -q --disable-pip-version-check uv > .venv/pip.log 2>&1 \
-    && .venv/bin/uv pip install -q --python .venv/bin/python "$@" >> .venv/pip.log 2>&1; then
+    && .venv/bin/uv pip install -q --compile-bytecode --python .venv/bin/python "$@" \
+      >> .venv/pip.log 2>&1; then
     return
   fi
   if ! .venv/bin/pip install -q --disable-pip-version-check "$@" >> .venv/pip.log 2>&1; then

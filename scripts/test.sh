@@ -15,14 +15,15 @@ args=()
 for arg in "$@"; do
   if [ "$arg" = "--fast" ]; then fast=1; else args+=("$arg"); fi
 done
-# The tests mostly wait (on PostgreSQL's fsyncs, on servers and browsers), so more workers than
-# cores pay off; each worker has its own databases, ports and temporary directories.
-workers=${SHOPEVENTS_TEST_WORKERS:-4}
+# While some tests wait (on servers, browsers, the cluster's processors) others compute, so more
+# workers than cores keep both cores busy; each worker has its own databases, ports and
+# temporary directories.
+workers=${SHOPEVENTS_TEST_WORKERS:-6}
 if [ "$fast" = 1 ]; then
   [ -x .venv/bin/pytest ] && .venv/bin/python -c "import xdist" 2>/dev/null || bash scripts/setup.sh dev
   .venv/bin/ruff check src tests bench
   export SHOPEVENTS_TEST_BACKENDS=sqlite
-  exec .venv/bin/pytest -q -p no:cacheprovider -n "${SHOPEVENTS_TEST_WORKERS:-4}" \
+  exec .venv/bin/pytest -q -p no:cacheprovider -n "$workers" \
     -m "not browser and not slow" "${args[@]}"
 fi
 bash scripts/setup.sh dev
@@ -32,10 +33,15 @@ if ! .venv/bin/python -c "import psycopg,os; psycopg.connect(os.environ['SHOPEVE
   pg_ctlcluster --skip-systemctl-redirect "$(ls /etc/postgresql | head -n1)" main start || true
   sleep 2
 fi
+# While the linters run, one process compiles the package's and the tests' modules (the tests'
+# with pytest's assertion rewriting), which the workers would otherwise each do at once.
+.venv/bin/pytest -q -p no:cacheprovider --collect-only -n 0 > /dev/null 2>&1 &
+compiling=$!
 .venv/bin/ruff check src tests bench
 .venv/bin/ruff format --check src tests bench
 .venv/bin/mypy
 if [ -d tests/js ] && ls tests/js/*.test.js >/dev/null 2>&1; then
   node --test tests/js/
 fi
+wait "$compiling" || true
 exec .venv/bin/pytest -q -p no:cacheprovider -n "$workers" --dist worksteal "${args[@]}"
