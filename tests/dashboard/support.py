@@ -35,12 +35,8 @@ def add_user(
     db: Database, username: str = "admin", password: str = PASSWORD, *, owner: bool = True
 ) -> None:
     """A dashboard account; by default owner of every store (now and at each `login`)."""
-    conn = db.connect()
-    try:
-        with conn.transaction():
-            auth.create_user(conn, username, password, to_micros(FixedClock().now()))
-    finally:
-        conn.close()
+    with db.reader() as conn, conn.transaction():
+        auth.create_user(conn, username, password, to_micros(FixedClock().now()))
     if owner:
         _OWNERS[username] = db
         grant_all(db, username)
@@ -49,16 +45,13 @@ def add_user(
 
 
 def grant_all(db: Database, username: str, role: str = "owner") -> None:
-    """Give the account `role` on every store that exists."""
-    conn = db.connect()
-    try:
-        with conn.transaction():
-            uid = accounts.user_id_of(conn, username)
-            assert uid is not None, username
-            for rec in stores.list_stores(conn):
-                accounts.grant(conn, uid, rec.id, role, to_micros(FixedClock().now()))
-    finally:
-        conn.close()
+    """Give the account `role` on every store that exists (on a connection of `db`'s pool,
+    which the app's reads share: this runs before each dashboard request)."""
+    with db.reader() as conn, conn.transaction():
+        uid = accounts.user_id_of(conn, username)
+        assert uid is not None, username
+        for rec in stores.list_stores(conn):
+            accounts.grant(conn, uid, rec.id, role, to_micros(FixedClock().now()))
 
 
 def owner_hooks(db: Database, username: str = "admin") -> dict[str, list[Any]]:
@@ -75,14 +68,10 @@ def owner_hooks(db: Database, username: str = "admin") -> dict[str, list[Any]]:
 
 
 def grant(db: Database, username: str, store_id: str, role: str) -> None:
-    conn = db.connect()
-    try:
-        with conn.transaction():
-            uid = accounts.user_id_of(conn, username)
-            assert uid is not None, username
-            accounts.grant(conn, uid, store_id, role, to_micros(FixedClock().now()))
-    finally:
-        conn.close()
+    with db.reader() as conn, conn.transaction():
+        uid = accounts.user_id_of(conn, username)
+        assert uid is not None, username
+        accounts.grant(conn, uid, store_id, role, to_micros(FixedClock().now()))
 
 
 def csrf_of(html: str) -> str:

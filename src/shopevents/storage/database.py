@@ -170,7 +170,8 @@ class Database:
 
     def migrate(self, up_to: int | None = None) -> list[str]:
         """Apply every migration not yet applied (numbered up to `up_to`, if given), each in
-        its own transaction."""
+        its own transaction, on a connection of its own (on PostgreSQL it holds the migration
+        lock until it closes)."""
         conn = self.connect()
         try:
             return migrate.migrate(conn, up_to)
@@ -178,9 +179,8 @@ class Database:
             conn.close()
 
     def pending_migrations(self) -> list[str]:
-        conn = self.connect()
-        try:
+        """The migrations not yet applied, read on a pooled connection (kept for the reads
+        that follow)."""
+        with self.reader() as conn:
             applied = migrate.applied(conn)
-        finally:
-            conn.close()
         return [name for version, name, _ in self.migrations() if version not in applied]
