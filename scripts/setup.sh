@@ -7,9 +7,11 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 PY=${PYTHON:-python3}
-if [ ! -x .venv/bin/python ]; then
-  "$PY" -m venv .venv
-fi
+make_venv() {
+  if [ ! -x .venv/bin/python ]; then
+    "$PY" -m venv .venv
+  fi
+}
 pip_install() {
   # uv (itself from PyPI) installs the same packages as pip in a few seconds instead of ~20,
   # compiled as pip compiles them; pip does it when uv cannot be had or fails.
@@ -31,10 +33,6 @@ installed() {  # installed MODE: this install (MODE: dev, or user, which dev inc
     && grep -qxE "$sources ($1|dev)" .venv/.installed
 }
 if [ "${1:-}" = "dev" ]; then
-  if ! installed dev; then
-    pip_install -e '.[dev]'
-    echo "$sources dev" > .venv/.installed
-  fi
   need=()
   command -v chromium-headless-shell >/dev/null 2>&1 || need+=(chromium-headless-shell)
   command -v node >/dev/null 2>&1 || need+=(nodejs)
@@ -45,11 +43,25 @@ if [ "${1:-}" = "dev" ]; then
       sudo apt-get update -qq && sudo DEBIAN_FRONTEND=noninteractive apt-get install -y -qq "${need[@]}" >/dev/null
     fi
   fi
-  # The Segment client libraries the Segment-compatible ingest tests drive (tests/segment).
+  # The Segment client libraries the Segment-compatible ingest tests drive (tests/segment),
+  # installed while the Python packages are.
+  npm_install=""
   if [ ! -d tests/segment/node_modules ]; then
-    (cd tests/segment && npm ci --no-audit --no-fund --loglevel=error)
+    (cd tests/segment && npm ci --no-audit --no-fund --loglevel=error) &
+    npm_install=$!
   fi
-elif ! installed user; then
-  pip_install -e .
-  echo "$sources user" > .venv/.installed
+  make_venv
+  if ! installed dev; then
+    pip_install -e '.[dev]'
+    echo "$sources dev" > .venv/.installed
+  fi
+  if [ -n "$npm_install" ]; then
+    wait "$npm_install"
+  fi
+else
+  make_venv
+  if ! installed user; then
+    pip_install -e .
+    echo "$sources user" > .venv/.installed
+  fi
 fi
