@@ -490,6 +490,15 @@ class Rig:
         lasts = await asyncio.gather(*(last(s) for s in self.subjects))
         return {c: seq for c, seq in zip(self.consumers, lasts, strict=True) if seq}
 
+    async def _consumer_info(self, consumer: str) -> Any:
+        """The consumer's state; None while it is missing: a processor that takes a partition
+        with unacknowledged messages (its lease expired under load) deletes its consumer and
+        makes it again."""
+        try:
+            return await self.js.consumer_info(self.stream, consumer)
+        except NotFoundError:
+            return None
+
     async def _settle(self, timeout: float) -> None:
         """Until every consumer has acknowledged (its processor applied and committed) the
         last message its partition had when the barrier began."""
@@ -498,15 +507,17 @@ class Rig:
         pause = 0.001
         while waiting:
             names = list(waiting)
-            infos = await asyncio.gather(*(self.js.consumer_info(self.stream, c) for c in names))
+            infos = await asyncio.gather(*(self._consumer_info(c) for c in names))
             behind = [
-                f"{c}: last {waiting[c]}, acknowledged through {info.ack_floor.stream_seq}, "
+                f"{c}: being made again by the processor taking its partition"
+                if info is None
+                else f"{c}: last {waiting[c]}, acknowledged through {info.ack_floor.stream_seq}, "
                 f"{info.num_pending} pending, {info.num_ack_pending} unacknowledged"
                 for c, info in zip(names, infos, strict=True)
-                if info.ack_floor.stream_seq < waiting[c]
+                if info is None or info.ack_floor.stream_seq < waiting[c]
             ]
             for c, info in zip(names, infos, strict=True):
-                if info.ack_floor.stream_seq >= waiting[c]:
+                if info is not None and info.ack_floor.stream_seq >= waiting[c]:
                     del waiting[c]
             if not waiting:
                 return
