@@ -7,17 +7,41 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 PY=${PYTHON:-python3}
+# uv (itself from PyPI) makes the venv and installs the same packages as pip in a few seconds
+# instead of ~25, compiled as pip compiles them; pip does it when uv cannot be had or fails.
+uv=""
+uv_tried=0
+uv_dir=""
+find_uv() {  # sets $uv: from PyPI with the Python's own pip, else with the venv's
+  if [ -z "$uv" ] && [ "$uv_tried" = 0 ]; then
+    uv_tried=1
+    if [ -z "$uv_dir" ]; then
+      uv_dir=$(mktemp -d)
+      trap 'rm -rf "$uv_dir"' EXIT
+    fi
+    if "$PY" -m pip install -q --disable-pip-version-check --target "$uv_dir" uv \
+      > /dev/null 2>&1; then
+      uv="$uv_dir/bin/uv"
+    elif [ -x .venv/bin/pip ] \
+      && .venv/bin/pip install -q --disable-pip-version-check uv > /dev/null 2>&1; then
+      uv=.venv/bin/uv
+    fi
+  fi
+  [ -n "$uv" ]
+}
 make_venv() {
   if [ ! -x .venv/bin/python ]; then
-    "$PY" -m venv .venv
+    if ! { find_uv && "$uv" venv -q --seed --python "$(command -v "$PY")" .venv > /dev/null 2>&1; }; then
+      rm -rf .venv
+      "$PY" -m venv .venv
+      uv_tried=0  # the venv's pip may fetch it
+    fi
   fi
 }
 pip_install() {
-  # uv (itself from PyPI) installs the same packages as pip in a few seconds instead of ~20,
-  # compiled as pip compiles them; pip does it when uv cannot be had or fails.
-  if .venv/bin/pip install -q --disable-pip-version-check uv > .venv/pip.log 2>&1 \
-    && .venv/bin/uv pip install -q --compile-bytecode --python .venv/bin/python "$@" \
-      >> .venv/pip.log 2>&1; then
+  if find_uv \
+    && "$uv" pip install -q --compile-bytecode --python .venv/bin/python "$@" > .venv/pip.log 2>&1
+  then
     return
   fi
   if ! .venv/bin/pip install -q --disable-pip-version-check "$@" >> .venv/pip.log 2>&1; then
