@@ -14,6 +14,7 @@ from __future__ import annotations
 import logging
 from collections.abc import AsyncIterator, Awaitable, Callable, Iterator, Mapping
 from typing import Any, TypeVar, overload
+from urllib.parse import parse_qsl
 
 from starlette.applications import Starlette
 from starlette.datastructures import State
@@ -21,7 +22,13 @@ from starlette.requests import ClientDisconnect
 from starlette.routing import BaseRoute, Router
 from starlette.types import Receive, Scope, Send
 
-from shopevents.errors import ApiError, StorageUnavailable, storage_error
+from shopevents.errors import (
+    ApiError,
+    FieldError,
+    StorageUnavailable,
+    storage_error,
+    validation_error,
+)
 from shopevents.jsoncodec import dumpb
 
 log = logging.getLogger("shopevents")
@@ -137,6 +144,24 @@ def route_path(scope: Scope) -> str:
     return path[len(root) :] if path[len(root)] == "/" else path
 
 
+def nul_refusal(scope: Scope) -> ApiError | None:
+    """The answer to a request whose path or query holds a NUL (U+0000), which no id, name
+    or search text can hold (PostgreSQL text cannot): `404` for the path (there is no such
+    resource), `422` naming the query parameter; None for any other request."""
+    if "\x00" in scope["path"]:
+        return ApiError("not_found", "No such resource: the path holds a NUL (U+0000) character")
+    query: bytes = scope["query_string"]
+    if b"%00" not in query:
+        return None
+    for name, value in parse_qsl(query.decode("latin-1"), keep_blank_values=True):
+        if "\x00" in name or "\x00" in value:
+            field = name.replace("\x00", "")
+            return validation_error(
+                [FieldError(f"/{field}", "Expected a text without NUL (U+0000) characters")]
+            )
+    return None
+
+
 class FastPath:
     """The ASGI application: `{prefix}{segment}` (one non-empty path segment, no further
     slash) with one of `methods` goes to `handler(segment, scope, receive, send)`; every other
@@ -157,6 +182,9 @@ class FastPath:
                 if segment and "/" not in segment:
                     await self.handler(segment, scope, receive, send)
                     return
+        if scope["type"] == "http" and (refused := nul_refusal(scope)) is not None:
+            await send_json(send, refused.body(), refused.status)
+            return
         await self.app(scope, receive, send)
 
     @property

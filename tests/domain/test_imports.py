@@ -261,6 +261,28 @@ def test_unreadable_files_and_bad_parameters(env: Env) -> None:
     assert r.status_code == 422 and r.json()["errors"][0]["path"] == "/type"
 
 
+def test_nul_characters_never_a_500(env: Env) -> None:
+    """PostgreSQL text cannot hold NUL (U+0000). A file name with one is refused, with its
+    path; a cell's are removed, as the ingest endpoint removes them; on both backends."""
+    store = env.store(domains=["shop.example"])
+    r = env.http.post(
+        "/api/imports",
+        params={"type": "products", "format": "csv", "name": "a\x00b.csv"},
+        content=products_csv([product(1)]),
+        headers=store.auth,
+    )
+    assert r.status_code == 422, r.text
+    assert r.json()["errors"][0]["path"] == "/name"
+    r = post(env, store, "products", products_csv([product(1, name="Lamp\x00 1")]), "csv")
+    assert r.status_code == 201, r.text
+    r = post(env, store, "contacts", jsonl([{"_email": "a@b.example", "_name": "A\x00"}]), "jsonl")
+    assert r.status_code == 201, r.text
+    r = env.http.get("/api/products/product-id/SKU-1", headers=store.auth)
+    assert r.json()["name"] == "Lamp 1", r.text
+    r = env.http.get("/api/contacts/a@b.example", headers=store.auth)
+    assert r.json()["_name"] == "A", r.text
+
+
 def test_a_failed_transaction_undoes_the_whole_file(env: Env) -> None:
     """A storage failure after some chunks: what they wrote is undone (created products
     deleted, updated ones put back), and an import left half-written by a dead process is

@@ -20,7 +20,7 @@ from starlette.requests import Request
 from starlette.responses import Response, StreamingResponse
 
 from shopevents.api.auth import store_of
-from shopevents.api.params import int_param, invalid
+from shopevents.api.params import int_param, invalid, text_param
 from shopevents.api.shapes.base import answer
 from shopevents.api.shapes.operations import ImportList, ImportReport
 from shopevents.context import AppContext
@@ -160,7 +160,7 @@ async def post_import(request: Request) -> Response:
     store = await store_of(request)
     q = request.query_params
     kind, fmt, delimiter = q.get("type"), q.get("format"), q.get("delimiter") or ","
-    source = q.get("name")
+    source = text_param(request, "name")
     ctype = request.headers.get("content-type", "")
     if ctype.startswith("multipart/form-data"):
         try:

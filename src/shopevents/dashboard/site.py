@@ -128,8 +128,10 @@ class View:
         return self.request.query_params
 
     def field(self, name: str, default: str = "") -> str:
+        """A text field of the form, without NUL (U+0000) characters (no text is stored with
+        them: the ingest endpoint removes them too)."""
         value = self.form.get(name) if self.form is not None else None
-        return value if isinstance(value, str) else default
+        return value.replace("\x00", "") if isinstance(value, str) else default
 
     def say(self, level: str, text: str) -> None:
         """A message for the next page shown (kept in the session row)."""

@@ -147,4 +147,4 @@ class RetentionPatch(Body):
 
 
 class WriteKeyCreation(Body):
-    name: Annotated[str, Meta(max_length=100)] | UnsetType = UNSET
+    name: Annotated[str, Meta(max_length=100, pattern=r"^[^\x00]*$")] | UnsetType = UNSET

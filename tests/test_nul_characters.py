@@ -1,0 +1,113 @@
+"""NUL (U+0000) in what a client sends: PostgreSQL text cannot hold it, so it must be refused
+or removed before it reaches a query; never a 500. Over real HTTP on both backends: every
+dashboard page and REST read with a NUL in a query parameter or in the path, the ingest
+endpoints, and NULs in dashboard forms and REST bodies."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+
+import httpx
+import pytest
+
+from shopevents.asgi import nul_refusal
+from shopevents.clock import FixedClock
+from shopevents.config import Settings
+from shopevents.storage.database import Database
+from tests.conftest import LiveServer, StoreInfo
+from tests.dashboard.support import add_user, login, owner_hooks, start_server
+
+NUL = "a\x00b"
+PARAMS = ["q", "state", "code", "status", "groupBy", "store", "section", "next", "page",
+          "contact", "view", "from", "to", "interval", "cursor", "currency", "date", "limit",
+          "type", "format", "name"]  # fmt: skip
+
+
+def test_nul_refusal_names_the_parameter() -> None:
+    def scope(path: str, query: bytes) -> dict[str, object]:
+        return {"type": "http", "path": path, "query_string": query}
+
+    assert nul_refusal(scope("/api/contacts", b"q=a%20b&limit=5")) is None
+    refused = nul_refusal(scope("/api/contacts", b"limit=5&q=a%00b"))
+    assert refused is not None and refused.status == 422
+    assert refused.errors == [
+        {
+            "code": "invalid_value",
+            "path": "/q",
+            "message": "Expected a text without NUL (U+0000) characters",
+        }
+    ]
+    refused = nul_refusal(scope("/api/contacts/a\x00b", b""))
+    assert refused is not None and (refused.status, refused.code) == (404, "not_found")
+
+
+@pytest.fixture
+def live(settings: Settings, db: Database) -> Iterator[LiveServer]:
+    srv = start_server(settings, db, FixedClock())
+    yield srv
+    srv.stop()
+
+
+@pytest.fixture
+def web(live: LiveServer, db: Database) -> Iterator[httpx.Client]:
+    add_user(db)
+    with httpx.Client(base_url=live.url, timeout=30, event_hooks=owner_hooks(db)) as client:
+        yield client
+
+
+def test_a_nul_in_a_query_or_path_is_refused_on_every_page_and_read(
+    web: httpx.Client, store: StoreInfo
+) -> None:
+    login(web)
+    s = f"/stores/{store.id}"
+    pages = [
+        *("/", "/switch-store", "/account/sessions"),
+        *(s + p for p in ("/", "/contacts", "/catalog", "/carts", "/purchases", "/sources")),
+        *(s + p for p in ("/debugger", "/debugger/requests.json", "/quarantine", "/settings")),
+        *(s + p for p in ("/webhooks", "/custom-events", "/imports", "/accounts")),
+    ]
+    reads = ["/api/contacts", "/api/carts", "/api/purchases", "/api/products", "/api/imports"]
+    refused = []
+    for path in pages + reads:
+        for param in PARAMS:
+            r = web.get(path, params={param: NUL}, headers=store.auth)
+            refused.append((path, param, r.status_code, r.json()["errors"][0]["path"]))
+    assert {(status, where) for _, param, status, where in refused} == {
+        (422, f"/{param}") for param in PARAMS
+    }
+    for path in ("/contacts/", "/catalog/", "/carts/", "/purchases/", "/debugger/requests/"):
+        r = web.get(s + path + "a%00b")
+        assert (r.status_code, r.json()["code"]) == (404, "not_found"), path
+    for path in ("/api/contacts/a%00b@x.example", "/api/products/product-id/a%00b"):
+        r = web.get(path, headers=store.auth)
+        assert (r.status_code, r.json()["code"]) == (404, "not_found"), path
+
+
+def test_nul_in_ingest_forms_and_bodies_is_never_a_500(web: httpx.Client, store: StoreInfo) -> None:
+    csrf = login(web)
+    s = f"/stores/{store.id}"
+    answers = []
+    body = b'{"events":[{"type":"page-visit"}]}'
+    for path in (
+        "/integration-type/system/scrippet-notification/a%00b",
+        f"/integration-type/system/scrippet-notification/{store.id}?x=a%00b",
+        "/v1/track",
+        "/v1/batch",
+    ):
+        r = web.post(path, content=body, headers={"Content-Type": "text/plain"})
+        answers.append((path, r.status_code))
+    forms = [s + p for p in ("/settings", "/keys", "/write-keys", "/webhooks", "/accounts")]
+    for path in [*forms, s + "/custom-events", "/stores", s + "/quarantine/replay"]:
+        for field in ("name", "url", "description", "domains", "timezone", "username", "id"):
+            r = web.post(path, data={"csrf": csrf, field: NUL})
+            answers.append((f"{path} {field}", r.status_code))
+    for path in ("/api/contacts/a%40b.example", "/api/webhooks", "/api/write-keys"):
+        for field in ("name", "url", "_name", "description", "events", "label"):
+            for method in ("POST", "PATCH"):
+                r = web.request(method, path, json={field: NUL}, headers=store.auth)
+                answers.append((f"{method} {path} {field}", r.status_code))
+    assert [a for a in answers if a[1] >= 500] == []
+    r = web.post(s + "/keys", data={"csrf": csrf, "name": NUL})
+    assert r.status_code == 200 and "ab" in r.text
+    r = web.post("/api/write-keys", json={"name": NUL}, headers=store.auth)
+    assert r.status_code == 422 and r.json()["errors"][0]["path"] == "/name", r.text
