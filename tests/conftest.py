@@ -353,7 +353,8 @@ def _cheap_password_hashes() -> Iterator[None]:
     cheap = PasswordHasher(time_cost=1, memory_cost=8, parallelism=1)
     with pytest.MonkeyPatch.context() as patch:
         patch.setattr(auth, "_HASHER", cheap)
-        patch.setattr(auth, "_DUMMY", cheap.hash("not a password"))
+        dummy = cheap.hash("not a password")
+        patch.setattr(auth, "_dummy_hash", lambda: dummy)
         yield
 
 
