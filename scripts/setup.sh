@@ -12,7 +12,10 @@ PY=${PYTHON:-python3}
 uv=""
 uv_tried=0
 uv_dir=""
-find_uv() {  # sets $uv: from PyPI with the Python's own pip, else with the venv's
+find_uv() {  # sets $uv: the venv's, else from PyPI with the Python's own pip or the venv's
+  if [ -z "$uv" ] && [ -x .venv/bin/uv ]; then
+    uv=.venv/bin/uv
+  fi
   if [ -z "$uv" ] && [ "$uv_tried" = 0 ]; then
     uv_tried=1
     if [ -z "$uv_dir" ]; then
