@@ -14,8 +14,8 @@ from shopevents.asgi import nul_refusal
 from shopevents.clock import FixedClock
 from shopevents.config import Settings
 from shopevents.storage.database import Database
-from tests.conftest import LiveServer, StoreInfo
-from tests.dashboard.support import add_user, login, owner_hooks, start_server
+from tests.conftest import StoreInfo
+from tests.dashboard.support import dashboard_client, login
 
 NUL = "a\x00b"
 PARAMS = ["q", "state", "code", "status", "groupBy", "store", "section", "next", "page",
@@ -42,16 +42,8 @@ def test_nul_refusal_names_the_parameter() -> None:
 
 
 @pytest.fixture
-def live(settings: Settings, db: Database) -> Iterator[LiveServer]:
-    srv = start_server(settings, db, FixedClock())
-    yield srv
-    srv.stop()
-
-
-@pytest.fixture
-def web(live: LiveServer, db: Database) -> Iterator[httpx.Client]:
-    add_user(db)
-    with httpx.Client(base_url=live.url, timeout=30, event_hooks=owner_hooks(db)) as client:
+def web(settings: Settings, db: Database) -> Iterator[httpx.Client]:
+    with dashboard_client(settings, db, FixedClock()) as client:
         yield client
 
 

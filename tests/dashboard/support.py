@@ -3,7 +3,9 @@ report routes, a logged-in HTTP client, and ingest payload builders."""
 
 from __future__ import annotations
 
+import contextlib
 import re
+from collections.abc import Iterator
 from decimal import Decimal
 from typing import Any
 
@@ -24,6 +26,19 @@ XSS = "<img src=x onerror=alert(1)>"
 def start_server(settings: Settings, db: Database, clock: Any) -> LiveServer:
     """The real app on a real port."""
     return LiveServer(settings, db, clock).start()
+
+
+@contextlib.contextmanager
+def dashboard_client(settings: Settings, db: Database, clock: Any) -> Iterator[httpx.Client]:
+    """The real app on a real port and a client of it, with an account `admin` that owns
+    every store (log in with `login`)."""
+    srv = start_server(settings, db, clock)
+    try:
+        add_user(db)
+        with httpx.Client(base_url=srv.url, timeout=30, event_hooks=owner_hooks(db)) as client:
+            yield client
+    finally:
+        srv.stop()
 
 
 _OWNERS: dict[str, Database] = {}
