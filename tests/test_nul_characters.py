@@ -1,15 +1,18 @@
 """NUL (U+0000) in what a client sends: PostgreSQL text cannot hold it, so it must be refused
 or removed before it reaches a query; never a 500. Over real HTTP on both backends: every
-dashboard page and REST read with a NUL in a query parameter or in the path, the ingest
-endpoints, and NULs in dashboard forms and REST bodies."""
+dashboard page and REST read with a NUL in a query parameter, dashboard paths and every REST
+operation with a NUL in its path, the ingest endpoints, and NULs in dashboard forms and REST
+bodies."""
 
 from __future__ import annotations
 
+import re
 from collections.abc import Iterator
 
 import httpx
 import pytest
 
+from shopevents.api.openapi import openapi_document
 from shopevents.asgi import nul_refusal
 from shopevents.clock import FixedClock
 from shopevents.config import Settings
@@ -37,8 +40,9 @@ def test_nul_refusal_names_the_parameter() -> None:
             "message": "Expected a text without NUL (U+0000) characters",
         }
     ]
-    refused = nul_refusal(scope("/api/contacts/a\x00b", b""))
+    refused = nul_refusal(scope("/stores/s1/contacts/a\x00b", b""))
     assert refused is not None and (refused.status, refused.code) == (404, "not_found")
+    assert nul_refusal(scope("/api/contacts/a\x00b", b"")) is None  # the REST API names it
 
 
 @pytest.fixture
@@ -70,9 +74,18 @@ def test_a_nul_in_a_query_or_path_is_refused_on_every_page_and_read(
     for path in ("/contacts/", "/catalog/", "/carts/", "/purchases/", "/debugger/requests/"):
         r = web.get(s + path + "a%00b")
         assert (r.status_code, r.json()["code"]) == (404, "not_found"), path
-    for path in ("/api/contacts/a%00b@x.example", "/api/products/product-id/a%00b"):
-        r = web.get(path, headers=store.auth)
-        assert (r.status_code, r.json()["code"]) == (404, "not_found"), path
+
+    doc = openapi_document(str(web.base_url))
+    answers = []
+    for template, ops in doc["paths"].items():  # every REST operation with an id in its path
+        path = re.sub(r"\{[^}]+\}", "a%00b", template)
+        for method in set(ops) & {"get", "post", "patch", "put", "delete"}:
+            r = web.request(method, path, json={}, headers=store.auth)
+            documented = str(r.status_code) in ops[method]["responses"]
+            answers.append((method, template, r.status_code, documented))
+    assert [a for a in answers if "{" in a[1] and (a[2] != 422 or not a[3])] == []
+    r = web.get("/api/products/product-id/a%00b", headers=store.auth)
+    assert r.json()["errors"][0]["path"] == "/productId"
 
 
 def test_nul_in_ingest_forms_and_bodies_is_never_a_500(web: httpx.Client, store: StoreInfo) -> None:

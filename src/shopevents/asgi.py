@@ -145,10 +145,11 @@ def route_path(scope: Scope) -> str:
 
 
 def nul_refusal(scope: Scope) -> ApiError | None:
-    """The answer to a request whose path or query holds a NUL (U+0000), which no id, name
-    or search text can hold (PostgreSQL text cannot): `404` for the path (there is no such
-    resource), `422` naming the query parameter; None for any other request."""
-    if "\x00" in scope["path"]:
+    """The answer to a request whose query or path holds a NUL (U+0000), which no id, name or
+    search text can hold (PostgreSQL text cannot): `422` naming the query parameter; `404` for
+    a path, but under `/api/`, whose operations name the path parameter themselves
+    (`api.auth.ApiKeyRequired`); None for any other request."""
+    if "\x00" in scope["path"] and not scope["path"].startswith("/api/"):
         return ApiError("not_found", "No such resource: the path holds a NUL (U+0000) character")
     query: bytes = scope["query_string"]
     if b"%00" not in query:

@@ -9,11 +9,13 @@ and `store_of` read it."""
 
 from __future__ import annotations
 
+import re
+
 from starlette.requests import HTTPConnection, Request
 from starlette.types import ASGIApp, Receive, Scope, Send
 
 from shopevents.context import AppContext
-from shopevents.errors import ApiError
+from shopevents.errors import ApiError, FieldError, validation_error
 from shopevents.runtime import runtime
 from shopevents.storage.stores import StoreRecord
 
@@ -46,6 +48,12 @@ class ApiKeyRequired:
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         connection = HTTPConnection(scope)
         connection.state.store_id = await authenticate(runtime(connection), connection)
+        for name, value in connection.path_params.items():
+            if isinstance(value, str) and "\x00" in value:  # no id or e-mail holds one
+                field = re.sub(r"_([a-z])", lambda m: m.group(1).upper(), name)
+                raise validation_error(
+                    [FieldError(f"/{field}", "Expected a text without NUL (U+0000) characters")]
+                )
         await self.app(scope, receive, send)
 
 
