@@ -45,6 +45,33 @@ def test_nul_refusal_names_the_parameter() -> None:
     assert nul_refusal(scope("/api/contacts/a\x00b", b"")) is None  # the REST API names it
 
 
+def _admits_nul(schema: dict[str, object]) -> bool:
+    """Whether a value the parameter's schema admits may hold a NUL (so a request that the
+    document calls valid would be refused)."""
+    if "enum" in schema or schema.get("type") not in (None, "string"):
+        return False
+    if "anyOf" in schema:
+        return any(_admits_nul(branch) for branch in schema["anyOf"])  # type: ignore[attr-defined]
+    if schema.get("format") in ("date", "date-time", "email"):
+        return False
+    pattern = schema.get("pattern")
+    return not (isinstance(pattern, str) and re.search(pattern, "a\x00b") is None)
+
+
+def test_every_text_parameter_is_documented_without_nul() -> None:
+    """A path or query parameter holding a NUL is refused (422), so the document says that no
+    parameter holds one: a case the document calls valid is never refused."""
+    doc = openapi_document("http://testserver")
+    admitting = [
+        (method, path, param["name"])
+        for path, ops in doc["paths"].items()
+        for method, op in ops.items()
+        for param in op.get("parameters", [])
+        if _admits_nul(param["schema"])
+    ]
+    assert admitting == []
+
+
 @pytest.fixture
 def web(settings: Settings, db: Database) -> Iterator[httpx.Client]:
     with dashboard_client(settings, db, FixedClock()) as client:

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from shopevents.api.openapi_common import DAY, SEARCH_TEXT, Op, query
+from shopevents.api.openapi_common import DAY, NO_NUL, SEARCH_TEXT, Op, query
 from shopevents.api.shapes.operations import ImportList, ImportReport
 
 IMPORT = {
@@ -52,7 +52,9 @@ OPERATIONS: dict[tuple[str, str], Op] = {
         query=(
             query("type", {"enum": ["products", "contacts"]}, "Also a form field"),
             query("format", {"enum": ["csv", "jsonl"]}, "Else from the name or Content-Type"),
-            query("delimiter", {"type": "string", "minLength": 1, "maxLength": 1}),
+            query(
+                "delimiter", {"type": "string", "minLength": 1, "maxLength": 1, "pattern": NO_NUL}
+            ),
             query("name", SEARCH_TEXT, "The file's name, kept in the report"),
         ),
         body=IMPORT,
@@ -65,7 +67,7 @@ OPERATIONS: dict[tuple[str, str], Op] = {
         "getImport",
         {200: ("The report", ImportReport)},
         {404: "No such import in this store"},
-        paths={"importId": ("The import's id", {"type": "string"})},
+        paths={"importId": ("The import's id", {"type": "string", "pattern": NO_NUL})},
     ),
     ("GET", "/api/exports/{what}"): Op(
         "Events (`activities`), purchases or contacts, streamed: the rows of `shopevents export`",
@@ -87,7 +89,7 @@ OPERATIONS: dict[tuple[str, str], Op] = {
             ),
             query(
                 "cursor",
-                {"type": "string", "maxLength": 64, "pattern": "^[^\\x00]*$"},
+                {"type": "string", "maxLength": 64, "pattern": NO_NUL},
                 "The previous page's X-Next-Cursor",
             ),
         ),

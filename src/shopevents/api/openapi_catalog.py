@@ -6,6 +6,7 @@ from __future__ import annotations
 from shopevents.api.openapi_common import (
     BODY_ERRORS,
     LIMIT,
+    NO_NUL,
     NOT_JSON,
     SEARCH_TEXT,
     Op,
@@ -63,7 +64,7 @@ OPERATIONS: dict[tuple[str, str], Op] = {
         {200: ("A page of carts", CartPage)},
         query=(
             query("status", {"enum": CART_STATES}),
-            query("contact", {"type": "string"}),
+            query("contact", {"type": "string", "pattern": NO_NUL}),
             query("limit", LIMIT),
             query("offset", {"type": "integer", "minimum": 0, "maximum": 1000000000}),
         ),

@@ -42,7 +42,9 @@ BODY_ERRORS = {400: NOT_JSON, 413: TOO_LARGE}
 TEXT = "^[^\\x00]*[^\\s\\x00\\x1c-\\x1f\\x85][^\\x00]*$"
 DAY = {"type": "string", "format": "date"}
 LIMIT = {"type": "integer", "minimum": 1, "maximum": 500}
-SEARCH_TEXT = {"type": "string", "maxLength": 254, "pattern": "^[^\\x00]*$"}
+NO_NUL = "^[^\\x00]*$"
+"""No NUL (U+0000): a path or query parameter holding one is refused (422)."""
+SEARCH_TEXT = {"type": "string", "maxLength": 254, "pattern": NO_NUL}
 
 
 @dataclass(frozen=True)
@@ -76,8 +78,8 @@ def query(name: str, schema: dict[str, Any], description: str = "") -> dict[str,
 
 
 def string_id(description: str) -> tuple[str, dict[str, Any]]:
-    """A path parameter's description and schema: any non-empty text."""
-    return description, {"type": "string", "minLength": 1}
+    """A path parameter's description and schema: any non-empty text without NUL."""
+    return description, {"type": "string", "minLength": 1, "pattern": NO_NUL}
 
 
 def json_body(schema: dict[str, Any], required: bool = True) -> dict[str, Any]:

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from shopevents.api.openapi_common import NOT_JSON, TOO_LARGE, Op, query, string_id
+from shopevents.api.openapi_common import NO_NUL, NOT_JSON, TOO_LARGE, Op, query, string_id
 from shopevents.api.shapes.operations import (
     CustomEventRecorded,
     CustomEventType,
@@ -47,7 +47,7 @@ def _record(summary: str, operation_id: str, paths: dict[str, Any]) -> Op:
             | {"required": False},
             query(
                 "requestId",
-                {"type": "string", "minLength": 1, "maxLength": 128},
+                {"type": "string", "minLength": 1, "maxLength": 128, "pattern": NO_NUL},
                 "A retry with the same requestId is answered from the first",
             )
             | {"required": False},

@@ -116,6 +116,6 @@ OPERATIONS: dict[tuple[str, str], common.Op] = {
         "getErasure",
         {200: ("The erasure", Erasure)},
         {404: "No such erasure in this store"},
-        paths={"erasureId": ("The erasure's id", {"type": "string"})},
+        paths={"erasureId": ("The erasure's id", {"type": "string", "pattern": common.NO_NUL})},
     ),
 }
