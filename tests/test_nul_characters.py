@@ -130,7 +130,8 @@ def test_nul_in_ingest_forms_and_bodies_is_never_a_500(web: httpx.Client, store:
         answers.append((path, r.status_code))
     forms = [s + p for p in ("/settings", "/keys", "/write-keys", "/webhooks", "/accounts")]
     for path in [*forms, s + "/custom-events", "/stores", s + "/quarantine/replay"]:
-        for field in ("name", "url", "description", "domains", "timezone", "username", "id"):
+        for field in ("name", "url", "description", "domains", "timezone", "username", "id",
+                      "alias", "contact_email", "fields"):  # fmt: skip
             r = web.post(path, data={"csrf": csrf, field: NUL})
             answers.append((f"{path} {field}", r.status_code))
     for path in ("/api/contacts/a%40b.example", "/api/webhooks", "/api/write-keys"):
@@ -143,3 +144,9 @@ def test_nul_in_ingest_forms_and_bodies_is_never_a_500(web: httpx.Client, store:
     assert r.status_code == 200 and "ab" in r.text
     r = web.post("/api/write-keys", json={"name": NUL}, headers=store.auth)
     assert r.status_code == 422 and r.json()["errors"][0]["path"] == "/name", r.text
+    for body, where in (
+        ({"alias": "signup", "contactEmail": "/e" + NUL}, "/contactEmail"),
+        ({"alias": "signup", "contactEmail": "/e", "payload": {"p": "/" + NUL}}, "/payload/p"),
+    ):
+        r = web.post("/api/custom-event-types", json=body, headers=store.auth)
+        assert r.status_code == 422 and r.json()["errors"][0]["path"] == where, r.text

@@ -9,7 +9,6 @@ status codes and content types, responses that match their schemas, valid data a
 from __future__ import annotations
 
 import contextlib
-import json
 import os
 import re
 from collections.abc import Iterator
@@ -241,9 +240,7 @@ def _run(
     )
     @given(case=op.as_strategy(generation_mode=mode))
     def run(case: Any) -> None:
-        # an id with a line break, and NUL in the store's texts, are pinned below
-        body = json.dumps(case.body, default=str)
-        assume(not any(f"\\u{c:04x}" in body for c in (0, 0x1C, 0x1D, 0x1E, 0x1F, 0x85)))
+        # an id with a line break is pinned below
         ids = [str(v).lower() for v in (case.path_parameters or {}).values()]  # URL-encoded
         assume(not any("%0a" in v or "\n" in v for v in ids))
         # a whole float for abandonAfterSeconds is pinned below
@@ -326,7 +323,7 @@ def test_ids_with_a_line_break(served: Served) -> None:
     assert r.status_code == 201, r.text
 
 
-@pytest.mark.parametrize("field", ["name", "domains"])
+@pytest.mark.parametrize("field", ["name", "domains", "excludedPaths"])
 def test_store_texts_documented_without_nul(served: Served, field: str) -> None:
     prop = body_schema(served.doc, "/api/store", "patch")["properties"][field]
     pattern = (prop.get("items") or prop)["pattern"]

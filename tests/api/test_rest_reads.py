@@ -113,6 +113,15 @@ def test_contacts_by_prefix_fragment_and_field(api: tuple[httpx.Client, Database
     assert emails("q=example.com") == ["a_b%c@example.com", "ann@example.com", "bob@example.com"]
     assert emails("field=tier:gold") == ["ann@example.com", "bob@example.com"]
     assert emails("field=_points:3&emailPrefix=b") == ["bob@example.com"]
+    # NUL cannot be read back from PostgreSQL's JSON: it is removed from a contact's fields
+    http.patch(
+        "/api/contacts/nul@example.com",
+        json={"tier": "g\u0000old", "n\u0000ote": ["a\u0000", {"b": "c\u0000"}]},
+        headers=store.auth,
+    ).raise_for_status()
+    assert emails("field=tier:gold") == ["ann@example.com", "bob@example.com", "nul@example.com"]
+    nul = http.get("/api/contacts/nul@example.com", headers=store.auth).json()
+    assert (nul["tier"], nul["note"]) == ("gold", ["a", {"b": "c"}])
     one = http.get("/api/contacts?emailPrefix=bob", headers=store.auth).json()["items"][0]
     assert (one["_email"], one["tier"], one["_totalPurchases"]) == ("bob@example.com", "gold", 0)
     r = http.get("/api/contacts?field=tier", headers=store.auth)
@@ -211,5 +220,10 @@ def test_purchases_by_date_range_paged(api: tuple[httpx.Client, Database]) -> No
     assert r.status_code == 200 and r.json()["items"] == []  # a range that ends before it starts
     r = http.get("/api/purchases?from=0001-01-01&to=9999-12-31", headers=store.auth)
     assert len(r.json()["items"]) >= 5
+    for tz in ("Etc/GMT-14", "Etc/GMT+12"):  # UTC+14 and UTC-12: days past what UTC holds
+        http.patch("/api/store", json={"timezone": tz}, headers=store.auth).raise_for_status()
+        for query in ("from=0001-01-01", "to=9999-12-31", "from=0001-01-01&to=9999-12-31"):
+            r = http.get(f"/api/purchases?{query}", headers=store.auth)
+            assert r.status_code == 200 and len(r.json()["items"]) >= 5, (tz, query, r.text)
     r = http.get("/api/purchases?from=yesterday", headers=store.auth)
     assert r.status_code == 422 and r.json()["errors"][0]["path"] == "/from"

@@ -126,6 +126,12 @@ BAD = [
     ("revenue", {"currency": "XXZ"}, "/currency"),
     ("products", {"limit": "0"}, "/limit"),
     ("data-quality", {"interval": "year"}, "/interval"),
+    # days whose buckets or local midnights would fall outside what a date holds
+    ("sources", {"to": "0001-01-01"}, "/to"),
+    ("revenue", {"from": "1899-12-31", "to": "1900-01-05"}, "/from"),
+    ("revenue", {"from": "9999-12-31", "to": "9999-12-31"}, "/to"),
+    ("data-quality", {"from": "9998-12-31", "to": "9999-01-01"}, "/to"),
+    ("carts", {"to": "9999-12-31", "interval": "month"}, "/to"),
 ]
 
 
@@ -137,3 +143,15 @@ def test_report_parameters_are_checked(api: httpx.Client, store: StoreInfo) -> N
         assert body["code"] == "validation_failed"
         assert body["errors"][0]["path"] == pointer
         assert body["validationErrors"][0]["path"] == pointer
+
+
+@pytest.mark.parametrize("interval", ["day", "week", "month"])
+def test_the_first_and_last_days_a_report_covers(
+    api: httpx.Client, store: StoreInfo, interval: str
+) -> None:
+    for params in ({"to": "1900-01-01"}, {"from": "9998-12-01", "to": "9998-12-31"}):
+        for path in ("revenue", "sources", "carts", "data-quality", "products"):
+            r = api.get(
+                f"/api/reports/{path}", params={**params, "interval": interval}, headers=store.auth
+            )
+            assert r.status_code == 200, (path, params, r.text)

@@ -22,12 +22,14 @@ RANGE = (
         "from",
         DAY,
         "First day (YYYY-MM-DD, store time zone); default 29 days before `to` (30 days with "
-        "`to`); at most 3,700 days before `to`, else 422",
+        "`to`); at most 3,700 days before `to`, else 422. Days are from 1900-01-01 to "
+        "9998-12-31, else 422",
     ),
     query(
         "to",
         DAY,
-        "Last day (YYYY-MM-DD, store time zone), not before `from` (else 422); default today",
+        "Last day (YYYY-MM-DD, store time zone), not before `from` (else 422); default today; "
+        "from 1900-01-01 to 9998-12-31, else 422",
     ),
     query("interval", {"enum": ["day", "week", "month"]}),
 )

@@ -4,6 +4,7 @@ products (all, or by a fragment of the id or name), purchases by date range."""
 
 from __future__ import annotations
 
+import contextlib
 from datetime import date, timedelta
 from typing import Any
 from urllib.parse import urlencode
@@ -44,17 +45,18 @@ def day_bounds(tz_name: str, from_: str | None, to_: str | None) -> tuple[int, i
     if not from_ and not to_:
         return None
     tz = zone(tz_name)
+    start, end = -FAR, FAR
     try:
-        start = local_midnight_us(parse_day(from_, "from"), tz) if from_ else -FAR
-        end = FAR
-        if to_:
-            last = parse_day(to_, "to")
-            if last < date.max:
-                end = local_midnight_us(last + timedelta(days=1), tz)
+        first = parse_day(from_, "from") if from_ else None
+        last = parse_day(to_, "to") if to_ else None
     except FieldError as exc:
         raise validation_error([exc]) from None
-    except OverflowError:
-        start = -FAR  # a day before year 1 in UTC: from the beginning
+    if first is not None:
+        with contextlib.suppress(OverflowError):  # before year 1 in UTC: from the beginning
+            start = local_midnight_us(first, tz)
+    if last is not None and last < date.max:
+        with contextlib.suppress(OverflowError):  # after year 9999 in UTC: to the end
+            end = local_midnight_us(last + timedelta(days=1), tz)
     return start, end
 
 

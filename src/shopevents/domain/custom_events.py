@@ -22,7 +22,7 @@ MAX_FIELDS = 100
 MAX_POINTER = 500
 ID_PATTERN = r"^[A-Za-z0-9][A-Za-z0-9_.:-]{0,63}$"
 ALIAS_PATTERN = r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,99}$"
-POINTER_PATTERN = r"^(/([^~]|~[01])*)*$"
+POINTER_PATTERN = r"^(/([^~\x00]|~[01])*)*$"
 """An RFC 6901 JSON pointer, as `parse_pointer` reads it."""
 _ID = re.compile(ID_PATTERN)
 _ALIAS = re.compile(ALIAS_PATTERN)
@@ -48,6 +48,8 @@ def parse_pointer(text: str) -> list[str]:
         return []
     if not text.startswith("/"):
         raise PointerError("a JSON pointer starts with '/' (or is empty, for the whole body)")
+    if "\x00" in text:
+        raise PointerError("a JSON pointer holds no NUL (U+0000) character")
     tokens = []
     for raw in text[1:].split("/"):
         if re.search(r"~(?![01])", raw):

@@ -125,11 +125,23 @@ def _write_new_contacts(conn: Conn) -> None:
         contacts.append(conn, cid, c)
 
 
+def without_nul(value: Any) -> Any:
+    """`value` (contact fields: names, texts, lists and objects of them) with its NUL (U+0000)
+    characters removed, as from every ingested text: PostgreSQL's JSON cannot read them."""
+    if isinstance(value, str):
+        return value.replace("\x00", "") if "\x00" in value else value
+    if isinstance(value, dict):
+        return {without_nul(k): without_nul(v) for k, v in value.items()}
+    if isinstance(value, list):
+        return [without_nul(v) for v in value]
+    return value
+
+
 def _new_contact(
     conn: Conn, store_id: str, email: str | None, now: int, fields: dict[str, Any] | None = None
 ) -> str:
     cid = new_id(now)
-    row = contacts.NewContact(store_id, email, dumps(fields or {}), now, now)
+    row = contacts.NewContact(store_id, email, dumps(without_nul(fields or {})), now, now)
     if conn.in_tx:
         pending = conn.memo_if_any(_NewContacts)
         if pending is None:
@@ -378,7 +390,7 @@ def update_fields(conn: Conn, contact_id: str, fields: dict[str, Any], now: int)
     if not fields:
         return False
     current = contacts.fields_of(conn, contact_id)
-    updated = {**current, **fields}
+    updated = {**current, **without_nul(fields)}
     if updated == current:
         return False
     contacts.set_fields(conn, contact_id, updated, now)

@@ -214,7 +214,7 @@ def excluded_paths(value: Any) -> list[str]:
     for i, item in enumerate(_list(value, "/excludedPaths", "a list of regular expressions")):
         path = f"/excludedPaths/{i}"
         if not isinstance(item, str) or "\x00" in item:
-            raise SettingError(path, "a regular expression", item)
+            raise SettingError(path, "a regular expression without NUL (U+0000)", item)
         rx = item
         try:
             re.compile(rx)

@@ -20,6 +20,9 @@ from shopevents.storage.report_facts import SLOT_US as SLOT_US
 
 INTERVALS = ("hour", "day", "week", "month")
 MAX_DAYS = 3700
+# The days a report can cover: its buckets (weeks, months) and the UTC instants of their
+# local midnights stay within what dates and times can hold.
+FIRST_DAY, LAST_DAY = date(1900, 1, 1), date(9998, 12, 31)
 
 
 @lru_cache(maxsize=64)
@@ -150,6 +153,18 @@ def parse_day(text: str, name: str) -> date:
         ) from None
 
 
+def _within(day: date, name: str) -> date:
+    """`day`, if a report can cover it; else `FieldError` naming the parameter."""
+    if not FIRST_DAY <= day <= LAST_DAY:
+        raise FieldError(
+            f"/{name}",
+            f"Expected a day from {FIRST_DAY} to {LAST_DAY}; received {day}",
+            expected=f"a day from {FIRST_DAY} to {LAST_DAY}",
+            got=str(day),
+        )
+    return day
+
+
 def make_range(
     tz_name: str,
     today: date,
@@ -170,8 +185,12 @@ def make_range(
             expected=f"one of {', '.join(allowed)}",
             got=interval,
         )
-    end = parse_day(last, "to") if last else today
-    start = parse_day(first, "from") if first else end - timedelta(days=default_days - 1)
+    end = _within(parse_day(last, "to") if last else today, "to")
+    start = (
+        _within(parse_day(first, "from"), "from")
+        if first
+        else max(FIRST_DAY, end - timedelta(days=default_days - 1))
+    )
     if start > end:
         raise FieldError("/from", f"{start} is after `to` ({end})")
     if (end - start).days + 1 > MAX_DAYS:

@@ -44,7 +44,7 @@ Domain = Annotated[
         }
     ),
 ]
-Regex = Annotated[str, Meta(extra_json_schema={"format": "regex"})]
+Regex = Annotated[str, Meta(pattern=r"^[^\x00]*$", extra_json_schema={"format": "regex"})]
 
 
 class StorePatch(Body, forbid_unknown_fields=True):
