@@ -1,6 +1,6 @@
 """No input makes the ingest endpoint answer 500 or crash (product.md §2).
 
-Hypothesis generates envelopes and events over real HTTP on both backends: valid-ish events of
+Hypothesis generates envelopes and events, each sent over real HTTP to a server on every backend: valid-ish events of
 every type (each field either plausible or garbage, drawn from the models themselves, with
 purchase, cart, tracker and e-mail ids from small pools so duplicates, conflicts, carts and
 merges happen), garbage of every JSON shape, huge numbers, unicode (NUL included), deep
@@ -10,6 +10,7 @@ documented body, and a 200 accounts for every event with documented codes.
 
 from __future__ import annotations
 
+import contextlib
 import gzip
 import json
 import os
@@ -68,12 +69,10 @@ class Target:
     open_store_id: str
 
 
-@pytest.fixture(scope="module", params=BACKENDS)
-def target(
-    request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory
-) -> Iterator[Target]:
+@contextlib.contextmanager
+def _serve(backend: str, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Target]:
     name = None
-    if request.param == "sqlite":
+    if backend == "sqlite":
         url = f"sqlite:///{tmp_path_factory.mktemp('fuzz') / 'f.db'}"
     else:
         name = create_pg_database()
@@ -94,6 +93,19 @@ def target(
         live.stop()
         if name:
             drop_pg_database(name)
+
+
+@pytest.fixture(scope="module")
+def targets(tmp_path_factory: pytest.TempPathFactory) -> Iterator[list[Target]]:
+    """A live server on each backend: the properties send each case they draw to every one
+    (drawing a case costs more than sending it)."""
+    with contextlib.ExitStack() as stack:
+        yield [stack.enter_context(_serve(b, tmp_path_factory)) for b in BACKENDS]
+
+
+@pytest.fixture(params=BACKENDS)
+def target(request: pytest.FixtureRequest, targets: list[Target]) -> Target:
+    return targets[BACKENDS.index(request.param)]
 
 
 # --- strategies ---------------------------------------------------------------------------
@@ -268,8 +280,9 @@ def send(t: Target, body: bytes, store_id: str | None = None, **headers: str) ->
 @pytest.mark.slow
 @FUZZ
 @given(envelope=envelopes)
-def test_envelopes_never_500(target: Target, envelope: dict[str, Any]) -> None:
-    check(send(target, json.dumps(envelope).encode()), envelope)
+def test_envelopes_never_500(targets: list[Target], envelope: dict[str, Any]) -> None:
+    for target in targets:
+        check(send(target, json.dumps(envelope).encode()), envelope)
 
 
 @pytest.mark.slow
@@ -282,21 +295,23 @@ def test_envelopes_never_500(target: Target, envelope: dict[str, Any]) -> None:
     cart=st.none() | struct(m.Cart),
 )
 def test_valid_ish_events_of_every_type_never_500(
-    target: Target, evs: list[dict[str, Any]], info: Any, cart: Any
+    targets: list[Target], evs: list[dict[str, Any]], info: Any, cart: Any
 ) -> None:
     envelope: dict[str, Any] = {"events": evs}
     if info is not None:
         envelope["entityInfo"] = info
     if cart is not None:
         envelope["cart"] = cart
-    check(send(target, json.dumps(envelope).encode(), target.store_id), envelope)
+    for target in targets:
+        check(send(target, json.dumps(envelope).encode(), target.store_id), envelope)
 
 
 @pytest.mark.slow
 @settings(FUZZ, max_examples=max(1, EXAMPLES * 60 // 120))
 @given(raw=st.binary(max_size=300) | json_values.map(lambda v: json.dumps(v).encode()))
-def test_garbage_bodies_never_500(target: Target, raw: bytes) -> None:
-    check(send(target, raw))
+def test_garbage_bodies_never_500(targets: list[Target], raw: bytes) -> None:
+    for target in targets:
+        check(send(target, raw))
 
 
 @pytest.mark.slow
@@ -305,12 +320,13 @@ def test_garbage_bodies_never_500(target: Target, raw: bytes) -> None:
     envelope=envelopes, cut=st.integers(0, 400), flip=st.integers(0, 400), byte=st.integers(0, 255)
 )
 def test_broken_json_never_500(
-    target: Target, envelope: Any, cut: int, flip: int, byte: int
+    targets: list[Target], envelope: Any, cut: int, flip: int, byte: int
 ) -> None:
     body = bytearray(json.dumps(envelope).encode())
     if body and flip < len(body):
         body[flip] = byte
-    check(send(target, bytes(body[: max(cut, len(body) // 2)])))
+    for target in targets:
+        check(send(target, bytes(body[: max(cut, len(body) // 2)])))
 
 
 @pytest.mark.slow
@@ -320,7 +336,7 @@ def test_broken_json_never_500(
     opener=st.sampled_from("[{"),
     where=st.sampled_from(["payload", "top", "event", "cart"]),
 )
-def test_deep_nesting_never_500(target: Target, depth: int, opener: str, where: str) -> None:
+def test_deep_nesting_never_500(targets: list[Target], depth: int, opener: str, where: str) -> None:
     nested = deep(depth, opener)
     body = {
         "payload": '{"events":[{"type":"custom","eventId":"e","payload":{"x":%s}}]}',
@@ -328,13 +344,14 @@ def test_deep_nesting_never_500(target: Target, depth: int, opener: str, where: 
         "event": '{"events":[%s]}',
         "cart": '{"cart":{"cartId":"c","totalQuantity":0,"totalPrice":0,"products":[%s]}}',
     }[where] % nested
-    check(send(target, body.encode()))
+    for target in targets:
+        check(send(target, body.encode()))
 
 
 @pytest.mark.slow
 @settings(FUZZ, max_examples=max(1, EXAMPLES * 40 // 120))
 @given(envelope=envelopes, mode=st.sampled_from(["gzip", "bad", "truncated", "x-gzip", "identity"]))
-def test_gzip_bodies_never_500(target: Target, envelope: Any, mode: str) -> None:
+def test_gzip_bodies_never_500(targets: list[Target], envelope: Any, mode: str) -> None:
     raw = json.dumps(envelope).encode()
     body = {
         "gzip": gzip.compress(raw),
@@ -343,11 +360,12 @@ def test_gzip_bodies_never_500(target: Target, envelope: Any, mode: str) -> None
         "truncated": gzip.compress(raw)[:-4],
         "identity": raw,
     }[mode]
-    r = send(target, body, **{"Content-Encoding": "gzip" if mode != "x-gzip" else "x-gzip"})
-    check(r, envelope if mode in ("gzip", "x-gzip") else None)
-    if mode in ("gzip", "x-gzip"):
-        plain = send(target, raw)
-        assert r.status_code == plain.status_code
+    for target in targets:
+        r = send(target, body, **{"Content-Encoding": "gzip" if mode != "x-gzip" else "x-gzip"})
+        check(r, envelope if mode in ("gzip", "x-gzip") else None)
+        if mode in ("gzip", "x-gzip"):
+            plain = send(target, raw)
+            assert r.status_code == plain.status_code
 
 
 header_text = st.text(st.characters(min_codepoint=0x20, max_codepoint=0x7E), max_size=60).map(
@@ -365,27 +383,31 @@ header_text = st.text(st.characters(min_codepoint=0x20, max_codepoint=0x7E), max
     ctype=header_text,
     method_open=st.booleans(),
 )
-def test_headers_never_500(target: Target, origin: str, ctype: str, method_open: bool) -> None:
-    store = target.open_store_id if method_open else target.store_id
-    r = target.http.post(
-        ingest_path(store),
-        content=b'{"events":[{"type":"page-visit"}]}',
-        headers={"Origin": origin, "Content-Type": ctype},
-    )
-    check(r)
-    pre = target.http.options(
-        ingest_path(store), headers={"Origin": origin, "Access-Control-Request-Method": "POST"}
-    )
-    assert pre.status_code in {204, 403}, pre.text
+def test_headers_never_500(
+    targets: list[Target], origin: str, ctype: str, method_open: bool
+) -> None:
+    for target in targets:
+        store = target.open_store_id if method_open else target.store_id
+        r = target.http.post(
+            ingest_path(store),
+            content=b'{"events":[{"type":"page-visit"}]}',
+            headers={"Origin": origin, "Content-Type": ctype},
+        )
+        check(r)
+        pre = target.http.options(
+            ingest_path(store), headers={"Origin": origin, "Access-Control-Request-Method": "POST"}
+        )
+        assert pre.status_code in {204, 403}, pre.text
 
 
 @pytest.mark.slow
 @settings(FUZZ, max_examples=max(1, EXAMPLES * 40 // 120))
 @given(store_id=st.text(st.characters(codec="utf-8"), max_size=80))
-def test_any_store_id_never_500(target: Target, store_id: str) -> None:
+def test_any_store_id_never_500(targets: list[Target], store_id: str) -> None:
     path = "/integration-type/system/scrippet-notification/" + quote(store_id, safe="")
-    r = target.http.post(path, content=b"{}")
-    assert r.status_code in {200, 307, 403, 404, 405}, r.text  # 307: an empty id
+    for target in targets:
+        r = target.http.post(path, content=b"{}")
+        assert r.status_code in {200, 307, 403, 404, 405}, r.text  # 307: an empty id
 
 
 def test_many_purchases_of_the_same_contact_never_overflow(target: Target) -> None:
