@@ -8,7 +8,9 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 PY=${PYTHON:-python3}
 # uv (itself from PyPI) makes the venv and installs the same packages as pip in a few seconds
-# instead of ~25, compiled as pip compiles them; pip does it when uv cannot be had or fails.
+# instead of ~25; pip does it when uv cannot be had or fails. uv leaves the packages'
+# modules to be compiled on first import: only those in use are (the test command compiles
+# the tests' at once, while the linters run), not every module of every package.
 uv=""
 uv_tried=0
 uv_dir=""
@@ -43,7 +45,7 @@ make_venv() {
 }
 pip_install() {
   if find_uv \
-    && "$uv" pip install -q --compile-bytecode --python .venv/bin/python "$@" > .venv/pip.log 2>&1
+    && "$uv" pip install -q --python .venv/bin/python "$@" > .venv/pip.log 2>&1
   then
     return
   fi
