@@ -139,6 +139,11 @@ def test_nul_in_ingest_forms_and_bodies_is_never_a_500(web: httpx.Client, store:
             for method in ("POST", "PATCH"):
                 r = web.request(method, path, json={field: NUL}, headers=store.auth)
                 answers.append((f"{method} {path} {field}", r.status_code))
+    adjustments = {"cancellation": {"reason": NUL}, "refunds": {"refundId": "r", "amount": 1}}
+    for kind, body in adjustments.items():
+        body["reason"] = NUL
+        r = web.post(f"/api/purchases/purchase-id/P1/{kind}", json=body, headers=store.auth)
+        answers.append((kind, r.status_code))
     assert [a for a in answers if a[1] >= 500] == []
     r = web.post(s + "/keys", data={"csrf": csrf, "name": NUL})
     assert r.status_code == 200 and "ab" in r.text

@@ -42,10 +42,12 @@ def _when(obj: dict[str, Any], key: str, now: int) -> int:
 
 
 def _reason(obj: dict[str, Any]) -> str | None:
+    """The reason as kept: without NUL (U+0000), as every ingested text, cut to 1,000
+    characters."""
     value = obj.get("reason")
     if value is not None and not isinstance(value, str):
         raise invalid("/reason", "Expected a text")
-    return value[:1000] if value else None
+    return value.replace("\x00", "")[:1000] or None if value else None
 
 
 def parse_refund(obj: Any, purchase_id: str, now: int) -> adjustments.Adjustment:
