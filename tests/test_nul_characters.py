@@ -19,6 +19,7 @@ from shopevents.config import Settings
 from shopevents.storage.database import Database
 from tests.conftest import StoreInfo
 from tests.dashboard.support import dashboard_client, login
+from tests.segment.conftest import add_write_key
 
 NUL = "a\x00b"
 PARAMS = ["q", "state", "code", "status", "groupBy", "store", "section", "next", "page",
@@ -155,3 +156,25 @@ def test_nul_in_ingest_forms_and_bodies_is_never_a_500(web: httpx.Client, store:
     ):
         r = web.post("/api/custom-event-types", json=body, headers=store.auth)
         assert r.status_code == 422 and r.json()["errors"][0]["path"] == where, r.text
+
+
+def test_nul_in_segment_messages_is_removed(
+    web: httpx.Client, store: StoreInfo, db: Database
+) -> None:
+    key = add_write_key(db, store.id)
+    line = {"product_id": "p" + NUL, "name": NUL, "price": 1, "quantity": 1}
+    messages = [
+        {"type": "track", "event": "Product Added", "properties": {**line, "cart_id": "c" + NUL}},
+        {"type": "track", "event": NUL, "properties": {NUL: NUL}},
+        {"type": "identify", "traits": {"email": "ann@example.com", "tier" + NUL: NUL}},
+        {"type": "page", "name": NUL, "properties": {"url": "https://shop.example/" + NUL}},
+        {"type": "alias", "previousId": "u" + NUL},
+    ]
+    for message in messages:
+        sent = {**message, "userId": "u" + NUL, "messageId": NUL, "writeKey": key}
+        r = web.post(f"/v1/{message['type']}", json=sent)
+        assert r.status_code == 200, (message, r.text)
+    r = web.post("/v1/batch", json={"batch": messages, "writeKey": key, "context": {NUL: NUL}})
+    assert r.status_code == 200, r.text
+    carts = web.get("/api/carts", headers=store.auth).json()["items"]
+    assert [c["cartId"] for c in carts] == ["cab"]

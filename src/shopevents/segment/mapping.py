@@ -30,7 +30,10 @@ ORDER_CANCELLED = "Order Cancelled"
 
 
 def text_of(v: Any) -> str | None:
-    """A non-blank text or a number as text; anything else None."""
+    """A non-blank text (without NUL, U+0000, as every ingested text) or a number as text;
+    anything else None."""
+    if isinstance(v, str) and "\x00" in v:
+        v = v.replace("\x00", "")
     if isinstance(v, str) and v.strip():
         return v
     if isinstance(v, int | Decimal) and not isinstance(v, bool):
