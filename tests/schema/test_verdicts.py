@@ -176,6 +176,12 @@ def test_nul_is_removed_from_texts_with_a_warning() -> None:
     assert (v.status, v.error["code"]) == ("rejected", "empty_value")
     v = event({"type": "bad\u0000type"})
     assert v.type == "bad\ufffdtype" and v.error["code"] == "unknown_type"
+    product = {"productId": "p", "name": "n", "productDetailUrl": "/p", "unitPrice": 1}
+    v = event({"type": "product-visited", "product": {**product, "tags": ["a", "b\u0000"]}})
+    assert v.value[0].product.tags == ["a", "b"]
+    assert [(w["code"], w["path"]) for w in v.warnings if w["code"] == "normalized_value"] == [
+        ("normalized_value", "/events/0/product/tags/1")
+    ]
 
 
 def test_index_is_in_every_pointer() -> None:

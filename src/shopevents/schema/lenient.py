@@ -177,6 +177,17 @@ def normalize(obj: dict[str, Any], cls: type, ptr: str, warnings: list[dict[str,
                         "coerced_text", here, f"The text {shown(value)} was read as a list of one"
                     )
                 )
+            elif isinstance(item, mi.StrType) and isinstance(value, list):
+                for i, v in enumerate(value):
+                    if isinstance(v, str) and "\x00" in v:
+                        value[i] = v.replace("\x00", "")
+                        warnings.append(
+                            issue(
+                                "normalized_value",
+                                f"{here}/{i}",
+                                f"NUL characters (U+0000) were removed from {shown(v)}",
+                            )
+                        )
 
 
 def drop_unreadable(value: Any, ptr: str, warnings: list[dict[str, str]]) -> None:
