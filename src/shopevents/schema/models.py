@@ -40,7 +40,9 @@ DateText = Annotated[
     Meta(
         extra_json_schema={
             "format": "date-time",
-            "description": "ISO 8601, read leniently: `T` or a space, `Z`, `+hh:mm` or `+hhmm`, optional fraction",
+            "description": "ISO 8601, read leniently: `T` or a space, `Z`, `+hh:mm` or `+hhmm`, "
+            "optional fraction; an instant from 0001-01-01T00:00:00Z to 9999-12-31T23:59:59Z "
+            "once in UTC",
         }
     ),
 ]
