@@ -47,7 +47,9 @@ def _reason(obj: dict[str, Any]) -> str | None:
     value = obj.get("reason")
     if value is not None and not isinstance(value, str):
         raise invalid("/reason", "Expected a text")
-    return value.replace("\x00", "")[:1000] or None if value else None
+    if not value:
+        return None
+    return value.replace("\x00", "")[:1000] or None
 
 
 def parse_refund(obj: Any, purchase_id: str, now: int) -> adjustments.Adjustment:
