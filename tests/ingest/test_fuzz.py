@@ -1,11 +1,12 @@
 """No input makes the ingest endpoint answer 500 or crash (product.md §2).
 
-Hypothesis generates envelopes and events, each sent over real HTTP to a server on every backend: valid-ish events of
-every type (each field either plausible or garbage, drawn from the models themselves, with
-purchase, cart, tracker and e-mail ids from small pools so duplicates, conflicts, carts and
-merges happen), garbage of every JSON shape, huge numbers, unicode (NUL included), deep
-nesting, broken and gzip bodies, odd headers. Every answer is one of 200/400/403/413 with the
-documented body, and a 200 accounts for every event with documented codes.
+Hypothesis generates envelopes and events, each sent over real HTTP to a server on every
+backend: valid-ish events of every type (each field either plausible or garbage, drawn from
+the models themselves, with purchase, cart, tracker and e-mail ids from small pools so
+duplicates, conflicts, carts and merges happen), garbage of every JSON shape, huge numbers,
+unicode (NUL included), deep nesting, broken and gzip bodies, odd headers. Every answer is
+one of 200/400/403/413 with the documented body, and a 200 accounts for every event with
+documented codes.
 """
 
 from __future__ import annotations
