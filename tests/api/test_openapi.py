@@ -338,6 +338,18 @@ def test_a_date_past_what_utc_holds_is_refused_as_documented(served: Served, whe
     assert r.status_code == 422 and r.json()["errors"][0]["path"] == "/purchaseDate", r.text
 
 
+def test_an_id_of_nothing_but_nul_is_documented_as_refused(served: Served) -> None:
+    """NULs are removed from a text: an id that held nothing else is empty, and refused."""
+    schema = body_schema(served.doc, "/api/purchases/", "post")["properties"]["purchaseId"]
+    assert re.search(schema["pattern"], "\x00\x00") is None
+    assert re.search(schema["pattern"], "a\x00") is not None
+    body = {"purchaseId": "\x00", "totalQuantity": 0, "totalPrice": 0, "products": []}
+    r = served.http.post("/api/purchases/", json=body, headers=served.store.auth)
+    assert r.status_code == 422 and r.json()["errors"][0]["path"] == "/purchaseId", r.text
+    prop = body_schema(served.doc, "/api/custom-events/alias/{alias}", "post")["properties"]
+    assert re.search(prop["requestId"]["pattern"], "a\x00") is None
+
+
 @pytest.mark.parametrize("field", ["name", "domains", "excludedPaths"])
 def test_store_texts_documented_without_nul(served: Served, field: str) -> None:
     prop = body_schema(served.doc, "/api/store", "patch")["properties"][field]

@@ -31,7 +31,15 @@ NonEmpty = Annotated[str, Meta(min_length=1)]
 MAX_ID_LENGTH = 500
 """Longest product, purchase or cart id read: storage indexes them (PostgreSQL's index
 entries hold at most 2,704 bytes)."""
-Id = Annotated[str, Meta(min_length=1, max_length=MAX_ID_LENGTH)]
+Id = Annotated[
+    str,
+    Meta(
+        min_length=1,
+        max_length=MAX_ID_LENGTH,
+        # NULs are removed from a text (normalized_value): an id must hold something else
+        extra_json_schema={"pattern": "[^\\x00]"},
+    ),
+]
 
 # Text fields the verdicts check beyond their type; the annotations only document it in the
 # JSON Schema (and the OpenAPI document), decoding is unchanged.

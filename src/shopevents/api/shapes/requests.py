@@ -135,7 +135,9 @@ class CustomEventBody(Body):
     email: str | UnsetType = UNSET
     payload: dict[str, Any] | UnsetType = UNSET
     createContact: bool = True
-    requestId: Annotated[str, Meta(min_length=1, max_length=128)] | UnsetType = UNSET
+    requestId: (
+        Annotated[str, Meta(min_length=1, max_length=128, pattern=r"^[^\x00]*$")] | UnsetType
+    ) = UNSET
 
 
 class RetentionPatch(Body):
