@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import itertools
 import threading
 from typing import Any
 
@@ -152,7 +153,12 @@ def test_with_a_background_checkpointer_the_writer_waits_for_its_pass(tmp_path: 
         committer.close()
         checkpointer.stop()
     assert checkpointer.passes >= 2
-    assert max(sizes) < 2 << 20
+    # The log started again (its file cut back) several times, and never held more than half
+    # of the 8 MB that went through it. How far it grows before a pass ends depends on how soon
+    # the checkpointer's thread runs, which a loaded machine delays.
+    restarts = sum(1 for before, after in itertools.pairwise(sizes) if after < before)
+    assert restarts >= 2, sizes
+    assert max(sizes) < 4 << 20
     with db.reader() as c:
         assert c.scalar("SELECT COUNT(*) FROM users") == 400
     db.close()
