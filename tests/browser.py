@@ -7,6 +7,7 @@ name to 127.0.0.1), so the client script runs cross-origin, as on a real shop.
 
 from __future__ import annotations
 
+import asyncio
 import json
 import os
 import socket
@@ -322,21 +323,70 @@ def html_page(snippet: str, body: str = "", title: str = "Test shop page") -> st
 # --- the browser ---------------------------------------------------------------------------
 
 
+class Chromium:
+    """The worker's Playwright driver and Chromium, started for its first browser test module
+    and kept until the worker ends (starting them costs about half a second of CPU).
+
+    Playwright's sync API runs its event loop in a greenlet of this thread, which it marks as
+    the thread's running loop, and asyncio.run() refuses to start while a loop is marked so:
+    between browser modules the mark is taken away (`park`), so other modules' tests can call
+    asyncio.run(), and it is put back before Playwright is used again (its loop's tasks need
+    it)."""
+
+    def __init__(self) -> None:
+        self.playwright: Any = None
+        self.browser: Any = None
+        self.parked: asyncio.AbstractEventLoop | None = None
+
+    def open(self) -> Any:
+        if self.parked is not None:
+            asyncio.events._set_running_loop(self.parked)
+            self.parked = None
+        if self.browser is None or not self.browser.is_connected():
+            from playwright.sync_api import sync_playwright
+
+            if self.playwright is None:
+                self.playwright = sync_playwright().start()
+            self.browser = self.playwright.chromium.launch(
+                executable_path=CHROMIUM, args=CHROMIUM_ARGS
+            )
+        return self.browser
+
+    def park(self) -> None:
+        self.parked = self.parked or asyncio.events._get_running_loop()
+        asyncio.events._set_running_loop(None)
+
+    def close(self) -> None:
+        if self.parked is not None:
+            asyncio.events._set_running_loop(self.parked)
+            self.parked = None
+        try:
+            if self.browser is not None:
+                self.browser.close()
+            if self.playwright is not None:
+                self.playwright.stop()
+        finally:
+            asyncio.events._set_running_loop(None)
+
+
+@pytest.fixture(scope="session")
+def chromium() -> Iterator[Chromium]:
+    """Not started until a module asks for `browser`."""
+    kept = Chromium()
+    yield kept
+    kept.close()
+
+
 @pytest.fixture(scope="module")
-def browser() -> Iterator[Any]:
-    """Chromium for one test module. Playwright's sync API keeps an event loop running while
-    it is open, so it must be closed before other modules' tests call asyncio.run()."""
+def browser(chromium: Chromium) -> Iterator[Any]:
+    """Chromium, for the tests of one module (the worker's, see `Chromium`)."""
     if not Path(CHROMIUM).exists():
         message = f"Chromium not found at {CHROMIUM} (apt-get install -y chromium-headless-shell)"
         if os.environ.get("CI"):
             pytest.fail(message)
         pytest.skip(message)
-    from playwright.sync_api import sync_playwright
-
-    with sync_playwright() as pw:
-        b = pw.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
-        yield b
-        b.close()
+    yield chromium.open()
+    chromium.park()
 
 
 class IngestLog:

@@ -4,7 +4,9 @@ on the local PostgreSQL; a live server runs the real app over real HTTP in a thr
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import fcntl
+import itertools
 import os
 import shutil
 import socket
@@ -83,19 +85,46 @@ def _create_database(admin: psycopg.Connection[Any], name: str) -> None:
 
 
 def create_pg_database(migrated: bool = False) -> str:
-    """A new PostgreSQL database of its own (migrated if asked); give it back with
-    drop_pg_database."""
-    name = f"t_{uuid.uuid4().hex[:12]}"
-    with _admin() as admin:
-        _create_database(admin, name)
-    if migrated:
-        database = Database(pg_url_for(name))
-        database.migrate()
-        database.close()
-    return name
+    """A PostgreSQL database of the caller's own, as a new one is (migrated if asked); give it
+    back with drop_pg_database. It is one of this worker's reused databases (see
+    ReusedPgDatabase), or a new one while every one of them is lent out."""
+    free = _free.setdefault(migrated, [])
+    reused = free.pop() if free else ReusedPgDatabase(migrated)
+    reused.acquire()
+    _lent[reused.name] = reused
+    return reused.name
 
 
 def drop_pg_database(name: str) -> None:
+    """Gives back a database from create_pg_database (its connections are ended), or drops
+    one made otherwise."""
+    reused = _lent.pop(name, None)
+    if reused is not None:
+        reused.release()
+        _free[reused.migrated].append(reused)
+        return
+    _drop_database(name)
+
+
+@contextlib.contextmanager
+def migrated_database_url(backend: str, directory: Path) -> Iterator[str]:
+    """A migrated database of the caller's own on `backend` (SQLite: a file in `directory`),
+    given back afterwards."""
+    if backend == "sqlite":
+        url = f"sqlite:///{directory / 'test.db'}"
+        database = Database(url)
+        database.migrate()
+        database.close()
+        yield url
+        return
+    name = create_pg_database(migrated=True)
+    try:
+        yield pg_url_for(name)
+    finally:
+        drop_pg_database(name)
+
+
+def _drop_database(name: str) -> None:
     with _admin() as admin:
         admin.execute(
             "SELECT pg_terminate_backend(pid) FROM pg_stat_activity "
@@ -229,7 +258,7 @@ class ReusedPgDatabase:
         self.migrated = migrated
         self.admin: psycopg.Connection[Any] | None = None
         self.conn: psycopg.Connection[Any] | None = None
-        self.name = f"t_{WORKER}_{RUN}_{'m' if migrated else 'e'}"
+        self.name = f"t_{WORKER}_{RUN}_{'m' if migrated else 'e'}{next(_numbers)}"
         self.expected: str | None = None
         self.exists = False
         self.used = False
@@ -338,11 +367,15 @@ class ReusedPgDatabase:
             self.admin.close()
             self.admin = None
         if self.exists:
-            drop_pg_database(self.name)
+            _drop_database(self.name)
             self.exists = False
 
 
-_reused: dict[bool, ReusedPgDatabase] = {}
+# This worker's reused databases, by whether they are migrated: free ones, and those lent out
+# (by name).
+_free: dict[bool, list[ReusedPgDatabase]] = {}
+_lent: dict[str, ReusedPgDatabase] = {}
+_numbers = itertools.count()
 
 
 @pytest.fixture(scope="session", autouse=True)
@@ -379,7 +412,7 @@ def _one_tls_context() -> Iterator[None]:
 @pytest.fixture(scope="session", autouse=True)
 def _drop_reused_databases() -> Iterator[None]:
     yield
-    for reused in _reused.values():
+    for reused in [*_lent.values(), *(r for free in _free.values() for r in free)]:
         reused.drop()
 
 
@@ -437,13 +470,11 @@ def db_url(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[str]:
     if request.param == "sqlite":
         yield f"sqlite:///{tmp_path / 'test.db'}"
         return
-    migrated = "db" in request.fixturenames or request.param == "cluster"
-    reused = _reused.setdefault(migrated, ReusedPgDatabase(migrated))
-    url = reused.acquire()
+    name = create_pg_database("db" in request.fixturenames or request.param == "cluster")
     try:
-        yield url
+        yield pg_url_for(name)
     finally:
-        reused.release()
+        drop_pg_database(name)
 
 
 def pytest_configure(config: pytest.Config) -> None:

@@ -276,7 +276,9 @@ class ClusterSession:
         return self
 
     async def _connect(self) -> None:
-        self.nc = await connect(self.nats.urls, name="tests")
+        # The cluster is up; a loaded machine may take longer than connect()'s default first
+        # attempt to finish the handshake.
+        self.nc = await connect(self.nats.urls, name="tests", first_wait=API_SECONDS)
         # Creating a replicated stream or consumer elects a Raft leader: seconds on a loaded
         # machine, past nats-py's 5 s default.
         self.js = self.nc.jetstream(timeout=API_SECONDS)

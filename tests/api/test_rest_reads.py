@@ -3,54 +3,30 @@ field; products; purchases by date range; keyset cursors stable under inserts.""
 
 from __future__ import annotations
 
-import contextlib
 import time
-import uuid
 from collections.abc import Iterator
-from pathlib import Path
 from typing import Any
 
 import httpx
-import psycopg
 import pytest
 
 from shopevents.clock import SystemClock
 from shopevents.config import Settings, WorkerSettings
 from shopevents.storage.database import Database
-from tests.conftest import BACKENDS, PG_URL, LiveServer, StoreInfo, make_store, pg_url_for
-
-
-@contextlib.contextmanager
-def database_url(backend: str, directory: Path) -> Iterator[str]:
-    """A migrated database of its own on `backend`, dropped afterwards."""
-    name = None
-    if backend == "sqlite":
-        url = f"sqlite:///{directory / 'test.db'}"
-    else:
-        name = f"t_{uuid.uuid4().hex[:12]}"
-        with psycopg.connect(PG_URL, autocommit=True) as admin:
-            admin.execute(f"CREATE DATABASE {name}")
-        url = pg_url_for(name)
-    database = Database(url)
-    database.migrate()
-    database.close()
-    try:
-        yield url
-    finally:
-        if name:
-            with psycopg.connect(PG_URL, autocommit=True) as admin:
-                admin.execute(
-                    "SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE datname = %s",
-                    (name,),
-                )
-                admin.execute(f"DROP DATABASE IF EXISTS {name}")
+from tests.conftest import (
+    BACKENDS,
+    LiveServer,
+    StoreInfo,
+    make_store,
+    migrated_database_url,
+)
 
 
 @pytest.fixture(scope="module", params=BACKENDS)
 def api(
     request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory
 ) -> Iterator[tuple[httpx.Client, Database]]:
-    with database_url(request.param, tmp_path_factory.mktemp("reads")) as url:
+    with migrated_database_url(request.param, tmp_path_factory.mktemp("reads")) as url:
         db = Database(url)
         live = LiveServer(Settings(worker=WorkerSettings(enabled=False)), db, SystemClock()).start()
         try:

@@ -4,18 +4,15 @@ undone whole when a transaction fails; exports streamed with the CLI's rows, cur
 
 from __future__ import annotations
 
-import contextlib
 import csv
 import io
 import json
 import time
-import uuid
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
 import httpx
-import psycopg
 import pytest
 from click.testing import CliRunner
 
@@ -25,34 +22,14 @@ from shopevents.config import Settings, WorkerSettings
 from shopevents.domain import import_checks, import_files, import_plan, import_undo
 from shopevents.errors import StorageUnavailable
 from shopevents.storage.database import Database
-from tests.conftest import BACKENDS, PG_URL, LiveServer, StoreInfo, make_store, pg_url_for
+from tests.conftest import (
+    BACKENDS,
+    LiveServer,
+    StoreInfo,
+    make_store,
+    migrated_database_url,
+)
 from tests.dashboard.support import add_user, login
-
-
-@contextlib.contextmanager
-def database_url(backend: str, directory: Path) -> Iterator[str]:
-    """A migrated database of its own on `backend`, dropped afterwards."""
-    name = None
-    if backend == "sqlite":
-        url = f"sqlite:///{directory / 'test.db'}"
-    else:
-        name = f"t_{uuid.uuid4().hex[:12]}"
-        with psycopg.connect(PG_URL, autocommit=True) as admin:
-            admin.execute(f"CREATE DATABASE {name}")
-        url = pg_url_for(name)
-    database = Database(url)
-    database.migrate()
-    database.close()
-    try:
-        yield url
-    finally:
-        if name:
-            with psycopg.connect(PG_URL, autocommit=True) as admin:
-                admin.execute(
-                    "SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE datname = %s",
-                    (name,),
-                )
-                admin.execute(f"DROP DATABASE IF EXISTS {name}")
 
 
 class Env:
@@ -74,7 +51,7 @@ class Env:
 
 @pytest.fixture(scope="module", params=BACKENDS)
 def env(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Env]:
-    with database_url(request.param, tmp_path_factory.mktemp("bulk")) as url:
+    with migrated_database_url(request.param, tmp_path_factory.mktemp("bulk")) as url:
         db = Database(url)
         live = LiveServer(Settings(worker=WorkerSettings(enabled=False)), db, SystemClock()).start()
         try:

@@ -9,6 +9,7 @@ from collections.abc import Iterator
 from functools import partial
 from http.server import SimpleHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -74,10 +75,8 @@ def site(tmp_path: Path) -> Iterator[tuple[str, Path]]:
 
 
 def test_analytics_next_in_chromium(
-    server: LiveServer, db: Database, seg: SegmentStore, site: tuple[str, Path]
+    server: LiveServer, db: Database, seg: SegmentStore, site: tuple[str, Path], page: Any
 ) -> None:
-    from playwright.sync_api import sync_playwright
-
     base, root = site
     settings = {
         "writeKey": seg.write_key,
@@ -90,20 +89,7 @@ def test_analytics_next_in_chromium(
     (root / "lamp.html").write_text(
         PAGE % {"settings": json.dumps(settings), "lamp": json.dumps(LAMP), "mug": json.dumps(MUG)}
     )
-    with sync_playwright() as pw:
-        browser = pw.chromium.launch(
-            executable_path=CHROMIUM,
-            args=[
-                "--no-sandbox",
-                "--disable-gpu",
-                "--host-resolver-rules=MAP shop.test 127.0.0.1",
-            ],
-        )
-        try:
-            page = browser.new_page()
-            page.goto(f"{base}/lamp.html")
-            assert page.evaluate("window.done") == "sent"
-        finally:
-            browser.close()
+    page.goto(f"{base}/lamp.html")
+    assert page.evaluate("window.done") == "sent"
     out = check_session(db, seg.store.id, "fay@example.com", "ORD-WEB-1")
     assert json.loads(out["contact"][4])["_name"] == "Ana"
