@@ -531,9 +531,11 @@ def sqlite_template(tmp_path_factory: pytest.TempPathFactory) -> Path:
 def db(db_url: str, sqlite_template: Path) -> Iterator[Database]:
     if db_url.startswith("sqlite:///"):  # a copy of a migrated file: the same as migrating
         shutil.copyfile(sqlite_template, db_url.removeprefix("sqlite:///"))
-    database = Database(db_url)
-    if database.pending_migrations():  # a reused PostgreSQL database is migrated already
-        database.migrate()
+        database = Database(db_url)
+    else:  # a reused PostgreSQL database is migrated already, unless `db` was asked for late
+        database = Database(db_url)
+        if database.pending_migrations():
+            database.migrate()
     yield database
     database.close()
 
