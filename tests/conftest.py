@@ -580,6 +580,53 @@ def free_port() -> int:
         return int(s.getsockname()[1])
 
 
+class PromptServer(uvicorn.Server):
+    """uvicorn's server, stopped as soon as `stop` is called. uvicorn itself looks at
+    `should_exit` every 0.1 s, then waits 0.1 s more before it waits for the connections to
+    close; a run starts and stops hundreds of servers, and the waits added up to over a
+    minute of its tests' time. Here the main loop wakes when asked, and the shutdown (the same
+    steps, in the same order) looks at the connections and tasks every few milliseconds."""
+
+    def __init__(self, config: uvicorn.Config) -> None:
+        super().__init__(config)
+        self._loop: asyncio.AbstractEventLoop | None = None
+        self._exit: asyncio.Event | None = None
+
+    async def main_loop(self) -> None:
+        self._loop, self._exit = asyncio.get_running_loop(), asyncio.Event()
+        counter = 0
+        while not await self.on_tick(counter):  # on_tick also updates the Date header
+            counter = (counter + 1) % 864000
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(self._exit.wait(), 0.1)
+
+    def stop(self) -> None:
+        """Asks the server to stop (from any thread)."""
+        self.should_exit = True
+        if self._loop is not None and self._exit is not None:
+            with contextlib.suppress(RuntimeError):  # its loop has ended already
+                self._loop.call_soon_threadsafe(self._exit.set)
+
+    async def shutdown(self, sockets: list[socket.socket] | None = None) -> None:
+        for server in self.servers:
+            server.close()
+        for sock in sockets or []:
+            sock.close()
+        for connection in list(self.server_state.connections):
+            connection.shutdown()
+        loop = asyncio.get_running_loop()
+        deadline = loop.time() + (self.config.timeout_graceful_shutdown or 10)
+        state = self.server_state
+        while (state.connections or state.tasks) and loop.time() < deadline:
+            await asyncio.sleep(0.002)
+        for task in state.tasks:
+            task.cancel(msg="Task cancelled, timeout graceful shutdown exceeded")
+        for server in self.servers:
+            await server.wait_closed()
+        if not self.force_exit:
+            await self.lifespan.shutdown()
+
+
 class LiveServer:
     """The real app on a real port, served by uvicorn in a background thread. The port is
     bound here, before the thread starts, so parallel test workers never race for it."""
@@ -598,7 +645,7 @@ class LiveServer:
             collector_app(settings, db, clock) if collector else create_app(settings, db, clock)
         )
         self.config = uvicorn_config(self.app, settings, loop="asyncio")
-        self.server = uvicorn.Server(self.config)
+        self.server = PromptServer(self.config)
         self.thread = threading.Thread(target=self._run, daemon=True)
         self.url = f"http://127.0.0.1:{self.port}"
 
@@ -615,7 +662,7 @@ class LiveServer:
         return self
 
     def stop(self) -> None:
-        self.server.should_exit = True
+        self.server.stop()
         self.thread.join(timeout=10)
         self.socket.close()
 

@@ -250,16 +250,17 @@ class LoopThread:
 
 class ClusterSession:
     """A test worker's side of its NATS cluster: one connection (for the barrier and
-    clean-up) and a pool of stream prefixes already initialised by `cluster init`'s own code
-    (the stream, its per-partition consumers and the leases bucket, replicas 3). Creating them
-    takes seconds (a Raft group per object, each electing a leader) and most of the NATS
-    servers' CPU, so the pool makes them in the background, `AHEAD` at a time, while tests run,
-    and a test's prefix is emptied back to that state afterwards (its messages and leases
-    purged) for a later test of the worker, unless the test changed or removed one of its
-    objects: then it is deleted. A test has the stream to itself while it runs."""
+    clean-up) and the stream prefixes it has initialised with `cluster init`'s own code (the
+    stream, its per-partition consumers and the leases bucket, replicas 3). Creating one takes
+    seconds (a Raft group per object, each electing a leader), and every Raft group costs the
+    NATS servers CPU for as long as it exists, idle or not (about 8 ms a second for a prefix,
+    against 0.3 s to make one). So a worker keeps as few as it can: one is made in the
+    background when the session starts, a test's prefix is emptied back to that state
+    afterwards (its messages and leases purged) for the worker's next test, and only when a
+    test changed or removed one of its objects is its prefix deleted and a new one made in the
+    background. A test has the stream to itself while it runs."""
 
     PARTITIONS = 4
-    AHEAD = 2
 
     def __init__(self, nats: NatsCluster, loop: LoopThread) -> None:
         self.nats = nats
@@ -272,7 +273,7 @@ class ClusterSession:
 
     def start(self) -> ClusterSession:
         self.loop.run(self._connect())
-        self._refill()
+        self._make_one()
         return self
 
     async def _connect(self) -> None:
@@ -319,18 +320,23 @@ class ClusterSession:
         assert all("created" not in line for line in said), said
         return prefix
 
-    def _refill(self) -> None:
-        while len(self.pool) < self.AHEAD:
-            self.pool.append(asyncio.run_coroutine_threadsafe(self._initialised(), self.loop.loop))
+    def _make_one(self) -> None:
+        """Starts making a prefix in the background."""
+        self.pool.append(asyncio.run_coroutine_threadsafe(self._initialised(), self.loop.loop))
 
     def take(self) -> str:
         """A prefix whose stream, consumers and bucket exist as `cluster init` makes them,
-        empty: an emptied one if there is one, else a new one."""
+        empty: an emptied one if there is one (once the releases under way have ended), else
+        the one being made, else a new one."""
+        for release in self.releases:
+            with contextlib.suppress(Exception):
+                release.result(timeout=API_SECONDS)
+        self.releases = []
         with contextlib.suppress(IndexError):
             return self.recycled.popleft()
-        future = self.pool.pop(0)
-        self._refill()
-        return future.result(timeout=120)
+        if not self.pool:
+            self._make_one()
+        return self.pool.pop(0).result(timeout=120)
 
     async def _emptied(self, prefix: str) -> bool:
         """Empties a used prefix (its stream's messages, its leases) if its objects are as
@@ -375,6 +381,8 @@ class ClusterSession:
             self.recycled.append(prefix)
         else:
             await self._delete(prefix)
+            if not self.recycled and not self.pool:
+                self._make_one()
 
     async def _delete(self, prefix: str) -> None:
         with contextlib.suppress(Exception):

@@ -18,6 +18,7 @@ from typing import Any
 
 import httpx
 import pytest
+import requests
 import schemathesis
 from hypothesis import HealthCheck, assume, given, settings
 from schemathesis import GenerationMode
@@ -54,6 +55,8 @@ class Served:
     doc: dict[str, Any]
     http: httpx.Client
     dialect: str
+    # schemathesis's connection to the server, kept open from one case to the next
+    session: requests.Session
 
 
 @contextlib.contextmanager
@@ -70,12 +73,15 @@ def _serve(backend: str, tmp_path_factory: pytest.TempPathFactory) -> Iterator[S
     store = make_store(db, "openapi")
     live = LiveServer(Settings(worker=WorkerSettings(enabled=False)), db, SystemClock()).start()
     client = httpx.Client(base_url=live.url, timeout=30)
+    session = requests.Session()
+    session.trust_env = False  # no proxy for loopback: not looked up again for every case
     try:
         r = client.get("/api/openapi.json")
         assert r.status_code == 200
         assert r.headers["content-type"].startswith("application/json")
-        yield Served(live, store, r.json(), client, db.dialect)
+        yield Served(live, store, r.json(), client, db.dialect, session)
     finally:
+        session.close()
         client.close()
         live.stop()
         if name:
@@ -256,10 +262,15 @@ def _run(
         for served in servers:
             try:
                 case.call_and_validate(
-                    base_url=served.server.url, headers=served.store.auth, checks=checks
+                    base_url=served.server.url,
+                    session=served.session,
+                    headers=served.store.auth,
+                    checks=checks,
                 )
             except (Exception, FailureGroup) as exc:  # collect, one per operation, and go on
                 failures.setdefault(f"{op.label} ({served.dialect})", str(exc)[:3000])
+            finally:
+                served.session.cookies.clear()  # each case as a new client would send it
 
     run()
 

@@ -24,7 +24,6 @@ import msgspec
 import nats
 import psycopg
 import pytest
-import uvicorn
 from click.testing import CliRunner, Result
 
 from shopevents import ids
@@ -42,6 +41,7 @@ from shopevents.storage import stores
 from shopevents.storage.database import Database
 from tests.conftest import (
     CLUSTER,
+    PromptServer,
     create_pg_database,
     drop_pg_database,
     example,
@@ -139,7 +139,7 @@ class Collector:
             )
 
         self.app = create_app(settings, db, SystemClock(), worker=False, intake=intake)
-        self.server = uvicorn.Server(uvicorn_config(self.app, settings, loop="asyncio"))
+        self.server = PromptServer(uvicorn_config(self.app, settings, loop="asyncio"))
         self.thread = threading.Thread(
             target=lambda: asyncio.run(self.server.serve(sockets=[self.socket])), daemon=True
         )
@@ -153,7 +153,7 @@ class Collector:
         return self
 
     def stop(self) -> None:
-        self.server.should_exit = True
+        self.server.stop()
         self.thread.join(timeout=10)
         self.socket.close()
 
